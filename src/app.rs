@@ -1,0 +1,198 @@
+//! Wiring: `App::start(Config)` opens the store, loads prompts, binds SIP and HTTP, and runs the
+//! dispatcher that gives every incoming call its own task. `App::shutdown` drains.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::call::{CallContext, CallStats};
+use crate::config::Config;
+use crate::events::EventBus;
+use crate::http;
+use crate::media::prompts::PromptLibrary;
+use crate::sip::{IncomingCall, SipConfig, SipEndpoint};
+use crate::store::Store;
+
+/// How long `shutdown` lets calls end on their own before they are cut.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
+
+/// A running firstline server.
+pub struct App {
+    sip: SipEndpoint,
+    http_addr: SocketAddr,
+    store: Store,
+    calls: Arc<CallContext>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl App {
+    /// Starts every subsystem; returns once all listeners are bound.
+    pub async fn start(cfg: Config) -> anyhow::Result<App> {
+        cfg.validate().context("invalid configuration")?;
+        let store = Store::connect(&cfg.database.url)
+            .await
+            .with_context(|| format!("cannot open database {}", cfg.database.url))?;
+        if cfg.load_demo {
+            let summary = store.load_demo().await.context("cannot load demo data")?;
+            tracing::info!(?summary, "demo data loaded");
+        }
+        let prompts = PromptLibrary::load(&cfg.media.prompts_dir).with_context(|| {
+            format!("cannot load prompts from {}", cfg.media.prompts_dir.display())
+        })?;
+        prompts
+            .validate_menu(&cfg.ivr)
+            .context("the [ivr] menu names a prompt that does not exist")?;
+
+        let shutdown = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let first_seq = store.next_event_seq().await.context("cannot read the event log")?;
+        let events = EventBus::start(store.clone(), first_seq, &tasks, shutdown.clone());
+
+        let (sip, incoming) = SipEndpoint::start(
+            SipConfig {
+                udp_listen: cfg.sip.udp_listen,
+                tcp_listen: cfg.sip.tcp_listen,
+                max_message_bytes: cfg.sip.max_message_bytes,
+                max_pending_calls: cfg.sip.max_pending_calls,
+                user_agent: cfg.sip.user_agent.clone(),
+            },
+            shutdown.child_token(),
+        )
+        .await
+        .context("cannot start SIP")?;
+
+        let calls = Arc::new(CallContext {
+            store: store.clone(),
+            prompts: Arc::new(prompts),
+            ivr: Arc::new(cfg.ivr.clone()),
+            call: cfg.call.clone(),
+            default_country_code: cfg.numbers.default_country_code.clone(),
+            events: events.clone(),
+            stats: CallStats::default(),
+            shutdown: shutdown.child_token(),
+        });
+
+        let http_listener = tokio::net::TcpListener::bind(cfg.http.listen)
+            .await
+            .with_context(|| format!("cannot bind HTTP on {}", cfg.http.listen))?;
+        let http_addr = http_listener.local_addr()?;
+        let state = http::HttpState {
+            sip: sip.clone(),
+            calls: calls.clone(),
+        };
+        let http_stop = shutdown.clone();
+        tasks.spawn(async move {
+            let served = axum::serve(http_listener, http::router(state))
+                .with_graceful_shutdown(http_stop.cancelled_owned())
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "HTTP server failed");
+            }
+        });
+
+        tasks.spawn(dispatch(incoming, calls.clone(), tasks.clone()));
+        tracing::info!(
+            sip_udp = %sip.udp_addr(),
+            sip_tcp = %sip.tcp_addr(),
+            http = %http_addr,
+            "firstline started"
+        );
+        Ok(App {
+            sip,
+            http_addr,
+            store,
+            calls,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// The bound SIP UDP address.
+    pub fn sip_udp_addr(&self) -> SocketAddr {
+        self.sip.udp_addr()
+    }
+
+    /// The bound SIP TCP address.
+    pub fn sip_tcp_addr(&self) -> SocketAddr {
+        self.sip.tcp_addr()
+    }
+
+    /// The bound HTTP address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The store (for tests and tools).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// SIP counters.
+    pub fn sip(&self) -> &SipEndpoint {
+        &self.sip
+    }
+
+    /// Calls in progress.
+    pub fn active_calls(&self) -> usize {
+        self.calls.stats.active()
+    }
+
+    /// Stops taking calls (503), ends the calls in progress politely, flushes, closes sockets.
+    pub async fn shutdown(self) {
+        self.sip.set_accepting(false);
+        self.calls.shutdown.cancel();
+        self.tasks.close();
+        let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
+            while self.calls.stats.active() > 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                active = self.calls.stats.active(),
+                "calls still active at the drain deadline"
+            );
+        }
+        self.shutdown.cancel();
+        if tokio::time::timeout(DRAIN_DEADLINE, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some tasks did not stop in time");
+        }
+        self.store.close().await;
+    }
+}
+
+/// Gives each incoming call its own task, refusing calls over the configured limit.
+async fn dispatch(
+    mut incoming: mpsc::Receiver<IncomingCall>,
+    calls: Arc<CallContext>,
+    tasks: TaskTracker,
+) {
+    loop {
+        let call = tokio::select! {
+            c = incoming.recv() => c,
+            _ = calls.shutdown.cancelled() => None,
+        };
+        let Some(call) = call else { break };
+        if calls.stats.active() >= calls.call.max_calls {
+            calls.stats.count_refused();
+            call.leg.reject(503, "Service Unavailable").await;
+            continue;
+        }
+        tasks.spawn(crate::call::run(calls.clone(), call));
+    }
+    // Refuse whatever is still queued so no caller waits on a dead server.
+    incoming.close();
+    while let Some(call) = incoming.recv().await {
+        call.leg.reject(503, "Service Unavailable").await;
+    }
+}

@@ -1,0 +1,190 @@
+//! The caller's RTP leg (I/O driver): one UDP socket, symmetric RTP latching, 20 ms pacing,
+//! and DTMF from RFC 4733 events and in-band tones. The protocol logic lives in `crate::media`.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+
+use crate::domain::DtmfMode;
+use crate::media::dtmf::{InbandDetector, Rfc4733Receiver};
+use crate::media::g711::G711;
+use crate::media::rtp::{RtpPacket, RtpSender};
+use crate::media::sdp::Answer;
+
+use super::CallContext;
+
+/// What an incoming datagram meant to the call.
+pub(super) enum Inbound {
+    /// Nothing for the call (audio consumed, or the packet was ignored).
+    Nothing,
+    /// A DTMF digit and where it came from.
+    Digit(char, DtmfMode),
+}
+
+/// The RTP leg of one call.
+pub(super) struct MediaLeg {
+    socket: UdpSocket,
+    codec: G711,
+    audio_pt: u8,
+    event_pt: Option<u8>,
+    /// Where the SDP said to send; used until the caller's own RTP shows where it really is.
+    signalled: SocketAddr,
+    /// Where the caller's RTP actually comes from (symmetric RTP, for NAT).
+    latched: Option<SocketAddr>,
+    sender: RtpSender,
+    events: Rfc4733Receiver,
+    inband: InbandDetector,
+    /// Out-of-band DTMF was seen: stop running the tone detector on the audio.
+    inband_off: bool,
+    /// We may send (the caller has not put us on hold).
+    sending: bool,
+    pcm: Vec<i16>,
+    out: Vec<u8>,
+    /// When the last valid RTP packet arrived (dead-peer detection).
+    pub(super) last_rx: Instant,
+}
+
+impl MediaLeg {
+    /// Binds a socket for the call's RTP on the address the INVITE came in on.
+    pub(super) async fn bind(local_ip: IpAddr, answer: &Answer, now: Instant) -> io::Result<Self> {
+        let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
+        let ssrc = rand::random::<u32>();
+        let first_seq = rand::random::<u16>();
+        let first_ts = rand::random::<u32>();
+        Ok(MediaLeg {
+            socket,
+            codec: answer.codec,
+            audio_pt: answer.audio_pt,
+            event_pt: answer.event_pt,
+            signalled: answer.remote,
+            latched: None,
+            sender: RtpSender::new(ssrc, answer.audio_pt, first_seq, first_ts, now),
+            events: Rfc4733Receiver::new(),
+            inband: InbandDetector::new(),
+            inband_off: false,
+            sending: answer.direction.we_send(),
+            pcm: Vec::with_capacity(320),
+            out: Vec::with_capacity(200),
+            last_rx: now,
+        })
+    }
+
+    /// The local RTP port (for our SDP answer).
+    pub(super) fn local_port(&self) -> io::Result<u16> {
+        Ok(self.socket.local_addr()?.port())
+    }
+
+    /// Waits for the next datagram.
+    pub(super) async fn recv<'b>(&self, buf: &'b mut [u8]) -> io::Result<(&'b [u8], SocketAddr)> {
+        let (n, from) = self.socket.recv_from(buf).await?;
+        Ok((&buf[..n], from))
+    }
+
+    /// Applies a re-negotiated answer (re-INVITE: hold, unhold, new address).
+    pub(super) fn renegotiate(&mut self, answer: &Answer) {
+        if answer.remote != self.signalled {
+            self.signalled = answer.remote;
+            self.latched = None;
+        }
+        self.codec = answer.codec;
+        self.audio_pt = answer.audio_pt;
+        self.event_pt = answer.event_pt;
+        self.sender.set_payload_type(answer.audio_pt);
+        let send = answer.direction.we_send();
+        if send && !self.sending {
+            self.sender.set_talkspurt_start();
+        }
+        self.sending = send;
+    }
+
+    /// Handles one datagram from `from`.
+    pub(super) fn on_datagram(&mut self, ctx: &CallContext, now: Instant, data: &[u8], from: SocketAddr) -> Inbound {
+        let packet = match RtpPacket::parse(data) {
+            Ok(p) => p,
+            Err(_) => {
+                ctx.stats.count_rtp_malformed();
+                return Inbound::Nothing;
+            }
+        };
+        let expected_pt = packet.payload_type == self.audio_pt || Some(packet.payload_type) == self.event_pt;
+        match self.latched {
+            // RTP from anywhere but the latched source is ignored (RFC 3550 §8.2 collisions, spoofing).
+            Some(src) if src != from => {
+                ctx.stats.count_rtp_ignored();
+                return Inbound::Nothing;
+            }
+            Some(_) => {}
+            // Comedia-style latching: the first valid packet of a negotiated payload type
+            // decides where the caller really is (behind NAT the SDP address is private).
+            None if expected_pt => self.latched = Some(from),
+            None => {
+                ctx.stats.count_rtp_ignored();
+                return Inbound::Nothing;
+            }
+        }
+        self.last_rx = now;
+        if Some(packet.payload_type) == self.event_pt {
+            return match self.events.on_packet(now, packet.timestamp, packet.payload) {
+                Some(d) => Inbound::Digit(d, DtmfMode::Rfc4733),
+                None => Inbound::Nothing,
+            };
+        }
+        if packet.payload_type != self.audio_pt {
+            ctx.stats.count_rtp_ignored();
+            return Inbound::Nothing;
+        }
+        if self.inband_off {
+            return Inbound::Nothing;
+        }
+        self.pcm.clear();
+        self.codec.decode_into(packet.payload, &mut self.pcm);
+        match self.inband.push(&self.pcm) {
+            Some(d) => Inbound::Digit(d, DtmfMode::Inband),
+            None => Inbound::Nothing,
+        }
+    }
+
+    /// Stops in-band detection once out-of-band DTMF is known to work on this call.
+    pub(super) fn disable_inband(&mut self) {
+        self.inband_off = true;
+    }
+
+    /// When the next frame is due.
+    pub(super) fn poll_timeout(&self) -> Instant {
+        self.sender.poll_timeout()
+    }
+
+    /// Frames due at `now` (0 when woken early).
+    pub(super) fn due(&mut self, now: Instant) -> usize {
+        self.sender.due(now)
+    }
+
+    /// Marks the next packet as the start of a talkspurt (marker bit).
+    pub(super) fn talkspurt(&mut self) {
+        self.sender.set_talkspurt_start();
+    }
+
+    /// The codec frames must be in.
+    pub(super) fn codec(&self) -> G711 {
+        self.codec
+    }
+
+    /// Sends one 20 ms frame (already encoded in our codec). Never waits: a full socket buffer
+    /// drops the frame, as a late frame is worthless.
+    pub(super) fn send_frame(&mut self, payload: &[u8]) {
+        self.out.clear();
+        self.sender.build(payload, &mut self.out);
+        if !self.sending {
+            return;
+        }
+        let to = self.latched.unwrap_or(self.signalled);
+        if let Err(e) = self.socket.try_send_to(&self.out, to) {
+            if e.kind() != io::ErrorKind::WouldBlock {
+                tracing::debug!(error = %e, %to, "RTP send failed");
+            }
+        }
+    }
+
+}

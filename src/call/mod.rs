@@ -1,0 +1,112 @@
+//! Calls: one tokio task per hotline call owns its SIP leg, its RTP leg and its IVR.
+//!
+//! `run` identifies the caller, records the call, negotiates media, answers, and hands over to
+//! the session loop in `session.rs`. Nothing else touches a call's state.
+
+mod identify;
+mod media;
+mod session;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use crate::config::CallSection;
+use crate::domain::CallId;
+use crate::events::EventBus;
+use crate::ivr::IvrConfig;
+use crate::media::prompts::PromptLibrary;
+use crate::sip::IncomingCall;
+use crate::store::Store;
+
+pub use identify::{CallerIdentity, identify_caller};
+
+/// What every call task shares (read-only, or atomics).
+pub struct CallContext {
+    /// Records.
+    pub store: Store,
+    /// Prompts decoded once at start.
+    pub prompts: Arc<PromptLibrary>,
+    /// The IVR menu.
+    pub ivr: Arc<IvrConfig>,
+    /// Per-call settings.
+    pub call: CallSection,
+    /// For caller-number normalisation.
+    pub default_country_code: String,
+    /// The one event stream.
+    pub events: EventBus,
+    /// Counters.
+    pub stats: CallStats,
+    /// Cancelled when the server shuts down: calls end politely.
+    pub shutdown: CancellationToken,
+}
+
+/// Call counters (atomics, read by /health).
+#[derive(Debug, Default)]
+pub struct CallStats {
+    active: AtomicUsize,
+    total: AtomicU64,
+    refused: AtomicU64,
+    rtp_ignored: AtomicU64,
+    rtp_malformed: AtomicU64,
+}
+
+impl CallStats {
+    /// Calls in progress.
+    pub fn active(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+    /// Calls taken since start.
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+    /// Calls refused with 503 because `call.max_calls` was reached.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+    /// RTP packets ignored (unexpected source, unknown payload type, malformed).
+    pub fn rtp_ignored(&self) -> u64 {
+        self.rtp_ignored.load(Ordering::Relaxed) + self.rtp_malformed.load(Ordering::Relaxed)
+    }
+    pub(crate) fn count_refused(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn count_rtp_ignored(&self) {
+        self.rtp_ignored.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn count_rtp_malformed(&self) {
+        self.rtp_malformed.fetch_add(1, Ordering::Relaxed);
+    }
+    fn enter(&self) -> ActiveGuard<'_> {
+        self.active.fetch_add(1, Ordering::Relaxed);
+        self.total.fetch_add(1, Ordering::Relaxed);
+        ActiveGuard(self)
+    }
+}
+
+/// Decrements the active-call count when the call task ends, however it ends.
+struct ActiveGuard<'a>(&'a CallStats);
+
+impl Drop for ActiveGuard<'_> {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The call task: runs one hotline call from INVITE to hang-up.
+pub async fn run(ctx: Arc<CallContext>, incoming: IncomingCall) {
+    let _active = ctx.stats.enter();
+    let id = CallId::new_random();
+    let caller = identify_caller(&incoming, &ctx.default_country_code);
+    let span = tracing::info_span!(
+        "call",
+        call_id = %id,
+        caller = %caller.number,
+        category = tracing::field::Empty,
+    );
+    session::Session::run(ctx.clone(), id, caller, incoming)
+        .instrument(span)
+        .await;
+}

@@ -1,0 +1,281 @@
+//! Configuration: `firstline.toml` parsed once at start into typed values, then overridden by
+//! `FIRSTLINE_*` environment variables and command-line flags (see `main.rs`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::ivr::IvrConfig;
+
+/// Errors reading or checking the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("invalid [ivr] menu")]
+    Ivr(#[from] crate::ivr::IvrConfigError),
+    #[error("invalid setting {setting}: {reason}")]
+    Invalid {
+        setting: &'static str,
+        reason: String,
+    },
+}
+
+/// The whole configuration. Every field has a default, so an empty file is valid.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// SIP listeners and limits.
+    pub sip: SipSection,
+    /// HTTP listener (health now; agent desk and supervisor pages later).
+    pub http: HttpSection,
+    /// Where records are kept.
+    pub database: DatabaseSection,
+    /// Prompts and RTP.
+    pub media: MediaSection,
+    /// Per-call behaviour after the IVR.
+    pub call: CallSection,
+    /// Caller-number normalisation.
+    pub numbers: NumbersSection,
+    /// The IVR menu (greeting, language, category, priority).
+    pub ivr: IvrConfig,
+    /// Load the demo customers and agents at start (idempotent).
+    pub load_demo: bool,
+    /// Log filter in `tracing-subscriber` EnvFilter syntax (`RUST_LOG` wins when set).
+    pub log: String,
+}
+
+/// `[sip]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipSection {
+    /// UDP listen address; port 0 picks a free port.
+    pub udp_listen: SocketAddr,
+    /// TCP listen address; port 0 picks a free port.
+    pub tcp_listen: SocketAddr,
+    /// Largest SIP message accepted; bigger ones get 413 or are dropped.
+    pub max_message_bytes: usize,
+    /// New calls waiting to be picked up by a call task before INVITEs get 503.
+    pub max_pending_calls: usize,
+    /// `Server`/`User-Agent` header value.
+    pub user_agent: String,
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSection {
+    /// HTTP listen address; port 0 picks a free port.
+    pub listen: SocketAddr,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSection {
+    /// `sqlite://file.db` (created and migrated on start) or `postgres://user@host/db`.
+    pub url: String,
+}
+
+/// `[media]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaSection {
+    /// Folder with `nl/`, `en/` prompt WAVs and `hold.wav` (8 kHz mono 16-bit PCM).
+    pub prompts_dir: PathBuf,
+}
+
+/// `[call]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallSection {
+    /// Most calls in progress at once; further INVITEs get 503 with Retry-After.
+    pub max_calls: usize,
+    /// Ring this long (180 Ringing) before answering; 0 answers at once.
+    pub answer_delay_ms: u64,
+    /// After the IVR, the caller waits on hold this long at most, then hears a polite goodbye.
+    pub max_wait_secs: u64,
+    /// A call whose media has been silent (no RTP at all) this long is ended (dead peer).
+    pub rtp_timeout_secs: u64,
+}
+
+/// `[numbers]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NumbersSection {
+    /// Country calling code for national numbers (`020…` becomes `+3120…`).
+    pub default_country_code: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sip: SipSection::default(),
+            http: HttpSection::default(),
+            database: DatabaseSection::default(),
+            media: MediaSection::default(),
+            call: CallSection::default(),
+            numbers: NumbersSection::default(),
+            ivr: IvrConfig::default(),
+            load_demo: false,
+            log: "info".to_owned(),
+        }
+    }
+}
+
+impl Default for SipSection {
+    fn default() -> Self {
+        SipSection {
+            udp_listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            tcp_listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            max_message_bytes: 65_535,
+            max_pending_calls: 256,
+            user_agent: concat!("firstline/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        DatabaseSection {
+            url: "sqlite://firstline.db".to_owned(),
+        }
+    }
+}
+
+impl Default for MediaSection {
+    fn default() -> Self {
+        MediaSection {
+            prompts_dir: PathBuf::from("ivr-prompts"),
+        }
+    }
+}
+
+impl Default for CallSection {
+    fn default() -> Self {
+        CallSection {
+            max_calls: 4000,
+            answer_delay_ms: 0,
+            max_wait_secs: 600,
+            rtp_timeout_secs: 60,
+        }
+    }
+}
+
+impl Default for NumbersSection {
+    fn default() -> Self {
+        NumbersSection {
+            default_country_code: "31".to_owned(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file. A missing file is an error; use `Config::default()` for no file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_toml(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// Checks values that serde cannot (called by `App::start`).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.ivr.validate()?;
+        let cc = &self.numbers.default_country_code;
+        if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError::Invalid {
+                setting: "numbers.default_country_code",
+                reason: format!("{cc:?} is not 1 to 3 digits"),
+            });
+        }
+        if self.sip.max_message_bytes < 1024 {
+            return Err(ConfigError::Invalid {
+                setting: "sip.max_message_bytes",
+                reason: "must be at least 1024".to_owned(),
+            });
+        }
+        if self.call.max_calls == 0 || self.sip.max_pending_calls == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "call.max_calls / sip.max_pending_calls",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A configuration for tests: every listener on 127.0.0.1 port 0, the given database and prompts.
+    pub fn for_tests(database_url: String, prompts_dir: PathBuf) -> Config {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut cfg = Config::default();
+        cfg.sip.udp_listen = any;
+        cfg.sip.tcp_listen = any;
+        cfg.http.listen = any;
+        cfg.database.url = database_url;
+        cfg.media.prompts_dir = prompts_dir;
+        cfg.log = "warn".to_owned();
+        cfg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let cfg = Config::from_toml("").unwrap();
+        assert_eq!(cfg.sip.udp_listen, "127.0.0.1:5060".parse().unwrap());
+        assert_eq!(cfg.http.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(cfg.database.url, "sqlite://firstline.db");
+        assert_eq!(cfg.numbers.default_country_code, "31");
+        cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn shipped_file_parses_and_validates() {
+        let text = include_str!("../firstline.toml");
+        let cfg = Config::from_toml(text).unwrap();
+        cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = Config::from_toml("[sip]\nudp_lisen = \"127.0.0.1:5060\"\n").unwrap_err();
+        assert!(err.to_string().contains("udp_lisen"), "{err}");
+    }
+
+    #[test]
+    fn bad_country_code_is_rejected() {
+        let cfg = Config::from_toml("[numbers]\ndefault_country_code = \"+31\"\n").unwrap();
+        assert!(cfg.validate().is_err());
+    }
+}

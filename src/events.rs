@@ -1,0 +1,165 @@
+//! The one event stream: every change of state is published once by its owner, given a sequence
+//! number, stored in `events`, and fanned out to live consumers (screen pops and the supervisor
+//! view in later issues).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::domain::{CallId, Category, CustomerId, DtmfMode, IntakeId, Priority};
+use crate::store::{NewEvent, Store, now_ms};
+
+/// How many events may wait for the database writer before new ones are dropped (and counted).
+const PERSIST_QUEUE: usize = 8192;
+/// How many events a slow live subscriber may lag behind before it must resynchronise.
+const LIVE_QUEUE: usize = 4096;
+
+/// What happened.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A call reached the hotline.
+    CallArrived {
+        call_id: CallId,
+        caller: String,
+        customer_id: Option<CustomerId>,
+    },
+    /// A DTMF digit was accepted (after deduplication).
+    Digit {
+        call_id: CallId,
+        digit: char,
+        mode: DtmfMode,
+    },
+    /// The IVR ended and the draft intake was stored.
+    IntakeDrafted {
+        call_id: CallId,
+        intake_id: IntakeId,
+        category: Category,
+        priority: Option<Priority>,
+    },
+    /// The call ended.
+    CallEnded { call_id: CallId, outcome: String },
+}
+
+impl EventKind {
+    fn name(&self) -> &'static str {
+        match self {
+            EventKind::CallArrived { .. } => "call_arrived",
+            EventKind::Digit { .. } => "digit",
+            EventKind::IntakeDrafted { .. } => "intake_drafted",
+            EventKind::CallEnded { .. } => "call_ended",
+        }
+    }
+
+    fn call_id(&self) -> Option<&CallId> {
+        match self {
+            EventKind::CallArrived { call_id, .. }
+            | EventKind::Digit { call_id, .. }
+            | EventKind::IntakeDrafted { call_id, .. }
+            | EventKind::CallEnded { call_id, .. } => Some(call_id),
+        }
+    }
+}
+
+/// One event with its place in the stream.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    /// Monotonic over the server's life, continuing from the stored log after a restart.
+    pub seq: u64,
+    /// Epoch milliseconds.
+    pub at: i64,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// Publishes events; cheap to clone.
+#[derive(Clone)]
+pub struct EventBus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    seq: AtomicU64,
+    dropped: AtomicU64,
+    live: broadcast::Sender<Arc<Event>>,
+    persist: mpsc::Sender<Arc<Event>>,
+}
+
+impl EventBus {
+    /// Starts the writer task that stores events; sequence numbers continue from `first_seq`.
+    pub fn start(store: Store, first_seq: u64, tasks: &TaskTracker, stop: CancellationToken) -> EventBus {
+        let (persist, rx) = mpsc::channel(PERSIST_QUEUE);
+        let (live, _) = broadcast::channel(LIVE_QUEUE);
+        tasks.spawn(write_events(store, rx, stop));
+        EventBus {
+            inner: Arc::new(Inner {
+                seq: AtomicU64::new(first_seq),
+                dropped: AtomicU64::new(0),
+                live,
+                persist,
+            }),
+        }
+    }
+
+    /// Publishes an event: numbered, queued for storage, sent to live subscribers. Never waits.
+    pub fn publish(&self, kind: EventKind) {
+        let event = Arc::new(Event {
+            seq: self.inner.seq.fetch_add(1, Ordering::Relaxed),
+            at: now_ms(),
+            kind,
+        });
+        if self.inner.persist.try_send(event.clone()).is_err() {
+            self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(seq = event.seq, "event log queue full; event not stored");
+        }
+        // No live subscriber is not an error.
+        let _ = self.inner.live.send(event);
+    }
+
+    /// A live feed of events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.inner.live.subscribe()
+    }
+
+    /// Events that could not be queued for storage.
+    pub fn dropped(&self) -> u64 {
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+}
+
+async fn write_events(store: Store, mut rx: mpsc::Receiver<Arc<Event>>, stop: CancellationToken) {
+    loop {
+        let event = tokio::select! {
+            e = rx.recv() => e,
+            _ = stop.cancelled() => {
+                // Flush what is queued, then stop.
+                rx.close();
+                rx.recv().await
+            }
+        };
+        let Some(event) = event else { break };
+        let payload = match serde_json::to_string(&event.kind) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode event");
+                continue;
+            }
+        };
+        let row = NewEvent {
+            seq: event.seq as i64,
+            at: event.at,
+            kind: event.kind.name().to_owned(),
+            call_id: event.kind.call_id().cloned(),
+            agent_id: None,
+            payload,
+        };
+        if let Err(e) = store.append_event(&row).await {
+            tracing::error!(error = %e, seq = event.seq, "cannot store event");
+        }
+    }
+}

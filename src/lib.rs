@@ -1,0 +1,1 @@
+//! firstline: a telephony server for IT helpdesk hotlines (library root).

@@ -1,0 +1,107 @@
+//! The `firstline` binary: parse the command line, load the config, run the server until a signal.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Parser;
+
+use firstline::app::App;
+use firstline::config::Config;
+
+/// Telephony server for IT helpdesk hotlines.
+///
+/// Settings come from the config file, then `FIRSTLINE_*` environment variables, then flags
+/// (each overriding the one before).
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Config file (TOML). Without it, `firstline.toml` in the working directory is read if present.
+    #[arg(long, env = "FIRSTLINE_CONFIG")]
+    config: Option<PathBuf>,
+    /// SIP listen address for both UDP and TCP (port 0 picks a free port).
+    #[arg(long, env = "FIRSTLINE_SIP_LISTEN")]
+    sip_listen: Option<SocketAddr>,
+    /// HTTP listen address (port 0 picks a free port).
+    #[arg(long, env = "FIRSTLINE_HTTP_LISTEN")]
+    http_listen: Option<SocketAddr>,
+    /// Database URL: `sqlite://firstline.db` or `postgres://user@host/db`.
+    #[arg(long, env = "FIRSTLINE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Folder with the IVR prompts (WAV, 8 kHz mono 16-bit).
+    #[arg(long, env = "FIRSTLINE_PROMPTS_DIR")]
+    prompts_dir: Option<PathBuf>,
+    /// Load the demo customers and agents (idempotent).
+    #[arg(long, env = "FIRSTLINE_DEMO")]
+    demo: bool,
+}
+
+impl Cli {
+    fn into_config(self) -> anyhow::Result<Config> {
+        let default_path = PathBuf::from("firstline.toml");
+        let mut cfg = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None if default_path.exists() => Config::from_file(&default_path)?,
+            None => Config::default(),
+        };
+        if let Some(addr) = self.sip_listen {
+            cfg.sip.udp_listen = addr;
+            cfg.sip.tcp_listen = addr;
+        }
+        if let Some(addr) = self.http_listen {
+            cfg.http.listen = addr;
+        }
+        if let Some(url) = self.database_url {
+            cfg.database.url = url;
+        }
+        if let Some(dir) = self.prompts_dir {
+            cfg.media.prompts_dir = dir;
+        }
+        cfg.load_demo |= self.demo;
+        Ok(cfg)
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cfg = Cli::parse().into_config()?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cfg.log))
+        .context("invalid log filter")?;
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+
+    let app = App::start(cfg).await?;
+    // One machine-readable line for scripts and tests that start the binary with port 0.
+    println!(
+        "firstline ready sip_udp={} sip_tcp={} http={}",
+        app.sip_udp_addr(),
+        app.sip_tcp_addr(),
+        app.http_addr()
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    app.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,304 @@
+//! Test harness: a fresh database per test, the server on port 0, row polling, peer-tool lookup.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use firstline::app::App;
+use firstline::config::Config;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, AssertSqlSafe, Row};
+
+/// Upper bound for one whole scenario; every test runs inside it.
+pub const TEST_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Runs `fut` and fails the test if it takes longer than `secs` seconds.
+pub async fn within<F: Future>(secs: u64, fut: F) -> F::Output {
+    match tokio::time::timeout(Duration::from_secs(secs), fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("scenario did not finish within {secs} s"),
+    }
+}
+
+/// The `ivr-prompts/` folder of the crate.
+pub fn prompts_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ivr-prompts")
+}
+
+/// Path of a peer tool; panics (never skips) with a hint when it is missing.
+pub fn tool(name: &str) -> PathBuf {
+    for dir in ["/usr/bin", "/usr/local/bin", "/usr/sbin", "/bin"] {
+        let p = PathBuf::from(dir).join(name);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("`{name}` is not installed: run scripts/test (it installs the test peers via apt-get)");
+}
+
+/// A database that lives as long as one test: a temp SQLite file or a fresh PostgreSQL database.
+pub struct TestDb {
+    /// URL handed to the server.
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_admin: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A new empty database; PostgreSQL when `TEST_DATABASE_URL` is set, SQLite otherwise.
+    pub async fn new() -> TestDb {
+        sqlx::any::install_default_drivers();
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let name = format!("fl_{:016x}", rand::random::<u64>());
+                let admin = AnyPool::connect(&admin_url)
+                    .await
+                    .unwrap_or_else(|e| panic!("connect {admin_url}: {e}"));
+                sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&admin)
+                    .await
+                    .unwrap();
+                admin.close().await;
+                let url = replace_db_name(&admin_url, &name);
+                TestDb { url, _dir: None, pg_admin: Some((admin_url, name)) }
+            }
+            _ => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+                TestDb { url, _dir: Some(dir), pg_admin: None }
+            }
+        }
+    }
+
+    /// Drops the PostgreSQL database (the SQLite temp dir goes with `self`).
+    pub async fn drop_db(self) {
+        if let Some((admin_url, name)) = &self.pg_admin {
+            if let Ok(admin) = AnyPool::connect(admin_url).await {
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                let _ = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&admin).await;
+                admin.close().await;
+            }
+        }
+    }
+}
+
+/// `postgres://u@h:p/old?x` with the database name replaced.
+fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{name}?{q}"),
+        None => format!("{host_part}/{name}"),
+    }
+}
+
+/// A running server with its own database and a pool to read the rows it writes.
+pub struct TestApp {
+    /// The server under test.
+    pub app: App,
+    /// Our own connection to the server's database.
+    pub pool: AnyPool,
+    db: TestDb,
+}
+
+/// Starts the server with the test config.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the server after `tweak` has adjusted the test config.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let db = TestDb::new().await;
+    let mut cfg = Config::for_tests(db.url.clone(), prompts_dir());
+    tweak(&mut cfg);
+    let app = App::start(cfg).await.expect("App::start");
+    let pool = AnyPoolOptions::new()
+        .max_connections(2)
+        .connect(&db.url)
+        .await
+        .unwrap_or_else(|e| panic!("connect {}: {e}", db.url));
+    TestApp { app, pool, db }
+}
+
+impl TestApp {
+    /// SIP over UDP.
+    pub fn udp(&self) -> SocketAddr {
+        self.app.sip_udp_addr()
+    }
+
+    /// SIP over TCP.
+    pub fn tcp(&self) -> SocketAddr {
+        self.app.sip_tcp_addr()
+    }
+
+    /// Stops the server and removes the database.
+    pub async fn finish(self) {
+        self.pool.close().await;
+        self.app.shutdown().await;
+        self.db.drop_db().await;
+    }
+
+    /// The `calls` row for a SIP Call-ID, once it exists.
+    pub async fn call_row(&self, sip_call_id: &str) -> Option<CallRow> {
+        let row = sqlx::query(
+            "SELECT id, caller, outcome, dtmf_mode, language, hangup_by, answered_at, ended_at \
+             FROM calls WHERE sip_call_id = $1",
+        )
+        .bind(sip_call_id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .ok()??;
+        Some(CallRow {
+            id: row.try_get("id").ok()?,
+            caller: row.try_get("caller").ok(),
+            outcome: row.try_get("outcome").ok(),
+            dtmf_mode: row.try_get::<Option<String>, _>("dtmf_mode").ok().flatten(),
+            language: row.try_get::<Option<String>, _>("language").ok().flatten(),
+            hangup_by: row.try_get::<Option<String>, _>("hangup_by").ok().flatten(),
+            answered_at: row.try_get::<Option<i64>, _>("answered_at").ok().flatten(),
+            ended_at: row.try_get::<Option<i64>, _>("ended_at").ok().flatten(),
+        })
+    }
+
+    /// Waits until the call has ended (`ended_at` set, outcome not in progress) and returns it.
+    pub async fn ended_call(&self, sip_call_id: &str) -> CallRow {
+        let mut last = None;
+        let found = wait_for(Duration::from_secs(10), || async {
+            let row = self.call_row(sip_call_id).await;
+            let done = row
+                .as_ref()
+                .is_some_and(|r| r.ended_at.is_some() && r.outcome.as_deref() != Some("in_progress"));
+            last = row.clone();
+            done.then_some(row).flatten()
+        })
+        .await;
+        found.unwrap_or_else(|| panic!("call {sip_call_id} did not end in the database; last row: {last:?}"))
+    }
+
+    /// The intakes written for a call.
+    pub async fn intakes_of(&self, call_id: &str) -> Vec<IntakeRow> {
+        let rows = sqlx::query(
+            "SELECT category, priority, language, ivr_path, dtmf_mode, status \
+             FROM intakes WHERE call_id = $1",
+        )
+        .bind(call_id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .unwrap_or_default();
+        rows.iter()
+            .map(|r| IntakeRow {
+                category: r.try_get("category").unwrap_or_default(),
+                priority: r.try_get::<Option<i64>, _>("priority").ok().flatten(),
+                language: r.try_get::<Option<String>, _>("language").ok().flatten(),
+                ivr_path: r.try_get::<Option<String>, _>("ivr_path").ok().flatten(),
+                dtmf_mode: r.try_get::<Option<String>, _>("dtmf_mode").ok().flatten(),
+                status: r.try_get("status").unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// Waits for the single intake of the call identified by its SIP Call-ID.
+    pub async fn intake_for(&self, sip_call_id: &str) -> IntakeRow {
+        let found = wait_for(Duration::from_secs(10), || async {
+            let call = self.call_row(sip_call_id).await?;
+            let mut v = self.intakes_of(&call.id).await;
+            (v.len() == 1).then(|| v.remove(0))
+        })
+        .await;
+        match found {
+            Some(i) => i,
+            None => {
+                let call = self.call_row(sip_call_id).await;
+                panic!("no intake for {sip_call_id} within 10 s; call row: {call:?}")
+            }
+        }
+    }
+
+    /// Number of intake rows in the database.
+    pub async fn intake_count(&self) -> i64 {
+        sqlx::query("SELECT COUNT(*) AS n FROM intakes")
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|r| r.try_get::<i64, _>("n"))
+            .unwrap_or(-1)
+    }
+}
+
+/// One `calls` row (the columns the tests look at).
+#[derive(Debug, Clone)]
+pub struct CallRow {
+    pub id: String,
+    pub caller: Option<String>,
+    pub outcome: Option<String>,
+    pub dtmf_mode: Option<String>,
+    pub language: Option<String>,
+    pub hangup_by: Option<String>,
+    pub answered_at: Option<i64>,
+    pub ended_at: Option<i64>,
+}
+
+impl CallRow {
+    /// True when the comma list `dtmf_mode` contains `mode`.
+    pub fn saw_mode(&self, mode: &str) -> bool {
+        self.dtmf_mode.as_deref().unwrap_or("").split(',').any(|m| m.trim() == mode)
+    }
+}
+
+/// One `intakes` row.
+#[derive(Debug, Clone)]
+pub struct IntakeRow {
+    pub category: String,
+    pub priority: Option<i64>,
+    pub language: Option<String>,
+    pub ivr_path: Option<String>,
+    pub dtmf_mode: Option<String>,
+    pub status: String,
+}
+
+/// Polls `probe` every 50 ms until it yields `Some` or `limit` passes.
+pub async fn wait_for<T, F, Fut>(limit: Duration, mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = probe().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A UDP port that was free a moment ago (for tools that cannot take port 0).
+pub fn free_udp_port_pair() -> u16 {
+    for _ in 0..50 {
+        let Ok(a) = std::net::UdpSocket::bind("127.0.0.1:0") else { continue };
+        let Ok(addr) = a.local_addr() else { continue };
+        let port = addr.port();
+        if port % 2 == 0 && port < 65000 && std::net::UdpSocket::bind(("127.0.0.1", port + 2)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free UDP port pair on 127.0.0.1");
+}
+
+#[test]
+fn db_name_is_replaced() {
+    assert_eq!(
+        replace_db_name("postgres://postgres@127.0.0.1:5432/test", "fl_1"),
+        "postgres://postgres@127.0.0.1:5432/fl_1"
+    );
+    assert_eq!(replace_db_name("postgres://h/x?sslmode=disable", "fl_2"), "postgres://h/fl_2?sslmode=disable");
+}
