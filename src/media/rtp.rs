@@ -1,1 +1,265 @@
-//! placeholder
+//! RTP packets (RFC 3550 §5.1) and a 20 ms paced sender for G.711 at 8 kHz; sans-IO, no I/O.
+//!
+//! [`RtpPacket::parse`] validates everything it reads and never panics on any input.
+//! [`RtpSender`] decides *when* frames are due (`poll_timeout`, `due`) and *how* they are
+//! numbered (`build`); the driver owns the socket and the timer.
+
+use std::time::{Duration, Instant};
+
+/// Fixed RTP header length without CSRCs (RFC 3550 §5.1).
+const FIXED_HEADER: usize = 12;
+/// One packet every 20 ms (RFC 3551 §4.5: default packetization for G.711).
+pub const FRAME: Duration = Duration::from_millis(20);
+/// Samples per 20 ms frame at 8 kHz: the timestamp step per frame (RFC 3551 §4.2).
+pub const SAMPLES_PER_FRAME: u32 = 160;
+/// Most frames `RtpSender::due` reports at once after a stall; older ones are skipped.
+pub const MAX_BURST: usize = 5;
+
+/// Why a datagram is not a valid RTP packet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RtpError {
+    /// Shorter than the 12-byte fixed header.
+    #[error("datagram of {len} bytes is shorter than the RTP fixed header")]
+    TooShort {
+        /// Length of the datagram.
+        len: usize,
+    },
+    /// Version field is not 2.
+    #[error("RTP version {0}, expected 2")]
+    BadVersion(u8),
+    /// The CSRC list or header extension runs past the end of the datagram.
+    #[error("RTP header ({needed} bytes) runs past the datagram ({len} bytes)")]
+    HeaderTruncated {
+        /// Bytes the header claims.
+        needed: usize,
+        /// Length of the datagram.
+        len: usize,
+    },
+    /// The padding count is zero or larger than the payload.
+    #[error("RTP padding of {padding} bytes does not fit a {available}-byte payload")]
+    BadPadding {
+        /// The padding count from the last byte.
+        padding: usize,
+        /// Bytes after the header.
+        available: usize,
+    },
+}
+
+/// The header fields we send and read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtpHeader {
+    /// Payload type (7 bits).
+    pub payload_type: u8,
+    /// Marker bit: first packet of a talkspurt for audio (RFC 3551 §4.1).
+    pub marker: bool,
+    /// Sequence number.
+    pub sequence: u16,
+    /// Media timestamp (8 kHz clock for G.711 and telephone-event).
+    pub timestamp: u32,
+    /// Synchronisation source.
+    pub ssrc: u32,
+}
+
+/// A parsed RTP packet borrowing its payload from the datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtpPacket<'a> {
+    /// Payload type (7 bits).
+    pub payload_type: u8,
+    /// Marker bit.
+    pub marker: bool,
+    /// Sequence number.
+    pub sequence: u16,
+    /// Media timestamp.
+    pub timestamp: u32,
+    /// Synchronisation source.
+    pub ssrc: u32,
+    /// Payload without header, CSRCs, extension and padding.
+    pub payload: &'a [u8],
+}
+
+impl<'a> RtpPacket<'a> {
+    /// Parses and validates one datagram (RFC 3550 §5.1, §5.3.1; validity checks of App. A.1).
+    pub fn parse(buf: &'a [u8]) -> Result<Self, RtpError> {
+        let len = buf.len();
+        let Some(fixed) = buf.first_chunk::<FIXED_HEADER>() else {
+            return Err(RtpError::TooShort { len });
+        };
+        let version = fixed[0] >> 6;
+        if version != 2 {
+            return Err(RtpError::BadVersion(version));
+        }
+        let has_padding = fixed[0] & 0x20 != 0;
+        let has_extension = fixed[0] & 0x10 != 0;
+        let csrc_count = usize::from(fixed[0] & 0x0F);
+        let mut header_len = FIXED_HEADER + 4 * csrc_count;
+        if has_extension {
+            // §5.3.1: 16-bit profile id, 16-bit length in 32-bit words, then the data.
+            let ext = buf
+                .get(header_len..header_len + 4)
+                .ok_or(RtpError::HeaderTruncated { needed: header_len + 4, len })?;
+            let words = usize::from(u16::from_be_bytes([ext[2], ext[3]]));
+            header_len += 4 + 4 * words;
+        }
+        let body = buf
+            .get(header_len..)
+            .ok_or(RtpError::HeaderTruncated { needed: header_len, len })?;
+        let payload = if has_padding {
+            // §5.1: the last octet counts the padding octets, itself included.
+            let padding = usize::from(body.last().copied().unwrap_or(0));
+            if padding == 0 || padding > body.len() {
+                return Err(RtpError::BadPadding { padding, available: body.len() });
+            }
+            &body[..body.len() - padding]
+        } else {
+            body
+        };
+        Ok(RtpPacket {
+            payload_type: fixed[1] & 0x7F,
+            marker: fixed[1] & 0x80 != 0,
+            sequence: u16::from_be_bytes([fixed[2], fixed[3]]),
+            timestamp: u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]),
+            ssrc: u32::from_be_bytes([fixed[8], fixed[9], fixed[10], fixed[11]]),
+            payload,
+        })
+    }
+
+    /// The header fields of this packet.
+    pub fn header(&self) -> RtpHeader {
+        RtpHeader {
+            payload_type: self.payload_type,
+            marker: self.marker,
+            sequence: self.sequence,
+            timestamp: self.timestamp,
+            ssrc: self.ssrc,
+        }
+    }
+}
+
+/// Appends a version-2 RTP packet without CSRCs, extension or padding to `buf`.
+pub fn write_rtp(buf: &mut Vec<u8>, h: &RtpHeader, payload: &[u8]) {
+    buf.reserve(FIXED_HEADER + payload.len());
+    buf.push(0x80);
+    buf.push((u8::from(h.marker) << 7) | (h.payload_type & 0x7F));
+    buf.extend_from_slice(&h.sequence.to_be_bytes());
+    buf.extend_from_slice(&h.timestamp.to_be_bytes());
+    buf.extend_from_slice(&h.ssrc.to_be_bytes());
+    buf.extend_from_slice(payload);
+}
+
+/// Paces and numbers one outgoing 20 ms stream (one SSRC, one payload type).
+///
+/// Frame `n` is due at `start + n × 20 ms`, so late wake-ups never accumulate drift.
+#[derive(Debug, Clone)]
+pub struct RtpSender {
+    ssrc: u32,
+    payload_type: u8,
+    sequence: u16,
+    timestamp: u32,
+    start: Instant,
+    /// Index of the next frame slot (sent or skipped frames so far).
+    frame: u64,
+    talkspurt_start: bool,
+}
+
+impl RtpSender {
+    /// A stream whose first frame is due at `start`; its first packet carries the marker.
+    pub fn new(ssrc: u32, payload_type: u8, first_seq: u16, first_ts: u32, start: Instant) -> Self {
+        RtpSender {
+            ssrc,
+            payload_type,
+            sequence: first_seq,
+            timestamp: first_ts,
+            start,
+            frame: 0,
+            talkspurt_start: true,
+        }
+    }
+
+    /// The instant the next frame is due.
+    pub fn poll_timeout(&self) -> Instant {
+        self.slot(self.frame)
+    }
+
+    /// How many frames are due at `now` (at most [`MAX_BURST`]).
+    ///
+    /// After a longer stall the oldest frames are skipped: their timestamps are consumed
+    /// (RFC 3550 §5.1: the timestamp follows the sampling clock) but no sequence numbers.
+    pub fn due(&mut self, now: Instant) -> usize {
+        let due = self.frames_due(now);
+        if due > MAX_BURST as u64 {
+            self.skip_frames(due - MAX_BURST as u64);
+            MAX_BURST
+        } else {
+            // `due` is at most MAX_BURST here, so it fits a usize.
+            due as usize
+        }
+    }
+
+    /// Drops every frame due at `now` without sending (a pause, e.g. on hold); returns how many.
+    pub fn skip_due(&mut self, now: Instant) -> u64 {
+        let due = self.frames_due(now);
+        self.skip_frames(due);
+        due
+    }
+
+    /// Marks the next packet as the first of a talkspurt (RFC 3551 §4.1: marker bit).
+    pub fn set_talkspurt_start(&mut self) {
+        self.talkspurt_start = true;
+    }
+
+    /// Appends the next packet to `out` and advances sequence (+1) and timestamp (+160).
+    pub fn build(&mut self, payload: &[u8], marker: bool, out: &mut Vec<u8>) {
+        let header = RtpHeader {
+            payload_type: self.payload_type,
+            marker: marker || self.talkspurt_start,
+            sequence: self.sequence,
+            timestamp: self.timestamp,
+            ssrc: self.ssrc,
+        };
+        write_rtp(out, &header, payload);
+        self.talkspurt_start = false;
+        self.sequence = self.sequence.wrapping_add(1);
+        self.timestamp = self.timestamp.wrapping_add(SAMPLES_PER_FRAME);
+        self.frame += 1;
+    }
+
+    /// The SSRC of this stream.
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    /// The sequence number the next packet will carry.
+    pub fn next_sequence(&self) -> u16 {
+        self.sequence
+    }
+
+    /// The timestamp the next packet will carry.
+    pub fn next_timestamp(&self) -> u32 {
+        self.timestamp
+    }
+
+    fn slot(&self, n: u64) -> Instant {
+        self.start + Duration::from_millis(n.saturating_mul(20))
+    }
+
+    fn frames_due(&self, now: Instant) -> u64 {
+        if now < self.start {
+            return 0;
+        }
+        let elapsed = now.duration_since(self.start).as_millis();
+        let slots = u64::try_from(elapsed / 20).unwrap_or(u64::MAX).saturating_add(1);
+        slots.saturating_sub(self.frame)
+    }
+
+    fn skip_frames(&mut self, n: u64) {
+        self.frame += n;
+        // Timestamps wrap modulo 2^32 (RFC 3550 §5.1), so truncating `n` is exact.
+        self.timestamp = self
+            .timestamp
+            .wrapping_add(SAMPLES_PER_FRAME.wrapping_mul(n as u32));
+    }
+}
+
+#[cfg(test)]
+#[path = "rtp_tests.rs"]
+mod tests;
