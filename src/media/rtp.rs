@@ -261,5 +261,179 @@ impl RtpSender {
 }
 
 #[cfg(test)]
-#[path = "rtp_tests.rs"]
-mod tests;
+mod tests {
+    use super::*;
+
+    /// V=2, P=1, X=1, CC=1, M=1, PT=0, seq 0x1234, ts 0xDEADBEEF, SSRC 0x01020304, one CSRC,
+    /// a one-word extension, payload "abc" and 2 bytes of padding.
+    const FULL: [u8; 33] = [
+        0xB1, 0x80, 0x12, 0x34, 0xDE, 0xAD, 0xBE, 0xEF, 0x01, 0x02, 0x03, 0x04, // fixed
+        0x0A, 0x0B, 0x0C, 0x0D, // CSRC
+        0xBE, 0xDE, 0x00, 0x01, 0x11, 0x22, 0x33, 0x44, // extension, 1 word
+        b'a', b'b', b'c', 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, // payload + padding
+    ];
+
+    #[test]
+    fn parses_all_header_parts() {
+        let p = RtpPacket::parse(&FULL).unwrap();
+        assert_eq!(
+            p.header(),
+            RtpHeader { payload_type: 0, marker: true, sequence: 0x1234, timestamp: 0xDEAD_BEEF, ssrc: 0x0102_0304 }
+        );
+        assert_eq!(p.payload, b"abc\0\0\0\0");
+    }
+
+    #[test]
+    fn writer_output_parses_back() {
+        let h = RtpHeader { payload_type: 101, marker: false, sequence: 7, timestamp: 8000, ssrc: 42 };
+        let mut buf = Vec::new();
+        write_rtp(&mut buf, &h, &[1, 2, 3]);
+        assert_eq!(buf, [0x80, 101, 0, 7, 0, 0, 0x1F, 0x40, 0, 0, 0, 42, 1, 2, 3]);
+        let p = RtpPacket::parse(&buf).unwrap();
+        assert_eq!((p.header(), p.payload), (h, &[1u8, 2, 3][..]));
+    }
+
+    #[test]
+    fn rejects_invalid_headers() {
+        assert_eq!(RtpPacket::parse(&[0x80; 11]), Err(RtpError::TooShort { len: 11 }));
+        let mut v1 = FULL;
+        v1[0] = 0x71;
+        assert_eq!(RtpPacket::parse(&v1), Err(RtpError::BadVersion(1)));
+        let mut zero_pad = FULL;
+        zero_pad[32] = 0;
+        assert_eq!(RtpPacket::parse(&zero_pad), Err(RtpError::BadPadding { padding: 0, available: 9 }));
+        let mut huge_pad = FULL;
+        huge_pad[32] = 10;
+        assert_eq!(RtpPacket::parse(&huge_pad), Err(RtpError::BadPadding { padding: 10, available: 9 }));
+        let mut many_csrc = FULL;
+        many_csrc[0] = 0xAF; // CC=15 needs 72 header bytes
+        assert!(matches!(RtpPacket::parse(&many_csrc), Err(RtpError::HeaderTruncated { .. })));
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_or_a_shorter_packet() {
+        for cut in 0..FULL.len() {
+            let r = RtpPacket::parse(&FULL[..cut]);
+            if cut < 24 {
+                assert!(r.is_err(), "prefix of {cut} bytes parsed as {r:?}");
+            } else if let Ok(p) = r {
+                assert!(p.payload.len() < 7, "prefix of {cut} bytes");
+            }
+        }
+    }
+
+    #[test]
+    fn random_garbage_never_panics() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut ok = 0;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 64) as usize;
+            let mut buf: Vec<u8> = (0..len).map(|i| (x.rotate_left(i as u32 * 5) & 0xFF) as u8).collect();
+            if let Some(b) = buf.first_mut() {
+                *b = (*b & 0x3F) | 0x80; // mostly version 2, to reach the deeper checks
+            }
+            if let Ok(p) = RtpPacket::parse(&buf) {
+                assert!(p.payload.len() + FIXED_HEADER <= buf.len());
+                ok += 1;
+            }
+        }
+        assert!(ok > 0, "the sweep should also produce some valid packets");
+    }
+
+    fn parse_all(out: &[Vec<u8>]) -> Vec<RtpHeader> {
+        out.iter().map(|b| RtpPacket::parse(b).unwrap().header()).collect()
+    }
+
+    /// Drives the sender like a driver would: sleep until `poll_timeout() + lateness`, send all due.
+    fn run(s: &mut RtpSender, until: Instant, lateness: Duration) -> Vec<Vec<u8>> {
+        let mut sent = Vec::new();
+        loop {
+            let now = s.poll_timeout() + lateness;
+            if now >= until {
+                return sent;
+            }
+            for _ in 0..s.due(now) {
+                let mut buf = Vec::new();
+                s.build(&[0xFF; 160], false, &mut buf);
+                sent.push(buf);
+            }
+        }
+    }
+
+    #[test]
+    fn fifty_frames_per_second_exactly() {
+        let t0 = Instant::now();
+        let mut s = RtpSender::new(1, 0, 100, 1000, t0);
+        assert_eq!(s.poll_timeout(), t0);
+        let sent = run(&mut s, t0 + Duration::from_secs(1), Duration::ZERO);
+        assert_eq!(sent.len(), 50);
+        let hs = parse_all(&sent);
+        assert_eq!(hs[49].sequence, 149);
+        assert_eq!(hs[49].timestamp, 1000 + 49 * 160);
+        assert_eq!(s.poll_timeout(), t0 + Duration::from_secs(1));
+        assert_eq!(s.due(t0 + Duration::from_millis(999)), 0);
+    }
+
+    #[test]
+    fn no_drift_after_late_wake_ups() {
+        let t0 = Instant::now();
+        let mut s = RtpSender::new(1, 0, 0, 0, t0);
+        // Every wake-up is 13 ms late; after 10 s the stream is still on the 20 ms grid.
+        let sent = run(&mut s, t0 + Duration::from_secs(10), Duration::from_millis(13));
+        assert_eq!(sent.len(), 500);
+        assert_eq!(s.poll_timeout(), t0 + Duration::from_secs(10));
+        assert_eq!(s.next_timestamp(), 500 * 160);
+    }
+
+    #[test]
+    fn long_stall_bursts_at_most_five_and_skips_timestamps() {
+        let t0 = Instant::now();
+        let mut s = RtpSender::new(9, 8, 10, 0, t0);
+        let mut buf = Vec::new();
+        assert_eq!(s.due(t0), 1);
+        s.build(&[0xD5; 160], false, &mut buf);
+        // One second stall: slots 1..=50 are due, only the last five are sent.
+        let now = t0 + Duration::from_secs(1);
+        assert_eq!(s.due(now), MAX_BURST);
+        assert_eq!(s.due(now), MAX_BURST, "due() is idempotent");
+        assert_eq!(s.next_timestamp(), 46 * 160);
+        assert_eq!(s.next_sequence(), 11, "skipped frames consume no sequence numbers");
+        for _ in 0..MAX_BURST {
+            s.build(&[0xD5; 160], false, &mut buf);
+        }
+        assert_eq!(s.due(now), 0);
+        assert_eq!(s.poll_timeout(), t0 + Duration::from_millis(1020));
+    }
+
+    #[test]
+    fn sequence_and_timestamp_wrap() {
+        let t0 = Instant::now();
+        let mut s = RtpSender::new(5, 0, u16::MAX, u32::MAX - 100, t0);
+        let sent = run(&mut s, t0 + Duration::from_millis(60), Duration::ZERO);
+        let hs = parse_all(&sent);
+        let seqs: Vec<u16> = hs.iter().map(|h| h.sequence).collect();
+        let tss: Vec<u32> = hs.iter().map(|h| h.timestamp).collect();
+        assert_eq!(seqs, [65535, 0, 1]);
+        assert_eq!(tss, [u32::MAX - 100, 59, 219]);
+        assert!(hs.iter().all(|h| h.ssrc == 5 && h.payload_type == 0));
+    }
+
+    #[test]
+    fn marker_only_at_talkspurt_starts() {
+        let t0 = Instant::now();
+        let mut s = RtpSender::new(1, 0, 0, 0, t0);
+        let mut sent = run(&mut s, t0 + Duration::from_millis(100), Duration::ZERO);
+        // A pause of 200 ms (hold): frames are skipped, then a new talkspurt starts.
+        assert_eq!(s.skip_due(t0 + Duration::from_millis(299)), 10);
+        s.set_talkspurt_start();
+        sent.extend(run(&mut s, t0 + Duration::from_millis(360), Duration::ZERO));
+        let hs = parse_all(&sent);
+        let markers: Vec<usize> = (0..hs.len()).filter(|&i| hs[i].marker).collect();
+        assert_eq!(markers, [0, 5]);
+        assert_eq!(hs[5].sequence, 5);
+        assert_eq!(hs[5].timestamp, 15 * 160, "the pause shows as a timestamp jump");
+    }
+}
