@@ -239,7 +239,12 @@ mod tests {
 
     #[test]
     fn category_round_trip() {
-        for c in [Category::Hardware, Category::Software, Category::Service, Category::Unclassified] {
+        for c in [
+            Category::Hardware,
+            Category::Software,
+            Category::Service,
+            Category::Unclassified,
+        ] {
             assert_eq!(c.as_str().parse::<Category>().ok(), Some(c));
         }
         assert!("printer".parse::<Category>().is_err());

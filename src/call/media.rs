@@ -11,7 +11,7 @@ use crate::domain::DtmfMode;
 use crate::media::dtmf::{InbandDetector, Rfc4733Receiver};
 use crate::media::g711::G711;
 use crate::media::rtp::{RtpPacket, RtpSender};
-use crate::media::sdp::Answer;
+use crate::media::sdp::{Answer, Direction};
 
 use super::CallContext;
 
@@ -30,7 +30,7 @@ pub(super) struct MediaLeg {
     audio_pt: u8,
     event_pt: Option<u8>,
     /// Where the SDP said to send; used until the caller's own RTP shows where it really is.
-    signalled: SocketAddr,
+    signalled: Option<SocketAddr>,
     /// Where the caller's RTP actually comes from (symmetric RTP, for NAT).
     latched: Option<SocketAddr>,
     sender: RtpSender,
@@ -56,15 +56,15 @@ impl MediaLeg {
         Ok(MediaLeg {
             socket,
             codec: answer.codec,
-            audio_pt: answer.audio_pt,
-            event_pt: answer.event_pt,
+            audio_pt: answer.payload_type,
+            event_pt: answer.telephone_event,
             signalled: answer.remote,
             latched: None,
-            sender: RtpSender::new(ssrc, answer.audio_pt, first_seq, first_ts, now),
+            sender: RtpSender::new(ssrc, answer.payload_type, first_seq, first_ts, now),
             events: Rfc4733Receiver::new(),
             inband: InbandDetector::new(),
             inband_off: false,
-            sending: answer.direction.we_send(),
+            sending: we_send(answer.direction),
             pcm: Vec::with_capacity(320),
             out: Vec::with_capacity(200),
             last_rx: now,
@@ -89,10 +89,19 @@ impl MediaLeg {
             self.latched = None;
         }
         self.codec = answer.codec;
-        self.audio_pt = answer.audio_pt;
-        self.event_pt = answer.event_pt;
-        self.sender.set_payload_type(answer.audio_pt);
-        let send = answer.direction.we_send();
+        self.event_pt = answer.telephone_event;
+        if answer.payload_type != self.audio_pt {
+            // Same SSRC, continuing sequence and timestamp; the first frame at the next slot.
+            self.audio_pt = answer.payload_type;
+            self.sender = RtpSender::new(
+                self.sender.ssrc(),
+                answer.payload_type,
+                self.sender.next_sequence(),
+                self.sender.next_timestamp(),
+                self.sender.poll_timeout(),
+            );
+        }
+        let send = we_send(answer.direction);
         if send && !self.sending {
             self.sender.set_talkspurt_start();
         }
@@ -140,8 +149,9 @@ impl MediaLeg {
         }
         self.pcm.clear();
         self.codec.decode_into(packet.payload, &mut self.pcm);
-        match self.inband.push(&self.pcm) {
-            Some(d) => Inbound::Digit(d, DtmfMode::Inband),
+        // A 20 ms packet holds at most one press (a press lasts ≥ 40 ms).
+        match self.inband.push(&self.pcm).first() {
+            Some(&d) => Inbound::Digit(d, DtmfMode::Inband),
             None => Inbound::Nothing,
         }
     }
@@ -174,12 +184,13 @@ impl MediaLeg {
     /// Sends one 20 ms frame (already encoded in our codec). Never waits: a full socket buffer
     /// drops the frame, as a late frame is worthless.
     pub(super) fn send_frame(&mut self, payload: &[u8]) {
-        self.out.clear();
-        self.sender.build(payload, &mut self.out);
-        if !self.sending {
+        let to = self.latched.or(self.signalled);
+        let (true, Some(to)) = (self.sending, to) else {
+            self.sender.skip_one();
             return;
-        }
-        let to = self.latched.unwrap_or(self.signalled);
+        };
+        self.out.clear();
+        self.sender.build(payload, false, &mut self.out);
         if let Err(e) = self.socket.try_send_to(&self.out, to) {
             if e.kind() != io::ErrorKind::WouldBlock {
                 tracing::debug!(error = %e, %to, "RTP send failed");
@@ -187,4 +198,9 @@ impl MediaLeg {
         }
     }
 
+}
+
+/// Whether our answer lets us send (RFC 3264 §6.1: not when we answered recvonly or inactive).
+fn we_send(direction: Direction) -> bool {
+    matches!(direction, Direction::SendRecv | Direction::SendOnly)
 }

@@ -54,6 +54,8 @@ pub(super) struct Session {
     sdp_version: u64,
     sdp_session: u64,
     local_ip: std::net::IpAddr,
+    /// The last SDP answer we gave (offered again for a re-INVITE without SDP).
+    answer: sdp::Answer,
     /// The language of the last prompt the IVR asked for (the goodbye uses it too).
     language: crate::domain::Language,
 }
@@ -181,7 +183,7 @@ impl Session {
             leg: leg.clone(),
             media,
             ivr: Ivr::new(ctx.ivr.clone(), now),
-            merger: DtmfMerger::new(),
+            merger: DtmfMerger::default(),
             phase: Phase::Ivr,
             playback: None,
             ivr_done: false,
@@ -189,6 +191,7 @@ impl Session {
             sdp_version: 1,
             sdp_session,
             local_ip,
+            answer,
             language: ctx.ivr.default_language(),
         })
     }
@@ -432,6 +435,7 @@ impl Session {
                     Some(Ok(answer)) => {
                         self.media.renegotiate(&answer);
                         let body = answer.to_sdp(self.local_ip, port, self.sdp_session, self.sdp_version);
+                        self.answer = answer;
                         self.leg.answer_reinvite(id, body.into_bytes()).await;
                     }
                     Some(Err(e)) => {
@@ -440,7 +444,7 @@ impl Session {
                     }
                     None => {
                         // Late-offer re-INVITE: offer what we use now; the ACK carries the answer.
-                        let body = self.media.current_sdp(self.local_ip, port, self.sdp_session, self.sdp_version);
+                        let body = self.answer.to_sdp(self.local_ip, port, self.sdp_session, self.sdp_version);
                         self.leg.answer_reinvite(id, body.into_bytes()).await;
                     }
                 }

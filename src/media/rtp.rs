@@ -96,18 +96,25 @@ impl<'a> RtpPacket<'a> {
             // §5.3.1: 16-bit profile id, 16-bit length in 32-bit words, then the data.
             let ext = buf
                 .get(header_len..header_len + 4)
-                .ok_or(RtpError::HeaderTruncated { needed: header_len + 4, len })?;
+                .ok_or(RtpError::HeaderTruncated {
+                    needed: header_len + 4,
+                    len,
+                })?;
             let words = usize::from(u16::from_be_bytes([ext[2], ext[3]]));
             header_len += 4 + 4 * words;
         }
-        let body = buf
-            .get(header_len..)
-            .ok_or(RtpError::HeaderTruncated { needed: header_len, len })?;
+        let body = buf.get(header_len..).ok_or(RtpError::HeaderTruncated {
+            needed: header_len,
+            len,
+        })?;
         let payload = if has_padding {
             // §5.1: the last octet counts the padding octets, itself included.
             let padding = usize::from(body.last().copied().unwrap_or(0));
             if padding == 0 || padding > body.len() {
-                return Err(RtpError::BadPadding { padding, available: body.len() });
+                return Err(RtpError::BadPadding {
+                    padding,
+                    available: body.len(),
+                });
             }
             &body[..body.len() - padding]
         } else {
@@ -202,6 +209,13 @@ impl RtpSender {
         due
     }
 
+    /// Lets one frame slot pass unsent (we are on hold): the timestamp advances, the sequence
+    /// number does not, and the next packet sent starts a talkspurt.
+    pub fn skip_one(&mut self) {
+        self.skip_frames(1);
+        self.talkspurt_start = true;
+    }
+
     /// Marks the next packet as the first of a talkspurt (RFC 3551 §4.1: marker bit).
     pub fn set_talkspurt_start(&mut self) {
         self.talkspurt_start = true;
@@ -247,7 +261,9 @@ impl RtpSender {
             return 0;
         }
         let elapsed = now.duration_since(self.start).as_millis();
-        let slots = u64::try_from(elapsed / 20).unwrap_or(u64::MAX).saturating_add(1);
+        let slots = u64::try_from(elapsed / 20)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
         slots.saturating_sub(self.frame)
     }
 
@@ -278,36 +294,69 @@ mod tests {
         let p = RtpPacket::parse(&FULL).unwrap();
         assert_eq!(
             p.header(),
-            RtpHeader { payload_type: 0, marker: true, sequence: 0x1234, timestamp: 0xDEAD_BEEF, ssrc: 0x0102_0304 }
+            RtpHeader {
+                payload_type: 0,
+                marker: true,
+                sequence: 0x1234,
+                timestamp: 0xDEAD_BEEF,
+                ssrc: 0x0102_0304
+            }
         );
         assert_eq!(p.payload, b"abc\0\0\0\0");
     }
 
     #[test]
     fn writer_output_parses_back() {
-        let h = RtpHeader { payload_type: 101, marker: false, sequence: 7, timestamp: 8000, ssrc: 42 };
+        let h = RtpHeader {
+            payload_type: 101,
+            marker: false,
+            sequence: 7,
+            timestamp: 8000,
+            ssrc: 42,
+        };
         let mut buf = Vec::new();
         write_rtp(&mut buf, &h, &[1, 2, 3]);
-        assert_eq!(buf, [0x80, 101, 0, 7, 0, 0, 0x1F, 0x40, 0, 0, 0, 42, 1, 2, 3]);
+        assert_eq!(
+            buf,
+            [0x80, 101, 0, 7, 0, 0, 0x1F, 0x40, 0, 0, 0, 42, 1, 2, 3]
+        );
         let p = RtpPacket::parse(&buf).unwrap();
         assert_eq!((p.header(), p.payload), (h, &[1u8, 2, 3][..]));
     }
 
     #[test]
     fn rejects_invalid_headers() {
-        assert_eq!(RtpPacket::parse(&[0x80; 11]), Err(RtpError::TooShort { len: 11 }));
+        assert_eq!(
+            RtpPacket::parse(&[0x80; 11]),
+            Err(RtpError::TooShort { len: 11 })
+        );
         let mut v1 = FULL;
         v1[0] = 0x71;
         assert_eq!(RtpPacket::parse(&v1), Err(RtpError::BadVersion(1)));
         let mut zero_pad = FULL;
         zero_pad[32] = 0;
-        assert_eq!(RtpPacket::parse(&zero_pad), Err(RtpError::BadPadding { padding: 0, available: 9 }));
+        assert_eq!(
+            RtpPacket::parse(&zero_pad),
+            Err(RtpError::BadPadding {
+                padding: 0,
+                available: 9
+            })
+        );
         let mut huge_pad = FULL;
         huge_pad[32] = 10;
-        assert_eq!(RtpPacket::parse(&huge_pad), Err(RtpError::BadPadding { padding: 10, available: 9 }));
+        assert_eq!(
+            RtpPacket::parse(&huge_pad),
+            Err(RtpError::BadPadding {
+                padding: 10,
+                available: 9
+            })
+        );
         let mut many_csrc = FULL;
         many_csrc[0] = 0xAF; // CC=15 needs 72 header bytes
-        assert!(matches!(RtpPacket::parse(&many_csrc), Err(RtpError::HeaderTruncated { .. })));
+        assert!(matches!(
+            RtpPacket::parse(&many_csrc),
+            Err(RtpError::HeaderTruncated { .. })
+        ));
     }
 
     #[test]
@@ -331,7 +380,9 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let len = (x % 64) as usize;
-            let mut buf: Vec<u8> = (0..len).map(|i| (x.rotate_left(i as u32 * 5) & 0xFF) as u8).collect();
+            let mut buf: Vec<u8> = (0..len)
+                .map(|i| (x.rotate_left(i as u32 * 5) & 0xFF) as u8)
+                .collect();
             if let Some(b) = buf.first_mut() {
                 *b = (*b & 0x3F) | 0x80; // mostly version 2, to reach the deeper checks
             }
@@ -344,7 +395,9 @@ mod tests {
     }
 
     fn parse_all(out: &[Vec<u8>]) -> Vec<RtpHeader> {
-        out.iter().map(|b| RtpPacket::parse(b).unwrap().header()).collect()
+        out.iter()
+            .map(|b| RtpPacket::parse(b).unwrap().header())
+            .collect()
     }
 
     /// Drives the sender like a driver would: sleep until `poll_timeout() + lateness`, send all due.
@@ -382,7 +435,11 @@ mod tests {
         let t0 = Instant::now();
         let mut s = RtpSender::new(1, 0, 0, 0, t0);
         // Every wake-up is 13 ms late; after 10 s the stream is still on the 20 ms grid.
-        let sent = run(&mut s, t0 + Duration::from_secs(10), Duration::from_millis(13));
+        let sent = run(
+            &mut s,
+            t0 + Duration::from_secs(10),
+            Duration::from_millis(13),
+        );
         assert_eq!(sent.len(), 500);
         assert_eq!(s.poll_timeout(), t0 + Duration::from_secs(10));
         assert_eq!(s.next_timestamp(), 500 * 160);
@@ -400,7 +457,11 @@ mod tests {
         assert_eq!(s.due(now), MAX_BURST);
         assert_eq!(s.due(now), MAX_BURST, "due() is idempotent");
         assert_eq!(s.next_timestamp(), 46 * 160);
-        assert_eq!(s.next_sequence(), 11, "skipped frames consume no sequence numbers");
+        assert_eq!(
+            s.next_sequence(),
+            11,
+            "skipped frames consume no sequence numbers"
+        );
         for _ in 0..MAX_BURST {
             s.build(&[0xD5; 160], false, &mut buf);
         }
@@ -434,6 +495,10 @@ mod tests {
         let markers: Vec<usize> = (0..hs.len()).filter(|&i| hs[i].marker).collect();
         assert_eq!(markers, [0, 5]);
         assert_eq!(hs[5].sequence, 5);
-        assert_eq!(hs[5].timestamp, 15 * 160, "the pause shows as a timestamp jump");
+        assert_eq!(
+            hs[5].timestamp,
+            15 * 160,
+            "the pause shows as a timestamp jump"
+        );
     }
 }

@@ -1,1 +1,11 @@
-//! Integration tests.
+//! Integration tests: the real server on port 0 with real peers (SIPp, baresip, a scripted caller).
+//!
+//! Run with `scripts/test` (it installs the peers); one binary, `cargo test --test it <filter>`.
+
+mod baresip;
+mod helpers;
+mod malformed;
+mod rtp;
+mod scripted;
+mod sipp;
+mod ua;

@@ -1,0 +1,8 @@
+//! Media primitives, all sans-IO: G.711, RTP, DTMF (RFC 4733, SIP INFO, in-band), SDP offer/answer
+//! for the SIP leg, and the prompt library (WAVs decoded once at start).
+
+pub mod dtmf;
+pub mod g711;
+pub mod prompts;
+pub mod rtp;
+pub mod sdp;

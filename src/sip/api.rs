@@ -1,0 +1,218 @@
+//! The SIP layer's public types: configuration, incoming calls, call-leg commands and events.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+/// Internal id of one call leg inside the SIP task.
+pub(crate) type LegId = u64;
+
+/// Settings of the SIP endpoint.
+#[derive(Debug, Clone)]
+pub struct SipConfig {
+    /// UDP address to bind (port 0 allowed).
+    pub udp_listen: SocketAddr,
+    /// TCP address to listen on (port 0 allowed).
+    pub tcp_listen: SocketAddr,
+    /// Largest message accepted; bigger ones get 413 (default 65 535).
+    pub max_message_bytes: usize,
+    /// Capacity of the new-call channel; a full channel answers 503.
+    pub max_pending_calls: usize,
+    /// `Server`/`User-Agent` header value.
+    pub user_agent: String,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        Self {
+            udp_listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            tcp_listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            max_message_bytes: 65_535,
+            max_pending_calls: 256,
+            user_agent: concat!("firstline/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}
+
+/// Errors starting the SIP endpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum SipError {
+    /// A socket could not be bound.
+    #[error("cannot bind SIP {transport} socket on {addr}")]
+    Bind {
+        transport: &'static str,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Signalling transport of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SipTransport {
+    /// UDP datagrams.
+    Udp,
+    /// One TCP connection.
+    Tcp,
+}
+
+/// A parsed name-addr (From, To, P-Asserted-Identity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameAddr {
+    /// Display name without quotes.
+    pub display: Option<String>,
+    /// User part of the URI (a phone number for most callers).
+    pub user: Option<String>,
+    /// Host part of the URI (empty for `tel:`).
+    pub host: String,
+    /// The URI as received.
+    pub uri: String,
+}
+
+/// Identifies one re-INVITE of a leg, to answer it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReInviteId(pub(crate) u64);
+
+/// Why a leg ended from our side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// Our BYE completed (any answer or timeout).
+    Hangup,
+    /// We rejected the call before answering (`reject` or `hangup` before answer).
+    Rejected,
+    /// No ACK for our 2xx within 64·T1 (RFC 3261 §13.3.1.4); a BYE was sent.
+    AckTimeout,
+    /// The TCP connection carrying the call closed.
+    TransportError,
+}
+
+/// Something that happened on a call leg.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LegEvent {
+    /// ACK for our 2xx.
+    Acked,
+    /// CANCEL before answer: 200 and 487 already sent. The leg is gone.
+    Cancelled,
+    /// The remote hung up: 200 already sent. The leg is gone.
+    Bye,
+    /// INFO in the dialog (DTMF relay): 200 already sent.
+    Info {
+        /// Content-Type without parameters, lower case.
+        content_type: String,
+        /// The body.
+        body: Vec<u8>,
+    },
+    /// A re-INVITE: answer it with [`CallLeg::answer_reinvite`].
+    ReInvite {
+        /// Which re-INVITE.
+        id: ReInviteId,
+        /// SDP offer, if the re-INVITE carried one.
+        offer: Option<Vec<u8>>,
+    },
+    /// The leg is gone.
+    Ended {
+        /// Why.
+        reason: EndReason,
+    },
+}
+
+/// Commands from a call task to the SIP task.
+#[derive(Debug)]
+pub(crate) enum CommandKind {
+    Ringing,
+    Answer(Vec<u8>),
+    Reject(u16, String),
+    Hangup,
+    AnswerReInvite(ReInviteId, Vec<u8>),
+    /// Every `CallLeg` clone was dropped.
+    Dropped,
+}
+
+/// A command addressed to one leg.
+#[derive(Debug)]
+pub(crate) struct Command {
+    pub(crate) leg: LegId,
+    pub(crate) kind: CommandKind,
+}
+
+#[derive(Debug)]
+struct LegHandle {
+    id: LegId,
+    tx: mpsc::Sender<Command>,
+}
+
+impl Drop for LegHandle {
+    fn drop(&mut self) {
+        // Best effort: a full channel means the SIP task is busy; the leg then ends by its timers
+        // or the remote side.
+        let _ = self.tx.try_send(Command { leg: self.id, kind: CommandKind::Dropped });
+    }
+}
+
+/// Commands for one call leg; cheap to clone. Dropping the last clone hangs the call up.
+#[derive(Debug, Clone)]
+pub struct CallLeg {
+    inner: Arc<LegHandle>,
+}
+
+impl CallLeg {
+    pub(crate) fn new(id: LegId, tx: mpsc::Sender<Command>) -> Self {
+        Self { inner: Arc::new(LegHandle { id, tx }) }
+    }
+
+    async fn send(&self, kind: CommandKind) {
+        // An error means the SIP task has stopped (shutdown); there is nothing left to do.
+        let _ = self.inner.tx.send(Command { leg: self.inner.id, kind }).await;
+    }
+
+    /// 180 Ringing (100 Trying was already sent by the layer).
+    pub async fn ringing(&self) {
+        self.send(CommandKind::Ringing).await;
+    }
+
+    /// 200 OK with this SDP; retransmitted until ACK.
+    pub async fn answer(&self, sdp: Vec<u8>) {
+        self.send(CommandKind::Answer(sdp)).await;
+    }
+
+    /// A final non-2xx before answer (e.g. 488, 480, 503).
+    pub async fn reject(&self, status: u16, reason: &str) {
+        self.send(CommandKind::Reject(status, reason.to_string())).await;
+    }
+
+    /// BYE after answer (after the ACK, RFC 3261 §15); 480 if not answered yet.
+    pub async fn hangup(&self) {
+        self.send(CommandKind::Hangup).await;
+    }
+
+    /// 200 OK with SDP to a re-INVITE.
+    pub async fn answer_reinvite(&self, id: ReInviteId, sdp: Vec<u8>) {
+        self.send(CommandKind::AnswerReInvite(id, sdp)).await;
+    }
+}
+
+/// A new call offered to the application.
+#[derive(Debug)]
+pub struct IncomingCall {
+    /// The SIP Call-ID.
+    pub sip_call_id: String,
+    /// Parsed From.
+    pub from: NameAddr,
+    /// First P-Asserted-Identity entry (RFC 3325).
+    pub asserted_identity: Option<NameAddr>,
+    /// Dialled number (request-URI user).
+    pub to_user: Option<String>,
+    /// SDP body if Content-Type is application/sdp.
+    pub offer: Option<Vec<u8>>,
+    /// Where the INVITE came from (signalling).
+    pub remote: SocketAddr,
+    /// UDP or TCP.
+    pub transport: SipTransport,
+    /// Local address the INVITE arrived on (for our SDP c= line).
+    pub local_ip: IpAddr,
+    /// Commands for this leg.
+    pub leg: CallLeg,
+    /// Events of this leg; closed after the leg is gone.
+    pub events: mpsc::Receiver<LegEvent>,
+}

@@ -1,0 +1,81 @@
+//! Errors of the persistence layer (`StoreError`), with the failed operation as context.
+
+/// What went wrong talking to the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL is neither `sqlite:` nor `postgres:`/`postgresql:`.
+    #[error("unsupported database URL scheme in {0:?} (expected sqlite: or postgres:)")]
+    UnsupportedUrl(String),
+    /// Opening the pool failed (file not creatable, server unreachable, …).
+    #[error("cannot connect to {url}")]
+    Connect {
+        /// The URL without its password.
+        url: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Running the migrations in `migrations/` failed.
+    #[error("database migration failed")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    /// A query failed; `op` names the store method.
+    #[error("database error in {op}")]
+    Query {
+        /// The store operation, e.g. `insert_call`.
+        op: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// An update addressed a row that does not exist.
+    #[error("{what} {id} not found")]
+    NotFound {
+        /// The kind of row, e.g. `call`.
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// A stored value that the code cannot read back (a newer schema, or a hand edit).
+    #[error("unexpected value {value:?} in column {column}")]
+    Corrupt {
+        /// `table.column`.
+        column: &'static str,
+        /// The value found.
+        value: String,
+    },
+    /// The embedded demo data file does not parse.
+    #[error("demo data is invalid")]
+    DemoData(#[source] toml::de::Error),
+    /// Hashing a demo agent's password failed.
+    #[error("cannot hash the password of demo agent {login}: {message}")]
+    PasswordHash {
+        /// The agent's login.
+        login: String,
+        /// argon2's message (its error type is not `std::error::Error` in 0.5).
+        message: String,
+    },
+}
+
+impl StoreError {
+    /// Wraps a driver error with the operation that failed; for `map_err`.
+    pub(crate) fn query(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+        move |source| StoreError::Query { op, source }
+    }
+
+    /// True when the database refused a row for a unique, foreign-key or check constraint.
+    pub fn is_constraint_violation(&self) -> bool {
+        match self {
+            StoreError::Query { source: sqlx::Error::Database(e), .. } => {
+                use sqlx::error::ErrorKind;
+                matches!(
+                    e.kind(),
+                    ErrorKind::UniqueViolation
+                        | ErrorKind::ForeignKeyViolation
+                        | ErrorKind::CheckViolation
+                        | ErrorKind::NotNullViolation
+                )
+            }
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Persistence: one sqlx `AnyPool` over SQLite (default) or PostgreSQL, one migration folder.
+//!
+//! The store knows tables, not calls: it is given records and events to keep and answers
+//! queries. Every query is a runtime `&'static str` with `$N` placeholders, which both engines
+//! accept; times are `i64` epoch milliseconds; see docs/schema.md for every table.
+//! Repositories per table live in the submodules (`customers`, `calls`, `intakes`, `events`,
+//! `agents`, `demo`); `testing` gives each test a fresh database.
+
+mod agents;
+mod calls;
+mod codec;
+mod customers;
+mod demo;
+mod error;
+mod events;
+mod intakes;
+mod migrations;
+pub mod testing;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+
+pub use agents::AgentRow;
+pub use calls::{CallEnd, CallRow, CallTransport, HangupBy, NewCall, Outcome};
+pub use customers::Customer;
+pub use demo::DemoSummary;
+pub use error::StoreError;
+pub use events::{EventRow, NewEvent};
+pub use intakes::{IntakeRow, IntakeStatus, NewIntake};
+
+/// Milliseconds since the Unix epoch, the unit of every time column.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Which engine a pool talks to; a few statements differ (`BEGIN IMMEDIATE`, PRAGMAs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Handle to the database; cheap to clone (the pool is shared).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens `url` (`sqlite://firstline.db`, `sqlite::memory:`, `postgres://…`) and migrates.
+    ///
+    /// SQLite files are created when missing and run in WAL mode with `foreign_keys=ON` and a
+    /// busy timeout; `sqlite::memory:` gets a single, never-recycled connection (each SQLite
+    /// connection to `:memory:` is its own database).
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = backend_of(url)?;
+        let memory = backend == Backend::Sqlite && is_memory(url);
+        let url = match backend {
+            Backend::Sqlite if !memory => with_create_mode(url),
+            _ => url.to_owned(),
+        };
+        let options = match (backend, memory) {
+            (Backend::Sqlite, true) => AnyPoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None),
+            (Backend::Sqlite, false) => AnyPoolOptions::new().max_connections(4),
+            (Backend::Postgres, _) => AnyPoolOptions::new().max_connections(10),
+        }
+        .acquire_timeout(Duration::from_secs(10));
+        let options = if backend == Backend::Sqlite {
+            options.after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    // Per-connection settings; journal_mode is persistent but cheap to repeat.
+                    if !memory {
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                    }
+                    sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    // Wait up to 5 s for the writer lock before failing with SQLITE_BUSY.
+                    sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                    Ok(())
+                })
+            })
+        } else {
+            options
+        };
+        let pool = options
+            .connect(&url)
+            .await
+            .map_err(|source| StoreError::Connect { url: redact(&url), source })?;
+        migrations::migrator().run(&pool).await.map_err(StoreError::Migrate)?;
+        Ok(Store { pool, backend })
+    }
+
+    /// The pool, for reports and tests that read tables directly.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes every connection; pending queries finish first.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a write transaction; on SQLite `BEGIN IMMEDIATE` takes the writer lock up front,
+    /// so the busy timeout applies (a deferred upgrade can fail with SQLITE_BUSY at once).
+    pub(crate) async fn begin_write(
+        &self,
+        op: &'static str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .map_err(StoreError::query(op))
+    }
+}
+
+fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    let lower = url.get(..11).unwrap_or(url).to_ascii_lowercase();
+    if lower.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if lower.starts_with("postgres://") || lower.starts_with("postgresql:") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(StoreError::UnsupportedUrl(redact(url)))
+    }
+}
+
+fn is_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// Adds `mode=rwc` (create if missing) unless the URL sets a mode itself.
+fn with_create_mode(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// The URL with any password replaced by `***`, for errors and logs.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_helpers() {
+        assert_eq!(backend_of("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(backend_of("sqlite::memory:").unwrap(), Backend::Sqlite);
+        assert_eq!(backend_of("postgres://u@h/db").unwrap(), Backend::Postgres);
+        assert_eq!(backend_of("postgresql://u@h/db").unwrap(), Backend::Postgres);
+        assert!(matches!(backend_of("mysql://h/db"), Err(StoreError::UnsupportedUrl(_))));
+        assert!(matches!(backend_of("é"), Err(StoreError::UnsupportedUrl(_))));
+        assert_eq!(with_create_mode("sqlite://x.db"), "sqlite://x.db?mode=rwc");
+        assert_eq!(with_create_mode("sqlite://x.db?cache=shared"), "sqlite://x.db?cache=shared&mode=rwc");
+        assert_eq!(with_create_mode("sqlite://x.db?mode=ro"), "sqlite://x.db?mode=ro");
+        assert_eq!(redact("postgres://fl:secret@db:5432/fl"), "postgres://fl:***@db:5432/fl");
+        assert_eq!(redact("postgres://fl@db/fl"), "postgres://fl@db/fl");
+    }
+
+    #[test]
+    fn now_ms_is_after_2025() {
+        assert!(now_ms() > 1_735_689_600_000);
+    }
+
+    #[tokio::test]
+    async fn memory_database_keeps_its_data_and_enforces_foreign_keys() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(fk, 1);
+        let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(busy, 5000);
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[tokio::test]
+    async fn file_database_is_created_in_wal_mode_and_reopens() {
+        let (url, guard) = testing::sqlite_test_url();
+        let store = Store::connect(&url).await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(mode, "wal");
+        store.close().await;
+        // Reopening runs the (already applied) migrations again without error.
+        let again = Store::connect(&url).await.unwrap();
+        again.close().await;
+        guard.cleanup().await;
+    }
+}

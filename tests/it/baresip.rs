@@ -1,0 +1,145 @@
+//! A real baresip caller: dials the `firstline` binary and presses digits (RFC 4733).
+//!
+//! baresip advertises a non-loopback interface address in its SDP, so both run in a private
+//! network namespace (`unshare -n`) holding only `lo` and a veth pair that leads nowhere:
+//! nothing can leave the machine. The database is a SQLite file the test reads from outside.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use sqlx::{AnyPool, Row};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::helpers::{prompts_dir, tool, wait_for, within};
+
+/// Writes baresip's config dir: no sound card (aufile silence in, /dev/null out), one account.
+fn baresip_config(dir: &std::path::Path) {
+    let silence = dir.join("silence.wav");
+    let spec = hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(&silence, spec).unwrap();
+    for _ in 0..8000 * 60 {
+        w.write_sample(0i16).unwrap();
+    }
+    w.finalize().unwrap();
+    let config = format!(
+        "poll_method epoll\nsip_listen 127.0.0.1:0\naudio_player aufile,/dev/null\n\
+         audio_source aufile,{}\naudio_alert aufile,/dev/null\nmodule_path /usr/lib/baresip/modules\n\
+         module g711.so\nmodule aufile.so\nmodule account.so\nmodule stdio.so\nmodule_app menu.so\n",
+        silence.display()
+    );
+    std::fs::write(dir.join("config"), config).unwrap();
+    std::fs::write(dir.join("accounts"), "\"baresip\" <sip:+31201234502@127.0.0.1>;regint=0\n").unwrap();
+    std::fs::write(dir.join("contacts"), "").unwrap();
+}
+
+/// Starts `firstline` in a fresh network namespace; returns the child and its UDP SIP port.
+async fn start_server_in_netns(db_url: &str) -> (Child, u16) {
+    let setup = "ip link set lo up && ip link add v0 type veth peer name v1 && \
+                 ip addr add 10.254.0.1/24 dev v0 && ip link set v1 up && ip link set v0 up && exec \"$0\" \"$@\"";
+    let mut child = Command::new(tool("unshare"))
+        .args(["-n", "sh", "-c", setup, env!("CARGO_BIN_EXE_firstline")])
+        .args(["--sip-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--database-url", db_url])
+        .arg("--prompts-dir")
+        .arg(prompts_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn unshare + firstline");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(l)) = lines.next_line().await {
+            if l.starts_with("firstline ready") {
+                return Some(l);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+    .expect("firstline did not print its ready line within 30 s");
+    // Keep draining stdout so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let port = ready
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("sip_udp="))
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no sip_udp=IP:PORT in {ready:?}"));
+    (child, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_caller_presses_digits_and_an_intake_is_stored() {
+    within(90, async {
+        tool("baresip");
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let (server, port) = start_server_in_netns(&db_url).await;
+        let pid = server.id().expect("server pid");
+        let conf = dir.path().join("baresip");
+        std::fs::create_dir_all(&conf).unwrap();
+        baresip_config(&conf);
+        let mut phone = Command::new(tool("nsenter"))
+            .arg(format!("--net=/proc/{pid}/ns/net"))
+            .arg(tool("baresip"))
+            .arg("-4")
+            .arg("-f")
+            .arg(&conf)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn baresip");
+        let mut keys = phone.stdin.take().expect("piped stdin");
+        tokio::time::sleep(Duration::from_millis(500)).await; // baresip reads stdin once ready
+        keys.write_all(format!("/dial sip:hotline@127.0.0.1:{port}\n").as_bytes()).await.unwrap();
+
+        let pool = AnyPool::connect(&db_url).await.unwrap();
+        let answered = wait_for(Duration::from_secs(15), || async {
+            let r = sqlx::query("SELECT id FROM calls WHERE answered_at IS NOT NULL").fetch_optional(&pool).await;
+            r.ok().flatten().and_then(|row| row.try_get::<String, _>("id").ok())
+        })
+        .await
+        .expect("baresip's call was not answered within 15 s");
+        // 2 = English, 2 = software, 1 = business-critical; a second between the answers.
+        for d in ["2", "2", "1"] {
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            keys.write_all(format!("/sndcode {d}\n").as_bytes()).await.unwrap();
+        }
+        let intake = wait_for(Duration::from_secs(10), || async {
+            let r = sqlx::query("SELECT category, priority, language FROM intakes WHERE call_id = $1")
+                .bind(answered.clone())
+                .fetch_optional(&pool)
+                .await;
+            let row = r.ok().flatten()?;
+            Some((
+                row.try_get::<String, _>("category").ok()?,
+                row.try_get::<Option<i64>, _>("priority").ok()?,
+                row.try_get::<Option<String>, _>("language").ok()?,
+            ))
+        })
+        .await
+        .expect("no intake for baresip's call within 10 s");
+        assert_eq!(intake, ("software".to_string(), Some(1), Some("en".to_string())));
+        let mode = sqlx::query("SELECT dtmf_mode FROM calls WHERE id = $1")
+            .bind(answered.clone())
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .try_get::<Option<String>, _>("dtmf_mode")
+            .unwrap();
+        assert_eq!(mode.as_deref(), Some("rfc4733"), "baresip sends telephone-events");
+        keys.write_all(b"/quit\n").await.unwrap();
+        let _ = tokio::time::timeout(Duration::from_secs(5), phone.wait()).await;
+        pool.close().await;
+        drop(server);
+    })
+    .await;
+}
