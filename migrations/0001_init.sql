@@ -80,9 +80,10 @@ CREATE INDEX intakes_call_idx ON intakes (call_id);
 CREATE INDEX intakes_customer_status_idx ON intakes (customer_id, status);
 CREATE INDEX intakes_created_idx ON intakes (created_at);
 
--- The durable log of the one event stream. `seq` is assigned by the store as
--- MAX(seq) + 1 inside the INSERT (retried on a unique violation), so it is
--- gap-free and increases in commit order on both engines.
+-- The durable log of the one event stream. `seq` is assigned by the application
+-- (the event bus numbers each event when it publishes it, continuing from
+-- MAX(seq) + 1 at start), because no autoincrement is portable. No foreign keys:
+-- the log must accept any event, in any order, without failing.
 CREATE TABLE events (
     seq      BIGINT PRIMARY KEY,
     at       BIGINT NOT NULL,

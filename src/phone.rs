@@ -87,7 +87,13 @@ pub enum PhoneError {
 }
 
 /// Words phones and carriers put in place of a withheld number.
-const ANONYMOUS: &[&str] = &["anonymous", "restricted", "private", "unknown", "unavailable"];
+const ANONYMOUS: &[&str] = &[
+    "anonymous",
+    "restricted",
+    "private",
+    "unknown",
+    "unavailable",
+];
 
 /// Normalises `raw` to E.164, reading national numbers (trunk prefix `0`) as in
 /// `default_country_code` (digits only, e.g. `"31"`).
@@ -103,7 +109,9 @@ pub fn normalize(raw: &str, default_country_code: &str) -> Result<E164, PhoneErr
         || !default_country_code.bytes().all(|b| b.is_ascii_digit())
         || default_country_code.starts_with('0')
     {
-        return Err(PhoneError::BadDefaultCountry(default_country_code.to_owned()));
+        return Err(PhoneError::BadDefaultCountry(
+            default_country_code.to_owned(),
+        ));
     }
     let (number, context) = strip_uri(raw.trim());
     if ANONYMOUS.iter().any(|w| number.eq_ignore_ascii_case(w)) {
@@ -111,7 +119,14 @@ pub fn normalize(raw: &str, default_country_code: &str) -> Result<E164, PhoneErr
     }
     let (plus, digits) = clean(number, raw)?;
     if digits.is_empty() {
-        return Err(if plus { PhoneError::TooShort { input: raw.to_owned(), digits: 0 } } else { PhoneError::Empty });
+        return Err(if plus {
+            PhoneError::TooShort {
+                input: raw.to_owned(),
+                digits: 0,
+            }
+        } else {
+            PhoneError::Empty
+        });
     }
     let international = if plus {
         digits
@@ -131,8 +146,14 @@ pub fn normalize(raw: &str, default_country_code: &str) -> Result<E164, PhoneErr
         return Err(PhoneError::ZeroCountryCode(raw.to_owned()));
     }
     match international.len() {
-        n if n < MIN_DIGITS => Err(PhoneError::TooShort { input: raw.to_owned(), digits: n }),
-        n if n > MAX_DIGITS => Err(PhoneError::TooLong { input: raw.to_owned(), digits: n }),
+        n if n < MIN_DIGITS => Err(PhoneError::TooShort {
+            input: raw.to_owned(),
+            digits: n,
+        }),
+        n if n > MAX_DIGITS => Err(PhoneError::TooLong {
+            input: raw.to_owned(),
+            digits: n,
+        }),
         _ => Ok(E164(format!("+{international}"))),
     }
 }
@@ -143,7 +164,10 @@ fn strip_uri(s: &str) -> (&str, Option<&str>) {
     let mut rest = s;
     for scheme in ["tel:", "sip:", "sips:"] {
         // `get` (not indexing): the input may have a multi-byte character at the boundary.
-        if let Some(head) = rest.get(..scheme.len()).filter(|h| h.eq_ignore_ascii_case(scheme)) {
+        if let Some(head) = rest
+            .get(..scheme.len())
+            .filter(|h| h.eq_ignore_ascii_case(scheme))
+        {
             rest = rest.get(head.len()..).unwrap_or_default();
             break;
         }
@@ -154,7 +178,9 @@ fn strip_uri(s: &str) -> (&str, Option<&str>) {
     let number = parts.next().unwrap_or(rest).trim();
     let context = parts.find_map(|p| {
         let (name, value) = p.split_once('=')?;
-        name.trim().eq_ignore_ascii_case("phone-context").then_some(value.trim())
+        name.trim()
+            .eq_ignore_ascii_case("phone-context")
+            .then_some(value.trim())
     });
     (number, context)
 }
@@ -188,7 +214,10 @@ fn clean(number: &str, raw: &str) -> Result<(bool, String), PhoneError> {
         if c.is_ascii_digit() {
             digits.push(c);
         } else if !is_separator(c) {
-            return Err(PhoneError::InvalidCharacter { ch: c, input: raw.to_owned() });
+            return Err(PhoneError::InvalidCharacter {
+                ch: c,
+                input: raw.to_owned(),
+            });
         }
     }
     Ok((plus, digits))
@@ -218,22 +247,37 @@ mod tests {
         assert_eq!(nl("(020) 123 45 67").unwrap(), "+31201234567");
         assert_eq!(nl("06-12345678").unwrap(), "+31612345678");
         assert_eq!(nl("020.123.45.67").unwrap(), "+31201234567");
-        assert_eq!(normalize("02 123 45 67", "32").unwrap().as_str(), "+3221234567");
+        assert_eq!(
+            normalize("02 123 45 67", "32").unwrap().as_str(),
+            "+3221234567"
+        );
     }
 
     #[test]
     fn uri_user_parts() {
         assert_eq!(nl("tel:+31-20-123-4567").unwrap(), "+31201234567");
-        assert_eq!(nl("sip:+31201234567@example.nl;user=phone").unwrap(), "+31201234567");
-        assert_eq!(nl("+31201234567;phone-context=example.nl").unwrap(), "+31201234567");
+        assert_eq!(
+            nl("sip:+31201234567@example.nl;user=phone").unwrap(),
+            "+31201234567"
+        );
+        assert_eq!(
+            nl("+31201234567;phone-context=example.nl").unwrap(),
+            "+31201234567"
+        );
         assert_eq!(nl("SIP:0201234567@10.0.0.1").unwrap(), "+31201234567");
-        assert_eq!(nl("tel:1234567;phone-context=+31-20").unwrap(), "+31201234567");
+        assert_eq!(
+            nl("tel:1234567;phone-context=+31-20").unwrap(),
+            "+31201234567"
+        );
     }
 
     #[test]
     fn bare_digits_with_country_code() {
         assert_eq!(nl("31201234567").unwrap(), "+31201234567");
-        assert_eq!(nl("201234567"), Err(PhoneError::Unqualified("201234567".into())));
+        assert_eq!(
+            nl("201234567"),
+            Err(PhoneError::Unqualified("201234567".into()))
+        );
     }
 
     #[test]
@@ -248,45 +292,95 @@ mod tests {
         assert_eq!(nl(""), Err(PhoneError::Empty));
         assert_eq!(nl(" - "), Err(PhoneError::Empty));
         assert_eq!(nl("sip:@example.nl"), Err(PhoneError::Empty));
-        assert_eq!(nl("anonymous"), Err(PhoneError::Anonymous("anonymous".into())));
+        assert_eq!(
+            nl("anonymous"),
+            Err(PhoneError::Anonymous("anonymous".into()))
+        );
         assert_eq!(
             nl("sip:Anonymous@anonymous.invalid"),
-            Err(PhoneError::Anonymous("sip:Anonymous@anonymous.invalid".into()))
+            Err(PhoneError::Anonymous(
+                "sip:Anonymous@anonymous.invalid".into()
+            ))
         );
         assert_eq!(
             nl("020-CALLME1"),
-            Err(PhoneError::InvalidCharacter { ch: 'C', input: "020-CALLME1".into() })
+            Err(PhoneError::InvalidCharacter {
+                ch: 'C',
+                input: "020-CALLME1".into()
+            })
         );
-        assert!(matches!(nl("+31 20 1234567 x12"), Err(PhoneError::InvalidCharacter { ch: 'x', .. })));
+        assert!(matches!(
+            nl("+31 20 1234567 x12"),
+            Err(PhoneError::InvalidCharacter { ch: 'x', .. })
+        ));
         assert_eq!(nl("1001"), Err(PhoneError::Unqualified("1001".into())));
-        assert_eq!(nl("+"), Err(PhoneError::TooShort { input: "+".into(), digits: 0 }));
-        assert_eq!(nl("+3120"), Err(PhoneError::TooShort { input: "+3120".into(), digits: 4 }));
-        assert_eq!(nl("0112"), Err(PhoneError::TooShort { input: "0112".into(), digits: 5 }));
+        assert_eq!(
+            nl("+"),
+            Err(PhoneError::TooShort {
+                input: "+".into(),
+                digits: 0
+            })
+        );
+        assert_eq!(
+            nl("+3120"),
+            Err(PhoneError::TooShort {
+                input: "+3120".into(),
+                digits: 4
+            })
+        );
+        assert_eq!(
+            nl("0112"),
+            Err(PhoneError::TooShort {
+                input: "0112".into(),
+                digits: 5
+            })
+        );
         assert_eq!(
             nl("+31 20 1234 5678 9012"),
-            Err(PhoneError::TooLong { input: "+31 20 1234 5678 9012".into(), digits: 16 })
+            Err(PhoneError::TooLong {
+                input: "+31 20 1234 5678 9012".into(),
+                digits: 16
+            })
         );
-        assert_eq!(nl("+0201234567"), Err(PhoneError::ZeroCountryCode("+0201234567".into())));
-        assert_eq!(nl("000201234567"), Err(PhoneError::ZeroCountryCode("000201234567".into())));
+        assert_eq!(
+            nl("+0201234567"),
+            Err(PhoneError::ZeroCountryCode("+0201234567".into()))
+        );
+        assert_eq!(
+            nl("000201234567"),
+            Err(PhoneError::ZeroCountryCode("000201234567".into()))
+        );
     }
 
     #[test]
     fn fifteen_digits_is_the_limit() {
         assert_eq!(nl("+123456789012345").unwrap(), "+123456789012345");
-        assert!(matches!(nl("+1234567890123456"), Err(PhoneError::TooLong { digits: 16, .. })));
+        assert!(matches!(
+            nl("+1234567890123456"),
+            Err(PhoneError::TooLong { digits: 16, .. })
+        ));
     }
 
     #[test]
     fn default_country_must_be_digits() {
         for bad in ["", "+31", "3a", "0", "1234"] {
-            assert_eq!(normalize("0201234567", bad), Err(PhoneError::BadDefaultCountry(bad.into())));
+            assert_eq!(
+                normalize("0201234567", bad),
+                Err(PhoneError::BadDefaultCountry(bad.into()))
+            );
         }
     }
 
     #[test]
     fn non_ascii_input_is_an_error_not_a_panic() {
-        assert!(matches!(nl("020 ١٢٣٤٥٦٧"), Err(PhoneError::InvalidCharacter { .. })));
-        assert!(matches!(nl("téléphone"), Err(PhoneError::InvalidCharacter { .. })));
+        assert!(matches!(
+            nl("020 ١٢٣٤٥٦٧"),
+            Err(PhoneError::InvalidCharacter { .. })
+        ));
+        assert!(matches!(
+            nl("téléphone"),
+            Err(PhoneError::InvalidCharacter { .. })
+        ));
         assert!(nl("sİp:+31201234567").is_err());
     }
 }

@@ -13,8 +13,8 @@ use crate::media::dtmf::{DtmfMerger, parse_info_body};
 use crate::media::g711::G711;
 use crate::media::prompts::Playback;
 use crate::media::sdp::{self, SessionOffer};
-use crate::sip::{CallLeg, IncomingCall, LegEvent};
-use crate::store::{CallEnd, NewCall, NewIntake, now_ms};
+use crate::sip::{CallLeg, IncomingCall, LegEvent, SipTransport};
+use crate::store::{CallEnd, CallTransport, HangupBy, NewCall, NewIntake, Outcome, now_ms};
 
 use super::media::{Inbound, MediaLeg};
 use super::{CallContext, CallerIdentity};
@@ -34,9 +34,18 @@ enum Phase {
 
 /// How the call ended, for `calls.outcome` / `hangup_by` / `end_reason`.
 struct Ending {
-    outcome: &'static str,
-    hangup_by: Option<&'static str>,
+    outcome: Outcome,
+    hangup_by: Option<HangupBy>,
     reason: String,
+}
+
+impl Ending {
+    fn by_caller(outcome: Outcome, reason: &str) -> Ending {
+        Ending { outcome, hangup_by: Some(HangupBy::Caller), reason: reason.to_owned() }
+    }
+    fn by_server(outcome: Outcome, reason: &str) -> Ending {
+        Ending { outcome, hangup_by: Some(HangupBy::Server), reason: reason.to_owned() }
+    }
 }
 
 pub(super) struct Session {
@@ -83,7 +92,10 @@ impl Session {
             caller: caller.number.clone(),
             caller_name: caller.display_name.clone(),
             customer_id: customer_id.clone(),
-            transport: transport.as_str().to_owned(),
+            transport: match transport {
+                SipTransport::Udp => CallTransport::Udp,
+                SipTransport::Tcp => CallTransport::Tcp,
+            },
             arrived_at,
         };
         if let Err(e) = ctx.store.insert_call(&new_call).await {
@@ -99,18 +111,17 @@ impl Session {
         });
         tracing::info!(customer = ?customer_id, "call arrived");
 
-        let ending = match Self::setup(&ctx, &id, offer.as_deref(), local_ip, &leg, &mut events).await {
+        let (ending, modes) = match Self::setup(&ctx, &id, offer.as_deref(), local_ip, &leg, &mut events).await {
             Ok(mut session) => {
                 let ending = session.run_loop(&mut events, customer_id, caller).await;
-                session.merger_modes(ending)
+                (ending, session.merger.modes_seen())
             }
-            Err(ending) => (ending, None),
+            Err(ending) => (ending, Vec::new()),
         };
-        let (ending, modes) = ending;
         let end = CallEnd {
             ended_at: now_ms(),
-            outcome: ending.outcome.to_owned(),
-            hangup_by: ending.hangup_by.map(str::to_owned),
+            outcome: ending.outcome,
+            hangup_by: ending.hangup_by,
             end_reason: Some(ending.reason.clone()),
             dtmf_mode: modes,
         };
@@ -119,9 +130,9 @@ impl Session {
         }
         ctx.events.publish(EventKind::CallEnded {
             call_id: id.clone(),
-            outcome: ending.outcome.to_owned(),
+            outcome: ending.outcome.as_str().to_owned(),
         });
-        tracing::info!(outcome = ending.outcome, reason = %ending.reason, "call ended");
+        tracing::info!(outcome = ending.outcome.as_str(), reason = %ending.reason, "call ended");
     }
 
     /// Negotiates SDP, binds RTP, rings, answers. `Err` means the call ended before answer.
@@ -133,16 +144,16 @@ impl Session {
         leg: &CallLeg,
         events: &mut tokio::sync::mpsc::Receiver<LegEvent>,
     ) -> Result<Session, Ending> {
-        let fail = |outcome, reason: &str| Ending { outcome, hangup_by: Some("server"), reason: reason.to_owned() };
+        let fail = Ending::by_server;
         let Some(offer) = offer else {
             leg.reject(488, "Not Acceptable Here (SDP offer required)").await;
-            return Err(fail("rejected", "no SDP offer"));
+            return Err(fail(Outcome::Rejected, "no SDP offer"));
         };
         let answer = match SessionOffer::parse(offer).and_then(|o| sdp::negotiate(&o, &[G711::Pcmu, G711::Pcma])) {
             Ok(a) => a,
             Err(e) => {
                 leg.reject(488, "Not Acceptable Here").await;
-                return Err(fail("rejected", &format!("SDP: {e}")));
+                return Err(fail(Outcome::Rejected, &format!("SDP: {e}")));
             }
         };
         let now = Instant::now();
@@ -151,7 +162,7 @@ impl Session {
             Err(e) => {
                 tracing::error!(error = %e, "cannot bind RTP socket");
                 leg.reject(503, "Service Unavailable").await;
-                return Err(fail("failed", "no RTP port"));
+                return Err(fail(Outcome::Failed, "no RTP port"));
             }
         };
         leg.ringing().await;
@@ -162,16 +173,16 @@ impl Session {
                 tokio::select! {
                     _ = &mut delay => break,
                     ev = events.recv() => match ev {
-                        Some(LegEvent::Cancelled) => return Err(Ending { outcome: "cancelled", hangup_by: Some("caller"), reason: "CANCEL before answer".into() }),
-                        Some(LegEvent::Ended { reason }) => return Err(fail("failed", &format!("{reason:?}"))),
+                        Some(LegEvent::Cancelled) => return Err(Ending::by_caller(Outcome::Cancelled, "CANCEL before answer")),
+                        Some(LegEvent::Ended { reason }) => return Err(fail(Outcome::Failed, &format!("{reason:?}"))),
                         Some(_) => {}
-                        None => return Err(fail("failed", "SIP leg gone")),
+                        None => return Err(fail(Outcome::Failed, "SIP leg gone")),
                     },
                 }
             }
         }
         let sdp_session = rand::random::<u32>() as u64;
-        let port = media.local_port().map_err(|_| fail("failed", "no RTP port"))?;
+        let port = media.local_port().map_err(|_| fail(Outcome::Failed, "no RTP port"))?;
         leg.answer(answer.to_sdp(local_ip, port, sdp_session, 1).into_bytes()).await;
         if let Err(e) = ctx.store.set_call_answered(id, now_ms()).await {
             tracing::warn!(error = %e, "cannot record answer time");
@@ -194,11 +205,6 @@ impl Session {
             answer,
             language: ctx.ivr.default_language(),
         })
-    }
-
-    fn merger_modes(&self, ending: Ending) -> (Ending, Option<String>) {
-        let modes: Vec<&str> = self.merger.modes_seen().iter().map(|m| m.as_str()).collect();
-        (ending, (!modes.is_empty()).then(|| modes.join(",")))
     }
 
     async fn run_loop(
@@ -239,15 +245,15 @@ impl Session {
                     self.on_timer(now);
                     if now.duration_since(self.media.last_rx) > rtp_timeout && !matches!(self.phase, Phase::Goodbye) {
                         self.leg.hangup().await;
-                        return Ending { outcome: "failed", hangup_by: Some("server"), reason: "no RTP from caller".into() };
+                        return Ending::by_server(Outcome::Failed, "no RTP from caller");
                     }
                 }
                 Wake::Shutdown => {
                     self.leg.hangup().await;
-                    return Ending { outcome: "failed", hangup_by: Some("server"), reason: "server shutdown".into() };
+                    return Ending::by_server(Outcome::Failed, "server shutdown");
                 }
                 Wake::Leg(None) => {
-                    return Ending { outcome: "failed", hangup_by: None, reason: "SIP leg gone".into() };
+                    return Ending { outcome: Outcome::Failed, hangup_by: None, reason: "SIP leg gone".into() };
                 }
                 Wake::Leg(Some(ev)) => {
                     if let Some(ending) = self.on_leg_event(now, ev).await {
@@ -258,7 +264,7 @@ impl Session {
             self.drain_ivr(now, &customer_id, &caller).await;
             if self.phase == Phase::Goodbye && self.playback.is_none() {
                 self.leg.hangup().await;
-                return Ending { outcome: "max_wait", hangup_by: Some("server"), reason: "maximum wait reached".into() };
+                return Ending::by_server(Outcome::MaxWait, "maximum wait reached");
             }
         }
     }
@@ -383,16 +389,17 @@ impl Session {
     async fn store_intake(&self, outcome: &IvrOutcome, customer_id: &Option<crate::domain::CustomerId>, caller: &CallerIdentity) {
         tracing::Span::current().record("category", outcome.category.as_str());
         let at = now_ms();
-        let modes: Vec<&str> = self.merger.modes_seen().iter().map(|m| m.as_str()).collect();
         let intake = NewIntake {
             call_id: Some(self.id.clone()),
             customer_id: customer_id.clone(),
-            caller: caller.number.clone(),
+            caller: Some(caller.number.clone()),
             category: outcome.category,
             priority: outcome.priority,
-            language: outcome.language,
+            language: Some(outcome.language),
             ivr_path: outcome.path_string(),
-            dtmf_mode: (!modes.is_empty()).then(|| modes.join(",")),
+            dtmf_mode: self.merger.modes_seen(),
+            description: None,
+            created_at: at,
         };
         if let Err(e) = self.ctx.store.set_call_ivr_ended(&self.id, at, outcome.language).await {
             tracing::error!(error = %e, "cannot record IVR end");
@@ -414,12 +421,11 @@ impl Session {
     async fn on_leg_event(&mut self, now: Instant, ev: LegEvent) -> Option<Ending> {
         match ev {
             LegEvent::Acked => None,
-            LegEvent::Cancelled => Some(Ending { outcome: "cancelled", hangup_by: Some("caller"), reason: "CANCEL".into() }),
-            LegEvent::Bye => Some(Ending {
-                outcome: if self.ivr_done { "abandoned_queue" } else { "abandoned_ivr" },
-                hangup_by: Some("caller"),
-                reason: "BYE from caller".into(),
-            }),
+            LegEvent::Cancelled => Some(Ending::by_caller(Outcome::Cancelled, "CANCEL")),
+            LegEvent::Bye => Some(Ending::by_caller(
+                if self.ivr_done { Outcome::AbandonedQueue } else { Outcome::AbandonedIvr },
+                "BYE from caller",
+            )),
             LegEvent::Info { content_type, body } => {
                 match parse_info_body(&content_type, &body) {
                     Ok(d) => self.on_digit(now, d, DtmfMode::Info),
@@ -450,7 +456,7 @@ impl Session {
                 }
                 None
             }
-            LegEvent::Ended { reason } => Some(Ending { outcome: "failed", hangup_by: None, reason: format!("{reason:?}") }),
+            LegEvent::Ended { reason } => Some(Ending { outcome: Outcome::Failed, hangup_by: None, reason: format!("{reason:?}") }),
         }
     }
 }

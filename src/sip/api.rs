@@ -125,6 +125,7 @@ pub(crate) enum CommandKind {
     Reject(u16, String),
     Hangup,
     AnswerReInvite(ReInviteId, Vec<u8>),
+    RejectReInvite(ReInviteId, u16, String),
     /// Every `CallLeg` clone was dropped.
     Dropped,
 }
@@ -146,7 +147,10 @@ impl Drop for LegHandle {
     fn drop(&mut self) {
         // Best effort: a full channel means the SIP task is busy; the leg then ends by its timers
         // or the remote side.
-        let _ = self.tx.try_send(Command { leg: self.id, kind: CommandKind::Dropped });
+        let _ = self.tx.try_send(Command {
+            leg: self.id,
+            kind: CommandKind::Dropped,
+        });
     }
 }
 
@@ -158,12 +162,21 @@ pub struct CallLeg {
 
 impl CallLeg {
     pub(crate) fn new(id: LegId, tx: mpsc::Sender<Command>) -> Self {
-        Self { inner: Arc::new(LegHandle { id, tx }) }
+        Self {
+            inner: Arc::new(LegHandle { id, tx }),
+        }
     }
 
     async fn send(&self, kind: CommandKind) {
         // An error means the SIP task has stopped (shutdown); there is nothing left to do.
-        let _ = self.inner.tx.send(Command { leg: self.inner.id, kind }).await;
+        let _ = self
+            .inner
+            .tx
+            .send(Command {
+                leg: self.inner.id,
+                kind,
+            })
+            .await;
     }
 
     /// 180 Ringing (100 Trying was already sent by the layer).
@@ -178,7 +191,8 @@ impl CallLeg {
 
     /// A final non-2xx before answer (e.g. 488, 480, 503).
     pub async fn reject(&self, status: u16, reason: &str) {
-        self.send(CommandKind::Reject(status, reason.to_string())).await;
+        self.send(CommandKind::Reject(status, reason.to_string()))
+            .await;
     }
 
     /// BYE after answer (after the ACK, RFC 3261 §15); 480 if not answered yet.
@@ -189,6 +203,13 @@ impl CallLeg {
     /// 200 OK with SDP to a re-INVITE.
     pub async fn answer_reinvite(&self, id: ReInviteId, sdp: Vec<u8>) {
         self.send(CommandKind::AnswerReInvite(id, sdp)).await;
+    }
+
+    /// A final non-2xx to a re-INVITE (e.g. 488 when its offer is not acceptable); the session
+    /// continues as it was (RFC 3261 §14.2).
+    pub async fn reject_reinvite(&self, id: ReInviteId, status: u16, reason: &str) {
+        self.send(CommandKind::RejectReInvite(id, status, reason.to_string()))
+            .await;
     }
 }
 

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use super::api::NameAddr;
-use super::message::{SipMsg, header_param};
+use super::message::SipMsg;
 
 /// Methods we accept (RFC 3261 §20.5).
 pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
@@ -69,7 +69,11 @@ pub(crate) fn stamp_via(via: &str, src: SocketAddr) -> String {
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.split(';').next())
-        .map(|hp| hp.rsplit_once(':').map_or(hp, |(h, _)| h).trim_matches(['[', ']']))
+        .map(|hp| {
+            hp.rsplit_once(':')
+                .map_or(hp, |(h, _)| h)
+                .trim_matches(['[', ']'])
+        })
         .unwrap_or("");
     let ip = src.ip().to_string();
     let mut out = String::with_capacity(via.len() + 40);
@@ -96,7 +100,12 @@ pub(crate) fn stamp_via(via: &str, src: SocketAddr) -> String {
 }
 
 /// Builds a response to `req` received from `src` (RFC 3261 §8.2.6).
-pub(crate) fn response(req: &SipMsg, src: SocketAddr, spec: &ResponseSpec<'_>, ua: &str) -> Vec<u8> {
+pub(crate) fn response(
+    req: &SipMsg,
+    src: SocketAddr,
+    spec: &ResponseSpec<'_>,
+    ua: &str,
+) -> Vec<u8> {
     let mut s = String::with_capacity(512);
     let _ = write!(s, "SIP/2.0 {} {}\r\n", spec.code, spec.reason);
     for (i, via) in req.header_list("Via").iter().enumerate() {
@@ -144,7 +153,11 @@ pub(crate) fn response(req: &SipMsg, src: SocketAddr, spec: &ResponseSpec<'_>, u
 fn finish(mut s: String, body: Option<(&str, &[u8])>) -> Vec<u8> {
     match body {
         Some((ctype, body)) => {
-            let _ = write!(s, "Content-Type: {ctype}\r\nContent-Length: {}\r\n\r\n", body.len());
+            let _ = write!(
+                s,
+                "Content-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
             let mut out = s.into_bytes();
             out.extend_from_slice(body);
             out
@@ -194,14 +207,23 @@ pub(crate) fn request(spec: &RequestSpec<'_>, ua: &str) -> Vec<u8> {
     finish(s, None)
 }
 
+/// A random u64 from a per-thread generator seeded by the OS (no `thread_rng` feature needed).
+pub(crate) fn random_u64() -> u64 {
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    thread_local! {
+        static RNG: std::cell::RefCell<StdRng> = std::cell::RefCell::new(StdRng::from_os_rng());
+    }
+    RNG.with(|r| r.borrow_mut().random())
+}
+
 /// A fresh branch with the RFC 3261 magic cookie (§8.1.1.7).
 pub(crate) fn new_branch() -> String {
-    format!("z9hG4bK{:016x}", rand::random::<u64>())
+    format!("z9hG4bK{:016x}", random_u64())
 }
 
 /// A fresh tag (RFC 3261 §19.3: at least 32 bits of randomness).
 pub(crate) fn new_tag() -> String {
-    format!("{:016x}", rand::random::<u64>())
+    format!("{:016x}", random_u64())
 }
 
 /// The URI inside a name-addr or addr-spec header value (`"A" <sip:a@b>;tag=1` → `sip:a@b`).
@@ -255,11 +277,6 @@ pub(crate) fn name_addr(value: &str) -> NameAddr {
     }
 }
 
-/// The `tag` parameter of a From/To value.
-pub(crate) fn tag_of(value: &str) -> Option<&str> {
-    header_param(value, "tag")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,7 +318,8 @@ Content-Length: 0\r\n\r\n"
 
     #[test]
     fn name_addrs_parse() {
-        let n = name_addr("\"Ann de Vries\" <sip:+31201234567@pbx.example.nl:5060;user=phone>;tag=9");
+        let n =
+            name_addr("\"Ann de Vries\" <sip:+31201234567@pbx.example.nl:5060;user=phone>;tag=9");
         assert_eq!(n.display.as_deref(), Some("Ann de Vries"));
         assert_eq!(n.user.as_deref(), Some("+31201234567"));
         assert_eq!(n.host, "pbx.example.nl");
@@ -309,6 +327,9 @@ Content-Length: 0\r\n\r\n"
         let t = name_addr("<tel:+3120555;phone-context=x>");
         assert_eq!((t.user.as_deref(), t.host.as_str()), (Some("+3120555"), ""));
         let bare = name_addr("sip:bob@[::1]:5060;tag=3");
-        assert_eq!((bare.user.as_deref(), bare.host.as_str()), (Some("bob"), "::1"));
+        assert_eq!(
+            (bare.user.as_deref(), bare.host.as_str()),
+            (Some("bob"), "::1")
+        );
     }
 }

@@ -117,7 +117,8 @@ mod tests {
     use super::*;
     use crate::sip::message::parse;
 
-    const INVITE: &[u8] = b"INVITE sip:100@10.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK1\r\n\
+    const INVITE: &[u8] =
+        b"INVITE sip:100@10.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK1\r\n\
 From: \"A\" <sip:a@10.0.0.2>;tag=rt\r\nTo: <sip:100@10.0.0.1>\r\nCall-ID: cid\r\nCSeq: 5 INVITE\r\n\
 Contact: <sip:a@10.0.0.2:5070;transport=udp>\r\nRecord-Route: <sip:p1;lr>, <sip:p2;lr>\r\n\r\n";
 
@@ -127,13 +128,19 @@ Contact: <sip:a@10.0.0.2:5070;transport=udp>\r\nRecord-Route: <sip:p1;lr>, <sip:
         let mut d = Dialog::new_uas(&m, "lt").unwrap();
         assert_eq!(
             d.key,
-            DialogKey { call_id: "cid".into(), local_tag: "lt".into(), remote_tag: "rt".into() }
+            DialogKey {
+                call_id: "cid".into(),
+                local_tag: "lt".into(),
+                remote_tag: "rt".into()
+            }
         );
         let (branch, bye) = d.next_request("BYE", "10.0.0.1:5060".into(), false, "fl");
         let bye = parse(&bye).unwrap();
         assert!(branch.starts_with("z9hG4bK"));
-        assert!(matches!(&bye.start, crate::sip::message::StartLine::Request { uri, .. }
-            if uri == "sip:a@10.0.0.2:5070;transport=udp"));
+        assert!(
+            matches!(&bye.start, crate::sip::message::StartLine::Request { uri, .. }
+            if uri == "sip:a@10.0.0.2:5070;transport=udp")
+        );
         assert_eq!(bye.header_list("Route"), vec!["<sip:p1;lr>", "<sip:p2;lr>"]);
         assert_eq!(bye.from_tag(), Some("lt"));
         assert_eq!(bye.to_tag(), Some("rt"));

@@ -87,9 +87,7 @@ impl StreamFramer {
                 .and_then(parse_start_line)
                 .is_some();
             if !sip_line {
-                // Resynchronise line by line on the next start line.
-                self.buf.drain(..line_end + 2);
-                return Some(Frame::Garbage);
+                return self.not_a_start_line(line_end);
             }
             let Some(sep) = find_header_end(&self.buf) else {
                 if self.buf.len() > self.max {
@@ -119,6 +117,47 @@ impl StreamFramer {
     }
 }
 
+impl StreamFramer {
+    /// The buffer does not begin with a start line. If a later line of the same header section
+    /// is one, the bytes before it are garbage. Otherwise, with a Content-Length the framing is
+    /// intact and the message goes to the core (which answers 400 when it can); without one the
+    /// first line is dropped and we resynchronise line by line.
+    fn not_a_start_line(&mut self, line_end: usize) -> Option<Frame> {
+        let sep = find_header_end(&self.buf);
+        let scan_end = sep.unwrap_or(self.buf.len());
+        let mut pos = line_end + 2;
+        while pos < scan_end {
+            let rest = &self.buf[pos..scan_end];
+            let len = rest
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .unwrap_or(rest.len());
+            let is_start = std::str::from_utf8(&rest[..len])
+                .ok()
+                .and_then(parse_start_line)
+                .is_some();
+            if is_start {
+                self.buf.drain(..pos);
+                return Some(Frame::Garbage);
+            }
+            pos += len + 2;
+        }
+        if let Some(sep) = sep
+            && let Some(body_len) = content_length(&self.buf[..sep + 4])
+        {
+            let total = (sep + 4).saturating_add(body_len);
+            if total <= self.max {
+                if self.buf.len() < total {
+                    return None;
+                }
+                return Some(Frame::Message(self.buf.drain(..total).collect()));
+            }
+        }
+        self.buf.drain(..line_end + 2);
+        Some(Frame::Garbage)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,7 +176,10 @@ mod tests {
         assert_eq!(all(&mut f), vec![Frame::Ping]);
         f.push(&OPT[10..]);
         f.push(OPT);
-        assert_eq!(all(&mut f), vec![Frame::Message(OPT.to_vec()), Frame::Message(OPT.to_vec())]);
+        assert_eq!(
+            all(&mut f),
+            vec![Frame::Message(OPT.to_vec()), Frame::Message(OPT.to_vec())]
+        );
     }
 
     #[test]
@@ -147,7 +189,19 @@ mod tests {
         f.push(OPT);
         assert_eq!(
             all(&mut f),
-            vec![Frame::Garbage, Frame::Garbage, Frame::Message(OPT.to_vec())]
+            vec![Frame::Garbage, Frame::Message(OPT.to_vec())]
+        );
+    }
+
+    #[test]
+    fn broken_start_line_with_length_is_passed_on_whole() {
+        let mut f = StreamFramer::new(65_535);
+        let bad = b"OPT(ONS sip:a SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 2\r\n\r\nab";
+        f.push(bad);
+        f.push(OPT);
+        assert_eq!(
+            all(&mut f),
+            vec![Frame::Message(bad.to_vec()), Frame::Message(OPT.to_vec())]
         );
     }
 
@@ -157,7 +211,10 @@ mod tests {
         f.push(b"INVITE sip:a SIP/2.0\r\nContent-Length: 500\r\n\r\n");
         f.push(&[b'x'; 300]);
         let frames = all(&mut f);
-        assert!(matches!(&frames[..], [Frame::TooLarge { close: false, .. }]));
+        assert!(matches!(
+            &frames[..],
+            [Frame::TooLarge { close: false, .. }]
+        ));
         f.push(&[b'x'; 200]);
         f.push(OPT);
         assert_eq!(all(&mut f), vec![Frame::Message(OPT.to_vec())]);
@@ -175,6 +232,9 @@ mod tests {
         g.push(&[b'a'; 50]);
         g.push(b"\r\n");
         g.push(&[b'b'; 60]);
-        assert!(matches!(g.next_frame(), Some(Frame::TooLarge { close: true, .. })));
+        assert!(matches!(
+            g.next_frame(),
+            Some(Frame::TooLarge { close: true, .. })
+        ));
     }
 }

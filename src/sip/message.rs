@@ -136,10 +136,51 @@ pub(crate) fn parse(data: &[u8]) -> Result<SipMsg, ParseError> {
         content_length: None,
         available_body: rest.len(),
     };
-    msg.content_length = msg.header("Content-Length").and_then(|v| v.trim().parse().ok());
+    msg.content_length = msg
+        .header("Content-Length")
+        .and_then(|v| v.trim().parse().ok());
     let take = msg.content_length.unwrap_or(rest.len()).min(rest.len());
     msg.body = rest[..take].to_vec();
     Ok(msg)
+}
+
+/// Best-effort parse of a message whose start line or framing is broken, to answer it with
+/// 400/413: the header section (possibly truncated at the last complete line) is still read.
+/// Returns `None` for responses and for input without a single header line.
+pub(crate) fn parse_headers_only(data: &[u8]) -> Option<SipMsg> {
+    if let Ok(m) = parse(data) {
+        return Some(m);
+    }
+    if data.starts_with(b"SIP/") {
+        return None;
+    }
+    let end = find_header_end(data).map_or(data.len(), |s| s + 2);
+    let head = &data[..end];
+    let line_end = head.windows(2).position(|w| w == b"\r\n")?;
+    let last = head.windows(2).rposition(|w| w == b"\r\n")?;
+    let start = std::str::from_utf8(&head[..line_end])
+        .ok()
+        .and_then(parse_start_line)
+        .filter(|s| matches!(s, StartLine::Request { .. }))
+        .unwrap_or(StartLine::Request {
+            method: Method::Other("?".into()),
+            uri: String::new(),
+        });
+    let mut tmp = Vec::with_capacity(last + 32);
+    tmp.extend_from_slice(b"OPTIONS sip:x SIP/2.0");
+    tmp.extend_from_slice(&head[line_end..last]);
+    tmp.extend_from_slice(b"\r\n\r\n");
+    let headers = match parse_message(&tmp).ok()? {
+        SipMessage::Request(r) => r.headers,
+        SipMessage::Response(r) => r.headers,
+    };
+    Some(SipMsg {
+        start,
+        headers,
+        body: Vec::new(),
+        content_length: None,
+        available_body: 0,
+    })
 }
 
 /// Parses `METHOD SP URI SP SIP/2.0` or `SIP/2.0 SP CODE SP reason` (RFC 3261 §7.1, §7.2).
@@ -158,7 +199,10 @@ pub(crate) fn parse_start_line(line: &str) -> Option<StartLine> {
     if c.trim() != "SIP/2.0" || a.is_empty() || b.is_empty() {
         return None;
     }
-    if !a.bytes().all(|ch| ch.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&ch)) {
+    if !a
+        .bytes()
+        .all(|ch| ch.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&ch))
+    {
         return None;
     }
     Some(StartLine::Request {
@@ -205,7 +249,9 @@ impl SipMsg {
     }
 
     pub(crate) fn call_id(&self) -> Option<&str> {
-        self.header("Call-ID").map(str::trim).filter(|s| !s.is_empty())
+        self.header("Call-ID")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
     }
 
     /// CSeq number and method (RFC 3261 §8.1.1.5).
@@ -216,6 +262,8 @@ impl SipMsg {
         Some((n, it.next()?))
     }
 
+    /// The From-tag (RFC 3261 §8.1.1.3); named as the RFC names it.
+    #[allow(clippy::wrong_self_convention)]
     pub(crate) fn from_tag(&self) -> Option<&str> {
         self.header("From").and_then(|v| header_param(v, "tag"))
     }
@@ -302,14 +350,26 @@ v=0\r\n";
     #[test]
     fn bad_start_lines_are_errors() {
         assert_eq!(parse(b"").unwrap_err(), ParseError::Empty);
-        assert_eq!(parse(b"INVITE sip:x SIP/2.0\r\n").unwrap_err(), ParseError::NoHeaderEnd);
-        assert_eq!(parse(b"hello\r\n\r\n").unwrap_err(), ParseError::BadStartLine);
-        assert_eq!(parse(b"SIP/2.0 99 x\r\n\r\n").unwrap_err(), ParseError::BadStartLine);
+        assert_eq!(
+            parse(b"INVITE sip:x SIP/2.0\r\n").unwrap_err(),
+            ParseError::NoHeaderEnd
+        );
+        assert_eq!(
+            parse(b"hello\r\n\r\n").unwrap_err(),
+            ParseError::BadStartLine
+        );
+        assert_eq!(
+            parse(b"SIP/2.0 99 x\r\n\r\n").unwrap_err(),
+            ParseError::BadStartLine
+        );
         assert!(parse(b"\xff\xfe \x00\r\n\r\n").is_err());
     }
 
     #[test]
     fn commas_inside_quotes_do_not_split() {
-        assert_eq!(split_commas("\"a, b\" <sip:x>, <sip:y,z>"), vec!["\"a, b\" <sip:x>", "<sip:y,z>"]);
+        assert_eq!(
+            split_commas("\"a, b\" <sip:x>, <sip:y,z>"),
+            vec!["\"a, b\" <sip:x>", "<sip:y,z>"]
+        );
     }
 }

@@ -16,7 +16,7 @@ pub(crate) struct SipStats {
 }
 
 /// A point-in-time copy of the SIP counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SipStatsSnapshot {
     /// Messages received (datagrams and framed TCP messages).
     pub messages_in: u64,

@@ -54,10 +54,10 @@ fn check_inner(msg: &SipMsg, method: &Method, uri: &str) -> Verdict {
         return bad("CSeq method mismatch");
     }
     // Max-Forwards is tolerated when missing (RFC 3261 §8.1.1.6 makes it a SHOULD for old UAs).
-    if let Some(mf) = msg.header("Max-Forwards") {
-        if mf.trim().parse::<u32>().is_err() {
-            return bad("malformed Max-Forwards");
-        }
+    if let Some(mf) = msg.header("Max-Forwards")
+        && mf.trim().parse::<u32>().is_err()
+    {
+        return bad("malformed Max-Forwards");
     }
     if let Some(cl) = msg.header("Content-Length") {
         match cl.trim().parse::<usize>() {
@@ -136,7 +136,10 @@ mod tests {
             let v = check_request(&req("OPTIONS sip:x@y SIP/2.0", Some(i), ""));
             assert_eq!(reason_of(v), (400, format!("Bad Request (missing {name})")));
         }
-        assert_eq!(check_request(&req("OPTIONS sip:x@y SIP/2.0", Some(5), "")), Verdict::Ok);
+        assert_eq!(
+            check_request(&req("OPTIONS sip:x@y SIP/2.0", Some(5), "")),
+            Verdict::Ok
+        );
     }
 
     #[test]
@@ -154,7 +157,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let v = check_request(&req("BYE sip:x SIP/2.0", None, ""));
-        assert_eq!(reason_of(v), (400, "Bad Request (CSeq method mismatch)".into()));
+        assert_eq!(
+            reason_of(v),
+            (400, "Bad Request (CSeq method mismatch)".into())
+        );
         let v = check_request(&req("ACK sip:x SIP/2.0", None, ""));
         assert_eq!(v, Verdict::Drop);
     }

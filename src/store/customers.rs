@@ -90,7 +90,11 @@ impl Store {
     }
 
     /// A page of customers ordered by name then id.
-    pub async fn list_customers(&self, limit: i64, offset: i64) -> Result<Vec<Customer>, StoreError> {
+    pub async fn list_customers(
+        &self,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<Customer>, StoreError> {
         const OP: &str = "list_customers";
         let rows = sqlx::query(
             "SELECT id, name, organisation, department, email, phone, location, notes, \
@@ -108,14 +112,19 @@ impl Store {
         Ok(out)
     }
 
-    async fn customer_from_row(&self, row: &AnyRow, op: &'static str) -> Result<Customer, StoreError> {
+    async fn customer_from_row(
+        &self,
+        row: &AnyRow,
+        op: &'static str,
+    ) -> Result<Customer, StoreError> {
         let id = CustomerId::from_string(get::<String>(row, "id", op)?);
-        let extra_phones: Vec<String> =
-            sqlx::query_scalar("SELECT number FROM customer_phones WHERE customer_id = $1 ORDER BY number")
-                .bind(id.as_str())
-                .fetch_all(&self.pool)
-                .await
-                .map_err(StoreError::query(op))?;
+        let extra_phones: Vec<String> = sqlx::query_scalar(
+            "SELECT number FROM customer_phones WHERE customer_id = $1 ORDER BY number",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query(op))?;
         Ok(Customer {
             id,
             name: get(row, "name", op)?,
@@ -134,9 +143,9 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::store::testing::test_store;
-    use crate::store::now_ms;
     use crate::domain::CustomerId;
+    use crate::store::now_ms;
+    use crate::store::testing::test_store;
 
     async fn add(store: &crate::store::Store, id: &str, name: &str, phone: &str) {
         sqlx::query(
@@ -163,15 +172,32 @@ mod tests {
             .await
             .unwrap();
 
-        let by_main = store.find_customer_by_phone("+31201234567").await.unwrap().unwrap();
+        let by_main = store
+            .find_customer_by_phone("+31201234567")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(by_main.id, CustomerId::from_string("cust-a"));
         assert_eq!(by_main.name, "Anouk de Vries");
         assert_eq!(by_main.extra_phones, vec!["+31612345678".to_owned()]);
         assert_eq!(by_main.organisation, None);
-        let by_mobile = store.find_customer_by_phone("+31612345678").await.unwrap().unwrap();
+        let by_mobile = store
+            .find_customer_by_phone("+31612345678")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(by_mobile, by_main);
-        assert_eq!(store.find_customer_by_phone("+31209999999").await.unwrap(), None);
-        assert_eq!(store.get_customer(&CustomerId::from_string("cust-x")).await.unwrap(), None);
+        assert_eq!(
+            store.find_customer_by_phone("+31209999999").await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .get_customer(&CustomerId::from_string("cust-x"))
+                .await
+                .unwrap(),
+            None
+        );
         guard.cleanup().await;
     }
 
@@ -180,9 +206,17 @@ mod tests {
         let (store, guard) = test_store().await;
         add(&store, "cust-b", "Bram Janssen", "+31301112233").await;
         add(&store, "cust-c", "Carla Peeters", "+31301112233").await;
-        assert_eq!(store.find_customer_by_phone("+31301112233").await.unwrap(), None);
-        let names: Vec<String> =
-            store.customers_by_phone("+31301112233").await.unwrap().into_iter().map(|c| c.name).collect();
+        assert_eq!(
+            store.find_customer_by_phone("+31301112233").await.unwrap(),
+            None
+        );
+        let names: Vec<String> = store
+            .customers_by_phone("+31301112233")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
         assert_eq!(names, vec!["Bram Janssen", "Carla Peeters"]);
         guard.cleanup().await;
     }
@@ -192,11 +226,27 @@ mod tests {
         let (store, guard) = test_store().await;
         add(&store, "cust-d", "Daan Smit", "+31401234567").await;
         let insert = "INSERT INTO customer_phones (customer_id, number) VALUES ($1, $2)";
-        sqlx::query(insert).bind("cust-d").bind("+31687654321").execute(store.pool()).await.unwrap();
-        let dup = sqlx::query(insert).bind("cust-d").bind("+31687654321").execute(store.pool()).await;
+        sqlx::query(insert)
+            .bind("cust-d")
+            .bind("+31687654321")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let dup = sqlx::query(insert)
+            .bind("cust-d")
+            .bind("+31687654321")
+            .execute(store.pool())
+            .await;
         assert!(dup.is_err(), "duplicate extra number accepted");
-        let orphan = sqlx::query(insert).bind("cust-nobody").bind("+31611111111").execute(store.pool()).await;
-        assert!(orphan.is_err(), "extra number of an unknown customer accepted");
+        let orphan = sqlx::query(insert)
+            .bind("cust-nobody")
+            .bind("+31611111111")
+            .execute(store.pool())
+            .await;
+        assert!(
+            orphan.is_err(),
+            "extra number of an unknown customer accepted"
+        );
         guard.cleanup().await;
     }
 
@@ -208,7 +258,15 @@ mod tests {
         add(&store, "cust-2", "Bob", "+31100000002").await;
         let page = |l, o| {
             let store = store.clone();
-            async move { store.list_customers(l, o).await.unwrap().into_iter().map(|c| c.name).collect::<Vec<_>>() }
+            async move {
+                store
+                    .list_customers(l, o)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|c| c.name)
+                    .collect::<Vec<_>>()
+            }
         };
         assert_eq!(page(2, 0).await, vec!["Aaf", "Bob"]);
         assert_eq!(page(2, 2).await, vec!["Cees"]);

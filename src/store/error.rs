@@ -46,6 +46,17 @@ pub enum StoreError {
     /// The embedded demo data file does not parse.
     #[error("demo data is invalid")]
     DemoData(#[source] toml::de::Error),
+    /// A number in the demo data is not in E.164 form.
+    #[error("demo customer {customer} has number {number:?} that is not E.164")]
+    DemoNumber {
+        /// The customer's id.
+        customer: String,
+        /// The number as written.
+        number: String,
+        /// Why it is not E.164 (`None`: valid, but not written in E.164 form).
+        #[source]
+        source: Option<crate::phone::PhoneError>,
+    },
     /// Hashing a demo agent's password failed.
     #[error("cannot hash the password of demo agent {login}: {message}")]
     PasswordHash {
@@ -65,7 +76,10 @@ impl StoreError {
     /// True when the database refused a row for a unique, foreign-key or check constraint.
     pub fn is_constraint_violation(&self) -> bool {
         match self {
-            StoreError::Query { source: sqlx::Error::Database(e), .. } => {
+            StoreError::Query {
+                source: sqlx::Error::Database(e),
+                ..
+            } => {
                 use sqlx::error::ErrorKind;
                 matches!(
                     e.kind(),

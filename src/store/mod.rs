@@ -80,12 +80,20 @@ impl Store {
                 Box::pin(async move {
                     // Per-connection settings; journal_mode is persistent but cheap to repeat.
                     if !memory {
-                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
                     }
-                    sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA foreign_keys = ON")
+                        .execute(&mut *conn)
+                        .await?;
                     // Wait up to 5 s for the writer lock before failing with SQLITE_BUSY.
-                    sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA busy_timeout = 5000")
+                        .execute(&mut *conn)
+                        .await?;
                     Ok(())
                 })
             })
@@ -95,8 +103,14 @@ impl Store {
         let pool = options
             .connect(&url)
             .await
-            .map_err(|source| StoreError::Connect { url: redact(&url), source })?;
-        migrations::migrator().run(&pool).await.map_err(StoreError::Migrate)?;
+            .map_err(|source| StoreError::Connect {
+                url: redact(&url),
+                source,
+            })?;
+        migrations::migrator()
+            .run(&pool)
+            .await
+            .map_err(StoreError::Migrate)?;
         Ok(Store { pool, backend })
     }
 
@@ -173,13 +187,31 @@ mod tests {
         assert_eq!(backend_of("sqlite://x.db").unwrap(), Backend::Sqlite);
         assert_eq!(backend_of("sqlite::memory:").unwrap(), Backend::Sqlite);
         assert_eq!(backend_of("postgres://u@h/db").unwrap(), Backend::Postgres);
-        assert_eq!(backend_of("postgresql://u@h/db").unwrap(), Backend::Postgres);
-        assert!(matches!(backend_of("mysql://h/db"), Err(StoreError::UnsupportedUrl(_))));
-        assert!(matches!(backend_of("é"), Err(StoreError::UnsupportedUrl(_))));
+        assert_eq!(
+            backend_of("postgresql://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert!(matches!(
+            backend_of("mysql://h/db"),
+            Err(StoreError::UnsupportedUrl(_))
+        ));
+        assert!(matches!(
+            backend_of("é"),
+            Err(StoreError::UnsupportedUrl(_))
+        ));
         assert_eq!(with_create_mode("sqlite://x.db"), "sqlite://x.db?mode=rwc");
-        assert_eq!(with_create_mode("sqlite://x.db?cache=shared"), "sqlite://x.db?cache=shared&mode=rwc");
-        assert_eq!(with_create_mode("sqlite://x.db?mode=ro"), "sqlite://x.db?mode=ro");
-        assert_eq!(redact("postgres://fl:secret@db:5432/fl"), "postgres://fl:***@db:5432/fl");
+        assert_eq!(
+            with_create_mode("sqlite://x.db?cache=shared"),
+            "sqlite://x.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(
+            with_create_mode("sqlite://x.db?mode=ro"),
+            "sqlite://x.db?mode=ro"
+        );
+        assert_eq!(
+            redact("postgres://fl:secret@db:5432/fl"),
+            "postgres://fl:***@db:5432/fl"
+        );
         assert_eq!(redact("postgres://fl@db/fl"), "postgres://fl@db/fl");
     }
 
@@ -191,11 +223,20 @@ mod tests {
     #[tokio::test]
     async fn memory_database_keeps_its_data_and_enforces_foreign_keys() {
         let store = Store::connect("sqlite::memory:").await.unwrap();
-        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(store.pool()).await.unwrap();
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
         assert_eq!(fk, 1);
-        let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(store.pool()).await.unwrap();
+        let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
         assert_eq!(busy, 5000);
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers").fetch_one(store.pool()).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
         assert_eq!(n, 0);
     }
 
@@ -203,7 +244,10 @@ mod tests {
     async fn file_database_is_created_in_wal_mode_and_reopens() {
         let (url, guard) = testing::sqlite_test_url();
         let store = Store::connect(&url).await.unwrap();
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(store.pool()).await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
         assert_eq!(mode, "wal");
         store.close().await;
         // Reopening runs the (already applied) migrations again without error.

@@ -16,7 +16,12 @@ use crate::helpers::{prompts_dir, tool, wait_for, within};
 /// Writes baresip's config dir: no sound card (aufile silence in, /dev/null out), one account.
 fn baresip_config(dir: &std::path::Path) {
     let silence = dir.join("silence.wav");
-    let spec = hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::create(&silence, spec).unwrap();
     for _ in 0..8000 * 60 {
         w.write_sample(0i16).unwrap();
@@ -29,7 +34,11 @@ fn baresip_config(dir: &std::path::Path) {
         silence.display()
     );
     std::fs::write(dir.join("config"), config).unwrap();
-    std::fs::write(dir.join("accounts"), "\"baresip\" <sip:+31201234502@127.0.0.1>;regint=0\n").unwrap();
+    std::fs::write(
+        dir.join("accounts"),
+        "\"baresip\" <sip:+31201234502@127.0.0.1>;regint=0\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("contacts"), "").unwrap();
 }
 
@@ -39,7 +48,14 @@ async fn start_server_in_netns(db_url: &str) -> (Child, u16) {
                  ip addr add 10.254.0.1/24 dev v0 && ip link set v1 up && ip link set v0 up && exec \"$0\" \"$@\"";
     let mut child = Command::new(tool("unshare"))
         .args(["-n", "sh", "-c", setup, env!("CARGO_BIN_EXE_firstline")])
-        .args(["--sip-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--database-url", db_url])
+        .args([
+            "--sip-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--database-url",
+            db_url,
+        ])
         .arg("--prompts-dir")
         .arg(prompts_dir())
         .stdin(Stdio::null())
@@ -99,25 +115,34 @@ async fn baresip_caller_presses_digits_and_an_intake_is_stored() {
             .expect("spawn baresip");
         let mut keys = phone.stdin.take().expect("piped stdin");
         tokio::time::sleep(Duration::from_millis(500)).await; // baresip reads stdin once ready
-        keys.write_all(format!("/dial sip:hotline@127.0.0.1:{port}\n").as_bytes()).await.unwrap();
+        keys.write_all(format!("/dial sip:hotline@127.0.0.1:{port}\n").as_bytes())
+            .await
+            .unwrap();
 
         let pool = AnyPool::connect(&db_url).await.unwrap();
         let answered = wait_for(Duration::from_secs(15), || async {
-            let r = sqlx::query("SELECT id FROM calls WHERE answered_at IS NOT NULL").fetch_optional(&pool).await;
-            r.ok().flatten().and_then(|row| row.try_get::<String, _>("id").ok())
+            let r = sqlx::query("SELECT id FROM calls WHERE answered_at IS NOT NULL")
+                .fetch_optional(&pool)
+                .await;
+            r.ok()
+                .flatten()
+                .and_then(|row| row.try_get::<String, _>("id").ok())
         })
         .await
         .expect("baresip's call was not answered within 15 s");
         // 2 = English, 2 = software, 1 = business-critical; a second between the answers.
         for d in ["2", "2", "1"] {
             tokio::time::sleep(Duration::from_millis(1200)).await;
-            keys.write_all(format!("/sndcode {d}\n").as_bytes()).await.unwrap();
+            keys.write_all(format!("/sndcode {d}\n").as_bytes())
+                .await
+                .unwrap();
         }
         let intake = wait_for(Duration::from_secs(10), || async {
-            let r = sqlx::query("SELECT category, priority, language FROM intakes WHERE call_id = $1")
-                .bind(answered.clone())
-                .fetch_optional(&pool)
-                .await;
+            let r =
+                sqlx::query("SELECT category, priority, language FROM intakes WHERE call_id = $1")
+                    .bind(answered.clone())
+                    .fetch_optional(&pool)
+                    .await;
             let row = r.ok().flatten()?;
             Some((
                 row.try_get::<String, _>("category").ok()?,
@@ -127,7 +152,10 @@ async fn baresip_caller_presses_digits_and_an_intake_is_stored() {
         })
         .await
         .expect("no intake for baresip's call within 10 s");
-        assert_eq!(intake, ("software".to_string(), Some(1), Some("en".to_string())));
+        assert_eq!(
+            intake,
+            ("software".to_string(), Some(1), Some("en".to_string()))
+        );
         let mode = sqlx::query("SELECT dtmf_mode FROM calls WHERE id = $1")
             .bind(answered.clone())
             .fetch_one(&pool)
@@ -135,7 +163,11 @@ async fn baresip_caller_presses_digits_and_an_intake_is_stored() {
             .unwrap()
             .try_get::<Option<String>, _>("dtmf_mode")
             .unwrap();
-        assert_eq!(mode.as_deref(), Some("rfc4733"), "baresip sends telephone-events");
+        assert_eq!(
+            mode.as_deref(),
+            Some("rfc4733"),
+            "baresip sends telephone-events"
+        );
         keys.write_all(b"/quit\n").await.unwrap();
         let _ = tokio::time::timeout(Duration::from_secs(5), phone.wait()).await;
         pool.close().await;

@@ -10,11 +10,8 @@ use firstline::config::Config;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
-/// Upper bound for one whole scenario; every test runs inside it.
-pub const TEST_DEADLINE: Duration = Duration::from_secs(60);
-
 /// Runs `fut` and fails the test if it takes longer than `secs` seconds.
-pub async fn within<F: Future>(secs: u64, fut: F) -> F::Output {
+pub(crate) async fn within<F: Future>(secs: u64, fut: F) -> F::Output {
     match tokio::time::timeout(Duration::from_secs(secs), fut).await {
         Ok(v) => v,
         Err(_) => panic!("scenario did not finish within {secs} s"),
@@ -22,12 +19,12 @@ pub async fn within<F: Future>(secs: u64, fut: F) -> F::Output {
 }
 
 /// The `ivr-prompts/` folder of the crate.
-pub fn prompts_dir() -> PathBuf {
+pub(crate) fn prompts_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ivr-prompts")
 }
 
 /// Path of a peer tool; panics (never skips) with a hint when it is missing.
-pub fn tool(name: &str) -> PathBuf {
+pub(crate) fn tool(name: &str) -> PathBuf {
     for dir in ["/usr/bin", "/usr/local/bin", "/usr/sbin", "/bin"] {
         let p = PathBuf::from(dir).join(name);
         if p.exists() {
@@ -38,20 +35,20 @@ pub fn tool(name: &str) -> PathBuf {
 }
 
 /// A database that lives as long as one test: a temp SQLite file or a fresh PostgreSQL database.
-pub struct TestDb {
+pub(crate) struct TestDb {
     /// URL handed to the server.
-    pub url: String,
+    pub(crate) url: String,
     _dir: Option<tempfile::TempDir>,
     pg_admin: Option<(String, String)>,
 }
 
 impl TestDb {
     /// A new empty database; PostgreSQL when `TEST_DATABASE_URL` is set, SQLite otherwise.
-    pub async fn new() -> TestDb {
+    pub(crate) async fn new() -> TestDb {
         sqlx::any::install_default_drivers();
         match std::env::var("TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
-                let name = format!("fl_{:016x}", rand::random::<u64>());
+                let name = format!("fl_{:016x}", crate::helpers::random_u64());
                 let admin = AnyPool::connect(&admin_url)
                     .await
                     .unwrap_or_else(|e| panic!("connect {admin_url}: {e}"));
@@ -61,24 +58,32 @@ impl TestDb {
                     .unwrap();
                 admin.close().await;
                 let url = replace_db_name(&admin_url, &name);
-                TestDb { url, _dir: None, pg_admin: Some((admin_url, name)) }
+                TestDb {
+                    url,
+                    _dir: None,
+                    pg_admin: Some((admin_url, name)),
+                }
             }
             _ => {
                 let dir = tempfile::tempdir().unwrap();
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-                TestDb { url, _dir: Some(dir), pg_admin: None }
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                    pg_admin: None,
+                }
             }
         }
     }
 
     /// Drops the PostgreSQL database (the SQLite temp dir goes with `self`).
-    pub async fn drop_db(self) {
-        if let Some((admin_url, name)) = &self.pg_admin {
-            if let Ok(admin) = AnyPool::connect(admin_url).await {
-                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                let _ = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&admin).await;
-                admin.close().await;
-            }
+    pub(crate) async fn drop_db(self) {
+        if let Some((admin_url, name)) = &self.pg_admin
+            && let Ok(admin) = AnyPool::connect(admin_url).await
+        {
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&admin).await;
+            admin.close().await;
         }
     }
 }
@@ -101,21 +106,21 @@ fn replace_db_name(url: &str, name: &str) -> String {
 }
 
 /// A running server with its own database and a pool to read the rows it writes.
-pub struct TestApp {
+pub(crate) struct TestApp {
     /// The server under test.
-    pub app: App,
+    pub(crate) app: App,
     /// Our own connection to the server's database.
-    pub pool: AnyPool,
+    pub(crate) pool: AnyPool,
     db: TestDb,
 }
 
 /// Starts the server with the test config.
-pub async fn spawn_app() -> TestApp {
+pub(crate) async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
 /// Starts the server after `tweak` has adjusted the test config.
-pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+pub(crate) async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let db = TestDb::new().await;
     let mut cfg = Config::for_tests(db.url.clone(), prompts_dir());
     tweak(&mut cfg);
@@ -130,24 +135,24 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 
 impl TestApp {
     /// SIP over UDP.
-    pub fn udp(&self) -> SocketAddr {
+    pub(crate) fn udp(&self) -> SocketAddr {
         self.app.sip_udp_addr()
     }
 
     /// SIP over TCP.
-    pub fn tcp(&self) -> SocketAddr {
+    pub(crate) fn tcp(&self) -> SocketAddr {
         self.app.sip_tcp_addr()
     }
 
     /// Stops the server and removes the database.
-    pub async fn finish(self) {
+    pub(crate) async fn finish(self) {
         self.pool.close().await;
         self.app.shutdown().await;
         self.db.drop_db().await;
     }
 
     /// The `calls` row for a SIP Call-ID, once it exists.
-    pub async fn call_row(&self, sip_call_id: &str) -> Option<CallRow> {
+    pub(crate) async fn call_row(&self, sip_call_id: &str) -> Option<CallRow> {
         let row = sqlx::query(
             "SELECT id, caller, outcome, dtmf_mode, language, hangup_by, answered_at, ended_at \
              FROM calls WHERE sip_call_id = $1",
@@ -169,22 +174,25 @@ impl TestApp {
     }
 
     /// Waits until the call has ended (`ended_at` set, outcome not in progress) and returns it.
-    pub async fn ended_call(&self, sip_call_id: &str) -> CallRow {
-        let mut last = None;
+    pub(crate) async fn ended_call(&self, sip_call_id: &str) -> CallRow {
         let found = wait_for(Duration::from_secs(10), || async {
-            let row = self.call_row(sip_call_id).await;
-            let done = row
-                .as_ref()
-                .is_some_and(|r| r.ended_at.is_some() && r.outcome.as_deref() != Some("in_progress"));
-            last = row.clone();
-            done.then_some(row).flatten()
+            let row = self.call_row(sip_call_id).await?;
+            (row.ended_at.is_some() && row.outcome.as_deref() != Some("in_progress")).then_some(row)
         })
         .await;
-        found.unwrap_or_else(|| panic!("call {sip_call_id} did not end in the database; last row: {last:?}"))
+        match found {
+            Some(row) => row,
+            None => {
+                let last = self.call_row(sip_call_id).await;
+                panic!(
+                    "call {sip_call_id} did not end in the database within 10 s; last row: {last:?}"
+                )
+            }
+        }
     }
 
     /// The intakes written for a call.
-    pub async fn intakes_of(&self, call_id: &str) -> Vec<IntakeRow> {
+    pub(crate) async fn intakes_of(&self, call_id: &str) -> Vec<IntakeRow> {
         let rows = sqlx::query(
             "SELECT category, priority, language, ivr_path, dtmf_mode, status \
              FROM intakes WHERE call_id = $1",
@@ -206,7 +214,7 @@ impl TestApp {
     }
 
     /// Waits for the single intake of the call identified by its SIP Call-ID.
-    pub async fn intake_for(&self, sip_call_id: &str) -> IntakeRow {
+    pub(crate) async fn intake_for(&self, sip_call_id: &str) -> IntakeRow {
         let found = wait_for(Duration::from_secs(10), || async {
             let call = self.call_row(sip_call_id).await?;
             let mut v = self.intakes_of(&call.id).await;
@@ -221,50 +229,60 @@ impl TestApp {
             }
         }
     }
-
-    /// Number of intake rows in the database.
-    pub async fn intake_count(&self) -> i64 {
-        sqlx::query("SELECT COUNT(*) AS n FROM intakes")
-            .fetch_one(&self.pool)
-            .await
-            .and_then(|r| r.try_get::<i64, _>("n"))
-            .unwrap_or(-1)
-    }
 }
 
 /// One `calls` row (the columns the tests look at).
 #[derive(Debug, Clone)]
-pub struct CallRow {
-    pub id: String,
-    pub caller: Option<String>,
-    pub outcome: Option<String>,
-    pub dtmf_mode: Option<String>,
-    pub language: Option<String>,
-    pub hangup_by: Option<String>,
-    pub answered_at: Option<i64>,
-    pub ended_at: Option<i64>,
+pub(crate) struct CallRow {
+    pub(crate) id: String,
+    pub(crate) caller: Option<String>,
+    pub(crate) outcome: Option<String>,
+    pub(crate) dtmf_mode: Option<String>,
+    pub(crate) language: Option<String>,
+    pub(crate) hangup_by: Option<String>,
+    pub(crate) answered_at: Option<i64>,
+    pub(crate) ended_at: Option<i64>,
 }
 
 impl CallRow {
     /// True when the comma list `dtmf_mode` contains `mode`.
-    pub fn saw_mode(&self, mode: &str) -> bool {
-        self.dtmf_mode.as_deref().unwrap_or("").split(',').any(|m| m.trim() == mode)
+    pub(crate) fn saw_mode(&self, mode: &str) -> bool {
+        self.dtmf_mode
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .any(|m| m.trim() == mode)
     }
 }
 
 /// One `intakes` row.
 #[derive(Debug, Clone)]
-pub struct IntakeRow {
-    pub category: String,
-    pub priority: Option<i64>,
-    pub language: Option<String>,
-    pub ivr_path: Option<String>,
-    pub dtmf_mode: Option<String>,
-    pub status: String,
+pub(crate) struct IntakeRow {
+    pub(crate) category: String,
+    pub(crate) priority: Option<i64>,
+    pub(crate) language: Option<String>,
+    pub(crate) ivr_path: Option<String>,
+    pub(crate) dtmf_mode: Option<String>,
+    pub(crate) status: String,
+}
+
+/// A random number from the standard library's per-process hash keys and a counter.
+pub(crate) fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
 }
 
 /// Polls `probe` every 50 ms until it yields `Some` or `limit` passes.
-pub async fn wait_for<T, F, Fut>(limit: Duration, mut probe: F) -> Option<T>
+pub(crate) async fn wait_for<T, F, Fut>(limit: Duration, mut probe: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -281,13 +299,32 @@ where
     }
 }
 
-/// A UDP port that was free a moment ago (for tools that cannot take port 0).
-pub fn free_udp_port_pair() -> u16 {
+/// A port free on 127.0.0.1 for both UDP and TCP a moment ago (SIPp takes `-p 0` as 5060).
+pub(crate) fn free_port() -> u16 {
     for _ in 0..50 {
-        let Ok(a) = std::net::UdpSocket::bind("127.0.0.1:0") else { continue };
+        let Ok(u) = std::net::UdpSocket::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(addr) = u.local_addr() else { continue };
+        if std::net::TcpListener::bind(addr).is_ok() {
+            return addr.port();
+        }
+    }
+    panic!("no free port on 127.0.0.1");
+}
+
+/// A UDP port that was free a moment ago (for tools that cannot take port 0).
+pub(crate) fn free_udp_port_pair() -> u16 {
+    for _ in 0..50 {
+        let Ok(a) = std::net::UdpSocket::bind("127.0.0.1:0") else {
+            continue;
+        };
         let Ok(addr) = a.local_addr() else { continue };
         let port = addr.port();
-        if port % 2 == 0 && port < 65000 && std::net::UdpSocket::bind(("127.0.0.1", port + 2)).is_ok() {
+        if port % 2 == 0
+            && port < 65000
+            && std::net::UdpSocket::bind(("127.0.0.1", port + 2)).is_ok()
+        {
             return port;
         }
     }
@@ -300,5 +337,8 @@ fn db_name_is_replaced() {
         replace_db_name("postgres://postgres@127.0.0.1:5432/test", "fl_1"),
         "postgres://postgres@127.0.0.1:5432/fl_1"
     );
-    assert_eq!(replace_db_name("postgres://h/x?sslmode=disable", "fl_2"), "postgres://h/fl_2?sslmode=disable");
+    assert_eq!(
+        replace_db_name("postgres://h/x?sslmode=disable", "fl_2"),
+        "postgres://h/fl_2?sslmode=disable"
+    );
 }

@@ -2,6 +2,9 @@
 //!
 //! Run with `scripts/test` (it installs the peers); one binary, `cargo test --test it <filter>`.
 
+// Test code: a failed setup step is a failed test, so `unwrap` is the right reaction here.
+#![allow(clippy::unwrap_used)]
+
 mod baresip;
 mod helpers;
 mod malformed;

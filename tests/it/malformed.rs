@@ -21,12 +21,21 @@ fn invite(ua: &mut Ua) -> String {
 
 fn without_header(msg: &str, name: &str) -> String {
     let prefix = format!("{name}:");
-    msg.split("\r\n").filter(|l| !l.starts_with(&prefix)).collect::<Vec<_>>().join("\r\n")
+    msg.split("\r\n")
+        .filter(|l| !l.starts_with(&prefix))
+        .collect::<Vec<_>>()
+        .join("\r\n")
 }
 
 fn with_content_length(msg: &str, len: usize) -> String {
     msg.split("\r\n")
-        .map(|l| if l.starts_with("Content-Length:") { format!("Content-Length: {len}") } else { l.to_string() })
+        .map(|l| {
+            if l.starts_with("Content-Length:") {
+                format!("Content-Length: {len}")
+            } else {
+                l.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\r\n")
 }
@@ -53,15 +62,27 @@ fn cases(ua: &mut Ua, huge: usize) -> Vec<(&'static str, Vec<u8>, Expect)> {
     let ok = invite(ua);
     let body_at = ok.find("\r\n\r\n").unwrap() + 4;
     let mut v: Vec<(&'static str, Vec<u8>, Expect)> = vec![
-        ("truncated INVITE", ok.as_bytes()[..body_at / 2].to_vec(), Expect::NoneOr(&[400])),
-        ("garbage bytes", (0..600u32).map(|i| (i * 151 % 251) as u8).collect(), Expect::NoneOr(&[400])),
+        (
+            "truncated INVITE",
+            ok.as_bytes()[..body_at / 2].to_vec(),
+            Expect::NoneOr(&[400]),
+        ),
+        (
+            "garbage bytes",
+            (0..600u32).map(|i| (i * 151 % 251) as u8).collect(),
+            Expect::NoneOr(&[400]),
+        ),
         ("NUL bytes", vec![0u8; 64], Expect::NoneOr(&[400])),
     ];
     let mut big = invite(ua);
     let pad = "a=x-pad:".to_string() + &"z".repeat(huge) + "\r\n";
     big.push_str(&pad);
     let len = big.len() - (big.find("\r\n\r\n").unwrap() + 4);
-    v.push(("huge INVITE", with_content_length(&big, len).into_bytes(), Expect::NoneOr(&[400, 413, 513])));
+    v.push((
+        "huge INVITE",
+        with_content_length(&big, len).into_bytes(),
+        Expect::NoneOr(&[400, 413, 513]),
+    ));
     v.push((
         "missing Via",
         without_header(&invite(ua), "Via").into_bytes(),
@@ -74,7 +95,11 @@ fn cases(ua: &mut Ua, huge: usize) -> Vec<(&'static str, Vec<u8>, Expect)> {
             "Call-ID" => "missing Call-ID",
             _ => "missing CSeq",
         };
-        v.push((name, without_header(&invite(ua), h).into_bytes(), Expect::Must(400)));
+        v.push((
+            name,
+            without_header(&invite(ua), h).into_bytes(),
+            Expect::Must(400),
+        ));
     }
     v
 }
@@ -91,13 +116,26 @@ async fn sweep_udp(t: &TestApp) {
     let mut ua = Ua::udp(t.udp()).await;
     let m = invite(&mut ua);
     let body = m.len() - (m.find("\r\n\r\n").unwrap() + 4);
-    ua.send_raw(with_content_length(&m, body + 50).as_bytes()).await;
-    check("Content-Length too long (UDP)", &mut ua, Expect::Must(400), "UDP").await;
+    ua.send_raw(with_content_length(&m, body + 50).as_bytes())
+        .await;
+    check(
+        "Content-Length too long (UDP)",
+        &mut ua,
+        Expect::Must(400),
+        "UDP",
+    )
+    .await;
     // Content-Length shorter than the datagram: the rest is discarded, the request is fine.
     let mut ua = Ua::udp(t.udp()).await;
     let m = ua.build("OPTIONS", Some("text/plain"), "hello, extra bytes");
     ua.send_raw(with_content_length(&m, 5).as_bytes()).await;
-    check("Content-Length too short (UDP)", &mut ua, Expect::Must(200), "UDP").await;
+    check(
+        "Content-Length too short (UDP)",
+        &mut ua,
+        Expect::Must(200),
+        "UDP",
+    )
+    .await;
 }
 
 /// Sends each case on its own TCP connection.
@@ -116,29 +154,52 @@ async fn sweep_tcp(t: &TestApp) {
     let mut ua = Ua::tcp(t.tcp()).await;
     let m = ua.build("OPTIONS", Some("text/plain"), "hello, extra bytes");
     ua.send_raw(with_content_length(&m, 5).as_bytes()).await;
-    check("Content-Length too short (TCP)", &mut ua, Expect::Must(200), "TCP").await;
+    check(
+        "Content-Length too short (TCP)",
+        &mut ua,
+        Expect::Must(200),
+        "TCP",
+    )
+    .await;
 }
 
 async fn check(name: &str, ua: &mut Ua, expect: Expect, proto: &str) {
-    let got = ua.recv(Duration::from_millis(800)).await.and_then(|m| m.status());
+    let got = ua
+        .recv(Duration::from_millis(800))
+        .await
+        .and_then(|m| m.status());
     match expect {
         Expect::Must(code) => assert_eq!(got, Some(code), "{proto} {name}: expected {code}"),
         Expect::NoneOr(codes) => {
-            assert!(got.is_none() || codes.contains(&got.unwrap_or(0)), "{proto} {name}: answered {got:?}")
+            assert!(
+                got.is_none() || codes.contains(&got.unwrap_or(0)),
+                "{proto} {name}: answered {got:?}"
+            )
         }
     }
 }
 
 /// A compact-header INVITE gets the normal 100/180/200, then a clean hang-up.
 async fn compact_call(t: &TestApp, tcp: bool) {
-    let mut ua = if tcp { Ua::tcp(t.tcp()).await } else { Ua::udp(t.udp()).await };
+    let mut ua = if tcp {
+        Ua::tcp(t.tcp()).await
+    } else {
+        Ua::udp(t.udp()).await
+    };
     let rtp = RtpPeer::bind().await;
-    let m = ua.build("INVITE", Some("application/sdp"), &sdp_offer(rtp.addr(), &[(0, "PCMU/8000")], &[]));
+    let m = ua.build(
+        "INVITE",
+        Some("application/sdp"),
+        &sdp_offer(rtp.addr(), &[(0, "PCMU/8000")], &[]),
+    );
     ua.send_raw(compact(&m).as_bytes()).await;
     let (prov, fin) = ua.final_response("INVITE", Duration::from_secs(10)).await;
     let fin = fin.expect("final response to compact INVITE");
     assert_eq!(fin.status(), Some(200), "compact INVITE: {fin:?}");
-    assert!(prov.contains(&180), "compact INVITE provisional responses {prov:?}");
+    assert!(
+        prov.contains(&180),
+        "compact INVITE provisional responses {prov:?}"
+    );
     ua.learn_dialog(&fin);
     ua.ack().await;
     assert_eq!(ua.bye().await, Some(200));
@@ -148,16 +209,24 @@ async fn compact_call(t: &TestApp, tcp: bool) {
 async fn valid_call(t: &TestApp) {
     let mut ua = Ua::udp(t.udp()).await;
     let rtp = RtpPeer::bind().await;
-    let (_, ok) = ua.call(&sdp_offer(rtp.addr(), &[(0, "PCMU/8000")], &[])).await;
+    let (_, ok) = ua
+        .call(&sdp_offer(rtp.addr(), &[(0, "PCMU/8000")], &[]))
+        .await;
     assert_eq!(ok.status(), Some(200));
     for d in ["1", "2", "5"] {
         let body = format!("Signal={d}\r\nDuration=160\r\n");
-        let r = ua.in_dialog("INFO", Some("application/dtmf-relay"), &body).await;
+        let r = ua
+            .in_dialog("INFO", Some("application/dtmf-relay"), &body)
+            .await;
         assert_eq!(r.and_then(|r| r.status()), Some(200));
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
     let intake = t.intake_for(&ua.call_id).await;
-    assert_eq!((intake.category.as_str(), intake.priority), ("software", Some(5)), "{intake:?}");
+    assert_eq!(
+        (intake.category.as_str(), intake.priority),
+        ("software", Some(5)),
+        "{intake:?}"
+    );
     assert_eq!(ua.bye().await, Some(200));
 }
 

@@ -9,17 +9,17 @@ use tokio::net::UdpSocket;
 
 /// One received RTP packet.
 #[derive(Debug, Clone)]
-pub struct RtpPacket {
-    pub pt: u8,
-    pub marker: bool,
-    pub seq: u16,
-    pub ts: u32,
-    pub ssrc: u32,
-    pub payload: Vec<u8>,
+pub(crate) struct RtpPacket {
+    pub(crate) pt: u8,
+    pub(crate) marker: bool,
+    pub(crate) seq: u16,
+    pub(crate) ts: u32,
+    pub(crate) ssrc: u32,
+    pub(crate) payload: Vec<u8>,
 }
 
 /// Parses an RTP packet (RFC 3550 §5.1), honouring CSRCs, extension and padding.
-pub fn parse_rtp(b: &[u8]) -> Option<RtpPacket> {
+pub(crate) fn parse_rtp(b: &[u8]) -> Option<RtpPacket> {
     if b.len() < 12 || b[0] >> 6 != 2 {
         return None;
     }
@@ -44,9 +44,9 @@ pub fn parse_rtp(b: &[u8]) -> Option<RtpPacket> {
 }
 
 /// The caller's media socket and its sending state.
-pub struct RtpPeer {
+pub(crate) struct RtpPeer {
     /// Bound on 127.0.0.1:0.
-    pub sock: UdpSocket,
+    pub(crate) sock: UdpSocket,
     seq: u16,
     ts: u32,
     ssrc: u32,
@@ -55,23 +55,23 @@ pub struct RtpPeer {
 
 impl RtpPeer {
     /// A fresh RTP socket.
-    pub async fn bind() -> RtpPeer {
+    pub(crate) async fn bind() -> RtpPeer {
         RtpPeer {
             sock: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
-            seq: rand::random(),
-            ts: rand::random(),
-            ssrc: rand::random(),
+            seq: crate::helpers::random_u64() as u16,
+            ts: crate::helpers::random_u64() as u32,
+            ssrc: crate::helpers::random_u64() as u32,
             first: true,
         }
     }
 
     /// Local address (what an honest SDP offer advertises).
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.sock.local_addr().unwrap()
     }
 
     /// Sends one 20 ms PCMU frame (PT 0) to `to`.
-    pub async fn send_pcmu(&mut self, to: SocketAddr, frame: &[i16]) {
+    pub(crate) async fn send_pcmu(&mut self, to: SocketAddr, frame: &[i16]) {
         let mut p = Vec::with_capacity(12 + frame.len());
         p.push(0x80);
         p.push(if self.first { 0x80 } else { 0 });
@@ -86,7 +86,7 @@ impl RtpPeer {
     }
 
     /// Sends `pcm` in 20 ms frames paced in real time, draining what arrives meanwhile.
-    pub async fn play(&mut self, to: SocketAddr, pcm: &[i16]) -> Vec<RtpPacket> {
+    pub(crate) async fn play(&mut self, to: SocketAddr, pcm: &[i16]) -> Vec<RtpPacket> {
         let mut got = Vec::new();
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         let mut buf = [0u8; 2048];
@@ -97,20 +97,6 @@ impl RtpPeer {
             self.send_pcmu(to, &f).await;
             while let Ok((n, _)) = self.sock.try_recv_from(&mut buf) {
                 got.extend(parse_rtp(&buf[..n]));
-            }
-        }
-        got
-    }
-
-    /// Collects packets arriving within `limit` (stops at `max` packets).
-    pub async fn collect(&self, limit: Duration, max: usize) -> Vec<RtpPacket> {
-        let deadline = tokio::time::Instant::now() + limit;
-        let mut got = Vec::new();
-        let mut buf = [0u8; 2048];
-        while got.len() < max {
-            match tokio::time::timeout_at(deadline, self.sock.recv_from(&mut buf)).await {
-                Ok(Ok((n, _))) => got.extend(parse_rtp(&buf[..n])),
-                _ => break,
             }
         }
         got
@@ -137,14 +123,16 @@ fn dtmf_freqs(digit: char) -> Option<(f64, f64)> {
 
 /// 8 kHz PCM of the digits: each `tone_ms` of dual tone (each tone at about -13 dBFS, sum about
 /// -10 dBFS peak) followed by `gap_ms` of silence.
-pub fn dtmf_pcm(digits: &str, tone_ms: usize, gap_ms: usize) -> Vec<i16> {
+pub(crate) fn dtmf_pcm(digits: &str, tone_ms: usize, gap_ms: usize) -> Vec<i16> {
     let amp = 32767.0 * 10f64.powf(-13.0 / 20.0) * 0.7;
     let mut out = Vec::new();
     for d in digits.chars() {
         let (lo, hi) = dtmf_freqs(d).unwrap_or_else(|| panic!("not a DTMF digit: {d}"));
         for n in 0..tone_ms * 8 {
             let t = n as f64 / 8000.0;
-            let v = amp * ((2.0 * std::f64::consts::PI * lo * t).sin() + (2.0 * std::f64::consts::PI * hi * t).sin());
+            let v = amp
+                * ((2.0 * std::f64::consts::PI * lo * t).sin()
+                    + (2.0 * std::f64::consts::PI * hi * t).sin());
             out.push(v.round() as i16);
         }
         out.extend(std::iter::repeat_n(0i16, gap_ms * 8));
@@ -153,25 +141,42 @@ pub fn dtmf_pcm(digits: &str, tone_ms: usize, gap_ms: usize) -> Vec<i16> {
 }
 
 /// Reads a prompt WAV (8 kHz mono 16-bit) into samples.
-pub fn read_wav(path: &Path) -> Vec<i16> {
-    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+pub(crate) fn read_wav(path: &Path) -> Vec<i16> {
+    let mut r =
+        hound::WavReader::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
     let spec = r.spec();
-    assert_eq!((spec.sample_rate, spec.channels, spec.bits_per_sample), (8000, 1, 16), "{}", path.display());
+    assert_eq!(
+        (spec.sample_rate, spec.channels, spec.bits_per_sample),
+        (8000, 1, 16),
+        "{}",
+        path.display()
+    );
     r.samples::<i16>().map(Result::unwrap).collect()
 }
 
 /// Decodes PCMU payloads of the packets (PT 0) in order.
-pub fn decode_pcmu(packets: &[RtpPacket]) -> Vec<i16> {
-    packets.iter().filter(|p| p.pt == 0).flat_map(|p| p.payload.iter().map(|&b| ulaw_decode(b))).collect()
+pub(crate) fn decode_pcmu(packets: &[RtpPacket]) -> Vec<i16> {
+    packets
+        .iter()
+        .filter(|p| p.pt == 0)
+        .flat_map(|p| p.payload.iter().map(|&b| ulaw_decode(b)))
+        .collect()
 }
 
 /// Best normalised cross-correlation of `reference[..len]` against `received` shifted by
 /// 0..=`max_shift` samples; returns (correlation, shift).
-pub fn best_alignment(received: &[i16], reference: &[i16], len: usize, max_shift: usize) -> (f64, usize) {
+pub(crate) fn best_alignment(
+    received: &[i16],
+    reference: &[i16],
+    len: usize,
+    max_shift: usize,
+) -> (f64, usize) {
     let r = &reference[..len.min(reference.len())];
     let mut best = (f64::MIN, 0);
     for shift in 0..=max_shift {
-        let Some(x) = received.get(shift..shift + r.len()) else { break };
+        let Some(x) = received.get(shift..shift + r.len()) else {
+            break;
+        };
         let (mut xy, mut xx, mut yy) = (0f64, 0f64, 0f64);
         for (&a, &b) in x.iter().zip(r) {
             let (a, b) = (a as f64, b as f64);
@@ -179,7 +184,11 @@ pub fn best_alignment(received: &[i16], reference: &[i16], len: usize, max_shift
             xx += a * a;
             yy += b * b;
         }
-        let c = if xx > 0.0 && yy > 0.0 { xy / (xx.sqrt() * yy.sqrt()) } else { 0.0 };
+        let c = if xx > 0.0 && yy > 0.0 {
+            xy / (xx.sqrt() * yy.sqrt())
+        } else {
+            0.0
+        };
         if c > best.0 {
             best = (c, shift);
         }
@@ -189,7 +198,7 @@ pub fn best_alignment(received: &[i16], reference: &[i16], len: usize, max_shift
 
 /// Checks RTP pacing facts of one stream: one SSRC, consecutive sequence numbers, +160
 /// timestamps, marker on the first packet. Returns a description of the first fault.
-pub fn stream_fault(packets: &[RtpPacket]) -> Option<String> {
+pub(crate) fn stream_fault(packets: &[RtpPacket]) -> Option<String> {
     let first = packets.first()?;
     if !first.marker {
         return Some("first packet has no marker bit".into());
@@ -197,16 +206,26 @@ pub fn stream_fault(packets: &[RtpPacket]) -> Option<String> {
     for w in packets.windows(2) {
         let (a, b) = (&w[0], &w[1]);
         if a.ssrc != b.ssrc {
-            return Some(format!("SSRC changed {:08x} -> {:08x} at seq {}", a.ssrc, b.ssrc, b.seq));
+            return Some(format!(
+                "SSRC changed {:08x} -> {:08x} at seq {}",
+                a.ssrc, b.ssrc, b.seq
+            ));
         }
         if b.seq != a.seq.wrapping_add(1) {
             return Some(format!("sequence jumped {} -> {}", a.seq, b.seq));
         }
         if b.pt == 0 && a.pt == 0 && b.ts != a.ts.wrapping_add(160) {
-            return Some(format!("timestamp {} -> {} (seq {}), expected +160", a.ts, b.ts, b.seq));
+            return Some(format!(
+                "timestamp {} -> {} (seq {}), expected +160",
+                a.ts, b.ts, b.seq
+            ));
         }
         if b.pt == 0 && b.payload.len() != 160 {
-            return Some(format!("payload of {} bytes at seq {}", b.payload.len(), b.seq));
+            return Some(format!(
+                "payload of {} bytes at seq {}",
+                b.payload.len(),
+                b.seq
+            ));
         }
     }
     None
@@ -233,7 +252,9 @@ fn dtmf_tone_has_the_two_frequencies() {
 
 #[test]
 fn alignment_finds_the_shift() {
-    let reference: Vec<i16> = (0..4000).map(|i| ((i * 37 % 101) as i16 - 50) * 100).collect();
+    let reference: Vec<i16> = (0..4000)
+        .map(|i| ((i * 37 % 101) as i16 - 50) * 100)
+        .collect();
     let mut received = vec![0i16; 240];
     received.extend(reference.iter().map(|&s| ulaw_decode(ulaw_encode(s))));
     let (c, shift) = best_alignment(&received, &reference, 2000, 800);

@@ -12,17 +12,31 @@ const TEL_EVENT: (u8, &str) = (101, "telephone-event/8000");
 
 /// Places an answered call over UDP with a PCMU-only offer advertising `advertised` (or the
 /// real RTP socket); returns the caller, its RTP socket and the server's answer.
-async fn answered_call(t: &TestApp, advertised: Option<std::net::SocketAddr>) -> (Ua, RtpPeer, SdpAnswer) {
+async fn answered_call(
+    t: &TestApp,
+    advertised: Option<std::net::SocketAddr>,
+) -> (Ua, RtpPeer, SdpAnswer) {
     let mut ua = Ua::udp(t.udp()).await;
     let rtp = RtpPeer::bind().await;
     let offer = sdp_offer(advertised.unwrap_or(rtp.addr()), &[PCMU], &[]);
     let (prov, ok) = ua.call(&offer).await;
     assert_eq!(ok.status(), Some(200), "INVITE answered with {ok:?}");
-    assert!(prov.contains(&180), "expected 180 Ringing before 200, got {prov:?}");
+    assert!(
+        prov.contains(&180),
+        "expected 180 Ringing before 200, got {prov:?}"
+    );
     assert_eq!(ok.header("content-type"), Some("application/sdp"));
-    let answer = parse_sdp(&ok.body_str()).unwrap_or_else(|| panic!("no usable SDP in 200: {}", ok.body_str()));
-    assert_eq!(answer.pts.first(), Some(&0), "PCMU must be chosen: {answer:?}");
-    assert!(answer.rtp.ip().is_loopback(), "server RTP address {answer:?}");
+    let answer = parse_sdp(&ok.body_str())
+        .unwrap_or_else(|| panic!("no usable SDP in 200: {}", ok.body_str()));
+    assert_eq!(
+        answer.pts.first(),
+        Some(&0),
+        "PCMU must be chosen: {answer:?}"
+    );
+    assert!(
+        answer.rtp.ip().is_loopback(),
+        "server RTP address {answer:?}"
+    );
     (ua, rtp, answer)
 }
 
@@ -31,7 +45,10 @@ async fn inband_tones_make_an_intake() {
     within(60, async {
         let t = spawn_app().await;
         let (mut ua, mut rtp, answer) = answered_call(&t, None).await;
-        assert!(!answer.rtpmaps.iter().any(|m| m.contains("telephone-event")), "not offered: {answer:?}");
+        assert!(
+            !answer.rtpmaps.iter().any(|m| m.contains("telephone-event")),
+            "not offered: {answer:?}"
+        );
         // 2 = English, 1 = hardware, 3 = normal; 100 ms tones, a second between the answers.
         let mut pcm = vec![0i16; 8 * 500];
         for d in ["2", "1", "3"] {
@@ -41,7 +58,11 @@ async fn inband_tones_make_an_intake() {
         rtp.play(answer.rtp, &pcm).await;
         let intake = t.intake_for(&ua.call_id).await;
         assert_eq!(
-            (intake.category.as_str(), intake.priority, intake.language.as_deref()),
+            (
+                intake.category.as_str(),
+                intake.priority,
+                intake.language.as_deref()
+            ),
             ("hardware", Some(3), Some("en")),
             "{intake:?}"
         );
@@ -106,11 +127,19 @@ async fn options_ping_and_unknown_method() {
         let m = ua.build("OPTIONS", None, "");
         ua.send_raw(m.as_bytes()).await;
         let r = ua.final_response("OPTIONS", Duration::from_secs(5)).await.1;
-        assert_eq!(r.and_then(|r| r.status()), Some(200), "OPTIONS ping (RFC 3261 §11.2)");
+        assert_eq!(
+            r.and_then(|r| r.status()),
+            Some(200),
+            "OPTIONS ping (RFC 3261 §11.2)"
+        );
         let m = ua.build("FOO", None, "");
         ua.send_raw(m.as_bytes()).await;
         let r = ua.final_response("FOO", Duration::from_secs(5)).await.1;
-        assert_eq!(r.and_then(|r| r.status()), Some(501), "unknown method (RFC 3261 §8.2.1)");
+        assert_eq!(
+            r.and_then(|r| r.status()),
+            Some(501),
+            "unknown method (RFC 3261 §8.2.1)"
+        );
         t.finish().await;
     })
     .await;
@@ -123,7 +152,10 @@ async fn hold_unhold_and_caller_bye() {
         let (mut ua, rtp, _answer) = answered_call(&t, None).await;
         for (ours, theirs) in [("a=sendonly", "recvonly"), ("a=sendrecv", "sendrecv")] {
             let offer = sdp_offer(rtp.addr(), &[PCMU], &[ours]);
-            let r = ua.in_dialog("INVITE", Some("application/sdp"), &offer).await.expect("re-INVITE response");
+            let r = ua
+                .in_dialog("INVITE", Some("application/sdp"), &offer)
+                .await
+                .expect("re-INVITE response");
             assert_eq!(r.status(), Some(200), "re-INVITE {ours}: {r:?}");
             let sdp = parse_sdp(&r.body_str()).expect("SDP in re-INVITE 200");
             assert_eq!(sdp.direction, theirs, "RFC 3264 §6.1 answer to {ours}");
@@ -144,18 +176,33 @@ async fn server_hangs_up_after_max_wait() {
         let t = spawn_app_with(|c| c.call.max_wait_secs = 2).await;
         let mut ua = Ua::udp(t.udp()).await;
         let rtp = RtpPeer::bind().await;
-        let (_, ok) = ua.call(&sdp_offer(rtp.addr(), &[PCMU, TEL_EVENT], &[])).await;
+        let (_, ok) = ua
+            .call(&sdp_offer(rtp.addr(), &[PCMU, TEL_EVENT], &[]))
+            .await;
         assert_eq!(ok.status(), Some(200));
         // `0` skips the rest of the menu: straight to "connecting" and the hold music.
-        let r = ua.in_dialog("INFO", Some("application/dtmf-relay"), "Signal=0\r\nDuration=160\r\n").await;
+        let r = ua
+            .in_dialog(
+                "INFO",
+                Some("application/dtmf-relay"),
+                "Signal=0\r\nDuration=160\r\n",
+            )
+            .await;
         assert_eq!(r.and_then(|r| r.status()), Some(200));
-        let bye = ua.request("BYE", Duration::from_secs(30)).await.expect("server BYE after max_wait_secs");
+        let bye = ua
+            .request("BYE", Duration::from_secs(30))
+            .await
+            .expect("server BYE after max_wait_secs");
         ua.reply(&bye, 200, "OK").await;
         let call = t.ended_call(&ua.call_id).await;
         assert_eq!(call.outcome.as_deref(), Some("max_wait"), "{call:?}");
         assert_eq!(call.hangup_by.as_deref(), Some("server"), "{call:?}");
         let intake = t.intake_for(&ua.call_id).await;
-        assert_eq!((intake.category.as_str(), intake.priority), ("unclassified", None), "{intake:?}");
+        assert_eq!(
+            (intake.category.as_str(), intake.priority),
+            ("unclassified", None),
+            "{intake:?}"
+        );
         t.finish().await;
     })
     .await;
@@ -174,11 +221,20 @@ async fn ok_is_retransmitted_until_ack() {
         // Timer G (RFC 3261 §13.3.1.4): the 200 comes again after T1, 2·T1, … while no ACK.
         let mut copies = 1;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(2500);
-        while let Some(m) = ua.response("INVITE", deadline.saturating_duration_since(tokio::time::Instant::now())).await {
+        while let Some(m) = ua
+            .response(
+                "INVITE",
+                deadline.saturating_duration_since(tokio::time::Instant::now()),
+            )
+            .await
+        {
             assert_eq!(m.raw, first.raw, "retransmitted 200 differs from the first");
             copies += 1;
         }
-        assert!(copies >= 2, "200 OK seen {copies} time(s) in 2.5 s without ACK");
+        assert!(
+            copies >= 2,
+            "200 OK seen {copies} time(s) in 2.5 s without ACK"
+        );
         ua.learn_dialog(&first);
         ua.ack().await;
         // After the ACK the retransmissions stop (Timer G is cancelled).

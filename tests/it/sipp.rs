@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::helpers::{free_udp_port_pair, spawn_app, spawn_app_with, tool, within};
+use crate::helpers::{free_port, free_udp_port_pair, spawn_app, spawn_app_with, tool, within};
 
 /// What one SIPp run left behind.
 struct SippRun {
@@ -14,7 +14,9 @@ struct SippRun {
 }
 
 fn scenario(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sipp").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(name)
 }
 
 /// Runs one SIPp call of `scenario_file` against `server`; the Call-ID will be `call_id`.
@@ -22,14 +24,33 @@ async fn run_sipp(server: SocketAddr, scenario_file: &str, tcp: bool, call_id: &
     let sipp = tool("sipp");
     let dir = tempfile::tempdir().unwrap();
     let media_port = free_udp_port_pair().to_string();
+    let sip_port = free_port().to_string();
     let cid = call_id.replace('%', "%%");
     let mut cmd = tokio::process::Command::new(sipp);
     cmd.current_dir(dir.path())
         .arg(server.to_string())
         .args(["-sf"])
         .arg(scenario(scenario_file))
-        .args(["-i", "127.0.0.1", "-mp", &media_port, "-m", "1", "-l", "1"])
-        .args(["-timeout", "30s", "-timeout_error", "-nostdin", "-trace_err", "-trace_msg"])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &sip_port,
+            "-mp",
+            &media_port,
+            "-m",
+            "1",
+            "-l",
+            "1",
+        ])
+        .args([
+            "-timeout",
+            "30s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+            "-trace_msg",
+        ])
         .args(["-cid_str", &cid])
         .args(["-t", if tcp { "t1" } else { "u1" }])
         .stdin(Stdio::null())
@@ -40,19 +61,39 @@ async fn run_sipp(server: SocketAddr, scenario_file: &str, tcp: bool, call_id: &
         Ok(r) => r.unwrap_or_else(|e| panic!("cannot run sipp: {e}")),
         Err(_) => panic!("sipp did not exit within 40 s"),
     };
-    let mut report = format!("sipp exit {:?}\nstderr:\n{}", out.status.code(), String::from_utf8_lossy(&out.stderr));
+    let mut report = format!(
+        "sipp exit {:?}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     if let Ok(entries) = std::fs::read_dir(dir.path()) {
         for e in entries.flatten() {
             let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-            let tail: String = text.chars().rev().take(6000).collect::<Vec<_>>().into_iter().rev().collect();
-            report.push_str(&format!("\n--- {} (tail) ---\n{tail}", e.file_name().to_string_lossy()));
+            let tail: String = text
+                .chars()
+                .rev()
+                .take(6000)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            report.push_str(&format!(
+                "\n--- {} (tail) ---\n{tail}",
+                e.file_name().to_string_lossy()
+            ));
         }
     }
-    SippRun { code: out.status.code(), report }
+    SippRun {
+        code: out.status.code(),
+        report,
+    }
 }
 
 fn call_id() -> String {
-    format!("sipp-{:012x}@127.0.0.1", rand::random::<u64>() & 0xffff_ffff_ffff)
+    format!(
+        "sipp-{:012x}@127.0.0.1",
+        crate::helpers::random_u64() & 0xffff_ffff_ffff
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,10 +109,16 @@ async fn sipp_rfc4733_digits_from_pcap_make_an_intake() {
         assert_eq!(intake.language.as_deref(), Some("en"), "{intake:?}");
         assert_eq!(intake.status, "draft");
         let path = intake.ivr_path.clone().unwrap_or_default();
-        assert!(path.contains('2') && path.contains('3') && path.contains('4'), "ivr_path {path:?}");
+        assert!(
+            path.contains('2') && path.contains('3') && path.contains('4'),
+            "ivr_path {path:?}"
+        );
         let call = t.ended_call(&cid).await;
         assert!(call.saw_mode("rfc4733"), "{call:?}");
-        assert!(!call.saw_mode("inband"), "telephone-events must not also count as tones: {call:?}");
+        assert!(
+            !call.saw_mode("inband"),
+            "telephone-events must not also count as tones: {call:?}"
+        );
         assert_eq!(call.caller.as_deref(), Some("+31201234501"), "{call:?}");
         assert_eq!(call.language.as_deref(), Some("en"), "{call:?}");
         assert!(call.answered_at.is_some(), "{call:?}");
@@ -84,11 +131,21 @@ async fn sipp_rfc4733_digits_from_pcap_make_an_intake() {
 async fn info_call(tcp: bool) {
     let t = spawn_app().await;
     let cid = call_id();
-    let run = run_sipp(if tcp { t.tcp() } else { t.udp() }, "dtmf_info.xml", tcp, &cid).await;
+    let run = run_sipp(
+        if tcp { t.tcp() } else { t.udp() },
+        "dtmf_info.xml",
+        tcp,
+        &cid,
+    )
+    .await;
     assert_eq!(run.code, Some(0), "{}", run.report);
     let intake = t.intake_for(&cid).await;
     assert_eq!(
-        (intake.category.as_str(), intake.priority, intake.language.as_deref()),
+        (
+            intake.category.as_str(),
+            intake.priority,
+            intake.language.as_deref()
+        ),
         ("service", Some(4), Some("nl")),
         "{intake:?}"
     );
@@ -119,7 +176,10 @@ async fn sipp_cancel_before_answer_gets_487_and_no_intake() {
         assert_eq!(call.outcome.as_deref(), Some("cancelled"), "{call:?}");
         assert_eq!(call.answered_at, None, "{call:?}");
         // The call has ended, so its task is done: an intake would already be there.
-        assert!(t.intakes_of(&call.id).await.is_empty(), "a cancelled call must leave no intake");
+        assert!(
+            t.intakes_of(&call.id).await.is_empty(),
+            "a cancelled call must leave no intake"
+        );
         t.finish().await;
     })
     .await;
@@ -135,8 +195,15 @@ async fn sipp_hangup_mid_menu_is_abandoned_ivr_without_intake() {
         let call = t.ended_call(&cid).await;
         assert_eq!(call.outcome.as_deref(), Some("abandoned_ivr"), "{call:?}");
         assert_eq!(call.hangup_by.as_deref(), Some("caller"), "{call:?}");
-        assert_eq!(call.language.as_deref(), Some("en"), "the language digit was taken: {call:?}");
-        assert!(t.intakes_of(&call.id).await.is_empty(), "the IVR did not end: no intake");
+        assert_eq!(
+            call.language.as_deref(),
+            Some("en"),
+            "the language digit was taken: {call:?}"
+        );
+        assert!(
+            t.intakes_of(&call.id).await.is_empty(),
+            "the IVR did not end: no intake"
+        );
         t.finish().await;
     })
     .await;

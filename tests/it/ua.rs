@@ -12,15 +12,15 @@ use tokio::net::{TcpStream, UdpSocket};
 
 /// A parsed SIP message (request or response), as far as the tests need it.
 #[derive(Debug, Clone)]
-pub struct SipMsg {
+pub(crate) struct SipMsg {
     /// Request line or status line.
-    pub start: String,
+    pub(crate) start: String,
     /// Headers in order, names as received.
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     /// The body (Content-Length bytes).
-    pub body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
     /// The whole message as received, for identity checks.
-    pub raw: Vec<u8>,
+    pub(crate) raw: Vec<u8>,
 }
 
 /// Compact header forms (RFC 3261 §7.3.3) mapped to their long names.
@@ -43,7 +43,7 @@ fn long_name(name: &str) -> String {
 
 impl SipMsg {
     /// Parses one complete message; `None` when it is not SIP or incomplete.
-    pub fn parse(buf: &[u8]) -> Option<SipMsg> {
+    pub(crate) fn parse(buf: &[u8]) -> Option<SipMsg> {
         let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
         let head = std::str::from_utf8(&buf[..end]).ok()?;
         let mut lines = head.split("\r\n");
@@ -52,8 +52,16 @@ impl SipMsg {
             .filter_map(|l| l.split_once(':'))
             .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
             .collect();
-        let mut msg = SipMsg { start, headers, body: Vec::new(), raw: Vec::new() };
-        let len: usize = msg.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut msg = SipMsg {
+            start,
+            headers,
+            body: Vec::new(),
+            raw: Vec::new(),
+        };
+        let len: usize = msg
+            .header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let body_start = end + 4;
         let body = buf.get(body_start..body_start + len)?;
         msg.body = body.to_vec();
@@ -62,44 +70,54 @@ impl SipMsg {
     }
 
     /// First value of a header, by long or compact name.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         let want = long_name(name);
-        self.headers.iter().find(|(n, _)| long_name(n) == want).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| long_name(n) == want)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The status code of a response.
-    pub fn status(&self) -> Option<u16> {
+    pub(crate) fn status(&self) -> Option<u16> {
         let rest = self.start.strip_prefix("SIP/2.0 ")?;
         rest.get(..3)?.parse().ok()
     }
 
     /// The method of a request.
-    pub fn method(&self) -> Option<&str> {
-        if self.start.starts_with("SIP/2.0") { None } else { self.start.split(' ').next() }
+    pub(crate) fn method(&self) -> Option<&str> {
+        if self.start.starts_with("SIP/2.0") {
+            None
+        } else {
+            self.start.split(' ').next()
+        }
     }
 
     /// The method named in CSeq.
-    pub fn cseq_method(&self) -> Option<&str> {
+    pub(crate) fn cseq_method(&self) -> Option<&str> {
         self.header("cseq")?.split_whitespace().nth(1)
     }
 
     /// The body as text.
-    pub fn body_str(&self) -> String {
+    pub(crate) fn body_str(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
     /// The `tag` parameter of the To header.
-    pub fn to_tag(&self) -> Option<String> {
+    pub(crate) fn to_tag(&self) -> Option<String> {
         tag_of(self.header("to")?)
     }
 }
 
 fn tag_of(v: &str) -> Option<String> {
-    v.split(';').map(str::trim).find_map(|p| p.strip_prefix("tag=")).map(str::to_string)
+    v.split(';')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("tag="))
+        .map(str::to_string)
 }
 
 fn random_token() -> String {
-    format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff)
+    format!("{:012x}", crate::helpers::random_u64() & 0xffff_ffff_ffff)
 }
 
 /// The signalling socket.
@@ -109,36 +127,36 @@ enum Sig {
 }
 
 /// A SIP caller bound to 127.0.0.1 on port 0.
-pub struct Ua {
+pub(crate) struct Ua {
     sig: Sig,
     /// Where the server listens.
-    pub server: SocketAddr,
+    pub(crate) server: SocketAddr,
     /// Our signalling address.
-    pub local: SocketAddr,
+    pub(crate) local: SocketAddr,
     /// Call-ID of the current dialog.
-    pub call_id: String,
+    pub(crate) call_id: String,
     /// Caller number in From.
-    pub user: String,
+    pub(crate) user: String,
     from_tag: String,
     /// To tag learnt from the answer.
-    pub to_tag: Option<String>,
+    pub(crate) to_tag: Option<String>,
     remote_target: Option<String>,
     cseq: u32,
     invite_cseq: u32,
     /// Requests the server sent us while we waited for something else.
-    pub inbox: VecDeque<SipMsg>,
+    pub(crate) inbox: VecDeque<SipMsg>,
 }
 
 impl Ua {
     /// A caller over UDP.
-    pub async fn udp(server: SocketAddr) -> Ua {
+    pub(crate) async fn udp(server: SocketAddr) -> Ua {
         let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let local = s.local_addr().unwrap();
         Ua::with(Sig::Udp(s), server, local)
     }
 
     /// A caller over one TCP connection.
-    pub async fn tcp(server: SocketAddr) -> Ua {
+    pub(crate) async fn tcp(server: SocketAddr) -> Ua {
         let s = TcpStream::connect(server).await.unwrap();
         let local = s.local_addr().unwrap();
         Ua::with(Sig::Tcp(s, Vec::new()), server, local)
@@ -168,7 +186,7 @@ impl Ua {
     }
 
     /// Sends bytes as they are (one datagram on UDP).
-    pub async fn send_raw(&mut self, bytes: &[u8]) {
+    pub(crate) async fn send_raw(&mut self, bytes: &[u8]) {
         match &mut self.sig {
             Sig::Udp(s) => {
                 s.send_to(bytes, self.server).await.unwrap();
@@ -178,13 +196,16 @@ impl Ua {
     }
 
     /// Receives the next message, or `None` after `limit` (or when TCP closes).
-    pub async fn recv(&mut self, limit: Duration) -> Option<SipMsg> {
+    pub(crate) async fn recv(&mut self, limit: Duration) -> Option<SipMsg> {
         let deadline = tokio::time::Instant::now() + limit;
         match &mut self.sig {
             Sig::Udp(s) => {
                 let mut buf = vec![0u8; 65536];
                 loop {
-                    let (n, _) = tokio::time::timeout_at(deadline, s.recv_from(&mut buf)).await.ok()?.ok()?;
+                    let (n, _) = tokio::time::timeout_at(deadline, s.recv_from(&mut buf))
+                        .await
+                        .ok()?
+                        .ok()?;
                     if let Some(m) = SipMsg::parse(&buf[..n]) {
                         return Some(m);
                     }
@@ -199,7 +220,10 @@ impl Ua {
                     return Some(m);
                 }
                 let mut buf = [0u8; 8192];
-                let n = tokio::time::timeout_at(deadline, s.read(&mut buf)).await.ok()?.ok()?;
+                let n = tokio::time::timeout_at(deadline, s.read(&mut buf))
+                    .await
+                    .ok()?
+                    .ok()?;
                 if n == 0 {
                     return None;
                 }
@@ -209,7 +233,7 @@ impl Ua {
     }
 
     /// Next response whose CSeq method is `method`; requests met on the way go to `inbox`.
-    pub async fn response(&mut self, method: &str, limit: Duration) -> Option<SipMsg> {
+    pub(crate) async fn response(&mut self, method: &str, limit: Duration) -> Option<SipMsg> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -224,20 +248,26 @@ impl Ua {
     }
 
     /// Next final response (≥ 200) to `method`, collecting the provisional ones.
-    pub async fn final_response(&mut self, method: &str, limit: Duration) -> (Vec<u16>, Option<SipMsg>) {
+    pub(crate) async fn final_response(
+        &mut self,
+        method: &str,
+        limit: Duration,
+    ) -> (Vec<u16>, Option<SipMsg>) {
         let deadline = tokio::time::Instant::now() + limit;
         let mut provisional = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.response(method, left).await {
-                Some(m) if m.status().unwrap_or(0) < 200 => provisional.push(m.status().unwrap_or(0)),
+                Some(m) if m.status().unwrap_or(0) < 200 => {
+                    provisional.push(m.status().unwrap_or(0))
+                }
                 other => return (provisional, other),
             }
         }
     }
 
     /// The next request from the server with this method (from the inbox or the wire).
-    pub async fn request(&mut self, method: &str, limit: Duration) -> Option<SipMsg> {
+    pub(crate) async fn request(&mut self, method: &str, limit: Duration) -> Option<SipMsg> {
         if let Some(i) = self.inbox.iter().position(|m| m.method() == Some(method)) {
             return self.inbox.remove(i);
         }
@@ -256,18 +286,27 @@ impl Ua {
     }
 
     fn via(&self) -> String {
-        format!("SIP/2.0/{} {};branch=z9hG4bK{};rport", self.proto(), self.local, random_token())
+        format!(
+            "SIP/2.0/{} {};branch=z9hG4bK{};rport",
+            self.proto(),
+            self.local,
+            random_token()
+        )
     }
 
     fn contact(&self) -> String {
         match self.sig {
             Sig::Udp(_) => format!("<sip:{}@{}>", self.user.trim_start_matches('+'), self.local),
-            Sig::Tcp(..) => format!("<sip:{}@{};transport=tcp>", self.user.trim_start_matches('+'), self.local),
+            Sig::Tcp(..) => format!(
+                "<sip:{}@{};transport=tcp>",
+                self.user.trim_start_matches('+'),
+                self.local
+            ),
         }
     }
 
     /// Builds a request in the current dialog (or out of dialog before the answer).
-    pub fn build(&mut self, method: &str, ctype: Option<&str>, body: &str) -> String {
+    pub(crate) fn build(&mut self, method: &str, ctype: Option<&str>, body: &str) -> String {
         let cseq = if method == "ACK" || method == "CANCEL" {
             self.invite_cseq
         } else {
@@ -302,14 +341,14 @@ impl Ua {
     }
 
     /// Sends an INVITE carrying `sdp`; returns the text sent (CANCEL needs its Via).
-    pub async fn send_invite(&mut self, sdp: &str) -> String {
+    pub(crate) async fn send_invite(&mut self, sdp: &str) -> String {
         let m = self.build("INVITE", Some("application/sdp"), sdp);
         self.send_raw(m.as_bytes()).await;
         m
     }
 
     /// Sends the INVITE, waits for the final response and ACKs a 2xx (learning the dialog).
-    pub async fn call(&mut self, sdp: &str) -> (Vec<u16>, SipMsg) {
+    pub(crate) async fn call(&mut self, sdp: &str) -> (Vec<u16>, SipMsg) {
         self.send_invite(sdp).await;
         let (prov, fin) = self.final_response("INVITE", Duration::from_secs(10)).await;
         let fin = fin.expect("no final response to INVITE");
@@ -321,7 +360,7 @@ impl Ua {
     }
 
     /// Takes the To tag and the remote target from a 2xx.
-    pub fn learn_dialog(&mut self, ok: &SipMsg) {
+    pub(crate) fn learn_dialog(&mut self, ok: &SipMsg) {
         self.to_tag = ok.to_tag();
         self.remote_target = ok
             .header("contact")
@@ -331,28 +370,38 @@ impl Ua {
     }
 
     /// ACK for the 2xx of the last INVITE (RFC 3261 §13.2.2.4).
-    pub async fn ack(&mut self) {
+    pub(crate) async fn ack(&mut self) {
         let m = self.build("ACK", None, "");
         self.send_raw(m.as_bytes()).await;
     }
 
     /// Sends an in-dialog request and returns its final response.
-    pub async fn in_dialog(&mut self, method: &str, ctype: Option<&str>, body: &str) -> Option<SipMsg> {
+    pub(crate) async fn in_dialog(
+        &mut self,
+        method: &str,
+        ctype: Option<&str>,
+        body: &str,
+    ) -> Option<SipMsg> {
         let m = self.build(method, ctype, body);
         self.send_raw(m.as_bytes()).await;
         self.final_response(method, Duration::from_secs(5)).await.1
     }
 
     /// Hangs up with BYE; returns the response status.
-    pub async fn bye(&mut self) -> Option<u16> {
-        self.in_dialog("BYE", None, "").await.and_then(|m| m.status())
+    pub(crate) async fn bye(&mut self) -> Option<u16> {
+        self.in_dialog("BYE", None, "")
+            .await
+            .and_then(|m| m.status())
     }
 
     /// Answers a request from the server with a bare response copying the dialog headers.
-    pub async fn reply(&mut self, req: &SipMsg, code: u16, reason: &str) {
+    pub(crate) async fn reply(&mut self, req: &SipMsg, code: u16, reason: &str) {
         let mut s = format!("SIP/2.0 {code} {reason}\r\n");
         for (n, v) in &req.headers {
-            if matches!(long_name(n).as_str(), "via" | "from" | "to" | "call-id" | "cseq") {
+            if matches!(
+                long_name(n).as_str(),
+                "via" | "from" | "to" | "call-id" | "cseq"
+            ) {
                 s.push_str(&format!("{n}: {v}\r\n"));
             }
         }
@@ -362,11 +411,11 @@ impl Ua {
 }
 
 /// An SDP offer for audio at `rtp` with `(payload type, rtpmap)` pairs and extra attribute lines.
-pub fn sdp_offer(rtp: SocketAddr, codecs: &[(u8, &str)], extra: &[&str]) -> String {
+pub(crate) fn sdp_offer(rtp: SocketAddr, codecs: &[(u8, &str)], extra: &[&str]) -> String {
     let pts: Vec<String> = codecs.iter().map(|(pt, _)| pt.to_string()).collect();
     let mut s = format!(
         "v=0\r\no=- {id} {id} IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {pts}\r\n",
-        id = rand::random::<u32>(),
+        id = (crate::helpers::random_u64() as u32),
         ip = rtp.ip(),
         port = rtp.port(),
         pts = pts.join(" "),
@@ -386,19 +435,19 @@ pub fn sdp_offer(rtp: SocketAddr, codecs: &[(u8, &str)], extra: &[&str]) -> Stri
 
 /// What the tests read from the server's SDP answer.
 #[derive(Debug, Clone)]
-pub struct SdpAnswer {
+pub(crate) struct SdpAnswer {
     /// Where the server wants RTP.
-    pub rtp: SocketAddr,
+    pub(crate) rtp: SocketAddr,
     /// Payload types on the m= line, in order.
-    pub pts: Vec<u8>,
+    pub(crate) pts: Vec<u8>,
     /// Direction attribute (`sendrecv` when absent, RFC 3264 §6.1).
-    pub direction: String,
+    pub(crate) direction: String,
     /// All `a=rtpmap` values.
-    pub rtpmaps: Vec<String>,
+    pub(crate) rtpmaps: Vec<String>,
 }
 
 /// Parses the parts of an SDP body that the tests check.
-pub fn parse_sdp(body: &str) -> Option<SdpAnswer> {
+pub(crate) fn parse_sdp(body: &str) -> Option<SdpAnswer> {
     let mut ip = None;
     let mut port = None;
     let mut pts = Vec::new();
@@ -406,7 +455,10 @@ pub fn parse_sdp(body: &str) -> Option<SdpAnswer> {
     let mut rtpmaps = Vec::new();
     for line in body.lines().map(str::trim) {
         if let Some(c) = line.strip_prefix("c=IN IP4 ") {
-            ip = c.split('/').next().and_then(|a| a.trim().parse::<std::net::Ipv4Addr>().ok());
+            ip = c
+                .split('/')
+                .next()
+                .and_then(|a| a.trim().parse::<std::net::Ipv4Addr>().ok());
         } else if let Some(m) = line.strip_prefix("m=audio ") {
             let mut it = m.split_whitespace();
             port = it.next().and_then(|p| p.parse::<u16>().ok());
@@ -420,5 +472,10 @@ pub fn parse_sdp(body: &str) -> Option<SdpAnswer> {
             }
         }
     }
-    Some(SdpAnswer { rtp: SocketAddr::from((ip?, port?)), pts, direction, rtpmaps })
+    Some(SdpAnswer {
+        rtp: SocketAddr::from((ip?, port?)),
+        pts,
+        direction,
+        rtpmaps,
+    })
 }

@@ -32,11 +32,13 @@ impl AckWait {
     }
 
     /// The ACK arrived: stop.
+    #[cfg(test)]
     pub(crate) fn ack(&mut self) {
         self.retx_at = None;
         self.give_up_at = None;
     }
 
+    #[cfg(test)]
     pub(crate) fn is_done(&self) -> bool {
         self.give_up_at.is_none()
     }

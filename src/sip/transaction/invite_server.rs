@@ -60,6 +60,7 @@ impl InviteServerTx {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn state(&self) -> IstState {
         self.state
     }
@@ -222,7 +223,13 @@ mod tests {
         drain(&mut tx);
         tx.handle(t0, IstInput::Retransmission);
         assert!(drain(&mut tx).is_empty());
-        assert!(!tx.handle(t0, IstInput::Respond { code: 500, bytes: vec![] }));
+        assert!(!tx.handle(
+            t0,
+            IstInput::Respond {
+                code: 500,
+                bytes: vec![]
+            }
+        ));
         tx.handle_timeout(t0 + Duration::from_secs(32));
         assert_eq!(tx.state(), IstState::Terminated);
     }

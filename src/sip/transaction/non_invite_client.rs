@@ -48,6 +48,7 @@ impl NonInviteClientTx {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn state(&self) -> NictState {
         self.state
     }
@@ -144,7 +145,11 @@ mod tests {
         tx.poll_transmit();
         tx.handle_response(t0 + Duration::from_millis(600), 100);
         tx.handle_timeout(t0 + Duration::from_millis(600));
-        assert_eq!(tx.poll_transmit(), Some(b"BYE".to_vec()), "E fired at 500 ms");
+        assert_eq!(
+            tx.poll_transmit(),
+            Some(b"BYE".to_vec()),
+            "E fired at 500 ms"
+        );
         // In Proceeding the next E is T2 later.
         assert_eq!(tx.poll_timeout(), Some(t0 + Duration::from_millis(4600)));
         tx.handle_response(t0 + Duration::from_secs(1), 200);

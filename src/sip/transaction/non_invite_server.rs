@@ -48,6 +48,7 @@ impl NonInviteServerTx {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn state(&self) -> NistState {
         self.state
     }
@@ -110,7 +111,13 @@ mod tests {
         let mut tx = NonInviteServerTx::new(false, Timers::default());
         tx.handle(t0, NistInput::Retransmission);
         assert_eq!(tx.poll_transmit(), None, "Trying has nothing to resend");
-        tx.handle(t0, NistInput::Respond { code: 200, bytes: b"ok".to_vec() });
+        tx.handle(
+            t0,
+            NistInput::Respond {
+                code: 200,
+                bytes: b"ok".to_vec(),
+            },
+        );
         assert_eq!(tx.poll_transmit(), Some(b"ok".to_vec()));
         tx.handle(t0 + Duration::from_secs(10), NistInput::Retransmission);
         assert_eq!(tx.poll_transmit(), Some(b"ok".to_vec()));
@@ -126,10 +133,22 @@ mod tests {
     fn reliable_terminates_at_once() {
         let t0 = Instant::now();
         let mut tx = NonInviteServerTx::new(true, Timers::default());
-        tx.handle(t0, NistInput::Respond { code: 100, bytes: b"p".to_vec() });
+        tx.handle(
+            t0,
+            NistInput::Respond {
+                code: 100,
+                bytes: b"p".to_vec(),
+            },
+        );
         tx.handle(t0, NistInput::Retransmission);
         assert_eq!(tx.state(), NistState::Proceeding);
-        tx.handle(t0, NistInput::Respond { code: 481, bytes: b"f".to_vec() });
+        tx.handle(
+            t0,
+            NistInput::Respond {
+                code: 481,
+                bytes: b"f".to_vec(),
+            },
+        );
         assert_eq!(tx.state(), NistState::Terminated);
         assert_eq!(tx.poll_timeout(), None);
     }

@@ -1,0 +1,258 @@
+//! The SIP driver (I/O): one tokio task owns the sans-IO core, sockets feed it, call tasks command it.
+//!
+//! No lock is held across `.await`; every channel is bounded. A full new-call channel or
+//! `set_accepting(false)` answers new INVITEs with 503 + Retry-After.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::api::{
+    CallLeg, Command, CommandKind, IncomingCall, LegEvent, LegId, SipConfig, SipError,
+};
+use super::core::{Core, CoreEvent, NewCall, Peer};
+use super::stats::{SipStats, SipStatsSnapshot, inc};
+use super::transaction::Timers;
+use super::transport::{INBOUND_CAPACITY, NetIn, tcp, udp};
+
+/// Capacity of the command channel from call tasks.
+const COMMAND_CAPACITY: usize = 1024;
+/// Capacity of one leg's event channel.
+const LEG_EVENTS: usize = 32;
+
+#[derive(Debug)]
+struct Shared {
+    udp_addr: SocketAddr,
+    tcp_addr: SocketAddr,
+    stats: Arc<SipStats>,
+    accepting: AtomicBool,
+}
+
+/// Handle to the running SIP endpoint; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SipEndpoint {
+    shared: Arc<Shared>,
+}
+
+impl SipEndpoint {
+    /// Binds UDP and TCP, spawns the socket tasks and the SIP task; new calls arrive on the receiver.
+    pub async fn start(
+        cfg: SipConfig,
+        shutdown: CancellationToken,
+    ) -> Result<(SipEndpoint, mpsc::Receiver<IncomingCall>), SipError> {
+        let bind_err = |transport, addr| {
+            move |source| SipError::Bind {
+                transport,
+                addr,
+                source,
+            }
+        };
+        let udp = udp::bind(cfg.udp_listen).map_err(bind_err("UDP", cfg.udp_listen))?;
+        let listener = tokio::net::TcpListener::bind(cfg.tcp_listen)
+            .await
+            .map_err(bind_err("TCP", cfg.tcp_listen))?;
+        let udp_addr = udp.local_addr().map_err(bind_err("UDP", cfg.udp_listen))?;
+        let tcp_addr = listener
+            .local_addr()
+            .map_err(bind_err("TCP", cfg.tcp_listen))?;
+        let stats = Arc::new(SipStats::default());
+        let shared = Arc::new(Shared {
+            udp_addr,
+            tcp_addr,
+            stats: stats.clone(),
+            accepting: AtomicBool::new(true),
+        });
+        let udp = Arc::new(udp);
+        let (net_tx, net_rx) = mpsc::channel(INBOUND_CAPACITY);
+        let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_CAPACITY);
+        let (calls_tx, calls_rx) = mpsc::channel(cfg.max_pending_calls.max(1));
+        let max = cfg.max_message_bytes;
+        tokio::spawn(udp::run_reader(
+            udp.clone(),
+            max,
+            net_tx.clone(),
+            stats.clone(),
+            shutdown.clone(),
+        ));
+        tokio::spawn(tcp::run_listener(
+            listener,
+            max,
+            net_tx,
+            stats.clone(),
+            shutdown.clone(),
+        ));
+        let driver = Driver {
+            core: Core::new(cfg.user_agent, Timers::default(), stats),
+            shared: shared.clone(),
+            udp,
+            conns: HashMap::new(),
+            legs: HashMap::new(),
+            cmd_tx,
+            calls_tx,
+        };
+        tokio::spawn(driver.run(net_rx, cmd_rx, shutdown));
+        Ok((SipEndpoint { shared }, calls_rx))
+    }
+
+    /// The bound UDP address.
+    pub fn udp_addr(&self) -> SocketAddr {
+        self.shared.udp_addr
+    }
+
+    /// The bound TCP address.
+    pub fn tcp_addr(&self) -> SocketAddr {
+        self.shared.tcp_addr
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> SipStatsSnapshot {
+        self.shared.stats.snapshot()
+    }
+
+    /// Accept new INVITEs (true) or answer them 503 + Retry-After (false, shutdown drain).
+    pub fn set_accepting(&self, yes: bool) {
+        self.shared.accepting.store(yes, Ordering::Relaxed);
+    }
+}
+
+struct Driver {
+    core: Core,
+    shared: Arc<Shared>,
+    udp: Arc<UdpSocket>,
+    conns: HashMap<u64, mpsc::Sender<Vec<u8>>>,
+    legs: HashMap<LegId, mpsc::Sender<LegEvent>>,
+    cmd_tx: mpsc::Sender<Command>,
+    calls_tx: mpsc::Sender<IncomingCall>,
+}
+
+impl Driver {
+    async fn run(
+        mut self,
+        mut net_rx: mpsc::Receiver<NetIn>,
+        mut cmd_rx: mpsc::Receiver<Command>,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            let deadline = self.core.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                Some(net) = net_rx.recv() => self.on_net(net),
+                Some(cmd) = cmd_rx.recv() => self.core.handle_command(Instant::now(), cmd),
+                _ = sleep => self.core.handle_timeout(Instant::now()),
+            }
+            self.flush();
+        }
+    }
+
+    fn on_net(&mut self, net: NetIn) {
+        let now = Instant::now();
+        self.core.admit =
+            self.shared.accepting.load(Ordering::Relaxed) && self.calls_tx.capacity() > 0;
+        match net {
+            NetIn::Message { peer, local, bytes } => {
+                self.core.handle_message(now, peer, local, &bytes)
+            }
+            NetIn::TooLarge { peer, head } => {
+                self.core.reject_too_large(&peer, &head);
+            }
+            NetIn::Bad { peer, head, reason } => self.core.reject_bad(&peer, &head, reason),
+            NetIn::Opened { conn, writer } => {
+                self.conns.insert(conn, writer);
+            }
+            NetIn::Closed { conn } => {
+                self.conns.remove(&conn);
+                self.core.connection_closed(conn);
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        // Handling an event can queue more output (a 503 for a refused call): loop until quiet.
+        while !self.core.transmits.is_empty() || !self.core.events.is_empty() {
+            self.flush_once();
+        }
+    }
+
+    fn flush_once(&mut self) {
+        while let Some(t) = self.core.poll_transmit() {
+            match t.to {
+                Peer::Udp(addr) => {
+                    // Non-blocking: with 4 MiB buffers a full socket means overload; UDP peers and
+                    // our own timers retransmit.
+                    if self.udp.try_send_to(&t.bytes, addr).is_err() {
+                        inc(&self.shared.stats.parse_errors_dropped);
+                    }
+                }
+                Peer::Tcp { conn, .. } => {
+                    let sent = self
+                        .conns
+                        .get(&conn)
+                        .is_some_and(|w| w.try_send(t.bytes).is_ok());
+                    if !sent {
+                        inc(&self.shared.stats.parse_errors_dropped);
+                    }
+                }
+            }
+        }
+        while let Some(ev) = self.core.poll_event() {
+            match ev {
+                CoreEvent::NewCall(call) => self.offer_call(*call),
+                CoreEvent::Leg(id, ev) => {
+                    let last = matches!(
+                        ev,
+                        LegEvent::Bye | LegEvent::Cancelled | LegEvent::Ended { .. }
+                    );
+                    if let Some(tx) = self.legs.get(&id)
+                        && tx.try_send(ev).is_err()
+                    {
+                        tracing::warn!(leg = id, "leg event dropped: call task not reading");
+                    }
+                    if last {
+                        self.legs.remove(&id);
+                    }
+                }
+            }
+        }
+    }
+
+    fn offer_call(&mut self, call: NewCall) {
+        let (ev_tx, ev_rx) = mpsc::channel(LEG_EVENTS);
+        let id = call.leg;
+        let incoming = IncomingCall {
+            sip_call_id: call.sip_call_id,
+            from: call.from,
+            asserted_identity: call.asserted_identity,
+            to_user: call.to_user,
+            offer: call.offer,
+            remote: call.remote,
+            transport: call.transport,
+            local_ip: call.local_ip,
+            leg: CallLeg::new(id, self.cmd_tx.clone()),
+            events: ev_rx,
+        };
+        self.legs.insert(id, ev_tx);
+        if let Err(e) = self.calls_tx.try_send(incoming) {
+            // Admission was checked before the INVITE was handled, so this is a closed receiver.
+            drop(e);
+            self.legs.remove(&id);
+            inc(&self.shared.stats.unavailable_503);
+            let cmd = Command {
+                leg: id,
+                kind: CommandKind::Reject(503, "Service Unavailable".into()),
+            };
+            self.core.handle_command(Instant::now(), cmd);
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Demo data: about 20 customers and a few agents from `demo_data.toml`, loaded idempotently.
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use serde::Deserialize;
+
+use super::agents::categories_to_text;
+use super::{Store, StoreError, now_ms};
+use crate::domain::Category;
+
+/// The demo data file, embedded; readable and editable without touching code.
+const DEMO_TOML: &str = include_str!("demo_data.toml");
+
+/// Country code used only to check that demo numbers are already in E.164 form.
+const DEMO_COUNTRY: &str = "31";
+
+/// What the tables hold after [`Store::load_demo`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoSummary {
+    /// Rows in `customers`.
+    pub customers: i64,
+    /// Rows in `customer_phones`.
+    pub extra_phones: i64,
+    /// Rows in `agents`.
+    pub agents: i64,
+    /// Demo agents created by this run (0 when they existed already).
+    pub agents_created: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoFile {
+    customer: Vec<DemoCustomer>,
+    agent: Vec<DemoAgent>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoCustomer {
+    id: String,
+    name: String,
+    organisation: Option<String>,
+    department: Option<String>,
+    email: Option<String>,
+    phone: String,
+    #[serde(default)]
+    extra_phones: Vec<String>,
+    location: Option<String>,
+    notes: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoAgent {
+    id: String,
+    name: String,
+    login: String,
+    password: String,
+    extension: Option<String>,
+    categories: Vec<Category>,
+    level: i64,
+}
+
+fn parse_demo() -> Result<DemoFile, StoreError> {
+    let file: DemoFile = toml::from_str(DEMO_TOML).map_err(StoreError::DemoData)?;
+    for c in &file.customer {
+        for number in std::iter::once(&c.phone).chain(&c.extra_phones) {
+            match crate::phone::normalize(number, DEMO_COUNTRY) {
+                Ok(e164) if e164.as_str() == number => {}
+                Ok(_) => return Err(demo_number(c, number, None)),
+                Err(e) => return Err(demo_number(c, number, Some(e))),
+            }
+        }
+    }
+    Ok(file)
+}
+
+fn demo_number(
+    c: &DemoCustomer,
+    number: &str,
+    source: Option<crate::phone::PhoneError>,
+) -> StoreError {
+    StoreError::DemoNumber {
+        customer: c.id.clone(),
+        number: number.to_owned(),
+        source,
+    }
+}
+
+/// An argon2id PHC string with argon2's default parameters and a random 16-byte salt.
+fn hash_password(login: &str, password: &str) -> Result<String, StoreError> {
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| {
+        StoreError::PasswordHash {
+            login: login.to_owned(),
+            message: e.to_string(),
+        }
+    })?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| StoreError::PasswordHash {
+            login: login.to_owned(),
+            message: e.to_string(),
+        })
+}
+
+impl Store {
+    /// Loads the demo customers and agents; running it again updates the same rows.
+    ///
+    /// Customers are upserted by id; extra numbers already present are kept; agents are
+    /// created once (an existing demo agent keeps its password hash).
+    pub async fn load_demo(&self) -> Result<DemoSummary, StoreError> {
+        const OP: &str = "load_demo";
+        let demo = parse_demo()?;
+        let now = now_ms();
+        let mut tx = self.begin_write(OP).await?;
+        for c in &demo.customer {
+            sqlx::query(
+                "INSERT INTO customers (id, name, organisation, department, email, phone, location, notes, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, organisation = excluded.organisation, \
+                 department = excluded.department, email = excluded.email, phone = excluded.phone, \
+                 location = excluded.location, notes = excluded.notes, updated_at = excluded.updated_at",
+            )
+            .bind(&c.id)
+            .bind(&c.name)
+            .bind(c.organisation.as_deref())
+            .bind(c.department.as_deref())
+            .bind(c.email.as_deref())
+            .bind(&c.phone)
+            .bind(c.location.as_deref())
+            .bind(c.notes.as_deref())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query(OP))?;
+            for number in &c.extra_phones {
+                sqlx::query(
+                    "INSERT INTO customer_phones (customer_id, number, label) VALUES ($1, $2, 'mobile') \
+                     ON CONFLICT (number) DO NOTHING",
+                )
+                .bind(&c.id)
+                .bind(number)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query(OP))?;
+            }
+        }
+        let mut agents_created = 0;
+        for a in &demo.agent {
+            let exists: Option<String> =
+                sqlx::query_scalar("SELECT id FROM agents WHERE id = $1 OR login = $2")
+                    .bind(&a.id)
+                    .bind(&a.login)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::query(OP))?;
+            if exists.is_some() {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO agents (id, name, login, password_hash, extension, categories, level, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&a.id)
+            .bind(&a.name)
+            .bind(&a.login)
+            .bind(hash_password(&a.login, &a.password)?)
+            .bind(a.extension.as_deref())
+            .bind(categories_to_text(&a.categories))
+            .bind(a.level)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query(OP))?;
+            agents_created += 1;
+        }
+        tx.commit().await.map_err(StoreError::query(OP))?;
+        let count = |sql: &'static str| async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::query(OP))
+        };
+        Ok(DemoSummary {
+            customers: count("SELECT COUNT(*) FROM customers").await?,
+            extra_phones: count("SELECT COUNT(*) FROM customer_phones").await?,
+            agents: count("SELECT COUNT(*) FROM agents").await?,
+            agents_created,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+
+    use super::*;
+    use crate::domain::CustomerId;
+    use crate::store::testing::test_store;
+
+    #[test]
+    fn demo_file_is_valid_and_realistic() {
+        let demo = parse_demo().unwrap();
+        assert_eq!(demo.customer.len(), 21);
+        let mobiles = demo
+            .customer
+            .iter()
+            .flat_map(|c| &c.extra_phones)
+            .filter(|n| n.starts_with("+316"))
+            .count();
+        assert!(mobiles >= 5, "only {mobiles} Dutch mobiles");
+        assert!(
+            demo.customer.iter().any(|c| c.phone.starts_with("+32")),
+            "no Belgian customer"
+        );
+        let levels: Vec<i64> = demo.agent.iter().map(|a| a.level).collect();
+        assert_eq!(levels, vec![1, 1, 1, 1, 2]);
+    }
+
+    #[tokio::test]
+    async fn load_twice_keeps_one_copy() {
+        let (store, guard) = test_store().await;
+        let first = store.load_demo().await.unwrap();
+        assert_eq!(
+            first,
+            DemoSummary {
+                customers: 21,
+                extra_phones: 9,
+                agents: 5,
+                agents_created: 5
+            }
+        );
+        let second = store.load_demo().await.unwrap();
+        assert_eq!(
+            second,
+            DemoSummary {
+                agents_created: 0,
+                ..first
+            }
+        );
+        guard.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn demo_customers_are_found_by_number_and_agents_can_sign_in() {
+        let (store, guard) = test_store().await;
+        store.load_demo().await.unwrap();
+        let anouk = store
+            .find_customer_by_phone("+31612345678")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(anouk.id, CustomerId::from_string("cust-demo-01"));
+        assert_eq!(anouk.organisation.as_deref(), Some("Gemeente Zaanwijk"));
+        let thomas = store
+            .find_customer_by_phone("+32475123456")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(thomas.name, "Thomas Peeters");
+
+        let anna = store.agent_by_login("anna").await.unwrap().unwrap();
+        assert_eq!(
+            anna.categories,
+            vec![Category::Hardware, Category::Software]
+        );
+        assert_eq!((anna.level, anna.extension.as_deref()), (1, Some("2001")));
+        assert!(
+            anna.password_hash
+                .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{}",
+            anna.password_hash
+        );
+        let parsed = PasswordHash::new(&anna.password_hash).unwrap();
+        assert!(
+            argon2::Argon2::default()
+                .verify_password(b"anna-demo", &parsed)
+                .is_ok()
+        );
+        assert!(
+            argon2::Argon2::default()
+                .verify_password(b"wrong", &parsed)
+                .is_err()
+        );
+        let names: Vec<String> = store
+            .list_agents()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.login)
+            .collect();
+        assert_eq!(names, vec!["anna", "bas", "chantal", "dirk", "eva"]);
+        assert_eq!(store.agent_by_login("nobody").await.unwrap(), None);
+        guard.cleanup().await;
+    }
+}

@@ -1,0 +1,206 @@
+//! `intakes`: the record an agent works on, drafted by the IVR (status `draft`).
+
+use sqlx::any::AnyRow;
+
+use super::codec::{
+    category_from, dtmf_from_text, dtmf_to_text, get, language_from, priority_from,
+};
+use super::{Store, StoreError};
+use crate::domain::{CallId, Category, CustomerId, DtmfMode, IntakeId, Language, Priority};
+
+/// Where an intake is in its life (`intakes.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntakeStatus {
+    /// Written by the IVR; no agent has seen it yet.
+    Draft,
+    /// An agent is working on it.
+    Open,
+    /// Solved.
+    Resolved,
+    /// Handed to a higher level.
+    Escalated,
+    /// Closed without further work.
+    Closed,
+}
+
+impl IntakeStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntakeStatus::Draft => "draft",
+            IntakeStatus::Open => "open",
+            IntakeStatus::Resolved => "resolved",
+            IntakeStatus::Escalated => "escalated",
+            IntakeStatus::Closed => "closed",
+        }
+    }
+
+    /// The status with this stored name, e.g. `draft`.
+    pub fn parse(s: &str) -> Option<IntakeStatus> {
+        use IntakeStatus::*;
+        [Draft, Open, Resolved, Escalated, Closed]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// What the IVR learned, to be stored as a draft.
+#[derive(Debug, Clone)]
+pub struct NewIntake {
+    /// The call it came from (`None` for intakes opened by hand).
+    pub call_id: Option<CallId>,
+    /// The identified customer.
+    pub customer_id: Option<CustomerId>,
+    /// The caller's number (E.164 or raw).
+    pub caller: Option<String>,
+    /// Chosen category, `Unclassified` when skipped or failed.
+    pub category: Category,
+    /// Chosen priority, `None` when skipped.
+    pub priority: Option<Priority>,
+    /// Language served.
+    pub language: Option<Language>,
+    /// The menu path as digits/steps, e.g. `lang=2,cat=1,prio=3` (format set by the IVR).
+    pub ivr_path: String,
+    /// DTMF modes used.
+    pub dtmf_mode: Vec<DtmfMode>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Epoch ms; also the initial `updated_at`.
+    pub created_at: i64,
+}
+
+/// A stored intake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntakeRow {
+    /// `intakes.id`.
+    pub id: IntakeId,
+    /// Originating call.
+    pub call_id: Option<CallId>,
+    /// Identified customer.
+    pub customer_id: Option<CustomerId>,
+    /// Caller number.
+    pub caller: Option<String>,
+    /// Category.
+    pub category: Category,
+    /// Priority 1..=5.
+    pub priority: Option<Priority>,
+    /// Language.
+    pub language: Option<Language>,
+    /// IVR path.
+    pub ivr_path: String,
+    /// DTMF modes used.
+    pub dtmf_mode: Vec<DtmfMode>,
+    /// Status.
+    pub status: IntakeStatus,
+    /// Free text.
+    pub description: Option<String>,
+    /// Epoch ms.
+    pub created_at: i64,
+    /// Epoch ms.
+    pub updated_at: i64,
+}
+
+/// `SELECT <every column> FROM intakes` followed by `$tail`, as one `&'static str`.
+macro_rules! select_intakes {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, call_id, customer_id, caller, category, priority, language, ivr_path, ",
+            "dtmf_mode, status, description, created_at, updated_at FROM intakes",
+            $tail
+        )
+    };
+}
+
+impl Store {
+    /// Stores a draft intake under a fresh id.
+    pub async fn insert_intake(&self, intake: &NewIntake) -> Result<IntakeId, StoreError> {
+        let id = IntakeId::new_random();
+        sqlx::query(
+            "INSERT INTO intakes (id, call_id, customer_id, caller, category, priority, language, ivr_path, \
+             dtmf_mode, status, description, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $11, $11)",
+        )
+        .bind(id.as_str())
+        .bind(intake.call_id.as_ref().map(CallId::as_str))
+        .bind(intake.customer_id.as_ref().map(CustomerId::as_str))
+        .bind(intake.caller.as_deref())
+        .bind(intake.category.as_str())
+        .bind(intake.priority.map(|p| i32::from(p.get())))
+        .bind(intake.language.map(Language::as_str))
+        .bind(&intake.ivr_path)
+        .bind(dtmf_to_text(&intake.dtmf_mode))
+        .bind(intake.description.as_deref())
+        .bind(intake.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::query("insert_intake"))?;
+        Ok(id)
+    }
+
+    /// One intake by id.
+    pub async fn get_intake(&self, id: &IntakeId) -> Result<Option<IntakeRow>, StoreError> {
+        const OP: &str = "get_intake";
+        const SQL: &str = select_intakes!(" WHERE id = $1");
+        let row = sqlx::query(SQL)
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        row.map(|r| intake_from_row(&r, OP)).transpose()
+    }
+
+    /// The intakes drafted during a call, oldest first.
+    pub async fn intakes_for_call(&self, call_id: &CallId) -> Result<Vec<IntakeRow>, StoreError> {
+        const OP: &str = "intakes_for_call";
+        const SQL: &str = select_intakes!(" WHERE call_id = $1 ORDER BY created_at, id");
+        let rows = sqlx::query(SQL)
+            .bind(call_id.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        rows.iter().map(|r| intake_from_row(r, OP)).collect()
+    }
+
+    /// A customer's intakes that are not resolved or closed, newest first (for the screen pop).
+    pub async fn open_intakes_for_customer(
+        &self,
+        customer_id: &CustomerId,
+    ) -> Result<Vec<IntakeRow>, StoreError> {
+        const OP: &str = "open_intakes_for_customer";
+        const SQL: &str = select_intakes!(
+            " WHERE customer_id = $1 AND status IN ('draft', 'open', 'escalated') ORDER BY created_at DESC, id"
+        );
+        let rows = sqlx::query(SQL)
+            .bind(customer_id.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        rows.iter().map(|r| intake_from_row(r, OP)).collect()
+    }
+}
+
+fn intake_from_row(row: &AnyRow, op: &'static str) -> Result<IntakeRow, StoreError> {
+    let status: String = get(row, "status", op)?;
+    Ok(IntakeRow {
+        id: IntakeId::from_string(get::<String>(row, "id", op)?),
+        call_id: get::<Option<String>>(row, "call_id", op)?.map(CallId::from_string),
+        customer_id: get::<Option<String>>(row, "customer_id", op)?.map(CustomerId::from_string),
+        caller: get(row, "caller", op)?,
+        category: category_from(get(row, "category", op)?, "intakes.category")?,
+        priority: priority_from(get(row, "priority", op)?, "intakes.priority")?,
+        language: language_from(get(row, "language", op)?, "intakes.language")?,
+        ivr_path: get(row, "ivr_path", op)?,
+        dtmf_mode: dtmf_from_text(get(row, "dtmf_mode", op)?, "intakes.dtmf_mode")?,
+        status: IntakeStatus::parse(&status).ok_or(StoreError::Corrupt {
+            column: "intakes.status",
+            value: status,
+        })?,
+        description: get(row, "description", op)?,
+        created_at: get(row, "created_at", op)?,
+        updated_at: get(row, "updated_at", op)?,
+    })
+}
+
+#[cfg(test)]
+#[path = "intakes_tests.rs"]
+mod tests;
