@@ -43,7 +43,10 @@ impl App {
             tracing::info!(?summary, "demo data loaded");
         }
         let prompts = PromptLibrary::load(&cfg.media.prompts_dir).with_context(|| {
-            format!("cannot load prompts from {}", cfg.media.prompts_dir.display())
+            format!(
+                "cannot load prompts from {}",
+                cfg.media.prompts_dir.display()
+            )
         })?;
         prompts
             .validate_menu(&cfg.ivr)
@@ -51,7 +54,10 @@ impl App {
 
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let first_seq = store.next_event_seq().await.context("cannot read the event log")?;
+        let first_seq = store
+            .next_event_seq()
+            .await
+            .context("cannot read the event log")?;
         let events = EventBus::start(store.clone(), first_seq, &tasks, shutdown.clone());
 
         let (sip, incoming) = SipEndpoint::start(

@@ -92,7 +92,12 @@ struct Inner {
 
 impl EventBus {
     /// Starts the writer task that stores events; sequence numbers continue from `first_seq`.
-    pub fn start(store: Store, first_seq: u64, tasks: &TaskTracker, stop: CancellationToken) -> EventBus {
+    pub fn start(
+        store: Store,
+        first_seq: u64,
+        tasks: &TaskTracker,
+        stop: CancellationToken,
+    ) -> EventBus {
         let (persist, rx) = mpsc::channel(PERSIST_QUEUE);
         let (live, _) = broadcast::channel(LIVE_QUEUE);
         tasks.spawn(write_events(store, rx, stop));

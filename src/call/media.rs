@@ -109,7 +109,13 @@ impl MediaLeg {
     }
 
     /// Handles one datagram from `from`.
-    pub(super) fn on_datagram(&mut self, ctx: &CallContext, now: Instant, data: &[u8], from: SocketAddr) -> Inbound {
+    pub(super) fn on_datagram(
+        &mut self,
+        ctx: &CallContext,
+        now: Instant,
+        data: &[u8],
+        from: SocketAddr,
+    ) -> Inbound {
         let packet = match RtpPacket::parse(data) {
             Ok(p) => p,
             Err(_) => {
@@ -117,7 +123,8 @@ impl MediaLeg {
                 return Inbound::Nothing;
             }
         };
-        let expected_pt = packet.payload_type == self.audio_pt || Some(packet.payload_type) == self.event_pt;
+        let expected_pt =
+            packet.payload_type == self.audio_pt || Some(packet.payload_type) == self.event_pt;
         match self.latched {
             // RTP from anywhere but the latched source is ignored (RFC 3550 §8.2 collisions, spoofing).
             Some(src) if src != from => {
@@ -191,13 +198,12 @@ impl MediaLeg {
         };
         self.out.clear();
         self.sender.build(payload, false, &mut self.out);
-        if let Err(e) = self.socket.try_send_to(&self.out, to) {
-            if e.kind() != io::ErrorKind::WouldBlock {
-                tracing::debug!(error = %e, %to, "RTP send failed");
-            }
+        if let Err(e) = self.socket.try_send_to(&self.out, to)
+            && e.kind() != io::ErrorKind::WouldBlock
+        {
+            tracing::debug!(error = %e, %to, "RTP send failed");
         }
     }
-
 }
 
 /// Whether our answer lets us send (RFC 3264 §6.1: not when we answered recvonly or inactive).

@@ -41,10 +41,18 @@ struct Ending {
 
 impl Ending {
     fn by_caller(outcome: Outcome, reason: &str) -> Ending {
-        Ending { outcome, hangup_by: Some(HangupBy::Caller), reason: reason.to_owned() }
+        Ending {
+            outcome,
+            hangup_by: Some(HangupBy::Caller),
+            reason: reason.to_owned(),
+        }
     }
     fn by_server(outcome: Outcome, reason: &str) -> Ending {
-        Ending { outcome, hangup_by: Some(HangupBy::Server), reason: reason.to_owned() }
+        Ending {
+            outcome,
+            hangup_by: Some(HangupBy::Server),
+            reason: reason.to_owned(),
+        }
     }
 }
 
@@ -71,8 +79,21 @@ pub(super) struct Session {
 
 impl Session {
     /// Runs the whole call; every path ends with the call record completed.
-    pub(super) async fn run(ctx: Arc<CallContext>, id: CallId, caller: CallerIdentity, incoming: IncomingCall) {
-        let IncomingCall { sip_call_id, offer, transport, local_ip, leg, mut events, .. } = incoming;
+    pub(super) async fn run(
+        ctx: Arc<CallContext>,
+        id: CallId,
+        caller: CallerIdentity,
+        incoming: IncomingCall,
+    ) {
+        let IncomingCall {
+            sip_call_id,
+            offer,
+            transport,
+            local_ip,
+            leg,
+            mut events,
+            ..
+        } = incoming;
         let customer = if caller.normalised {
             match ctx.store.find_customer_by_phone(&caller.number).await {
                 Ok(c) => c,
@@ -111,13 +132,14 @@ impl Session {
         });
         tracing::info!(customer = ?customer_id, "call arrived");
 
-        let (ending, modes) = match Self::setup(&ctx, &id, offer.as_deref(), local_ip, &leg, &mut events).await {
-            Ok(mut session) => {
-                let ending = session.run_loop(&mut events, customer_id, caller).await;
-                (ending, session.merger.modes_seen())
-            }
-            Err(ending) => (ending, Vec::new()),
-        };
+        let (ending, modes) =
+            match Self::setup(&ctx, &id, offer.as_deref(), local_ip, &leg, &mut events).await {
+                Ok(mut session) => {
+                    let ending = session.run_loop(&mut events, customer_id, caller).await;
+                    (ending, session.merger.modes_seen())
+                }
+                Err(ending) => (ending, Vec::new()),
+            };
         let end = CallEnd {
             ended_at: now_ms(),
             outcome: ending.outcome,
@@ -146,10 +168,13 @@ impl Session {
     ) -> Result<Session, Ending> {
         let fail = Ending::by_server;
         let Some(offer) = offer else {
-            leg.reject(488, "Not Acceptable Here (SDP offer required)").await;
+            leg.reject(488, "Not Acceptable Here (SDP offer required)")
+                .await;
             return Err(fail(Outcome::Rejected, "no SDP offer"));
         };
-        let answer = match SessionOffer::parse(offer).and_then(|o| sdp::negotiate(&o, &[G711::Pcmu, G711::Pcma])) {
+        let answer = match SessionOffer::parse(offer)
+            .and_then(|o| sdp::negotiate(&o, &[G711::Pcmu, G711::Pcma]))
+        {
             Ok(a) => a,
             Err(e) => {
                 leg.reject(488, "Not Acceptable Here").await;
@@ -182,8 +207,11 @@ impl Session {
             }
         }
         let sdp_session = rand::random::<u32>() as u64;
-        let port = media.local_port().map_err(|_| fail(Outcome::Failed, "no RTP port"))?;
-        leg.answer(answer.to_sdp(local_ip, port, sdp_session, 1).into_bytes()).await;
+        let port = media
+            .local_port()
+            .map_err(|_| fail(Outcome::Failed, "no RTP port"))?;
+        leg.answer(answer.to_sdp(local_ip, port, sdp_session, 1).into_bytes())
+            .await;
         if let Err(e) = ctx.store.set_call_answered(id, now_ms()).await {
             tracing::warn!(error = %e, "cannot record answer time");
         }
@@ -243,7 +271,9 @@ impl Session {
                 Wake::Digit(d, mode) => self.on_digit(now, d, mode),
                 Wake::Timer => {
                     self.on_timer(now);
-                    if now.duration_since(self.media.last_rx) > rtp_timeout && !matches!(self.phase, Phase::Goodbye) {
+                    if now.duration_since(self.media.last_rx) > rtp_timeout
+                        && !matches!(self.phase, Phase::Goodbye)
+                    {
                         self.leg.hangup().await;
                         return Ending::by_server(Outcome::Failed, "no RTP from caller");
                     }
@@ -253,7 +283,11 @@ impl Session {
                     return Ending::by_server(Outcome::Failed, "server shutdown");
                 }
                 Wake::Leg(None) => {
-                    return Ending { outcome: Outcome::Failed, hangup_by: None, reason: "SIP leg gone".into() };
+                    return Ending {
+                        outcome: Outcome::Failed,
+                        hangup_by: None,
+                        reason: "SIP leg gone".into(),
+                    };
                 }
                 Wake::Leg(Some(ev)) => {
                     if let Some(ending) = self.on_leg_event(now, ev).await {
@@ -281,12 +315,18 @@ impl Session {
     }
 
     fn on_digit(&mut self, now: Instant, digit: char, mode: DtmfMode) {
-        let Some(digit) = self.merger.on_digit(now, digit, mode) else { return };
+        let Some(digit) = self.merger.on_digit(now, digit, mode) else {
+            return;
+        };
         if mode != DtmfMode::Inband {
             self.media.disable_inband();
         }
         tracing::debug!(%digit, %mode, "digit");
-        self.ctx.events.publish(crate::events::EventKind::Digit { call_id: self.id.clone(), digit, mode });
+        self.ctx.events.publish(crate::events::EventKind::Digit {
+            call_id: self.id.clone(),
+            digit,
+            mode,
+        });
         if !self.ivr_done {
             self.ivr.on_digit(now, digit);
         }
@@ -322,11 +362,11 @@ impl Session {
         if self.ivr.poll_timeout().is_some_and(|t| t <= now) {
             self.ivr.on_timeout(now);
         }
-        if let Phase::Hold { until } = self.phase {
-            if now >= until {
-                self.phase = Phase::Goodbye;
-                self.play_prompt("max_wait", self.language());
-            }
+        if let Phase::Hold { until } = self.phase
+            && now >= until
+        {
+            self.phase = Phase::Goodbye;
+            self.play_prompt("max_wait", self.language());
         }
     }
 
@@ -361,7 +401,12 @@ impl Session {
     }
 
     /// Carries out what the IVR asked for; stores the intake when it finished.
-    async fn drain_ivr(&mut self, now: Instant, customer_id: &Option<crate::domain::CustomerId>, caller: &CallerIdentity) {
+    async fn drain_ivr(
+        &mut self,
+        now: Instant,
+        customer_id: &Option<crate::domain::CustomerId>,
+        caller: &CallerIdentity,
+    ) {
         while let Some(action) = self.ivr.poll_action() {
             match action {
                 IvrAction::Play { prompt, language } => {
@@ -386,7 +431,12 @@ impl Session {
         }
     }
 
-    async fn store_intake(&self, outcome: &IvrOutcome, customer_id: &Option<crate::domain::CustomerId>, caller: &CallerIdentity) {
+    async fn store_intake(
+        &self,
+        outcome: &IvrOutcome,
+        customer_id: &Option<crate::domain::CustomerId>,
+        caller: &CallerIdentity,
+    ) {
         tracing::Span::current().record("category", outcome.category.as_str());
         let at = now_ms();
         let intake = NewIntake {
@@ -401,7 +451,12 @@ impl Session {
             description: None,
             created_at: at,
         };
-        if let Err(e) = self.ctx.store.set_call_ivr_ended(&self.id, at, outcome.language).await {
+        if let Err(e) = self
+            .ctx
+            .store
+            .set_call_ivr_ended(&self.id, at, outcome.language)
+            .await
+        {
             tracing::error!(error = %e, "cannot record IVR end");
         }
         match self.ctx.store.insert_intake(&intake).await {
@@ -423,7 +478,11 @@ impl Session {
             LegEvent::Acked => None,
             LegEvent::Cancelled => Some(Ending::by_caller(Outcome::Cancelled, "CANCEL")),
             LegEvent::Bye => Some(Ending::by_caller(
-                if self.ivr_done { Outcome::AbandonedQueue } else { Outcome::AbandonedIvr },
+                if self.ivr_done {
+                    Outcome::AbandonedQueue
+                } else {
+                    Outcome::AbandonedIvr
+                },
                 "BYE from caller",
             )),
             LegEvent::Info { content_type, body } => {
@@ -434,29 +493,43 @@ impl Session {
                 None
             }
             LegEvent::ReInvite { id, offer } => {
-                let parsed = offer.as_deref().map(|o| SessionOffer::parse(o).and_then(|o| sdp::negotiate(&o, &[self.media.codec()])));
+                let parsed = offer.as_deref().map(|o| {
+                    SessionOffer::parse(o).and_then(|o| sdp::negotiate(&o, &[self.media.codec()]))
+                });
                 self.sdp_version += 1;
                 let port = self.media.local_port().unwrap_or(0);
                 match parsed {
                     Some(Ok(answer)) => {
                         self.media.renegotiate(&answer);
-                        let body = answer.to_sdp(self.local_ip, port, self.sdp_session, self.sdp_version);
+                        let body =
+                            answer.to_sdp(self.local_ip, port, self.sdp_session, self.sdp_version);
                         self.answer = answer;
                         self.leg.answer_reinvite(id, body.into_bytes()).await;
                     }
                     Some(Err(e)) => {
                         tracing::info!(error = %e, "re-INVITE offer not acceptable");
-                        self.leg.reject_reinvite(id, 488, "Not Acceptable Here").await;
+                        self.leg
+                            .reject_reinvite(id, 488, "Not Acceptable Here")
+                            .await;
                     }
                     None => {
                         // Late-offer re-INVITE: offer what we use now; the ACK carries the answer.
-                        let body = self.answer.to_sdp(self.local_ip, port, self.sdp_session, self.sdp_version);
+                        let body = self.answer.to_sdp(
+                            self.local_ip,
+                            port,
+                            self.sdp_session,
+                            self.sdp_version,
+                        );
                         self.leg.answer_reinvite(id, body.into_bytes()).await;
                     }
                 }
                 None
             }
-            LegEvent::Ended { reason } => Some(Ending { outcome: Outcome::Failed, hangup_by: None, reason: format!("{reason:?}") }),
+            LegEvent::Ended { reason } => Some(Ending {
+                outcome: Outcome::Failed,
+                hangup_by: None,
+                reason: format!("{reason:?}"),
+            }),
         }
     }
 }

@@ -193,7 +193,14 @@ impl Core {
         self.schedule(TimerRef::Leg(id), next);
     }
 
-    fn reject_reinvite(&mut self, now: Instant, id: LegId, rid: ReInviteId, code: u16, reason: &str) {
+    fn reject_reinvite(
+        &mut self,
+        now: Instant,
+        id: LegId,
+        rid: ReInviteId,
+        code: u16,
+        reason: &str,
+    ) {
         let Some(leg) = self.legs.get_mut(&id) else {
             return;
         };
