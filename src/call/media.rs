@@ -40,6 +40,8 @@ pub(super) struct MediaLeg {
     inband_off: bool,
     /// We may send (the caller has not put us on hold).
     sending: bool,
+    /// The caller should be sending to us (not inactive or sendonly-from-us).
+    receiving: bool,
     pcm: Vec<i16>,
     out: Vec<u8>,
     /// When the last valid RTP packet arrived (dead-peer detection).
@@ -65,6 +67,7 @@ impl MediaLeg {
             inband: InbandDetector::new(),
             inband_off: false,
             sending: we_send(answer.direction),
+            receiving: we_receive(answer.direction),
             pcm: Vec::with_capacity(320),
             out: Vec::with_capacity(200),
             last_rx: now,
@@ -106,6 +109,14 @@ impl MediaLeg {
             self.sender.set_talkspurt_start();
         }
         self.sending = send;
+        self.receiving = we_receive(answer.direction);
+        // The silence clock restarts with every new session description.
+        self.last_rx = Instant::now();
+    }
+
+    /// Whether silence from the caller means something is wrong (not when they put us on hold).
+    pub(super) fn expects_rtp(&self) -> bool {
+        self.receiving
     }
 
     /// Handles one datagram from `from`.
@@ -209,4 +220,9 @@ impl MediaLeg {
 /// Whether our answer lets us send (RFC 3264 §6.1: not when we answered recvonly or inactive).
 fn we_send(direction: Direction) -> bool {
     matches!(direction, Direction::SendRecv | Direction::SendOnly)
+}
+
+/// Whether our answer expects RTP from the caller.
+fn we_receive(direction: Direction) -> bool {
+    matches!(direction, Direction::SendRecv | Direction::RecvOnly)
 }

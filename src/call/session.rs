@@ -271,7 +271,8 @@ impl Session {
                 Wake::Digit(d, mode) => self.on_digit(now, d, mode),
                 Wake::Timer => {
                     self.on_timer(now);
-                    if now.duration_since(self.media.last_rx) > rtp_timeout
+                    if self.media.expects_rtp()
+                        && now.duration_since(self.media.last_rx) > rtp_timeout
                         && !matches!(self.phase, Phase::Goodbye)
                     {
                         self.leg.hangup().await;

@@ -100,11 +100,15 @@ impl Core {
                 };
                 let tag = leg.dialog.key.local_tag.clone();
                 let (key, invite) = (leg.ist.clone(), leg.invite.clone());
-                let spec = ResponseSpec {
+                let mut spec = ResponseSpec {
                     reason: &reason,
                     to_tag: Some(&tag),
                     ..ResponseSpec::new(code)
                 };
+                if code == 503 {
+                    // Overload: tell the phone when to try again (RFC 3261 §21.5.4).
+                    spec.extra.push(("Retry-After", "5".into()));
+                }
                 self.respond_in(now, &key, &invite, &spec);
                 self.end_leg(
                     id,

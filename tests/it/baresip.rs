@@ -4,12 +4,11 @@
 //! network namespace (`unshare -n`) holding only `lo` and a veth pair that leads nowhere:
 //! nothing can leave the machine. The database is a SQLite file the test reads from outside.
 
-use std::process::Stdio;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use sqlx::{AnyPool, Row};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
 
 use crate::helpers::{prompts_dir, tool, wait_for, within};
 
@@ -42,10 +41,21 @@ fn baresip_config(dir: &std::path::Path) {
     std::fs::write(dir.join("contacts"), "").unwrap();
 }
 
+/// Kills and reaps the child when the test ends, passed or not.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `firstline` in a fresh network namespace; returns the child and its UDP SIP port.
-async fn start_server_in_netns(db_url: &str) -> (Child, u16) {
+async fn start_server_in_netns(db_url: &str) -> (Reaped, u16) {
     let setup = "ip link set lo up && ip link add v0 type veth peer name v1 && \
-                 ip addr add 10.254.0.1/24 dev v0 && ip link set v1 up && ip link set v0 up && exec \"$0\" \"$@\"";
+                 ip addr add 10.254.0.1/24 dev v0 && ip link set v1 up && ip link set v0 up && \
+                 exec \"$0\" \"$@\"";
     let mut child = Command::new(tool("unshare"))
         .args(["-n", "sh", "-c", setup, env!("CARGO_BIN_EXE_firstline")])
         .args([
@@ -53,40 +63,42 @@ async fn start_server_in_netns(db_url: &str) -> (Child, u16) {
             "127.0.0.1:0",
             "--http-listen",
             "127.0.0.1:0",
-            "--database-url",
-            db_url,
         ])
+        .args(["--database-url", db_url])
         .arg("--prompts-dir")
         .arg(prompts_dir())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("spawn unshare + firstline");
     let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let ready = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Ok(Some(l)) = lines.next_line().await {
-            if l.starts_with("firstline ready") {
-                return Some(l);
+    let server = Reaped(child);
+    // A thread reads stdout: it hands over the ready line, then keeps draining the pipe.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.starts_with("firstline ready")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(line);
             }
         }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
-    .expect("firstline did not print its ready line within 30 s");
-    // Keep draining stdout so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    });
+    let ready = tokio::time::timeout(Duration::from_secs(30), rx)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .expect("firstline did not print its ready line within 30 s");
     let port = ready
         .split_whitespace()
         .find_map(|w| w.strip_prefix("sip_udp="))
         .and_then(|a| a.rsplit(':').next())
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no sip_udp=IP:PORT in {ready:?}"));
-    (child, port)
+    (server, port)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,7 +109,7 @@ async fn baresip_caller_presses_digits_and_an_intake_is_stored() {
         let dir = tempfile::tempdir().unwrap();
         let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
         let (server, port) = start_server_in_netns(&db_url).await;
-        let pid = server.id().expect("server pid");
+        let pid = server.0.id();
         let conf = dir.path().join("baresip");
         std::fs::create_dir_all(&conf).unwrap();
         baresip_config(&conf);
@@ -110,13 +122,12 @@ async fn baresip_caller_presses_digits_and_an_intake_is_stored() {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .kill_on_drop(true)
             .spawn()
             .expect("spawn baresip");
         let mut keys = phone.stdin.take().expect("piped stdin");
+        let phone = Reaped(phone);
         tokio::time::sleep(Duration::from_millis(500)).await; // baresip reads stdin once ready
         keys.write_all(format!("/dial sip:hotline@127.0.0.1:{port}\n").as_bytes())
-            .await
             .unwrap();
 
         let pool = AnyPool::connect(&db_url).await.unwrap();
@@ -134,7 +145,6 @@ async fn baresip_caller_presses_digits_and_an_intake_is_stored() {
         for d in ["2", "2", "1"] {
             tokio::time::sleep(Duration::from_millis(1200)).await;
             keys.write_all(format!("/sndcode {d}\n").as_bytes())
-                .await
                 .unwrap();
         }
         let intake = wait_for(Duration::from_secs(10), || async {
@@ -168,9 +178,9 @@ async fn baresip_caller_presses_digits_and_an_intake_is_stored() {
             Some("rfc4733"),
             "baresip sends telephone-events"
         );
-        keys.write_all(b"/quit\n").await.unwrap();
-        let _ = tokio::time::timeout(Duration::from_secs(5), phone.wait()).await;
+        let _ = keys.write_all(b"/quit\n");
         pool.close().await;
+        drop(phone);
         drop(server);
     })
     .await;

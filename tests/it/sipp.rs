@@ -26,7 +26,7 @@ async fn run_sipp(server: SocketAddr, scenario_file: &str, tcp: bool, call_id: &
     let media_port = free_udp_port_pair().to_string();
     let sip_port = free_port().to_string();
     let cid = call_id.replace('%', "%%");
-    let mut cmd = tokio::process::Command::new(sipp);
+    let mut cmd = std::process::Command::new(sipp);
     cmd.current_dir(dir.path())
         .arg(server.to_string())
         .args(["-sf"])
@@ -55,11 +55,16 @@ async fn run_sipp(server: SocketAddr, scenario_file: &str, tcp: bool, call_id: &
         .args(["-t", if tcp { "t1" } else { "u1" }])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let out = match tokio::time::timeout(Duration::from_secs(40), cmd.output()).await {
-        Ok(r) => r.unwrap_or_else(|e| panic!("cannot run sipp: {e}")),
-        Err(_) => panic!("sipp did not exit within 40 s"),
+        .stderr(Stdio::piped());
+    // SIPp bounds itself (`-m 1`, `-timeout 30s`); the blocking wait runs off the runtime.
+    let out = match tokio::time::timeout(
+        Duration::from_secs(40),
+        tokio::task::spawn_blocking(move || cmd.output()),
+    )
+    .await
+    {
+        Ok(Ok(r)) => r.unwrap_or_else(|e| panic!("cannot run sipp: {e}")),
+        _ => panic!("sipp did not exit within 40 s"),
     };
     let mut report = format!(
         "sipp exit {:?}\nstderr:\n{}",
