@@ -1,0 +1,222 @@
+//! RTP relay between two call legs (no I/O): re-stamps each packet for the other leg (our SSRC,
+//! continuous sequence numbers, translated timestamps), transcodes PCMU↔PCMA when the legs
+//! negotiated different codecs, and maps the telephone-event payload type (DTMF pass-through).
+
+use super::g711::{G711, alaw_decode, alaw_encode, ulaw_decode, ulaw_encode};
+use super::rtp::{RtpHeader, RtpPacket, write_rtp};
+
+/// One leg's negotiated media: codec with its payload type, and telephone-event's, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegFormat {
+    /// The audio codec.
+    pub codec: G711,
+    /// Its payload type on this leg.
+    pub audio_pt: u8,
+    /// telephone-event's payload type on this leg.
+    pub event_pt: Option<u8>,
+}
+
+/// What the relay did with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relayed {
+    /// Audio written to `out`.
+    Audio,
+    /// A telephone-event written to `out`.
+    Event,
+    /// Not forwarded: unknown payload type, or an event the other leg cannot carry.
+    Dropped,
+}
+
+/// One direction of a bridge: packets from leg `from` re-stamped for leg `to`.
+#[derive(Debug)]
+pub struct RtpRelay {
+    from: LegFormat,
+    to: LegFormat,
+    ssrc: u32,
+    next_seq: u16,
+    /// Source SSRC and the timestamp offset that maps its clock onto ours.
+    source: Option<(u32, u32)>,
+    /// The last timestamp we sent, to re-base continuously when the source changes SSRC.
+    last_ts: Option<u32>,
+    payload: Vec<u8>,
+}
+
+impl RtpRelay {
+    /// A relay that sends with `ssrc`, starting at sequence `first_seq`.
+    pub fn new(from: LegFormat, to: LegFormat, ssrc: u32, first_seq: u16) -> Self {
+        RtpRelay {
+            from,
+            to,
+            ssrc,
+            next_seq: first_seq,
+            source: None,
+            last_ts: None,
+            payload: Vec::with_capacity(172),
+        }
+    }
+
+    /// Re-stamps `packet` (from leg `from`) for leg `to`, appending it to `out`.
+    pub fn relay(&mut self, packet: &RtpPacket<'_>, out: &mut Vec<u8>) -> Relayed {
+        let (kind, payload_type) = if packet.payload_type == self.from.audio_pt {
+            (Relayed::Audio, self.to.audio_pt)
+        } else if Some(packet.payload_type) == self.from.event_pt {
+            match self.to.event_pt {
+                Some(pt) => (Relayed::Event, pt),
+                // RFC 4733 §2.6: without telephone-event on the far leg the event is not sent as RTP.
+                None => return Relayed::Dropped,
+            }
+        } else {
+            return Relayed::Dropped;
+        };
+        let timestamp = self.translate(packet.ssrc, packet.timestamp);
+        let body: &[u8] = if kind == Relayed::Audio && self.from.codec != self.to.codec {
+            self.payload.clear();
+            self.payload.extend(
+                packet
+                    .payload
+                    .iter()
+                    .map(|&b| transcode(self.from.codec, self.to.codec, b)),
+            );
+            &self.payload
+        } else {
+            packet.payload
+        };
+        let header = RtpHeader {
+            payload_type,
+            marker: packet.marker,
+            sequence: self.next_seq,
+            timestamp,
+            ssrc: self.ssrc,
+        };
+        write_rtp(out, &header, body);
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.last_ts = Some(timestamp);
+        kind
+    }
+
+    /// Maps the source's timestamp onto our continuous clock (RFC 3550 §7.2: a translator keeps
+    /// timing; a new source SSRC starts just after the last timestamp we sent).
+    fn translate(&mut self, ssrc: u32, ts: u32) -> u32 {
+        let offset = match self.source {
+            Some((s, offset)) if s == ssrc => offset,
+            _ => {
+                let start = self.last_ts.map_or(ts, |t| t.wrapping_add(160));
+                let offset = start.wrapping_sub(ts);
+                self.source = Some((ssrc, offset));
+                offset
+            }
+        };
+        ts.wrapping_add(offset)
+    }
+}
+
+/// One G.711 byte from one law to the other (G.711 Annex A tables would be exact; decoding and
+/// re-encoding through linear PCM is within one quantisation step).
+fn transcode(from: G711, to: G711, b: u8) -> u8 {
+    match (from, to) {
+        (G711::Pcmu, G711::Pcma) => alaw_encode(ulaw_decode(b)),
+        (G711::Pcma, G711::Pcmu) => ulaw_encode(alaw_decode(b)),
+        _ => b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PCMU: LegFormat = LegFormat {
+        codec: G711::Pcmu,
+        audio_pt: 0,
+        event_pt: Some(101),
+    };
+    const PCMA: LegFormat = LegFormat {
+        codec: G711::Pcma,
+        audio_pt: 8,
+        event_pt: Some(96),
+    };
+
+    fn packet(pt: u8, seq: u16, ts: u32, ssrc: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        let h = RtpHeader {
+            payload_type: pt,
+            marker,
+            sequence: seq,
+            timestamp: ts,
+            ssrc,
+        };
+        write_rtp(&mut v, &h, payload);
+        v
+    }
+
+    fn relay_one(r: &mut RtpRelay, bytes: &[u8]) -> (Relayed, Vec<u8>) {
+        let p = RtpPacket::parse(bytes).unwrap();
+        let mut out = Vec::new();
+        let kind = r.relay(&p, &mut out);
+        (kind, out)
+    }
+
+    #[test]
+    fn restamps_with_own_ssrc_and_continuous_sequence() {
+        let mut r = RtpRelay::new(PCMU, PCMU, 0xabcd, 65534);
+        let mut seqs = Vec::new();
+        for i in 0..4u16 {
+            // The source skips a sequence number (loss): we still number our packets 1 by 1.
+            let bytes = packet(0, 100 + i * 2, 8000 + u32::from(i) * 160, 7, i == 0, &[0xff; 160]);
+            let (kind, out) = relay_one(&mut r, &bytes);
+            assert_eq!(kind, Relayed::Audio);
+            let p = RtpPacket::parse(&out).unwrap();
+            assert_eq!(p.ssrc, 0xabcd);
+            assert_eq!(p.marker, i == 0);
+            assert_eq!(p.payload, &[0xff; 160][..]);
+            seqs.push(p.sequence);
+        }
+        assert_eq!(seqs, vec![65534, 65535, 0, 1]);
+    }
+
+    #[test]
+    fn transcodes_between_laws() {
+        let mut r = RtpRelay::new(PCMU, PCMA, 1, 0);
+        let ulaw: Vec<u8> = (0..=255).collect();
+        let (_, out) = relay_one(&mut r, &packet(0, 1, 0, 9, false, &ulaw));
+        let p = RtpPacket::parse(&out).unwrap();
+        assert_eq!(p.payload_type, 8);
+        for (u, a) in ulaw.iter().zip(p.payload) {
+            let (x, y) = (i32::from(ulaw_decode(*u)), i32::from(alaw_decode(*a)));
+            // One A-law step at that level at most (A-law steps are 2^(segment+1) and up to 1024).
+            let step = (x.abs() / 16).max(16);
+            assert!((x - y).abs() <= step, "µ-law {u:#x} → {x}, A-law {a:#x} → {y}");
+        }
+    }
+
+    #[test]
+    fn maps_event_payload_type_and_drops_when_far_leg_has_none() {
+        let mut r = RtpRelay::new(PCMU, PCMA, 1, 0);
+        let event = [5u8, 0x8a, 0x03, 0x20];
+        let (kind, out) = relay_one(&mut r, &packet(101, 1, 0, 9, true, &event));
+        assert_eq!(kind, Relayed::Event);
+        let p = RtpPacket::parse(&out).unwrap();
+        assert_eq!((p.payload_type, p.payload), (96, &event[..]));
+
+        let no_events = LegFormat {
+            event_pt: None,
+            ..PCMA
+        };
+        let mut r = RtpRelay::new(PCMU, no_events, 1, 0);
+        assert_eq!(relay_one(&mut r, &packet(101, 1, 0, 9, true, &event)).0, Relayed::Dropped);
+        assert_eq!(relay_one(&mut r, &packet(13, 1, 0, 9, false, &[0])).0, Relayed::Dropped);
+    }
+
+    #[test]
+    fn timestamps_keep_source_timing_and_stay_continuous_across_ssrc_change() {
+        let mut r = RtpRelay::new(PCMU, PCMU, 1, 0);
+        let ts = |bytes: &[u8], r: &mut RtpRelay| RtpPacket::parse(&relay_one(r, bytes).1).unwrap().timestamp;
+        let a = ts(&packet(0, 1, 1_000, 5, false, &[0; 160]), &mut r);
+        let b = ts(&packet(0, 2, 1_480, 5, false, &[0; 160]), &mut r);
+        assert_eq!(b.wrapping_sub(a), 480, "a 60 ms gap at the source stays 60 ms");
+        // The phone restarts its stream (new SSRC, unrelated timestamp): we continue after `b`.
+        let c = ts(&packet(0, 1, 4_000_000_000, 6, true, &[0; 160]), &mut r);
+        assert_eq!(c.wrapping_sub(b), 160);
+        let d = ts(&packet(0, 2, 4_000_000_160, 6, false, &[0; 160]), &mut r);
+        assert_eq!(d.wrapping_sub(c), 160);
+    }
+}
