@@ -132,13 +132,13 @@ impl Session {
         });
         tracing::info!(customer = ?customer_id, "call arrived");
 
-        let (ending, modes) =
+        let (ending, modes, language) =
             match Self::setup(&ctx, &id, offer.as_deref(), local_ip, &leg, &mut events).await {
                 Ok(mut session) => {
                     let ending = session.run_loop(&mut events, customer_id, caller).await;
-                    (ending, session.merger.modes_seen())
+                    (ending, session.merger.modes_seen(), Some(session.language))
                 }
-                Err(ending) => (ending, Vec::new()),
+                Err(ending) => (ending, Vec::new(), None),
             };
         let end = CallEnd {
             ended_at: now_ms(),
@@ -146,6 +146,7 @@ impl Session {
             hangup_by: ending.hangup_by,
             end_reason: Some(ending.reason.clone()),
             dtmf_mode: modes,
+            language,
         };
         if let Err(e) = ctx.store.finish_call(&id, &end).await {
             tracing::error!(error = %e, "cannot complete call record");

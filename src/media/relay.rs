@@ -161,7 +161,14 @@ mod tests {
         let mut seqs = Vec::new();
         for i in 0..4u16 {
             // The source skips a sequence number (loss): we still number our packets 1 by 1.
-            let bytes = packet(0, 100 + i * 2, 8000 + u32::from(i) * 160, 7, i == 0, &[0xff; 160]);
+            let bytes = packet(
+                0,
+                100 + i * 2,
+                8000 + u32::from(i) * 160,
+                7,
+                i == 0,
+                &[0xff; 160],
+            );
             let (kind, out) = relay_one(&mut r, &bytes);
             assert_eq!(kind, Relayed::Audio);
             let p = RtpPacket::parse(&out).unwrap();
@@ -184,7 +191,10 @@ mod tests {
             let (x, y) = (i32::from(ulaw_decode(*u)), i32::from(alaw_decode(*a)));
             // One A-law step at that level at most (A-law steps are 2^(segment+1) and up to 1024).
             let step = (x.abs() / 16).max(16);
-            assert!((x - y).abs() <= step, "µ-law {u:#x} → {x}, A-law {a:#x} → {y}");
+            assert!(
+                (x - y).abs() <= step,
+                "µ-law {u:#x} → {x}, A-law {a:#x} → {y}"
+            );
         }
     }
 
@@ -202,17 +212,29 @@ mod tests {
             ..PCMA
         };
         let mut r = RtpRelay::new(PCMU, no_events, 1, 0);
-        assert_eq!(relay_one(&mut r, &packet(101, 1, 0, 9, true, &event)).0, Relayed::Dropped);
-        assert_eq!(relay_one(&mut r, &packet(13, 1, 0, 9, false, &[0])).0, Relayed::Dropped);
+        assert_eq!(
+            relay_one(&mut r, &packet(101, 1, 0, 9, true, &event)).0,
+            Relayed::Dropped
+        );
+        assert_eq!(
+            relay_one(&mut r, &packet(13, 1, 0, 9, false, &[0])).0,
+            Relayed::Dropped
+        );
     }
 
     #[test]
     fn timestamps_keep_source_timing_and_stay_continuous_across_ssrc_change() {
         let mut r = RtpRelay::new(PCMU, PCMU, 1, 0);
-        let ts = |bytes: &[u8], r: &mut RtpRelay| RtpPacket::parse(&relay_one(r, bytes).1).unwrap().timestamp;
+        let ts = |bytes: &[u8], r: &mut RtpRelay| {
+            RtpPacket::parse(&relay_one(r, bytes).1).unwrap().timestamp
+        };
         let a = ts(&packet(0, 1, 1_000, 5, false, &[0; 160]), &mut r);
         let b = ts(&packet(0, 2, 1_480, 5, false, &[0; 160]), &mut r);
-        assert_eq!(b.wrapping_sub(a), 480, "a 60 ms gap at the source stays 60 ms");
+        assert_eq!(
+            b.wrapping_sub(a),
+            480,
+            "a 60 ms gap at the source stays 60 ms"
+        );
         // The phone restarts its stream (new SSRC, unrelated timestamp): we continue after `b`.
         let c = ts(&packet(0, 1, 4_000_000_000, 6, true, &[0; 160]), &mut r);
         assert_eq!(c.wrapping_sub(b), 160);

@@ -149,6 +149,9 @@ pub struct CallEnd {
     pub end_reason: Option<String>,
     /// Every DTMF mode seen during the call, in first-seen order.
     pub dtmf_mode: Vec<DtmfMode>,
+    /// The language the caller was served in, if the call got that far; kept when the IVR
+    /// already recorded one.
+    pub language: Option<Language>,
 }
 
 /// A stored call.
@@ -240,7 +243,7 @@ impl Store {
         const OP: &str = "finish_call";
         let done = sqlx::query(
             "UPDATE calls SET ended_at = $2, outcome = $3, hangup_by = $4, end_reason = $5, \
-             dtmf_mode = $6 WHERE id = $1 AND ended_at IS NULL",
+             dtmf_mode = $6, language = COALESCE(language, $7) WHERE id = $1 AND ended_at IS NULL",
         )
         .bind(id.as_str())
         .bind(end.ended_at)
@@ -248,6 +251,7 @@ impl Store {
         .bind(end.hangup_by.map(HangupBy::as_str))
         .bind(end.end_reason.as_deref())
         .bind(dtmf_to_text(&end.dtmf_mode))
+        .bind(end.language.map(Language::as_str))
         .execute(&self.pool)
         .await
         .map_err(StoreError::query(OP))?;

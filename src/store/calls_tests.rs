@@ -42,6 +42,8 @@ async fn call_life_cycle_is_recorded() {
         hangup_by: Some(HangupBy::Caller),
         end_reason: Some("BYE".into()),
         dtmf_mode: vec![DtmfMode::Rfc4733, DtmfMode::Inband, DtmfMode::Rfc4733],
+        // The language the IVR recorded wins over the one given at the end.
+        language: Some(Language::Nl),
     };
     assert!(store.finish_call(&id, &end).await.unwrap());
 
@@ -64,6 +66,25 @@ async fn call_life_cycle_is_recorded() {
 }
 
 #[tokio::test]
+async fn a_call_ended_in_the_menu_keeps_the_language_it_was_served_in() {
+    let (store, guard) = test_store().await;
+    let id = CallId::from_string("call-3");
+    store.insert_call(&new_call("call-3", T0)).await.unwrap();
+    let end = CallEnd {
+        ended_at: T0 + 8_000,
+        outcome: Outcome::AbandonedIvr,
+        hangup_by: Some(HangupBy::Caller),
+        end_reason: Some("BYE".into()),
+        dtmf_mode: vec![DtmfMode::Info],
+        language: Some(Language::En),
+    };
+    assert!(store.finish_call(&id, &end).await.unwrap());
+    let row = store.get_call(&id).await.unwrap().unwrap();
+    assert_eq!((row.language, row.ivr_ended_at), (Some(Language::En), None));
+    guard.cleanup().await;
+}
+
+#[tokio::test]
 async fn first_end_wins_and_unknown_calls_are_not_found() {
     let (store, guard) = test_store().await;
     let id = CallId::from_string("call-2");
@@ -74,6 +95,7 @@ async fn first_end_wins_and_unknown_calls_are_not_found() {
         hangup_by: Some(HangupBy::Caller),
         end_reason: Some("CANCEL".into()),
         dtmf_mode: vec![],
+        language: None,
     };
     assert!(store.finish_call(&id, &cancel).await.unwrap());
     let late = CallEnd {
@@ -82,6 +104,7 @@ async fn first_end_wins_and_unknown_calls_are_not_found() {
         hangup_by: Some(HangupBy::Server),
         end_reason: None,
         dtmf_mode: vec![DtmfMode::Info],
+        language: Some(Language::En),
     };
     assert!(!store.finish_call(&id, &late).await.unwrap());
     let row = store.get_call(&id).await.unwrap().unwrap();

@@ -166,13 +166,19 @@ async fn baresip_caller_presses_digits_and_an_intake_is_stored() {
             intake,
             ("software".to_string(), Some(1), Some("en".to_string()))
         );
-        let mode = sqlx::query("SELECT dtmf_mode FROM calls WHERE id = $1")
-            .bind(answered.clone())
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-            .try_get::<Option<String>, _>("dtmf_mode")
-            .unwrap();
+        // Hang up; the call record (with the DTMF mode seen) is complete once the call ended.
+        let _ = keys.write_all(b"/hangup\n");
+        let mode = wait_for(Duration::from_secs(10), || async {
+            let row = sqlx::query("SELECT dtmf_mode, ended_at FROM calls WHERE id = $1")
+                .bind(answered.clone())
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+            row.try_get::<Option<i64>, _>("ended_at").ok()??;
+            row.try_get::<Option<String>, _>("dtmf_mode").ok()
+        })
+        .await
+        .expect("baresip's call did not end within 10 s of /hangup");
         assert_eq!(
             mode.as_deref(),
             Some("rfc4733"),

@@ -77,14 +77,36 @@ impl TestDb {
     }
 
     /// Drops the PostgreSQL database (the SQLite temp dir goes with `self`).
-    pub(crate) async fn drop_db(self) {
-        if let Some((admin_url, name)) = &self.pg_admin
-            && let Ok(admin) = AnyPool::connect(admin_url).await
-        {
-            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            let _ = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&admin).await;
-            admin.close().await;
+    pub(crate) async fn drop_db(mut self) {
+        if let Some((admin_url, name)) = self.pg_admin.take() {
+            drop_pg_database(&admin_url, &name).await;
         }
+    }
+}
+
+impl Drop for TestDb {
+    /// A test that panicked never reached `drop_db`: drop its PostgreSQL database here, on a
+    /// thread with its own runtime (the test's runtime may be unwinding).
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.pg_admin.take() {
+            let _ = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    rt.block_on(drop_pg_database(&admin_url, &name));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+async fn drop_pg_database(admin_url: &str, name: &str) {
+    if let Ok(admin) = AnyPool::connect(admin_url).await {
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        let _ = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&admin).await;
+        admin.close().await;
     }
 }
 
