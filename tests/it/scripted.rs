@@ -170,6 +170,42 @@ async fn hold_unhold_and_caller_bye() {
     .await;
 }
 
+/// RTP from an address other than the caller's own stream is ignored: a stranger's DTMF tones
+/// must not answer the caller's menu.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtp_from_a_stranger_is_ignored() {
+    within(60, async {
+        let t = spawn_app().await;
+        let (ua, mut rtp, answer) = answered_call(&t, None).await;
+        // The caller's own stream starts first: the server latches onto it.
+        rtp.play(answer.rtp, &vec![0i16; 8 * 300]).await;
+        // A stranger on another port "presses" 2 (English), 1 (hardware), 3 (normal).
+        let mut stranger = RtpPeer::bind().await;
+        let mut tones = Vec::new();
+        for d in ["2", "1", "3"] {
+            tones.extend(dtmf_pcm(d, 100, 100));
+            tones.extend(std::iter::repeat_n(0i16, 8 * 600));
+        }
+        stranger.play(answer.rtp, &tones).await;
+        // Then the caller presses 0 (skip): the intake shows only the caller's choice.
+        let mut skip = dtmf_pcm("0", 100, 100);
+        skip.extend(std::iter::repeat_n(0i16, 8 * 300));
+        rtp.play(answer.rtp, &skip).await;
+        let intake = t.intake_for(&ua.call_id).await;
+        assert_eq!(
+            (
+                intake.category.as_str(),
+                intake.priority,
+                intake.language.as_deref()
+            ),
+            ("unclassified", None, Some("nl")),
+            "the stranger's tones must not count: {intake:?}"
+        );
+        t.finish().await;
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_hangs_up_after_max_wait() {
     within(60, async {
