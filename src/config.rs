@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::acd::AcdConfig;
 use crate::ivr::IvrConfig;
 
 /// Errors reading or checking the configuration.
@@ -50,6 +51,8 @@ pub struct Config {
     pub numbers: NumbersSection,
     /// The IVR menu (greeting, language, category, priority).
     pub ivr: IvrConfig,
+    /// Queues and routing (ACD).
+    pub acd: AcdConfig,
     /// Load the demo customers and agents at start (idempotent).
     pub load_demo: bool,
     /// Log filter in `tracing-subscriber` EnvFilter syntax (`RUST_LOG` wins when set).
@@ -128,6 +131,7 @@ impl Default for Config {
             call: CallSection::default(),
             numbers: NumbersSection::default(),
             ivr: IvrConfig::default(),
+            acd: AcdConfig::default(),
             load_demo: false,
             log: "info".to_owned(),
         }

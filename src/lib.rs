@@ -12,6 +12,7 @@
 //! Protocol cores (`sip` transactions and dialogs, `media`, `ivr`) are sans-IO; `app` wires the
 //! drivers. See docs/architecture.md.
 
+pub mod acd;
 pub mod config;
 pub mod domain;
 pub mod ivr;

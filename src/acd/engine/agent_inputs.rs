@@ -1,0 +1,188 @@
+//! Agent inputs of the queue engine: login, logout, ready / not ready, call end, wrap-up, and
+//! the one place agent states change (no I/O). Transition table: docs/acd.md.
+
+use std::time::Instant;
+
+use crate::domain::AgentId;
+
+use super::super::{AcdError, AcdOutput, AgentInfo, AgentState};
+use super::Acd;
+
+impl Acd {
+    /// Logs an agent in; they become available at once and may be offered a call.
+    pub fn agent_login(&mut self, now: Instant, info: AgentInfo) -> Result<(), AcdError> {
+        if self.agents.get(&info.id).is_some_and(|a| a.logged_in()) {
+            return Err(AcdError::AlreadyLoggedIn(info.id));
+        }
+        let id = info.id.clone();
+        self.agents.upsert_offline(now, info);
+        self.transition(now, &id, AgentState::Available, "login", true);
+        self.route(now);
+        Ok(())
+    }
+
+    /// Logs an agent out; a ringing offer is cancelled and its entry offered to the next agent.
+    /// Refused while on a call.
+    pub fn agent_logout(&mut self, now: Instant, id: &AgentId) -> Result<(), AcdError> {
+        match self.state_of(id)? {
+            AgentState::Offline => return Err(AcdError::NotLoggedIn(id.clone())),
+            AgentState::OnCall => return Err(invalid(id, &AgentState::OnCall, "log out")),
+            AgentState::Ringing { offer } => {
+                if let Some(live) = self.offers.remove(&offer) {
+                    if let Some(waiting) = self.queues.get_mut(&live.entry) {
+                        waiting.offer = None;
+                    }
+                    self.out.push_back(AcdOutput::CancelOffer {
+                        offer,
+                        entry: live.entry,
+                        agent: live.agent,
+                    });
+                }
+            }
+            AgentState::Available | AgentState::WrapUp | AgentState::NotReady { .. } => {}
+        }
+        self.transition(now, id, AgentState::Offline, "logout", false);
+        self.route(now);
+        for entry in self.queues.ids_by_seq() {
+            self.tell_if_nobody_serves(&entry);
+        }
+        Ok(())
+    }
+
+    /// The agent is ready for calls (from not ready, or ending wrap-up early). Already available
+    /// is a no-op; refused while ringing or on a call.
+    pub fn set_available(&mut self, now: Instant, id: &AgentId) -> Result<(), AcdError> {
+        match self.state_of(id)? {
+            AgentState::Available => return Ok(()),
+            AgentState::NotReady { .. } | AgentState::WrapUp => {}
+            AgentState::Offline => return Err(AcdError::NotLoggedIn(id.clone())),
+            other => return Err(invalid(id, &other, "become available")),
+        }
+        self.transition(now, id, AgentState::Available, "ready", true);
+        self.route(now);
+        Ok(())
+    }
+
+    /// The agent takes a break (from available, not ready or wrap-up); refused while ringing
+    /// (reject the call instead) or on a call.
+    pub fn set_not_ready(
+        &mut self,
+        now: Instant,
+        id: &AgentId,
+        reason: String,
+    ) -> Result<(), AcdError> {
+        match self.state_of(id)? {
+            AgentState::Available | AgentState::NotReady { .. } | AgentState::WrapUp => {}
+            AgentState::Offline => return Err(AcdError::NotLoggedIn(id.clone())),
+            other => return Err(invalid(id, &other, "become not ready")),
+        }
+        let to = AgentState::NotReady {
+            reason: reason.clone(),
+        };
+        self.transition(now, id, to, &reason, false);
+        Ok(())
+    }
+
+    /// The agent has finished after-call work early.
+    pub fn wrapup_done(&mut self, now: Instant, id: &AgentId) -> Result<(), AcdError> {
+        match self.state_of(id)? {
+            AgentState::WrapUp => {}
+            AgentState::Offline => return Err(AcdError::NotLoggedIn(id.clone())),
+            other => return Err(invalid(id, &other, "finish wrap-up")),
+        }
+        self.transition(now, id, AgentState::Available, "wrap-up done", true);
+        self.route(now);
+        Ok(())
+    }
+
+    /// The agent's call ended (either side hung up): wrap-up starts, timed by `wrapup_secs`.
+    pub fn call_ended(&mut self, now: Instant, id: &AgentId) -> Result<(), AcdError> {
+        match self.state_of(id)? {
+            AgentState::OnCall => {}
+            AgentState::Offline => return Err(AcdError::NotLoggedIn(id.clone())),
+            other => return Err(invalid(id, &other, "end a call")),
+        }
+        self.transition(now, id, AgentState::WrapUp, "call ended", false);
+        let until = self.cfg.wrapup().map(|d| now + d);
+        if let Some(rec) = self.agents.get_mut(id) {
+            rec.wrapup_until = until;
+            if let Some(work) = rec.work.as_mut() {
+                work.ended = Some(now);
+            }
+        }
+        Ok(())
+    }
+
+    /// Resets every agent's calls-handled counter (the lead calls it at local midnight for the
+    /// `fewest_calls` strategy).
+    pub fn reset_call_counts(&mut self) {
+        for agent in self.agents.iter_mut() {
+            agent.calls_handled = 0;
+        }
+    }
+
+    /// Ends every timed wrap-up due at `now`.
+    pub(super) fn end_timed_wrapups(&mut self, now: Instant) {
+        let mut due: Vec<(u64, AgentId)> = self
+            .agents
+            .iter()
+            .filter(|a| a.state == AgentState::WrapUp && a.wrapup_until.is_some_and(|u| u <= now))
+            .map(|a| (a.login_seq, a.info.id.clone()))
+            .collect();
+        due.sort();
+        for (_, id) in due {
+            self.transition(now, &id, AgentState::Available, "wrap-up ended", true);
+        }
+    }
+
+    /// The only place an agent's state changes: bookkeeping and the `AgentState` output.
+    /// `reset_idle` restarts the agent's idle time when they become available.
+    pub(super) fn transition(
+        &mut self,
+        now: Instant,
+        id: &AgentId,
+        to: AgentState,
+        reason: &str,
+        reset_idle: bool,
+    ) {
+        let Some(rec) = self.agents.get_mut(id) else {
+            return;
+        };
+        let from = std::mem::replace(&mut rec.state, to.clone());
+        if from == AgentState::WrapUp && to != AgentState::WrapUp {
+            rec.wrapup_until = None;
+            // Handling time = talk + wrap-up, folded in when wrap-up ends (issue 3, point 7).
+            if let Some(work) = rec.work.take() {
+                let sample = now.saturating_duration_since(work.answered);
+                self.handling.record(work.category, sample);
+            }
+        }
+        if to == AgentState::Available && reset_idle {
+            rec.idle_since = now;
+        }
+        rec.since = now;
+        tracing::debug!(agent = %id, from = from.name(), to = to.name(), reason, "agent state");
+        self.out.push_back(AcdOutput::AgentState {
+            agent: id.clone(),
+            from,
+            to,
+            reason: Some(reason.to_owned()),
+            at: now,
+        });
+    }
+
+    fn state_of(&self, id: &AgentId) -> Result<AgentState, AcdError> {
+        self.agents
+            .get(id)
+            .map(|a| a.state.clone())
+            .ok_or_else(|| AcdError::UnknownAgent(id.clone()))
+    }
+}
+
+fn invalid(agent: &AgentId, from: &AgentState, request: &'static str) -> AcdError {
+    AcdError::InvalidTransition {
+        agent: agent.clone(),
+        from: from.name(),
+        request,
+    }
+}

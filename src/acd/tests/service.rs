@@ -1,0 +1,85 @@
+//! The owner task with tokio's paused clock: notices reach the caller's channel, the ring timer
+//! fires, state changes are broadcast, a closed caller channel abandons the entry, stop ends it.
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::*;
+use crate::acd::{AcdError, AcdService, QueueNotice};
+use crate::domain::Category::Hardware;
+
+fn entry(id: &str) -> Entry {
+    Entry {
+        id: eid(id),
+        category: Hardware,
+        priority: Priority::new(3).unwrap(),
+        arrived: tokio::time::Instant::now().into_std(),
+        kind: EntryKind::Call,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn service_delivers_notices_times_out_rings_and_stops() {
+    let tasks = TaskTracker::new();
+    let stop = CancellationToken::new();
+    let acd = AcdService::start(AcdConfig::default(), &tasks, stop.clone());
+    let mut states = acd.agent_states();
+    let start = tokio::time::Instant::now();
+
+    acd.agent_login(AgentInfo {
+        id: aid("a1"),
+        categories: vec![Hardware],
+        level: 1,
+    })
+    .await
+    .unwrap();
+    let (tx, mut notices) = mpsc::channel(16);
+    acd.enqueue(entry("c1"), tx.clone()).await.unwrap();
+    assert_eq!(
+        acd.enqueue(entry("c1"), tx).await,
+        Err(AcdError::DuplicateEntry(eid("c1")))
+    );
+    let Some(QueueNotice::Offer { offer, agent }) = notices.recv().await else {
+        panic!("expected an offer");
+    };
+    assert_eq!(agent, aid("a1"));
+
+    // Nobody answers: the paused clock jumps to the ring timeout.
+    assert_eq!(
+        notices.recv().await,
+        Some(QueueNotice::CancelOffer { offer })
+    );
+    assert_eq!(start.elapsed(), Duration::from_secs(15));
+    assert_eq!(
+        acd.offer_answered(offer).await,
+        Err(AcdError::UnknownOffer(offer))
+    );
+    let mut seen = Vec::new();
+    while let Ok(change) = states.try_recv() {
+        seen.push((change.to.name(), change.reason));
+    }
+    assert_eq!(
+        seen,
+        [
+            ("available", Some("login".to_owned())),
+            ("ringing", Some("offered".to_owned())),
+            ("not_ready", Some("no answer".to_owned())),
+        ]
+    );
+
+    // Position is announced every 30 s from entry; at 30 s the caller's task is gone.
+    drop(notices);
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let snap = acd.snapshot().await.unwrap();
+    assert!(
+        snap.entries().next().is_none(),
+        "closed channel = abandoned"
+    );
+    assert_eq!(acd.position(eid("c1")).await, Ok(None));
+
+    stop.cancel();
+    tasks.close();
+    tasks.wait().await;
+    assert_eq!(acd.snapshot().await, Err(AcdError::Stopped));
+}
