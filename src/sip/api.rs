@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 
@@ -46,6 +47,62 @@ pub enum SipError {
         #[source]
         source: std::io::Error,
     },
+    /// No phone is registered for this extension.
+    #[error("extension {extension} has no registered phone")]
+    NotRegistered {
+        /// The extension asked for.
+        extension: String,
+    },
+    /// The SIP task is gone (shutdown) or too busy to take the request.
+    #[error("SIP endpoint unavailable")]
+    Unavailable,
+}
+
+/// Digest credentials of one agent phone: HA1 values only, never the password (RFC 7616 §3.4.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipCredential {
+    /// SIP user name: the agent's extension (also the AOR user).
+    pub extension: String,
+    /// The agent (`agents.id`).
+    pub agent_id: crate::domain::AgentId,
+    /// MD5(extension:realm:password) as hex, if set.
+    pub ha1_md5: Option<String>,
+    /// SHA-256(extension:realm:password) as hex, if set.
+    pub ha1_sha256: Option<String>,
+}
+
+/// Which digest challenges a 401 to REGISTER carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DigestChallenge {
+    /// SHA-256 then MD5 (RFC 8760 §2.4: most preferred first). The default.
+    #[default]
+    Sha256AndMd5,
+    /// MD5 then SHA-256: for clients that read only the first challenge (SIPp 3.6).
+    Md5First,
+    /// MD5 only: for clients that fail on any SHA-256 challenge (baresip 1.0 / old libre).
+    Md5Only,
+}
+
+/// Where an agent's phone is registered (RFC 3261 §10): the newest binding of its AOR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// The Contact URI the phone registered.
+    pub contact: String,
+    /// The address the REGISTER came from; INVITEs go there (the flow, RFC 5626-lite).
+    pub source: SocketAddr,
+    /// The transport the REGISTER came over.
+    pub transport: SipTransport,
+    /// When the binding expires unless refreshed.
+    pub expires_at: Instant,
+}
+
+/// A phone became reachable or unreachable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationEvent {
+    /// The extension (AOR user).
+    pub extension: String,
+    /// True when at least one binding exists now.
+    pub registered: bool,
 }
 
 /// Signalling transport of a call.
@@ -126,6 +183,13 @@ pub(crate) enum CommandKind {
     Hangup,
     AnswerReInvite(ReInviteId, Vec<u8>),
     RejectReInvite(ReInviteId, u16, String),
+    /// CANCEL an outgoing call before answer.
+    Cancel,
+    /// Start an outgoing call (the driver handles it; `leg` is unused).
+    Invite(
+        Box<super::outgoing::OutgoingInvite>,
+        tokio::sync::oneshot::Sender<Result<super::outgoing::OutgoingCall, SipError>>,
+    ),
     /// Every `CallLeg` clone was dropped.
     Dropped,
 }
@@ -167,7 +231,7 @@ impl CallLeg {
         }
     }
 
-    async fn send(&self, kind: CommandKind) {
+    pub(crate) async fn send(&self, kind: CommandKind) {
         // An error means the SIP task has stopped (shutdown); there is nothing left to do.
         let _ = self
             .inner

@@ -7,7 +7,7 @@ use super::api::NameAddr;
 use super::message::SipMsg;
 
 /// Methods we accept (RFC 3261 §20.5).
-pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER";
 /// Option tags we support (none of the ones a caller could require; see `validate`).
 pub(crate) const SUPPORTED: &str = "";
 /// Bodies we accept (INFO DTMF and SDP).
@@ -21,11 +21,16 @@ pub(crate) fn reason(code: u16) -> &'static str {
         183 => "Session Progress",
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        408 => "Request Timeout",
         405 => "Method Not Allowed",
         413 => "Request Entity Too Large",
         415 => "Unsupported Media Type",
         416 => "Unsupported URI Scheme",
         420 => "Bad Extension",
+        423 => "Interval Too Brief",
         480 => "Temporarily Unavailable",
         481 => "Call/Transaction Does Not Exist",
         486 => "Busy Here",
@@ -34,6 +39,7 @@ pub(crate) fn reason(code: u16) -> &'static str {
         491 => "Request Pending",
         500 => "Server Internal Error",
         501 => "Not Implemented",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
         603 => "Decline",
         _ => "Unknown",
@@ -311,7 +317,7 @@ From: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 2 OPTIONS\r\n\r\n"
             text,
             "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h1;branch=z9hG4bKa;received=127.0.0.1\r\n\
 Via: SIP/2.0/UDP h2;branch=z9hG4bKb\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>;tag=xyz\r\n\
-Call-ID: c\r\nCSeq: 2 OPTIONS\r\nServer: fl\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE\r\n\
+Call-ID: c\r\nCSeq: 2 OPTIONS\r\nServer: fl\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER\r\n\
 Content-Length: 0\r\n\r\n"
         );
     }

@@ -10,16 +10,19 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::api::{LegEvent, LegId, NameAddr, SipTransport};
+use super::api::{Binding, LegEvent, LegId, NameAddr, SipTransport};
 use super::build::{self, ResponseSpec};
 use super::dialog::DialogKey;
 use super::leg::Leg;
 use super::message::{self, Method, ParseError, SipMsg, StartLine};
+use super::outgoing::OutEvent;
+use super::registrar::{Registrar, RegistrarConfig};
 use super::stats::{SipStats, inc};
 use super::transaction::invite_server::InviteServerTx;
 use super::transaction::non_invite_client::NonInviteClientTx;
 use super::transaction::non_invite_server::NonInviteServerTx;
 use super::transaction::{Machine, Timers, TxEvent};
+use super::uac::OutCall;
 use super::validate::{self, Verdict};
 
 /// Where a message came from / goes to.
@@ -74,6 +77,13 @@ pub(crate) enum CoreEvent {
     NewCall(Box<NewCall>),
     /// An event for a leg; `Cancelled`, `Bye` and `Ended` are its last.
     Leg(LegId, LegEvent),
+    /// An event for an outgoing leg before it is answered (Ringing, Answered, Failed, Ended).
+    Out(LegId, OutEvent),
+    /// The bindings of an extension changed; `binding` is its newest one, if any.
+    Registration {
+        extension: String,
+        binding: Option<Binding>,
+    },
 }
 
 /// Server transaction key (RFC 3261 §17.2.3: branch, sent-by, method; ACK matches INVITE).
@@ -132,6 +142,8 @@ pub(crate) struct ClientEntry {
     pub(crate) tx: NonInviteClientTx,
     pub(crate) peer: Peer,
     pub(crate) leg: LegId,
+    /// A CANCEL (its answer changes nothing; the INVITE's 487 does) rather than a BYE.
+    pub(crate) cancel: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -139,6 +151,7 @@ pub(crate) enum TimerRef {
     Server(TxKey),
     Client(String),
     Leg(LegId),
+    Out(LegId),
 }
 
 /// The UAS core. One owner (the SIP task) drives it.
@@ -152,6 +165,11 @@ pub(crate) struct Core {
     pub(crate) client: HashMap<String, ClientEntry>,
     pub(crate) legs: HashMap<LegId, Leg>,
     pub(crate) dialogs: HashMap<DialogKey, LegId>,
+    pub(crate) registrar: Registrar,
+    /// Outgoing INVITEs until their client transaction ends.
+    pub(crate) out: HashMap<LegId, OutCall>,
+    /// INVITE branch → outgoing call.
+    pub(crate) out_branches: HashMap<String, LegId>,
     heap: BinaryHeap<Reverse<(Instant, u64)>>,
     tokens: HashMap<u64, TimerRef>,
     deadlines: HashMap<TimerRef, (Instant, u64)>,
@@ -172,6 +190,9 @@ impl Core {
             client: HashMap::new(),
             legs: HashMap::new(),
             dialogs: HashMap::new(),
+            registrar: Registrar::new(RegistrarConfig::default()),
+            out: HashMap::new(),
+            out_branches: HashMap::new(),
             heap: BinaryHeap::new(),
             tokens: HashMap::new(),
             deadlines: HashMap::new(),
@@ -197,6 +218,7 @@ impl Core {
             && self.client.is_empty()
             && self.legs.is_empty()
             && self.dialogs.is_empty()
+            && self.out.is_empty()
     }
 
     pub(crate) fn send(&mut self, to: &Peer, bytes: Vec<u8>) {
@@ -341,9 +363,20 @@ impl Core {
     }
 
     fn on_response(&mut self, now: Instant, code: u16, msg: &SipMsg) {
-        let Some(branch) = msg.branch() else {
+        let Some(mut branch) = msg.branch() else {
             return inc(&self.stats.parse_errors_dropped);
         };
+        // RFC 3261 §17.1.3: a response matches by branch and CSeq method.
+        match msg.cseq().map(|c| c.1) {
+            Some("INVITE") => {
+                return match self.out_branches.get(&branch) {
+                    Some(&id) => self.on_out_response(now, id, code, msg),
+                    None => inc(&self.stats.parse_errors_dropped),
+                };
+            }
+            Some("CANCEL") => branch.push_str("|CANCEL"),
+            _ => {}
+        }
         match self.client.get_mut(&branch) {
             Some(entry) => {
                 entry.tx.handle_response(now, code);
@@ -387,6 +420,7 @@ impl Core {
         };
         let peer = entry.peer.clone();
         let leg = entry.leg;
+        let cancel = entry.cancel;
         let mut out = Vec::new();
         while let Some(b) = entry.tx.poll_transmit() {
             out.push(b);
@@ -409,7 +443,7 @@ impl Core {
             TimerRef::Client(branch.to_string()),
             if terminated { None } else { next },
         );
-        if done {
+        if done && !cancel {
             self.bye_done(now, leg);
         }
     }
@@ -435,17 +469,21 @@ impl Core {
 
     /// The next instant `handle_timeout` must be called.
     pub(crate) fn poll_timeout(&mut self) -> Option<Instant> {
+        let mut next = None;
         while let Some(Reverse((at, tok))) = self.heap.peek() {
             if self.tokens.contains_key(tok) {
-                return Some(*at);
+                next = Some(*at);
+                break;
             }
             self.heap.pop();
         }
-        None
+        super::transaction::earliest(&[next, self.registrar.poll_timeout()])
     }
 
     /// Fires every due timer.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        self.registrar.handle_timeout(now);
+        self.registration_events();
         while let Some(Reverse((at, tok))) = self.heap.peek().copied() {
             if at > now {
                 break;
@@ -473,6 +511,7 @@ impl Core {
                     self.flush_client(now, &branch);
                 }
                 TimerRef::Leg(id) => self.leg_timeout(now, id),
+                TimerRef::Out(id) => self.out_timeout(now, id),
             }
             let after = self
                 .stats

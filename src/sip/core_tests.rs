@@ -240,7 +240,7 @@ fn method_table_and_admission_control() {
         ("OPTIONS", None, 200),
         ("BYE", Some("nosuch"), 481),
         ("INFO", None, 481),
-        ("REGISTER", None, 501),
+        ("REGISTER", None, 401),
         ("SUBSCRIBE", None, 405),
         ("MESSAGE", None, 405),
         ("FROB", None, 501),
@@ -256,7 +256,7 @@ fn method_table_and_admission_control() {
         assert_eq!(codes(&sent), vec![*code], "{m}");
         assert_eq!(
             sent[0].header("Allow"),
-            Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE")
+            Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER")
         );
     }
     c.admit = false;

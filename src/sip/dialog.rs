@@ -1,6 +1,6 @@
 //! Dialog state (RFC 3261 §12): identifiers, remote target, route set, CSeq; no I/O.
 //!
-//! UAS side now (§12.1.1); `new_uac` from a 2xx to our INVITE fits next (§12.1.2).
+//! UAS side (§12.1.1) and UAC side from a 2xx to our INVITE (§12.1.2).
 
 use super::build::{self, RequestSpec};
 use super::message::SipMsg;
@@ -72,6 +72,56 @@ impl Dialog {
             local_cseq: 0,
             remote_cseq: cseq,
         })
+    }
+
+    /// UAC dialog from our INVITE and a 2xx with a To-tag (§12.1.2). `None` without identifiers.
+    pub(crate) fn new_uac(invite: &SipMsg, resp: &SipMsg) -> Option<Self> {
+        let from = invite.header("From")?;
+        let to = resp.header("To")?;
+        let (cseq, _) = invite.cseq()?;
+        let remote_target = match resp.header_list("Contact").first() {
+            Some(c) => build::addr_uri(c).to_string(),
+            None => match &invite.start {
+                super::message::StartLine::Request { uri, .. } => uri.clone(),
+                super::message::StartLine::Response { .. } => return None,
+            },
+        };
+        let mut route_set = resp.header_list("Record-Route");
+        // §12.1.2: the UAC's route set is the Record-Route of the response in reverse order.
+        route_set.reverse();
+        Some(Self {
+            key: DialogKey {
+                call_id: invite.call_id()?.to_string(),
+                local_tag: invite.from_tag()?.to_string(),
+                remote_tag: resp.to_tag()?.to_string(),
+            },
+            local_party: from.trim().to_string(),
+            remote_party: to.trim().to_string(),
+            remote_target,
+            route_set,
+            local_cseq: cseq,
+            remote_cseq: 0,
+        })
+    }
+
+    /// Our ACK for a 2xx (§13.2.2.4): a new branch, the INVITE's CSeq number, the dialog's target.
+    pub(crate) fn ack(&self, via_host: String, tcp: bool, ua: &str) -> Vec<u8> {
+        let branch = build::new_branch();
+        build::request(
+            &RequestSpec {
+                method: "ACK",
+                target: &self.remote_target,
+                via_host,
+                tcp,
+                branch: &branch,
+                route_set: &self.route_set,
+                from: &self.local_party,
+                to: &self.remote_party,
+                call_id: &self.key.call_id,
+                cseq: self.local_cseq,
+            },
+            ua,
+        )
     }
 
     /// Checks and records the CSeq of an in-dialog request (§12.2.2).
@@ -146,6 +196,41 @@ Contact: <sip:a@10.0.0.2:5070;transport=udp>\r\nRecord-Route: <sip:p1;lr>, <sip:
         assert_eq!(bye.to_tag(), Some("rt"));
         assert_eq!(bye.cseq(), Some((1, "BYE")));
         assert_eq!(bye.branch(), Some(branch));
+    }
+
+    #[test]
+    fn uac_dialog_from_2xx_reverses_routes_and_acks_with_invite_cseq() {
+        let ours = parse(
+            b"INVITE sip:2001@192.0.2.10:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKo\r\n\
+From: \"x\" <sip:fl@127.0.0.1>;tag=our\r\nTo: <sip:2001@127.0.0.1>\r\nCall-ID: out1\r\nCSeq: 1 INVITE\r\n\r\n",
+        )
+        .unwrap();
+        let ok = parse(
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKo\r\n\
+From: \"x\" <sip:fl@127.0.0.1>;tag=our\r\nTo: <sip:2001@127.0.0.1>;tag=ph\r\nCall-ID: out1\r\nCSeq: 1 INVITE\r\n\
+Contact: <sip:2001@192.0.2.10:5070;transport=tcp>\r\nRecord-Route: <sip:p1;lr>, <sip:p2;lr>\r\n\r\n",
+        )
+        .unwrap();
+        let mut d = Dialog::new_uac(&ours, &ok).unwrap();
+        assert_eq!(
+            (d.key.local_tag.as_str(), d.key.remote_tag.as_str()),
+            ("our", "ph")
+        );
+        let ack = parse(&d.ack("127.0.0.1:5060".into(), true, "fl")).unwrap();
+        assert_eq!(ack.cseq(), Some((1, "ACK")));
+        assert_eq!(ack.header_list("Route"), vec!["<sip:p2;lr>", "<sip:p1;lr>"]);
+        assert!(
+            ack.branch().unwrap() != "z9hG4bKo",
+            "2xx ACK is a new transaction"
+        );
+        let (_, bye) = d.next_request("BYE", "127.0.0.1:5060".into(), true, "fl");
+        let bye = parse(&bye).unwrap();
+        assert_eq!(bye.cseq(), Some((2, "BYE")));
+        assert!(
+            matches!(&bye.start, crate::sip::message::StartLine::Request { uri, .. }
+            if uri == "sip:2001@192.0.2.10:5070;transport=tcp")
+        );
+        assert_eq!((bye.from_tag(), bye.to_tag()), (Some("our"), Some("ph")));
     }
 
     #[test]

@@ -5,18 +5,21 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::api::{
-    CallLeg, Command, CommandKind, IncomingCall, LegEvent, LegId, SipConfig, SipError,
+    Binding, CallLeg, Command, CommandKind, DigestChallenge, IncomingCall, LegEvent, LegId,
+    RegistrationEvent, SipConfig, SipCredential, SipError,
 };
 use super::core::{Core, CoreEvent, NewCall, Peer};
+use super::outgoing::{OutEvent, OutLeg, OutgoingCall, OutgoingInvite};
+use super::registrar::CredTable;
 use super::stats::{SipStats, SipStatsSnapshot, inc};
 use super::transaction::Timers;
 use super::transport::{INBOUND_CAPACITY, NetIn, tcp, udp};
@@ -25,6 +28,8 @@ use super::transport::{INBOUND_CAPACITY, NetIn, tcp, udp};
 const COMMAND_CAPACITY: usize = 1024;
 /// Capacity of one leg's event channel.
 const LEG_EVENTS: usize = 32;
+/// Capacity of the registration-event broadcast (a lagging receiver skips, it never blocks us).
+const REGISTRATION_EVENTS: usize = 1024;
 
 #[derive(Debug)]
 struct Shared {
@@ -32,6 +37,12 @@ struct Shared {
     tcp_addr: SocketAddr,
     stats: Arc<SipStats>,
     accepting: AtomicBool,
+    /// Newest binding per extension, written by the SIP task only (never held across await).
+    bindings: Mutex<HashMap<String, Binding>>,
+    registrations: broadcast::Sender<RegistrationEvent>,
+    creds: watch::Sender<Arc<CredTable>>,
+    /// Commands to the SIP task (new outgoing calls).
+    cmd_tx: mpsc::Sender<Command>,
 }
 
 /// Handle to the running SIP endpoint; cheap to clone.
@@ -62,15 +73,20 @@ impl SipEndpoint {
             .local_addr()
             .map_err(bind_err("TCP", cfg.tcp_listen))?;
         let stats = Arc::new(SipStats::default());
+        let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_CAPACITY);
         let shared = Arc::new(Shared {
             udp_addr,
             tcp_addr,
             stats: stats.clone(),
             accepting: AtomicBool::new(true),
+            bindings: Mutex::new(HashMap::new()),
+            registrations: broadcast::channel(REGISTRATION_EVENTS).0,
+            creds: watch::channel(Arc::new(CredTable::default())).0,
+            cmd_tx: cmd_tx.clone(),
         });
+        let creds_rx = shared.creds.subscribe();
         let udp = Arc::new(udp);
         let (net_tx, net_rx) = mpsc::channel(INBOUND_CAPACITY);
-        let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_CAPACITY);
         let (calls_tx, calls_rx) = mpsc::channel(cfg.max_pending_calls.max(1));
         let max = cfg.max_message_bytes;
         tokio::spawn(udp::run_reader(
@@ -93,10 +109,11 @@ impl SipEndpoint {
             udp,
             conns: HashMap::new(),
             legs: HashMap::new(),
+            out_legs: HashMap::new(),
             cmd_tx,
             calls_tx,
         };
-        tokio::spawn(driver.run(net_rx, cmd_rx, shutdown));
+        tokio::spawn(driver.run(net_rx, cmd_rx, creds_rx, shutdown));
         Ok((SipEndpoint { shared }, calls_rx))
     }
 
@@ -119,6 +136,65 @@ impl SipEndpoint {
     pub fn set_accepting(&self, yes: bool) {
         self.shared.accepting.store(yes, Ordering::Relaxed);
     }
+
+    /// Replaces the agents' digest credentials (HA1s for realm `firstline`).
+    pub fn set_credentials(&self, creds: Vec<SipCredential>) {
+        self.replace_creds(None, creds);
+    }
+
+    /// Replaces the realm and the credentials computed for it.
+    pub fn set_realm_credentials(&self, realm: &str, creds: Vec<SipCredential>) {
+        self.replace_creds(Some(realm.to_string()), creds);
+    }
+
+    fn replace_creds(&self, realm: Option<String>, creds: Vec<SipCredential>) {
+        self.shared.creds.send_modify(|t| {
+            let mut new = CredTable::new(realm.or_else(|| t.realm.clone()), creds);
+            new.challenge = t.challenge;
+            *t = Arc::new(new);
+        });
+    }
+
+    /// Which digest challenges REGISTERs get (default: SHA-256 then MD5, RFC 8760 §2.4).
+    pub fn set_digest_challenge(&self, challenge: DigestChallenge) {
+        self.shared.creds.send_modify(|t| {
+            let mut new = (**t).clone();
+            new.challenge = challenge;
+            *t = Arc::new(new);
+        });
+    }
+
+    /// The newest registered binding of an extension.
+    pub fn binding(&self, extension: &str) -> Option<Binding> {
+        let map = self
+            .shared
+            .bindings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(extension).cloned()
+    }
+
+    /// Calls an agent's registered phone (INVITE as UAC to the flow it registered from).
+    ///
+    /// `Err(NotRegistered)` without a binding; `Err(Unavailable)` when the SIP task is gone.
+    pub async fn invite(&self, req: OutgoingInvite) -> Result<OutgoingCall, SipError> {
+        let (tx, rx) = oneshot::channel();
+        let cmd = Command {
+            leg: 0,
+            kind: CommandKind::Invite(Box::new(req), tx),
+        };
+        self.shared
+            .cmd_tx
+            .send(cmd)
+            .await
+            .map_err(|_| SipError::Unavailable)?;
+        rx.await.map_err(|_| SipError::Unavailable)?
+    }
+
+    /// Registration changes from now on (a phone became reachable or unreachable).
+    pub fn registrations(&self) -> broadcast::Receiver<RegistrationEvent> {
+        self.shared.registrations.subscribe()
+    }
 }
 
 struct Driver {
@@ -127,6 +203,7 @@ struct Driver {
     udp: Arc<UdpSocket>,
     conns: HashMap<u64, mpsc::Sender<Vec<u8>>>,
     legs: HashMap<LegId, mpsc::Sender<LegEvent>>,
+    out_legs: HashMap<LegId, mpsc::Sender<OutEvent>>,
     cmd_tx: mpsc::Sender<Command>,
     calls_tx: mpsc::Sender<IncomingCall>,
 }
@@ -136,6 +213,7 @@ impl Driver {
         mut self,
         mut net_rx: mpsc::Receiver<NetIn>,
         mut cmd_rx: mpsc::Receiver<Command>,
+        mut creds_rx: watch::Receiver<Arc<CredTable>>,
         shutdown: CancellationToken,
     ) {
         loop {
@@ -149,8 +227,12 @@ impl Driver {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 Some(net) = net_rx.recv() => self.on_net(net),
-                Some(cmd) = cmd_rx.recv() => self.core.handle_command(Instant::now(), cmd),
+                Some(cmd) = cmd_rx.recv() => self.on_command(cmd),
                 _ = sleep => self.core.handle_timeout(Instant::now()),
+                Ok(()) = creds_rx.changed() => {
+                    let table = creds_rx.borrow_and_update().clone();
+                    self.core.registrar.set_credentials(table);
+                }
             }
             self.flush();
         }
@@ -209,6 +291,19 @@ impl Driver {
         while let Some(ev) = self.core.poll_event() {
             match ev {
                 CoreEvent::NewCall(call) => self.offer_call(*call),
+                CoreEvent::Leg(id, ev) if self.out_legs.contains_key(&id) => {
+                    let out = match ev {
+                        LegEvent::Bye => OutEvent::Bye,
+                        LegEvent::Info { content_type, body } => {
+                            OutEvent::Info { content_type, body }
+                        }
+                        LegEvent::ReInvite { id, offer } => OutEvent::ReInvite { id, offer },
+                        LegEvent::Ended { reason } => OutEvent::Ended { reason },
+                        LegEvent::Acked | LegEvent::Cancelled => continue,
+                    };
+                    self.out_event(id, out);
+                }
+                CoreEvent::Out(id, ev) => self.out_event(id, ev),
                 CoreEvent::Leg(id, ev) => {
                     let last = matches!(
                         ev,
@@ -223,7 +318,77 @@ impl Driver {
                         self.legs.remove(&id);
                     }
                 }
+                CoreEvent::Registration { extension, binding } => {
+                    self.on_registration(extension, binding)
+                }
             }
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        match cmd.kind {
+            CommandKind::Invite(req, reply) => self.start_invite(*req, reply),
+            kind => self
+                .core
+                .handle_command(Instant::now(), Command { leg: cmd.leg, kind }),
+        }
+    }
+
+    fn start_invite(
+        &mut self,
+        req: OutgoingInvite,
+        reply: oneshot::Sender<Result<OutgoingCall, SipError>>,
+    ) {
+        let Some(binding) = self.core.registrar.lookup(&req.extension).cloned() else {
+            let _ = reply.send(Err(SipError::NotRegistered {
+                extension: req.extension,
+            }));
+            return;
+        };
+        let id = self.core.next_id;
+        self.core.next_id += 1;
+        let (ev_tx, ev_rx) = mpsc::channel(LEG_EVENTS);
+        self.out_legs.insert(id, ev_tx);
+        self.core.start_invite(Instant::now(), id, &binding, &req);
+        let call = OutgoingCall {
+            leg: OutLeg::new(CallLeg::new(id, self.cmd_tx.clone())),
+            events: ev_rx,
+        };
+        // A caller that went away drops the OutLeg inside the error, which cancels the call.
+        let _ = reply.send(Ok(call));
+    }
+
+    fn out_event(&mut self, id: LegId, ev: OutEvent) {
+        let last = ev.is_last();
+        if let Some(tx) = self.out_legs.get(&id)
+            && tx.try_send(ev).is_err()
+        {
+            tracing::warn!(leg = id, "outgoing leg event dropped: task not reading");
+        }
+        if last {
+            self.out_legs.remove(&id);
+        }
+    }
+
+    fn on_registration(&mut self, extension: String, binding: Option<Binding>) {
+        let registered = binding.is_some();
+        let was = {
+            let mut map = self
+                .shared
+                .bindings
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match binding {
+                Some(b) => map.insert(extension.clone(), b).is_some(),
+                None => map.remove(&extension).is_some(),
+            }
+        };
+        if was != registered {
+            // No receiver is fine: nobody is watching yet.
+            let _ = self.shared.registrations.send(RegistrationEvent {
+                extension,
+                registered,
+            });
         }
     }
 

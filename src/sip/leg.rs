@@ -88,7 +88,8 @@ impl Core {
     pub(crate) fn handle_command(&mut self, now: Instant, cmd: Command) {
         let id = cmd.leg;
         let Some(leg) = self.legs.get(&id) else {
-            return;
+            // Not answered yet: an outgoing call (UAC).
+            return self.out_command(now, id, cmd.kind);
         };
         let phase = leg.phase;
         match (cmd.kind, phase) {
@@ -257,7 +258,7 @@ impl Core {
         }
     }
 
-    fn send_bye(&mut self, now: Instant, id: LegId) {
+    pub(crate) fn send_bye(&mut self, now: Instant, id: LegId) {
         let ua = self.ua.clone();
         let timers = self.timers;
         let Some(leg) = self.legs.get_mut(&id) else {
@@ -272,8 +273,15 @@ impl Core {
         let (branch, bytes) = leg.dialog.next_request("BYE", via_host, tcp, &ua);
         let peer = leg.peer.clone();
         let tx = NonInviteClientTx::new(now, tcp, timers, bytes);
-        self.client
-            .insert(branch.clone(), ClientEntry { tx, peer, leg: id });
+        self.client.insert(
+            branch.clone(),
+            ClientEntry {
+                tx,
+                peer,
+                leg: id,
+                cancel: false,
+            },
+        );
         self.flush_client(now, &branch);
     }
 
@@ -336,6 +344,9 @@ impl Core {
             self.client.remove(&b);
             self.schedule(TimerRef::Client(b), None);
         }
+        self.out_connection_closed(conn);
+        self.registrar.connection_closed(conn);
+        self.registration_events();
     }
 
     /// The phase of a leg (tests).

@@ -6,27 +6,43 @@
 //! owns all transaction and dialog state). See docs/sip.md.
 
 mod api;
+mod auth;
 mod build;
 mod core;
 mod dialog;
 mod endpoint;
 mod framing;
 mod leg;
+mod limiter;
 mod message;
+mod outgoing;
+mod registrar;
 mod stats;
 mod transaction;
 mod transport;
+mod uac;
 mod uas;
+mod uas_register;
 mod validate;
 
 #[cfg(test)]
 mod core_tests;
 #[cfg(test)]
 mod endpoint_tests;
+#[cfg(test)]
+mod endpoint_uac_tests;
+#[cfg(test)]
+mod peer_tests;
+#[cfg(test)]
+mod registrar_tests;
+#[cfg(test)]
+mod uac_tests;
 
 pub use api::{
-    CallLeg, EndReason, IncomingCall, LegEvent, NameAddr, ReInviteId, SipConfig, SipError,
-    SipTransport,
+    Binding, CallLeg, DigestChallenge, EndReason, IncomingCall, LegEvent, NameAddr, ReInviteId,
+    RegistrationEvent, SipConfig, SipCredential, SipError, SipTransport,
 };
+pub use auth::{ha1_md5, ha1_sha256};
 pub use endpoint::SipEndpoint;
+pub use outgoing::{OutEvent, OutLeg, OutgoingCall, OutgoingInvite};
 pub use stats::SipStatsSnapshot;

@@ -13,6 +13,8 @@ pub(crate) struct SipStats {
     pub(crate) unavailable_503: AtomicU64,
     pub(crate) retransmissions: AtomicU64,
     pub(crate) calls: AtomicU64,
+    pub(crate) registrations: AtomicU64,
+    pub(crate) auth_failures: AtomicU64,
 }
 
 /// A point-in-time copy of the SIP counters.
@@ -34,6 +36,10 @@ pub struct SipStatsSnapshot {
     pub retransmissions: u64,
     /// Calls handed to the application.
     pub calls: u64,
+    /// REGISTERs accepted (200).
+    pub registrations: u64,
+    /// REGISTERs refused for authentication (401 challenges and 403 blocks).
+    pub auth_failures: u64,
 }
 
 pub(crate) fn inc(counter: &AtomicU64) {
@@ -52,6 +58,8 @@ impl SipStats {
             unavailable_503: g(&self.unavailable_503),
             retransmissions: g(&self.retransmissions),
             calls: g(&self.calls),
+            registrations: g(&self.registrations),
+            auth_failures: g(&self.auth_failures),
         }
     }
 }

@@ -28,7 +28,7 @@ fn sdp_of(msg: &SipMsg) -> Option<Vec<u8>> {
 }
 
 /// The IP to put in Contact/Via/SDP: the socket's, else the request-URI host, else loopback.
-fn pick_local_ip(local: SocketAddr, uri: &str) -> IpAddr {
+pub(crate) fn pick_local_ip(local: SocketAddr, uri: &str) -> IpAddr {
     if !local.ip().is_unspecified() {
         return local.ip();
     }
@@ -129,6 +129,7 @@ impl Core {
             }
             Method::Invite => return self.new_call(now, peer, local, msg, key),
             Method::Options => options_ok(),
+            Method::Register => return self.on_register(now, &peer, local, &msg),
             // RFC 3261 §12.2.2: in-dialog methods outside a dialog.
             Method::Bye | Method::Info | Method::Update | Method::Prack => ResponseSpec::new(481),
             other => not_supported(&other),
@@ -345,10 +346,6 @@ fn options_ok() -> ResponseSpec<'static> {
 /// 405 for methods we know but do not support here, 501 for unknown ones (RFC 3261 §8.2.1).
 fn not_supported(method: &Method) -> ResponseSpec<'static> {
     match method {
-        Method::Register => ResponseSpec {
-            reason: "Not Implemented (no registrar yet)",
-            ..ResponseSpec::new(501)
-        },
         Method::Other(_) => ResponseSpec::new(501),
         _ => ResponseSpec::new(405),
     }

@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 use super::codec::{category_from, get};
 use super::{Store, StoreError};
 use crate::domain::{AgentId, Category};
+use crate::sip::{SipCredential, ha1_md5, ha1_sha256};
 
 /// A stored agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +58,59 @@ impl Store {
             .await
             .map_err(StoreError::query(OP))?;
         rows.iter().map(|r| agent_from_row(r, OP)).collect()
+    }
+}
+
+impl Store {
+    /// Digest credentials of every agent with an extension and at least one HA1 (for the registrar).
+    pub async fn sip_credentials(&self) -> Result<Vec<SipCredential>, StoreError> {
+        const OP: &str = "sip_credentials";
+        let rows = sqlx::query(
+            "SELECT id, extension, sip_ha1_md5, sip_ha1_sha256 FROM agents \
+             WHERE extension IS NOT NULL AND (sip_ha1_md5 IS NOT NULL OR sip_ha1_sha256 IS NOT NULL) \
+             ORDER BY extension",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query(OP))?;
+        rows.iter()
+            .map(|r| {
+                Ok(SipCredential {
+                    extension: get(r, "extension", OP)?,
+                    agent_id: AgentId::from_string(get::<String>(r, "id", OP)?),
+                    ha1_md5: get(r, "sip_ha1_md5", OP)?,
+                    ha1_sha256: get(r, "sip_ha1_sha256", OP)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Sets the SIP password of an agent's phone: stores MD5 and SHA-256 HA1s for `realm`
+    /// (user name = the agent's extension). Returns false when the agent has no extension.
+    pub async fn set_agent_sip_password(
+        &self,
+        agent: &AgentId,
+        realm: &str,
+        password: &str,
+    ) -> Result<bool, StoreError> {
+        const OP: &str = "set_agent_sip_password";
+        let ext: Option<Option<String>> =
+            sqlx::query_scalar("SELECT extension FROM agents WHERE id = $1")
+                .bind(agent.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::query(OP))?;
+        let Some(Some(ext)) = ext else {
+            return Ok(false);
+        };
+        sqlx::query("UPDATE agents SET sip_ha1_md5 = $1, sip_ha1_sha256 = $2 WHERE id = $3")
+            .bind(ha1_md5(&ext, realm, password))
+            .bind(ha1_sha256(&ext, realm, password))
+            .bind(agent.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        Ok(true)
     }
 }
 

@@ -10,6 +10,9 @@ use crate::domain::Category;
 /// The demo data file, embedded; readable and editable without touching code.
 const DEMO_TOML: &str = include_str!("demo_data.toml");
 
+/// Realm the demo SIP passwords are hashed for (the registrar's default).
+const DEMO_SIP_REALM: &str = "firstline";
+
 /// Country code used only to check that demo numbers are already in E.164 form.
 const DEMO_COUNTRY: &str = "31";
 
@@ -56,6 +59,8 @@ struct DemoAgent {
     login: String,
     password: String,
     extension: Option<String>,
+    /// SIP digest password of the agent's phone (user = extension, realm `firstline`).
+    sip_password: Option<String>,
     categories: Vec<Category>,
     level: i64,
 }
@@ -154,25 +159,37 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(StoreError::query(OP))?;
-            if exists.is_some() {
-                continue;
+            if exists.is_none() {
+                sqlx::query(
+                    "INSERT INTO agents (id, name, login, password_hash, extension, categories, level, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&a.id)
+                .bind(&a.name)
+                .bind(&a.login)
+                .bind(hash_password(&a.login, &a.password)?)
+                .bind(a.extension.as_deref())
+                .bind(categories_to_text(&a.categories))
+                .bind(a.level)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query(OP))?;
+                agents_created += 1;
             }
-            sqlx::query(
-                "INSERT INTO agents (id, name, login, password_hash, extension, categories, level, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&a.id)
-            .bind(&a.name)
-            .bind(&a.login)
-            .bind(hash_password(&a.login, &a.password)?)
-            .bind(a.extension.as_deref())
-            .bind(categories_to_text(&a.categories))
-            .bind(a.level)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::query(OP))?;
-            agents_created += 1;
+            if let (Some(ext), Some(pw)) = (&a.extension, &a.sip_password) {
+                // HA1s for realm `firstline`, set once: a password changed later is kept.
+                sqlx::query(
+                    "UPDATE agents SET sip_ha1_md5 = $1, sip_ha1_sha256 = $2 \
+                     WHERE id = $3 AND sip_ha1_md5 IS NULL AND sip_ha1_sha256 IS NULL",
+                )
+                .bind(crate::sip::ha1_md5(ext, DEMO_SIP_REALM, pw))
+                .bind(crate::sip::ha1_sha256(ext, DEMO_SIP_REALM, pw))
+                .bind(&a.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query(OP))?;
+            }
         }
         tx.commit().await.map_err(StoreError::query(OP))?;
         let count = |sql: &'static str| async move {
@@ -292,5 +309,41 @@ mod tests {
         assert_eq!(names, vec!["anna", "bas", "chantal", "dirk", "eva"]);
         assert_eq!(store.agent_by_login("nobody").await.unwrap(), None);
         guard.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn demo_agents_get_sip_ha1s_and_a_new_password_replaces_them() {
+        let (store, _guard) = test_store().await;
+        store.load_demo().await.unwrap();
+        let creds = store.sip_credentials().await.unwrap();
+        assert_eq!(creds.len(), 5);
+        let anna = &creds[0];
+        assert_eq!(anna.extension, "2001");
+        assert_eq!(anna.agent_id.as_str(), "agent-demo-anna");
+        // MD5("2001:firstline:2001-sip"), computed independently with coreutils md5sum.
+        assert_eq!(
+            anna.ha1_md5.as_deref(),
+            Some("5103f823619a19c731d9bb5755aac651")
+        );
+        let id = anna.agent_id.clone();
+        assert!(
+            store
+                .set_agent_sip_password(&id, "firstline", "new")
+                .await
+                .unwrap()
+        );
+        store.load_demo().await.unwrap();
+        let after = store.sip_credentials().await.unwrap();
+        assert_eq!(
+            after[0].ha1_sha256.as_deref(),
+            Some(crate::sip::ha1_sha256("2001", "firstline", "new").as_str())
+        );
+        let nobody = crate::domain::AgentId::from_string("agent-none");
+        assert!(
+            !store
+                .set_agent_sip_password(&nobody, "firstline", "x")
+                .await
+                .unwrap()
+        );
     }
 }

@@ -10,8 +10,19 @@ use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// (version, description, SQL) in order; versions match the file-name prefixes.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/0001_init.sql")),
+    (
+        2,
+        "agent_sip",
+        include_str!("../../migrations/0002_agent_sip.sql"),
+    ),
+    (
+        3,
+        "queues",
+        include_str!("../../migrations/0003_queues.sql"),
+    ),
+];
 
 /// A migrator over every embedded migration; `run` is idempotent.
 pub(crate) fn migrator() -> Migrator {

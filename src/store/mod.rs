@@ -15,6 +15,8 @@ mod error;
 mod events;
 mod intakes;
 mod migrations;
+mod queue;
+mod sessions;
 pub mod testing;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -29,6 +31,8 @@ pub use demo::DemoSummary;
 pub use error::StoreError;
 pub use events::{EventRow, NewEvent};
 pub use intakes::{IntakeRow, IntakeStatus, NewIntake};
+pub use queue::{CallbackRow, NewCallback, NewVoiceMessage, OfferResult};
+pub use sessions::SessionRow;
 
 /// Milliseconds since the Unix epoch, the unit of every time column.
 pub fn now_ms() -> i64 {

@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 pub(crate) mod ack_wait;
+pub(crate) mod invite_client;
 pub(crate) mod invite_server;
 pub(crate) mod non_invite_client;
 pub(crate) mod non_invite_server;

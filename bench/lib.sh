@@ -1,0 +1,152 @@
+# Shared helpers for the bench scripts (sourced, not run): build, start/stop the server, a UDP
+# discard sink for the server's RTP, and /proc sampling of the server's CPU and memory.
+# Everything listens on 127.0.0.1 only.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN="$TARGET/release/firstline"
+PROBE="$TARGET/release/examples/rtp_probe"
+CLK_TCK=$(getconf CLK_TCK)
+PIDS_TO_KILL=()
+
+# Kills every process this script started (by pid, never by name).
+cleanup() {
+    local pid
+    for pid in "${PIDS_TO_KILL[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    sleep 0.5
+    for pid in "${PIDS_TO_KILL[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+}
+
+# Builds the server (and the RTP probe when "$1" = probe).
+build() {
+    echo "== cargo build --release (another engineer may be building too: that is noise)" >&2
+    (cd "$ROOT" && cargo build --release --bin firstline) >&2
+    if [[ "${1:-}" == probe ]]; then
+        (cd "$ROOT" && cargo build --release --example rtp_probe) >&2
+    fi
+}
+
+# A free UDP port on 127.0.0.1 (racy by nature, good enough on a quiet loopback).
+free_udp_port() {
+    python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Writes the bench config: no dead-peer check for media-less SIPp callers, high call limits, and
+# short digit timeouts so that held calls reach hold music within ~30 s.
+write_config() {
+    cat >"$1" <<'EOF'
+log = "warn"
+
+[sip]
+max_pending_calls = 4096
+
+[call]
+rtp_timeout_secs = 3600
+max_wait_secs = 3600
+max_calls = 10000
+
+[ivr]
+digit_timeout_ms = 1000
+EOF
+}
+
+# start_server DIR: starts firstline with its database in DIR; sets SERVER_PID, SIP_ADDR,
+# SIP_PORT, HTTP_ADDR.
+start_server() {
+    local dir=$1
+    write_config "$dir/bench.toml"
+    (cd "$ROOT" && exec "$BIN" --config "$dir/bench.toml" --sip-listen 127.0.0.1:0 \
+        --http-listen 127.0.0.1:0 --database-url "sqlite://$dir/fl.db" \
+        --prompts-dir "$ROOT/ivr-prompts") >"$dir/server.out" 2>"$dir/server.err" &
+    SERVER_PID=$!
+    PIDS_TO_KILL+=("$SERVER_PID")
+    local i line
+    for i in $(seq 1 300); do
+        line=$(grep -m1 '^firstline ready' "$dir/server.out" 2>/dev/null || true)
+        [[ -n "$line" ]] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$dir/server.err" >&2; return 1; }
+        sleep 0.1
+    done
+    [[ -n "$line" ]] || { echo "server not ready after 30 s" >&2; return 1; }
+    SIP_ADDR=$(sed -E 's/.*sip_udp=([^ ]+).*/\1/' <<<"$line")
+    SIP_PORT=${SIP_ADDR##*:}
+    HTTP_ADDR=$(sed -E 's/.*http=([^ ]+).*/\1/' <<<"$line")
+}
+
+# Stops the server (SIGTERM, then SIGKILL after 15 s).
+stop_server() {
+    kill -TERM "$SERVER_PID" 2>/dev/null || return 0
+    local i
+    for i in $(seq 1 150); do
+        kill -0 "$SERVER_PID" 2>/dev/null || { wait "$SERVER_PID" 2>/dev/null || true; return 0; }
+        sleep 0.1
+    done
+    echo "server did not stop in 15 s after SIGTERM: killed" >&2
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+}
+
+# start_sink: a UDP socket on 127.0.0.1 that nobody reads (small buffer): the kernel discards
+# the server's RTP there. Sets SINK_PORT and SINK_PID.
+start_sink() {
+    SINK_PORT=$(free_udp_port)
+    python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+time.sleep(900)' "$SINK_PORT" &
+    SINK_PID=$!
+    PIDS_TO_KILL+=("$SINK_PID")
+}
+
+# CPU ticks (utime + stime) of a process or thread stat file (fields after the "(comm)").
+cpu_ticks() {
+    sed -E 's/^.*\) //' "$1" 2>/dev/null | awk '{ print $12 + $13 }'
+}
+
+# kib FIELD PID: a VmRSS / VmHWM value in KiB from /proc/PID/status.
+kib() {
+    awk -v f="$1:" '$1 == f { print $2 }' "/proc/$2/status"
+}
+
+# thread_ticks PID: "tid comm ticks" for every thread.
+thread_ticks() {
+    local t
+    for t in /proc/"$1"/task/*; do
+        [[ -r "$t/stat" ]] || continue
+        echo "${t##*/} $(tr ' ' '_' <"$t/comm") $(cpu_ticks "$t/stat")"
+    done
+}
+
+# hot_threads BEFORE AFTER SECONDS: the busiest threads between two thread_ticks snapshots,
+# as "comm:percent-of-one-core".
+hot_threads() {
+    join <(sort "$1") <(sort "$2") | awk -v s="$3" -v hz="$CLK_TCK" \
+        '{ d = ($5 - $3) / hz / s * 100; if (d >= 1) printf "%s %.0f\n", $2, d }' |
+        sort -k2 -nr | head -4 | awk '{ printf "%s:%s%% ", $1, $2 }'
+}
+
+# pct TICKS_BEFORE TICKS_AFTER SECONDS: CPU as percent of one core.
+pct() {
+    awk -v a="$1" -v b="$2" -v s="$3" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f", (b - a) / hz / s * 100 }'
+}
+
+# median of numbers on stdin.
+median() {
+    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# health: the server's /health JSON.
+health() {
+    curl -sf --max-time 5 "http://$HTTP_ADDR/health"
+}
+
+# now_s: wall time in seconds with decimals.
+now_s() {
+    date +%s.%N
+}

@@ -1,0 +1,108 @@
+//! The public types of outgoing calls (UAC) to agents' phones: request, handle, events.
+
+use tokio::sync::mpsc;
+
+use super::api::{CallLeg, CommandKind, EndReason, ReInviteId};
+
+/// An INVITE to send to an agent's registered phone.
+#[derive(Debug, Clone)]
+pub struct OutgoingInvite {
+    /// The agent's extension; resolved through the registrar's newest binding.
+    pub extension: String,
+    /// User part of our From (e.g. the caller's number).
+    pub from_user: String,
+    /// Display name of our From (e.g. `+31201234567 hardware`).
+    pub from_display: String,
+    /// SDP offer.
+    pub sdp: Vec<u8>,
+    /// Extra headers (e.g. `X-Firstline-Call: call-…`); invalid names or values are skipped.
+    pub call_info: Vec<(String, String)>,
+}
+
+/// A started outgoing call: commands and events.
+#[derive(Debug)]
+pub struct OutgoingCall {
+    /// Commands for this leg; dropping every clone cancels (before answer) or hangs up (after).
+    pub leg: OutLeg,
+    /// Events of this leg; closed after the last one (`Failed`, `Bye` or `Ended`).
+    pub events: mpsc::Receiver<OutEvent>,
+}
+
+/// Something that happened on an outgoing leg.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutEvent {
+    /// 180 or 183 from the phone (reported once).
+    Ringing,
+    /// 2xx: the phone answered; our ACK was already sent.
+    Answered {
+        /// SDP answer, if the 2xx carried one.
+        sdp: Option<Vec<u8>>,
+    },
+    /// The call failed before answer: a final non-2xx, 408 on timeout, 503 on transport error.
+    Failed {
+        /// SIP status (or 408/503 as above).
+        status: u16,
+        /// Reason phrase.
+        reason: String,
+    },
+    /// The phone hung up (BYE): 200 already sent.
+    Bye,
+    /// A re-INVITE from the phone (e.g. hold): answer with [`OutLeg::answer_reinvite`].
+    ReInvite {
+        /// Which re-INVITE.
+        id: ReInviteId,
+        /// Its SDP offer, if any.
+        offer: Option<Vec<u8>>,
+    },
+    /// INFO in the dialog (DTMF relay): 200 already sent.
+    Info {
+        /// Content-Type without parameters, lower case.
+        content_type: String,
+        /// The body.
+        body: Vec<u8>,
+    },
+    /// The leg ended from our side (`Hangup` also after a completed CANCEL).
+    Ended {
+        /// Why.
+        reason: EndReason,
+    },
+}
+
+impl OutEvent {
+    /// True for the last event of a leg.
+    pub(crate) fn is_last(&self) -> bool {
+        matches!(self, Self::Failed { .. } | Self::Bye | Self::Ended { .. })
+    }
+}
+
+/// Commands for one outgoing leg; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct OutLeg {
+    inner: CallLeg,
+}
+
+impl OutLeg {
+    pub(crate) fn new(inner: CallLeg) -> Self {
+        Self { inner }
+    }
+
+    /// CANCEL (RFC 3261 §9.1: sent once a provisional response arrived); no-op after answer.
+    pub async fn cancel(&self) {
+        self.inner.send(CommandKind::Cancel).await;
+    }
+
+    /// CANCEL before answer, BYE after.
+    pub async fn hangup(&self) {
+        self.inner.send(CommandKind::Hangup).await;
+    }
+
+    /// 200 OK with SDP to a re-INVITE from the phone.
+    pub async fn answer_reinvite(&self, id: ReInviteId, sdp: Vec<u8>) {
+        self.inner.answer_reinvite(id, sdp).await;
+    }
+
+    /// A final non-2xx to a re-INVITE (e.g. 488).
+    pub async fn reject_reinvite(&self, id: ReInviteId, status: u16, reason: &str) {
+        self.inner.reject_reinvite(id, status, reason).await;
+    }
+}
