@@ -98,8 +98,3 @@ async fn sipp_agent_phone_registers_with_digest_and_answers() {
     assert!(status.success(), "sipp exit {status:?}");
     token.cancel();
 }
-
-/// baresip 1.0 as an agent phone: registers with MD5 digest, auto-answers.
-///
-/// Its libre (sip/auth.c) aborts with ENOSYS on any challenge whose algorithm is not MD5, even
-/// a second one, so it needs `DigestChallenge::Md5Only`.
