@@ -136,6 +136,19 @@ pct() {
     awk -v a="$1" -v b="$2" -v s="$3" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f", (b - a) / hz / s * 100 }'
 }
 
+# machine_ticks: "busy total" jiffies of all CPUs from /proc/stat.
+machine_ticks() {
+    awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+
+# machine_busy "BUSY0 TOTAL0" "BUSY1 TOTAL1": busy percent of all cores (2 cores = 200).
+machine_busy() {
+    local n
+    n=$(nproc)
+    awk -v a="$1" -v b="$2" -v n="$n" 'BEGIN { split(a, x, " "); split(b, y, " ");
+        printf "%.0f", (y[1] - x[1]) / (y[2] - x[2]) * 100 * n }'
+}
+
 # median of numbers on stdin.
 median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'

@@ -26,13 +26,15 @@ pub struct AgentRow {
     pub level: i64,
     /// Epoch ms.
     pub created_at: i64,
+    /// Desk role: `agent`, `supervisor` or `admin`.
+    pub role: String,
 }
 
 /// `SELECT <every column> FROM agents` followed by `$tail`, as one `&'static str`.
 macro_rules! select_agents {
     ($tail:literal) => {
         concat!(
-            "SELECT id, name, login, password_hash, extension, categories, level, created_at FROM agents",
+            "SELECT id, name, login, password_hash, extension, categories, level, created_at, role FROM agents",
             $tail
         )
     };
@@ -44,6 +46,17 @@ impl Store {
         const OP: &str = "agent_by_login";
         let row = sqlx::query(select_agents!(" WHERE login = $1"))
             .bind(login)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        row.map(|r| agent_from_row(&r, OP)).transpose()
+    }
+
+    /// One agent by id.
+    pub async fn get_agent(&self, id: &AgentId) -> Result<Option<AgentRow>, StoreError> {
+        const OP: &str = "get_agent";
+        let row = sqlx::query(select_agents!(" WHERE id = $1"))
+            .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query(OP))?;
@@ -138,5 +151,6 @@ fn agent_from_row(row: &AnyRow, op: &'static str) -> Result<AgentRow, StoreError
             .collect::<Result<_, _>>()?,
         level: get(row, "level", op)?,
         created_at: get(row, "created_at", op)?,
+        role: get(row, "role", op)?,
     })
 }
