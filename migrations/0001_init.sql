@@ -51,7 +51,7 @@ CREATE TABLE calls (
     language     TEXT CHECK (language IN ('nl', 'en')),
     outcome      TEXT NOT NULL DEFAULT 'in_progress' CHECK (outcome IN (
                      'in_progress', 'cancelled', 'abandoned_ivr', 'abandoned_queue',
-                     'max_wait', 'rejected', 'failed', 'answered')),
+                     'max_wait', 'rejected', 'failed', 'answered', 'callback', 'voice_message')),
     hangup_by    TEXT CHECK (hangup_by IN ('caller', 'server')),
     end_reason   TEXT
 );

@@ -10,12 +10,13 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::acd::{AcdService, AgentStateChange};
 use crate::call::{CallContext, CallStats};
-use crate::config::Config;
-use crate::events::EventBus;
+use crate::config::{Config, DigestSetting};
+use crate::events::{EventBus, EventKind};
 use crate::http;
 use crate::media::prompts::PromptLibrary;
-use crate::sip::{IncomingCall, SipConfig, SipEndpoint};
+use crate::sip::{DigestChallenge, IncomingCall, SipConfig, SipEndpoint};
 use crate::store::Store;
 
 /// How long `shutdown` lets calls end on their own before they are cut.
@@ -73,6 +74,27 @@ impl App {
         .await
         .context("cannot start SIP")?;
 
+        sip.set_realm_credentials(
+            &cfg.sip.realm,
+            store
+                .sip_credentials()
+                .await
+                .context("cannot read the agents' SIP credentials")?,
+        );
+        sip.set_digest_challenge(match cfg.sip.digest {
+            DigestSetting::Sha256AndMd5 => DigestChallenge::Sha256AndMd5,
+            DigestSetting::Md5First => DigestChallenge::Md5First,
+            DigestSetting::Md5Only => DigestChallenge::Md5Only,
+        });
+
+        let acd = AcdService::start(cfg.acd.clone(), &tasks, shutdown.child_token());
+        // Subscribed before any command reaches the engine, so no state change is missed.
+        tasks.spawn(record_agent_states(
+            acd.agent_states(),
+            events.clone(),
+            shutdown.clone(),
+        ));
+
         let calls = Arc::new(CallContext {
             store: store.clone(),
             prompts: Arc::new(prompts),
@@ -82,7 +104,12 @@ impl App {
             events: events.clone(),
             stats: CallStats::default(),
             shutdown: shutdown.child_token(),
+            acd: acd.clone(),
+            sip: sip.clone(),
+            recordings_dir: cfg.media.recordings_dir.clone(),
+            tasks: tasks.clone(),
         });
+        requeue_callbacks(&calls).await;
 
         let http_listener = tokio::net::TcpListener::bind(cfg.http.listen)
             .await
@@ -91,6 +118,9 @@ impl App {
         let state = http::HttpState {
             sip: sip.clone(),
             calls: calls.clone(),
+            store: store.clone(),
+            acd: acd.clone(),
+            auth: http::AuthConfig::from(&cfg.http),
         };
         let http_stop = shutdown.clone();
         tasks.spawn(async move {
@@ -200,5 +230,50 @@ async fn dispatch(
     incoming.close();
     while let Some(call) = incoming.recv().await {
         call.leg.reject(503, "Service Unavailable").await;
+    }
+}
+
+/// Stores every agent state change the queue engine reports as an `agent_state` event.
+async fn record_agent_states(
+    mut changes: tokio::sync::broadcast::Receiver<AgentStateChange>,
+    events: EventBus,
+    stop: CancellationToken,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let change = tokio::select! {
+            c = changes.recv() => c,
+            _ = stop.cancelled() => break,
+        };
+        match change {
+            Ok(c) => events.publish(EventKind::AgentState {
+                agent_id: c.agent,
+                from: c.from.name().to_owned(),
+                to: c.to.name().to_owned(),
+                reason: c.reason,
+            }),
+            Err(RecvError::Lagged(n)) => {
+                tracing::error!(
+                    missed = n,
+                    "agent state changes were lost from the event log"
+                );
+            }
+            Err(RecvError::Closed) => break,
+        }
+    }
+}
+
+/// Puts callbacks that were still open at the last stop back in the queue, with their places.
+async fn requeue_callbacks(calls: &Arc<CallContext>) {
+    match calls.store.open_callbacks().await {
+        Ok(open) => {
+            for row in &open {
+                crate::call::callback::spawn(calls.clone(), row.into());
+            }
+            if !open.is_empty() {
+                tracing::info!(count = open.len(), "open callbacks re-queued");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot read open callbacks"),
     }
 }

@@ -73,6 +73,24 @@ pub struct SipSection {
     pub max_pending_calls: usize,
     /// `Server`/`User-Agent` header value.
     pub user_agent: String,
+    /// Digest challenges sent to registering phones: `sha256_and_md5` (RFC 8760 order),
+    /// `md5_first` (for phones that read only the first challenge) or `md5_only` (for phones
+    /// that fail on any SHA-256 challenge, e.g. baresip 1.0).
+    pub digest: DigestSetting,
+    /// Digest realm of the agents' phones (their HA1s are computed for it).
+    pub realm: String,
+}
+
+/// `[sip] digest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DigestSetting {
+    /// SHA-256 then MD5.
+    Sha256AndMd5,
+    /// MD5 then SHA-256.
+    Md5First,
+    /// MD5 only.
+    Md5Only,
 }
 
 /// `[http]`
@@ -81,6 +99,10 @@ pub struct SipSection {
 pub struct HttpSection {
     /// HTTP listen address; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// Mark the session cookie `Secure` (set when a TLS proxy serves firstline over HTTPS).
+    pub secure_cookies: bool,
+    /// Lifetime of a login session in hours (at least 1).
+    pub session_hours: u64,
 }
 
 /// `[database]`
@@ -97,6 +119,8 @@ pub struct DatabaseSection {
 pub struct MediaSection {
     /// Folder with `nl/`, `en/` prompt WAVs and `hold.wav` (8 kHz mono 16-bit PCM).
     pub prompts_dir: PathBuf,
+    /// Folder where voice messages are written (created when needed).
+    pub recordings_dir: PathBuf,
 }
 
 /// `[call]`
@@ -146,6 +170,8 @@ impl Default for SipSection {
             max_message_bytes: 65_535,
             max_pending_calls: 256,
             user_agent: concat!("firstline/", env!("CARGO_PKG_VERSION")).to_owned(),
+            digest: DigestSetting::Md5First,
+            realm: "firstline".to_owned(),
         }
     }
 }
@@ -154,6 +180,8 @@ impl Default for HttpSection {
     fn default() -> Self {
         HttpSection {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            secure_cookies: false,
+            session_hours: 12,
         }
     }
 }
@@ -170,6 +198,7 @@ impl Default for MediaSection {
     fn default() -> Self {
         MediaSection {
             prompts_dir: PathBuf::from("ivr-prompts"),
+            recordings_dir: PathBuf::from("recordings"),
         }
     }
 }
@@ -245,6 +274,7 @@ impl Config {
         cfg.http.listen = any;
         cfg.database.url = database_url;
         cfg.media.prompts_dir = prompts_dir;
+        cfg.media.recordings_dir = std::env::temp_dir().join("firstline-test-recordings");
         cfg.log = "warn".to_owned();
         cfg
     }

@@ -10,7 +10,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::domain::{CallId, Category, CustomerId, DtmfMode, IntakeId, Priority};
+use crate::domain::{AgentId, CallId, Category, CustomerId, DtmfMode, IntakeId, Priority};
 use crate::store::{NewEvent, Store, now_ms};
 
 /// How many events may wait for the database writer before new ones are dropped (and counted).
@@ -41,8 +41,36 @@ pub enum EventKind {
         category: Category,
         priority: Option<Priority>,
     },
+    /// The caller entered a queue.
+    CallQueued {
+        call_id: CallId,
+        category: Category,
+        priority: Option<Priority>,
+    },
+    /// The caller was offered to an agent: their phone rings (the screen pop moment).
+    CallOffered { call_id: CallId, agent_id: AgentId },
+    /// The agent answered; caller and agent are bridged.
+    CallConnected {
+        call_id: CallId,
+        agent_id: AgentId,
+        waited_ms: i64,
+    },
+    /// The caller left the queue with a callback request.
+    CallbackRequested {
+        call_id: CallId,
+        callback_id: String,
+    },
+    /// The caller left a voice message.
+    VoiceMessage { call_id: CallId, message_id: String },
     /// The call ended.
     CallEnded { call_id: CallId, outcome: String },
+    /// An agent's state changed (kept by the queue engine).
+    AgentState {
+        agent_id: AgentId,
+        from: String,
+        to: String,
+        reason: Option<String>,
+    },
 }
 
 impl EventKind {
@@ -52,6 +80,12 @@ impl EventKind {
             EventKind::Digit { .. } => "digit",
             EventKind::IntakeDrafted { .. } => "intake_drafted",
             EventKind::CallEnded { .. } => "call_ended",
+            EventKind::CallQueued { .. } => "call_queued",
+            EventKind::CallOffered { .. } => "call_offered",
+            EventKind::CallConnected { .. } => "call_connected",
+            EventKind::CallbackRequested { .. } => "callback_requested",
+            EventKind::VoiceMessage { .. } => "voice_message",
+            EventKind::AgentState { .. } => "agent_state",
         }
     }
 
@@ -60,7 +94,22 @@ impl EventKind {
             EventKind::CallArrived { call_id, .. }
             | EventKind::Digit { call_id, .. }
             | EventKind::IntakeDrafted { call_id, .. }
-            | EventKind::CallEnded { call_id, .. } => Some(call_id),
+            | EventKind::CallEnded { call_id, .. }
+            | EventKind::CallQueued { call_id, .. }
+            | EventKind::CallOffered { call_id, .. }
+            | EventKind::CallConnected { call_id, .. }
+            | EventKind::CallbackRequested { call_id, .. }
+            | EventKind::VoiceMessage { call_id, .. } => Some(call_id),
+            EventKind::AgentState { .. } => None,
+        }
+    }
+
+    fn agent_id(&self) -> Option<&AgentId> {
+        match self {
+            EventKind::CallOffered { agent_id, .. }
+            | EventKind::CallConnected { agent_id, .. }
+            | EventKind::AgentState { agent_id, .. } => Some(agent_id),
+            _ => None,
         }
     }
 }
@@ -160,7 +209,7 @@ async fn write_events(store: Store, mut rx: mpsc::Receiver<Arc<Event>>, stop: Ca
             at: event.at,
             kind: event.kind.name().to_owned(),
             call_id: event.kind.call_id().cloned(),
-            agent_id: None,
+            agent_id: event.kind.agent_id().cloned(),
             payload,
         };
         if let Err(e) = store.append_event(&row).await {

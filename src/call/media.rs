@@ -10,6 +10,7 @@ use tokio::net::UdpSocket;
 use crate::domain::DtmfMode;
 use crate::media::dtmf::{InbandDetector, Rfc4733Receiver};
 use crate::media::g711::G711;
+use crate::media::relay::LegFormat;
 use crate::media::rtp::{RtpPacket, RtpSender};
 use crate::media::sdp::{Answer, Direction};
 
@@ -119,20 +120,54 @@ impl MediaLeg {
         self.receiving
     }
 
-    /// Handles one datagram from `from`.
+    /// Handles one datagram from `from`; decoded audio is appended to `tap` when given.
     pub(super) fn on_datagram(
         &mut self,
         ctx: &CallContext,
         now: Instant,
         data: &[u8],
         from: SocketAddr,
+        tap: Option<&mut Vec<i16>>,
     ) -> Inbound {
-        let packet = match RtpPacket::parse(data) {
-            Ok(p) => p,
-            Err(_) => {
-                ctx.stats.count_rtp_malformed();
-                return Inbound::Nothing;
-            }
+        let Some(packet) = self.accept(ctx, now, data, from) else {
+            return Inbound::Nothing;
+        };
+        if Some(packet.payload_type) == self.event_pt {
+            return match self.events.on_packet(now, packet.timestamp, packet.payload) {
+                Some(d) => Inbound::Digit(d, DtmfMode::Rfc4733),
+                None => Inbound::Nothing,
+            };
+        }
+        if self.inband_off && tap.is_none() {
+            return Inbound::Nothing;
+        }
+        self.pcm.clear();
+        self.codec.decode_into(packet.payload, &mut self.pcm);
+        if let Some(tap) = tap {
+            tap.extend_from_slice(&self.pcm);
+        }
+        if self.inband_off {
+            return Inbound::Nothing;
+        }
+        // A 20 ms packet holds at most one press (a press lasts at least 40 ms).
+        match self.inband.push(&self.pcm).first() {
+            Some(&d) => Inbound::Digit(d, DtmfMode::Inband),
+            None => Inbound::Nothing,
+        }
+    }
+
+    /// Checks a datagram: valid RTP of a negotiated payload type from the caller's source
+    /// (latching onto the first such source). Anything else is counted and dropped.
+    pub(super) fn accept<'d>(
+        &mut self,
+        ctx: &CallContext,
+        now: Instant,
+        data: &'d [u8],
+        from: SocketAddr,
+    ) -> Option<RtpPacket<'d>> {
+        let Ok(packet) = RtpPacket::parse(data) else {
+            ctx.stats.count_rtp_malformed();
+            return None;
         };
         let expected_pt =
             packet.payload_type == self.audio_pt || Some(packet.payload_type) == self.event_pt;
@@ -140,7 +175,7 @@ impl MediaLeg {
             // RTP from anywhere but the latched source is ignored (RFC 3550 §8.2 collisions, spoofing).
             Some(src) if src != from => {
                 ctx.stats.count_rtp_ignored();
-                return Inbound::Nothing;
+                return None;
             }
             Some(_) => {}
             // Comedia-style latching: the first valid packet of a negotiated payload type
@@ -148,29 +183,45 @@ impl MediaLeg {
             None if expected_pt => self.latched = Some(from),
             None => {
                 ctx.stats.count_rtp_ignored();
-                return Inbound::Nothing;
+                return None;
             }
         }
         self.last_rx = now;
-        if Some(packet.payload_type) == self.event_pt {
-            return match self.events.on_packet(now, packet.timestamp, packet.payload) {
-                Some(d) => Inbound::Digit(d, DtmfMode::Rfc4733),
-                None => Inbound::Nothing,
-            };
-        }
-        if packet.payload_type != self.audio_pt {
+        if !expected_pt {
             ctx.stats.count_rtp_ignored();
-            return Inbound::Nothing;
+            return None;
         }
-        if self.inband_off {
-            return Inbound::Nothing;
+        Some(packet)
+    }
+
+    /// The leg's negotiated format (for the bridge).
+    pub(super) fn format(&self) -> LegFormat {
+        LegFormat {
+            codec: self.codec,
+            audio_pt: self.audio_pt,
+            event_pt: self.event_pt,
         }
-        self.pcm.clear();
-        self.codec.decode_into(packet.payload, &mut self.pcm);
-        // A 20 ms packet holds at most one press (a press lasts ≥ 40 ms).
-        match self.inband.push(&self.pcm).first() {
-            Some(&d) => Inbound::Digit(d, DtmfMode::Inband),
-            None => Inbound::Nothing,
+    }
+
+    /// Our stream's SSRC, next sequence number and next timestamp (the bridge continues them).
+    pub(super) fn stream_position(&self) -> (u32, u16, u32) {
+        (
+            self.sender.ssrc(),
+            self.sender.next_sequence(),
+            self.sender.next_timestamp(),
+        )
+    }
+
+    /// Sends a ready RTP packet to the caller (bridged media). Never waits.
+    pub(super) fn send_raw(&self, packet: &[u8]) {
+        if !self.sending {
+            return;
+        }
+        if let Some(to) = self.latched.or(self.signalled)
+            && let Err(e) = self.socket.try_send_to(packet, to)
+            && e.kind() != io::ErrorKind::WouldBlock
+        {
+            tracing::debug!(error = %e, %to, "RTP send failed");
         }
     }
 

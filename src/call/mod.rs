@@ -3,6 +3,7 @@
 //! `run` identifies the caller, records the call, negotiates media, answers, and hands over to
 //! the session loop in `session.rs`. Nothing else touches a call's state.
 
+pub(crate) mod callback;
 mod identify;
 mod media;
 mod session;
@@ -10,7 +11,13 @@ mod session;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use std::path::PathBuf;
+
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::acd::AcdHandle;
+use crate::sip::SipEndpoint;
 use tracing::Instrument as _;
 
 use crate::config::CallSection;
@@ -19,6 +26,7 @@ use crate::events::EventBus;
 use crate::ivr::IvrConfig;
 use crate::media::prompts::PromptLibrary;
 use crate::sip::IncomingCall;
+
 use crate::store::Store;
 
 pub use identify::{CallerIdentity, identify_caller};
@@ -41,6 +49,14 @@ pub struct CallContext {
     pub stats: CallStats,
     /// Cancelled when the server shuts down: calls end politely.
     pub shutdown: CancellationToken,
+    /// The queue engine.
+    pub acd: AcdHandle,
+    /// SIP, for ringing agents' phones.
+    pub sip: SipEndpoint,
+    /// Where voice messages are written.
+    pub recordings_dir: PathBuf,
+    /// Tasks that outlive a call (callbacks), drained at shutdown.
+    pub tasks: TaskTracker,
 }
 
 /// Call counters (atomics, read by /health).

@@ -55,6 +55,13 @@ impl RtpRelay {
         }
     }
 
+    /// Continues an existing stream: the first relayed packet gets timestamp `next_ts` (so a
+    /// leg that heard our prompts sees one continuous stream when the bridge starts).
+    pub fn continuing(mut self, next_ts: u32) -> Self {
+        self.last_ts = Some(next_ts.wrapping_sub(160));
+        self
+    }
+
     /// Re-stamps `packet` (from leg `from`) for leg `to`, appending it to `out`.
     pub fn relay(&mut self, packet: &RtpPacket<'_>, out: &mut Vec<u8>) -> Relayed {
         let (kind, payload_type) = if packet.payload_type == self.from.audio_pt {

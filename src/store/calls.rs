@@ -49,8 +49,12 @@ pub enum Outcome {
     Rejected,
     /// A failure: ACK timeout, transport error, internal error.
     Failed,
-    /// An agent took the call (later issues).
+    /// An agent took the call.
     Answered,
+    /// The caller left the queue with a callback request (keeping their place).
+    Callback,
+    /// The caller left a voice message describing the problem.
+    VoiceMessage,
 }
 
 impl Outcome {
@@ -65,6 +69,8 @@ impl Outcome {
             Outcome::Rejected => "rejected",
             Outcome::Failed => "failed",
             Outcome::Answered => "answered",
+            Outcome::Callback => "callback",
+            Outcome::VoiceMessage => "voice_message",
         }
     }
 
@@ -79,6 +85,8 @@ impl Outcome {
             Outcome::Rejected,
             Outcome::Failed,
             Outcome::Answered,
+            Outcome::Callback,
+            Outcome::VoiceMessage,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)

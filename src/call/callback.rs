@@ -1,0 +1,210 @@
+//! Callback requests in the queue: a task per callback keeps the caller's place (their original
+//! arrival), is offered to agents like a call, rings the agent's phone ("Callback +31…"), plays
+//! the agent a short notice and hands the callback to them (`callbacks.status = done`, agent in
+//! wrap-up to call the customer back). Open callbacks are re-queued at start.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use super::CallContext;
+use crate::acd::{Entry, EntryId, EntryKind, FailReason, OfferId, QueueNotice, RemoveReason};
+use crate::domain::{AgentId, Category, Language, Priority};
+use crate::media::g711::G711;
+use crate::media::prompts::Playback;
+use crate::media::rtp::RtpSender;
+use crate::media::sdp::{self, SessionOffer};
+use crate::sip::{OutEvent, OutgoingInvite};
+use crate::store::{CallbackRow, now_ms};
+
+/// What the callback task needs to know.
+#[derive(Debug, Clone)]
+pub(crate) struct Callback {
+    pub(crate) id: String,
+    pub(crate) number: String,
+    pub(crate) category: Category,
+    pub(crate) priority: Option<Priority>,
+    /// Epoch ms of the caller's original arrival in the queue.
+    pub(crate) queued_at: i64,
+}
+
+impl From<&CallbackRow> for Callback {
+    fn from(r: &CallbackRow) -> Self {
+        Callback {
+            id: r.id.clone(),
+            number: r.number.clone(),
+            category: r.category,
+            priority: r.priority,
+            queued_at: r.queued_at,
+        }
+    }
+}
+
+/// Starts the task that queues `cb` and hands it to an agent.
+pub(crate) fn spawn(ctx: Arc<CallContext>, cb: Callback) {
+    let tasks = ctx.tasks.clone();
+    tasks.spawn(run(ctx, cb));
+}
+
+async fn run(ctx: Arc<CallContext>, cb: Callback) {
+    let waited = Duration::from_millis(u64::try_from(now_ms() - cb.queued_at).unwrap_or(0));
+    let now = Instant::now();
+    let arrived = now.checked_sub(waited).unwrap_or(now);
+    let (tx, mut notices) = mpsc::channel(16);
+    let entry_id = EntryId::from_string(cb.id.clone());
+    let entry = Entry {
+        id: entry_id.clone(),
+        category: cb.category,
+        priority: cb
+            .priority
+            .or(Priority::new(3))
+            .unwrap_or(Priority::QUESTION),
+        arrived,
+        kind: EntryKind::Callback,
+    };
+    if let Err(e) = ctx.acd.enqueue(entry, tx).await {
+        tracing::error!(error = %e, callback = %cb.id, "cannot queue callback");
+        return;
+    }
+    loop {
+        let notice = tokio::select! {
+            n = notices.recv() => n,
+            _ = ctx.shutdown.cancelled() => None,
+        };
+        let Some(notice) = notice else {
+            // Shutdown: the callback stays pending in the database and is re-queued at start.
+            let _ = ctx
+                .acd
+                .remove(entry_id.clone(), RemoveReason::Abandoned)
+                .await;
+            return;
+        };
+        if let QueueNotice::Offer { offer, agent } = notice
+            && offer_to(&ctx, &cb, offer, &agent).await
+        {
+            return;
+        }
+    }
+}
+
+/// Rings `agent` for the callback; true when they took it.
+async fn offer_to(ctx: &Arc<CallContext>, cb: &Callback, offer: OfferId, agent: &AgentId) -> bool {
+    let at = now_ms();
+    if let Err(e) = ctx
+        .store
+        .set_callback_status(&cb.id, "offered", Some(agent), at)
+        .await
+    {
+        tracing::warn!(error = %e, "cannot record callback offer");
+    }
+    let fail = |reason| async move {
+        let _ = ctx.acd.offer_failed(offer, reason).await;
+        let _ = ctx
+            .store
+            .set_callback_status(&cb.id, "pending", None, now_ms())
+            .await;
+        false
+    };
+    let Ok(Some(row)) = ctx.store.get_agent(agent).await else {
+        return fail(FailReason::Unreachable).await;
+    };
+    let Some(extension) = row.extension else {
+        return fail(FailReason::Unreachable).await;
+    };
+    let ip = IpAddr::from([127, 0, 0, 1]);
+    let local_ip = ctx.sip.udp_addr().ip();
+    let local_ip = if local_ip.is_unspecified() {
+        ip
+    } else {
+        local_ip
+    };
+    let Ok(socket) = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await else {
+        return fail(FailReason::Unreachable).await;
+    };
+    let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
+    let sdp = format!(
+        "v=0\r\no=firstline {s} 1 IN IP4 {local_ip}\r\ns=firstline\r\nc=IN IP4 {local_ip}\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=ptime:20\r\na=sendonly\r\n",
+        s = rand::random::<u32>()
+    );
+    let invite = OutgoingInvite {
+        extension,
+        from_user: cb.number.clone(),
+        from_display: format!("Callback {} {}", cb.number, cb.category),
+        sdp: sdp.into_bytes(),
+        call_info: vec![("X-Firstline-Callback".into(), cb.id.clone())],
+    };
+    let Ok(mut call) = ctx.sip.invite(invite).await else {
+        return fail(FailReason::Unreachable).await;
+    };
+    // Ring until answer, failure, or the queue withdraws the offer (ring timeout).
+    let answer = loop {
+        match call.events.recv().await {
+            Some(OutEvent::Answered { sdp }) => break sdp,
+            Some(OutEvent::Ringing | OutEvent::Info { .. } | OutEvent::ReInvite { .. }) => {}
+            Some(OutEvent::Failed { status, .. }) => {
+                let reason = if matches!(status, 486 | 480 | 600 | 603) {
+                    FailReason::Rejected
+                } else {
+                    FailReason::Unreachable
+                };
+                return fail(reason).await;
+            }
+            _ => return fail(FailReason::Unreachable).await,
+        }
+    };
+    if ctx.acd.offer_answered(offer).await.is_err() {
+        call.leg.hangup().await;
+        let _ = ctx
+            .store
+            .set_callback_status(&cb.id, "pending", None, now_ms())
+            .await;
+        return false;
+    }
+    let _ = ctx
+        .store
+        .set_callback_status(&cb.id, "connected", Some(agent), now_ms())
+        .await;
+    tracing::info!(callback = %cb.id, %agent, "callback handed to agent");
+    let remote = answer
+        .as_deref()
+        .and_then(|s| SessionOffer::parse(s).ok())
+        .and_then(|o| sdp::negotiate(&o, &[G711::Pcmu, G711::Pcma]).ok());
+    if let Some(a) = remote
+        && let Some(to) = a.remote
+    {
+        play_notice(ctx, &socket, to, a.codec, a.payload_type).await;
+    }
+    call.leg.hangup().await;
+    let _ = ctx.acd.call_ended(agent.clone()).await;
+    let _ = ctx
+        .store
+        .set_callback_status(&cb.id, "done", Some(agent), now_ms())
+        .await;
+    true
+}
+
+/// Plays the "callback request" notice to the agent's phone, paced at 20 ms.
+async fn play_notice(ctx: &CallContext, socket: &UdpSocket, to: SocketAddr, codec: G711, pt: u8) {
+    let Some(prompt) = ctx.prompts.get(Language::En, "callback_agent") else {
+        return;
+    };
+    let mut playback = Playback::once(prompt);
+    let start = Instant::now();
+    let mut sender = RtpSender::new(rand::random(), pt, rand::random(), rand::random(), start);
+    let mut out = Vec::with_capacity(200);
+    loop {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(sender.poll_timeout())).await;
+        for _ in 0..sender.due(Instant::now()) {
+            let Some(frame) = playback.next_frame(codec) else {
+                return;
+            };
+            out.clear();
+            sender.build(frame, false, &mut out);
+            let _ = socket.try_send_to(&out, to);
+        }
+    }
+}

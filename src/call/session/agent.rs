@@ -1,0 +1,487 @@
+//! The agent leg: ringing the agent's registered phone when the queue offers the caller, the
+//! answer (or not), and the bridge that relays RTP both ways (transcoding where the legs differ).
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+
+use super::{Ending, Phase, Session};
+use crate::acd::{FailReason, OfferId};
+use crate::call::CallContext;
+use crate::call::media::MediaLeg;
+use crate::domain::AgentId;
+use crate::events::EventKind;
+use crate::media::g711::G711;
+use crate::media::relay::{LegFormat, Relayed, RtpRelay};
+use crate::media::rtp::RtpPacket;
+use crate::media::sdp::{self, SessionOffer};
+use crate::sip::{OutEvent, OutLeg, OutgoingInvite};
+use crate::store::{OfferResult, Outcome, now_ms};
+
+/// Our telephone-event payload type in offers to agents' phones.
+const EVENT_PT: u8 = 101;
+
+/// One offer to an agent's phone, and the bridge once it answered.
+pub(super) struct AgentCall {
+    offer: OfferId,
+    agent: AgentId,
+    leg: OutLeg,
+    /// The phone answered and the queue confirmed: media is bridged.
+    bridged: bool,
+    /// The phone's leg has ended (BYE, failure): nothing more to send it.
+    gone: bool,
+    /// Where the SDP says the phone wants RTP, and where it really comes from.
+    remote: Option<SocketAddr>,
+    latched: Option<SocketAddr>,
+    to_agent: Option<RtpRelay>,
+    to_caller: Option<RtpRelay>,
+    out: Vec<u8>,
+}
+
+impl AgentCall {
+    /// Relays one caller packet to the agent's phone.
+    pub(super) fn to_agent(&mut self, packet: &RtpPacket<'_>, socket: &UdpSocket) {
+        let (Some(relay), Some(to)) = (self.to_agent.as_mut(), self.latched.or(self.remote)) else {
+            return;
+        };
+        self.out.clear();
+        if relay.relay(packet, &mut self.out) != Relayed::Dropped
+            && let Err(e) = socket.try_send_to(&self.out, to)
+            && e.kind() != io::ErrorKind::WouldBlock
+        {
+            tracing::debug!(error = %e, %to, "RTP to agent failed");
+        }
+    }
+
+    /// Relays one datagram from the agent's phone to the caller.
+    pub(super) fn from_agent(
+        &mut self,
+        ctx: &CallContext,
+        data: &[u8],
+        from: SocketAddr,
+        caller: &MediaLeg,
+    ) {
+        let Ok(packet) = RtpPacket::parse(data) else {
+            ctx.stats.count_rtp_malformed();
+            return;
+        };
+        match self.latched {
+            Some(src) if src != from => {
+                ctx.stats.count_rtp_ignored();
+                return;
+            }
+            Some(_) => {}
+            None => self.latched = Some(from),
+        }
+        let Some(relay) = self.to_caller.as_mut() else {
+            return;
+        };
+        self.out.clear();
+        if relay.relay(&packet, &mut self.out) != Relayed::Dropped {
+            caller.send_raw(&self.out);
+        }
+    }
+}
+
+/// Waits for a datagram on the agent leg's socket; pending forever when there is none.
+pub(super) async fn recv_rtp<'b>(
+    socket: Option<&UdpSocket>,
+    buf: &'b mut [u8],
+) -> Option<(&'b [u8], SocketAddr)> {
+    let Some(socket) = socket else {
+        return std::future::pending().await;
+    };
+    match socket.recv_from(buf).await {
+        Ok((n, from)) => Some((&buf[..n], from)),
+        Err(e) => {
+            tracing::debug!(error = %e, "agent RTP receive error");
+            None
+        }
+    }
+}
+
+impl Session {
+    /// The queue offers this caller to `agent`: ring their phone.
+    pub(super) async fn ring_agent(&mut self, now: Instant, offer: OfferId, agent: AgentId) {
+        if self.agent.is_some() {
+            // The engine never offers one caller twice at once; refuse rather than double-ring.
+            tracing::error!(%offer, %agent, "second offer while one is open");
+            self.fail_offer(offer, &agent, FailReason::Rejected, OfferResult::Rejected)
+                .await;
+            return;
+        }
+        let extension = match self.ctx.store.get_agent(&agent).await {
+            Ok(Some(row)) => row.extension,
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "agent lookup failed");
+                None
+            }
+        };
+        let Some(extension) = extension else {
+            self.fail_offer(
+                offer,
+                &agent,
+                FailReason::Unreachable,
+                OfferResult::Unreachable,
+            )
+            .await;
+            return;
+        };
+        let socket = match UdpSocket::bind(SocketAddr::new(self.local_ip, 0)).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot bind agent RTP socket");
+                self.fail_offer(
+                    offer,
+                    &agent,
+                    FailReason::Unreachable,
+                    OfferResult::Unreachable,
+                )
+                .await;
+                return;
+            }
+        };
+        let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
+        let category = self.choice.map_or("unclassified", |(c, _)| c.as_str());
+        let invite = OutgoingInvite {
+            extension,
+            from_user: self.caller.number.clone(),
+            from_display: format!("{} {}", self.caller.number, category),
+            sdp: offer_sdp(self.local_ip, port, self.sdp_session, self.media.codec()).into_bytes(),
+            call_info: vec![("X-Firstline-Call".into(), self.id.to_string())],
+        };
+        if let Err(e) = self
+            .ctx
+            .store
+            .record_offer(&self.id, &agent, now_ms())
+            .await
+        {
+            tracing::warn!(error = %e, "cannot record offer");
+        }
+        match self.ctx.sip.invite(invite).await {
+            Ok(call) => {
+                tracing::info!(%agent, %offer, "ringing agent");
+                self.ctx.events.publish(EventKind::CallOffered {
+                    call_id: self.id.clone(),
+                    agent_id: agent.clone(),
+                });
+                self.agent = Some(AgentCall {
+                    offer,
+                    agent,
+                    leg: call.leg,
+                    bridged: false,
+                    gone: false,
+                    remote: None,
+                    latched: None,
+                    to_agent: None,
+                    to_caller: None,
+                    out: Vec::with_capacity(200),
+                });
+                self.agent_events = Some(call.events);
+                self.agent_socket = Some(socket);
+            }
+            Err(e) => {
+                tracing::info!(error = %e, %agent, "agent phone unreachable");
+                self.fail_offer(
+                    offer,
+                    &agent,
+                    FailReason::Unreachable,
+                    OfferResult::Unreachable,
+                )
+                .await;
+            }
+        }
+        let _ = now;
+    }
+
+    async fn fail_offer(
+        &self,
+        offer: OfferId,
+        agent: &AgentId,
+        reason: FailReason,
+        result: OfferResult,
+    ) {
+        if let Err(e) = self.ctx.acd.offer_failed(offer, reason).await {
+            tracing::debug!(error = %e, "offer already withdrawn");
+        }
+        if let Err(e) = self
+            .ctx
+            .store
+            .finish_offer(&self.id, agent, now_ms(), result)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot record offer result");
+        }
+    }
+
+    /// The queue withdrew the offer (ring timeout): stop ringing.
+    pub(super) async fn withdraw_offer(&mut self, offer: OfferId, result: OfferResult) {
+        if self
+            .agent
+            .as_ref()
+            .is_some_and(|a| a.offer == offer && !a.bridged)
+        {
+            self.drop_agent(result).await;
+        }
+    }
+
+    /// Cancels the ringing agent leg and forgets it.
+    async fn drop_agent(&mut self, result: OfferResult) {
+        if let Some(a) = self.agent.take() {
+            if !a.gone {
+                a.leg.cancel().await;
+            }
+            if let Err(e) = self
+                .ctx
+                .store
+                .finish_offer(&self.id, &a.agent, now_ms(), result)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot record offer result");
+            }
+        }
+        self.agent_events = None;
+        self.agent_socket = None;
+    }
+
+    /// Something happened on the agent's leg.
+    pub(super) async fn on_agent_event(
+        &mut self,
+        now: Instant,
+        ev: Option<OutEvent>,
+    ) -> Option<Ending> {
+        let bridged = self.agent.as_ref().is_some_and(|a| a.bridged);
+        match ev {
+            Some(OutEvent::Ringing) | Some(OutEvent::Info { .. }) => None,
+            Some(OutEvent::Answered { sdp }) if !bridged => {
+                self.agent_answered(now, sdp.as_deref()).await;
+                None
+            }
+            Some(OutEvent::Answered { .. }) => None,
+            Some(OutEvent::ReInvite { id, offer }) => {
+                self.answer_agent_reinvite(id, offer.as_deref()).await;
+                None
+            }
+            Some(OutEvent::Failed { status, reason }) if !bridged => {
+                tracing::info!(status, %reason, "agent phone did not take the call");
+                let (fail, result) = match status {
+                    486 | 480 | 600 | 603 => (FailReason::Rejected, OfferResult::Rejected),
+                    _ => (FailReason::Unreachable, OfferResult::Unreachable),
+                };
+                self.agent_gone();
+                if let Some(a) = &self.agent {
+                    let (offer, agent) = (a.offer, a.agent.clone());
+                    self.fail_offer(offer, &agent, fail, result).await;
+                }
+                self.agent = None;
+                self.agent_events = None;
+                self.agent_socket = None;
+                None
+            }
+            // The bridged agent hung up (or their leg failed): the caller's call ends too.
+            _ if bridged => {
+                self.agent_gone();
+                self.leg.hangup().await;
+                Some(Ending::by_server(Outcome::Answered, "agent hung up"))
+            }
+            // The ringing leg ended without an answer.
+            _ => {
+                self.agent_gone();
+                if let Some(a) = &self.agent {
+                    let (offer, agent) = (a.offer, a.agent.clone());
+                    self.fail_offer(
+                        offer,
+                        &agent,
+                        FailReason::Unreachable,
+                        OfferResult::Unreachable,
+                    )
+                    .await;
+                }
+                self.agent = None;
+                self.agent_events = None;
+                self.agent_socket = None;
+                None
+            }
+        }
+    }
+
+    fn agent_gone(&mut self) {
+        if let Some(a) = self.agent.as_mut() {
+            a.gone = true;
+        }
+    }
+
+    async fn agent_answered(&mut self, now: Instant, sdp: Option<&[u8]>) {
+        let Some(a) = self.agent.as_ref() else {
+            return;
+        };
+        let (offer, agent) = (a.offer, a.agent.clone());
+        let answer = sdp
+            .ok_or(sdp::SdpError::NoAudio)
+            .and_then(SessionOffer::parse)
+            .and_then(|o| sdp::negotiate(&o, &[G711::Pcmu, G711::Pcma]));
+        let answer = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "agent phone answered with unusable SDP");
+                if let Some(a) = &self.agent {
+                    a.leg.hangup().await;
+                }
+                self.agent_gone();
+                self.fail_offer(offer, &agent, FailReason::Rejected, OfferResult::Rejected)
+                    .await;
+                self.agent = None;
+                self.agent_events = None;
+                self.agent_socket = None;
+                return;
+            }
+        };
+        let waited = match self.ctx.acd.offer_answered(offer).await {
+            Ok(w) => w,
+            Err(e) => {
+                // Too late: the ring timeout moved the caller on. Release this phone.
+                tracing::info!(error = %e, "agent answered after the offer was withdrawn");
+                self.drop_agent_after_answer().await;
+                return;
+            }
+        };
+        let agent_format = LegFormat {
+            codec: answer.codec,
+            audio_pt: answer.payload_type,
+            event_pt: answer.telephone_event,
+        };
+        let caller_format = self.media.format();
+        let (ssrc, seq, ts) = self.media.stream_position();
+        if let Some(a) = self.agent.as_mut() {
+            a.bridged = true;
+            a.remote = answer.remote;
+            a.to_agent = Some(RtpRelay::new(
+                caller_format,
+                agent_format,
+                rand::random(),
+                rand::random(),
+            ));
+            a.to_caller =
+                Some(RtpRelay::new(agent_format, caller_format, ssrc, seq).continuing(ts));
+        }
+        // The caller has left the queue: the engine removed the entry when the offer was answered.
+        self.waiting = None;
+        self.playback = None;
+        self.phase = Phase::Bridged;
+        let waited_ms = i64::try_from(waited.as_millis()).unwrap_or(i64::MAX);
+        let at = now_ms();
+        if let Err(e) = self
+            .ctx
+            .store
+            .set_call_connected(&self.id, &agent, at, waited_ms)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot record connection");
+        }
+        if let Err(e) = self
+            .ctx
+            .store
+            .finish_offer(&self.id, &agent, at, OfferResult::Answered)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot record offer result");
+        }
+        self.ctx.events.publish(EventKind::CallConnected {
+            call_id: self.id.clone(),
+            agent_id: agent.clone(),
+            waited_ms,
+        });
+        tracing::info!(%agent, waited_ms, "bridged to agent");
+        let _ = now;
+    }
+
+    async fn drop_agent_after_answer(&mut self) {
+        if let Some(a) = self.agent.take() {
+            a.leg.hangup().await;
+            if let Err(e) = self
+                .ctx
+                .store
+                .finish_offer(&self.id, &a.agent, now_ms(), OfferResult::Cancelled)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot record offer result");
+            }
+        }
+        self.agent_events = None;
+        self.agent_socket = None;
+    }
+
+    async fn answer_agent_reinvite(&mut self, id: crate::sip::ReInviteId, offer: Option<&[u8]>) {
+        let Some(a) = self.agent.as_mut() else {
+            return;
+        };
+        let port = self
+            .agent_socket
+            .as_ref()
+            .and_then(|s| s.local_addr().ok())
+            .map_or(0, |s| s.port());
+        match offer.map(|o| {
+            SessionOffer::parse(o).and_then(|o| sdp::negotiate(&o, &[G711::Pcmu, G711::Pcma]))
+        }) {
+            Some(Ok(answer)) => {
+                a.remote = answer.remote;
+                a.latched = None;
+                self.sdp_version += 1;
+                let body = answer.to_sdp(self.local_ip, port, self.sdp_session, self.sdp_version);
+                a.leg.answer_reinvite(id, body.into_bytes()).await;
+            }
+            Some(Err(_)) | None => a.leg.reject_reinvite(id, 488, "Not Acceptable Here").await,
+        }
+    }
+
+    /// Ends the agent leg however the call ends: CANCEL while ringing, BYE and wrap-up when bridged.
+    pub(super) async fn end_agent_leg(&mut self) {
+        let Some(a) = self.agent.take() else {
+            return;
+        };
+        self.agent_events = None;
+        self.agent_socket = None;
+        if a.bridged {
+            if !a.gone {
+                a.leg.hangup().await;
+            }
+            if let Err(e) = self.ctx.acd.call_ended(a.agent.clone()).await {
+                tracing::warn!(error = %e, agent = %a.agent, "cannot end the agent's call in the queue engine");
+            }
+        } else {
+            if !a.gone {
+                a.leg.cancel().await;
+            }
+            if let Err(e) = self
+                .ctx
+                .store
+                .finish_offer(&self.id, &a.agent, now_ms(), OfferResult::Cancelled)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot record offer result");
+            }
+        }
+    }
+}
+
+/// Our offer to an agent's phone: the caller's codec first (no transcoding when the phone takes
+/// it), the other law, and telephone-event for DTMF pass-through.
+fn offer_sdp(ip: IpAddr, port: u16, session: u64, caller_codec: G711) -> String {
+    let (first, second) = match caller_codec {
+        G711::Pcmu => (G711::Pcmu, G711::Pcma),
+        G711::Pcma => (G711::Pcma, G711::Pcmu),
+    };
+    let family = if ip.is_ipv6() { "IP6" } else { "IP4" };
+    format!(
+        "v=0\r\no=firstline {session} 1 IN {family} {ip}\r\ns=firstline\r\nc=IN {family} {ip}\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP {p1} {p2} {EVENT_PT}\r\na=rtpmap:{p1} {n1}/8000\r\na=rtpmap:{p2} {n2}/8000\r\n\
+         a=rtpmap:{EVENT_PT} telephone-event/8000\r\na=fmtp:{EVENT_PT} 0-15\r\na=ptime:20\r\na=sendrecv\r\n",
+        p1 = first.payload_type(),
+        p2 = second.payload_type(),
+        n1 = first.encoding_name(),
+        n2 = second.encoding_name(),
+    )
+}

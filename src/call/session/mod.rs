@@ -1,0 +1,486 @@
+//! The call session loop: answer, run the IVR over the RTP leg, store the intake, queue, ring an
+//! agent, bridge, end.
+//!
+//! One task, one `select!` loop: the caller's SIP leg events and RTP, the queue engine's notices,
+//! the agent leg's events and RTP, and one timer (the earliest of the RTP pacer, the IVR timeout,
+//! the wait limit and the dead-peer check). No locks. The parts of the loop live in `play.rs`
+//! (prompts, IVR, intake), `queue.rs` (waiting, announcements, callback, voice message) and
+//! `agent.rs` (ringing the agent's phone, the bridge).
+
+mod agent;
+mod play;
+mod queue;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::acd::QueueNotice;
+use crate::domain::{CallId, Category, CustomerId, DtmfMode, IntakeId, Language, Priority};
+use crate::events::EventKind;
+use crate::ivr::Ivr;
+use crate::media::dtmf::{DtmfMerger, parse_info_body};
+use crate::media::g711::G711;
+use crate::media::prompts::Playback;
+use crate::media::sdp::{self, SessionOffer};
+use crate::sip::{CallLeg, IncomingCall, LegEvent, OutEvent, SipTransport};
+use crate::store::{CallEnd, CallTransport, HangupBy, NewCall, Outcome, now_ms};
+
+use self::agent::AgentCall;
+use self::queue::Waiting;
+use super::media::{Inbound, MediaLeg};
+use super::{CallContext, CallerIdentity};
+
+/// Where the call is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// In the menu.
+    Ivr,
+    /// The IVR is done; the "connecting" prompt plays.
+    Connecting,
+    /// Waiting in the queue with hold music, until an agent answers or `until` (the wait limit).
+    Hold { until: Instant },
+    /// Recording a voice message until `until`, `#`, or hang-up.
+    Recording { until: Instant },
+    /// Connected to an agent; media is relayed.
+    Bridged,
+    /// A last prompt plays (goodbye, confirmation); then we hang up with this outcome.
+    Closing { outcome: Outcome },
+}
+
+/// How the call ended, for `calls.outcome` / `hangup_by` / `end_reason`.
+struct Ending {
+    outcome: Outcome,
+    hangup_by: Option<HangupBy>,
+    reason: String,
+}
+
+impl Ending {
+    fn by_caller(outcome: Outcome, reason: &str) -> Ending {
+        Ending {
+            outcome,
+            hangup_by: Some(HangupBy::Caller),
+            reason: reason.to_owned(),
+        }
+    }
+    fn by_server(outcome: Outcome, reason: &str) -> Ending {
+        Ending {
+            outcome,
+            hangup_by: Some(HangupBy::Server),
+            reason: reason.to_owned(),
+        }
+    }
+    fn lost(reason: String) -> Ending {
+        Ending {
+            outcome: Outcome::Failed,
+            hangup_by: None,
+            reason,
+        }
+    }
+}
+
+/// What woke the loop.
+enum Wake {
+    Nothing,
+    Digit(char, DtmfMode),
+    Timer,
+    Shutdown,
+    Leg(Option<LegEvent>),
+    Notice(Option<QueueNotice>),
+    Agent(Option<OutEvent>),
+}
+
+pub(super) struct Session {
+    ctx: Arc<CallContext>,
+    id: CallId,
+    caller: CallerIdentity,
+    customer_id: Option<CustomerId>,
+    leg: CallLeg,
+    media: MediaLeg,
+    ivr: Ivr,
+    merger: DtmfMerger,
+    phase: Phase,
+    playback: Option<Playback>,
+    /// What the caller chose in the IVR (category, priority), once it finished.
+    choice: Option<(Category, Option<Priority>)>,
+    /// The stored intake, once the IVR finished.
+    intake_id: Option<IntakeId>,
+    /// A voice message being recorded (8 kHz PCM), after the beep.
+    recording: Option<Vec<i16>>,
+    /// In the queue (after the IVR, until an agent answers or the caller leaves).
+    waiting: Option<Waiting>,
+    /// The agent leg being rung or bridged.
+    agent: Option<AgentCall>,
+    /// Its SIP events (a field of its own so the loop can wait on it beside the agent's RTP).
+    agent_events: Option<mpsc::Receiver<OutEvent>>,
+    /// Its RTP socket.
+    agent_socket: Option<tokio::net::UdpSocket>,
+    frame: Vec<u8>,
+    sdp_version: u64,
+    sdp_session: u64,
+    local_ip: IpAddr,
+    /// The last SDP answer we gave (offered again for a re-INVITE without SDP).
+    answer: sdp::Answer,
+    /// The language of the last prompt the IVR asked for (later prompts use it too).
+    language: Language,
+}
+
+impl Session {
+    /// Runs the whole call; every path ends with the call record completed.
+    pub(super) async fn run(
+        ctx: Arc<CallContext>,
+        id: CallId,
+        caller: CallerIdentity,
+        incoming: IncomingCall,
+    ) {
+        let IncomingCall {
+            sip_call_id,
+            offer,
+            transport,
+            local_ip,
+            leg,
+            mut events,
+            ..
+        } = incoming;
+        let customer_id = if caller.normalised {
+            match ctx.store.find_customer_by_phone(&caller.number).await {
+                Ok(c) => c.map(|c| c.id),
+                Err(e) => {
+                    tracing::warn!(error = %e, "customer lookup failed");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let new_call = NewCall {
+            id: id.clone(),
+            sip_call_id,
+            caller: caller.number.clone(),
+            caller_name: caller.display_name.clone(),
+            customer_id: customer_id.clone(),
+            transport: match transport {
+                SipTransport::Udp => CallTransport::Udp,
+                SipTransport::Tcp => CallTransport::Tcp,
+            },
+            arrived_at: now_ms(),
+        };
+        if let Err(e) = ctx.store.insert_call(&new_call).await {
+            // Without a call record nothing could be stored later: refuse the call cleanly.
+            tracing::error!(error = %e, "cannot record call; refusing it");
+            leg.reject(503, "Service Unavailable").await;
+            return;
+        }
+        ctx.events.publish(EventKind::CallArrived {
+            call_id: id.clone(),
+            caller: caller.number.clone(),
+            customer_id: customer_id.clone(),
+        });
+        tracing::info!(customer = ?customer_id, "call arrived");
+
+        let setup = Self::setup(&ctx, &id, offer.as_deref(), local_ip, &leg, &mut events).await;
+        let (ending, modes, language) = match setup {
+            Ok((media, answer, sdp_session)) => {
+                let mut session = Session {
+                    ctx: ctx.clone(),
+                    id: id.clone(),
+                    caller,
+                    customer_id,
+                    leg: leg.clone(),
+                    media,
+                    ivr: Ivr::new(ctx.ivr.clone(), Instant::now()),
+                    merger: DtmfMerger::default(),
+                    phase: Phase::Ivr,
+                    playback: None,
+                    choice: None,
+                    intake_id: None,
+                    recording: None,
+                    waiting: None,
+                    agent: None,
+                    agent_events: None,
+                    agent_socket: None,
+                    frame: Vec::with_capacity(160),
+                    sdp_version: 1,
+                    sdp_session,
+                    local_ip,
+                    answer,
+                    language: ctx.ivr.default_language(),
+                };
+                let ending = session.run_loop(&mut events).await;
+                session.leave(&ending).await;
+                (ending, session.merger.modes_seen(), Some(session.language))
+            }
+            Err(ending) => (ending, Vec::new(), None),
+        };
+        let end = CallEnd {
+            ended_at: now_ms(),
+            outcome: ending.outcome,
+            hangup_by: ending.hangup_by,
+            end_reason: Some(ending.reason.clone()),
+            dtmf_mode: modes,
+            language,
+        };
+        if let Err(e) = ctx.store.finish_call(&id, &end).await {
+            tracing::error!(error = %e, "cannot complete call record");
+        }
+        ctx.events.publish(EventKind::CallEnded {
+            call_id: id.clone(),
+            outcome: ending.outcome.as_str().to_owned(),
+        });
+        tracing::info!(outcome = ending.outcome.as_str(), reason = %ending.reason, "call ended");
+    }
+
+    /// Negotiates SDP, binds RTP, rings, answers. `Err` means the call ended before answer.
+    async fn setup(
+        ctx: &Arc<CallContext>,
+        id: &CallId,
+        offer: Option<&[u8]>,
+        local_ip: IpAddr,
+        leg: &CallLeg,
+        events: &mut mpsc::Receiver<LegEvent>,
+    ) -> Result<(MediaLeg, sdp::Answer, u64), Ending> {
+        let fail = Ending::by_server;
+        let Some(offer) = offer else {
+            leg.reject(488, "Not Acceptable Here (SDP offer required)")
+                .await;
+            return Err(fail(Outcome::Rejected, "no SDP offer"));
+        };
+        let answer = match SessionOffer::parse(offer)
+            .and_then(|o| sdp::negotiate(&o, &[G711::Pcmu, G711::Pcma]))
+        {
+            Ok(a) => a,
+            Err(e) => {
+                leg.reject(488, "Not Acceptable Here").await;
+                return Err(fail(Outcome::Rejected, &format!("SDP: {e}")));
+            }
+        };
+        let media = match MediaLeg::bind(local_ip, &answer, Instant::now()).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot bind RTP socket");
+                leg.reject(503, "Service Unavailable").await;
+                return Err(fail(Outcome::Failed, "no RTP port"));
+            }
+        };
+        leg.ringing().await;
+        if ctx.call.answer_delay_ms > 0 {
+            let delay = tokio::time::sleep(Duration::from_millis(ctx.call.answer_delay_ms));
+            tokio::pin!(delay);
+            loop {
+                tokio::select! {
+                    _ = &mut delay => break,
+                    ev = events.recv() => match ev {
+                        Some(LegEvent::Cancelled) => return Err(Ending::by_caller(Outcome::Cancelled, "CANCEL before answer")),
+                        Some(LegEvent::Ended { reason }) => return Err(fail(Outcome::Failed, &format!("{reason:?}"))),
+                        Some(_) => {}
+                        None => return Err(fail(Outcome::Failed, "SIP leg gone")),
+                    },
+                }
+            }
+        }
+        let sdp_session = u64::from(rand::random::<u32>());
+        let port = media
+            .local_port()
+            .map_err(|_| fail(Outcome::Failed, "no RTP port"))?;
+        leg.answer(answer.to_sdp(local_ip, port, sdp_session, 1).into_bytes())
+            .await;
+        if let Err(e) = ctx.store.set_call_answered(id, now_ms()).await {
+            tracing::warn!(error = %e, "cannot record answer time");
+        }
+        Ok((media, answer, sdp_session))
+    }
+
+    async fn run_loop(&mut self, events: &mut mpsc::Receiver<LegEvent>) -> Ending {
+        let mut buf = vec![0u8; 2048];
+        let mut agent_buf = vec![0u8; 2048];
+        let rtp_timeout = Duration::from_secs(self.ctx.call.rtp_timeout_secs.max(1));
+        self.drain_ivr(Instant::now()).await;
+        loop {
+            let deadline = self.next_deadline();
+            let bridged = self.phase == Phase::Bridged;
+            let woke = tokio::select! {
+                ev = events.recv() => Wake::Leg(ev),
+                rx = self.media.recv(&mut buf) => match rx {
+                    Ok((data, from)) => {
+                        let now = Instant::now();
+                        if bridged {
+                            if let (Some(packet), Some(agent), Some(socket)) = (self.media.accept(&self.ctx, now, data, from), self.agent.as_mut(), self.agent_socket.as_ref()) {
+                                agent.to_agent(&packet, socket);
+                            }
+                            Wake::Nothing
+                        } else {
+                            match self.media.on_datagram(&self.ctx, now, data, from, self.recording.as_mut()) {
+                                Inbound::Digit(d, mode) => Wake::Digit(d, mode),
+                                Inbound::Nothing => Wake::Nothing,
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        // ICMP port unreachable and friends surface here on Linux: not fatal.
+                        tracing::debug!(error = %e, "RTP receive error");
+                        Wake::Nothing
+                    }
+                },
+                n = recv_opt(self.waiting.as_mut().map(|w| &mut w.notices)) => Wake::Notice(n),
+                ev = recv_opt(self.agent_events.as_mut()) => Wake::Agent(ev),
+                rx = agent::recv_rtp(self.agent_socket.as_ref(), &mut agent_buf) => {
+                    if let (Some((data, from)), Some(agent)) = (rx, self.agent.as_mut()) {
+                        agent.from_agent(&self.ctx, data, from, &self.media);
+                    }
+                    Wake::Nothing
+                }
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => Wake::Timer,
+                _ = self.ctx.shutdown.cancelled() => Wake::Shutdown,
+            };
+            let now = Instant::now();
+            let flow = match woke {
+                Wake::Nothing => None,
+                Wake::Digit(d, mode) => self.on_digit(now, d, mode).await,
+                Wake::Timer => {
+                    self.on_timer(now);
+                    let silent = self.media.expects_rtp()
+                        && now.duration_since(self.media.last_rx) > rtp_timeout
+                        && !matches!(self.phase, Phase::Closing { .. });
+                    if silent {
+                        self.leg.hangup().await;
+                        Some(Ending::by_server(Outcome::Failed, "no RTP from caller"))
+                    } else {
+                        self.on_wait_limits(now).await
+                    }
+                }
+                Wake::Shutdown => {
+                    self.leg.hangup().await;
+                    Some(Ending::by_server(Outcome::Failed, "server shutdown"))
+                }
+                Wake::Leg(None) => Some(Ending::lost("SIP leg gone".into())),
+                Wake::Leg(Some(ev)) => self.on_leg_event(now, ev).await,
+                Wake::Notice(Some(n)) => self.on_notice(now, n).await,
+                Wake::Notice(None) => {
+                    // The queue engine stopped (shutdown): keep the caller until we are told.
+                    self.waiting = None;
+                    None
+                }
+                Wake::Agent(ev) => self.on_agent_event(now, ev).await,
+            };
+            if let Some(ending) = flow {
+                return ending;
+            }
+            self.drain_ivr(now).await;
+            if let Phase::Closing { outcome } = self.phase
+                && self.playback.is_none()
+            {
+                self.leg.hangup().await;
+                let reason = match outcome {
+                    Outcome::MaxWait => "maximum wait reached",
+                    Outcome::Callback => "callback requested",
+                    Outcome::VoiceMessage => "voice message left",
+                    _ => "ended by the server",
+                };
+                return Ending::by_server(outcome, reason);
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let mut t = match self.phase {
+            // Bridged media is paced by the far end; wake only for the dead-peer check.
+            Phase::Bridged => Instant::now() + Duration::from_secs(1),
+            _ => self.media.poll_timeout(),
+        };
+        if let Some(ivr) = self.ivr.poll_timeout() {
+            t = t.min(ivr);
+        }
+        if let Phase::Hold { until } | Phase::Recording { until } = self.phase {
+            t = t.min(until);
+        }
+        t
+    }
+
+    async fn on_leg_event(&mut self, now: Instant, ev: LegEvent) -> Option<Ending> {
+        match ev {
+            LegEvent::Acked => None,
+            LegEvent::Cancelled => Some(Ending::by_caller(Outcome::Cancelled, "CANCEL")),
+            LegEvent::Bye => Some(self.caller_hung_up(now).await),
+            LegEvent::Info { content_type, body } => {
+                match parse_info_body(&content_type, &body) {
+                    Ok(d) => return self.on_digit(now, d, DtmfMode::Info).await,
+                    Err(e) => tracing::debug!(error = %e, %content_type, "INFO without a digit"),
+                }
+                None
+            }
+            LegEvent::ReInvite { id, offer } => {
+                let parsed = offer.as_deref().map(|o| {
+                    SessionOffer::parse(o).and_then(|o| sdp::negotiate(&o, &[self.media.codec()]))
+                });
+                self.sdp_version += 1;
+                let port = self.media.local_port().unwrap_or(0);
+                match parsed {
+                    Some(Ok(answer)) => {
+                        self.media.renegotiate(&answer);
+                        let body =
+                            answer.to_sdp(self.local_ip, port, self.sdp_session, self.sdp_version);
+                        self.answer = answer;
+                        self.leg.answer_reinvite(id, body.into_bytes()).await;
+                    }
+                    Some(Err(e)) => {
+                        tracing::info!(error = %e, "re-INVITE offer not acceptable");
+                        self.leg
+                            .reject_reinvite(id, 488, "Not Acceptable Here")
+                            .await;
+                    }
+                    None => {
+                        // Late-offer re-INVITE: offer what we use now; the ACK carries the answer.
+                        let body = self.answer.to_sdp(
+                            self.local_ip,
+                            port,
+                            self.sdp_session,
+                            self.sdp_version,
+                        );
+                        self.leg.answer_reinvite(id, body.into_bytes()).await;
+                    }
+                }
+                None
+            }
+            LegEvent::Ended { reason } => Some(Ending::lost(format!("{reason:?}"))),
+        }
+    }
+
+    /// The caller sent BYE: what that means depends on where the call was.
+    async fn caller_hung_up(&mut self, now: Instant) -> Ending {
+        match self.phase {
+            Phase::Bridged => Ending::by_caller(Outcome::Answered, "BYE from caller"),
+            Phase::Recording { .. } => {
+                self.save_voice_message(now).await;
+                Ending::by_caller(Outcome::VoiceMessage, "BYE from caller after recording")
+            }
+            Phase::Closing { outcome } => Ending::by_caller(outcome, "BYE from caller"),
+            Phase::Ivr => Ending::by_caller(Outcome::AbandonedIvr, "BYE from caller"),
+            Phase::Connecting | Phase::Hold { .. } => {
+                Ending::by_caller(Outcome::AbandonedQueue, "BYE from caller")
+            }
+        }
+    }
+
+    /// Last words to the queue engine and the agent leg, whatever ended the call.
+    async fn leave(&mut self, ending: &Ending) {
+        self.end_agent_leg().await;
+        if let Some(waiting) = self.waiting.take() {
+            let reason = match ending.outcome {
+                Outcome::Callback => crate::acd::RemoveReason::Callback,
+                Outcome::VoiceMessage => crate::acd::RemoveReason::VoiceMessage,
+                _ => crate::acd::RemoveReason::Abandoned,
+            };
+            waiting.leave(&self.ctx, &self.id, reason).await;
+        }
+    }
+}
+
+/// Receives from an optional channel; pending forever when there is none.
+async fn recv_opt<T>(rx: Option<&mut mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}

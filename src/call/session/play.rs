@@ -1,0 +1,205 @@
+//! The caller's side of the session: digits, the 20 ms frame clock, prompts, the IVR and the
+//! intake it produces.
+
+use std::time::{Duration, Instant};
+
+use super::{Ending, Phase, Session};
+use crate::domain::DtmfMode;
+use crate::events::EventKind;
+use crate::ivr::{IvrAction, IvrOutcome};
+use crate::media::g711::G711;
+use crate::media::prompts::{Playback, Prompt};
+use crate::store::{NewIntake, now_ms};
+
+impl Session {
+    /// A digit from any source: deduplicated, then given to the IVR or the waiting menu.
+    pub(super) async fn on_digit(
+        &mut self,
+        now: Instant,
+        digit: char,
+        mode: DtmfMode,
+    ) -> Option<Ending> {
+        let digit = self.merger.on_digit(now, digit, mode)?;
+        if mode != DtmfMode::Inband {
+            self.media.disable_inband();
+        }
+        tracing::debug!(%digit, %mode, "digit");
+        self.ctx.events.publish(EventKind::Digit {
+            call_id: self.id.clone(),
+            digit,
+            mode,
+        });
+        match self.phase {
+            Phase::Ivr => {
+                self.ivr.on_digit(now, digit);
+                None
+            }
+            Phase::Hold { .. } | Phase::Connecting => self.on_waiting_digit(now, digit).await,
+            Phase::Recording { .. } if digit == '#' => {
+                self.finish_recording(now).await;
+                None
+            }
+            Phase::Recording { .. } | Phase::Bridged | Phase::Closing { .. } => None,
+        }
+    }
+
+    /// Sends due RTP frames, advances playback, fires the IVR timer.
+    pub(super) fn on_timer(&mut self, now: Instant) {
+        if self.phase == Phase::Bridged {
+            return;
+        }
+        let due = self.media.due(now);
+        let codec = self.media.codec();
+        for _ in 0..due {
+            self.frame.clear();
+            let finished = match self.playback.as_mut() {
+                Some(p) => match p.next_frame(codec) {
+                    Some(f) => {
+                        self.frame.extend_from_slice(f);
+                        false
+                    }
+                    None => true,
+                },
+                None => false,
+            };
+            if finished {
+                self.playback = None;
+                self.on_playback_finished(now);
+            }
+            if self.frame.is_empty() {
+                self.frame.resize(160, silence(codec));
+            }
+            let frame = std::mem::take(&mut self.frame);
+            self.media.send_frame(&frame);
+            self.frame = frame;
+        }
+        if self.ivr.poll_timeout().is_some_and(|t| t <= now) {
+            self.ivr.on_timeout(now);
+        }
+    }
+
+    fn on_playback_finished(&mut self, now: Instant) {
+        match self.phase {
+            Phase::Ivr => self.ivr.on_prompt_finished(now),
+            Phase::Connecting => {
+                let until = now + Duration::from_secs(self.ctx.call.max_wait_secs);
+                self.phase = Phase::Hold { until };
+                self.after_announcement();
+            }
+            // An announcement or the options prompt ended: back to the music (or the next one).
+            Phase::Hold { .. } => self.after_announcement(),
+            Phase::Recording { .. } if self.recording.is_none() => self.begin_capture(now),
+            Phase::Recording { .. } | Phase::Bridged | Phase::Closing { .. } => {}
+        }
+    }
+
+    /// Starts hold music, unless an announcement is waiting to be played first.
+    pub(super) fn after_announcement(&mut self) {
+        let next = self.waiting.as_mut().and_then(|w| {
+            let next = w.pending.take();
+            w.busy = next.is_some();
+            next
+        });
+        match next {
+            Some(announcement) => self.play(Playback::sequence(announcement, false)),
+            None => self.play(Playback::looping(self.ctx.prompts.hold())),
+        }
+    }
+
+    /// Plays `playback` from its first frame (a new talkspurt).
+    pub(super) fn play(&mut self, playback: Playback) {
+        self.playback = Some(playback);
+        self.media.talkspurt();
+    }
+
+    /// Looks a prompt up in the caller's language.
+    pub(super) fn prompt(&self, name: &str) -> Option<std::sync::Arc<Prompt>> {
+        let found = self.ctx.prompts.get(self.language, name);
+        if found.is_none() {
+            tracing::error!(prompt = name, language = %self.language, "prompt missing");
+        }
+        found
+    }
+
+    /// Plays a prompt once in the caller's language (nothing if it is missing).
+    pub(super) fn play_prompt(&mut self, name: &str) {
+        self.playback = None;
+        if let Some(p) = self.prompt(name) {
+            self.play(Playback::once(p));
+        }
+    }
+
+    /// Carries out what the IVR asked for; stores the intake and queues the caller when it ends.
+    pub(super) async fn drain_ivr(&mut self, now: Instant) {
+        while let Some(action) = self.ivr.poll_action() {
+            match action {
+                IvrAction::Play { prompt, language } => {
+                    self.language = language;
+                    self.play_prompt(&prompt);
+                    if self.playback.is_none() {
+                        self.ivr.on_prompt_finished(now);
+                    }
+                }
+                IvrAction::StopPlayback => self.playback = None,
+                IvrAction::Finished(outcome) => {
+                    if self.phase == Phase::Ivr {
+                        self.phase = Phase::Connecting;
+                    }
+                    self.store_intake(&outcome).await;
+                    self.enqueue(now).await;
+                    if self.playback.is_none() {
+                        self.on_playback_finished(now);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn store_intake(&mut self, outcome: &IvrOutcome) {
+        tracing::Span::current().record("category", outcome.category.as_str());
+        // The queue needs the choice even if the record cannot be written.
+        self.choice = Some((outcome.category, outcome.priority));
+        let at = now_ms();
+        let intake = NewIntake {
+            call_id: Some(self.id.clone()),
+            customer_id: self.customer_id.clone(),
+            caller: Some(self.caller.number.clone()),
+            category: outcome.category,
+            priority: outcome.priority,
+            language: Some(outcome.language),
+            ivr_path: outcome.path_string(),
+            dtmf_mode: self.merger.modes_seen(),
+            description: None,
+            created_at: at,
+        };
+        if let Err(e) = self
+            .ctx
+            .store
+            .set_call_ivr_ended(&self.id, at, outcome.language)
+            .await
+        {
+            tracing::error!(error = %e, "cannot record IVR end");
+        }
+        match self.ctx.store.insert_intake(&intake).await {
+            Ok(intake_id) => {
+                tracing::info!(intake = %intake_id, category = %outcome.category, priority = ?outcome.priority, "intake drafted");
+                self.ctx.events.publish(EventKind::IntakeDrafted {
+                    call_id: self.id.clone(),
+                    intake_id: intake_id.clone(),
+                    category: outcome.category,
+                    priority: outcome.priority,
+                });
+                self.intake_id = Some(intake_id);
+            }
+            Err(e) => tracing::error!(error = %e, "cannot store intake"),
+        }
+    }
+}
+
+/// One byte of digital silence in the codec.
+pub(super) fn silence(codec: G711) -> u8 {
+    match codec {
+        G711::Pcmu => 0xFF,
+        G711::Pcma => 0xD5,
+    }
+}

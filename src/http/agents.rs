@@ -1,0 +1,359 @@
+//! The agents' API under `/api` (issue 3 point 3, issue 4 points 1 and 6): login and logout
+//! with sessions, the signed-in agent and their ACD state, state changes, and a supervisor's
+//! agent list. Request and response shapes: docs/api.md.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+
+use super::ApiState;
+use super::auth::{self, Session, require_role};
+use super::error::{ApiError, ApiJson, BODY_LIMIT, not_found};
+use crate::acd::{AcdError, AcdHandle, AcdSnapshot, AgentInfo, AgentState};
+use crate::domain::{AgentId, Category};
+use crate::store::{AgentRow, now_ms};
+
+/// Roles that may see every agent.
+const SUPERVISORS: &[&str] = &["supervisor", "admin"];
+/// Longest login name and password accepted (longer ones cannot be valid).
+const MAX_LOGIN: usize = 128;
+const MAX_PASSWORD: usize = 1024;
+/// Longest not-ready reason.
+const MAX_REASON: usize = 100;
+
+/// The `/api` routes, bodies limited to [`BODY_LIMIT`].
+pub(super) fn router(state: ApiState) -> Router {
+    let api = Router::new()
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/me", get(me))
+        .route("/me/state", put(set_state))
+        .route("/me/wrapup-done", post(wrapup_done))
+        .route("/agents", get(list_agents))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state);
+    Router::new().nest("/api", api)
+}
+
+#[derive(Deserialize)]
+struct LoginRequest {
+    login: String,
+    password: String,
+}
+
+/// An agent as the API shows them (never the password hash).
+#[derive(Serialize)]
+struct AgentView {
+    id: AgentId,
+    name: String,
+    login: String,
+    role: String,
+    extension: Option<String>,
+    categories: Vec<Category>,
+    level: i64,
+}
+
+impl From<AgentRow> for AgentView {
+    fn from(a: AgentRow) -> Self {
+        AgentView {
+            id: a.id,
+            name: a.name,
+            login: a.login,
+            role: a.role,
+            extension: a.extension,
+            categories: a.categories,
+            level: a.level,
+        }
+    }
+}
+
+/// An agent's live state: `state` is `AgentState::name()`; `since` is epoch ms.
+#[derive(Serialize)]
+struct StateView {
+    state: &'static str,
+    reason: Option<String>,
+    since: Option<i64>,
+}
+
+impl StateView {
+    fn of(snapshot: &AcdSnapshot, id: &AgentId) -> StateView {
+        let Some(agent) = snapshot.agent(id) else {
+            return StateView {
+                state: AgentState::Offline.name(),
+                reason: None,
+                since: None,
+            };
+        };
+        let reason = match &agent.state {
+            AgentState::NotReady { reason } => Some(reason.clone()),
+            _ => None,
+        };
+        let ago = snapshot.at.saturating_duration_since(agent.since);
+        let ago_ms = i64::try_from(ago.as_millis()).unwrap_or(i64::MAX);
+        StateView {
+            state: agent.state.name(),
+            reason,
+            since: Some(now_ms().saturating_sub(ago_ms)),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct LoginResponse {
+    token: String,
+    agent: AgentView,
+    expires_at: i64,
+}
+
+#[derive(Serialize)]
+struct AgentWithState {
+    agent: AgentView,
+    #[serde(flatten)]
+    state: StateView,
+}
+
+#[derive(Serialize)]
+struct Done {
+    status: &'static str,
+}
+
+async fn login(
+    State(st): State<ApiState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    // Login CSRF: a browser posting from another site sends its Origin (RFC 6454 §7).
+    if auth::origin_matches_host(&headers) == Some(false) {
+        return Err(ApiError::Csrf);
+    }
+    if req.login.is_empty() || req.login.len() > MAX_LOGIN || req.password.len() > MAX_PASSWORD {
+        return Err(ApiError::Unprocessable(format!(
+            "login must be 1 to {MAX_LOGIN} bytes and password at most {MAX_PASSWORD} bytes"
+        )));
+    }
+    let ip = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
+    check_limit(&st, ip, &req.login)?;
+
+    let row = st.store.agent_by_login(&req.login).await?;
+    let hash = row.as_ref().map(|r| r.password_hash.clone());
+    let ok = auth::verify_password(hash, req.password).await?;
+    let row = match (ok, row) {
+        (true, Some(row)) => row,
+        _ => {
+            if let Ok(mut limiter) = st.limiter.lock() {
+                limiter.record_failure(Instant::now(), ip, &req.login);
+            }
+            tracing::info!(login = %req.login.escape_debug(), ?ip, "failed login");
+            return Err(ApiError::InvalidCredentials);
+        }
+    };
+    if let Ok(mut limiter) = st.limiter.lock() {
+        limiter.record_success(&req.login);
+    }
+
+    acd_login(&st.acd, &row).await?;
+    let token = auth::new_token();
+    let now = now_ms();
+    let ttl_ms = i64::try_from(st.auth.session_ttl.as_millis()).unwrap_or(i64::MAX);
+    let expires_at = now.saturating_add(ttl_ms);
+    st.store
+        .create_session(
+            &auth::hash_token(&token),
+            &row.id,
+            &row.role,
+            now,
+            expires_at,
+        )
+        .await?;
+    tracing::info!(agent = %row.id, "agent signed in");
+    let cookie = auth::session_cookie(&st.auth, &token);
+    let body = LoginResponse {
+        token,
+        agent: row.into(),
+        expires_at,
+    };
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        [auth::no_store()],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// 429 when the address or the login has too many recent failures.
+fn check_limit(st: &ApiState, ip: Option<std::net::IpAddr>, login: &str) -> Result<(), ApiError> {
+    // A poisoned lock only means another request panicked mid-update; the counters stay usable.
+    let limiter = st.limiter.lock().unwrap_or_else(|p| p.into_inner());
+    limiter
+        .check(Instant::now(), ip, login)
+        .map_err(|retry_after| ApiError::TooManyAttempts { retry_after })
+}
+
+/// Logs the agent into the ACD (available); a second session of a logged-in agent is fine.
+async fn acd_login(acd: &AcdHandle, row: &AgentRow) -> Result<(), ApiError> {
+    let info = AgentInfo {
+        id: row.id.clone(),
+        categories: row.categories.clone(),
+        level: u8::try_from(row.level.clamp(0, 255)).unwrap_or(u8::MAX),
+    };
+    match acd.agent_login(info).await {
+        Ok(()) | Err(AcdError::AlreadyLoggedIn(_)) => Ok(()),
+        Err(e) => Err(acd_error(e, "log in")),
+    }
+}
+
+/// Maps a refusal of the queue engine to 409 (with the agent's state) or 503.
+fn acd_error(e: AcdError, request: &str) -> ApiError {
+    match e {
+        AcdError::Stopped => ApiError::Unavailable,
+        AcdError::InvalidTransition { from, .. } => ApiError::Conflict {
+            message: format!("cannot {request} while {from}"),
+            state: from,
+        },
+        AcdError::NotLoggedIn(_) | AcdError::UnknownAgent(_) => ApiError::Conflict {
+            message: format!("cannot {request} while offline"),
+            state: AgentState::Offline.name(),
+        },
+        other => ApiError::Conflict {
+            message: other.to_string(),
+            state: "unknown",
+        },
+    }
+}
+
+async fn snapshot(acd: &AcdHandle) -> Result<AcdSnapshot, ApiError> {
+    acd.snapshot()
+        .await
+        .map_err(|e| acd_error(e, "read states"))
+}
+
+async fn logout(State(st): State<ApiState>, session: Session) -> Result<Response, ApiError> {
+    match st.acd.agent_logout(session.agent_id.clone()).await {
+        Ok(()) | Err(AcdError::NotLoggedIn(_) | AcdError::UnknownAgent(_)) => {}
+        Err(AcdError::InvalidTransition { from, .. }) => {
+            return Err(ApiError::Conflict {
+                message: format!("cannot log out while {from}: finish the call first"),
+                state: from,
+            });
+        }
+        Err(e) => return Err(acd_error(e, "log out")),
+    }
+    st.store.delete_session(&session.token_hash).await?;
+    tracing::info!(agent = %session.agent_id, "agent signed out");
+    let cookie = auth::cleared_cookie(&st.auth);
+    let body = Done {
+        status: "logged out",
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+#[derive(Serialize)]
+struct MeResponse {
+    agent: AgentView,
+    #[serde(flatten)]
+    state: StateView,
+    session_expires_at: i64,
+}
+
+async fn me(State(st): State<ApiState>, session: Session) -> Result<Json<MeResponse>, ApiError> {
+    let row = st
+        .store
+        .get_agent(&session.agent_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    let snap = snapshot(&st.acd).await?;
+    Ok(Json(MeResponse {
+        state: StateView::of(&snap, &row.id),
+        agent: row.into(),
+        session_expires_at: session.expires_at,
+    }))
+}
+
+/// `PUT /api/me/state` body.
+#[derive(Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+enum StateRequest {
+    Available,
+    NotReady {
+        #[serde(default)]
+        reason: Option<String>,
+    },
+}
+
+async fn set_state(
+    State(st): State<ApiState>,
+    session: Session,
+    ApiJson(req): ApiJson<StateRequest>,
+) -> Result<Json<StateView>, ApiError> {
+    let id = session.agent_id.clone();
+    // After a server restart the ACD knows nobody: a signed-in agent is logged in again.
+    let snap = snapshot(&st.acd).await?;
+    if StateView::of(&snap, &id).state == AgentState::Offline.name() {
+        let row = st
+            .store
+            .get_agent(&id)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        acd_login(&st.acd, &row).await?;
+    }
+    let result = match req {
+        StateRequest::Available => st
+            .acd
+            .set_available(id.clone())
+            .await
+            .map_err(|e| acd_error(e, "become available")),
+        StateRequest::NotReady { reason } => {
+            let reason = reason.unwrap_or_else(|| "break".to_owned());
+            let reason = reason.trim();
+            if reason.is_empty() || reason.chars().count() > MAX_REASON {
+                return Err(ApiError::Unprocessable(format!(
+                    "reason must be 1 to {MAX_REASON} characters"
+                )));
+            }
+            st.acd
+                .set_not_ready(id.clone(), reason.to_owned())
+                .await
+                .map_err(|e| acd_error(e, "become not ready"))
+        }
+    };
+    result?;
+    Ok(Json(StateView::of(&snapshot(&st.acd).await?, &id)))
+}
+
+async fn wrapup_done(
+    State(st): State<ApiState>,
+    session: Session,
+) -> Result<Json<StateView>, ApiError> {
+    let id = session.agent_id;
+    st.acd
+        .wrapup_done(id.clone())
+        .await
+        .map_err(|e| acd_error(e, "end wrap-up"))?;
+    Ok(Json(StateView::of(&snapshot(&st.acd).await?, &id)))
+}
+
+async fn list_agents(
+    State(st): State<ApiState>,
+    session: Session,
+) -> Result<Json<Vec<AgentWithState>>, ApiError> {
+    require_role(&session, SUPERVISORS)?;
+    let rows = st.store.list_agents().await?;
+    let snap = snapshot(&st.acd).await?;
+    let list = rows
+        .into_iter()
+        .map(|row| AgentWithState {
+            state: StateView::of(&snap, &row.id),
+            agent: row.into(),
+        })
+        .collect();
+    Ok(Json(list))
+}

@@ -1,0 +1,108 @@
+//! HTTP surface (axum): `/health`, and the agents' API under `/api` (login, logout, sessions,
+//! agent state; docs/api.md). The agent desk and supervisor feed build on the same API later.
+//!
+//! Layout: `agents` (the `/api` routes), `auth` (tokens, cookie, session extractor, roles,
+//! CSRF), `limit` (login rate limit, no I/O), `error` (every failure → status + JSON).
+
+mod agents;
+mod auth;
+mod error;
+mod limit;
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use crate::acd::AcdHandle;
+use crate::call::CallContext;
+use crate::sip::SipEndpoint;
+use crate::store::Store;
+
+pub use auth::AuthConfig;
+pub use error::ApiError;
+
+use limit::{LoginLimiter, LoginLimits};
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+pub struct HttpState {
+    /// The SIP endpoint, for its addresses and counters.
+    pub sip: SipEndpoint,
+    /// Call counters.
+    pub calls: Arc<CallContext>,
+    /// Agents and sessions.
+    pub store: Store,
+    /// The queue engine, which keeps agent states.
+    pub acd: AcdHandle,
+    /// Session cookie and lifetime settings.
+    pub auth: AuthConfig,
+}
+
+/// What the `/api` handlers share (no SIP or call parts, so tests build it from a store alone).
+#[derive(Clone)]
+pub(crate) struct ApiState {
+    pub(crate) store: Store,
+    pub(crate) acd: AcdHandle,
+    pub(crate) auth: Arc<AuthConfig>,
+    /// Failed-login counters; a std mutex, never held across an await.
+    pub(crate) limiter: Arc<Mutex<LoginLimiter>>,
+}
+
+impl ApiState {
+    pub(crate) fn new(store: Store, acd: AcdHandle, auth: AuthConfig, limits: LoginLimits) -> Self {
+        ApiState {
+            store,
+            acd,
+            auth: Arc::new(auth),
+            limiter: Arc::new(Mutex::new(LoginLimiter::new(limits))),
+        }
+    }
+}
+
+/// The HTTP routes. Serve them with `into_make_service_with_connect_info::<SocketAddr>()` so
+/// that the login rate limit sees the client's address.
+pub fn router(state: HttpState) -> Router {
+    let api = ApiState::new(
+        state.store.clone(),
+        state.acd.clone(),
+        state.auth.clone(),
+        LoginLimits::default(),
+    );
+    Router::new()
+        .route("/health", get(health))
+        .with_state(state)
+        .merge(agents::router(api))
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    version: &'static str,
+    sip_udp: String,
+    sip_tcp: String,
+    calls_active: usize,
+    calls_total: u64,
+    calls_refused: u64,
+    rtp_ignored_packets: u64,
+    sip: crate::sip::SipStatsSnapshot,
+}
+
+async fn health(State(state): State<HttpState>) -> Json<Health> {
+    let stats = &state.calls.stats;
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        sip_udp: state.sip.udp_addr().to_string(),
+        sip_tcp: state.sip.tcp_addr().to_string(),
+        calls_active: stats.active(),
+        calls_total: stats.total(),
+        calls_refused: stats.refused(),
+        rtp_ignored_packets: stats.rtp_ignored(),
+        sip: state.sip.stats(),
+    })
+}
