@@ -124,7 +124,10 @@ impl App {
         };
         let http_stop = shutdown.clone();
         tasks.spawn(async move {
-            let served = axum::serve(http_listener, http::router(state))
+            let served = axum::serve(
+                http_listener,
+                http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+            )
                 .with_graceful_shutdown(http_stop.cancelled_owned())
                 .await;
             if let Err(e) = served {

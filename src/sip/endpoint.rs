@@ -309,10 +309,8 @@ impl Driver {
                         ev,
                         LegEvent::Bye | LegEvent::Cancelled | LegEvent::Ended { .. }
                     );
-                    if let Some(tx) = self.legs.get(&id)
-                        && tx.try_send(ev).is_err()
-                    {
-                        tracing::warn!(leg = id, "leg event dropped: call task not reading");
+                    if let Some(tx) = self.legs.get(&id) {
+                        report_dropped(id, tx.try_send(ev));
                     }
                     if last {
                         self.legs.remove(&id);
@@ -360,10 +358,8 @@ impl Driver {
 
     fn out_event(&mut self, id: LegId, ev: OutEvent) {
         let last = ev.is_last();
-        if let Some(tx) = self.out_legs.get(&id)
-            && tx.try_send(ev).is_err()
-        {
-            tracing::warn!(leg = id, "outgoing leg event dropped: task not reading");
+        if let Some(tx) = self.out_legs.get(&id) {
+            report_dropped(id, tx.try_send(ev));
         }
         if last {
             self.out_legs.remove(&id);
@@ -418,6 +414,20 @@ impl Driver {
                 kind: CommandKind::Reject(503, "Service Unavailable".into()),
             };
             self.core.handle_command(Instant::now(), cmd);
+        }
+    }
+}
+
+/// A full event channel means a call task is stuck (worth a warning); a closed one only means
+/// the call already ended and no longer listens.
+fn report_dropped<T>(leg: LegId, sent: Result<(), mpsc::error::TrySendError<T>>) {
+    match sent {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            tracing::warn!(leg, "leg event dropped: the call task is not reading");
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            tracing::debug!(leg, "leg event after the call ended");
         }
     }
 }

@@ -95,14 +95,18 @@ impl Session {
 
     /// Starts hold music, unless an announcement is waiting to be played first.
     pub(super) fn after_announcement(&mut self) {
-        let next = self.waiting.as_mut().and_then(|w| {
-            let next = w.pending.take();
-            w.busy = next.is_some();
-            next
-        });
-        match next {
-            Some(announcement) => self.play(Playback::sequence(announcement, false)),
-            None => self.play(Playback::looping(self.ctx.prompts.hold())),
+        let next = self
+            .waiting
+            .as_mut()
+            .map(|w| {
+                w.busy = !w.pending.is_empty();
+                std::mem::take(&mut w.pending)
+            })
+            .unwrap_or_default();
+        if next.is_empty() {
+            self.play(Playback::looping(self.ctx.prompts.hold()));
+        } else {
+            self.play(Playback::sequence(next, false));
         }
     }
 

@@ -27,8 +27,8 @@ pub(super) struct Waiting {
     entry: EntryId,
     /// Epoch ms of entering the queue (a callback keeps it).
     queued_ms: i64,
-    /// An announcement to play when the current one ends.
-    pub(super) pending: Option<Vec<Arc<Prompt>>>,
+    /// Announcements to play when the current one ends, in order.
+    pub(super) pending: Vec<Arc<Prompt>>,
     /// An announcement or the options prompt is playing (not the hold music).
     pub(super) busy: bool,
     /// The caller may press 1 (callback) or 2 (voice message).
@@ -77,7 +77,7 @@ impl Session {
             notices,
             entry: EntryId::from(&self.id),
             queued_ms,
-            pending: None,
+            pending: Vec::new(),
             busy: false,
             options_open: false,
         });
@@ -151,7 +151,7 @@ impl Session {
             w.busy = true;
             self.play(Playback::sequence(prompts, false));
         } else {
-            w.pending = Some(prompts);
+            w.pending.extend(prompts);
         }
     }
 
@@ -163,7 +163,7 @@ impl Session {
                 if let Some(w) = self.waiting.as_mut() {
                     w.options_open = true;
                     w.busy = true;
-                    w.pending = None;
+                    w.pending.clear();
                 }
                 if let Some(p) = self.prompt("waiting_options") {
                     self.play(Playback::once(p));
