@@ -110,6 +110,7 @@ impl App {
             tasks: tasks.clone(),
         });
         requeue_callbacks(&calls).await;
+        tasks.spawn(purge_sessions(store.clone(), shutdown.clone()));
 
         let http_listener = tokio::net::TcpListener::bind(cfg.http.listen)
             .await
@@ -278,5 +279,21 @@ async fn requeue_callbacks(calls: &Arc<CallContext>) {
             }
         }
         Err(e) => tracing::error!(error = %e, "cannot read open callbacks"),
+    }
+}
+
+/// Removes expired desk sessions once an hour.
+async fn purge_sessions(store: Store, stop: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stop.cancelled() => break,
+        }
+        match store.purge_sessions(crate::store::now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "expired sessions removed"),
+            Err(e) => tracing::warn!(error = %e, "cannot remove expired sessions"),
+        }
     }
 }
