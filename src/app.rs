@@ -129,8 +129,8 @@ impl App {
                 http_listener,
                 http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
             )
-                .with_graceful_shutdown(http_stop.cancelled_owned())
-                .await;
+            .with_graceful_shutdown(http_stop.cancelled_owned())
+            .await;
             if let Err(e) = served {
                 tracing::error!(error = %e, "HTTP server failed");
             }

@@ -364,3 +364,177 @@ fn db_name_is_replaced() {
         "postgres://h/fl_2?sslmode=disable"
     );
 }
+
+/// Starts the server with the demo agents and short queue timers (ring 2 s, wrap-up 1 s, no
+/// periodic announcements, no wait limit for the callback offer), then `tweak`.
+pub(crate) async fn spawn_queue_app(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_with(|c| {
+        c.load_demo = true;
+        c.acd.ring_timeout_secs = 2;
+        c.acd.wrapup_secs = 1;
+        c.acd.announce_interval_secs = 0;
+        c.acd.max_wait_for_callback_secs = 0;
+        tweak(c);
+    })
+    .await
+}
+
+/// One HTTP/1.1 request over a fresh connection (`Connection: close`); returns the status and
+/// the body parsed as JSON (`Null` when it is not JSON).
+pub(crate) async fn http_json(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if !body.is_empty() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
+}
+
+impl TestApp {
+    /// Logs a demo agent in through `POST /api/login` (password `<login>-demo`); their token.
+    pub(crate) async fn login(&self, login: &str) -> String {
+        let body = serde_json::json!({"login": login, "password": format!("{login}-demo")});
+        let (status, json) =
+            http_json(self.app.http_addr(), "POST", "/api/login", None, Some(body)).await;
+        assert_eq!(status, 200, "login {login}: {json}");
+        json["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token in {json}"))
+            .to_string()
+    }
+
+    /// `PUT /api/me/state`; returns the status and the state view.
+    pub(crate) async fn set_state(
+        &self,
+        token: &str,
+        state: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        http_json(
+            self.app.http_addr(),
+            "PUT",
+            "/api/me/state",
+            Some(token),
+            Some(state),
+        )
+        .await
+    }
+
+    /// The queue columns of the `calls` row for a SIP Call-ID.
+    pub(crate) async fn queue_row(&self, sip_call_id: &str) -> Option<QueueRow> {
+        let row = sqlx::query(
+            "SELECT id, category, priority, queued_at, offered_at, offers, agent_id, \
+             connected_at, wait_ms, outcome, hangup_by FROM calls WHERE sip_call_id = $1",
+        )
+        .bind(sip_call_id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .ok()??;
+        let opt_i = |c: &str| row.try_get::<Option<i64>, _>(c).ok().flatten();
+        let opt_s = |c: &str| row.try_get::<Option<String>, _>(c).ok().flatten();
+        Some(QueueRow {
+            id: row.try_get("id").ok()?,
+            category: opt_s("category"),
+            priority: opt_i("priority"),
+            queued_at: opt_i("queued_at"),
+            offered_at: opt_i("offered_at"),
+            offers: opt_i("offers").unwrap_or(0),
+            agent_id: opt_s("agent_id"),
+            connected_at: opt_i("connected_at"),
+            wait_ms: opt_i("wait_ms"),
+            outcome: opt_s("outcome"),
+            hangup_by: opt_s("hangup_by"),
+        })
+    }
+
+    /// Waits until the call has entered the queue (`queued_at` set).
+    pub(crate) async fn queued(&self, sip_call_id: &str) -> QueueRow {
+        wait_for(Duration::from_secs(15), || async {
+            self.queue_row(sip_call_id)
+                .await
+                .filter(|r| r.queued_at.is_some())
+        })
+        .await
+        .unwrap_or_else(|| {
+            panic!("call {sip_call_id} did not enter the queue within 15 s")
+        })
+    }
+
+    /// `(agent_id, result)` of every `call_offers` row of a call, oldest first.
+    pub(crate) async fn offers_of(&self, call_id: &str) -> Vec<(String, Option<String>)> {
+        sqlx::query(
+            "SELECT agent_id, result FROM call_offers WHERE call_id = $1 ORDER BY offered_at",
+        )
+        .bind(call_id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("agent_id").unwrap_or_default(),
+                r.try_get::<Option<String>, _>("result").ok().flatten(),
+            )
+        })
+        .collect()
+    }
+
+    /// The agent's stored state changes `(from, to, reason)`, in order.
+    pub(crate) async fn agent_states(&self, agent_id: &str) -> Vec<(String, String, Option<String>)> {
+        sqlx::query(
+            "SELECT payload FROM events WHERE kind = 'agent_state' AND agent_id = $1 ORDER BY seq",
+        )
+        .bind(agent_id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| {
+            let p: String = r.try_get("payload").ok()?;
+            let v: serde_json::Value = serde_json::from_str(&p).ok()?;
+            Some((
+                v["from"].as_str()?.to_string(),
+                v["to"].as_str()?.to_string(),
+                v["reason"].as_str().map(str::to_string),
+            ))
+        })
+        .collect()
+    }
+}
+
+/// The queue part of a `calls` row.
+#[derive(Debug, Clone)]
+pub(crate) struct QueueRow {
+    pub(crate) id: String,
+    pub(crate) category: Option<String>,
+    pub(crate) priority: Option<i64>,
+    pub(crate) queued_at: Option<i64>,
+    pub(crate) offered_at: Option<i64>,
+    pub(crate) offers: i64,
+    pub(crate) agent_id: Option<String>,
+    pub(crate) connected_at: Option<i64>,
+    pub(crate) wait_ms: Option<i64>,
+    pub(crate) outcome: Option<String>,
+    pub(crate) hangup_by: Option<String>,
+}

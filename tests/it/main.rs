@@ -5,9 +5,11 @@
 // Test code: a failed setup step is a failed test, so `unwrap` is the right reaction here.
 #![allow(clippy::unwrap_used)]
 
+mod agent_phone;
 mod baresip;
 mod helpers;
 mod malformed;
+mod queue;
 mod rtp;
 mod scripted;
 mod sipp;

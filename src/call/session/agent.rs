@@ -42,7 +42,7 @@ pub(super) struct AgentCall {
 
 impl AgentCall {
     /// Relays one caller packet to the agent's phone.
-    pub(super) fn to_agent(&mut self, packet: &RtpPacket<'_>, socket: &UdpSocket) {
+    pub(super) fn relay_to_agent(&mut self, packet: &RtpPacket<'_>, socket: &UdpSocket) {
         let (Some(relay), Some(to)) = (self.to_agent.as_mut(), self.latched.or(self.remote)) else {
             return;
         };
@@ -56,7 +56,7 @@ impl AgentCall {
     }
 
     /// Relays one datagram from the agent's phone to the caller.
-    pub(super) fn from_agent(
+    pub(super) fn relay_from_agent(
         &mut self,
         ctx: &CallContext,
         data: &[u8],

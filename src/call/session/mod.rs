@@ -307,7 +307,7 @@ impl Session {
                         let now = Instant::now();
                         if bridged {
                             if let (Some(packet), Some(agent), Some(socket)) = (self.media.accept(&self.ctx, now, data, from), self.agent.as_mut(), self.agent_socket.as_ref()) {
-                                agent.to_agent(&packet, socket);
+                                agent.relay_to_agent(&packet, socket);
                             }
                             Wake::Nothing
                         } else {
@@ -327,7 +327,7 @@ impl Session {
                 ev = recv_opt(self.agent_events.as_mut()) => Wake::Agent(ev),
                 rx = agent::recv_rtp(self.agent_socket.as_ref(), &mut agent_buf) => {
                     if let (Some((data, from)), Some(agent)) = (rx, self.agent.as_mut()) {
-                        agent.from_agent(&self.ctx, data, from, &self.media);
+                        agent.relay_from_agent(&self.ctx, data, from, &self.media);
                     }
                     Wake::Nothing
                 }
