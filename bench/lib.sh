@@ -1,6 +1,6 @@
 # Shared helpers for the bench scripts (sourced, not run): build, start/stop the server, a UDP
 # discard sink for the server's RTP, and /proc sampling of the server's CPU and memory.
-# Everything listens on 127.0.0.1 only.
+# Everything listens on 127.0.0.1 only. CARGO_TARGET_DIR, when set, is where the binaries are.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}

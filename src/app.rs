@@ -108,6 +108,7 @@ impl App {
             sip: sip.clone(),
             recordings_dir: cfg.media.recordings_dir.clone(),
             tasks: tasks.clone(),
+            max_setting_up: cfg.sip.max_pending_calls,
         });
         requeue_callbacks(&calls).await;
         tasks.spawn(purge_sessions(store.clone(), shutdown.clone()));
@@ -223,12 +224,17 @@ async fn dispatch(
             _ = calls.shutdown.cancelled() => None,
         };
         let Some(call) = call else { break };
-        if calls.stats.active() >= calls.call.max_calls {
+        // Overload: too many calls at once, or too many still being set up (the database or the
+        // machine cannot keep up). 503 with Retry-After now beats a caller waiting for seconds.
+        if calls.stats.active() >= calls.call.max_calls
+            || calls.stats.setting_up() >= calls.max_setting_up
+        {
             calls.stats.count_refused();
             call.leg.reject(503, "Service Unavailable").await;
             continue;
         }
-        tasks.spawn(crate::call::run(calls.clone(), call));
+        let setup = crate::call::SetupGuard::new(&calls);
+        tasks.spawn(crate::call::run(calls.clone(), call, setup));
     }
     // Refuse whatever is still queued so no caller waits on a dead server.
     incoming.close();

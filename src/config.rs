@@ -69,7 +69,7 @@ pub struct SipSection {
     pub tcp_listen: SocketAddr,
     /// Largest SIP message accepted; bigger ones get 413 or are dropped.
     pub max_message_bytes: usize,
-    /// New calls waiting to be picked up by a call task before INVITEs get 503.
+    /// Calls in set-up at once (queued for a call task, or before answer); past it, 503.
     pub max_pending_calls: usize,
     /// `Server`/`User-Agent` header value.
     pub user_agent: String,

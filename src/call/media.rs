@@ -75,6 +75,18 @@ impl MediaLeg {
         })
     }
 
+    /// Starts the 20 ms clock now (the first frame is due at once): called when the call is
+    /// answered, so time spent before (database, ringing) is not made up in a burst.
+    pub(super) fn start_clock(&mut self, now: Instant) {
+        self.sender = RtpSender::new(
+            self.sender.ssrc(),
+            self.audio_pt,
+            self.sender.next_sequence(),
+            self.sender.next_timestamp(),
+            now,
+        );
+    }
+
     /// The local RTP port (for our SDP answer).
     pub(super) fn local_port(&self) -> io::Result<u16> {
         Ok(self.socket.local_addr()?.port())

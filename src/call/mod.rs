@@ -57,12 +57,16 @@ pub struct CallContext {
     pub recordings_dir: PathBuf,
     /// Tasks that outlive a call (callbacks), drained at shutdown.
     pub tasks: TaskTracker,
+    /// Most calls in set-up (before answer) at once; further INVITEs get 503.
+    pub max_setting_up: usize,
 }
 
 /// Call counters (atomics, read by /health).
 #[derive(Debug, Default)]
 pub struct CallStats {
     active: AtomicUsize,
+    /// Calls between INVITE and answer (record, customer lookup, SDP).
+    setting_up: AtomicUsize,
     total: AtomicU64,
     refused: AtomicU64,
     rtp_ignored: AtomicU64,
@@ -73,6 +77,10 @@ impl CallStats {
     /// Calls in progress.
     pub fn active(&self) -> usize {
         self.active.load(Ordering::Relaxed)
+    }
+    /// Calls not yet answered (admission control: past `sip.max_pending_calls`, new calls get 503).
+    pub fn setting_up(&self) -> usize {
+        self.setting_up.load(Ordering::Relaxed)
     }
     /// Calls taken since start.
     pub fn total(&self) -> u64 {
@@ -102,6 +110,23 @@ impl CallStats {
     }
 }
 
+/// Counts a call as "in set-up" until dropped (after the answer, or when set-up failed).
+pub(crate) struct SetupGuard(Arc<CallContext>);
+
+impl SetupGuard {
+    /// Counts one more call in set-up.
+    pub(crate) fn new(ctx: &Arc<CallContext>) -> Self {
+        ctx.stats.setting_up.fetch_add(1, Ordering::Relaxed);
+        SetupGuard(ctx.clone())
+    }
+}
+
+impl Drop for SetupGuard {
+    fn drop(&mut self) {
+        self.0.stats.setting_up.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Decrements the active-call count when the call task ends, however it ends.
 struct ActiveGuard<'a>(&'a CallStats);
 
@@ -111,8 +136,9 @@ impl Drop for ActiveGuard<'_> {
     }
 }
 
-/// The call task: runs one hotline call from INVITE to hang-up.
-pub async fn run(ctx: Arc<CallContext>, incoming: IncomingCall) {
+/// The call task: runs one hotline call from INVITE to hang-up. `setup` is released once the
+/// call is answered (or refused).
+pub(crate) async fn run(ctx: Arc<CallContext>, incoming: IncomingCall, setup: SetupGuard) {
     let _active = ctx.stats.enter();
     let id = CallId::new_random();
     let caller = identify_caller(&incoming, &ctx.default_country_code);
@@ -122,7 +148,7 @@ pub async fn run(ctx: Arc<CallContext>, incoming: IncomingCall) {
         caller = %caller.number,
         category = tracing::field::Empty,
     );
-    session::Session::run(ctx.clone(), id, caller, incoming)
+    session::Session::run(ctx.clone(), id, caller, incoming, setup)
         .instrument(span)
         .await;
 }

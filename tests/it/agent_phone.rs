@@ -104,7 +104,10 @@ impl AgentPhone {
     }
 
     async fn send(&self, text: &str) {
-        self.sock.send_to(text.as_bytes(), self.server).await.unwrap();
+        self.sock
+            .send_to(text.as_bytes(), self.server)
+            .await
+            .unwrap();
     }
 
     /// Next message; answers retransmitted requests again on the way.
@@ -163,9 +166,7 @@ impl AgentPhone {
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case("www-authenticate"))
             .map(|(_, v)| v.as_str())
-            .find(|v| {
-                param(v, "algorithm").is_none_or(|a| a.eq_ignore_ascii_case("MD5"))
-            })?;
+            .find(|v| param(v, "algorithm").is_none_or(|a| a.eq_ignore_ascii_case("MD5")))?;
         let realm = param(www, "realm")?;
         let nonce = param(www, "nonce")?;
         let uri = format!("sip:{}", self.server);
@@ -240,7 +241,10 @@ impl AgentPhone {
                 break;
             }
             let Some(auth) = self.authorization(&last, password) else {
-                panic!("401 without an MD5 challenge: {}", String::from_utf8_lossy(&last.raw));
+                panic!(
+                    "401 without an MD5 challenge: {}",
+                    String::from_utf8_lossy(&last.raw)
+                );
             };
             let text = self.register_text(expires, Some(auth));
             self.send(&text).await;
@@ -374,13 +378,6 @@ impl AgentPhone {
         false
     }
 
-    /// Rejects the current INVITE with `code`.
-    pub(crate) async fn reject(&mut self, code: u16, reason: &str) {
-        let d = self.dialog.take().expect("no INVITE to reject");
-        let text = self.response(&d.invite, code, reason, Some(&d.our_tag), None);
-        self.answer_request(&d.invite, text).await;
-    }
-
     /// Waits for CANCEL of the ringing INVITE: 200 to it, 487 to the INVITE (RFC 3261 §9.2).
     pub(crate) async fn expect_cancel(&mut self, limit: Duration) -> bool {
         let Some(cancel) = self.request("CANCEL", limit).await else {
@@ -389,13 +386,7 @@ impl AgentPhone {
         let ok = self.response(&cancel, 200, "OK", None, None);
         self.answer_request(&cancel, ok).await;
         if let Some(d) = self.dialog.take() {
-            let text = self.response(
-                &d.invite,
-                487,
-                "Request Terminated",
-                Some(&d.our_tag),
-                None,
-            );
+            let text = self.response(&d.invite, 487, "Request Terminated", Some(&d.our_tag), None);
             self.answer_request(&d.invite, text).await;
         }
         true
@@ -501,7 +492,13 @@ impl MediaPeer {
             p.extend_from_slice(&self.ssrc.to_be_bytes());
             let mut f = frame.to_vec();
             f.resize(160, 0);
-            p.extend(f.iter().map(|&s| if pt == 8 { alaw_encode(s) } else { ulaw_encode(s) }));
+            p.extend(f.iter().map(|&s| {
+                if pt == 8 {
+                    alaw_encode(s)
+                } else {
+                    ulaw_encode(s)
+                }
+            }));
             self.sock.send_to(&p, to).await.unwrap();
             self.first = false;
             self.seq = self.seq.wrapping_add(1);

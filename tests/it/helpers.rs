@@ -409,7 +409,10 @@ pub(crate) async fn http_json(
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (status, serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 impl TestApp {
@@ -476,9 +479,7 @@ impl TestApp {
                 .filter(|r| r.queued_at.is_some())
         })
         .await
-        .unwrap_or_else(|| {
-            panic!("call {sip_call_id} did not enter the queue within 15 s")
-        })
+        .unwrap_or_else(|| panic!("call {sip_call_id} did not enter the queue within 15 s"))
     }
 
     /// `(agent_id, result)` of every `call_offers` row of a call, oldest first.
@@ -501,7 +502,10 @@ impl TestApp {
     }
 
     /// The agent's stored state changes `(from, to, reason)`, in order.
-    pub(crate) async fn agent_states(&self, agent_id: &str) -> Vec<(String, String, Option<String>)> {
+    pub(crate) async fn agent_states(
+        &self,
+        agent_id: &str,
+    ) -> Vec<(String, String, Option<String>)> {
         sqlx::query(
             "SELECT payload FROM events WHERE kind = 'agent_state' AND agent_id = $1 ORDER BY seq",
         )
@@ -521,6 +525,40 @@ impl TestApp {
         })
         .collect()
     }
+}
+
+/// An answered caller over UDP offering PCMU + telephone-event.
+pub(crate) async fn caller(
+    t: &TestApp,
+) -> (crate::ua::Ua, crate::rtp::RtpPeer, crate::ua::SdpAnswer) {
+    let mut ua = crate::ua::Ua::udp(t.udp()).await;
+    let rtp = crate::rtp::RtpPeer::bind().await;
+    let (_, ok) = ua
+        .call(&crate::ua::sdp_offer(
+            rtp.addr(),
+            &[(0, "PCMU/8000"), (101, "telephone-event/8000")],
+            &[],
+        ))
+        .await;
+    assert_eq!(ok.status(), Some(200), "caller INVITE: {ok:?}");
+    let answer = crate::ua::parse_sdp(&ok.body_str()).expect("SDP in 200");
+    (ua, rtp, answer)
+}
+
+/// Presses `digit` with SIP INFO (application/dtmf-relay).
+pub(crate) async fn press(ua: &mut crate::ua::Ua, digit: char) {
+    let body = format!("Signal={digit}\r\nDuration=160\r\n");
+    let r = ua
+        .in_dialog("INFO", Some("application/dtmf-relay"), &body)
+        .await;
+    assert_eq!(r.and_then(|r| r.status()), Some(200), "INFO {digit}");
+}
+
+/// A phone for a demo extension, registered (the password is `<ext>-sip`).
+pub(crate) async fn registered_phone(t: &TestApp, ext: &str) -> crate::agent_phone::AgentPhone {
+    let mut phone = crate::agent_phone::AgentPhone::new(t.udp(), ext, &format!("{ext}-sip")).await;
+    assert_eq!(phone.register().await, 200, "REGISTER {ext}");
+    phone
 }
 
 /// The queue part of a `calls` row.

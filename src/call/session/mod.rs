@@ -134,6 +134,7 @@ impl Session {
         id: CallId,
         caller: CallerIdentity,
         incoming: IncomingCall,
+        setup_guard: super::SetupGuard,
     ) {
         let IncomingCall {
             sip_call_id,
@@ -181,8 +182,10 @@ impl Session {
         tracing::info!(customer = ?customer_id, "call arrived");
 
         let setup = Self::setup(&ctx, &id, offer.as_deref(), local_ip, &leg, &mut events).await;
+        drop(setup_guard);
         let (ending, modes, language) = match setup {
-            Ok((media, answer, sdp_session)) => {
+            Ok((mut media, answer, sdp_session)) => {
+                media.start_clock(Instant::now());
                 let mut session = Session {
                     ctx: ctx.clone(),
                     id: id.clone(),

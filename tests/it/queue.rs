@@ -1,0 +1,587 @@
+//! Queues and agents over loopback (issue 3): agent phones register with digest auth, callers
+//! go through the IVR into the queue, the agent's phone rings and answers, audio is bridged
+//! both ways (with PCMU↔PCMA transcoding), ring-no-answer, priority order, callback requests,
+//! voice messages and position announcements; each checks the rows the server wrote.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::json;
+use sqlx::Row;
+
+use crate::agent_phone::{AgentPhone, Invite, PCMA, PCMU, decode_g711, tone, tone_share};
+use crate::helpers::{
+    TestApp, caller, free_port, press, prompts_dir, registered_phone, spawn_queue_app, tool,
+    wait_for, within,
+};
+use crate::rtp::{RtpPeer, best_alignment, read_wav};
+use crate::ua::{SdpAnswer, Ua};
+
+const ANNA: &str = "agent-demo-anna";
+const CHANTAL: &str = "agent-demo-chantal";
+const SECS: Duration = Duration::from_secs(1);
+
+/// Waits until `agent` has at least `n` stored state changes; returns their `to` states.
+async fn states_to(t: &TestApp, agent: &str, n: usize) -> Vec<String> {
+    let got = wait_for(Duration::from_secs(8), || async {
+        let s = t.agent_states(agent).await;
+        (s.len() >= n).then_some(s)
+    })
+    .await;
+    match got {
+        Some(s) => s.into_iter().map(|(_, to, _)| to).collect(),
+        None => panic!(
+            "{agent}: fewer than {n} agent_state events: {:?}",
+            t.agent_states(agent).await
+        ),
+    }
+}
+
+/// Caller presses 0 (unclassified) with anna logged in and her phone answering in `codec`.
+async fn bridged(t: &TestApp, codec: (u8, &str)) -> (Ua, RtpPeer, SdpAnswer, AgentPhone, Invite) {
+    let mut phone = registered_phone(t, "2001").await;
+    t.login("anna").await;
+    let (mut ua, rtp, answer) = caller(t).await;
+    press(&mut ua, '0').await;
+    let inv = phone
+        .invite(Duration::from_secs(15))
+        .await
+        .expect("anna's phone was not rung within 15 s");
+    assert!(
+        inv.display.contains("+31201234567") && inv.display.contains("unclassified"),
+        "From display {:?}",
+        inv.display
+    );
+    let row = t.queue_row(&ua.call_id).await.expect("calls row");
+    assert_eq!(
+        inv.call.as_deref(),
+        Some(row.id.as_str()),
+        "X-Firstline-Call"
+    );
+    assert!(
+        inv.offer.pts.contains(&0) && inv.offer.pts.contains(&8),
+        "the offer to the phone has PCMU and PCMA: {:?}",
+        inv.offer
+    );
+    phone.ring().await;
+    assert!(phone.answer(codec).await, "no ACK for the phone's 200");
+    (ua, rtp, answer, phone, inv)
+}
+
+/// Caller sends 1 kHz, the agent 440 Hz, for 2 s each at once; asserts each hears the other.
+async fn tones_cross(
+    rtp: &mut RtpPeer,
+    to_server: SdpAnswer,
+    phone: &mut AgentPhone,
+    inv: &Invite,
+    pt: u8,
+) {
+    // What arrived before the bridge (prompts, hold music) is not part of the check.
+    while rtp.sock.try_recv_from(&mut [0u8; 2048]).is_ok() {}
+    phone.rtp.drain();
+    let (high, low) = (tone(1000.0, 2.0), tone(440.0, 2.0));
+    let (caller_got, agent_got) = tokio::join!(
+        rtp.play(to_server.rtp, &high),
+        phone.rtp.play(inv.offer.rtp, pt, &low),
+    );
+    for (who, got, want, other) in [
+        ("caller", &caller_got, 440.0, 1000.0),
+        ("agent", &agent_got, 1000.0, 440.0),
+    ] {
+        assert!(
+            got.len() >= 50,
+            "{who} received only {} RTP packets in 2 s",
+            got.len()
+        );
+        if who == "agent" {
+            assert!(
+                got.iter().all(|p| p.pt == pt),
+                "agent got PTs other than {pt}"
+            );
+        }
+        let tail = &got[got.len() - 40..];
+        let pcm = decode_g711(tail);
+        let (hit, miss) = (tone_share(&pcm, want), tone_share(&pcm, other));
+        assert!(
+            hit > 0.5 && miss < 0.1,
+            "{who} should hear {want} Hz: share {hit:.3} (and {other} Hz: {miss:.3})"
+        );
+    }
+}
+
+/// The call and agent records after a bridged call of anna.
+async fn check_answered(t: &TestApp, sip_call_id: &str, hangup_by: &str) {
+    t.ended_call(sip_call_id).await;
+    let row = t.queue_row(sip_call_id).await.unwrap();
+    assert_eq!(row.outcome.as_deref(), Some("answered"), "{row:?}");
+    assert_eq!(row.hangup_by.as_deref(), Some(hangup_by), "{row:?}");
+    assert_eq!(row.agent_id.as_deref(), Some(ANNA), "{row:?}");
+    assert_eq!(row.category.as_deref(), Some("unclassified"), "{row:?}");
+    assert_eq!(row.offers, 1, "{row:?}");
+    let (queued, connected) = (row.queued_at.unwrap(), row.connected_at.unwrap());
+    let wait = row.wait_ms.expect("wait_ms");
+    let offered = row.offered_at.expect("offered_at");
+    assert!(queued <= offered && offered <= connected, "{row:?}");
+    assert!(
+        (connected - queued - wait).abs() < 1000,
+        "wait_ms vs times: {row:?}"
+    );
+    assert_eq!(
+        t.offers_of(&row.id).await,
+        vec![(ANNA.to_string(), Some("answered".to_string()))]
+    );
+    // Login, offer, answer, end, wrap-up timer (1 s).
+    assert_eq!(
+        states_to(t, ANNA, 5).await,
+        ["available", "ringing", "on_call", "wrap_up", "available"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_agent_registers_with_digest() {
+    within(60, async {
+        let t = spawn_queue_app(|_| {}).await;
+        let dir = tempfile::tempdir().unwrap();
+        let sipp_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/");
+        let child = std::process::Command::new(tool("sipp"))
+            .current_dir(dir.path())
+            .args(["-sf", &format!("{sipp_dir}agent_register.xml")])
+            .args(["-oocsf", &format!("{sipp_dir}agent_answer.xml")])
+            .args(["-au", "2001", "-ap", "2001-sip", "-s", "2001"])
+            .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
+            .args(["-m", "1", "-nostdin", "-timeout", "30", "-timeout_error"])
+            .arg(t.udp().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let bound = wait_for(Duration::from_secs(4), || async {
+            t.app.sip().binding("2001")
+        })
+        .await;
+        let bound = bound.expect("SIPp's REGISTER did not create a binding for 2001");
+        assert!(bound.source.ip().is_loopback(), "{bound:?}");
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "sipp exit {:?}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            t.app.sip().binding("2001").is_none(),
+            "Expires: 0 removes the binding"
+        );
+        t.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_sip_password_gets_401_then_403() {
+    within(30, async {
+        let t = spawn_queue_app(|_| {}).await;
+        let mut phone = AgentPhone::new(t.udp(), "2002", "2002-sip").await;
+        let statuses = phone.register_with("wrong", 3, 3600).await;
+        // The challenge, two failures answered with a fresh challenge, the 3rd failure → 403.
+        assert_eq!(statuses, [401, 401, 401, 403], "docs/sip.md registrar");
+        assert!(t.app.sip().binding("2002").is_none());
+        // The right password from a blocked source is refused too for the back-off.
+        let mut again = AgentPhone::new(t.udp(), "2002", "2002-sip").await;
+        assert_eq!(again.register().await, 403);
+        t.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_reaches_agent_and_audio_flows_both_ways() {
+    within(60, async {
+        let t = spawn_queue_app(|_| {}).await;
+        let (mut ua, mut rtp, answer, mut phone, inv) = bridged(&t, PCMU).await;
+        tones_cross(&mut rtp, answer, &mut phone, &inv, 0).await;
+        assert_eq!(ua.bye().await, Some(200));
+        assert!(
+            phone.expect_bye(5 * SECS).await,
+            "the caller's BYE must end the agent leg"
+        );
+        check_answered(&t, &ua.call_id, "caller").await;
+        assert_eq!(phone.unregister().await, 200);
+        assert!(t.app.sip().binding("2001").is_none());
+        t.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_hangs_up_first_and_the_caller_gets_bye() {
+    within(60, async {
+        let t = spawn_queue_app(|_| {}).await;
+        let (mut ua, mut rtp, answer, mut phone, inv) = bridged(&t, PCMU).await;
+        tones_cross(&mut rtp, answer, &mut phone, &inv, 0).await;
+        assert_eq!(phone.bye().await, Some(200));
+        let bye = ua.request("BYE", 5 * SECS).await.expect("caller gets BYE");
+        ua.reply(&bye, 200, "OK").await;
+        check_answered(&t, &ua.call_id, "server").await;
+        t.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pcma_agent_phone_is_transcoded() {
+    within(60, async {
+        let t = spawn_queue_app(|_| {}).await;
+        let (mut ua, mut rtp, answer, mut phone, inv) = bridged(&t, PCMA).await;
+        tones_cross(&mut rtp, answer, &mut phone, &inv, 8).await;
+        assert_eq!(ua.bye().await, Some(200));
+        assert!(phone.expect_bye(5 * SECS).await);
+        t.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ring_no_answer_moves_to_next_agent() {
+    within(60, async {
+        let t = spawn_queue_app(|_| {}).await;
+        let mut anna = registered_phone(&t, "2001").await;
+        let mut chantal = registered_phone(&t, "2003").await;
+        t.login("anna").await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        t.login("chantal").await;
+        let (mut ua, _rtp, _answer) = caller(&t).await;
+        press(&mut ua, '0').await;
+        // Anna has been idle longest: her phone rings first and is never answered.
+        let first = anna
+            .invite(15 * SECS)
+            .await
+            .expect("anna's phone rings first");
+        anna.ring().await;
+        assert!(
+            anna.expect_cancel(5 * SECS).await,
+            "CANCEL after the 2 s ring timeout"
+        );
+        let second = chantal
+            .invite(5 * SECS)
+            .await
+            .expect("chantal's phone rings next");
+        assert_eq!(first.call, second.call, "the same caller");
+        chantal.ring().await;
+        assert!(chantal.answer(PCMU).await);
+        let row = wait_for(5 * SECS, || async {
+            t.queue_row(&ua.call_id)
+                .await
+                .filter(|r| r.connected_at.is_some())
+        })
+        .await
+        .expect("call connected");
+        assert_eq!(row.offers, 2, "{row:?}");
+        assert_eq!(row.agent_id.as_deref(), Some(CHANTAL), "{row:?}");
+        assert_eq!(
+            t.offers_of(&row.id).await,
+            vec![
+                (ANNA.to_string(), Some("no_answer".to_string())),
+                (CHANTAL.to_string(), Some("answered".to_string()))
+            ]
+        );
+        let states = t.agent_states(ANNA).await;
+        assert!(
+            states.iter().any(|(from, to, reason)| from == "ringing"
+                && to == "not_ready"
+                && reason.as_deref() == Some("no answer")),
+            "anna's states {states:?}"
+        );
+        assert_eq!(ua.bye().await, Some(200));
+        assert!(chantal.expect_bye(5 * SECS).await);
+        t.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn priority_1_overtakes_priority_4() {
+    within(60, async {
+        let t = spawn_queue_app(|_| {}).await;
+        let mut phone = registered_phone(&t, "2001").await;
+        // English, hardware, then the priority digit.
+        let mut callers = Vec::new();
+        for prio in ['4', '1'] {
+            let (mut ua, rtp, _) = caller(&t).await;
+            for d in ['2', '1', prio] {
+                press(&mut ua, d).await;
+                tokio::time::sleep(Duration::from_millis(400)).await;
+            }
+            let row = t.queued(&ua.call_id).await;
+            assert_eq!(row.category.as_deref(), Some("hardware"), "{row:?}");
+            assert_eq!(row.priority, prio.to_digit(10).map(i64::from), "{row:?}");
+            callers.push((ua, rtp, row.id));
+        }
+        t.login("anna").await;
+        let inv = phone.invite(10 * SECS).await.expect("anna's phone rings");
+        assert_eq!(
+            inv.call.as_deref(),
+            Some(callers[1].2.as_str()),
+            "priority 1 first"
+        );
+        phone.ring().await;
+        assert!(phone.answer(PCMU).await);
+        assert_eq!(callers[1].0.bye().await, Some(200));
+        assert!(phone.expect_bye(5 * SECS).await);
+        // After the 1 s wrap-up the priority-4 caller is next.
+        let inv = phone
+            .invite(10 * SECS)
+            .await
+            .expect("anna's phone rings again");
+        assert_eq!(inv.call.as_deref(), Some(callers[0].2.as_str()));
+        phone.ring().await;
+        // The caller gives up while the phone rings: the server cancels the offer.
+        assert_eq!(callers[0].0.bye().await, Some(200));
+        assert!(
+            phone.expect_cancel(5 * SECS).await,
+            "CANCEL when the caller hangs up"
+        );
+        let a = t.ended_call(&callers[0].0.call_id).await;
+        assert_eq!(a.outcome.as_deref(), Some("abandoned_queue"), "{a:?}");
+        t.finish().await;
+    })
+    .await;
+}
+
+/// Logs anna in and makes her not ready: callers wait (a logged-in agent serves the queue, so
+/// the waiting options are not offered at once); returns her token.
+async fn anna_not_ready(t: &TestApp) -> String {
+    let token = t.login("anna").await;
+    let (status, view) = t
+        .set_state(&token, json!({"state": "not_ready", "reason": "lunch"}))
+        .await;
+    assert_eq!(
+        (status, view["state"].as_str()),
+        (200, Some("not_ready")),
+        "{view}"
+    );
+    token
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callback_request_is_stored_and_linked() {
+    within(60, async {
+        let t = spawn_queue_app(|_| {}).await;
+        let mut phone = registered_phone(&t, "2001").await;
+        let token = anna_not_ready(&t).await;
+        let (mut ua, _rtp, _) = caller(&t).await;
+        press(&mut ua, '0').await;
+        let queued = t.queued(&ua.call_id).await;
+        // 1 opens the waiting options, 1 again asks for a callback.
+        press(&mut ua, '1').await;
+        tokio::time::sleep(SECS).await;
+        press(&mut ua, '1').await;
+        let bye = ua
+            .request("BYE", 20 * SECS)
+            .await
+            .expect("goodbye after callback");
+        ua.reply(&bye, 200, "OK").await;
+        let call = t.ended_call(&ua.call_id).await;
+        assert_eq!(call.outcome.as_deref(), Some("callback"), "{call:?}");
+        assert_eq!(call.hangup_by.as_deref(), Some("server"), "{call:?}");
+        let intake: String = sqlx::query("SELECT id FROM intakes WHERE call_id = $1")
+            .bind(call.id.clone())
+            .fetch_one(&t.pool)
+            .await
+            .unwrap()
+            .get("id");
+        let cb = sqlx::query(
+            "SELECT id, call_id, intake_id, number, category, queued_at FROM callbacks",
+        )
+        .fetch_all(&t.pool)
+        .await
+        .unwrap();
+        assert_eq!(cb.len(), 1, "one callback row");
+        let cb = &cb[0];
+        assert_eq!(
+            cb.get::<Option<String>, _>("call_id"),
+            Some(call.id.clone())
+        );
+        assert_eq!(cb.get::<Option<String>, _>("intake_id"), Some(intake));
+        assert_eq!(cb.get::<String, _>("number"), "+31201234567");
+        assert_eq!(cb.get::<String, _>("category"), "unclassified");
+        assert_eq!(
+            cb.get::<i64, _>("queued_at"),
+            queued.queued_at.unwrap(),
+            "original place"
+        );
+        let cb_id: String = cb.get("id");
+        // Anna becoming available is offered the callback.
+        let (status, _) = t.set_state(&token, json!({"state": "available"})).await;
+        assert_eq!(status, 200);
+        let inv = phone
+            .invite(10 * SECS)
+            .await
+            .expect("callback offered to anna");
+        assert!(
+            inv.display.starts_with("Callback"),
+            "display {:?}",
+            inv.display
+        );
+        assert_eq!(inv.msg.header("x-firstline-callback"), Some(cb_id.as_str()));
+        phone.ring().await;
+        assert!(phone.answer(PCMU).await);
+        assert!(
+            phone.expect_bye(20 * SECS).await,
+            "the notice ends with BYE"
+        );
+        let done = wait_for(5 * SECS, || async {
+            let r = sqlx::query("SELECT status FROM callbacks WHERE id = $1")
+                .bind(cb_id.clone())
+                .fetch_one(&t.pool)
+                .await
+                .ok()?;
+            let s: String = r.get("status");
+            (s == "done").then_some(s)
+        })
+        .await;
+        assert_eq!(done.as_deref(), Some("done"));
+        t.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_message_is_recorded_and_linked() {
+    within(60, async {
+        let t = spawn_queue_app(|_| {}).await;
+        anna_not_ready(&t).await;
+        let (mut ua, mut rtp, answer) = caller(&t).await;
+        press(&mut ua, '0').await;
+        t.queued(&ua.call_id).await;
+        press(&mut ua, '1').await;
+        tokio::time::sleep(SECS).await;
+        while rtp.sock.try_recv_from(&mut [0u8; 2048]).is_ok() {}
+        press(&mut ua, '2').await;
+        // "Record after the tone" and the beep, then 300 ms of margin.
+        let instructions = read_wav(&prompts_dir().join("nl/record_message.wav")).len();
+        let beep = read_wav(&prompts_dir().join("beep.wav"));
+        let wait_samples = instructions + beep.len() + 8 * 300;
+        let heard = decode_g711(&rtp.play(answer.rtp, &vec![0i16; wait_samples]).await);
+        let (corr, _) = best_alignment(
+            &heard,
+            &beep,
+            beep.len(),
+            heard.len().saturating_sub(beep.len()),
+        );
+        assert!(corr > 0.9, "no beep heard (best correlation {corr:.3})");
+        rtp.play(answer.rtp, &tone(1000.0, 2.0)).await;
+        press(&mut ua, '#').await;
+        let bye = ua
+            .request("BYE", 15 * SECS)
+            .await
+            .expect("goodbye after the message");
+        ua.reply(&bye, 200, "OK").await;
+        let call = t.ended_call(&ua.call_id).await;
+        assert_eq!(call.outcome.as_deref(), Some("voice_message"), "{call:?}");
+        let intake: String = sqlx::query("SELECT id FROM intakes WHERE call_id = $1")
+            .bind(call.id.clone())
+            .fetch_one(&t.pool)
+            .await
+            .unwrap()
+            .get("id");
+        let vm = sqlx::query("SELECT call_id, intake_id, path, duration_ms FROM voice_messages")
+            .fetch_all(&t.pool)
+            .await
+            .unwrap();
+        assert_eq!(vm.len(), 1, "one voice message");
+        let vm = &vm[0];
+        assert_eq!(
+            vm.get::<Option<String>, _>("call_id"),
+            Some(call.id.clone())
+        );
+        assert_eq!(vm.get::<Option<String>, _>("intake_id"), Some(intake));
+        let path: String = vm.get("path");
+        let samples = read_wav(std::path::Path::new(&path));
+        let secs = samples.len() as f64 / 8000.0;
+        assert!((1.8..3.5).contains(&secs), "message of {secs:.2} s");
+        let ms: i64 = vm.get("duration_ms");
+        assert!(
+            (ms - (secs * 1000.0) as i64).abs() < 100,
+            "duration_ms {ms} vs {secs} s"
+        );
+        let share = tone_share(&samples, 1000.0);
+        assert!(
+            share > 0.5,
+            "the 1 kHz tone is in the message: share {share:.3}"
+        );
+        let _ = std::fs::remove_file(&path);
+        t.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_caller_hears_position_and_estimate() {
+    within(60, async {
+        let t = spawn_queue_app(|c| c.acd.announce_interval_secs = 3).await;
+        anna_not_ready(&t).await;
+        let (mut ua, mut rtp, answer) = caller(&t).await;
+        press(&mut ua, '0').await;
+        // "Connecting" (6.7 s), then "you are caller number 1, the wait is about …".
+        let heard = decode_g711(&rtp.play(answer.rtp, &vec![0i16; 8000 * 12]).await);
+        let intro = read_wav(&prompts_dir().join("nl/position_intro.wav"));
+        let (corr, at) = best_alignment(&heard, &intro, 2000, heard.len().saturating_sub(2000));
+        assert!(corr > 0.9, "position_intro not heard (best {corr:.3})");
+        let one = read_wav(&prompts_dir().join("nl/number_1.wav"));
+        let after = heard
+            .get(at + intro.len().saturating_sub(800)..)
+            .unwrap_or(&[]);
+        let (corr1, _) = best_alignment(after, &one, one.len().min(3000), 2400);
+        assert!(
+            corr1 > 0.9,
+            "number_1 does not follow position_intro (best {corr1:.3})"
+        );
+        let wait_intro = read_wav(&prompts_dir().join("nl/wait_intro.wav"));
+        let (corr2, _) =
+            best_alignment(&heard, &wait_intro, 2000, heard.len().saturating_sub(2000));
+        assert!(
+            corr2 > 0.9,
+            "wait_intro (estimated wait) not heard (best {corr2:.3})"
+        );
+        assert_eq!(ua.bye().await, Some(200));
+        let call = t.ended_call(&ua.call_id).await;
+        assert_eq!(call.outcome.as_deref(), Some("abandoned_queue"), "{call:?}");
+        let row = t.queue_row(&ua.call_id).await.unwrap();
+        assert!(
+            row.wait_ms.is_some_and(|w| w > 3000),
+            "abandoned wait recorded: {row:?}"
+        );
+        t.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_serving_offers_the_options_at_once() {
+    within(60, async {
+        let t = spawn_queue_app(|_| {}).await;
+        let (mut ua, mut rtp, answer) = caller(&t).await;
+        press(&mut ua, '0').await;
+        // "Connecting" (6.7 s), then the options prompt without any key pressed.
+        let heard = decode_g711(&rtp.play(answer.rtp, &vec![0i16; 8000 * 10]).await);
+        let options = read_wav(&prompts_dir().join("nl/waiting_options.wav"));
+        let (corr, _) = best_alignment(&heard, &options, 2000, heard.len().saturating_sub(2000));
+        assert!(corr > 0.9, "waiting_options not offered (best {corr:.3})");
+        // The options are open: a single 1 asks for the callback.
+        press(&mut ua, '1').await;
+        let bye = ua
+            .request("BYE", 15 * SECS)
+            .await
+            .expect("goodbye after callback");
+        ua.reply(&bye, 200, "OK").await;
+        let call = t.ended_call(&ua.call_id).await;
+        assert_eq!(call.outcome.as_deref(), Some("callback"), "{call:?}");
+        t.finish().await;
+    })
+    .await;
+}
