@@ -52,16 +52,21 @@ max_calls = 10000
 [ivr]
 digit_timeout_ms = 1000
 EOF
+    # Extra tables (e.g. [acd] for bench/queue); TOML forbids repeating a table, so only tables
+    # not written above.
+    [[ -z "${EXTRA_CONFIG:-}" ]] || printf '%s\n' "$EXTRA_CONFIG" >>"$1"
 }
 
 # start_server DIR: starts firstline with its database in DIR; sets SERVER_PID, SIP_ADDR,
-# SIP_PORT, HTTP_ADDR.
+# SIP_PORT, HTTP_ADDR. SERVER_FLAGS (e.g. "--demo") are added to the command line.
 start_server() {
     local dir=$1
+    local -a flags=()
+    read -r -a flags <<<"${SERVER_FLAGS:-}"
     write_config "$dir/bench.toml"
     (cd "$ROOT" && exec "$BIN" --config "$dir/bench.toml" --sip-listen 127.0.0.1:0 \
         --http-listen 127.0.0.1:0 --database-url "sqlite://$dir/fl.db" \
-        --prompts-dir "$ROOT/ivr-prompts") >"$dir/server.out" 2>"$dir/server.err" &
+        --prompts-dir "$ROOT/ivr-prompts" "${flags[@]}") >"$dir/server.out" 2>"$dir/server.err" &
     SERVER_PID=$!
     PIDS_TO_KILL+=("$SERVER_PID")
     local i line

@@ -585,3 +585,53 @@ async fn nobody_serving_offers_the_options_at_once() {
     })
     .await;
 }
+
+/// A real SIPp caller goes through the IVR (0 by SIP INFO), waits, and is bridged to the agent's
+/// phone. SIPp echoes the RTP it receives (`-rtp_echo`), so the agent's 440 Hz tone coming back
+/// to the agent proves audio crossed the bridge in both directions, with its content intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_caller_reaches_agent_and_audio_flows_both_ways() {
+    within(90, async {
+        let t = spawn_queue_app(|_| {}).await;
+        let mut phone = registered_phone(&t, "2001").await;
+        t.login("anna").await;
+        let cid = crate::sipp::call_id();
+        let server = t.udp();
+        let sipp = tokio::spawn({
+            let cid = cid.clone();
+            async move {
+                crate::sipp::run_sipp_with(server, "queue_caller.xml", false, &cid, &["-rtp_echo"])
+                    .await
+            }
+        });
+        let inv = phone
+            .invite(Duration::from_secs(20))
+            .await
+            .expect("anna's phone rings for the SIPp caller");
+        assert!(inv.display.contains("unclassified"), "{:?}", inv.display);
+        phone.ring().await;
+        assert!(phone.answer(PCMU).await, "no ACK for the phone's 200");
+        phone.rtp.drain();
+        let echoed = phone.rtp.play(inv.offer.rtp, 0, &tone(440.0, 2.0)).await;
+        assert!(
+            echoed.len() >= 50,
+            "the agent received only {} RTP packets back through the caller",
+            echoed.len()
+        );
+        let pcm = decode_g711(&echoed[echoed.len() - 40..]);
+        let (hit, miss) = (tone_share(&pcm, 440.0), tone_share(&pcm, 1000.0));
+        assert!(
+            hit > 0.5 && miss < 0.1,
+            "the agent's tone must come back through the SIPp caller: share {hit:.3}"
+        );
+        assert!(
+            phone.expect_bye(20 * SECS).await,
+            "the SIPp caller's BYE ends the agent leg"
+        );
+        let run = sipp.await.expect("sipp task");
+        assert_eq!(run.code, Some(0), "{}", run.report);
+        check_answered(&t, &cid, "caller").await;
+        t.finish().await;
+    })
+    .await;
+}

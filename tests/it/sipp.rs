@@ -8,9 +8,9 @@ use std::time::Duration;
 use crate::helpers::{free_port, free_udp_port_pair, spawn_app, spawn_app_with, tool, within};
 
 /// What one SIPp run left behind.
-struct SippRun {
-    code: Option<i32>,
-    report: String,
+pub(crate) struct SippRun {
+    pub(crate) code: Option<i32>,
+    pub(crate) report: String,
 }
 
 fn scenario(name: &str) -> PathBuf {
@@ -21,6 +21,17 @@ fn scenario(name: &str) -> PathBuf {
 
 /// Runs one SIPp call of `scenario_file` against `server`; the Call-ID will be `call_id`.
 async fn run_sipp(server: SocketAddr, scenario_file: &str, tcp: bool, call_id: &str) -> SippRun {
+    run_sipp_with(server, scenario_file, tcp, call_id, &[]).await
+}
+
+/// `run_sipp` with extra SIPp arguments (e.g. `-rtp_echo`).
+pub(crate) async fn run_sipp_with(
+    server: SocketAddr,
+    scenario_file: &str,
+    tcp: bool,
+    call_id: &str,
+    extra: &[&str],
+) -> SippRun {
     let sipp = tool("sipp");
     let dir = tempfile::tempdir().unwrap();
     let media_port = free_udp_port_pair().to_string();
@@ -53,6 +64,7 @@ async fn run_sipp(server: SocketAddr, scenario_file: &str, tcp: bool, call_id: &
         ])
         .args(["-cid_str", &cid])
         .args(["-t", if tcp { "t1" } else { "u1" }])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -94,7 +106,7 @@ async fn run_sipp(server: SocketAddr, scenario_file: &str, tcp: bool, call_id: &
     }
 }
 
-fn call_id() -> String {
+pub(crate) fn call_id() -> String {
     format!(
         "sipp-{:012x}@127.0.0.1",
         crate::helpers::random_u64() & 0xffff_ffff_ffff
