@@ -281,3 +281,22 @@ async fn ok_is_retransmitted_until_ack() {
     })
     .await;
 }
+
+/// RFC 3264: an offer with no codec we speak (G.722 only) is refused with 488, the call record
+/// says so, and no intake is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_common_codec_gets_488() {
+    within(30, async {
+        let t = spawn_app().await;
+        let mut ua = Ua::udp(t.udp()).await;
+        let rtp = RtpPeer::bind().await;
+        let offer = sdp_offer(rtp.addr(), &[(9, "G722/8000")], &[]);
+        let (_prov, fin) = ua.call(&offer).await;
+        assert_eq!(fin.status(), Some(488), "{fin:?}");
+        let call = t.ended_call(&ua.call_id).await;
+        assert_eq!(call.outcome.as_deref(), Some("rejected"), "{call:?}");
+        assert!(t.intakes_of(&call.id).await.is_empty());
+        t.finish().await;
+    })
+    .await;
+}
