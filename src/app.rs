@@ -123,6 +123,7 @@ impl App {
             store: store.clone(),
             acd: acd.clone(),
             auth: http::AuthConfig::from(&cfg.http),
+            web_dir: cfg.http.web_dir.clone(),
         };
         let http_stop = shutdown.clone();
         tasks.spawn(async move {

@@ -103,6 +103,8 @@ pub struct HttpSection {
     pub secure_cookies: bool,
     /// Lifetime of a login session in hours (at least 1).
     pub session_hours: u64,
+    /// Folder with the agent desk and supervisor pages (plain HTML, CSS and JS).
+    pub web_dir: PathBuf,
 }
 
 /// `[database]`
@@ -182,6 +184,7 @@ impl Default for HttpSection {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             secure_cookies: false,
             session_hours: 12,
+            web_dir: PathBuf::from("web"),
         }
     }
 }
@@ -273,6 +276,9 @@ impl Config {
         cfg.sip.tcp_listen = any;
         cfg.http.listen = any;
         cfg.database.url = database_url;
+        cfg.http.web_dir = prompts_dir
+            .parent()
+            .map_or_else(|| PathBuf::from("web"), |root| root.join("web"));
         cfg.media.prompts_dir = prompts_dir;
         cfg.media.recordings_dir = std::env::temp_dir().join("firstline-test-recordings");
         cfg.log = "warn".to_owned();

@@ -49,6 +49,13 @@ pub enum EventKind {
     },
     /// The caller was offered to an agent: their phone rings (the screen pop moment).
     CallOffered { call_id: CallId, agent_id: AgentId },
+    /// An offer ended without a connection (no answer, rejected, unreachable, the caller left):
+    /// the agent's pop is withdrawn.
+    OfferEnded {
+        call_id: CallId,
+        agent_id: AgentId,
+        result: String,
+    },
     /// The agent answered; caller and agent are bridged.
     CallConnected {
         call_id: CallId,
@@ -82,6 +89,7 @@ impl EventKind {
             EventKind::CallEnded { .. } => "call_ended",
             EventKind::CallQueued { .. } => "call_queued",
             EventKind::CallOffered { .. } => "call_offered",
+            EventKind::OfferEnded { .. } => "offer_ended",
             EventKind::CallConnected { .. } => "call_connected",
             EventKind::CallbackRequested { .. } => "callback_requested",
             EventKind::VoiceMessage { .. } => "voice_message",
@@ -97,6 +105,7 @@ impl EventKind {
             | EventKind::CallEnded { call_id, .. }
             | EventKind::CallQueued { call_id, .. }
             | EventKind::CallOffered { call_id, .. }
+            | EventKind::OfferEnded { call_id, .. }
             | EventKind::CallConnected { call_id, .. }
             | EventKind::CallbackRequested { call_id, .. }
             | EventKind::VoiceMessage { call_id, .. } => Some(call_id),
@@ -107,6 +116,7 @@ impl EventKind {
     fn agent_id(&self) -> Option<&AgentId> {
         match self {
             EventKind::CallOffered { agent_id, .. }
+            | EventKind::OfferEnded { agent_id, .. }
             | EventKind::CallConnected { agent_id, .. }
             | EventKind::AgentState { agent_id, .. } => Some(agent_id),
             _ => None,

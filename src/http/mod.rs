@@ -41,6 +41,8 @@ pub struct HttpState {
     pub acd: AcdHandle,
     /// Session cookie and lifetime settings.
     pub auth: AuthConfig,
+    /// The static pages (`web/`), served for every path no route claims.
+    pub web_dir: std::path::PathBuf,
 }
 
 /// What the `/api` handlers share (no SIP or call parts, so tests build it from a store alone).
@@ -73,10 +75,12 @@ pub fn router(state: HttpState) -> Router {
         state.auth.clone(),
         LoginLimits::default(),
     );
+    let pages = tower_http::services::ServeDir::new(&state.web_dir);
     Router::new()
         .route("/health", get(health))
         .with_state(state)
         .merge(agents::router(api))
+        .fallback_service(pages)
 }
 
 #[derive(Serialize)]

@@ -207,6 +207,11 @@ impl Session {
         if let Err(e) = self.ctx.acd.offer_failed(offer, reason).await {
             tracing::debug!(error = %e, "offer already withdrawn");
         }
+        self.offer_over(agent, result).await;
+    }
+
+    /// Records how an offer ended and tells the desk (the pop is withdrawn).
+    async fn offer_over(&self, agent: &AgentId, result: OfferResult) {
         if let Err(e) = self
             .ctx
             .store
@@ -215,6 +220,11 @@ impl Session {
         {
             tracing::warn!(error = %e, "cannot record offer result");
         }
+        self.ctx.events.publish(EventKind::OfferEnded {
+            call_id: self.id.clone(),
+            agent_id: agent.clone(),
+            result: result.as_str().to_owned(),
+        });
     }
 
     /// The queue withdrew the offer (ring timeout): stop ringing.
@@ -234,14 +244,7 @@ impl Session {
             if !a.gone {
                 a.leg.cancel().await;
             }
-            if let Err(e) = self
-                .ctx
-                .store
-                .finish_offer(&self.id, &a.agent, now_ms(), result)
-                .await
-            {
-                tracing::warn!(error = %e, "cannot record offer result");
-            }
+            self.offer_over(&a.agent, result).await;
         }
         self.agent_events = None;
         self.agent_socket = None;
@@ -401,14 +404,7 @@ impl Session {
     async fn drop_agent_after_answer(&mut self) {
         if let Some(a) = self.agent.take() {
             a.leg.hangup().await;
-            if let Err(e) = self
-                .ctx
-                .store
-                .finish_offer(&self.id, &a.agent, now_ms(), OfferResult::Cancelled)
-                .await
-            {
-                tracing::warn!(error = %e, "cannot record offer result");
-            }
+            self.offer_over(&a.agent, OfferResult::Cancelled).await;
         }
         self.agent_events = None;
         self.agent_socket = None;
@@ -455,14 +451,7 @@ impl Session {
             if !a.gone {
                 a.leg.cancel().await;
             }
-            if let Err(e) = self
-                .ctx
-                .store
-                .finish_offer(&self.id, &a.agent, now_ms(), OfferResult::Cancelled)
-                .await
-            {
-                tracing::warn!(error = %e, "cannot record offer result");
-            }
+            self.offer_over(&a.agent, OfferResult::Cancelled).await;
         }
     }
 }
