@@ -3,7 +3,6 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
 
 use tokio::net::UdpSocket;
 
@@ -104,7 +103,7 @@ pub(super) async fn recv_rtp<'b>(
 
 impl Session {
     /// The queue offers this caller to `agent`: ring their phone.
-    pub(super) async fn ring_agent(&mut self, now: Instant, offer: OfferId, agent: AgentId) {
+    pub(super) async fn ring_agent(&mut self, offer: OfferId, agent: AgentId) {
         if self.agent.is_some() {
             // The engine never offers one caller twice at once; refuse rather than double-ring.
             tracing::error!(%offer, %agent, "second offer while one is open");
@@ -194,7 +193,6 @@ impl Session {
                 .await;
             }
         }
-        let _ = now;
     }
 
     async fn fail_offer(
@@ -240,27 +238,21 @@ impl Session {
 
     /// Cancels the ringing agent leg and forgets it.
     async fn drop_agent(&mut self, result: OfferResult) {
-        if let Some(a) = self.agent.take() {
+        if let Some(a) = self.take_agent() {
             if !a.gone {
                 a.leg.cancel().await;
             }
             self.offer_over(&a.agent, result).await;
         }
-        self.agent_events = None;
-        self.agent_socket = None;
     }
 
     /// Something happened on the agent's leg.
-    pub(super) async fn on_agent_event(
-        &mut self,
-        now: Instant,
-        ev: Option<OutEvent>,
-    ) -> Option<Ending> {
+    pub(super) async fn on_agent_event(&mut self, ev: Option<OutEvent>) -> Option<Ending> {
         let bridged = self.agent.as_ref().is_some_and(|a| a.bridged);
         match ev {
             Some(OutEvent::Ringing) | Some(OutEvent::Info { .. }) => None,
             Some(OutEvent::Answered { sdp }) if !bridged => {
-                self.agent_answered(now, sdp.as_deref()).await;
+                self.agent_answered(sdp.as_deref()).await;
                 None
             }
             Some(OutEvent::Answered { .. }) => None,
@@ -274,14 +266,7 @@ impl Session {
                     486 | 480 | 600 | 603 => (FailReason::Rejected, OfferResult::Rejected),
                     _ => (FailReason::Unreachable, OfferResult::Unreachable),
                 };
-                self.agent_gone();
-                if let Some(a) = &self.agent {
-                    let (offer, agent) = (a.offer, a.agent.clone());
-                    self.fail_offer(offer, &agent, fail, result).await;
-                }
-                self.agent = None;
-                self.agent_events = None;
-                self.agent_socket = None;
+                self.agent_failed(fail, result).await;
                 None
             }
             // The bridged agent hung up (or their leg failed): the caller's call ends too.
@@ -292,23 +277,25 @@ impl Session {
             }
             // The ringing leg ended without an answer.
             _ => {
-                self.agent_gone();
-                if let Some(a) = &self.agent {
-                    let (offer, agent) = (a.offer, a.agent.clone());
-                    self.fail_offer(
-                        offer,
-                        &agent,
-                        FailReason::Unreachable,
-                        OfferResult::Unreachable,
-                    )
+                self.agent_failed(FailReason::Unreachable, OfferResult::Unreachable)
                     .await;
-                }
-                self.agent = None;
-                self.agent_events = None;
-                self.agent_socket = None;
                 None
             }
         }
+    }
+
+    /// The ringing leg is over without a connection: the queue re-offers the caller.
+    async fn agent_failed(&mut self, fail: FailReason, result: OfferResult) {
+        if let Some(a) = self.take_agent() {
+            self.fail_offer(a.offer, &a.agent, fail, result).await;
+        }
+    }
+
+    /// Forgets the agent leg (its events and socket too).
+    fn take_agent(&mut self) -> Option<AgentCall> {
+        self.agent_events = None;
+        self.agent_socket = None;
+        self.agent.take()
     }
 
     fn agent_gone(&mut self) {
@@ -317,7 +304,7 @@ impl Session {
         }
     }
 
-    async fn agent_answered(&mut self, now: Instant, sdp: Option<&[u8]>) {
+    async fn agent_answered(&mut self, sdp: Option<&[u8]>) {
         let Some(a) = self.agent.as_ref() else {
             return;
         };
@@ -333,12 +320,8 @@ impl Session {
                 if let Some(a) = &self.agent {
                     a.leg.hangup().await;
                 }
-                self.agent_gone();
-                self.fail_offer(offer, &agent, FailReason::Rejected, OfferResult::Rejected)
+                self.agent_failed(FailReason::Rejected, OfferResult::Rejected)
                     .await;
-                self.agent = None;
-                self.agent_events = None;
-                self.agent_socket = None;
                 return;
             }
         };
@@ -398,16 +381,13 @@ impl Session {
             waited_ms,
         });
         tracing::info!(%agent, waited_ms, "bridged to agent");
-        let _ = now;
     }
 
     async fn drop_agent_after_answer(&mut self) {
-        if let Some(a) = self.agent.take() {
+        if let Some(a) = self.take_agent() {
             a.leg.hangup().await;
             self.offer_over(&a.agent, OfferResult::Cancelled).await;
         }
-        self.agent_events = None;
-        self.agent_socket = None;
     }
 
     async fn answer_agent_reinvite(&mut self, id: crate::sip::ReInviteId, offer: Option<&[u8]>) {
@@ -435,11 +415,9 @@ impl Session {
 
     /// Ends the agent leg however the call ends: CANCEL while ringing, BYE and wrap-up when bridged.
     pub(super) async fn end_agent_leg(&mut self) {
-        let Some(a) = self.agent.take() else {
+        let Some(a) = self.take_agent() else {
             return;
         };
-        self.agent_events = None;
-        self.agent_socket = None;
         if a.bridged {
             if !a.gone {
                 a.leg.hangup().await;

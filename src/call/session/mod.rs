@@ -359,13 +359,13 @@ impl Session {
                 }
                 Wake::Leg(None) => Some(Ending::lost("SIP leg gone".into())),
                 Wake::Leg(Some(ev)) => self.on_leg_event(now, ev).await,
-                Wake::Notice(Some(n)) => self.on_notice(now, n).await,
+                Wake::Notice(Some(n)) => self.on_notice(n).await,
                 Wake::Notice(None) => {
                     // The queue engine stopped (shutdown): keep the caller until we are told.
                     self.waiting = None;
                     None
                 }
-                Wake::Agent(ev) => self.on_agent_event(now, ev).await,
+                Wake::Agent(ev) => self.on_agent_event(ev).await,
             };
             if let Some(ending) = flow {
                 return ending;

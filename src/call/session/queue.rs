@@ -97,9 +97,9 @@ impl Session {
     }
 
     /// Acts on what the queue engine says about this caller.
-    pub(super) async fn on_notice(&mut self, now: Instant, notice: QueueNotice) -> Option<Ending> {
+    pub(super) async fn on_notice(&mut self, notice: QueueNotice) -> Option<Ending> {
         match notice {
-            QueueNotice::Offer { offer, agent } => self.ring_agent(now, offer, agent).await,
+            QueueNotice::Offer { offer, agent } => self.ring_agent(offer, agent).await,
             QueueNotice::CancelOffer { offer } => {
                 self.withdraw_offer(offer, OfferResult::NoAnswer).await
             }
