@@ -117,6 +117,16 @@ impl App {
             .await
             .with_context(|| format!("cannot bind HTTP on {}", cfg.http.listen))?;
         let http_addr = http_listener.local_addr()?;
+        let desk = crate::desk::hub::DeskHub::start(
+            &events,
+            crate::desk::intakes::IntakeOps::new(store.clone(), cfg.desk.clone())
+                .with_country_code(&cfg.numbers.default_country_code),
+            acd.clone(),
+            store.clone(),
+            cfg.desk.require_outcome,
+            &tasks,
+            shutdown.child_token(),
+        );
         let state = http::HttpState {
             sip: sip.clone(),
             calls: calls.clone(),
@@ -124,6 +134,7 @@ impl App {
             acd: acd.clone(),
             auth: http::AuthConfig::from(&cfg.http),
             web_dir: cfg.http.web_dir.clone(),
+            desk,
         };
         let http_stop = shutdown.clone();
         tasks.spawn(async move {

@@ -53,6 +53,8 @@ pub struct Config {
     pub ivr: IvrConfig,
     /// Queues and routing (ACD).
     pub acd: AcdConfig,
+    /// The agent desk: escalation targets and the outcome rule.
+    pub desk: DeskSection,
     /// Load the demo customers and agents at start (idempotent).
     pub load_demo: bool,
     /// Log filter in `tracing-subscriber` EnvFilter syntax (`RUST_LOG` wins when set).
@@ -139,6 +141,18 @@ pub struct CallSection {
     pub rtp_timeout_secs: u64,
 }
 
+/// `[desk]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeskSection {
+    /// Second-level groups an intake can be escalated to (internal specialists).
+    pub second_level: Vec<String>,
+    /// Third-level targets (vendors, manufacturers, external specialists).
+    pub third_level: Vec<String>,
+    /// An agent cannot become available after a call until its intake is resolved or escalated.
+    pub require_outcome: bool,
+}
+
 /// `[numbers]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -158,6 +172,7 @@ impl Default for Config {
             numbers: NumbersSection::default(),
             ivr: IvrConfig::default(),
             acd: AcdConfig::default(),
+            desk: DeskSection::default(),
             load_demo: false,
             log: "info".to_owned(),
         }
@@ -213,6 +228,17 @@ impl Default for CallSection {
             answer_delay_ms: 0,
             max_wait_secs: 600,
             rtp_timeout_secs: 60,
+        }
+    }
+}
+
+impl Default for DeskSection {
+    fn default() -> Self {
+        let list = |names: &[&str]| names.iter().map(|&n| n.to_owned()).collect();
+        DeskSection {
+            second_level: list(&["Workplace", "Network", "Applications", "Servers"]),
+            third_level: list(&["Dell", "HP", "Microsoft", "Cisco", "Telecom provider"]),
+            require_outcome: true,
         }
     }
 }
@@ -305,6 +331,22 @@ mod tests {
         let text = include_str!("../firstline.toml");
         let cfg = Config::from_toml(text).unwrap();
         cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn desk_lists_default_and_parse() {
+        let shipped = Config::from_toml(include_str!("../firstline.toml")).unwrap();
+        assert_eq!(shipped.desk, DeskSection::default());
+        assert_eq!(shipped.desk.second_level[0], "Workplace");
+        assert_eq!(shipped.desk.third_level.len(), 5);
+        assert!(shipped.desk.require_outcome);
+        let cfg =
+            Config::from_toml("[desk]\nthird_level = [\"Lenovo\"]\nrequire_outcome = false\n")
+                .unwrap();
+        assert_eq!(cfg.desk.third_level, vec!["Lenovo".to_owned()]);
+        assert_eq!(cfg.desk.second_level.len(), 4, "left out: default");
+        assert!(!cfg.desk.require_outcome);
+        assert!(Config::from_toml("[desk]\nsecond = []\n").is_err());
     }
 
     #[test]

@@ -23,5 +23,6 @@ pub mod store;
 
 pub mod app;
 pub mod call;
+pub mod desk;
 pub mod events;
 pub mod http;

@@ -40,7 +40,9 @@ impl Default for AcdConfig {
         AcdConfig {
             strategy: Strategy::LongestIdle,
             ring_timeout_secs: 15,
-            wrapup_secs: 30,
+            // Until the agent says done: with `[desk] require_outcome` the intake needs an
+            // outcome first, which a timer cannot know.
+            wrapup_secs: 0,
             ageing_secs: 120,
             announce_interval_secs: 30,
             max_wait_for_callback_secs: 300,

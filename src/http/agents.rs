@@ -17,6 +17,7 @@ use super::ApiState;
 use super::auth::{self, Session, require_role};
 use super::error::{ApiError, ApiJson, BODY_LIMIT, not_found};
 use crate::acd::{AcdError, AcdHandle, AcdSnapshot, AgentInfo, AgentState};
+use crate::desk::intakes::{DeskError, IntakeOps};
 use crate::domain::{AgentId, Category};
 use crate::store::{AgentRow, now_ms};
 
@@ -292,11 +293,15 @@ enum StateRequest {
 async fn set_state(
     State(st): State<ApiState>,
     session: Session,
+    desk: Option<Extension<IntakeOps>>,
     ApiJson(req): ApiJson<StateRequest>,
 ) -> Result<Json<StateView>, ApiError> {
     let id = session.agent_id.clone();
     // After a server restart the ACD knows nobody: a signed-in agent is logged in again.
     let snap = snapshot(&st.acd).await?;
+    if matches!(req, StateRequest::Available) {
+        require_outcome(desk.as_deref(), &id, StateView::of(&snap, &id).state).await?;
+    }
     if StateView::of(&snap, &id).state == AgentState::Offline.name() {
         let row = st
             .store
@@ -332,13 +337,37 @@ async fn set_state(
 async fn wrapup_done(
     State(st): State<ApiState>,
     session: Session,
+    desk: Option<Extension<IntakeOps>>,
 ) -> Result<Json<StateView>, ApiError> {
     let id = session.agent_id;
+    let snap = snapshot(&st.acd).await?;
+    require_outcome(desk.as_deref(), &id, StateView::of(&snap, &id).state).await?;
     st.acd
         .wrapup_done(id.clone())
         .await
         .map_err(|e| acd_error(e, "end wrap-up"))?;
     Ok(Json(StateView::of(&snapshot(&st.acd).await?, &id)))
+}
+
+/// With `[desk] require_outcome`, 409 while the intake of the agent's last answered call is
+/// still without an outcome (issue 4 point 5: resolve or escalate before becoming available).
+async fn require_outcome(
+    desk: Option<&IntakeOps>,
+    agent: &AgentId,
+    state: &'static str,
+) -> Result<(), ApiError> {
+    let Some(ops) = desk else {
+        return Ok(());
+    };
+    match ops.outcome_pending(agent).await {
+        Ok(None) => Ok(()),
+        Ok(Some(intake)) => Err(ApiError::Conflict {
+            message: format!("choose an outcome (resolve or escalate) for intake {intake} first"),
+            state,
+        }),
+        Err(DeskError::Store(e)) => Err(ApiError::Store(e)),
+        Err(e) => Err(ApiError::Unprocessable(e.to_string())),
+    }
 }
 
 async fn list_agents(

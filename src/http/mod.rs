@@ -6,10 +6,13 @@
 
 mod agents;
 mod auth;
+mod customers;
 mod error;
+mod intakes;
 mod limit;
 #[cfg(test)]
 mod tests;
+mod ws;
 
 use std::sync::{Arc, Mutex};
 
@@ -43,6 +46,8 @@ pub struct HttpState {
     pub auth: AuthConfig,
     /// The static pages (`web/`), served for every path no route claims.
     pub web_dir: std::path::PathBuf,
+    /// The agent desk's live state and WebSocket feed.
+    pub desk: crate::desk::hub::DeskHub,
 }
 
 /// What the `/api` handlers share (no SIP or call parts, so tests build it from a store alone).
@@ -76,10 +81,17 @@ pub fn router(state: HttpState) -> Router {
         LoginLimits::default(),
     );
     let pages = tower_http::services::ServeDir::new(&state.web_dir);
+    let desk_ws = ws::router(api.clone(), state.desk.clone());
+    let ops = state.desk.ops().clone();
+    let intakes = intakes::router(api.clone(), ops.clone());
+    let customers = customers::router(api.clone(), ops.clone());
     Router::new()
         .route("/health", get(health))
         .with_state(state)
-        .merge(agents::router(api))
+        .merge(desk_ws)
+        .merge(intakes)
+        .merge(customers)
+        .merge(agents::router(api).layer(axum::Extension(ops)))
         .fallback_service(pages)
 }
 

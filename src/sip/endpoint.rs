@@ -268,26 +268,8 @@ impl Driver {
     }
 
     fn flush_once(&mut self) {
-        while let Some(t) = self.core.poll_transmit() {
-            match t.to {
-                Peer::Udp(addr) => {
-                    // Non-blocking: with 4 MiB buffers a full socket means overload; UDP peers and
-                    // our own timers retransmit.
-                    if self.udp.try_send_to(&t.bytes, addr).is_err() {
-                        inc(&self.shared.stats.parse_errors_dropped);
-                    }
-                }
-                Peer::Tcp { conn, .. } => {
-                    let sent = self
-                        .conns
-                        .get(&conn)
-                        .is_some_and(|w| w.try_send(t.bytes).is_ok());
-                    if !sent {
-                        inc(&self.shared.stats.parse_errors_dropped);
-                    }
-                }
-            }
-        }
+        // Events first: the registrar's binding snapshot (and calls handed to the app) must be
+        // in place before the peer sees our answer and acts on it.
         while let Some(ev) = self.core.poll_event() {
             match ev {
                 CoreEvent::NewCall(call) => self.offer_call(*call),
@@ -318,6 +300,26 @@ impl Driver {
                 }
                 CoreEvent::Registration { extension, binding } => {
                     self.on_registration(extension, binding)
+                }
+            }
+        }
+        while let Some(t) = self.core.poll_transmit() {
+            match t.to {
+                Peer::Udp(addr) => {
+                    // Non-blocking: with 4 MiB buffers a full socket means overload; UDP peers and
+                    // our own timers retransmit.
+                    if self.udp.try_send_to(&t.bytes, addr).is_err() {
+                        inc(&self.shared.stats.parse_errors_dropped);
+                    }
+                }
+                Peer::Tcp { conn, .. } => {
+                    let sent = self
+                        .conns
+                        .get(&conn)
+                        .is_some_and(|w| w.try_send(t.bytes).is_ok());
+                    if !sent {
+                        inc(&self.shared.stats.parse_errors_dropped);
+                    }
                 }
             }
         }

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "queues",
         include_str!("../../migrations/0003_queues.sql"),
     ),
+    (4, "desk", include_str!("../../migrations/0004_desk.sql")),
 ];
 
 /// A migrator over every embedded migration; `run` is idempotent.

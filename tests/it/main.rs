@@ -7,6 +7,7 @@
 
 mod agent_phone;
 mod baresip;
+mod browser;
 mod helpers;
 mod malformed;
 mod queue;
@@ -14,3 +15,4 @@ mod rtp;
 mod scripted;
 mod sipp;
 mod ua;
+mod webdriver;

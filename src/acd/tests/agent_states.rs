@@ -100,7 +100,10 @@ fn invalid_transitions_are_refused_and_change_nothing() {
 
 #[test]
 fn wrapup_timer_then_available() {
-    let mut sim = Sim::new(AcdConfig::default()); // wrap-up 30 s
+    let mut sim = Sim::new(AcdConfig {
+        wrapup_secs: 30,
+        ..AcdConfig::default()
+    });
     sim.login("a1", &[Hardware]);
     sim.advance(5);
     let (offer, _, _) = one_offer(&sim.call("c1", Hardware, 3));

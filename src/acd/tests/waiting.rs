@@ -93,7 +93,10 @@ fn estimate_from_busy_agents_and_default_handling_time() {
 
 #[test]
 fn estimate_learns_handling_time_per_category() {
-    let mut sim = Sim::new(AcdConfig::default()); // wrap-up 30 s
+    let mut sim = Sim::new(AcdConfig {
+        wrapup_secs: 30,
+        ..AcdConfig::default()
+    });
     sim.login("h", &[Hardware, Software]);
     let (offer, _, _) = one_offer(&sim.call("c1", Hardware, 3));
     sim.acd.offer_answered(sim.now, offer).unwrap();

@@ -2,6 +2,8 @@
 //! `app.rs` serves it), a fresh database with the demo agents, a live ACD, and a small
 //! hand-written HTTP/1.1 client.
 
+mod desk_customers;
+mod desk_intakes;
 mod login;
 mod state;
 
@@ -15,8 +17,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::limit::LoginLimits;
-use super::{ApiState, AuthConfig, agents};
+use super::{ApiState, AuthConfig, agents, customers, intakes};
 use crate::acd::{AcdConfig, AcdHandle, AcdService, AgentState};
+use crate::config::DeskSection;
+use crate::desk::intakes::IntakeOps;
 use crate::domain::AgentId;
 use crate::store::Store;
 use crate::store::testing::{TestDbGuard, test_store};
@@ -43,7 +47,13 @@ impl TestApi {
         let state = ApiState::new(store.clone(), acd.clone(), AuthConfig::default(), limits);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = agents::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        // The whole `/api` as `http::router` merges it (desk routes and the outcome rule too).
+        let ops = IntakeOps::new(store.clone(), DeskSection::default());
+        let app = agents::router(state.clone())
+            .layer(axum::Extension(ops.clone()))
+            .merge(intakes::router(state.clone(), ops.clone()))
+            .merge(customers::router(state, ops))
+            .into_make_service_with_connect_info::<SocketAddr>();
         let until = stop.clone();
         tokio::spawn(async move {
             axum::serve(listener, app)

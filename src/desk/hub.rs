@@ -1,0 +1,234 @@
+//! Desk hub: the handle to one owner task (`hub_task`) that keeps each agent's desk state
+//! (agent state, the offered or active call's pop, the intake being edited) and outbox
+//! (numbered frames, the last 1,000 kept for resume), fed by the event bus and by the WebSocket
+//! handlers; every frame goes to that agent's connections only (docs/protocol.md).
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use super::frames::{
+    AgentView, Frame, FrameBody, Lists, PROTOCOL_VERSION, StateView, state_of,
+};
+use super::hub_task::HubTask;
+use super::intakes::IntakeOps;
+use super::pop::Pop;
+use crate::acd::AcdHandle;
+use crate::domain::{AgentId, CallId};
+use crate::events::EventBus;
+use crate::store::Store;
+
+/// Frames kept per agent for resume.
+pub(super) const RING: usize = 1000;
+/// Frames a connection may have unsent before it is closed as too slow.
+pub(super) const CONN_QUEUE: usize = 256;
+/// Commands waiting for the hub task.
+const CMD_QUEUE: usize = 4096;
+
+/// The client's `hello`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hello {
+    /// The last `seq` the client saw.
+    pub last_seq: Option<u64>,
+    /// The server epoch that `last_seq` belongs to.
+    pub epoch: Option<String>,
+}
+
+/// A registered connection: what to send first, then the live feed.
+#[derive(Debug)]
+pub struct Connection {
+    /// Identifies the connection to the hub (for `disconnect`).
+    pub id: u64,
+    /// The `welcome` frame.
+    pub welcome: Arc<Frame>,
+    /// The missed frames in order (resume) or one `snapshot`.
+    pub replay_or_snapshot: Vec<Arc<Frame>>,
+    /// Every later frame; closed when the connection fell too far behind.
+    pub rx: mpsc::Receiver<Arc<Frame>>,
+}
+
+/// Why the hub could not serve a request.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// The hub task has stopped (server shutting down).
+    #[error("the desk hub has stopped")]
+    Stopped,
+    /// Reading the agent failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// No such agent.
+    #[error("unknown agent")]
+    UnknownAgent,
+}
+
+/// Seed for an agent the hub has not heard of yet (read by the handle, not the task).
+#[derive(Debug)]
+pub(super) struct Seed {
+    pub(super) name: String,
+    pub(super) state: StateView,
+}
+
+pub(super) enum Cmd {
+    Connect {
+        agent: AgentId,
+        hello: Hello,
+        seed: Seed,
+        pops: bool,
+        reply: oneshot::Sender<Connection>,
+    },
+    Disconnect {
+        agent: AgentId,
+        conn: u64,
+    },
+    Publish {
+        agent: AgentId,
+        body: FrameBody,
+    },
+    PopBuilt {
+        agent: AgentId,
+        pop: Box<Pop>,
+    },
+    LastCall {
+        agent: AgentId,
+        reply: oneshot::Sender<Option<CallId>>,
+    },
+}
+
+/// Handle to the desk hub; cheap to clone.
+#[derive(Clone)]
+pub struct DeskHub {
+    tx: mpsc::Sender<Cmd>,
+    epoch: Arc<str>,
+    ops: IntakeOps,
+    acd: AcdHandle,
+    store: Store,
+    require_outcome: bool,
+}
+
+impl DeskHub {
+    /// Starts the hub task, subscribed to `events` from now on.
+    pub fn start(
+        events: &EventBus,
+        ops: IntakeOps,
+        acd: AcdHandle,
+        store: Store,
+        require_outcome: bool,
+        tasks: &TaskTracker,
+        stop: CancellationToken,
+    ) -> DeskHub {
+        let (tx, rx) = mpsc::channel(CMD_QUEUE);
+        let epoch: Arc<str> = format!("{:016x}", rand::random::<u64>()).into();
+        let (second, third) = ops.lists();
+        let lists = Lists {
+            second_level: second.to_vec(),
+            third_level: third.to_vec(),
+        };
+        let task = HubTask::new(
+            epoch.clone(),
+            lists,
+            tx.downgrade(),
+            store.clone(),
+            ops.clone(),
+            tasks.clone(),
+        );
+        tasks.spawn(task.run(rx, events.subscribe(), stop));
+        DeskHub {
+            tx,
+            epoch,
+            ops,
+            acd,
+            store,
+            require_outcome,
+        }
+    }
+
+    /// This server run's epoch (random per process start).
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    /// The intake operations.
+    pub fn ops(&self) -> &IntakeOps {
+        &self.ops
+    }
+
+    /// The queue engine.
+    pub fn acd(&self) -> &AcdHandle {
+        &self.acd
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Whether an agent needs an outcome on their last call before becoming available.
+    pub fn require_outcome(&self) -> bool {
+        self.require_outcome
+    }
+
+    /// Registers a connection of `agent`; `pops` is false for supervisor/admin connections,
+    /// which get no call frames.
+    pub async fn connect(
+        &self,
+        agent: AgentId,
+        hello: Hello,
+        pops: bool,
+    ) -> Result<Connection, HubError> {
+        let row = self
+            .store
+            .get_agent(&agent)
+            .await?
+            .ok_or(HubError::UnknownAgent)?;
+        let state = match self.acd.snapshot().await {
+            Ok(snap) => state_of(&snap, &agent),
+            Err(_) => return Err(HubError::Stopped),
+        };
+        let seed = Seed {
+            name: row.name,
+            state,
+        };
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Connect {
+                agent,
+                hello,
+                seed,
+                pops,
+                reply,
+            })
+            .await
+            .map_err(|_| HubError::Stopped)?;
+        rx.await.map_err(|_| HubError::Stopped)
+    }
+
+    /// Forgets a closed connection.
+    pub async fn disconnect(&self, agent: AgentId, conn: u64) {
+        // A stopped hub has nothing left to forget.
+        let _ = self.tx.send(Cmd::Disconnect { agent, conn }).await;
+    }
+
+    /// Sends a numbered frame to every connection of `agent` (and keeps it for resume).
+    pub async fn publish_to(&self, agent: AgentId, body: FrameBody) -> Result<(), HubError> {
+        self.tx
+            .send(Cmd::Publish { agent, body })
+            .await
+            .map_err(|_| HubError::Stopped)
+    }
+
+    /// The call the agent last talked on (connected or ended, not merely ringing).
+    pub async fn last_call(&self, agent: AgentId) -> Result<Option<CallId>, HubError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::LastCall { agent, reply })
+            .await
+            .map_err(|_| HubError::Stopped)?;
+        rx.await.map_err(|_| HubError::Stopped)
+    }
+}
+
+#[cfg(test)]
+#[path = "hub_tests.rs"]
+mod tests;

@@ -1,0 +1,427 @@
+//! The desk hub's owner task: per agent the outbox (numbered frames, a ring of the last 1,000
+//! for resume), the connections, the agent state, the call in the pop and the intake being
+//! edited; fed by the event bus and the hub handle's commands. No lock, never awaits a
+//! connection (a full connection queue closes that connection).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::frames::{AgentView, Frame, FrameBody, Lists, StateView};
+use super::hub::{CONN_QUEUE, Cmd, Connection, Hello, RING, Seed};
+use super::intakes::{IntakeOps, IntakeView};
+use super::pop::{self, CustomerView, Phase, Pop};
+use crate::domain::{AgentId, CallId};
+use crate::events::{Event, EventKind};
+use crate::store::Store;
+
+struct Conn {
+    id: u64,
+    tx: mpsc::Sender<Arc<Frame>>,
+    pops: bool,
+}
+
+/// The call in an agent's pop, or a pop being built.
+struct Pending {
+    call_id: CallId,
+    phase: Phase,
+}
+
+#[derive(Default)]
+struct AgentDesk {
+    name: String,
+    seq: u64,
+    ring: VecDeque<Arc<Frame>>,
+    conns: Vec<Conn>,
+    state: Option<StateView>,
+    /// An offered call whose pop is being built.
+    pending: Option<Pending>,
+    call: Option<Box<Pop>>,
+    intake: Option<Box<IntakeView>>,
+}
+
+fn has_outcome(intake: &IntakeView) -> bool {
+    matches!(intake.status.as_str(), "resolved" | "escalated" | "closed")
+}
+
+impl AgentDesk {
+    /// Numbers `body`, keeps it for resume, and sends it to every connection; a connection
+    /// whose queue is full is dropped (its receiver sees the end and closes the socket).
+    fn push(&mut self, body: &FrameBody) {
+        self.seq += 1;
+        let frame = Arc::new(Frame::new(Some(self.seq), body));
+        if self.ring.len() >= RING {
+            self.ring.pop_front();
+        }
+        self.ring.push_back(frame.clone());
+        self.conns.retain(|c| {
+            if frame.call_frame && !c.pops {
+                return true;
+            }
+            match c.tx.try_send(frame.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::info!(conn = c.id, "desk connection too slow; closing it");
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
+        });
+    }
+
+    fn current_call_id(&self) -> Option<&CallId> {
+        self.call.as_ref().map(|p| &p.call_id)
+    }
+
+    /// Shows the customer in the pop when the pop's intake (or the pop itself) names them.
+    fn customer_changed(&mut self, c: &CustomerView) {
+        let Some(call) = self.call.as_mut() else {
+            return;
+        };
+        let linked = call.customer.as_ref().is_some_and(|old| old.id == c.id)
+            || call
+                .intake
+                .as_ref()
+                .is_some_and(|i| i.customer_id.as_ref() == Some(&c.id));
+        if linked {
+            call.customer = Some(c.clone());
+            call.candidates.clear();
+        }
+    }
+
+    /// Keeps the pop's draft in step with an intake frame; clears an ended call whose intake
+    /// now has an outcome.
+    fn intake_changed(&mut self, view: &IntakeView) {
+        self.intake = Some(Box::new(view.clone()));
+        let Some(call) = self.call.as_mut() else {
+            return;
+        };
+        let same = call.intake.as_ref().is_some_and(|i| i.id == view.id)
+            || view.calls.iter().any(|c| c == call.call_id.as_str());
+        if !same {
+            return;
+        }
+        call.intake = Some(view.clone());
+        if call.phase == Phase::Ended && has_outcome(view) {
+            self.call = None;
+        }
+    }
+}
+
+pub(super) struct HubTask {
+    agents: HashMap<AgentId, AgentDesk>,
+    /// Which agent's pop shows a call (for `call_ended`, which names no agent).
+    calls: HashMap<CallId, AgentId>,
+    epoch: Arc<str>,
+    lists: Lists,
+    next_conn: u64,
+    tx: mpsc::WeakSender<Cmd>,
+    store: Store,
+    ops: IntakeOps,
+    tasks: TaskTracker,
+}
+
+impl HubTask {
+    /// A hub with no agents yet; `tx` lets pop builders report back.
+    pub(super) fn new(
+        epoch: Arc<str>,
+        lists: Lists,
+        tx: mpsc::WeakSender<Cmd>,
+        store: Store,
+        ops: IntakeOps,
+        tasks: TaskTracker,
+    ) -> HubTask {
+        HubTask {
+            agents: HashMap::new(),
+            calls: HashMap::new(),
+            epoch,
+            lists,
+            next_conn: 1,
+            tx,
+            store,
+            ops,
+            tasks,
+        }
+    }
+
+    pub(super) async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Cmd>,
+        mut events: tokio::sync::broadcast::Receiver<Arc<Event>>,
+        stop: CancellationToken,
+    ) {
+        loop {
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => break,
+                },
+                event = events.recv() => match event {
+                    Ok(e) => self.event(&e),
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::error!(missed = n, "desk hub fell behind the event stream");
+                    }
+                    Err(RecvError::Closed) => break,
+                },
+                _ = stop.cancelled() => break,
+            }
+        }
+    }
+
+    fn desk(&mut self, agent: &AgentId) -> &mut AgentDesk {
+        self.agents.entry(agent.clone()).or_default()
+    }
+
+    fn command(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Connect {
+                agent,
+                hello,
+                seed,
+                pops,
+                reply,
+            } => {
+                let conn = self.connect(&agent, hello, seed, pops);
+                // The handler may have gone away meanwhile; the connection then just closes.
+                if let Err(conn) = reply.send(conn) {
+                    self.desk(&agent).conns.retain(|c| c.id != conn.id);
+                }
+            }
+            Cmd::Disconnect { agent, conn } => {
+                if let Some(desk) = self.agents.get_mut(&agent) {
+                    desk.conns.retain(|c| c.id != conn);
+                }
+            }
+            Cmd::Publish { agent, body } => {
+                let desk = self.desk(&agent);
+                match &body {
+                    FrameBody::Intake(view) => desk.intake_changed(view),
+                    FrameBody::Customer(c) => desk.customer_changed(c),
+                    _ => {}
+                }
+                desk.push(&body);
+            }
+            Cmd::PopBuilt { agent, pop } => self.pop_built(agent, pop),
+            Cmd::LastCall { agent, reply } => {
+                let call = self.agents.get(&agent).and_then(|d| {
+                    d.call
+                        .as_ref()
+                        .filter(|p| p.phase != Phase::Ringing)
+                        .map(|p| p.call_id.clone())
+                });
+                let _ = reply.send(call);
+            }
+        }
+    }
+
+    fn connect(&mut self, agent: &AgentId, hello: Hello, seed: Seed, pops: bool) -> Connection {
+        let id = self.next_conn;
+        self.next_conn += 1;
+        let epoch = self.epoch.to_string();
+        let lists = self.lists.clone();
+        let desk = self.desk(agent);
+        desk.name = seed.name;
+        let state = desk.state.get_or_insert(seed.state).clone();
+        let resume_from = match (hello.epoch.as_deref(), hello.last_seq) {
+            (Some(e), Some(n)) if *e == *epoch => {
+                // Every frame after `n` must still be in the ring.
+                let oldest = desk
+                    .ring
+                    .front()
+                    .and_then(|f| f.seq)
+                    .unwrap_or(desk.seq + 1);
+                (n == desk.seq || (n < desk.seq && oldest <= n + 1)).then_some(n)
+            }
+            _ => None,
+        };
+        let replay_or_snapshot = match resume_from {
+            Some(n) => desk
+                .ring
+                .iter()
+                .filter(|f| f.seq.is_some_and(|s| s > n) && (pops || !f.call_frame))
+                .cloned()
+                .collect(),
+            None => {
+                let body = FrameBody::Snapshot {
+                    agent: AgentView {
+                        id: agent.clone(),
+                        name: desk.name.clone(),
+                        state,
+                    },
+                    call: desk.call.clone().filter(|_| pops),
+                    intake: desk.intake.clone().filter(|_| pops),
+                    lists,
+                };
+                vec![Arc::new(Frame::new(None, &body))]
+            }
+        };
+        let welcome = Arc::new(Frame::new(
+            None,
+            &FrameBody::Welcome {
+                epoch,
+                seq: desk.seq,
+                resumed: resume_from.is_some(),
+            },
+        ));
+        let (tx, rx) = mpsc::channel(CONN_QUEUE);
+        desk.conns.push(Conn { id, tx, pops });
+        Connection {
+            id,
+            welcome,
+            replay_or_snapshot,
+            rx,
+        }
+    }
+
+    fn event(&mut self, event: &Event) {
+        match &event.kind {
+            EventKind::CallOffered { call_id, agent_id } => {
+                self.desk(agent_id).pending = Some(Pending {
+                    call_id: call_id.clone(),
+                    phase: Phase::Ringing,
+                });
+                self.calls.insert(call_id.clone(), agent_id.clone());
+                self.spawn_build(agent_id.clone(), call_id.clone());
+            }
+            EventKind::OfferEnded {
+                call_id,
+                agent_id,
+                result,
+            } if result != "answered" => self.withdraw(agent_id, call_id),
+            EventKind::CallConnected {
+                call_id, agent_id, ..
+            } => {
+                let desk = self.desk(agent_id);
+                if let Some(p) = desk.pending.as_mut().filter(|p| &p.call_id == call_id) {
+                    p.phase = Phase::Connected;
+                }
+                if let Some(pop) = desk.call.as_mut().filter(|p| &p.call_id == call_id) {
+                    pop.phase = Phase::Connected;
+                    let body = FrameBody::Pop(pop.clone());
+                    desk.push(&body);
+                }
+            }
+            EventKind::CallEnded { call_id, .. } => {
+                let Some(agent) = self.calls.get(call_id).cloned() else {
+                    return;
+                };
+                let desk = self.desk(&agent);
+                let ringing = desk
+                    .pending
+                    .as_ref()
+                    .is_some_and(|p| &p.call_id == call_id && p.phase == Phase::Ringing)
+                    || desk
+                        .call
+                        .as_ref()
+                        .is_some_and(|p| &p.call_id == call_id && p.phase == Phase::Ringing);
+                if ringing {
+                    // The caller left while the phone rang.
+                    self.withdraw(&agent, call_id);
+                    return;
+                }
+                self.calls.remove(call_id);
+                let desk = self.desk(&agent);
+                if let Some(p) = desk.pending.as_mut().filter(|p| &p.call_id == call_id) {
+                    p.phase = Phase::Ended;
+                }
+                if let Some(pop) = desk.call.as_mut().filter(|p| &p.call_id == call_id) {
+                    pop.phase = Phase::Ended;
+                    let done = pop.intake.as_ref().is_some_and(has_outcome);
+                    desk.push(&FrameBody::CallEnded {
+                        call_id: call_id.clone(),
+                    });
+                    if done {
+                        desk.call = None;
+                    }
+                }
+            }
+            EventKind::AgentState {
+                agent_id,
+                to,
+                reason,
+                ..
+            } => {
+                let view = StateView {
+                    state: to.clone(),
+                    reason: reason.clone(),
+                    since: (to != "offline").then_some(event.at),
+                };
+                let desk = self.desk(agent_id);
+                desk.state = Some(view.clone());
+                desk.push(&FrameBody::AgentState(view));
+            }
+            _ => {}
+        }
+    }
+
+    /// The offer ended without an answer: the pop goes away at once.
+    fn withdraw(&mut self, agent: &AgentId, call_id: &CallId) {
+        let desk = self.desk(agent);
+        let pending = desk.pending.as_ref().is_some_and(|p| &p.call_id == call_id);
+        let shown = desk.current_call_id() == Some(call_id);
+        if pending {
+            desk.pending = None;
+        }
+        if shown {
+            desk.call = None;
+        }
+        if pending || shown {
+            desk.push(&FrameBody::OfferWithdrawn {
+                call_id: call_id.clone(),
+            });
+        }
+        if self.calls.get(call_id) == Some(agent) {
+            self.calls.remove(call_id);
+        }
+    }
+
+    /// Builds the pop off the hub task; the result comes back as `PopBuilt`.
+    fn spawn_build(&self, agent: AgentId, call: CallId) {
+        let (store, ops) = (self.store.clone(), self.ops.clone());
+        let Some(tx) = self.tx.upgrade() else { return };
+        self.tasks.spawn(async move {
+            let started = Instant::now();
+            match pop::build(&store, &ops, &call, crate::store::now_ms()).await {
+                Ok(pop) => {
+                    let took = started.elapsed();
+                    log_build_time(&call, took);
+                    let _ = tx
+                        .send(Cmd::PopBuilt {
+                            agent,
+                            pop: Box::new(pop),
+                        })
+                        .await;
+                }
+                Err(e) => tracing::error!(error = %e, %call, "cannot build the screen pop"),
+            }
+        });
+    }
+
+    fn pop_built(&mut self, agent: AgentId, mut pop: Box<Pop>) {
+        let desk = self.desk(&agent);
+        // Only the pop of the call still offered (or taken) is shown; a withdrawn one is dropped.
+        let Some(pending) = desk.pending.take_if(|p| p.call_id == pop.call_id) else {
+            return;
+        };
+        pop.phase = pending.phase;
+        desk.intake = pop.intake.clone().map(Box::new);
+        if pending.phase == Phase::Ended && pop.intake.as_ref().is_some_and(has_outcome) {
+            desk.call = None;
+        } else {
+            desk.call = Some(pop.clone());
+        }
+        desk.push(&FrameBody::Pop(pop));
+    }
+}
+
+fn log_build_time(call: &CallId, took: Duration) {
+    tracing::debug!(%call, build_us = took.as_micros() as u64, "screen pop built");
+    if took > Duration::from_millis(20) {
+        tracing::warn!(%call, build_ms = took.as_millis() as u64, "screen pop was slow to build");
+    }
+}

@@ -1,0 +1,213 @@
+//! The values of the intake operations: views (serialised to the REST API and WebSocket),
+//! editable fields (deserialised, unknown fields refused), errors, and the length rules; no I/O.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{AgentId, CallId, Category, CustomerId, IntakeId, Language, Priority};
+use crate::store::{EscalationRow, IntakeEdit, StoreError};
+
+/// An intake as the desk and the API show it, with its escalations and calls.
+#[derive(Debug, Clone, Serialize)]
+pub struct IntakeView {
+    /// `intakes.id`.
+    pub id: IntakeId,
+    /// The call it came from.
+    pub call_id: Option<CallId>,
+    /// The linked customer.
+    pub customer_id: Option<CustomerId>,
+    /// The caller's number.
+    pub caller: Option<String>,
+    /// Category.
+    pub category: Category,
+    /// Priority 1..=5.
+    pub priority: Option<Priority>,
+    /// Language served in the IVR.
+    pub language: Option<Language>,
+    /// The IVR path.
+    pub ivr_path: String,
+    /// DTMF modes used, comma list.
+    pub dtmf_mode: Option<String>,
+    /// `draft`, `open`, `resolved`, `escalated` or `closed`.
+    pub status: String,
+    /// Current support level 1..=3.
+    pub level: u8,
+    /// Short title.
+    pub title: Option<String>,
+    /// Problem description.
+    pub description: Option<String>,
+    /// Solution (when resolved).
+    pub solution: Option<String>,
+    /// `phone`, `email` or `desk`.
+    pub channel: String,
+    /// Epoch ms.
+    pub created_at: i64,
+    /// Epoch ms.
+    pub updated_at: i64,
+    /// Escalation history, oldest first.
+    pub escalations: Vec<EscalationView>,
+    /// Call ids attached to the intake (its own call first).
+    pub calls: Vec<String>,
+}
+
+/// One escalation (or return to the first level) of an intake.
+#[derive(Debug, Clone, Serialize)]
+pub struct EscalationView {
+    /// `escalations.id`.
+    pub id: String,
+    /// Level before.
+    pub from_level: u8,
+    /// Level after (1 for a return).
+    pub to_level: u8,
+    /// Group or vendor.
+    pub target: String,
+    /// Why.
+    pub reason: String,
+    /// The vendor's case reference.
+    pub case_ref: Option<String>,
+    /// Who escalated.
+    pub agent_id: AgentId,
+    /// Epoch ms.
+    pub at: i64,
+    /// True for a return to the first level.
+    pub returned: bool,
+}
+
+/// Why an intake operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    /// No such intake, customer or call.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A field is out of bounds or not allowed.
+    #[error("{0}")]
+    Invalid(String),
+    /// Not possible in the intake's state (e.g. already resolved).
+    #[error("{0}")]
+    Conflict(String),
+    /// The agent may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Editable intake fields; absent fields are left as they are.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeFields {
+    /// Short title.
+    pub title: Option<String>,
+    /// Problem description.
+    pub description: Option<String>,
+    /// Category.
+    pub category: Option<Category>,
+    /// Priority 1..=5.
+    pub priority: Option<Priority>,
+}
+
+impl IntakeFields {
+    /// Checks the length rules without saving anything.
+    pub fn validate(&self) -> Result<(), DeskError> {
+        self.to_edit().map(|_| ())
+    }
+
+    /// The store's edit: the title trimmed, lengths checked.
+    pub(crate) fn to_edit(&self) -> Result<IntakeEdit, DeskError> {
+        Ok(IntakeEdit {
+            title: self
+                .title
+                .as_deref()
+                .map(|t| bounded("title", t.trim(), 0, MAX_NAME))
+                .transpose()?,
+            description: self
+                .description
+                .as_deref()
+                .map(|d| bounded("description", d, 0, MAX_TEXT))
+                .transpose()?,
+            category: self.category,
+            priority: self.priority,
+        })
+    }
+}
+
+/// Customer fields for creating or editing a customer; absent fields are left as they are.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerFields {
+    /// Full name (required on create).
+    pub name: Option<String>,
+    /// Company or institution.
+    pub organisation: Option<String>,
+    /// Department.
+    pub department: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Main number.
+    pub phone: Option<String>,
+    /// Site, building or room.
+    pub location: Option<String>,
+    /// Notes for agents.
+    pub notes: Option<String>,
+}
+
+/// Longest description and solution, in characters.
+pub(crate) const MAX_TEXT: usize = 10_000;
+/// Longest escalation or return reason, in characters.
+pub(crate) const MAX_REASON: usize = 2_000;
+/// Longest title, name, vendor case reference and other short field, in characters.
+pub(crate) const MAX_NAME: usize = 200;
+/// Target recorded for a return to the first level.
+pub(crate) const FIRST_LEVEL: &str = "first level";
+
+impl From<EscalationRow> for EscalationView {
+    fn from(e: EscalationRow) -> Self {
+        EscalationView {
+            id: e.id,
+            from_level: e.from_level,
+            to_level: e.to_level,
+            target: e.target,
+            reason: e.reason,
+            case_ref: e.case_ref,
+            agent_id: e.agent_id,
+            at: e.at,
+            returned: e.returned,
+        }
+    }
+}
+
+/// `text` when it has `min..=max` characters, else a clear `Invalid`.
+pub(crate) fn bounded(
+    field: &str,
+    text: &str,
+    min: usize,
+    max: usize,
+) -> Result<String, DeskError> {
+    let n = text.chars().count();
+    if n < min || n > max {
+        let need = if min == 0 {
+            format!("at most {max} characters")
+        } else {
+            format!("{min} to {max} characters")
+        };
+        return Err(DeskError::Invalid(format!(
+            "{field} must be {need} (got {n})"
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+/// `local@domain.tld` with no spaces: enough to catch typing mistakes, not a full RFC 5322 check.
+pub(crate) fn is_email_shaped(e: &str) -> bool {
+    match e.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !e.chars().any(char::is_whitespace)
+                && !domain.contains('@')
+        }
+        None => false,
+    }
+}

@@ -1,0 +1,8 @@
+//! Agent desk: screen pops, intake editing and the per-agent WebSocket feed (docs/protocol.md).
+
+pub mod client;
+pub mod frames;
+pub mod hub;
+mod hub_task;
+pub mod intakes;
+pub mod pop;

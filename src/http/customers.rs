@@ -1,0 +1,126 @@
+//! The customers API under `/api` (issue 4 point 6): search by name, organisation or number,
+//! fetch one with their open intakes, edit. Shapes: docs/api.md.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::ApiState;
+use super::auth::Session;
+use super::error::{ApiError, ApiJson, BODY_LIMIT};
+use super::intakes::{DeskApiError, page, query};
+use crate::desk::intakes::{CustomerFields, DeskError, IntakeOps, IntakeView};
+use crate::domain::CustomerId;
+use crate::store::Customer;
+
+/// Longest search text.
+const MAX_QUERY: usize = 200;
+
+/// The `/api/customers…` routes.
+pub(super) fn router(state: ApiState, ops: IntakeOps) -> Router {
+    Router::new()
+        .route("/api/customers", get(search))
+        .route("/api/customers/{id}", get(fetch).patch(update))
+        .layer(Extension(ops))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// A customer as the API shows them.
+#[derive(Serialize)]
+pub(super) struct CustomerView {
+    id: CustomerId,
+    name: String,
+    organisation: Option<String>,
+    department: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    extra_phones: Vec<String>,
+    location: Option<String>,
+    notes: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<Customer> for CustomerView {
+    fn from(c: Customer) -> Self {
+        CustomerView {
+            id: c.id,
+            name: c.name,
+            organisation: c.organisation,
+            department: c.department,
+            email: c.email,
+            phone: c.phone,
+            extra_phones: c.extra_phones,
+            location: c.location,
+            notes: c.notes,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchQuery {
+    q: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+async fn search(
+    State(st): State<ApiState>,
+    _session: Session,
+    q: Result<Query<SearchQuery>, QueryRejection>,
+) -> Result<Json<Vec<CustomerView>>, ApiError> {
+    let q = query(q)?;
+    let text = q.q.unwrap_or_default();
+    if text.chars().count() > MAX_QUERY {
+        return Err(ApiError::Unprocessable(format!(
+            "q must be at most {MAX_QUERY} characters"
+        )));
+    }
+    let (limit, offset) = page(q.limit, q.offset)?;
+    let found = st.store.search_customers(&text, limit, offset).await?;
+    Ok(Json(found.into_iter().map(CustomerView::from).collect()))
+}
+
+/// One customer and their draft, open and escalated intakes.
+#[derive(Serialize)]
+struct CustomerDetail {
+    #[serde(flatten)]
+    customer: CustomerView,
+    open_intakes: Vec<IntakeView>,
+}
+
+async fn fetch(
+    State(st): State<ApiState>,
+    _session: Session,
+    Extension(ops): Extension<IntakeOps>,
+    Path(id): Path<String>,
+) -> Result<Json<CustomerDetail>, DeskApiError> {
+    let id = CustomerId::from_string(id);
+    let customer = st
+        .store
+        .get_customer(&id)
+        .await?
+        .ok_or(DeskError::NotFound("customer"))?;
+    let open_intakes = ops.open_for_customer(&id).await?;
+    Ok(Json(CustomerDetail {
+        customer: customer.into(),
+        open_intakes,
+    }))
+}
+
+async fn update(
+    session: Session,
+    Extension(ops): Extension<IntakeOps>,
+    Path(id): Path<String>,
+    ApiJson(fields): ApiJson<CustomerFields>,
+) -> Result<Json<CustomerView>, DeskApiError> {
+    let id = CustomerId::from_string(id);
+    let customer = ops.update_customer(&session.agent_id, &id, fields).await?;
+    Ok(Json(customer.into()))
+}

@@ -1,0 +1,150 @@
+//! `escalations`: every move of an intake between support levels, written together with the
+//! intake's new level and status in one transaction (migration 4).
+
+use sqlx::any::AnyRow;
+
+use super::codec::get;
+use super::{Store, StoreError};
+use crate::domain::{AgentId, IntakeId};
+
+/// A move to record: an escalation (1→2, 1→3, 2→3) or a return to the first level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEscalation {
+    /// The intake.
+    pub intake_id: IntakeId,
+    /// The level the intake must be at now (the update is refused otherwise).
+    pub from_level: u8,
+    /// The level after the move.
+    pub to_level: u8,
+    /// Second-level group, third-level vendor, or `first level` for a return.
+    pub target: String,
+    /// Why.
+    pub reason: String,
+    /// The vendor's case reference.
+    pub case_ref: Option<String>,
+    /// Who moved it.
+    pub agent_id: AgentId,
+    /// Epoch ms.
+    pub at: i64,
+    /// True for a return to the first level (the intake becomes `open` again).
+    pub returned: bool,
+}
+
+/// A stored escalation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationRow {
+    /// `esc-…`.
+    pub id: String,
+    /// The intake.
+    pub intake_id: IntakeId,
+    /// Level before.
+    pub from_level: u8,
+    /// Level after.
+    pub to_level: u8,
+    /// Group or vendor.
+    pub target: String,
+    /// Why.
+    pub reason: String,
+    /// Vendor case reference.
+    pub case_ref: Option<String>,
+    /// Who.
+    pub agent_id: AgentId,
+    /// Epoch ms.
+    pub at: i64,
+    /// A return to the first level.
+    pub returned: bool,
+}
+
+impl Store {
+    /// Records the move and sets the intake's level and status (`escalated`, or `open` for a
+    /// return) in one transaction. Returns `None`, writing nothing, when the intake is missing,
+    /// resolved or closed, or no longer at `from_level` (another agent moved it first).
+    pub async fn record_escalation(
+        &self,
+        esc: &NewEscalation,
+    ) -> Result<Option<String>, StoreError> {
+        const OP: &str = "record_escalation";
+        let status = if esc.returned { "open" } else { "escalated" };
+        let mut tx = self.begin_write(OP).await?;
+        let moved = sqlx::query(
+            "UPDATE intakes SET level = $2, status = $3, updated_by = $4, updated_at = $5 \
+             WHERE id = $1 AND level = $6 AND status IN ('draft', 'open', 'escalated')",
+        )
+        .bind(esc.intake_id.as_str())
+        .bind(i32::from(esc.to_level))
+        .bind(status)
+        .bind(esc.agent_id.as_str())
+        .bind(esc.at)
+        .bind(i32::from(esc.from_level))
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::query(OP))?;
+        if moved.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let id = format!("esc-{:016x}", rand::random::<u64>());
+        sqlx::query(
+            "INSERT INTO escalations (id, intake_id, seq, from_level, to_level, target, reason, \
+             case_ref, agent_id, at, returned) SELECT $1, $2, \
+             COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6, $7, $8, $9, $10 \
+             FROM escalations WHERE intake_id = $2",
+        )
+        .bind(&id)
+        .bind(esc.intake_id.as_str())
+        .bind(i32::from(esc.from_level))
+        .bind(i32::from(esc.to_level))
+        .bind(&esc.target)
+        .bind(&esc.reason)
+        .bind(esc.case_ref.as_deref())
+        .bind(esc.agent_id.as_str())
+        .bind(esc.at)
+        .bind(i32::from(esc.returned))
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::query(OP))?;
+        tx.commit().await.map_err(StoreError::query(OP))?;
+        Ok(Some(id))
+    }
+
+    /// An intake's escalations and returns, oldest first.
+    pub async fn escalations_for_intake(
+        &self,
+        id: &IntakeId,
+    ) -> Result<Vec<EscalationRow>, StoreError> {
+        const OP: &str = "escalations_for_intake";
+        let rows = sqlx::query(
+            "SELECT id, intake_id, from_level, to_level, target, reason, case_ref, agent_id, at, \
+             returned FROM escalations WHERE intake_id = $1 ORDER BY seq",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query(OP))?;
+        rows.iter().map(|r| escalation_from_row(r, OP)).collect()
+    }
+}
+
+fn level_from(value: i64, column: &'static str) -> Result<u8, StoreError> {
+    u8::try_from(value)
+        .ok()
+        .filter(|l| (1..=3).contains(l))
+        .ok_or(StoreError::Corrupt {
+            column,
+            value: value.to_string(),
+        })
+}
+
+fn escalation_from_row(row: &AnyRow, op: &'static str) -> Result<EscalationRow, StoreError> {
+    Ok(EscalationRow {
+        id: get(row, "id", op)?,
+        intake_id: IntakeId::from_string(get::<String>(row, "intake_id", op)?),
+        from_level: level_from(get(row, "from_level", op)?, "escalations.from_level")?,
+        to_level: level_from(get(row, "to_level", op)?, "escalations.to_level")?,
+        target: get(row, "target", op)?,
+        reason: get(row, "reason", op)?,
+        case_ref: get(row, "case_ref", op)?,
+        agent_id: AgentId::from_string(get::<String>(row, "agent_id", op)?),
+        at: get(row, "at", op)?,
+        returned: get::<i64>(row, "returned", op)? != 0,
+    })
+}
