@@ -109,6 +109,7 @@ impl App {
             recordings_dir: cfg.media.recordings_dir.clone(),
             tasks: tasks.clone(),
             max_setting_up: cfg.sip.max_pending_calls,
+            extensions: crate::call::ExtensionCache::default(),
         });
         requeue_callbacks(&calls).await;
         tasks.spawn(purge_sessions(store.clone(), shutdown.clone()));

@@ -59,6 +59,41 @@ pub struct CallContext {
     pub tasks: TaskTracker,
     /// Most calls in set-up (before answer) at once; further INVITEs get 503.
     pub max_setting_up: usize,
+    /// Agents' extensions, so ringing a phone does not wait on the database.
+    pub extensions: ExtensionCache,
+}
+
+/// A short-lived cache of agents' SIP extensions (looked up on every offer).
+#[derive(Debug, Default)]
+pub struct ExtensionCache {
+    map: std::sync::Mutex<
+        std::collections::HashMap<crate::domain::AgentId, (Option<String>, std::time::Instant)>,
+    >,
+}
+
+impl ExtensionCache {
+    /// How long a looked-up extension is trusted (an edited extension takes effect after this).
+    const FRESH: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// The cached extension (`Some(None)`: the agent has none), if fresh.
+    pub(crate) fn get(&self, agent: &crate::domain::AgentId) -> Option<Option<String>> {
+        let map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(agent)
+            .filter(|(_, at)| at.elapsed() < Self::FRESH)
+            .map(|(ext, _)| ext.clone())
+    }
+
+    /// Remembers an agent's extension.
+    pub(crate) fn put(&self, agent: &crate::domain::AgentId, ext: Option<String>) {
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.insert(agent.clone(), (ext, std::time::Instant::now()));
+    }
 }
 
 /// Call counters (atomics, read by /health).

@@ -111,13 +111,19 @@ impl Session {
                 .await;
             return;
         }
-        let extension = match self.ctx.store.get_agent(&agent).await {
-            Ok(Some(row)) => row.extension,
-            Ok(None) => None,
-            Err(e) => {
-                tracing::warn!(error = %e, "agent lookup failed");
-                None
-            }
+        let extension = match self.ctx.extensions.get(&agent) {
+            Some(cached) => cached,
+            None => match self.ctx.store.get_agent(&agent).await {
+                Ok(row) => {
+                    let ext = row.and_then(|r| r.extension);
+                    self.ctx.extensions.put(&agent, ext.clone());
+                    ext
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "agent lookup failed");
+                    None
+                }
+            },
         };
         let Some(extension) = extension else {
             self.fail_offer(
@@ -152,6 +158,14 @@ impl Session {
             sdp: offer_sdp(self.local_ip, port, self.sdp_session, self.media.codec()).into_bytes(),
             call_info: vec![("X-Firstline-Call".into(), self.id.to_string())],
         };
+        // The INVITE goes out first; the record follows (the ring must not wait on the database).
+        let sent = self.ctx.sip.invite(invite).await;
+        if sent.is_ok() {
+            self.ctx.events.publish(EventKind::CallOffered {
+                call_id: self.id.clone(),
+                agent_id: agent.clone(),
+            });
+        }
         if let Err(e) = self
             .ctx
             .store
@@ -160,13 +174,9 @@ impl Session {
         {
             tracing::warn!(error = %e, "cannot record offer");
         }
-        match self.ctx.sip.invite(invite).await {
+        match sent {
             Ok(call) => {
                 tracing::info!(%agent, %offer, "ringing agent");
-                self.ctx.events.publish(EventKind::CallOffered {
-                    call_id: self.id.clone(),
-                    agent_id: agent.clone(),
-                });
                 self.agent = Some(AgentCall {
                     offer,
                     agent,
