@@ -1,6 +1,6 @@
 //! The one event stream: every change of state is published once by its owner, given a sequence
-//! number, stored in `events`, and fanned out to live consumers (screen pops and the supervisor
-//! view in later issues).
+//! number, stored in `events`, and fanned out to live consumers (the desk hub's screen pops now,
+//! the supervisor view next).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

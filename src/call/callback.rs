@@ -82,16 +82,41 @@ async fn run(ctx: Arc<CallContext>, cb: Callback) {
                 .await;
             return;
         };
-        if let QueueNotice::Offer { offer, agent } = notice
-            && offer_to(&ctx, &cb, offer, &agent).await
-        {
-            return;
+        if let QueueNotice::Offer { offer, agent } = notice {
+            match offer_to(&ctx, &cb, offer, &agent, &mut notices).await {
+                Offered::Taken => return,
+                Offered::NotTaken => {}
+                Offered::Stopped => {
+                    let _ = ctx
+                        .acd
+                        .remove(entry_id.clone(), RemoveReason::Abandoned)
+                        .await;
+                    return;
+                }
+            }
         }
     }
 }
 
-/// Rings `agent` for the callback; true when they took it.
-async fn offer_to(ctx: &Arc<CallContext>, cb: &Callback, offer: OfferId, agent: &AgentId) -> bool {
+/// How one offer of a callback ended.
+enum Offered {
+    /// The agent took it.
+    Taken,
+    /// Not taken (no answer, refused, withdrawn): wait for the next offer.
+    NotTaken,
+    /// The server is shutting down: the callback stays pending for the next start.
+    Stopped,
+}
+
+/// Rings `agent` for the callback, while still listening to the queue (a withdrawn offer stops
+/// the ringing) and to shutdown.
+async fn offer_to(
+    ctx: &Arc<CallContext>,
+    cb: &Callback,
+    offer: OfferId,
+    agent: &AgentId,
+    notices: &mut mpsc::Receiver<QueueNotice>,
+) -> Offered {
     let at = now_ms();
     if let Err(e) = ctx
         .store
@@ -106,7 +131,7 @@ async fn offer_to(ctx: &Arc<CallContext>, cb: &Callback, offer: OfferId, agent: 
             .store
             .set_callback_status(&cb.id, "pending", None, now_ms())
             .await;
-        false
+        Offered::NotTaken
     };
     let Ok(Some(row)) = ctx.store.get_agent(agent).await else {
         return fail(FailReason::Unreachable).await;
@@ -140,9 +165,31 @@ async fn offer_to(ctx: &Arc<CallContext>, cb: &Callback, offer: OfferId, agent: 
     let Ok(mut call) = ctx.sip.invite(invite).await else {
         return fail(FailReason::Unreachable).await;
     };
-    // Ring until answer, failure, or the queue withdraws the offer (ring timeout).
+    // Ring until answer, failure, the queue withdrawing the offer (ring timeout), or shutdown.
     let answer = loop {
-        match call.events.recv().await {
+        let event = tokio::select! {
+            ev = call.events.recv() => ev,
+            n = notices.recv() => match n {
+                Some(QueueNotice::CancelOffer { offer: o }) if o == offer => {
+                    call.leg.cancel().await;
+                    let _ = ctx.store.set_callback_status(&cb.id, "pending", None, now_ms()).await;
+                    return Offered::NotTaken;
+                }
+                // Nothing else concerns a callback that is ringing (announcements are not sent).
+                Some(_) => continue,
+                None => {
+                    call.leg.cancel().await;
+                    let _ = ctx.store.set_callback_status(&cb.id, "pending", None, now_ms()).await;
+                    return Offered::Stopped;
+                }
+            },
+            _ = ctx.shutdown.cancelled() => {
+                call.leg.cancel().await;
+                let _ = ctx.store.set_callback_status(&cb.id, "pending", None, now_ms()).await;
+                return Offered::Stopped;
+            }
+        };
+        match event {
             Some(OutEvent::Answered { sdp }) => break sdp,
             Some(OutEvent::Ringing | OutEvent::Info { .. } | OutEvent::ReInvite { .. }) => {}
             Some(OutEvent::Failed { status, .. }) => {
@@ -162,7 +209,7 @@ async fn offer_to(ctx: &Arc<CallContext>, cb: &Callback, offer: OfferId, agent: 
             .store
             .set_callback_status(&cb.id, "pending", None, now_ms())
             .await;
-        return false;
+        return Offered::NotTaken;
     }
     let _ = ctx
         .store
@@ -184,7 +231,7 @@ async fn offer_to(ctx: &Arc<CallContext>, cb: &Callback, offer: OfferId, agent: 
         .store
         .set_callback_status(&cb.id, "done", Some(agent), now_ms())
         .await;
-    true
+    Offered::Taken
 }
 
 /// Plays the "callback request" notice to the agent's phone, paced at 20 ms.

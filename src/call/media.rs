@@ -16,6 +16,9 @@ use crate::media::sdp::{Answer, Direction};
 
 use super::CallContext;
 
+/// The most audio a recording keeps (120 s at 8 kHz), however fast packets arrive.
+pub(super) const MAX_RECORDING_SAMPLES: usize = 120 * 8000;
+
 /// What an incoming datagram meant to the call.
 pub(super) enum Inbound {
     /// Nothing for the call (audio consumed, or the packet was ignored).
@@ -156,7 +159,9 @@ impl MediaLeg {
         self.pcm.clear();
         self.codec.decode_into(packet.payload, &mut self.pcm);
         if let Some(tap) = tap {
-            tap.extend_from_slice(&self.pcm);
+            // Bounded whatever the caller sends: a flood cannot grow a recording past its limit.
+            let room = MAX_RECORDING_SAMPLES.saturating_sub(tap.len());
+            tap.extend_from_slice(&self.pcm[..room.min(self.pcm.len())]);
         }
         if self.inband_off {
             return Inbound::Nothing;

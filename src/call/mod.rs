@@ -1,7 +1,9 @@
-//! Calls: one tokio task per hotline call owns its SIP leg, its RTP leg and its IVR.
+//! Calls: one tokio task per hotline call owns its SIP leg, its RTP legs (caller and agent),
+//! its IVR and its place in the queue.
 //!
-//! `run` identifies the caller, records the call, negotiates media, answers, and hands over to
-//! the session loop in `session.rs`. Nothing else touches a call's state.
+//! `run` identifies the caller and hands over to `session/` (record, SDP, answer, the IVR, the
+//! queue, the agent leg and the bridge); `callback.rs` runs a task per open callback. Nothing
+//! else touches a call's state.
 
 pub(crate) mod callback;
 mod identify;

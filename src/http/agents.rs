@@ -150,15 +150,14 @@ async fn login(
     let row = match (ok, row) {
         (true, Some(row)) => row,
         _ => {
-            if let Ok(mut limiter) = st.limiter.lock() {
-                limiter.record_failure(Instant::now(), ip, &req.login);
-            }
+            // Already counted by `check_limit`.
             tracing::info!(login = %req.login.escape_debug(), ?ip, "failed login");
             return Err(ApiError::InvalidCredentials);
         }
     };
     if let Ok(mut limiter) = st.limiter.lock() {
         limiter.record_success(&req.login);
+        limiter.refund_ip(ip);
     }
 
     acd_login(&st.acd, &row).await?;
@@ -191,12 +190,17 @@ async fn login(
 }
 
 /// 429 when the address or the login has too many recent failures.
+/// Checks the limit and counts this attempt as a failure up front (refunded on success), so
+/// that a burst of parallel requests cannot all pass the check before any failure is counted.
 fn check_limit(st: &ApiState, ip: Option<std::net::IpAddr>, login: &str) -> Result<(), ApiError> {
     // A poisoned lock only means another request panicked mid-update; the counters stay usable.
-    let limiter = st.limiter.lock().unwrap_or_else(|p| p.into_inner());
+    let mut limiter = st.limiter.lock().unwrap_or_else(|p| p.into_inner());
+    let now = Instant::now();
     limiter
-        .check(Instant::now(), ip, login)
-        .map_err(|retry_after| ApiError::TooManyAttempts { retry_after })
+        .check(now, ip, login)
+        .map_err(|retry_after| ApiError::TooManyAttempts { retry_after })?;
+    limiter.record_failure(now, ip, login);
+    Ok(())
 }
 
 /// Logs the agent into the ACD (available); a second session of a logged-in agent is fine.

@@ -241,6 +241,16 @@ pub(crate) async fn verify_password(
     hash: Option<String>,
     password: String,
 ) -> Result<bool, ApiError> {
+    // argon2 costs ~19 MiB and tens of ms per check: at most two run at once, so a burst of
+    // logins queues (briefly) instead of exhausting memory and the blocking pool.
+    static CHECKS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let checks = CHECKS.get_or_init(|| tokio::sync::Semaphore::new(2));
+    let Ok(Ok(_permit)) = tokio::time::timeout(Duration::from_secs(5), checks.acquire()).await
+    else {
+        return Err(ApiError::TooManyAttempts {
+            retry_after: Duration::from_secs(1),
+        });
+    };
     let ok = tokio::task::spawn_blocking(move || {
         let known = hash.is_some();
         let phc = hash.unwrap_or_else(|| dummy_hash().to_owned());

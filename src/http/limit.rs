@@ -106,6 +106,16 @@ impl LoginLimiter {
         self.windows.remove(&login_key(login));
     }
 
+    /// Gives back the IP's count for an attempt that turned out right (attempts are counted
+    /// before the slow password check, so that parallel requests cannot overrun the limit).
+    pub(crate) fn refund_ip(&mut self, ip: Option<IpAddr>) {
+        if let Some(ip) = ip
+            && let Some(w) = self.windows.get_mut(&Key::Ip(ip))
+        {
+            w.failures = w.failures.saturating_sub(1);
+        }
+    }
+
     /// Keys tracked now (for tests).
     #[cfg(test)]
     pub(crate) fn tracked(&self) -> usize {

@@ -1,8 +1,10 @@
-//! HTTP surface (axum): `/health`, and the agents' API under `/api` (login, logout, sessions,
-//! agent state; docs/api.md). The agent desk and supervisor feed build on the same API later.
+//! HTTP surface (axum): `/health`, the REST API under `/api` (login, sessions, agent state,
+//! intakes, customers; docs/api.md), the desk WebSocket `/api/ws` (docs/protocol.md), and the
+//! static pages from `web/` for every other path.
 //!
-//! Layout: `agents` (the `/api` routes), `auth` (tokens, cookie, session extractor, roles,
-//! CSRF), `limit` (login rate limit, no I/O), `error` (every failure → status + JSON).
+//! Layout: `agents`, `intakes`, `customers` (REST routes), `ws` (the desk feed and voice
+//! messages), `auth` (tokens, cookie, session extractor, roles, CSRF), `limit` (login rate
+//! limit, no I/O), `error` (every failure → status + JSON).
 
 mod agents;
 mod auth;

@@ -434,22 +434,17 @@ impl DeskConn {
         }
     }
 
-    /// `[desk] require_outcome`: the last call's intake must be resolved or escalated first.
+    /// `[desk] require_outcome`: the intake of the agent's last answered call (from the
+    /// database, as the REST API checks it) must be resolved or escalated first.
     async fn check_outcome(&mut self) -> Result<(), (&'static str, String)> {
         if !self.hub.require_outcome() {
             return Ok(());
         }
-        let last = self
-            .hub
-            .last_call(self.agent.clone())
-            .await
-            .map_err(|e| ("conflict", e.to_string()))?;
-        let Some(call) = last else { return Ok(()) };
-        match self.hub.ops().has_outcome(&call).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err((
+        match self.hub.ops().outcome_pending(&self.agent).await {
+            Ok(None) => Ok(()),
+            Ok(Some(intake)) => Err((
                 "conflict",
-                "the intake of the last call needs an outcome first: resolve or escalate it".into(),
+                format!("choose an outcome (resolve or escalate) for intake {intake} first"),
             )),
             Err(e) => Err(desk_refusal(e)),
         }

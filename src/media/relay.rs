@@ -62,6 +62,11 @@ impl RtpRelay {
         self
     }
 
+    /// Whether packets of this payload type belong to the `from` leg's negotiated media.
+    pub fn accepts(&self, payload_type: u8) -> bool {
+        payload_type == self.from.audio_pt || Some(payload_type) == self.from.event_pt
+    }
+
     /// Re-stamps `packet` (from leg `from`) for leg `to`, appending it to `out`.
     pub fn relay(&mut self, packet: &RtpPacket<'_>, out: &mut Vec<u8>) -> Relayed {
         let (kind, payload_type) = if packet.payload_type == self.from.audio_pt {

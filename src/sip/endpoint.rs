@@ -292,7 +292,7 @@ impl Driver {
                         LegEvent::Bye | LegEvent::Cancelled | LegEvent::Ended { .. }
                     );
                     if let Some(tx) = self.legs.get(&id) {
-                        report_dropped(id, tx.try_send(ev));
+                        deliver(id, tx, ev, last);
                     }
                     if last {
                         self.legs.remove(&id);
@@ -361,7 +361,7 @@ impl Driver {
     fn out_event(&mut self, id: LegId, ev: OutEvent) {
         let last = ev.is_last();
         if let Some(tx) = self.out_legs.get(&id) {
-            report_dropped(id, tx.try_send(ev));
+            deliver(id, tx, ev, last);
         }
         if last {
             self.out_legs.remove(&id);
@@ -418,6 +418,16 @@ impl Driver {
             self.core.handle_command(Instant::now(), cmd);
         }
     }
+}
+
+/// Sends a leg event without waiting. The last free slot is kept for the leg's final event
+/// (BYE, CANCEL, end), so a burst of INFOs can never make a hang-up get lost.
+fn deliver<T>(leg: LegId, tx: &mpsc::Sender<T>, ev: T, last: bool) {
+    if !last && tx.capacity() <= 1 {
+        tracing::warn!(leg, "leg event dropped: the call task is not reading");
+        return;
+    }
+    report_dropped(leg, tx.try_send(ev));
 }
 
 /// A full event channel means a call task is stuck (worth a warning); a closed one only means

@@ -1,17 +1,30 @@
-//! The agent desk in headless Chromium (issue 4 acceptance): login through the page, the screen
-//! pop while the agent's phone rings, typing saved across a reload, escalation to level 2 checked
-//! in `intakes` and `escalations`; escaping of customer data; the login page's errors.
+//! The agent desk in headless Chromium (issue 4 acceptance): login through the page; a SIPp
+//! caller through the IVR and the screen pop while the agent's phone rings; typing saved across a
+//! reload; escalation 1 → 2 → 3 checked in `intakes` and `escalations`; an unknown caller linked
+//! to a customer from the pop and resolved; "continue this ticket"; escaping of customer data;
+//! the login page's errors.
 
 use std::time::Duration;
 
 use serde_json::json;
 use sqlx::Row;
 
-use crate::agent_phone::PCMU;
-use crate::helpers::{TestApp, caller, press, registered_phone, spawn_queue_app, within};
+use tokio::task::JoinHandle;
+
+use crate::agent_phone::{AgentPhone, PCMU};
+use crate::helpers::{
+    TestApp, caller, http_json, press, registered_phone, spawn_queue_app, within,
+};
+use crate::sipp::{SippRun, run_sipp_with};
 use crate::webdriver::Browser;
 
 const ANNA: &str = "agent-demo-anna";
+/// Anouk de Vries (cust-demo-01)'s main number in the demo data.
+const ANOUK: &str = "+31201234567";
+/// Jeroen Bakker, found by name from the pop of an unknown caller.
+const BAKKER: &str = "cust-demo-02";
+/// A number no demo customer has.
+const UNKNOWN: &str = "+31209876543";
 const SECS: Duration = Duration::from_secs(1);
 
 /// The text of `[data-testid=<id>]` (its `textContent`, also when hidden), or null.
@@ -77,6 +90,80 @@ async fn saved(b: &Browser) {
     .await;
 }
 
+/// Waits for the intake's status to read `status`.
+async fn wait_status(b: &Browser, status: &str) {
+    b.until(
+        10,
+        &format!("the intake shown as {status}"),
+        "return document.querySelector('[data-testid=intake-status]').textContent === arguments[0];",
+        json!([status]),
+    )
+    .await;
+}
+
+/// Escalates from the page to `level` (2 or 3) and `target`; waits for the new level.
+async fn escalate(b: &Browser, level: u8, target: &str, case_ref: Option<&str>, reason: &str) {
+    b.click(
+        &b.find(&format!(
+            "[data-testid=escalate-level] option[value='{level}']"
+        ))
+        .await,
+    )
+    .await;
+    b.click(
+        &b.find(&format!(
+            "[data-testid=escalate-target] option[value='{target}']"
+        ))
+        .await,
+    )
+    .await;
+    // The page keeps what was typed for the last escalation.
+    b.exec(
+        "document.querySelector('[data-testid=escalate-reason]').value = ''; \
+         document.querySelector('[data-testid=escalate-case-ref]').value = '';",
+        json!([]),
+    )
+    .await;
+    if let Some(c) = case_ref {
+        b.send_keys(&b.testid("escalate-case-ref").await, c).await;
+    }
+    b.send_keys(&b.testid("escalate-reason").await, reason)
+        .await;
+    b.click(&b.testid("escalate-btn").await).await;
+    wait_status(b, "escalated").await;
+    b.until(
+        10,
+        &format!("the intake at level {level}"),
+        "return document.querySelector('[data-testid=intake-level]').textContent === arguments[0];",
+        json!([level.to_string()]),
+    )
+    .await;
+}
+
+/// A SIPp caller from `number` in the background (tests/sipp/desk_caller.xml: 2, 1, 2 by SIP
+/// INFO, then on the line until the server's BYE); its SIP Call-ID and the run to await.
+fn sipp_caller(t: &TestApp, number: &str) -> (String, JoinHandle<SippRun>) {
+    let cid = crate::sipp::call_id();
+    let (server, number, id) = (t.udp(), number.to_string(), cid.clone());
+    let run = tokio::spawn(async move {
+        let key = ["-key", "caller", number.as_str()];
+        run_sipp_with(server, "desk_caller.xml", false, &id, &key).await
+    });
+    (cid, run)
+}
+
+/// The agent's phone hangs up: the server must BYE the SIPp caller, which then exits 0.
+async fn agent_hangs_up(t: &TestApp, phone: &mut AgentPhone, cid: &str, sipp: JoinHandle<SippRun>) {
+    assert_eq!(phone.bye().await, Some(200), "the agent phone's BYE");
+    let run = sipp.await.expect("the sipp task");
+    assert_eq!(run.code, Some(0), "{}", run.report);
+    let call = t.ended_call(cid).await;
+    assert_eq!(call.outcome.as_deref(), Some("answered"), "{call:?}");
+    assert_eq!(call.hangup_by.as_deref(), Some("server"), "{call:?}");
+    assert_eq!(call.dtmf_mode.as_deref(), Some("info"), "{call:?}");
+    assert_eq!(call.language.as_deref(), Some("en"), "{call:?}");
+}
+
 async fn text_of(b: &Browser, testid: &str) -> String {
     b.exec(TEXT_OF, json!([testid]))
         .await
@@ -125,18 +212,14 @@ async fn pop_while_ringing_then_typing_survives_reload_and_escalates() {
         let b = Browser::start(t.app.http_addr()).await;
         sign_in(&b, "anna").await;
 
-        // English, hardware, priority 2 (high).
-        let (mut ua, _rtp, _) = caller(&t).await;
-        for d in ['2', '1', '2'] {
-            press(&mut ua, d).await;
-            tokio::time::sleep(Duration::from_millis(400)).await;
-        }
-        let inv = phone.invite(15 * SECS).await.expect("anna's phone rings");
+        // A SIPp caller from Anouk de Vries's number: English, hardware, priority 2 (high).
+        let (cid, sipp) = sipp_caller(&t, ANOUK);
+        let inv = phone.invite(20 * SECS).await.expect("anna's phone rings");
         phone.ring().await;
 
         // The pop is on screen while the phone still rings (it has not answered).
         pop_in_phase(&b, "ringing").await;
-        assert_eq!(text_of(&b, "pop-caller").await, "+31201234567");
+        assert_eq!(text_of(&b, "pop-caller").await, ANOUK);
         assert_eq!(text_of(&b, "customer-name").await, "Anouk de Vries");
         assert_eq!(text_of(&b, "customer-organisation").await, "Gemeente Zaanwijk");
         assert_eq!(text_of(&b, "customer-department").await, "Burgerzaken");
@@ -144,6 +227,7 @@ async fn pop_while_ringing_then_typing_survives_reload_and_escalates() {
         assert_eq!(b.value(&b.testid("pop-category").await).await, "hardware");
         assert_eq!(b.value(&b.testid("pop-priority").await).await, "2");
         assert_eq!(text_of(&b, "pop-language").await, "en");
+        assert_eq!(text_of(&b, "pop-dtmf").await, "info", "SIPp pressed by SIP INFO");
         let call_id = inv.call.clone().expect("X-Firstline-Call");
 
         assert!(phone.answer(PCMU).await, "no ACK for the phone's 200");
@@ -167,25 +251,22 @@ async fn pop_while_ringing_then_typing_survives_reload_and_escalates() {
         saved(&b).await;
 
         // Escalate to the second level, group Network.
-        b.click(&b.find("[data-testid=escalate-level] option[value='2']").await)
-            .await;
-        b.click(&b.find("[data-testid=escalate-target] option[value='Network']").await)
-            .await;
         let reason = "Network printer unreachable from VLAN 20";
-        b.send_keys(&b.testid("escalate-reason").await, reason).await;
-        b.click(&b.testid("escalate-btn").await).await;
-        b.until(
-            10,
-            "the intake shown as escalated",
-            "return document.querySelector('[data-testid=intake-status]').textContent === 'escalated';",
-            json!([]),
-        )
-        .await;
-        assert_eq!(text_of(&b, "intake-level").await, "2");
+        escalate(&b, 2, "Network", None, reason).await;
         assert!(
             text_of(&b, "escalation-history").await.contains("Network"),
             "history shows the escalation"
         );
+
+        // Further, 2 → 3: the vendor with their case reference.
+        let (vendor_reason, case_ref) = ("Fuser unit defective, under warranty", "HP-5012-778");
+        escalate(&b, 3, "HP", Some(case_ref), vendor_reason).await;
+        let history = text_of(&b, "escalation-history").await;
+        assert!(
+            history.contains("level 1 → 2") && history.contains("level 2 → 3"),
+            "the whole history is shown: {history:?}"
+        );
+        assert!(history.contains(&format!("case {case_ref}")), "{history:?}");
 
         // What the database keeps.
         let row = sqlx::query(
@@ -199,29 +280,45 @@ async fn pop_while_ringing_then_typing_survives_reload_and_escalates() {
         let description: Option<String> = row.try_get("description").unwrap();
         assert_eq!(description.as_deref(), Some(format!("{first}{rest}").as_str()));
         assert_eq!(row.try_get::<String, _>("status").unwrap(), "escalated");
-        assert_eq!(row.try_get::<i64, _>("level").unwrap(), 2);
+        assert_eq!(row.try_get::<i64, _>("level").unwrap(), 3);
         assert_eq!(row.try_get::<String, _>("category").unwrap(), "hardware");
         assert_eq!(row.try_get::<Option<i64>, _>("priority").unwrap(), Some(2));
         let esc = sqlx::query(
-            "SELECT from_level, to_level, target, reason, agent_id, at FROM escalations \
-             WHERE intake_id = $1",
+            "SELECT seq, from_level, to_level, target, reason, case_ref, agent_id, at, returned \
+             FROM escalations WHERE intake_id = $1 ORDER BY seq",
         )
         .bind(intake_id)
         .fetch_all(&t.pool)
         .await
         .unwrap();
-        assert_eq!(esc.len(), 1, "one escalation row");
-        let e = &esc[0];
-        assert_eq!(e.try_get::<i64, _>("from_level").unwrap(), 1);
-        assert_eq!(e.try_get::<i64, _>("to_level").unwrap(), 2);
-        assert_eq!(e.try_get::<String, _>("target").unwrap(), "Network");
-        assert_eq!(e.try_get::<String, _>("reason").unwrap(), reason);
-        assert_eq!(e.try_get::<String, _>("agent_id").unwrap(), ANNA);
-        assert!(e.try_get::<i64, _>("at").unwrap() > 1_700_000_000_000, "epoch ms");
+        assert_eq!(esc.len(), 2, "one escalation row per move");
+        let rows: Vec<_> = esc
+            .iter()
+            .map(|e| {
+                (
+                    e.try_get::<i64, _>("seq").unwrap(),
+                    e.try_get::<i64, _>("from_level").unwrap(),
+                    e.try_get::<i64, _>("to_level").unwrap(),
+                    e.try_get::<String, _>("target").unwrap(),
+                    e.try_get::<String, _>("reason").unwrap(),
+                    e.try_get::<Option<String>, _>("case_ref").unwrap(),
+                    e.try_get::<String, _>("agent_id").unwrap(),
+                    e.try_get::<i64, _>("returned").unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (1, 1, 2, "Network".into(), reason.into(), None, ANNA.into(), 0),
+                (2, 2, 3, "HP".into(), vendor_reason.into(), Some(case_ref.into()), ANNA.into(), 0),
+            ]
+        );
+        let at: Vec<i64> = esc.iter().map(|e| e.try_get("at").unwrap()).collect();
+        assert!(at[0] > 1_700_000_000_000 && at[0] <= at[1], "epoch ms, in order: {at:?}");
 
-        // The caller hangs up; with an outcome recorded, wrap-up can be ended from the page.
-        assert_eq!(ua.bye().await, Some(200));
-        assert!(phone.expect_bye(5 * SECS).await, "the agent's phone gets BYE");
+        // The agent hangs up; with an outcome recorded, wrap-up can be ended from the page.
+        agent_hangs_up(&t, &mut phone, &cid, sipp).await;
         b.until(
             10,
             "wrap-up done enabled",
@@ -229,6 +326,155 @@ async fn pop_while_ringing_then_typing_survives_reload_and_escalates() {
             json!([]),
         )
         .await;
+        b.quit().await;
+        t.finish().await;
+    }))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_caller_is_linked_to_a_customer_from_the_pop_and_resolved() {
+    within(90, Box::pin(async {
+        let t = desk_app().await;
+        let mut phone = registered_phone(&t, "2001").await;
+        let b = Browser::start(t.app.http_addr()).await;
+        sign_in(&b, "anna").await;
+
+        let (cid, sipp) = sipp_caller(&t, UNKNOWN);
+        let inv = phone.invite(20 * SECS).await.expect("anna's phone rings");
+        phone.ring().await;
+        pop_in_phase(&b, "ringing").await;
+        assert_eq!(text_of(&b, "pop-caller").await, UNKNOWN);
+        assert_eq!(text_of(&b, "unknown-caller").await, "Unknown caller");
+        let call_id = inv.call.clone().expect("X-Firstline-Call");
+        assert!(phone.answer(PCMU).await, "no ACK for the phone's 200");
+        pop_in_phase(&b, "connected").await;
+
+        // Find Jeroen Bakker and link this number to him.
+        b.send_keys(&b.testid("customer-search").await, "Bakker").await;
+        b.click(&b.testid("customer-search-btn").await).await;
+        b.click(&b.testid(&format!("link-{BAKKER}")).await).await;
+        // Shown live, without a reload (the server's `customer` frame after the link).
+        b.until(
+            10,
+            "the linked customer in the pop",
+            "const e = document.querySelector('[data-testid=customer-name]'); \
+             return e && e.textContent === 'Jeroen Bakker';",
+            json!([]),
+        )
+        .await;
+
+        // Resolved at the first level, with the solution.
+        let solution = "Keyboard cable reseated; all keys work again.";
+        b.send_keys(&b.testid("resolve-solution").await, solution).await;
+        b.click(&b.testid("resolve-btn").await).await;
+        wait_status(&b, "resolved").await;
+        assert_eq!(text_of(&b, "intake-level").await, "1");
+
+        let row = sqlx::query(
+            "SELECT customer_id, status, level, solution, resolved_at FROM intakes WHERE call_id = $1",
+        )
+        .bind(call_id.clone())
+        .fetch_one(&t.pool)
+        .await
+        .unwrap();
+        assert_eq!(row.try_get::<Option<String>, _>("customer_id").unwrap().as_deref(), Some(BAKKER));
+        assert_eq!(row.try_get::<String, _>("status").unwrap(), "resolved");
+        assert_eq!(row.try_get::<i64, _>("level").unwrap(), 1);
+        assert_eq!(row.try_get::<Option<String>, _>("solution").unwrap().as_deref(), Some(solution));
+        assert!(row.try_get::<Option<i64>, _>("resolved_at").unwrap().is_some());
+        let phones: Vec<String> =
+            sqlx::query_scalar("SELECT customer_id FROM customer_phones WHERE number = $1")
+                .bind(UNKNOWN)
+                .fetch_all(&t.pool)
+                .await
+                .unwrap();
+        assert_eq!(phones, [BAKKER], "the number now identifies Jeroen Bakker");
+        let call_customer: Option<String> =
+            sqlx::query_scalar("SELECT customer_id FROM calls WHERE id = $1")
+                .bind(call_id.clone())
+                .fetch_one(&t.pool)
+                .await
+                .unwrap();
+        assert_eq!(call_customer.as_deref(), Some(BAKKER), "the call is linked too");
+
+        agent_hangs_up(&t, &mut phone, &cid, sipp).await;
+        b.quit().await;
+        t.finish().await;
+    }))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continue_this_ticket_attaches_the_call_to_the_open_intake() {
+    within(90, Box::pin(async {
+        let t = desk_app().await;
+        // Anouk mailed about her VPN earlier: an open intake, opened by hand.
+        let token = t.login("anna").await;
+        let (status, existing) = http_json(
+            t.app.http_addr(),
+            "POST",
+            "/api/intakes",
+            Some(&token),
+            Some(json!({"channel": "email", "customer_id": "cust-demo-01",
+                        "description": "VPN drops every hour", "category": "service",
+                        "priority": 3})),
+        )
+        .await;
+        assert_eq!(status, 201, "{existing}");
+        let existing = existing["id"].as_str().expect("intake id").to_string();
+
+        let mut phone = registered_phone(&t, "2001").await;
+        let b = Browser::start(t.app.http_addr()).await;
+        sign_in(&b, "anna").await;
+        let (cid, sipp) = sipp_caller(&t, ANOUK);
+        let inv = phone.invite(20 * SECS).await.expect("anna's phone rings");
+        phone.ring().await;
+        pop_in_phase(&b, "ringing").await;
+        let listed = text_of(&b, &format!("open-intake-{existing}")).await;
+        assert!(listed.contains("VPN drops every hour"), "open intakes: {listed:?}");
+        let call_id = inv.call.clone().expect("X-Firstline-Call");
+        assert!(phone.answer(PCMU).await, "no ACK for the phone's 200");
+        pop_in_phase(&b, "connected").await;
+
+        b.click(&b.testid(&format!("continue-{existing}")).await).await;
+        b.until(
+            10,
+            "the existing intake being edited",
+            "return document.querySelector('[data-testid=intake-id]').textContent === arguments[0];",
+            json!([existing]),
+        )
+        .await;
+        assert_eq!(b.value(&b.testid("intake-description").await).await, "VPN drops every hour");
+
+        let attached = sqlx::query("SELECT intake_id, agent_id FROM intake_calls WHERE call_id = $1")
+            .bind(call_id.clone())
+            .fetch_all(&t.pool)
+            .await
+            .unwrap();
+        let attached: Vec<(String, Option<String>)> = attached
+            .iter()
+            .map(|r| (r.try_get("intake_id").unwrap(), r.try_get("agent_id").unwrap()))
+            .collect();
+        assert_eq!(attached, [(existing.clone(), Some(ANNA.to_string()))]);
+        let draft = sqlx::query("SELECT status, merged_into FROM intakes WHERE call_id = $1")
+            .bind(call_id.clone())
+            .fetch_one(&t.pool)
+            .await
+            .unwrap();
+        assert_eq!(draft.try_get::<String, _>("status").unwrap(), "closed", "no duplicate");
+        assert_eq!(
+            draft.try_get::<Option<String>, _>("merged_into").unwrap().as_deref(),
+            Some(existing.as_str())
+        );
+        let kept: String = sqlx::query_scalar("SELECT status FROM intakes WHERE id = $1")
+            .bind(existing.clone())
+            .fetch_one(&t.pool)
+            .await
+            .unwrap();
+        assert_eq!(kept, "open");
+
+        agent_hangs_up(&t, &mut phone, &cid, sipp).await;
         b.quit().await;
         t.finish().await;
     }))

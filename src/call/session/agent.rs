@@ -66,6 +66,13 @@ impl AgentCall {
             ctx.stats.count_rtp_malformed();
             return;
         };
+        // Nothing is relayed (or latched onto) before the phone answered, and only the
+        // negotiated payload types count: a stray datagram cannot capture the leg.
+        let Some(relay) = self.to_caller.as_mut().filter(|r| r.accepts(packet.payload_type))
+        else {
+            ctx.stats.count_rtp_ignored();
+            return;
+        };
         match self.latched {
             Some(src) if src != from => {
                 ctx.stats.count_rtp_ignored();
@@ -74,9 +81,6 @@ impl AgentCall {
             Some(_) => {}
             None => self.latched = Some(from),
         }
-        let Some(relay) = self.to_caller.as_mut() else {
-            return;
-        };
         self.out.clear();
         if relay.relay(&packet, &mut self.out) != Relayed::Dropped {
             caller.send_raw(&self.out);
