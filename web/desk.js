@@ -224,7 +224,10 @@ function onIntake(intake) {
 /** A customer record changed: the pop shows it when it is the caller (or was just linked). */
 function onCustomer(f) {
   if (!view.call || !f.id) return;
-  const linking = [...pending.values()].some((p) => p.kind === 'customer');
+  // The ack may overtake this frame (acks go straight out, frames through the hub), so the
+  // intake's own customer link counts too, as the server's hub decides.
+  const linking = [...pending.values()].some((p) => p.kind === 'customer')
+    || !!(view.intake && view.intake.customer_id === f.id);
   if ((view.call.customer && view.call.customer.id === f.id) || (!view.call.customer && linking)) {
     const { v, seq, type, ...customer } = f;
     view.call = { ...view.call, customer, candidates: [] };

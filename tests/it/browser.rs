@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use serde_json::json;
 use sqlx::Row;
-
 use tokio::task::JoinHandle;
 
 use crate::agent_phone::{AgentPhone, PCMU};

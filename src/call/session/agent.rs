@@ -68,7 +68,10 @@ impl AgentCall {
         };
         // Nothing is relayed (or latched onto) before the phone answered, and only the
         // negotiated payload types count: a stray datagram cannot capture the leg.
-        let Some(relay) = self.to_caller.as_mut().filter(|r| r.accepts(packet.payload_type))
+        let Some(relay) = self
+            .to_caller
+            .as_mut()
+            .filter(|r| r.accepts(packet.payload_type))
         else {
             ctx.stats.count_rtp_ignored();
             return;
