@@ -536,3 +536,56 @@ async fn edits_reach_every_tab_and_survive_a_reload() {
     assert_eq!(snap["call"]["customer"]["name"], "Anouk de Vries");
     desk.stop().await;
 }
+
+/// A raw HTTP/1.1 GET; returns the status, the headers (lower-cased) and the body.
+async fn http_get(
+    addr: std::net::SocketAddr,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let status = head[9..12].parse().unwrap();
+    (status, head, raw[split + 4..].to_vec())
+}
+
+#[tokio::test]
+async fn a_voice_message_is_served_to_desk_sessions_only() {
+    let desk = Desk::start().await;
+    let call = desk.call("+31201234567", Some("cust-demo-01")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vm.wav");
+    let wav = b"RIFF\x24\x00\x00\x00WAVEfmt test bytes".to_vec();
+    std::fs::write(&path, &wav).unwrap();
+    let id = desk
+        .store
+        .insert_voice_message(&crate::store::NewVoiceMessage {
+            call_id: Some(call),
+            intake_id: None,
+            path: path.display().to_string(),
+            duration_ms: 1000,
+            created_at: now_ms(),
+        })
+        .await
+        .unwrap();
+    let token = desk.token(ANNA, "agent").await;
+    let (status, head, body) = http_get(desk.addr, &format!("/api/voice/{id}"), Some(&token)).await;
+    assert_eq!(status, 200, "{head}");
+    assert!(head.contains("content-type: audio/wav"), "{head}");
+    assert_eq!(body, wav);
+    let (status, _, _) = http_get(desk.addr, &format!("/api/voice/{id}"), None).await;
+    assert_eq!(status, 401, "no session, no message");
+    let (status, _, _) = http_get(desk.addr, "/api/voice/vm-0000000000000000", Some(&token)).await;
+    assert_eq!(status, 404);
+    let (status, _, _) =
+        http_get(desk.addr, "/api/voice/..%2F..%2Fetc%2Fpasswd", Some(&token)).await;
+    assert_eq!(status, 404, "ids are checked, never used as paths");
+    desk.stop().await;
+}
