@@ -63,6 +63,13 @@ struct DemoAgent {
     sip_password: Option<String>,
     categories: Vec<Category>,
     level: i64,
+    /// Desk role: `agent` (default), `supervisor` or `admin`.
+    #[serde(default = "agent_role")]
+    role: String,
+}
+
+fn agent_role() -> String {
+    "agent".to_owned()
 }
 
 fn parse_demo() -> Result<DemoFile, StoreError> {
@@ -161,8 +168,8 @@ impl Store {
                     .map_err(StoreError::query(OP))?;
             if exists.is_none() {
                 sqlx::query(
-                    "INSERT INTO agents (id, name, login, password_hash, extension, categories, level, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "INSERT INTO agents (id, name, login, password_hash, extension, categories, level, created_at, role) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(&a.id)
                 .bind(&a.name)
@@ -172,6 +179,7 @@ impl Store {
                 .bind(categories_to_text(&a.categories))
                 .bind(a.level)
                 .bind(now)
+                .bind(&a.role)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::query(OP))?;
@@ -231,7 +239,12 @@ mod tests {
             "no Belgian customer"
         );
         let levels: Vec<i64> = demo.agent.iter().map(|a| a.level).collect();
-        assert_eq!(levels, vec![1, 1, 1, 1, 2]);
+        assert_eq!(levels, vec![1, 1, 1, 1, 2, 1]);
+        let supervisors: Vec<&str> = (demo.agent.iter())
+            .filter(|a| a.role == "supervisor")
+            .map(|a| a.login.as_str())
+            .collect();
+        assert_eq!(supervisors, vec!["sanne"]);
     }
 
     #[tokio::test]
@@ -243,8 +256,8 @@ mod tests {
             DemoSummary {
                 customers: 21,
                 extra_phones: 9,
-                agents: 5,
-                agents_created: 5
+                agents: 6,
+                agents_created: 6
             }
         );
         let second = store.load_demo().await.unwrap();
@@ -306,7 +319,7 @@ mod tests {
             .into_iter()
             .map(|a| a.login)
             .collect();
-        assert_eq!(names, vec!["anna", "bas", "chantal", "dirk", "eva"]);
+        assert_eq!(names, vec!["anna", "bas", "chantal", "dirk", "sanne", "eva"]);
         assert_eq!(store.agent_by_login("nobody").await.unwrap(), None);
         guard.cleanup().await;
     }
