@@ -139,6 +139,14 @@ impl App {
         };
         let http_stop = shutdown.clone();
         tasks.spawn(async move {
+            // Small frames (screen pops) must not wait for the client's delayed ACK of the
+            // previous one (Nagle): ~40 ms measured on 12-43 % of pops (BENCHMARKS.md).
+            use axum::serve::ListenerExt as _;
+            let http_listener = http_listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                }
+            });
             let served = axum::serve(
                 http_listener,
                 http::router(state).into_make_service_with_connect_info::<SocketAddr>(),

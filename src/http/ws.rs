@@ -79,8 +79,12 @@ async fn upgrade(
         Err(rejection) => return rejection.into_response(),
     };
     let hub = st.hub.clone();
+    // Desk frames are a few KiB: small buffers keep 1,000 idle agents at a few MiB instead of
+    // ~135 MiB with tungstenite's 128 KiB default read buffer (BENCHMARKS.md, issue 4).
     ws.max_message_size(MAX_WIRE)
         .max_frame_size(MAX_WIRE)
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
         .on_upgrade(move |socket| async move {
             let mut conn = DeskConn {
                 socket,
