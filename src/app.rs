@@ -128,6 +128,14 @@ impl App {
             &tasks,
             shutdown.child_token(),
         );
+        let supervisor = crate::supervisor::SupervisorFeed::start(
+            cfg.supervisor.clone(),
+            &events,
+            acd.clone(),
+            store.clone(),
+            &tasks,
+            shutdown.child_token(),
+        );
         let state = http::HttpState {
             sip: sip.clone(),
             calls: calls.clone(),
@@ -136,6 +144,7 @@ impl App {
             auth: http::AuthConfig::from(&cfg.http),
             web_dir: cfg.http.web_dir.clone(),
             desk,
+            supervisor,
         };
         let http_stop = shutdown.clone();
         tasks.spawn(async move {

@@ -53,6 +53,8 @@ pub struct Config {
     pub ivr: IvrConfig,
     /// Queues and routing (ACD).
     pub acd: AcdConfig,
+    /// The supervisor view: service level and long-wait thresholds.
+    pub supervisor: crate::supervisor::SupervisorConfig,
     /// The agent desk: escalation targets and the outcome rule.
     pub desk: DeskSection,
     /// Load the demo customers and agents at start (idempotent).
@@ -172,6 +174,7 @@ impl Default for Config {
             numbers: NumbersSection::default(),
             ivr: IvrConfig::default(),
             acd: AcdConfig::default(),
+            supervisor: crate::supervisor::SupervisorConfig::default(),
             desk: DeskSection::default(),
             load_demo: false,
             log: "info".to_owned(),

@@ -26,3 +26,4 @@ pub mod call;
 pub mod desk;
 pub mod events;
 pub mod http;
+pub mod supervisor;

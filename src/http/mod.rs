@@ -1,10 +1,11 @@
-//! HTTP surface (axum): `/health`, the REST API under `/api` (login, sessions, agent state,
-//! intakes, customers; docs/api.md), the desk WebSocket `/api/ws` (docs/protocol.md), and the
-//! static pages from `web/` for every other path.
+//! HTTP surface (axum): `/health`, `/ready`, `/metrics`, the REST API under `/api` (login,
+//! sessions, agent state, intakes, customers, reports and exports, supervisor actions;
+//! docs/api.md), the desk WebSocket `/api/ws` (docs/protocol.md), the supervisor feed
+//! `/api/supervisor/ws` (docs/supervisor.md), and the static pages from `web/` for every other path.
 //!
-//! Layout: `agents`, `intakes`, `customers` (REST routes), `ws` (the desk feed and voice
-//! messages), `auth` (tokens, cookie, session extractor, roles, CSRF), `limit` (login rate
-//! limit, no I/O), `error` (every failure → status + JSON).
+//! Layout: `agents`, `intakes`, `customers`, `reports`, `supervisor` (routes), `ws` (the desk
+//! feed and voice messages), `metrics`, `auth` (tokens, cookie, session extractor, roles, CSRF),
+//! `limit` (login rate limit, no I/O), `error` (every failure → status + JSON).
 
 mod agents;
 mod auth;
@@ -12,6 +13,9 @@ mod customers;
 mod error;
 mod intakes;
 mod limit;
+mod metrics;
+mod supervisor;
+mod reports;
 #[cfg(test)]
 mod tests;
 mod ws;
@@ -50,6 +54,8 @@ pub struct HttpState {
     pub web_dir: std::path::PathBuf,
     /// The agent desk's live state and WebSocket feed.
     pub desk: crate::desk::hub::DeskHub,
+    /// The supervisor view's live feed.
+    pub supervisor: crate::supervisor::SupervisorFeed,
 }
 
 /// What the `/api` handlers share (no SIP or call parts, so tests build it from a store alone).
@@ -87,12 +93,18 @@ pub fn router(state: HttpState) -> Router {
     let ops = state.desk.ops().clone();
     let intakes = intakes::router(api.clone(), ops.clone());
     let customers = customers::router(api.clone(), ops.clone());
+    let threshold = state.supervisor.service_level_threshold();
+    let supervisor = supervisor::router(api.clone(), state.supervisor.clone());
+    let metrics = metrics::router(state.clone());
     Router::new()
         .route("/health", get(health))
         .with_state(state)
         .merge(desk_ws)
         .merge(intakes)
         .merge(customers)
+        .merge(supervisor)
+        .merge(metrics)
+        .merge(reports::router(api.clone(), threshold))
         .merge(agents::router(api).layer(axum::Extension(ops)))
         .fallback_service(pages)
 }

@@ -23,6 +23,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0003_queues.sql"),
     ),
     (4, "desk", include_str!("../../migrations/0004_desk.sql")),
+    (
+        5,
+        "supervisor",
+        include_str!("../../migrations/0005_supervisor.sql"),
+    ),
 ];
 
 /// A migrator over every embedded migration; `run` is idempotent.

@@ -7,6 +7,7 @@
 //! `agents`, `demo`); `testing` gives each test a fresh database.
 
 mod agents;
+mod audit;
 mod calls;
 mod codec;
 mod customer_edit;
@@ -19,6 +20,7 @@ mod events;
 mod intakes;
 mod migrations;
 mod queue;
+pub(crate) mod reports;
 mod sessions;
 pub mod testing;
 
@@ -28,6 +30,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 pub use agents::AgentRow;
+pub use audit::{AuditRow, DayCalls, EscalationCount, NewAudit};
 pub use calls::{CallEnd, CallRow, CallTransport, HangupBy, NewCall, Outcome};
 pub use customer_edit::CustomerData;
 pub use customers::Customer;
@@ -38,6 +41,10 @@ pub use escalations::{EscalationRow, NewEscalation};
 pub use events::{EventRow, NewEvent};
 pub use intakes::{IntakeRow, IntakeStatus, NewIntake};
 pub use queue::{CallbackRow, NewCallback, NewVoiceMessage, OfferResult};
+pub use reports::{
+    AgentFigures, Cell, Date, DayReport, ExportTable, MAX_REPORT_DAYS, QueueFigures, ReportRange,
+    Zone,
+};
 pub use sessions::SessionRow;
 
 /// Milliseconds since the Unix epoch, the unit of every time column.

@@ -1,0 +1,356 @@
+//! `GET /metrics` (Prometheus text exposition format 0.0.4, written by hand: call, SIP and RTP
+//! counters, waiting callers per queue, agents per state, the day's service level) and
+//! `GET /ready` (the store, queue engine and supervisor feed answer). Series: docs/supervisor.md.
+
+use std::fmt::Write as _;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Map, Value};
+
+use super::HttpState;
+use crate::sip::SipStatsSnapshot;
+
+/// Agent states, so that every state has a series (0 included).
+const STATES: [&str; 6] = [
+    "offline",
+    "available",
+    "ringing",
+    "on_call",
+    "wrap_up",
+    "not_ready",
+];
+
+/// `/metrics` and `/ready`.
+pub(super) fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/ready", get(ready))
+        .with_state(state)
+}
+
+/// What one scrape reports.
+pub(crate) struct Inputs<'a> {
+    pub(crate) calls_active: usize,
+    pub(crate) calls_total: u64,
+    pub(crate) calls_refused: u64,
+    pub(crate) rtp_ignored: u64,
+    pub(crate) sip: SipStatsSnapshot,
+    /// The supervisor feed's sections (`None`: the feed is not answering).
+    pub(crate) live: Option<&'a Map<String, Value>>,
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    // Writing to a String cannot fail.
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Display) {
+    let _ = if labels.is_empty() {
+        writeln!(out, "{name} {value}")
+    } else {
+        writeln!(out, "{name}{{{labels}}} {value}")
+    };
+}
+
+fn one(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    family(out, name, kind, help);
+    sample(out, name, "", value);
+}
+
+/// Label values come from our own enums (queue and state names); escaped anyway.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The exposition text.
+pub(crate) fn render(i: &Inputs<'_>) -> String {
+    let mut out = String::new();
+    let c = "counter";
+    one(
+        &mut out,
+        "firstline_calls_in_progress",
+        "gauge",
+        "Calls in progress.",
+        i.calls_active,
+    );
+    one(
+        &mut out,
+        "firstline_calls_total",
+        c,
+        "Calls taken since start.",
+        i.calls_total,
+    );
+    one(
+        &mut out,
+        "firstline_calls_refused_total",
+        c,
+        "Calls refused with 503 (limit).",
+        i.calls_refused,
+    );
+    one(
+        &mut out,
+        "firstline_rtp_ignored_packets_total",
+        c,
+        "RTP packets ignored or malformed.",
+        i.rtp_ignored,
+    );
+    let s = &i.sip;
+    one(
+        &mut out,
+        "firstline_sip_messages_in_total",
+        c,
+        "SIP messages received.",
+        s.messages_in,
+    );
+    one(
+        &mut out,
+        "firstline_sip_messages_out_total",
+        c,
+        "SIP messages sent.",
+        s.messages_out,
+    );
+    one(
+        &mut out,
+        "firstline_sip_parse_errors_total",
+        c,
+        "SIP inputs dropped unparsed.",
+        s.parse_errors_dropped,
+    );
+    family(
+        &mut out,
+        "firstline_sip_error_responses_total",
+        c,
+        "SIP error responses sent, by status.",
+    );
+    sample(
+        &mut out,
+        "firstline_sip_error_responses_total",
+        "status=\"400\"",
+        s.bad_requests_400,
+    );
+    sample(
+        &mut out,
+        "firstline_sip_error_responses_total",
+        "status=\"413\"",
+        s.too_large_413,
+    );
+    sample(
+        &mut out,
+        "firstline_sip_error_responses_total",
+        "status=\"503\"",
+        s.unavailable_503,
+    );
+    one(
+        &mut out,
+        "firstline_sip_retransmissions_total",
+        c,
+        "SIP retransmissions sent or absorbed.",
+        s.retransmissions,
+    );
+    one(
+        &mut out,
+        "firstline_sip_registrations_total",
+        c,
+        "REGISTERs accepted.",
+        s.registrations,
+    );
+    one(
+        &mut out,
+        "firstline_sip_auth_failures_total",
+        c,
+        "REGISTERs refused for authentication.",
+        s.auth_failures,
+    );
+    one(
+        &mut out,
+        "firstline_supervisor_feed_up",
+        "gauge",
+        "1 when the supervisor feed answers.",
+        u8::from(i.live.is_some()),
+    );
+    let Some(live) = i.live else { return out };
+    family(
+        &mut out,
+        "firstline_queue_waiting",
+        "gauge",
+        "Callers waiting, by queue.",
+    );
+    let queues = live.get("queues").and_then(Value::as_array);
+    for q in queues.into_iter().flatten() {
+        let name = label(q["name"].as_str().unwrap_or(""));
+        sample(
+            &mut out,
+            "firstline_queue_waiting",
+            &format!("queue=\"{name}\""),
+            &q["waiting"],
+        );
+    }
+    family(
+        &mut out,
+        "firstline_queue_longest_wait_seconds",
+        "gauge",
+        "Longest current wait, by queue.",
+    );
+    for q in queues.into_iter().flatten() {
+        let name = label(q["name"].as_str().unwrap_or(""));
+        let secs = q["longest_wait_ms"].as_f64().unwrap_or(0.0) / 1000.0;
+        sample(
+            &mut out,
+            "firstline_queue_longest_wait_seconds",
+            &format!("queue=\"{name}\""),
+            secs,
+        );
+    }
+    family(
+        &mut out,
+        "firstline_agents",
+        "gauge",
+        "Agents known to the queue engine, by state.",
+    );
+    let agents = live.get("agents").and_then(Value::as_array);
+    for st in STATES {
+        let n = agents
+            .into_iter()
+            .flatten()
+            .filter(|a| a["state"].as_str() == Some(st))
+            .count();
+        sample(&mut out, "firstline_agents", &format!("state=\"{st}\""), n);
+    }
+    one(
+        &mut out,
+        "firstline_calls_in_ivr",
+        "gauge",
+        "Callers in the IVR.",
+        &live["in_ivr"],
+    );
+    one(
+        &mut out,
+        "firstline_callbacks_pending",
+        "gauge",
+        "Callback requests waiting.",
+        &live["callbacks_pending"],
+    );
+    let today = &live["today"];
+    family(
+        &mut out,
+        "firstline_today_calls",
+        "gauge",
+        "Calls today (UTC day), by result.",
+    );
+    for k in [
+        "offered",
+        "answered",
+        "abandoned",
+        "answered_within_threshold",
+    ] {
+        sample(
+            &mut out,
+            "firstline_today_calls",
+            &format!("result=\"{k}\""),
+            &today[k],
+        );
+    }
+    if let Some(sl) = today["service_level"].as_f64() {
+        one(
+            &mut out,
+            "firstline_service_level_ratio",
+            "gauge",
+            "Service level today (0..1).",
+            sl,
+        );
+    }
+    out
+}
+
+async fn metrics(State(st): State<HttpState>) -> Response {
+    let live = st.supervisor.sections().await.ok();
+    let stats = &st.calls.stats;
+    let text = render(&Inputs {
+        calls_active: stats.active(),
+        calls_total: stats.total(),
+        calls_refused: stats.refused(),
+        rtp_ignored: stats.rtp_ignored(),
+        sip: st.sip.stats(),
+        live: live.as_ref(),
+    });
+    let ct = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+    ([(header::CONTENT_TYPE, ct)], text).into_response()
+}
+
+async fn ready(State(st): State<HttpState>) -> Response {
+    let db = sqlx::query("SELECT 1")
+        .execute(st.store.pool())
+        .await
+        .is_ok();
+    let acd = st.acd.snapshot().await.is_ok();
+    let feed = st.supervisor.sections().await.is_ok();
+    let status = if db && acd && feed {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({ "ready": status == StatusCode::OK, "database": db,
+                                   "queues": acd, "supervisor_feed": feed });
+    (status, axum::Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_has_the_documented_series() {
+        let live = serde_json::json!({
+            "queues": [{"name": "hardware", "waiting": 2, "longest_wait_ms": 90500},
+                       {"name": "software", "waiting": 0, "longest_wait_ms": 0}],
+            "agents": [{"state": "available"}, {"state": "on_call"}, {"state": "on_call"}],
+            "in_ivr": 1, "callbacks_pending": 0,
+            "today": {"offered": 4, "answered": 3, "abandoned": 1,
+                      "answered_within_threshold": 3, "service_level": 0.75},
+        });
+        let Value::Object(live) = live else { panic!() };
+        let text = render(&Inputs {
+            calls_active: 3,
+            calls_total: 10,
+            calls_refused: 1,
+            rtp_ignored: 7,
+            sip: SipStatsSnapshot {
+                bad_requests_400: 5,
+                ..SipStatsSnapshot::default()
+            },
+            live: Some(&live),
+        });
+        for line in [
+            "# TYPE firstline_calls_in_progress gauge",
+            "firstline_calls_in_progress 3",
+            "firstline_calls_total 10",
+            "firstline_rtp_ignored_packets_total 7",
+            "firstline_sip_error_responses_total{status=\"400\"} 5",
+            "firstline_queue_waiting{queue=\"hardware\"} 2",
+            "firstline_queue_waiting{queue=\"software\"} 0",
+            "firstline_queue_longest_wait_seconds{queue=\"hardware\"} 90.5",
+            "firstline_agents{state=\"on_call\"} 2",
+            "firstline_agents{state=\"not_ready\"} 0",
+            "firstline_calls_in_ivr 1",
+            "firstline_today_calls{result=\"abandoned\"} 1",
+            "firstline_service_level_ratio 0.75",
+            "firstline_supervisor_feed_up 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        // Every sample line belongs to a family declared before it.
+        for l in text.lines().filter(|l| !l.starts_with('#')) {
+            let name = l.split(['{', ' ']).next().unwrap();
+            assert!(text.contains(&format!("# TYPE {name} ")), "{name}");
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! Tests of the supervisor routes over a real listener (127.0.0.1 port 0, fresh database with the
+//! demo data, live event bus, queue engine and feed): the WebSocket with tokio-tungstenite,
+//! the actions with a small HTTP/1.1 client; calls are driven by publishing events.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::super::limit::LoginLimits;
+use super::super::{ApiState, AuthConfig};
+use crate::acd::{
+    AcdConfig, AcdHandle, AcdService, AgentInfo, AgentState, Entry, EntryId, EntryKind,
+};
+use crate::domain::{AgentId, CallId, Category, Priority};
+use crate::events::{EventBus, EventKind};
+use crate::http::auth::{hash_token, new_token};
+use crate::store::testing::{TestDbGuard, test_store};
+use crate::store::{Store, now_ms};
+use crate::supervisor::{SupervisorConfig, SupervisorFeed};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+const ANNA: &str = "agent-demo-anna";
+const SANNE: &str = "agent-demo-sanne";
+
+struct Sup {
+    addr: std::net::SocketAddr,
+    store: Store,
+    events: EventBus,
+    acd: AcdHandle,
+    stop: CancellationToken,
+    guard: TestDbGuard,
+}
+
+impl Sup {
+    async fn start() -> Sup {
+        let (store, guard) = test_store().await;
+        store.load_demo().await.unwrap();
+        let stop = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let events = EventBus::start(store.clone(), 1, &tasks, stop.clone());
+        let acd = AcdService::start(AcdConfig::default(), &tasks, stop.clone());
+        let feed = SupervisorFeed::start(
+            SupervisorConfig::default(),
+            &events,
+            acd.clone(),
+            store.clone(),
+            &tasks,
+            stop.clone(),
+        );
+        let api = ApiState::new(
+            store.clone(),
+            acd.clone(),
+            AuthConfig::default(),
+            LoginLimits::default(),
+        );
+        let app = super::router(api, feed);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let until = stop.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(until.cancelled_owned())
+                .await
+        });
+        Sup {
+            addr,
+            store,
+            events,
+            acd,
+            stop,
+            guard,
+        }
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        self.guard.cleanup().await;
+    }
+
+    /// A session token for `agent` with `role`, as `POST /api/login` would store it.
+    async fn token(&self, agent: &str, role: &str) -> String {
+        let token = new_token();
+        let now = now_ms();
+        self.store
+            .create_session(
+                &hash_token(&token),
+                &AgentId::from_string(agent),
+                role,
+                now,
+                now + 3_600_000,
+            )
+            .await
+            .unwrap();
+        token
+    }
+
+    /// Opens the feed; `Err(status)` when the upgrade is refused.
+    async fn open(&self, token: &str) -> Result<Ws, u16> {
+        let mut req = format!("ws://{}/api/supervisor/ws", self.addr)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        match tokio_tungstenite::connect_async(req).await {
+            Ok((ws, _)) => Ok(ws),
+            Err(tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+            Err(e) => panic!("connect: {e}"),
+        }
+    }
+
+    /// Opens the feed and says hello; returns the socket and the welcome.
+    async fn hello(&self, token: &str, last_seq: Value, epoch: Value) -> (Ws, Value) {
+        let mut ws = self.open(token).await.unwrap();
+        let hello = json!({"v": 1, "type": "hello", "last_seq": last_seq, "epoch": epoch});
+        ws.send(Message::text(hello.to_string())).await.unwrap();
+        let welcome = next(&mut ws).await;
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        (ws, welcome)
+    }
+
+    /// `POST path` with a JSON body and a Bearer token: (status, JSON body).
+    async fn post(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        self.request("POST", token, path, Some(body)).await
+    }
+
+    async fn request(
+        &self,
+        method: &str,
+        token: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
+             Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        let mut conn = TcpStream::connect(self.addr).await.unwrap();
+        conn.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = String::new();
+        tokio::time::timeout(Duration::from_secs(10), conn.read_to_string(&mut raw))
+            .await
+            .unwrap()
+            .unwrap();
+        let status = raw.get(9..12).unwrap().parse().unwrap();
+        let json = raw
+            .split_once("\r\n\r\n")
+            .and_then(|(_, b)| serde_json::from_str(b).ok())
+            .unwrap_or(Value::Null);
+        (status, json)
+    }
+
+    /// Queues a waiting caller with no agent to take it.
+    async fn enqueue(
+        &self,
+        id: &str,
+        category: Category,
+    ) -> mpsc::Receiver<crate::acd::QueueNotice> {
+        let (tx, rx) = mpsc::channel(16);
+        let entry = Entry {
+            id: EntryId::from_string(id),
+            category,
+            priority: Priority::new(3).unwrap(),
+            arrived: Instant::now(),
+            kind: EntryKind::Call,
+        };
+        self.acd.enqueue(entry, tx).await.unwrap();
+        rx
+    }
+}
+
+/// The next text frame as JSON (pings skipped), within 5 s.
+async fn next(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("no frame within 5 s")
+            .expect("socket closed")
+            .expect("socket error");
+        match msg {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+/// The next `update` whose `key` satisfies `pred` (updates for other keys skipped).
+async fn update_with(ws: &mut Ws, key: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    loop {
+        let f = next(ws).await;
+        assert_eq!(f["type"], "update", "{f}");
+        if f.get(key).is_some_and(&pred) {
+            return f;
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_agent_cannot_open_the_feed_and_a_supervisor_gets_a_snapshot() {
+    let sup = Sup::start().await;
+    let agent = sup.token(ANNA, "agent").await;
+    assert_eq!(sup.open(&agent).await.err(), Some(403));
+    assert_eq!(sup.open("not-a-token").await.err(), Some(401));
+    let token = sup.token(SANNE, "supervisor").await;
+    let (mut ws, welcome) = sup.hello(&token, Value::Null, Value::Null).await;
+    assert_eq!(welcome["resumed"], false);
+    assert_eq!(welcome["epoch"].as_str().unwrap().len(), 16);
+    let snap = next(&mut ws).await;
+    assert_eq!(snap["type"], "snapshot");
+    assert_eq!(snap["v"], 1);
+    assert_eq!(snap["seq"], welcome["seq"]);
+    let names: Vec<&str> = snap["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["hardware", "software", "service", "unclassified"]);
+    assert_eq!(snap["today"]["offered"], 0);
+    assert_eq!(snap["today"]["service_level"], Value::Null);
+    assert_eq!(snap["today"]["threshold_s"], 20);
+    assert_eq!(snap["in_ivr"], 0);
+    sup.stop().await;
+}
+
+#[tokio::test]
+async fn events_become_updates_and_a_resume_misses_nothing() {
+    let sup = Sup::start().await;
+    let token = sup.token(SANNE, "supervisor").await;
+    let (mut ws, welcome) = sup.hello(&token, Value::Null, Value::Null).await;
+    let epoch = welcome["epoch"].clone();
+    assert_eq!(next(&mut ws).await["type"], "snapshot");
+
+    // An agent signs in: the engine's change reaches the feed as an update within ms.
+    sup.acd
+        .agent_login(AgentInfo {
+            id: AgentId::from_string(ANNA),
+            categories: vec![Category::Hardware],
+            level: 1,
+        })
+        .await
+        .unwrap();
+    sup.events.publish(EventKind::AgentState {
+        agent_id: AgentId::from_string(ANNA),
+        from: "offline".into(),
+        to: "available".into(),
+        reason: None,
+    });
+    let started = Instant::now();
+    let f = update_with(&mut ws, "agents", |a| {
+        a.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["state"] == "available")
+    })
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(f["agents"][0]["name"], "Anna Koster");
+    sup.events.publish(EventKind::CallArrived {
+        call_id: CallId::from_string("call-a"),
+        caller: "+31201234567".into(),
+        customer_id: None,
+    });
+    let f = update_with(&mut ws, "in_ivr", |n| n == 1).await;
+    let seen = f["seq"].as_u64().unwrap();
+    drop(ws);
+
+    // While away: a voice message.
+    sup.events.publish(EventKind::VoiceMessage {
+        call_id: CallId::from_string("call-a"),
+        message_id: "vm-1".into(),
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (mut ws, welcome) = sup.hello(&token, json!(seen), epoch.clone()).await;
+    assert_eq!(welcome["resumed"], true, "{welcome}");
+    let mut replayed = Vec::new();
+    let last = welcome["seq"].as_u64().unwrap();
+    while replayed
+        .last()
+        .is_none_or(|f: &Value| f["seq"].as_u64() < Some(last))
+    {
+        replayed.push(next(&mut ws).await);
+    }
+    let seqs: Vec<u64> = replayed
+        .iter()
+        .map(|f| f["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, ((seen + 1)..=last).collect::<Vec<_>>());
+    assert!(replayed.iter().any(|f| f["voice_messages_today"] == 1));
+
+    // Another epoch (a restart) gets a fresh snapshot instead.
+    let (mut ws, welcome) = sup
+        .hello(&token, json!(seen), json!("0000000000000000"))
+        .await;
+    assert_eq!(welcome["resumed"], false);
+    let snap = next(&mut ws).await;
+    assert_eq!(snap["type"], "snapshot");
+    assert_eq!(snap["voice_messages_today"], 1);
+    sup.stop().await;
+}
+
+#[tokio::test]
+async fn actions_change_the_queues_and_agents_and_are_audited() {
+    let sup = Sup::start().await;
+    let token = sup.token(SANNE, "supervisor").await;
+    let agent = sup.token(ANNA, "agent").await;
+    let _n1 = sup.enqueue("call-1", Category::Hardware).await;
+    let _n2 = sup.enqueue("call-2", Category::Hardware).await;
+    let snap = sup.acd.snapshot().await.unwrap();
+    assert_eq!(snap.queue_ids(Category::Hardware), ["call-1", "call-2"]);
+
+    let path = "/api/supervisor/calls/call-2/priority";
+    assert_eq!(sup.post(&agent, path, json!({"priority": 1})).await.0, 403);
+    assert_eq!(sup.post(&token, path, json!({"priority": 9})).await.0, 422);
+    let (status, body) = sup.post(&token, path, json!({"priority": 1})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["details"], json!({"from": 3, "to": 1}));
+    let snap = sup.acd.snapshot().await.unwrap();
+    assert_eq!(snap.queue_ids(Category::Hardware), ["call-2", "call-1"]);
+
+    let (status, body) = sup
+        .post(
+            &token,
+            "/api/supervisor/calls/call-1/queue",
+            json!({"queue": "software"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["details"],
+        json!({"from": "hardware", "to": "software"})
+    );
+    let snap = sup.acd.snapshot().await.unwrap();
+    assert_eq!(snap.queue_ids(Category::Software), ["call-1"]);
+    assert_eq!(snap.queue_ids(Category::Hardware), ["call-2"]);
+    let missing = sup
+        .post(
+            &token,
+            "/api/supervisor/calls/call-9/queue",
+            json!({"queue": "service"}),
+        )
+        .await;
+    assert_eq!(missing.0, 404);
+
+    sup.acd
+        .agent_login(AgentInfo {
+            id: AgentId::from_string(ANNA),
+            categories: vec![Category::Service],
+            level: 1,
+        })
+        .await
+        .unwrap();
+    let path = format!("/api/supervisor/agents/{ANNA}/not-ready");
+    assert_eq!(sup.post(&agent, &path, json!({"reason": "x"})).await.0, 403);
+    let (status, _) = sup.post(&token, &path, json!({"reason": "meeting"})).await;
+    assert_eq!(status, 200);
+    let state =
+        |s: crate::acd::AcdSnapshot| s.agent(&AgentId::from_string(ANNA)).unwrap().state.clone();
+    assert_eq!(
+        state(sup.acd.snapshot().await.unwrap()),
+        AgentState::NotReady {
+            reason: "meeting".into()
+        }
+    );
+    let path = format!("/api/supervisor/agents/{ANNA}/logout");
+    assert_eq!(sup.post(&token, &path, json!({})).await.0, 200);
+    assert_eq!(
+        state(sup.acd.snapshot().await.unwrap()),
+        AgentState::Offline
+    );
+    // Logging out twice is a conflict, and not audited.
+    assert_eq!(sup.post(&token, &path, json!({})).await.0, 409);
+
+    let (status, audit) = sup
+        .request("GET", &token, "/api/supervisor/audit?limit=10", None)
+        .await;
+    assert_eq!(status, 200);
+    let rows = audit["audit"].as_array().unwrap();
+    let actions: Vec<&str> = rows.iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(actions.len(), 4);
+    for a in [
+        "call_priority",
+        "call_queue",
+        "agent_not_ready",
+        "agent_logout",
+    ] {
+        assert!(actions.contains(&a), "{actions:?}");
+    }
+    assert!(rows.iter().all(|r| r["actor"] == SANNE));
+    assert_eq!(
+        sup.request("GET", &agent, "/api/supervisor/audit", None)
+            .await
+            .0,
+        403
+    );
+    sup.stop().await;
+}

@@ -1,0 +1,139 @@
+//! Supervisor actions on the queue engine (an agent not ready or logged out, a waiting caller's
+//! priority or queue), each written to `audit` with who, what and when (docs/supervisor.md).
+
+use serde_json::json;
+
+use crate::acd::{AcdError, AcdHandle, EntryId};
+use crate::domain::{AgentId, CallId, Category, Priority};
+use crate::store::{NewAudit, Store, StoreError, now_ms};
+
+/// Why an action was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// No such agent, or no such waiting caller.
+    #[error("{0}")]
+    NotFound(String),
+    /// Not possible in the current state (e.g. the agent is on a call, the caller is ringing).
+    #[error("{0}")]
+    Conflict(String),
+    /// The queue engine has stopped (server shutting down).
+    #[error("the queue engine has stopped")]
+    Stopped,
+    /// The action was applied but could not be audited, or a read failed.
+    #[error("cannot write the audit row")]
+    Store(#[from] StoreError),
+}
+
+impl From<AcdError> for ActionError {
+    fn from(e: AcdError) -> Self {
+        match e {
+            AcdError::UnknownAgent(_) | AcdError::UnknownEntry(_) => {
+                ActionError::NotFound(e.to_string())
+            }
+            AcdError::Stopped => ActionError::Stopped,
+            other => ActionError::Conflict(other.to_string()),
+        }
+    }
+}
+
+/// The actions, over the queue engine and the store; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Actions {
+    acd: AcdHandle,
+    store: Store,
+}
+
+impl Actions {
+    /// Actions on `acd`, audited in `store`.
+    pub fn new(acd: AcdHandle, store: Store) -> Actions {
+        Actions { acd, store }
+    }
+
+    /// Sets `agent` not ready with `reason`; returns the audit row's details.
+    pub async fn agent_not_ready(
+        &self,
+        actor: &AgentId,
+        agent: &AgentId,
+        reason: &str,
+    ) -> Result<serde_json::Value, ActionError> {
+        self.acd
+            .set_not_ready(agent.clone(), reason.to_owned())
+            .await?;
+        let details = json!({ "reason": reason });
+        self.audit(actor, "agent_not_ready", agent.as_str(), details)
+            .await
+    }
+
+    /// Logs `agent` out of the queues (refused while they are on a call).
+    pub async fn agent_logout(
+        &self,
+        actor: &AgentId,
+        agent: &AgentId,
+    ) -> Result<serde_json::Value, ActionError> {
+        self.acd.agent_logout(agent.clone()).await?;
+        self.audit(actor, "agent_logout", agent.as_str(), json!({}))
+            .await
+    }
+
+    /// Sets a waiting caller's priority (1 first, 5 last).
+    pub async fn call_priority(
+        &self,
+        actor: &AgentId,
+        call: &CallId,
+        priority: Priority,
+    ) -> Result<serde_json::Value, ActionError> {
+        let entry = EntryId::from(call);
+        let snap = self.acd.snapshot().await?;
+        let from = snap
+            .entry(&entry)
+            .map(|e| e.priority.get())
+            .ok_or_else(|| ActionError::NotFound(format!("no waiting caller {call}")))?;
+        self.acd.set_priority(entry, priority).await?;
+        let details = json!({ "from": from, "to": priority.get() });
+        self.audit(actor, "call_priority", call.as_str(), details)
+            .await
+    }
+
+    /// Moves a waiting caller to another queue (refused while an agent's phone rings for them).
+    pub async fn call_queue(
+        &self,
+        actor: &AgentId,
+        call: &CallId,
+        queue: Category,
+    ) -> Result<serde_json::Value, ActionError> {
+        let entry = EntryId::from(call);
+        let snap = self.acd.snapshot().await?;
+        let from = snap
+            .entry(&entry)
+            .map(|e| e.category)
+            .ok_or_else(|| ActionError::NotFound(format!("no waiting caller {call}")))?;
+        self.acd.move_entry(entry, queue).await?;
+        let details = json!({ "from": from, "to": queue });
+        self.audit(actor, "call_queue", call.as_str(), details)
+            .await
+    }
+
+    async fn audit(
+        &self,
+        actor: &AgentId,
+        action: &str,
+        target: &str,
+        details: serde_json::Value,
+    ) -> Result<serde_json::Value, ActionError> {
+        let at = now_ms();
+        let id = self
+            .store
+            .append_audit(&NewAudit {
+                at,
+                actor: actor.clone(),
+                action: action.to_owned(),
+                target: target.to_owned(),
+                details: details.clone(),
+            })
+            .await?;
+        Ok(json!({
+            "id": id, "at": at, "actor": actor, "action": action, "target": target,
+            "details": details,
+        }))
+    }
+}

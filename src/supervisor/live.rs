@@ -1,0 +1,441 @@
+//! The supervisor's live model (no I/O): fed by the event stream, by snapshots of the queue
+//! engine and by the day's figures from the store; renders the feed's top-level sections and
+//! the `update` that carries only the sections that changed since the last one
+//! (docs/supervisor.md).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::SupervisorConfig;
+use crate::acd::{AcdSnapshot, AgentState, EntryKind};
+use crate::domain::{AgentId, CallId, Category, CustomerId};
+use crate::events::{Event, EventKind};
+use crate::store::{DayCalls, EscalationCount};
+
+/// Milliseconds in a (UTC) day: "today" starts at UTC midnight.
+const DAY_MS: i64 = 86_400_000;
+
+/// The queues in the order the feed shows them.
+const QUEUES: [Category; 4] = [
+    Category::Hardware,
+    Category::Software,
+    Category::Service,
+    Category::Unclassified,
+];
+
+/// What the model knows about a call it saw arrive.
+#[derive(Debug, Default)]
+struct CallInfo {
+    caller: String,
+    customer_id: Option<CustomerId>,
+    customer: Option<String>,
+    in_ivr: bool,
+    queued_at: Option<i64>,
+    answered: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct AgentView {
+    id: AgentId,
+    name: String,
+    state: String,
+    reason: Option<String>,
+    since: Option<i64>,
+    call_id: Option<CallId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct CallerView {
+    call_id: String,
+    caller: Option<String>,
+    customer: Option<String>,
+    priority: u8,
+    waited_ms: i64,
+    over_threshold: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct QueueView {
+    name: Category,
+    waiting: usize,
+    longest_wait_ms: i64,
+    estimated_wait_ms: Option<i64>,
+    by_priority: BTreeMap<String, usize>,
+    callers: Vec<CallerView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct TodayView {
+    offered: u64,
+    answered: u64,
+    abandoned: u64,
+    answered_within_threshold: u64,
+    service_level: Option<f64>,
+    threshold_s: u64,
+    breach: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct EscalationView {
+    level: u8,
+    target: String,
+    count: u64,
+}
+
+/// Queues, agents and the day's figures as a supervisor sees them.
+#[derive(Debug)]
+pub(crate) struct LiveModel {
+    cfg: SupervisorConfig,
+    day_start: i64,
+    calls: HashMap<CallId, CallInfo>,
+    names: HashMap<AgentId, String>,
+    agents: BTreeMap<AgentId, AgentView>,
+    queues: Vec<QueueView>,
+    callbacks_pending: usize,
+    day: DayCalls,
+    voice_today: u64,
+    escalations: Vec<EscalationCount>,
+    /// The sections as last sent (snapshot or update), for the next diff.
+    sent: Map<String, Value>,
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl LiveModel {
+    /// An empty model for the day containing `now_ms`.
+    pub(crate) fn new(cfg: SupervisorConfig, now_ms: i64) -> LiveModel {
+        let mut model = LiveModel {
+            cfg,
+            day_start: now_ms.div_euclid(DAY_MS) * DAY_MS,
+            calls: HashMap::new(),
+            names: HashMap::new(),
+            agents: BTreeMap::new(),
+            queues: Vec::new(),
+            callbacks_pending: 0,
+            day: DayCalls::default(),
+            voice_today: 0,
+            escalations: Vec::new(),
+            sent: Map::new(),
+        };
+        model.queues = QUEUES.iter().map(|&c| model.empty_queue(c)).collect();
+        model
+    }
+
+    /// Epoch ms of the start of the model's day (to read the day's figures from).
+    pub(crate) fn day_start(&self) -> i64 {
+        self.day_start
+    }
+
+    fn empty_queue(&self, name: Category) -> QueueView {
+        QueueView {
+            name,
+            waiting: 0,
+            longest_wait_ms: 0,
+            estimated_wait_ms: None,
+            by_priority: (1..=5).map(|p| (p.to_string(), 0)).collect(),
+            callers: Vec::new(),
+        }
+    }
+
+    /// Starts a new day when `at` is past the current one: the day's counters go to zero.
+    fn roll_day(&mut self, at: i64) {
+        if at >= self.day_start + DAY_MS {
+            self.day_start = at.div_euclid(DAY_MS) * DAY_MS;
+            self.day = DayCalls::default();
+            self.voice_today = 0;
+            self.escalations.clear();
+        }
+    }
+
+    /// The day's figures read from the store (at start, and for escalations periodically).
+    pub(crate) fn set_day(&mut self, day: DayCalls, voice: u64, escalations: Vec<EscalationCount>) {
+        self.day = day;
+        self.voice_today = voice;
+        self.escalations = escalations;
+    }
+
+    /// Escalations of the day (the event stream has no escalation event; the feed re-reads).
+    pub(crate) fn set_escalations(&mut self, escalations: Vec<EscalationCount>) {
+        self.escalations = escalations;
+    }
+
+    /// An agent's display name.
+    pub(crate) fn set_name(&mut self, id: AgentId, name: String) {
+        if let Some(a) = self.agents.get_mut(&id) {
+            a.name.clone_from(&name);
+        }
+        self.names.insert(id, name);
+    }
+
+    /// Whether the model lacks a name for this agent.
+    pub(crate) fn needs_name(&self, id: &AgentId) -> bool {
+        !self.names.contains_key(id)
+    }
+
+    /// A customer's name for every call of theirs.
+    pub(crate) fn set_customer(&mut self, id: &CustomerId, name: &str) {
+        for c in self.calls.values_mut() {
+            if c.customer_id.as_ref() == Some(id) {
+                c.customer = Some(name.to_owned());
+            }
+        }
+    }
+
+    /// Applies one event; returns true when queues or agents changed in the engine too (the
+    /// driver then takes a fresh engine snapshot before the next update).
+    pub(crate) fn apply(&mut self, event: &Event) -> bool {
+        self.roll_day(event.at);
+        let th = self.threshold_ms();
+        match &event.kind {
+            EventKind::CallArrived {
+                call_id,
+                caller,
+                customer_id,
+            } => {
+                let info = self.calls.entry(call_id.clone()).or_default();
+                info.caller.clone_from(caller);
+                info.customer_id.clone_from(customer_id);
+                info.in_ivr = true;
+                false
+            }
+            EventKind::IntakeDrafted { call_id, .. } => {
+                if let Some(c) = self.calls.get_mut(call_id) {
+                    c.in_ivr = false;
+                }
+                false
+            }
+            EventKind::CallQueued { call_id, .. } => {
+                let c = self.calls.entry(call_id.clone()).or_default();
+                c.in_ivr = false;
+                if c.queued_at.is_none() {
+                    c.queued_at = Some(event.at);
+                    self.day.offered += 1;
+                }
+                true
+            }
+            EventKind::CallOffered { call_id, agent_id } => {
+                self.agent(agent_id).call_id = Some(call_id.clone());
+                true
+            }
+            EventKind::OfferEnded {
+                call_id, agent_id, ..
+            } => {
+                let a = self.agent(agent_id);
+                if a.call_id.as_ref() == Some(call_id) && a.state != "on_call" {
+                    a.call_id = None;
+                }
+                true
+            }
+            EventKind::CallConnected {
+                call_id,
+                agent_id,
+                waited_ms,
+            } => {
+                self.agent(agent_id).call_id = Some(call_id.clone());
+                let c = self.calls.entry(call_id.clone()).or_default();
+                if !c.answered {
+                    c.answered = true;
+                    self.day.answered += 1;
+                    if *waited_ms <= th {
+                        self.day.answered_within += 1;
+                    }
+                }
+                true
+            }
+            EventKind::CallEnded { call_id, outcome } => {
+                let info = self.calls.remove(call_id);
+                // Only callers who left a queue count as abandoned (docs/supervisor.md); those
+                // who left the IVR never reached one.
+                if outcome == "abandoned_queue" {
+                    self.day.abandoned += 1;
+                    let queued = info.and_then(|i| i.queued_at);
+                    if queued.is_some_and(|q| event.at - q > th) {
+                        self.day.abandoned_after += 1;
+                    }
+                }
+                for a in self.agents.values_mut() {
+                    if a.call_id.as_ref() == Some(call_id) {
+                        a.call_id = None;
+                    }
+                }
+                true
+            }
+            EventKind::VoiceMessage { .. } => {
+                self.voice_today += 1;
+                true
+            }
+            EventKind::CallbackRequested { .. } => true,
+            EventKind::AgentState {
+                agent_id,
+                to,
+                reason,
+                ..
+            } => {
+                let a = self.agent(agent_id);
+                if a.state != *to || a.reason != *reason {
+                    a.since = (to != "offline").then_some(event.at);
+                }
+                a.state.clone_from(to);
+                a.reason.clone_from(reason);
+                if !matches!(to.as_str(), "ringing" | "on_call" | "wrap_up") {
+                    a.call_id = None;
+                }
+                true
+            }
+            EventKind::Digit { .. } => false,
+        }
+    }
+
+    fn agent(&mut self, id: &AgentId) -> &mut AgentView {
+        let name = self.names.get(id).cloned().unwrap_or_default();
+        self.agents.entry(id.clone()).or_insert_with(|| AgentView {
+            id: id.clone(),
+            name,
+            state: AgentState::Offline.name().to_owned(),
+            reason: None,
+            since: None,
+            call_id: None,
+        })
+    }
+
+    fn threshold_ms(&self) -> i64 {
+        i64::try_from(self.cfg.service_level_threshold_secs.saturating_mul(1000))
+            .unwrap_or(i64::MAX)
+    }
+
+    /// Takes the engine's queues and agents. `now_ms` is the wall clock at `snap.at`;
+    /// `estimates` the estimated wait per queue (of its last waiting caller).
+    pub(crate) fn apply_acd(
+        &mut self,
+        snap: &AcdSnapshot,
+        now_ms: i64,
+        estimates: &HashMap<Category, Option<Duration>>,
+    ) {
+        self.roll_day(now_ms);
+        let long = i64::try_from(self.cfg.long_wait_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        self.callbacks_pending = snap
+            .entries()
+            .filter(|e| e.kind == EntryKind::Callback)
+            .count();
+        let mut queues = Vec::with_capacity(QUEUES.len());
+        for cat in QUEUES {
+            let mut q = self.empty_queue(cat);
+            let entries = snap
+                .queues
+                .iter()
+                .filter(|s| s.category == cat)
+                .flat_map(|s| s.entries.iter())
+                .filter(|e| e.kind == EntryKind::Call);
+            for e in entries {
+                let waited = ms(e.waited);
+                let call = self.calls.get(&CallId::from_string(e.id.as_str()));
+                *q.by_priority
+                    .entry(e.priority.get().to_string())
+                    .or_default() += 1;
+                q.longest_wait_ms = q.longest_wait_ms.max(waited);
+                q.callers.push(CallerView {
+                    call_id: e.id.as_str().to_owned(),
+                    caller: call.map(|c| c.caller.clone()).filter(|c| !c.is_empty()),
+                    customer: call.and_then(|c| c.customer.clone()),
+                    priority: e.priority.get(),
+                    waited_ms: waited,
+                    over_threshold: waited > long,
+                });
+            }
+            q.waiting = q.callers.len();
+            q.estimated_wait_ms = estimates.get(&cat).copied().flatten().map(ms);
+            queues.push(q);
+        }
+        self.queues = queues;
+        for a in &snap.agents {
+            let state = a.state.name();
+            let reason = match &a.state {
+                AgentState::NotReady { reason } => Some(reason.clone()),
+                _ => None,
+            };
+            let since_ms = now_ms.saturating_sub(ms(snap.at.saturating_duration_since(a.since)));
+            let view = self.agent(&a.id);
+            // The event's time is kept while the state is the same (no jitter between snapshots).
+            if view.state != state || view.reason != reason || view.since.is_none() {
+                view.since = (state != "offline").then_some(since_ms);
+            }
+            view.state = state.to_owned();
+            view.reason = reason;
+            if !matches!(state, "ringing" | "on_call" | "wrap_up") {
+                view.call_id = None;
+            }
+        }
+    }
+
+    fn today(&self) -> TodayView {
+        let d = &self.day;
+        let denominator = d.answered + d.abandoned_after;
+        // Service level = answered within threshold / (answered + abandoned after threshold).
+        let service_level =
+            (denominator > 0).then(|| d.answered_within as f64 / denominator as f64);
+        TodayView {
+            offered: d.offered,
+            answered: d.answered,
+            abandoned: d.abandoned,
+            answered_within_threshold: d.answered_within,
+            service_level,
+            threshold_s: self.cfg.service_level_threshold_secs,
+            breach: service_level.is_some_and(|s| s < self.cfg.service_level_target),
+        }
+    }
+
+    /// Every section, as a snapshot frame carries them.
+    pub(crate) fn sections(&self) -> Map<String, Value> {
+        let escalations: Vec<EscalationView> = self
+            .escalations
+            .iter()
+            .map(|e| EscalationView {
+                level: e.level,
+                target: e.target.clone(),
+                count: e.count,
+            })
+            .collect();
+        let in_ivr = self.calls.values().filter(|c| c.in_ivr).count();
+        let mut m = Map::new();
+        m.insert("queues".into(), to_value(&self.queues));
+        m.insert("in_ivr".into(), Value::from(in_ivr));
+        m.insert(
+            "agents".into(),
+            to_value(&self.agents.values().collect::<Vec<_>>()),
+        );
+        m.insert("today".into(), to_value(&self.today()));
+        m.insert(
+            "callbacks_pending".into(),
+            Value::from(self.callbacks_pending),
+        );
+        m.insert("voice_messages_today".into(), Value::from(self.voice_today));
+        m.insert("escalations_today".into(), to_value(&escalations));
+        m
+    }
+
+    /// The sections that changed since the last call; `None` if none.
+    pub(crate) fn take_update(&mut self) -> Option<Map<String, Value>> {
+        let now = self.sections();
+        let changed: Map<String, Value> = now
+            .iter()
+            .filter(|(k, v)| self.sent.get(k.as_str()) != Some(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        self.sent = now;
+        (!changed.is_empty()).then_some(changed)
+    }
+}
+
+fn to_value<T: Serialize>(v: &T) -> Value {
+    // Plain structs of strings and numbers (no maps with non-string keys): cannot fail.
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+#[path = "live_tests.rs"]
+mod tests;

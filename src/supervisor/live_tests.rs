@@ -1,0 +1,304 @@
+//! The live model driven by scripted events and engine snapshots (no I/O, no clock).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::LiveModel;
+use crate::acd::{
+    AcdSnapshot, AgentSnapshot, AgentState, EntryId, EntryKind, EntrySnapshot, QueueSnapshot,
+};
+use crate::domain::{AgentId, CallId, Category, CustomerId, Priority};
+use crate::events::{Event, EventKind};
+use crate::store::{DayCalls, EscalationCount};
+use crate::supervisor::SupervisorConfig;
+
+/// 2026-01-01 08:00:00 UTC.
+const T0: i64 = 1_767_254_400_000;
+
+fn ev(at: i64, kind: EventKind) -> Arc<Event> {
+    Arc::new(Event { seq: 0, at, kind })
+}
+
+fn call(id: &str) -> CallId {
+    CallId::from_string(id)
+}
+
+fn anna() -> AgentId {
+    AgentId::from_string("agent-demo-anna")
+}
+
+fn arrived(m: &mut LiveModel, at: i64, id: &str, caller: &str, customer: Option<&str>) {
+    m.apply(&ev(
+        at,
+        EventKind::CallArrived {
+            call_id: call(id),
+            caller: caller.into(),
+            customer_id: customer.map(CustomerId::from_string),
+        },
+    ));
+}
+
+fn queued(m: &mut LiveModel, at: i64, id: &str) {
+    m.apply(&ev(
+        at,
+        EventKind::CallQueued {
+            call_id: call(id),
+            category: Category::Hardware,
+            priority: Priority::new(2),
+        },
+    ));
+}
+
+fn entry(id: &str, cat: Category, prio: u8, waited_s: u64, base: Instant) -> EntrySnapshot {
+    EntrySnapshot {
+        id: EntryId::from_string(id),
+        kind: EntryKind::Call,
+        category: cat,
+        priority: Priority::new(prio).unwrap(),
+        effective_priority: Priority::new(prio).unwrap(),
+        arrived: base,
+        waited: Duration::from_secs(waited_s),
+        offer: None,
+    }
+}
+
+#[test]
+fn a_scripted_morning_gives_the_reference_figures() {
+    let mut m = LiveModel::new(SupervisorConfig::default(), T0);
+    arrived(&mut m, T0, "c1", "+31201234567", None);
+    arrived(&mut m, T0 + 1_000, "c2", "+31612345678", Some("cust-1"));
+    arrived(&mut m, T0 + 2_000, "c3", "+31698765432", None);
+    assert_eq!(m.sections()["in_ivr"], 3);
+    queued(&mut m, T0 + 10_000, "c1");
+    queued(&mut m, T0 + 11_000, "c2");
+    // A second call_queued for the same call (moved) is not offered twice.
+    queued(&mut m, T0 + 12_000, "c2");
+    m.apply(&ev(
+        T0 + 25_000,
+        EventKind::CallConnected {
+            call_id: call("c1"),
+            agent_id: anna(),
+            waited_ms: 15_000,
+        },
+    ));
+    // c2 leaves the queue after 30 s (past the 20 s threshold); c3 hangs up in the IVR.
+    m.apply(&ev(
+        T0 + 41_000,
+        EventKind::CallEnded {
+            call_id: call("c2"),
+            outcome: "abandoned_queue".into(),
+        },
+    ));
+    m.apply(&ev(
+        T0 + 42_000,
+        EventKind::CallEnded {
+            call_id: call("c3"),
+            outcome: "abandoned_ivr".into(),
+        },
+    ));
+    let s = m.sections();
+    assert_eq!(s["in_ivr"], 0);
+    assert_eq!(
+        s["today"],
+        json!({
+            "offered": 2, "answered": 1, "abandoned": 1, "answered_within_threshold": 1,
+            "service_level": 0.5, "threshold_s": 20, "breach": true,
+        })
+    );
+    assert_eq!(s["agents"][0]["id"], "agent-demo-anna");
+    assert_eq!(s["agents"][0]["call_id"], "c1");
+}
+
+#[test]
+fn service_level_counts_only_abandons_past_the_threshold() {
+    let mut m = LiveModel::new(SupervisorConfig::default(), T0);
+    assert_eq!(m.sections()["today"]["service_level"], Value::Null);
+    assert_eq!(m.sections()["today"]["breach"], false);
+    for (i, waited) in [5_000, 19_000, 20_000, 21_000].into_iter().enumerate() {
+        let id = format!("a{i}");
+        queued(&mut m, T0, &id);
+        m.apply(&ev(
+            T0 + waited,
+            EventKind::CallConnected {
+                call_id: call(&id),
+                agent_id: anna(),
+                waited_ms: waited,
+            },
+        ));
+    }
+    // Abandoned after 10 s: not in the denominator.
+    queued(&mut m, T0, "b");
+    m.apply(&ev(
+        T0 + 10_000,
+        EventKind::CallEnded {
+            call_id: call("b"),
+            outcome: "abandoned_queue".into(),
+        },
+    ));
+    let today = &m.sections()["today"];
+    assert_eq!(today["answered_within_threshold"], 3);
+    assert_eq!(today["abandoned"], 1);
+    assert_eq!(today["service_level"], 0.75);
+    assert_eq!(today["breach"], true);
+}
+
+#[test]
+fn engine_snapshot_fills_queues_callers_and_agents() {
+    let cfg = SupervisorConfig {
+        long_wait_secs: 60,
+        ..SupervisorConfig::default()
+    };
+    let mut m = LiveModel::new(cfg, T0);
+    arrived(&mut m, T0, "c1", "+31201234567", Some("cust-1"));
+    m.set_customer(&CustomerId::from_string("cust-1"), "Jan Jansen");
+    arrived(&mut m, T0, "c2", "+31612345678", None);
+    m.set_name(anna(), "Anna de Vries".into());
+    let base = Instant::now();
+    let at = base + Duration::from_secs(90);
+    let mut callback = entry("cb-1", Category::Hardware, 3, 10, base);
+    callback.kind = EntryKind::Callback;
+    let snap = AcdSnapshot {
+        at,
+        queues: vec![
+            QueueSnapshot {
+                category: Category::Hardware,
+                entries: vec![
+                    entry("c1", Category::Hardware, 1, 90, base),
+                    entry("c2", Category::Hardware, 4, 30, base),
+                    callback,
+                ],
+            },
+            QueueSnapshot {
+                category: Category::Software,
+                entries: vec![],
+            },
+        ],
+        agents: vec![AgentSnapshot {
+            id: anna(),
+            categories: vec![Category::Hardware],
+            level: 1,
+            state: AgentState::NotReady {
+                reason: "lunch".into(),
+            },
+            since: base + Duration::from_secs(30),
+            calls_handled: 0,
+        }],
+    };
+    let estimates = HashMap::from([(Category::Hardware, Some(Duration::from_secs(180)))]);
+    m.apply_acd(&snap, T0 + 90_000, &estimates);
+    let s = m.sections();
+    let hw = &s["queues"][0];
+    assert_eq!(hw["name"], "hardware");
+    assert_eq!(hw["waiting"], 2);
+    assert_eq!(hw["longest_wait_ms"], 90_000);
+    assert_eq!(hw["estimated_wait_ms"], 180_000);
+    assert_eq!(
+        hw["by_priority"],
+        json!({"1": 1, "2": 0, "3": 0, "4": 1, "5": 0})
+    );
+    assert_eq!(
+        hw["callers"][0],
+        json!({"call_id": "c1", "caller": "+31201234567", "customer": "Jan Jansen",
+               "priority": 1, "waited_ms": 90_000, "over_threshold": true})
+    );
+    assert_eq!(hw["callers"][1]["customer"], Value::Null);
+    assert_eq!(hw["callers"][1]["over_threshold"], false);
+    assert_eq!(s["queues"][1]["waiting"], 0);
+    assert_eq!(s["queues"][1]["estimated_wait_ms"], Value::Null);
+    assert_eq!(s["queues"][3]["name"], "unclassified");
+    assert_eq!(s["callbacks_pending"], 1);
+    assert_eq!(
+        s["agents"][0],
+        json!({"id": "agent-demo-anna", "name": "Anna de Vries", "state": "not_ready",
+               "reason": "lunch", "since": T0 + 30_000, "call_id": null})
+    );
+    // The same state read 7 ms later keeps its `since`: nothing changed, no update.
+    m.take_update();
+    let later = AcdSnapshot {
+        at: at + Duration::from_millis(7),
+        ..snap
+    };
+    m.apply_acd(&later, T0 + 90_010, &estimates);
+    assert_eq!(m.take_update(), None);
+}
+
+#[test]
+fn updates_carry_only_changed_sections() {
+    let mut m = LiveModel::new(SupervisorConfig::default(), T0);
+    let first = m.take_update().unwrap();
+    let keys: Vec<&str> = first.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "agents",
+            "callbacks_pending",
+            "escalations_today",
+            "in_ivr",
+            "queues",
+            "today",
+            "voice_messages_today"
+        ]
+    );
+    assert_eq!(m.take_update(), None);
+    m.apply(&ev(
+        T0 + 1,
+        EventKind::VoiceMessage {
+            call_id: call("c9"),
+            message_id: "vm-1".into(),
+        },
+    ));
+    let update = m.take_update().unwrap();
+    assert_eq!(update.len(), 1);
+    assert_eq!(update["voice_messages_today"], 1);
+    m.apply(&ev(
+        T0 + 2,
+        EventKind::AgentState {
+            agent_id: anna(),
+            from: "offline".into(),
+            to: "available".into(),
+            reason: None,
+        },
+    ));
+    let update = m.take_update().unwrap();
+    assert_eq!(update.keys().collect::<Vec<_>>(), ["agents"]);
+    assert_eq!(update["agents"][0]["state"], "available");
+    assert_eq!(update["agents"][0]["since"], T0 + 2);
+}
+
+#[test]
+fn a_new_day_starts_from_zero() {
+    let mut m = LiveModel::new(SupervisorConfig::default(), T0);
+    m.set_day(
+        DayCalls {
+            offered: 10,
+            answered: 8,
+            abandoned: 2,
+            answered_within: 6,
+            abandoned_after: 2,
+        },
+        3,
+        vec![EscalationCount {
+            level: 2,
+            target: "Werkplekbeheer".into(),
+            count: 4,
+        }],
+    );
+    let s = m.sections();
+    assert_eq!(s["today"]["service_level"], 0.6);
+    assert_eq!(s["voice_messages_today"], 3);
+    assert_eq!(
+        s["escalations_today"],
+        json!([{"level": 2, "target": "Werkplekbeheer", "count": 4}])
+    );
+    // 16 hours later it is the next (UTC) day.
+    queued(&mut m, T0 + 16 * 3_600_000, "late");
+    let s = m.sections();
+    assert_eq!(s["today"]["offered"], 1);
+    assert_eq!(s["today"]["answered"], 0);
+    assert_eq!(s["voice_messages_today"], 0);
+    assert_eq!(s["escalations_today"], json!([]));
+    assert_eq!(m.day_start(), T0 + 16 * 3_600_000);
+}
