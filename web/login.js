@@ -1,4 +1,5 @@
-// firstline: the login form. POST /api/login (docs/api.md) with the CSRF header, then the desk.
+// firstline: the login form. POST /api/login (docs/api.md) with the CSRF header, then the desk
+// (agents) or the supervisor view (supervisors, admins).
 
 const form = document.getElementById('login-form');
 const errorBox = document.getElementById('login-error');
@@ -26,7 +27,13 @@ form.addEventListener('submit', async (ev) => {
       sessionStorage.removeItem('firstline.epoch');
       sessionStorage.removeItem('firstline.seq');
       sessionStorage.removeItem('firstline.view');
-      location.assign('/desk.html');
+      sessionStorage.removeItem('firstline.sup.epoch');
+      sessionStorage.removeItem('firstline.sup.seq');
+      sessionStorage.removeItem('firstline.sup.view');
+      // Supervisors and admins run the hotline from the live view; agents work at the desk.
+      const body = await res.json().catch(() => null);
+      const role = body && body.agent ? body.agent.role : null;
+      location.assign(role === 'supervisor' || role === 'admin' ? '/supervisor.html' : '/desk.html');
       return;
     }
     let message = `sign-in failed (${res.status})`;

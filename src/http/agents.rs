@@ -205,6 +205,9 @@ fn check_limit(st: &ApiState, ip: Option<std::net::IpAddr>, login: &str) -> Resu
 
 /// Logs the agent into the ACD (available); a second session of a logged-in agent is fine.
 async fn acd_login(acd: &AcdHandle, row: &AgentRow) -> Result<(), ApiError> {
+    if !takes_calls(row) {
+        return Ok(());
+    }
     let info = AgentInfo {
         id: row.id.clone(),
         categories: row.categories.clone(),
@@ -214,6 +217,12 @@ async fn acd_login(acd: &AcdHandle, row: &AgentRow) -> Result<(), ApiError> {
         Ok(()) | Err(AcdError::AlreadyLoggedIn(_)) => Ok(()),
         Err(e) => Err(acd_error(e, "log in")),
     }
+}
+
+/// Only first-level agents with a phone take hotline calls: supervisors, admins and the second
+/// level sign in to the desk without entering the queues.
+fn takes_calls(row: &AgentRow) -> bool {
+    row.role == "agent" && row.level == 1 && row.extension.is_some()
 }
 
 /// Maps a refusal of the queue engine to 409 (with the agent's state) or 503.

@@ -14,8 +14,8 @@ mod error;
 mod intakes;
 mod limit;
 mod metrics;
-mod supervisor;
 mod reports;
+mod supervisor;
 #[cfg(test)]
 mod tests;
 mod ws;

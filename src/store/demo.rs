@@ -319,7 +319,10 @@ mod tests {
             .into_iter()
             .map(|a| a.login)
             .collect();
-        assert_eq!(names, vec!["anna", "bas", "chantal", "dirk", "sanne", "eva"]);
+        assert_eq!(
+            names,
+            vec!["anna", "bas", "chantal", "dirk", "sanne", "eva"]
+        );
         assert_eq!(store.agent_by_login("nobody").await.unwrap(), None);
         guard.cleanup().await;
     }

@@ -369,6 +369,15 @@ impl LiveModel {
             if !matches!(state, "ringing" | "on_call" | "wrap_up") {
                 view.call_id = None;
             }
+            // The engine knows which entry a ringing agent was offered: that settles any race
+            // between the agent-state and call-offered events (they come from different tasks).
+            if let AgentState::Ringing { offer } = &a.state
+                && let Some(entry) = (snap.queues.iter())
+                    .flat_map(|q| q.entries.iter())
+                    .find(|e| e.offer.as_ref() == Some(offer) && e.kind == EntryKind::Call)
+            {
+                view.call_id = Some(CallId::from_string(entry.id.as_str()));
+            }
         }
     }
 

@@ -14,5 +14,6 @@ mod queue;
 mod rtp;
 mod scripted;
 mod sipp;
+mod supervisor;
 mod ua;
 mod webdriver;

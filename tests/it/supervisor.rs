@@ -1,0 +1,421 @@
+//! The supervisor view in headless Chromium (issue 5 acceptance): sanne signs in through the
+//! login page and lands on `/supervisor.html`; scripted callers go through the IVR into the
+//! queues while agents' phones are registered; the page's figures (waiting per queue, agents by
+//! state, the day's offered calls) follow the live state without a reload; raising a waiting
+//! caller's priority or moving them to another queue from the page changes who is offered
+//! first, and writes an `audit` row; the CSV button downloads the reports API's export; the
+//! wallboard has no controls. An agent session cannot open the feed or the actions.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sqlx::Row;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{
+    TestApp, caller, http_json, press, registered_phone, spawn_queue_app, within,
+};
+use crate::ua::Ua;
+use crate::webdriver::Browser;
+
+const SANNE: &str = "agent-demo-sanne";
+const ANNA: &str = "agent-demo-anna";
+const DIRK: &str = "agent-demo-dirk";
+const SECS: Duration = Duration::from_secs(1);
+
+/// The text of `[data-testid=<id>]`, or null.
+const TEXT_OF: &str = "const e = document.querySelector(`[data-testid=\"${arguments[0]}\"]`); \
+                       return e ? e.textContent : null;";
+
+/// A queue app whose offers ring long enough to be checked before they time out.
+async fn supervisor_app() -> TestApp {
+    spawn_queue_app(|c| {
+        c.acd.ring_timeout_secs = 30;
+    })
+    .await
+}
+
+/// Logs `login` in over REST and makes them not ready, so callers wait in their queues.
+async fn not_ready(t: &TestApp, login: &str) -> String {
+    let token = t.login(login).await;
+    let (status, view) = t
+        .set_state(&token, json!({"state": "not_ready", "reason": "meeting"}))
+        .await;
+    assert_eq!(
+        (status, view["state"].as_str()),
+        (200, Some("not_ready")),
+        "{view}"
+    );
+    token
+}
+
+/// A caller who picks English, then `category` (1 hardware, 3 service) and priority 3; waits
+/// until the call is queued. The UA (the caller stays on the line while it lives) and the call id.
+async fn queued_caller(t: &TestApp, category: char) -> (Ua, crate::rtp::RtpPeer, String) {
+    let (mut ua, rtp, _) = caller(t).await;
+    for d in ['2', category, '3'] {
+        press(&mut ua, d).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let row = t.queued(&ua.call_id).await;
+    assert_eq!(row.priority, Some(3), "{row:?}");
+    (ua, rtp, row.id)
+}
+
+/// Signs sanne in through the login page: supervisors land on the live view, which goes live.
+async fn sign_in_supervisor(b: &Browser) {
+    b.goto("/").await;
+    b.send_keys(&b.testid("login-user").await, "sanne").await;
+    b.send_keys(&b.testid("login-password").await, "sanne-demo")
+        .await;
+    b.click(&b.testid("login-submit").await).await;
+    b.until(
+        10,
+        "the supervisor view after login",
+        "return location.pathname === '/supervisor.html'",
+        json!([]),
+    )
+    .await;
+    b.until(
+        10,
+        "the feed live",
+        "const e = document.querySelector('[data-testid=conn-status]'); \
+         return e && e.textContent === 'live';",
+        json!([]),
+    )
+    .await;
+    // Set once: still there at the end only if the page was never reloaded.
+    b.exec("window.__sameDocument = true;", json!([])).await;
+}
+
+/// Waits until `[data-testid=<id>]` reads `want`.
+async fn shows(b: &Browser, id: &str, want: &str) {
+    b.until(
+        10,
+        &format!("{id} showing {want:?}"),
+        "const e = document.querySelector(`[data-testid=\"${arguments[0]}\"]`); \
+         return e && e.textContent.trim() === arguments[1];",
+        json!([id, want]),
+    )
+    .await;
+}
+
+async fn text_of(b: &Browser, testid: &str) -> String {
+    b.exec(TEXT_OF, json!([testid]))
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Clicks `[data-testid=<id>]`, then the confirmation dialog's OK.
+async fn act_confirmed(b: &Browser, id: &str) {
+    b.click(&b.testid(id).await).await;
+    b.until(
+        5,
+        "the confirmation dialog",
+        "return document.querySelector('[data-testid=confirm]').open;",
+        json!([]),
+    )
+    .await;
+    b.click(&b.testid("confirm-ok").await).await;
+    shows(b, "action-status", "done ✓").await;
+}
+
+/// The `audit` rows as `(agent_id, action, target, details)`, oldest first.
+async fn audit_rows(t: &TestApp) -> Vec<(String, String, String, Value)> {
+    sqlx::query("SELECT agent_id, action, target, details FROM audit ORDER BY at, id")
+        .fetch_all(&t.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let details: String = r.try_get("details").unwrap();
+            (
+                r.try_get("agent_id").unwrap(),
+                r.try_get("action").unwrap(),
+                r.try_get("target").unwrap(),
+                serde_json::from_str(&details).unwrap(),
+            )
+        })
+        .collect()
+}
+
+async fn still_same_document(b: &Browser) {
+    let same = b
+        .exec("return window.__sameDocument === true;", json!([]))
+        .await;
+    assert_eq!(same, json!(true), "the page changed live, without a reload");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raising_a_callers_priority_from_the_page_serves_them_first() {
+    within(
+        120,
+        Box::pin(async {
+            let t = supervisor_app().await;
+            let mut phone = registered_phone(&t, "2001").await;
+            let anna = not_ready(&t, "anna").await;
+            let b = Browser::start(t.app.http_addr()).await;
+            sign_in_supervisor(&b).await;
+            shows(&b, &format!("agent-{ANNA}-state"), "not ready (meeting)").await;
+            shows(&b, "queue-hardware-waiting", "0").await;
+
+            // Two hardware callers with priority 3: by arrival, `first` would be served first.
+            let (_ua1, _rtp1, first) = queued_caller(&t, '1').await;
+            shows(&b, "queue-hardware-waiting", "1").await;
+            let (_ua2, _rtp2, second) = queued_caller(&t, '1').await;
+            shows(&b, "queue-hardware-waiting", "2").await;
+            shows(&b, "queue-hardware-prio-3", "2").await;
+            shows(&b, "queue-software-waiting", "0").await;
+            shows(&b, "in-ivr", "0").await;
+            shows(&b, "today-offered", "2").await;
+            shows(&b, &format!("caller-{first}-priority"), "3").await;
+            shows(&b, &format!("caller-{second}-priority"), "3").await;
+            shows(&b, &format!("caller-{second}-queue"), "hardware").await;
+            let order: Value = b
+                .exec(
+                    "return [...document.querySelectorAll('[data-testid=caller-row]')] \
+                 .map((r) => r.dataset.callId);",
+                    json!([]),
+                )
+                .await;
+            assert_eq!(
+                order,
+                json!([first, second]),
+                "service order before the action"
+            );
+
+            // The supervisor raises the second caller's priority: 3 → 2.
+            act_confirmed(&b, &format!("prio-up-{second}")).await;
+            shows(&b, &format!("caller-{second}-priority"), "2").await;
+            shows(&b, "queue-hardware-prio-2", "1").await;
+            shows(&b, "queue-hardware-prio-3", "1").await;
+            let audit = audit_rows(&t).await;
+            assert_eq!(audit.len(), 1, "{audit:?}");
+            let (actor, action, target, details) = &audit[0];
+            assert_eq!(
+                (actor.as_str(), action.as_str(), target.as_str()),
+                (SANNE, "call_priority", second.as_str())
+            );
+            assert_eq!(
+                (&details["from"], &details["to"]),
+                (&json!(3), &json!(2)),
+                "{details}"
+            );
+
+            // Anna becomes available: the raised caller rings her phone first.
+            let (status, _) = t.set_state(&anna, json!({"state": "available"})).await;
+            assert_eq!(status, 200);
+            let inv = phone.invite(10 * SECS).await.expect("anna's phone rings");
+            assert_eq!(
+                inv.call.as_deref(),
+                Some(second.as_str()),
+                "the raised caller first"
+            );
+            phone.ring().await;
+            shows(&b, &format!("agent-{ANNA}-state"), "ringing").await;
+            shows(&b, "agents-count-ringing", "1").await;
+
+            // The CSV button downloads the reports API's export of today's calls.
+            b.exec(
+                "window.__csv = null; const make = URL.createObjectURL; \
+                 URL.createObjectURL = (blob) => { blob.text().then((t) => { window.__csv = t; }); \
+                 return make(blob); };",
+                json!([]),
+            )
+            .await;
+            b.click(&b.testid("export-btn").await).await;
+            let csv = b
+                .until(10, "the exported CSV", "return window.__csv;", json!([]))
+                .await;
+            let csv = csv.as_str().unwrap_or_default();
+            assert!(
+                csv.starts_with("id,arrived_at,arrived_local,caller,"),
+                "{csv:?}"
+            );
+            assert_eq!(text_of(&b, "error-msg").await, "", "no error shown");
+            still_same_document(&b).await;
+            b.quit().await;
+            t.finish().await;
+        }),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_a_caller_to_another_queue_from_the_page_serves_them_there() {
+    within(
+        120,
+        Box::pin(async {
+            let t = supervisor_app().await;
+            let mut phone = registered_phone(&t, "2004").await;
+            // Anna serves hardware, dirk only service; both are logged in and not ready.
+            not_ready(&t, "anna").await;
+            let dirk = not_ready(&t, "dirk").await;
+            let b = Browser::start(t.app.http_addr()).await;
+            sign_in_supervisor(&b).await;
+            shows(&b, "agents-count-not_ready", "2").await;
+
+            // `early` waits for hardware, then `late` for service: dirk would get `late`.
+            let (_ua1, _rtp1, early) = queued_caller(&t, '1').await;
+            let (_ua2, _rtp2, late) = queued_caller(&t, '3').await;
+            shows(&b, "queue-hardware-waiting", "1").await;
+            shows(&b, "queue-service-waiting", "1").await;
+
+            // The supervisor moves `early` to service; they keep their arrival, so come first there.
+            b.click(&b.testid(&format!("move-{early}")).await).await;
+            b.click(
+                &b.find("[data-testid=confirm-queue] option[value='service']")
+                    .await,
+            )
+            .await;
+            b.click(&b.testid("confirm-ok").await).await;
+            shows(&b, "action-status", "done ✓").await;
+            shows(&b, "queue-hardware-waiting", "0").await;
+            shows(&b, "queue-service-waiting", "2").await;
+            shows(&b, &format!("caller-{early}-queue"), "service").await;
+            let audit = audit_rows(&t).await;
+            assert_eq!(audit.len(), 1, "{audit:?}");
+            let (actor, action, target, details) = &audit[0];
+            assert_eq!(
+                (actor.as_str(), action.as_str(), target.as_str()),
+                (SANNE, "call_queue", early.as_str())
+            );
+            assert_eq!(
+                (&details["from"], &details["to"]),
+                (&json!("hardware"), &json!("service")),
+                "{details}"
+            );
+
+            let (status, _) = t.set_state(&dirk, json!({"state": "available"})).await;
+            assert_eq!(status, 200);
+            let inv = phone.invite(10 * SECS).await.expect("dirk's phone rings");
+            assert_eq!(
+                inv.call.as_deref(),
+                Some(early.as_str()),
+                "the moved caller first"
+            );
+            phone.ring().await;
+            shows(&b, &format!("agent-{DIRK}-state"), "ringing").await;
+            shows(&b, &format!("agent-{DIRK}-call"), &early).await;
+            let who = text_of(&b, &format!("caller-{late}-who")).await;
+            assert!(
+                who.contains("+31201234567"),
+                "the caller's number or customer: {who:?}"
+            );
+            still_same_document(&b).await;
+            b.quit().await;
+            t.finish().await;
+        }),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wallboard_shows_the_figures_without_controls() {
+    within(
+        90,
+        Box::pin(async {
+            let t = supervisor_app().await;
+            not_ready(&t, "anna").await;
+            let b = Browser::start(t.app.http_addr()).await;
+            sign_in_supervisor(&b).await;
+            b.goto("/supervisor.html?wallboard=1").await;
+            shows(&b, "conn-status", "live").await;
+            let (_ua, _rtp, id) = queued_caller(&t, '1').await;
+            shows(&b, "queue-hardware-waiting", "1").await;
+            shows(&b, &format!("caller-{id}-priority"), "3").await;
+            let controls = b
+                .exec(
+                    "return [...document.querySelectorAll('button, select, input')] \
+                 .filter((e) => e.offsetParent !== null).length;",
+                    json!([]),
+                )
+                .await;
+            assert_eq!(controls, json!(0), "no visible controls on the wallboard");
+            b.quit().await;
+            t.finish().await;
+        }),
+    )
+    .await;
+}
+
+/// The status line of a WebSocket upgrade of `path` (RFC 6455 §4.1) with a Bearer token.
+async fn upgrade_status(addr: SocketAddr, path: &str, token: &str) -> u16 {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Authorization: Bearer {token}\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(5 * SECS, s.read(&mut buf))
+            .await
+            .expect("an answer to the upgrade")
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&raw)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_session_cannot_open_the_supervisor_feed_or_its_actions() {
+    within(60, async {
+        let t = supervisor_app().await;
+        let addr = t.app.http_addr();
+        let anna = t.login("anna").await;
+        let sanne = t.login("sanne").await;
+        assert_eq!(upgrade_status(addr, "/api/supervisor/ws", &anna).await, 403);
+        assert_eq!(
+            upgrade_status(addr, "/api/supervisor/ws", &sanne).await,
+            101,
+            "a supervisor may (the 403 above is the role, not the route)"
+        );
+        let writes = [
+            (
+                format!("/api/supervisor/agents/{ANNA}/not-ready"),
+                json!({"reason": "x"}),
+            ),
+            (format!("/api/supervisor/agents/{ANNA}/logout"), json!({})),
+            (
+                "/api/supervisor/calls/call-x/priority".to_string(),
+                json!({"priority": 1}),
+            ),
+            (
+                "/api/supervisor/calls/call-x/queue".to_string(),
+                json!({"queue": "service"}),
+            ),
+        ];
+        for (path, body) in writes {
+            let (status, err) = http_json(addr, "POST", &path, Some(&anna), Some(body)).await;
+            assert_eq!(status, 403, "{path}: {err}");
+        }
+        let (status, _) = http_json(
+            addr,
+            "GET",
+            "/api/supervisor/audit?limit=5",
+            Some(&anna),
+            None,
+        )
+        .await;
+        assert_eq!(status, 403);
+        assert!(audit_rows(&t).await.is_empty(), "nothing was done");
+        // Anna is still available: the refused not-ready changed nothing.
+        let (_, me) = http_json(addr, "GET", "/api/me", Some(&anna), None).await;
+        assert_eq!(me["state"], json!("available"), "{me}");
+        t.finish().await;
+    })
+    .await;
+}
