@@ -101,6 +101,7 @@ pub(super) enum Cmd {
 pub struct DeskHub {
     tx: mpsc::Sender<Cmd>,
     epoch: Arc<str>,
+    latency: Arc<super::latency::PopLatency>,
     ops: IntakeOps,
     acd: AcdHandle,
     store: Store,
@@ -108,6 +109,11 @@ pub struct DeskHub {
 }
 
 impl DeskHub {
+    /// The screen-pop latency histogram (routing decision → pop queued for the agent).
+    pub fn pop_latency(&self) -> crate::desk::latency::PopLatencySnapshot {
+        self.latency.snapshot()
+    }
+
     /// Starts the hub task, subscribed to `events` from now on.
     pub fn start(
         events: &EventBus,
@@ -125,6 +131,7 @@ impl DeskHub {
             second_level: second.to_vec(),
             third_level: third.to_vec(),
         };
+        let latency = Arc::new(super::latency::PopLatency::default());
         let task = HubTask::new(
             epoch.clone(),
             lists,
@@ -132,11 +139,13 @@ impl DeskHub {
             store.clone(),
             ops.clone(),
             tasks.clone(),
+            latency.clone(),
         );
         tasks.spawn(task.run(rx, events.subscribe(), stop));
         DeskHub {
             tx,
             epoch,
+            latency,
             ops,
             acd,
             store,

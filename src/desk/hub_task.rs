@@ -30,6 +30,8 @@ struct Conn {
 struct Pending {
     call_id: CallId,
     phase: Phase,
+    /// Epoch ms of the `call_offered` event (the routing decision), for the latency histogram.
+    offered_at: i64,
 }
 
 #[derive(Default)]
@@ -124,6 +126,7 @@ pub(super) struct HubTask {
     store: Store,
     ops: IntakeOps,
     tasks: TaskTracker,
+    latency: Arc<super::latency::PopLatency>,
 }
 
 impl HubTask {
@@ -135,8 +138,10 @@ impl HubTask {
         store: Store,
         ops: IntakeOps,
         tasks: TaskTracker,
+        latency: Arc<super::latency::PopLatency>,
     ) -> HubTask {
         HubTask {
+            latency,
             agents: HashMap::new(),
             calls: HashMap::new(),
             epoch,
@@ -284,6 +289,7 @@ impl HubTask {
                 self.desk(agent_id).pending = Some(Pending {
                     call_id: call_id.clone(),
                     phase: Phase::Ringing,
+                    offered_at: event.at,
                 });
                 self.calls.insert(call_id.clone(), agent_id.clone());
                 self.spawn_build(agent_id.clone(), call_id.clone());
@@ -409,6 +415,14 @@ impl HubTask {
             return;
         };
         pop.phase = pending.phase;
+        if pending.phase == Phase::Ringing {
+            let offered_us = u64::try_from(pending.offered_at)
+                .unwrap_or(0)
+                .saturating_mul(1000);
+            let now_us = super::latency::now_epoch_us();
+            self.latency.observe(now_us.saturating_sub(offered_us));
+        }
+        let desk = self.desk(&agent);
         desk.intake = pop.intake.clone().map(Box::new);
         if pending.phase == Phase::Ended && pop.intake.as_ref().is_some_and(has_outcome) {
             desk.call = None;

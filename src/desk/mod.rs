@@ -5,4 +5,5 @@ pub mod frames;
 pub mod hub;
 mod hub_task;
 pub mod intakes;
+pub mod latency;
 pub mod pop;

@@ -41,6 +41,8 @@ pub(crate) struct Inputs<'a> {
     pub(crate) sip: SipStatsSnapshot,
     /// The supervisor feed's sections (`None`: the feed is not answering).
     pub(crate) live: Option<&'a Map<String, Value>>,
+    /// The desk's screen-pop latency histogram.
+    pub(crate) pop_latency: crate::desk::latency::PopLatencySnapshot,
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -265,7 +267,36 @@ pub(crate) fn render(i: &Inputs<'_>) -> String {
             sl,
         );
     }
+    pop_histogram(&mut out, &i.pop_latency);
     out
+}
+
+/// `firstline_screen_pop_latency_seconds`: routing decision → pop queued for the agent.
+fn pop_histogram(out: &mut String, h: &crate::desk::latency::PopLatencySnapshot) {
+    let name = "firstline_screen_pop_latency_seconds";
+    family(
+        out,
+        name,
+        "histogram",
+        "From the routing decision (INVITE to the agent's phone) to the screen pop queued for the agent's desk.",
+    );
+    for (le_ms, count) in &h.buckets {
+        let le = *le_ms as f64 / 1000.0;
+        sample(
+            out,
+            &format!("{name}_bucket"),
+            &format!("le=\"{le}\""),
+            count,
+        );
+    }
+    sample(out, &format!("{name}_bucket"), "le=\"+Inf\"", h.count);
+    sample(
+        out,
+        &format!("{name}_sum"),
+        "",
+        h.sum_us as f64 / 1_000_000.0,
+    );
+    sample(out, &format!("{name}_count"), "", h.count);
 }
 
 async fn metrics(State(st): State<HttpState>) -> Response {
@@ -278,6 +309,7 @@ async fn metrics(State(st): State<HttpState>) -> Response {
         rtp_ignored: stats.rtp_ignored(),
         sip: st.sip.stats(),
         live: live.as_ref(),
+        pop_latency: st.desk.pop_latency(),
     });
     let ct = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
     ([(header::CONTENT_TYPE, ct)], text).into_response()
@@ -325,6 +357,12 @@ mod tests {
                 ..SipStatsSnapshot::default()
             },
             live: Some(&live),
+            pop_latency: {
+                let h = crate::desk::latency::PopLatency::default();
+                h.observe(3_000);
+                h.observe(30_000);
+                h.snapshot()
+            },
         });
         for line in [
             "# TYPE firstline_calls_in_progress gauge",
@@ -341,6 +379,13 @@ mod tests {
             "firstline_today_calls{result=\"abandoned\"} 1",
             "firstline_service_level_ratio 0.75",
             "firstline_supervisor_feed_up 1",
+            "# TYPE firstline_screen_pop_latency_seconds histogram",
+            "firstline_screen_pop_latency_seconds_bucket{le=\"0.002\"} 0",
+            "firstline_screen_pop_latency_seconds_bucket{le=\"0.005\"} 1",
+            "firstline_screen_pop_latency_seconds_bucket{le=\"0.05\"} 2",
+            "firstline_screen_pop_latency_seconds_bucket{le=\"+Inf\"} 2",
+            "firstline_screen_pop_latency_seconds_sum 0.033",
+            "firstline_screen_pop_latency_seconds_count 2",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -350,7 +395,13 @@ mod tests {
         // Every sample line belongs to a family declared before it.
         for l in text.lines().filter(|l| !l.starts_with('#')) {
             let name = l.split(['{', ' ']).next().unwrap();
-            assert!(text.contains(&format!("# TYPE {name} ")), "{name}");
+            // A histogram's samples are `<family>_bucket`, `_sum` and `_count`.
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .filter_map(|suffix| name.strip_suffix(suffix))
+                .find(|base| text.contains(&format!("# TYPE {base} histogram")))
+                .unwrap_or(name);
+            assert!(text.contains(&format!("# TYPE {family} ")), "{name}");
         }
     }
 }
