@@ -12,7 +12,8 @@ const RESUME_SEQ = 'firstline.sup.seq';
 const RESUME_VIEW = 'firstline.sup.view';
 const QUEUE_ORDER = ['hardware', 'software', 'service', 'unclassified'];
 const STATES = ['available', 'ringing', 'on_call', 'wrap_up', 'not_ready', 'offline'];
-// The top-level keys of `snapshot`; an `update` carries any of them, each replacing the old value.
+// The top-level keys of `snapshot`; an `update` carries any of them, each replacing the old value,
+// except `agents` and `queues`, which carry only the changed agents (by id) and queues (by name).
 const KEYS = ['queues', 'in_ivr', 'agents', 'today', 'callbacks_pending', 'voice_messages_today',
   'escalations_today'];
 
@@ -133,7 +134,12 @@ function handle(f) {
       renderAll();
       return;
     case 'update':
-      for (const k of KEYS) if (k in f) model[k] = f[k];
+      for (const k of KEYS) {
+        if (!(k in f)) continue;
+        if (k === 'agents') model.agents = mergeBy(model.agents, f.agents, 'id');
+        else if (k === 'queues') model.queues = mergeBy(model.queues, f.queues, 'name');
+        else model[k] = f[k];
+      }
       if ('queues' in f) model.queuesAt = Date.now();
       remember(num(f.seq));
       renderAll();
@@ -145,6 +151,16 @@ function handle(f) {
       // pong and frames of a later version: a numbered one still moves the resume point.
       if (num(f.seq) !== null) remember(f.seq);
   }
+}
+
+/** `old` with every element of `changed` replacing (or joining) the one with the same `key`. */
+function mergeBy(old, changed, key) {
+  const out = Array.isArray(old) ? old.slice() : [];
+  for (const item of changed || []) {
+    const i = out.findIndex((o) => o[key] === item[key]);
+    if (i >= 0) out[i] = item; else out.push(item);
+  }
+  return out;
 }
 
 /** The last frame seen: the point to resume from after a reconnect or a reload. */

@@ -234,8 +234,11 @@ async fn upgrade(
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
     };
+    // Small buffers, as for the desk: feed frames are small and 500 wallboards add up.
     ws.max_message_size(MAX_WIRE)
         .max_frame_size(MAX_WIRE)
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
         .on_upgrade(move |socket| serve(socket, feed, api, session))
 }
 

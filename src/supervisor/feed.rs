@@ -1,6 +1,6 @@
 //! The supervisor feed's owner task: subscribed to the event stream from its start, it keeps the
 //! live model, refreshes it from the queue engine (every second, and after each event that
-//! touches queues or agents), and sends numbered `update` frames (at most one per 100 ms) to
+//! touches queues or agents), and sends numbered `update` frames (at most one per 25 ms) to
 //! every supervisor connection, keeping the last 1,000 for resume (docs/supervisor.md).
 
 use std::collections::{HashMap, VecDeque};
@@ -29,7 +29,7 @@ const CONN_QUEUE: usize = 256;
 /// Commands waiting for the task.
 const CMD_QUEUE: usize = 1024;
 /// At most one `update` per this interval (bursts of events are coalesced).
-const COALESCE: Duration = Duration::from_millis(100);
+const COALESCE: Duration = Duration::from_millis(25);
 /// The queue engine is read at least this often (waited times grow without events).
 const ACD_EVERY: Duration = Duration::from_secs(1);
 /// Escalations have no event; the day's count is re-read this often.

@@ -427,17 +427,44 @@ impl LiveModel {
         m
     }
 
-    /// The sections that changed since the last call; `None` if none.
+    /// What changed since the last call; `None` if nothing. `agents` and `queues` carry only the
+    /// agents (by `id`) and queues (by `name`) that changed, for the client to merge: with 200
+    /// agents, a full list in every update would be ~28 KB to each of hundreds of wallboards.
     pub(crate) fn take_update(&mut self) -> Option<Map<String, Value>> {
         let now = self.sections();
-        let changed: Map<String, Value> = now
-            .iter()
-            .filter(|(k, v)| self.sent.get(k.as_str()) != Some(v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let mut changed = Map::new();
+        for (k, v) in &now {
+            let before = self.sent.get(k.as_str());
+            if before == Some(v) {
+                continue;
+            }
+            let delta = match (k.as_str(), v, before) {
+                ("agents", Value::Array(new), Some(Value::Array(old))) => {
+                    changed_by(new, old, "id")
+                }
+                ("queues", Value::Array(new), Some(Value::Array(old))) => {
+                    changed_by(new, old, "name")
+                }
+                _ => v.clone(),
+            };
+            changed.insert(k.clone(), delta);
+        }
         self.sent = now;
         (!changed.is_empty()).then_some(changed)
     }
+}
+
+/// The elements of `new` that differ from the element with the same `key` in `old`.
+fn changed_by(new: &[Value], old: &[Value], key: &str) -> Value {
+    Value::Array(
+        new.iter()
+            .filter(|n| {
+                let id = n.get(key);
+                !old.iter().any(|o| o.get(key) == id && o == *n)
+            })
+            .cloned()
+            .collect(),
+    )
 }
 
 fn to_value<T: Serialize>(v: &T) -> Value {

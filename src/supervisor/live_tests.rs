@@ -268,6 +268,34 @@ fn updates_carry_only_changed_sections() {
     assert_eq!(update["agents"][0]["since"], T0 + 2);
 }
 
+/// With several agents, an update carries only the agent that changed (merged by id).
+#[test]
+fn updates_carry_only_the_agents_that_changed() {
+    let mut m = LiveModel::new(SupervisorConfig::default(), T0);
+    let state = |m: &mut LiveModel, at: i64, who: &str, to: &str| {
+        m.apply(&ev(
+            at,
+            EventKind::AgentState {
+                agent_id: AgentId::from_string(who),
+                from: "offline".into(),
+                to: to.into(),
+                reason: None,
+            },
+        ));
+    };
+    state(&mut m, T0 + 1, "agent-a", "available");
+    state(&mut m, T0 + 1, "agent-b", "available");
+    state(&mut m, T0 + 1, "agent-c", "available");
+    let first = m.take_update().unwrap();
+    assert_eq!(first["agents"].as_array().map(Vec::len), Some(3));
+    state(&mut m, T0 + 2, "agent-b", "not_ready");
+    let update = m.take_update().unwrap();
+    let agents = update["agents"].as_array().unwrap();
+    assert_eq!(agents.len(), 1, "{agents:?}");
+    assert_eq!(agents[0]["id"], "agent-b");
+    assert_eq!(agents[0]["state"], "not_ready");
+}
+
 #[test]
 fn a_new_day_starts_from_zero() {
     let mut m = LiveModel::new(SupervisorConfig::default(), T0);
