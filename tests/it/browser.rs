@@ -141,7 +141,7 @@ async fn escalate(b: &Browser, level: u8, target: &str, case_ref: Option<&str>, 
 
 /// A SIPp caller from `number` in the background (tests/sipp/desk_caller.xml: 2, 1, 2 by SIP
 /// INFO, then on the line until the server's BYE); its SIP Call-ID and the run to await.
-fn sipp_caller(t: &TestApp, number: &str) -> (String, JoinHandle<SippRun>) {
+pub(crate) fn sipp_caller(t: &TestApp, number: &str) -> (String, JoinHandle<SippRun>) {
     let cid = crate::sipp::call_id();
     let (server, number, id) = (t.udp(), number.to_string(), cid.clone());
     let run = tokio::spawn(async move {

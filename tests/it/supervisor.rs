@@ -419,3 +419,49 @@ async fn an_agent_session_cannot_open_the_supervisor_feed_or_its_actions() {
     })
     .await;
 }
+
+/// Real traffic: a SIPp caller goes through the IVR and waits; an agent phone answers when the
+/// agent becomes available. The page's figures follow live (waiting count, agents by state,
+/// answered, service level), without a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_traffic_moves_the_live_figures() {
+    within(
+        120,
+        Box::pin(async {
+            let t = supervisor_app().await;
+            let mut phone = registered_phone(&t, "2001").await;
+            let anna = not_ready(&t, "anna").await;
+            let b = Browser::start(t.app.http_addr()).await;
+            sign_in_supervisor(&b).await;
+            shows(&b, "conn-status", "live").await;
+            shows(&b, "agent-agent-demo-anna-state", "not ready (meeting)").await;
+            shows(&b, "service-level", "–").await;
+            // SIPp: English, hardware, priority 2 by SIP INFO, then on the line.
+            let (cid, sipp) = crate::browser::sipp_caller(&t, "+31201234567");
+            shows(&b, "queue-hardware-waiting", "1").await;
+            shows(&b, "today-offered", "1").await;
+            // Anna becomes available: her phone rings, she answers.
+            let (status, _) = t.set_state(&anna, json!({"state": "available"})).await;
+            assert_eq!(status, 200);
+            let inv = phone.invite(15 * SECS).await.expect("anna's phone rings");
+            phone.ring().await;
+            assert!(phone.answer(crate::agent_phone::PCMU).await);
+            assert!(inv.display.contains("hardware"), "{:?}", inv.display);
+            shows(&b, "queue-hardware-waiting", "0").await;
+            shows(&b, "agent-agent-demo-anna-state", "on call").await;
+            shows(&b, "today-answered", "1").await;
+            shows(&b, "service-level", "100%").await;
+            still_same_document(&b).await;
+            // The agent hangs up: the server ends the SIPp call, which exits cleanly.
+            assert_eq!(phone.bye().await, Some(200));
+            let run = sipp.await.expect("the sipp task");
+            assert_eq!(run.code, Some(0), "{}", run.report);
+            let call = t.ended_call(&cid).await;
+            assert_eq!(call.outcome.as_deref(), Some("answered"), "{call:?}");
+            shows(&b, "today-answered", "1").await;
+            b.quit().await;
+            t.finish().await;
+        }),
+    )
+    .await;
+}
