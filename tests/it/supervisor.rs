@@ -111,7 +111,7 @@ async fn text_of(b: &Browser, testid: &str) -> String {
 
 /// Clicks `[data-testid=<id>]`, then the confirmation dialog's OK.
 async fn act_confirmed(b: &Browser, id: &str) {
-    b.click(&b.testid(id).await).await;
+    b.click_css(&format!("[data-testid=\"{id}\"]")).await;
     b.until(
         5,
         "the confirmation dialog",
@@ -265,12 +265,10 @@ async fn moving_a_caller_to_another_queue_from_the_page_serves_them_there() {
             shows(&b, "queue-service-waiting", "1").await;
 
             // The supervisor moves `early` to service; they keep their arrival, so come first there.
-            b.click(&b.testid(&format!("move-{early}")).await).await;
-            b.click(
-                &b.find("[data-testid=confirm-queue] option[value='service']")
-                    .await,
-            )
-            .await;
+            b.click_css(&format!("[data-testid=\"move-{early}\"]"))
+                .await;
+            b.click_css("[data-testid=confirm-queue] option[value='service']")
+                .await;
             b.click(&b.testid("confirm-ok").await).await;
             shows(&b, "action-status", "done ✓").await;
             shows(&b, "queue-hardware-waiting", "0").await;

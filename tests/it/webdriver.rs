@@ -260,6 +260,33 @@ impl Browser {
         self.find(&format!("[data-testid=\"{id}\"]")).await
     }
 
+    /// Finds `css` and clicks it; when a live page re-renders the element between the two
+    /// steps ("stale element reference", §12.4.1), finds it again (a few times, then panics).
+    pub(crate) async fn click_css(&self, css: &str) {
+        for _ in 0..10 {
+            let e = self.find(css).await;
+            let (status, v) = self
+                .raw(
+                    "POST",
+                    &self.at(&format!("/element/{}/click", e.0)),
+                    Some(json!({})),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("WebDriver click {css}: {e}"));
+            if status == 200 {
+                return;
+            }
+            let message = v["value"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if !message.contains("stale element") {
+                panic!("WebDriver click {css}: {status} {message}");
+            }
+        }
+        panic!("WebDriver click {css}: the element kept going stale");
+    }
+
     /// Clicks an element (W3C WebDriver §12.4.1).
     pub(crate) async fn click(&self, e: &Element) {
         self.cmd(
