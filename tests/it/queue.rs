@@ -635,3 +635,27 @@ async fn sipp_caller_reaches_agent_and_audio_flows_both_ways() {
     })
     .await;
 }
+
+/// An agent phone that vanishes without BYE (no RTP any more) must not keep the caller bridged
+/// to silence: after `rtp_timeout_secs` the server ends both legs; the call stays `answered`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_agent_phone_ends_the_bridge() {
+    within(90, async {
+        let t = spawn_queue_app(|c| c.call.rtp_timeout_secs = 12).await;
+        let (mut ua, mut rtp, answer, mut phone, _inv) = bridged(&t, PCMU).await;
+        // The caller keeps talking; the agent phone sends nothing at all.
+        let talk = tone(1000.0, 16.0);
+        let (_, bye) = tokio::join!(rtp.play(answer.rtp, &talk), phone.expect_bye(20 * SECS),);
+        assert!(bye, "the silent agent leg gets BYE");
+        let to_caller = ua
+            .request("BYE", 5 * SECS)
+            .await
+            .expect("the caller gets BYE");
+        ua.reply(&to_caller, 200, "OK").await;
+        let call = t.ended_call(&ua.call_id).await;
+        assert_eq!(call.outcome.as_deref(), Some("answered"), "{call:?}");
+        assert_eq!(call.hangup_by.as_deref(), Some("server"), "{call:?}");
+        t.finish().await;
+    })
+    .await;
+}

@@ -34,6 +34,9 @@ pub(super) struct AgentCall {
     /// Where the SDP says the phone wants RTP, and where it really comes from.
     remote: Option<SocketAddr>,
     latched: Option<SocketAddr>,
+    /// When the phone's RTP last arrived (from the answer on): a phone that vanished without BYE
+    /// must not keep the caller bridged to silence.
+    pub(super) last_rx: std::time::Instant,
     to_agent: Option<RtpRelay>,
     to_caller: Option<RtpRelay>,
     out: Vec<u8>,
@@ -84,6 +87,7 @@ impl AgentCall {
             Some(_) => {}
             None => self.latched = Some(from),
         }
+        self.last_rx = std::time::Instant::now();
         self.out.clear();
         if relay.relay(&packet, &mut self.out) != Relayed::Dropped {
             caller.send_raw(&self.out);
@@ -192,6 +196,7 @@ impl Session {
                     gone: false,
                     remote: None,
                     latched: None,
+                    last_rx: std::time::Instant::now(),
                     to_agent: None,
                     to_caller: None,
                     out: Vec::with_capacity(200),
@@ -360,6 +365,7 @@ impl Session {
         let (ssrc, seq, ts) = self.media.stream_position();
         if let Some(a) = self.agent.as_mut() {
             a.bridged = true;
+            a.last_rx = std::time::Instant::now();
             a.remote = answer.remote;
             a.to_agent = Some(RtpRelay::new(
                 caller_format,

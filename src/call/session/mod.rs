@@ -346,9 +346,21 @@ impl Session {
                     let silent = self.media.expects_rtp()
                         && now.duration_since(self.media.last_rx) > rtp_timeout
                         && !matches!(self.phase, Phase::Closing { .. });
+                    let agent_silent = self.agent.as_ref().is_some_and(|a| {
+                        self.phase == Phase::Bridged && now.duration_since(a.last_rx) > rtp_timeout
+                    });
+                    // A bridged call was answered, however it ends.
+                    let outcome = if self.phase == Phase::Bridged {
+                        Outcome::Answered
+                    } else {
+                        Outcome::Failed
+                    };
                     if silent {
                         self.leg.hangup().await;
-                        Some(Ending::by_server(Outcome::Failed, "no RTP from caller"))
+                        Some(Ending::by_server(outcome, "no RTP from caller"))
+                    } else if agent_silent {
+                        self.leg.hangup().await;
+                        Some(Ending::by_server(outcome, "no RTP from the agent's phone"))
                     } else {
                         self.on_wait_limits(now).await
                     }
