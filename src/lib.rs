@@ -4,13 +4,15 @@
 //! SIP (UDP/TCP) ─▶ sip: transport → transactions → dialogs ─▶ IncomingCall
 //!                                                              │
 //!                      call task (one per call): media leg (RTP), IVR, DTMF merger
-//!                              │ IVR done ─▶ store: intake draft      events: one stream
-//!                              ▼
-//!                      hold music (queues and agents: next issue)
+//!                              │ IVR done ─▶ store: intake draft ─▶ acd: queue (one owner task)
+//!                              ▼                                     │ offer
+//!                      agent leg (UAC to the registered phone), RTP bridge
+//!   events: one stream ─▶ store (events), desk hub (screen pops), supervisor feed
+//!   http: REST API, /api/ws (desk), /api/supervisor/ws, /metrics, pages from web/
 //! ```
 //!
-//! Protocol cores (`sip` transactions and dialogs, `media`, `ivr`) are sans-IO; `app` wires the
-//! drivers. See docs/architecture.md.
+//! Protocol cores (`sip` transactions and dialogs, `media`, `ivr`, the `acd` engine, the
+//! supervisor's live model) are sans-IO; `app` wires the drivers. See docs/architecture.md.
 
 pub mod acd;
 pub mod config;

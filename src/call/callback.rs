@@ -117,26 +117,13 @@ async fn offer_to(
     agent: &AgentId,
     notices: &mut mpsc::Receiver<QueueNotice>,
 ) -> Offered {
-    let at = now_ms();
-    if let Err(e) = ctx
-        .store
-        .set_callback_status(&cb.id, "offered", Some(agent), at)
-        .await
-    {
-        tracing::warn!(error = %e, "cannot record callback offer");
-    }
+    set_status(ctx, cb, "offered", Some(agent)).await;
     let fail = |reason| async move {
         let _ = ctx.acd.offer_failed(offer, reason).await;
-        let _ = ctx
-            .store
-            .set_callback_status(&cb.id, "pending", None, now_ms())
-            .await;
+        set_status(ctx, cb, "pending", None).await;
         Offered::NotTaken
     };
-    let Ok(Some(row)) = ctx.store.get_agent(agent).await else {
-        return fail(FailReason::Unreachable).await;
-    };
-    let Some(extension) = row.extension else {
+    let Some(extension) = ctx.agent_extension(agent).await else {
         return fail(FailReason::Unreachable).await;
     };
     let ip = IpAddr::from([127, 0, 0, 1]);
@@ -172,20 +159,20 @@ async fn offer_to(
             n = notices.recv() => match n {
                 Some(QueueNotice::CancelOffer { offer: o }) if o == offer => {
                     call.leg.cancel().await;
-                    let _ = ctx.store.set_callback_status(&cb.id, "pending", None, now_ms()).await;
+                    set_status(ctx, cb, "pending", None).await;
                     return Offered::NotTaken;
                 }
                 // Nothing else concerns a callback that is ringing (announcements are not sent).
                 Some(_) => continue,
                 None => {
                     call.leg.cancel().await;
-                    let _ = ctx.store.set_callback_status(&cb.id, "pending", None, now_ms()).await;
+                    set_status(ctx, cb, "pending", None).await;
                     return Offered::Stopped;
                 }
             },
             _ = ctx.shutdown.cancelled() => {
                 call.leg.cancel().await;
-                let _ = ctx.store.set_callback_status(&cb.id, "pending", None, now_ms()).await;
+                set_status(ctx, cb, "pending", None).await;
                 return Offered::Stopped;
             }
         };
@@ -205,16 +192,10 @@ async fn offer_to(
     };
     if ctx.acd.offer_answered(offer).await.is_err() {
         call.leg.hangup().await;
-        let _ = ctx
-            .store
-            .set_callback_status(&cb.id, "pending", None, now_ms())
-            .await;
+        set_status(ctx, cb, "pending", None).await;
         return Offered::NotTaken;
     }
-    let _ = ctx
-        .store
-        .set_callback_status(&cb.id, "connected", Some(agent), now_ms())
-        .await;
+    set_status(ctx, cb, "connected", Some(agent)).await;
     tracing::info!(callback = %cb.id, %agent, "callback handed to agent");
     let remote = answer
         .as_deref()
@@ -227,11 +208,25 @@ async fn offer_to(
     }
     call.leg.hangup().await;
     let _ = ctx.acd.call_ended(agent.clone()).await;
-    let _ = ctx
-        .store
-        .set_callback_status(&cb.id, "done", Some(agent), now_ms())
-        .await;
+    set_status(ctx, cb, "done", Some(agent)).await;
     Offered::Taken
+}
+
+/// Moves the callback to `status` in the database; a failure is logged (the queue engine, not
+/// the row, decides who gets the callback next).
+async fn set_status(
+    ctx: &CallContext,
+    cb: &Callback,
+    status: &'static str,
+    agent: Option<&AgentId>,
+) {
+    if let Err(e) = ctx
+        .store
+        .set_callback_status(&cb.id, status, agent, now_ms())
+        .await
+    {
+        tracing::warn!(error = %e, callback = %cb.id, status, "cannot record callback status");
+    }
 }
 
 /// Plays the "callback request" notice to the agent's phone, paced at 20 ms.

@@ -65,6 +65,27 @@ pub struct CallContext {
     pub extensions: ExtensionCache,
 }
 
+impl CallContext {
+    /// The SIP extension of the agent's phone (cached for a minute: ringing a phone must not
+    /// wait on the database); `None` when the agent has none or cannot be looked up.
+    pub(crate) async fn agent_extension(&self, agent: &crate::domain::AgentId) -> Option<String> {
+        if let Some(cached) = self.extensions.get(agent) {
+            return cached;
+        }
+        match self.store.get_agent(agent).await {
+            Ok(row) => {
+                let ext = row.and_then(|r| r.extension);
+                self.extensions.put(agent, ext.clone());
+                ext
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, %agent, "agent lookup failed");
+                None
+            }
+        }
+    }
+}
+
 /// A short-lived cache of agents' SIP extensions (looked up on every offer).
 #[derive(Debug, Default)]
 pub struct ExtensionCache {

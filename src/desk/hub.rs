@@ -16,7 +16,7 @@ use super::hub_task::HubTask;
 use super::intakes::IntakeOps;
 use super::pop::Pop;
 use crate::acd::AcdHandle;
-use crate::domain::{AgentId, CallId};
+use crate::domain::AgentId;
 use crate::events::EventBus;
 use crate::store::Store;
 
@@ -89,10 +89,6 @@ pub(super) enum Cmd {
     PopBuilt {
         agent: AgentId,
         pop: Box<Pop>,
-    },
-    LastCall {
-        agent: AgentId,
-        reply: oneshot::Sender<Option<CallId>>,
     },
 }
 
@@ -225,16 +221,6 @@ impl DeskHub {
             .send(Cmd::Publish { agent, body })
             .await
             .map_err(|_| HubError::Stopped)
-    }
-
-    /// The call the agent last talked on (connected or ended, not merely ringing).
-    pub async fn last_call(&self, agent: AgentId) -> Result<Option<CallId>, HubError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Cmd::LastCall { agent, reply })
-            .await
-            .map_err(|_| HubError::Stopped)?;
-        rx.await.map_err(|_| HubError::Stopped)
     }
 }
 

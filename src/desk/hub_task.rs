@@ -212,15 +212,6 @@ impl HubTask {
                 desk.push(&body);
             }
             Cmd::PopBuilt { agent, pop } => self.pop_built(agent, pop),
-            Cmd::LastCall { agent, reply } => {
-                let call = self.agents.get(&agent).and_then(|d| {
-                    d.call
-                        .as_ref()
-                        .filter(|p| p.phase != Phase::Ringing)
-                        .map(|p| p.call_id.clone())
-                });
-                let _ = reply.send(call);
-            }
         }
     }
 

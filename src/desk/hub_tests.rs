@@ -151,7 +151,7 @@ fn frames_carry_version_seq_and_flat_fields() {
     let f = Frame::new(
         Some(7),
         &FrameBody::OfferWithdrawn {
-            call_id: CallId::from_string("c-1"),
+            call_id: crate::domain::CallId::from_string("c-1"),
         },
     );
     assert_eq!(

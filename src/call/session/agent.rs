@@ -122,20 +122,7 @@ impl Session {
                 .await;
             return;
         }
-        let extension = match self.ctx.extensions.get(&agent) {
-            Some(cached) => cached,
-            None => match self.ctx.store.get_agent(&agent).await {
-                Ok(row) => {
-                    let ext = row.and_then(|r| r.extension);
-                    self.ctx.extensions.put(&agent, ext.clone());
-                    ext
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "agent lookup failed");
-                    None
-                }
-            },
-        };
+        let extension = self.ctx.agent_extension(&agent).await;
         let Some(extension) = extension else {
             self.fail_offer(
                 offer,
