@@ -1,6 +1,9 @@
 // firstline: the agent desk. One WebSocket (/api/ws, docs/protocol.md v1); the page renders only
 // what the server sends and asks for changes. Every value from the server goes into the page as
-// text (textContent / createElement), never as HTML.
+// text (textContent / createElement), never as HTML. The softphone (docs/webrtc.md) lives in
+// softphone.js and gets the call frames from here.
+
+import { createSoftphone } from './softphone.js';
 
 const $ = (id) => document.getElementById(id);
 const RESUME_EPOCH = 'firstline.epoch';
@@ -26,6 +29,7 @@ const pending = new Map(); // ref → what it was for ({kind, fields?})
 let adoptNext = null;
 const dirty = { title: false, description: false };
 let saveTimer = null;
+let phone = null; // the softphone's hooks (created once the page's helpers exist)
 
 // ---- DOM helpers ---------------------------------------------------------------------------
 
@@ -153,6 +157,8 @@ function apply(f) {
       dirty.title = dirty.description = false;
       setIntake(f.intake || (f.call && f.call.intake) || null, true);
       renderAll();
+      phone.onAgent(view.agent);
+      if (view.call) phone.onPop(view.call);
       if (typeof snapshotSeq === 'number') {
         sessionStorage.setItem(RESUME_VIEW, JSON.stringify(view));
         sessionStorage.setItem(RESUME_SEQ, String(snapshotSeq));
@@ -171,14 +177,17 @@ function apply(f) {
       }
       renderPop();
       renderIntake();
+      phone.onPop(f);
       break;
     case 'call_ended':
       if (view.call && view.call.call_id === f.call_id) {
         view.call = { ...view.call, ended: true };
         renderPop();
       }
+      phone.onCallEnded(f.call_id);
       break;
     case 'offer_withdrawn':
+      phone.onOfferWithdrawn(f.call_id);
       if (view.call && view.call.call_id === f.call_id) {
         view.call = null;
         if (view.intake && view.intake.status === 'draft' && !(view.intake.title || view.intake.description)) {
@@ -561,6 +570,8 @@ $('btn-logout').addEventListener('click', async () => {
 // Anything typed but not yet sent goes out before the page is left or reloaded.
 window.addEventListener('pagehide', flushSave);
 
+phone = createSoftphone({ showError });
 restoreView();
 renderAll();
 connect();
+phone.start();

@@ -576,3 +576,103 @@ pub(crate) struct QueueRow {
     pub(crate) outcome: Option<String>,
     pub(crate) hangup_by: Option<String>,
 }
+
+/// A fresh SQLite database, whatever `TEST_DATABASE_URL` says (for tests that run the server
+/// inside a network namespace, where the PostgreSQL server on the host's loopback is out of reach).
+pub(crate) fn sqlite_db() -> TestDb {
+    sqlx::any::install_default_drivers();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    TestDb {
+        url,
+        _dir: Some(dir),
+        pg_admin: None,
+    }
+}
+
+/// `spawn_queue_app` on a SQLite database (see [`sqlite_db`]).
+pub(crate) async fn spawn_queue_app_on_sqlite(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let db = sqlite_db();
+    let mut cfg = Config::for_tests(db.url.clone(), prompts_dir());
+    cfg.load_demo = true;
+    cfg.acd.ring_timeout_secs = 2;
+    cfg.acd.wrapup_secs = 1;
+    cfg.acd.announce_interval_secs = 0;
+    cfg.acd.max_wait_for_callback_secs = 0;
+    tweak(&mut cfg);
+    let app = App::start(cfg).await.expect("App::start");
+    let pool = AnyPoolOptions::new()
+        .max_connections(2)
+        .connect(&db.url)
+        .await
+        .unwrap_or_else(|e| panic!("connect {}: {e}", db.url));
+    TestApp { app, pool, db }
+}
+
+/// A network namespace with only `lo` (up), held open by a small `unshare -n` process whose
+/// watchdog loop ends it when the test process is gone. The browser softphone test runs the
+/// server, SIPp and Chromium in one of these (docs/webrtc.md "Tests on loopback only").
+pub(crate) struct Netns {
+    holder: std::process::Child,
+}
+
+impl Netns {
+    /// Creates the namespace; returns once `lo` is up in it.
+    pub(crate) fn new() -> Netns {
+        use std::io::BufRead;
+        use std::os::unix::process::CommandExt;
+        let (unshare, ip) = (tool("unshare"), tool("ip"));
+        let script = format!(
+            "set -e; {ip} link set lo up; echo ready; \
+             while kill -0 {me} 2>/dev/null; do sleep 1; done",
+            ip = ip.display(),
+            me = std::process::id(),
+        );
+        let mut holder = std::process::Command::new(unshare)
+            .args(["-n", "sh", "-c", &script])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("unshare -n (needs root): {e}"));
+        let out = holder.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+        if line.trim() != "ready" {
+            let _ = holder.kill();
+            let status = holder.wait();
+            panic!("the network namespace did not come up (needs root): {status:?}");
+        }
+        Netns { holder }
+    }
+
+    /// `/proc/<pid>/ns/net` of the namespace.
+    pub(crate) fn path(&self) -> String {
+        format!("/proc/{}/ns/net", self.holder.id())
+    }
+
+    /// Moves the calling thread into the namespace (setns(2)): every socket it creates from now
+    /// on, and every process it starts, is inside. A `#[tokio::test]` (current-thread runtime)
+    /// that calls this first runs the whole server in the namespace.
+    pub(crate) fn enter(&self) {
+        let ns = std::fs::File::open(self.path()).unwrap();
+        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
+            .unwrap_or_else(|e| panic!("setns {} (needs root): {e}", self.path()));
+    }
+
+    /// The command prefix that runs a program inside: `nsenter --net=/proc/<pid>/ns/net`.
+    pub(crate) fn prefix(&self) -> Vec<String> {
+        vec![
+            tool("nsenter").display().to_string(),
+            format!("--net={}", self.path()),
+        ]
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}

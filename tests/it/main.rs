@@ -14,6 +14,7 @@ mod queue;
 mod rtp;
 mod scripted;
 mod sipp;
+mod softphone;
 mod supervisor;
 mod ua;
 mod webdriver;

@@ -32,12 +32,36 @@ pub(crate) async fn run_sipp_with(
     call_id: &str,
     extra: &[&str],
 ) -> SippRun {
+    let limit = Duration::from_secs(30);
+    run_sipp_in(&[], server, scenario_file, tcp, call_id, extra, limit).await
+}
+
+/// `run_sipp_with` behind a command `prefix` (e.g. `nsenter --net=…`, see
+/// `helpers::Netns::prefix`), SIPp bounded by `limit` (`-timeout`) instead of 30 s. The ports
+/// are picked in the calling thread's network namespace, which must be the one SIPp runs in.
+pub(crate) async fn run_sipp_in(
+    prefix: &[String],
+    server: SocketAddr,
+    scenario_file: &str,
+    tcp: bool,
+    call_id: &str,
+    extra: &[&str],
+    limit: Duration,
+) -> SippRun {
     let sipp = tool("sipp");
     let dir = tempfile::tempdir().unwrap();
     let media_port = free_udp_port_pair().to_string();
     let sip_port = free_port().to_string();
     let cid = call_id.replace('%', "%%");
-    let mut cmd = std::process::Command::new(sipp);
+    let timeout = format!("{}s", limit.as_secs().max(1));
+    let mut cmd = match prefix.split_first() {
+        Some((program, args)) => {
+            let mut c = std::process::Command::new(program);
+            c.args(args).arg(sipp);
+            c
+        }
+        None => std::process::Command::new(sipp),
+    };
     cmd.current_dir(dir.path())
         .arg(server.to_string())
         .args(["-sf"])
@@ -56,7 +80,7 @@ pub(crate) async fn run_sipp_with(
         ])
         .args([
             "-timeout",
-            "30s",
+            &timeout,
             "-timeout_error",
             "-nostdin",
             "-trace_err",
@@ -68,15 +92,13 @@ pub(crate) async fn run_sipp_with(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    // SIPp bounds itself (`-m 1`, `-timeout 30s`); the blocking wait runs off the runtime.
-    let out = match tokio::time::timeout(
-        Duration::from_secs(40),
-        tokio::task::spawn_blocking(move || cmd.output()),
-    )
-    .await
+    // SIPp bounds itself (`-m 1`, `-timeout`); the blocking wait runs off the runtime.
+    let wait = limit + Duration::from_secs(10);
+    let out = match tokio::time::timeout(wait, tokio::task::spawn_blocking(move || cmd.output()))
+        .await
     {
         Ok(Ok(r)) => r.unwrap_or_else(|e| panic!("cannot run sipp: {e}")),
-        _ => panic!("sipp did not exit within 40 s"),
+        _ => panic!("sipp did not exit within {} s", wait.as_secs()),
     };
     let mut report = format!(
         "sipp exit {:?}\nstderr:\n{}",

@@ -12,6 +12,9 @@
 //!
 //! The inside port equals the server's real port, so `Host`/`Origin` checks see the same
 //! host:port. A missing chromium/chromedriver/socat fails the test (never skips).
+//!
+//! The softphone test instead runs the server itself in the netns ([`Browser::start_in`]):
+//! WebRTC media is UDP between Chromium and the server, which no bridge carries.
 
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
@@ -23,7 +26,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixListener, UnixStream};
 
-use crate::helpers::{tool, wait_for};
+use crate::helpers::{Netns, tool, wait_for};
 
 /// The key of an element reference in WebDriver JSON (W3C WebDriver §12.1).
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -37,7 +40,8 @@ pub(crate) struct Browser {
     dir: tempfile::TempDir,
     /// `unshare` → `sh` (the leader of its own process group: chromedriver, socat, Chromium).
     netns: Child,
-    bridge: tokio::task::JoinHandle<()>,
+    /// The HTTP bridge to a server outside the netns (none when the server runs inside).
+    bridge: Option<tokio::task::JoinHandle<()>>,
     session: String,
     /// `http://127.0.0.1:<server port>`, as Chromium reaches the server.
     pub(crate) base: String,
@@ -46,8 +50,7 @@ pub(crate) struct Browser {
 impl Browser {
     /// Starts chromedriver and Chromium in a loopback-only netns that reaches `server`.
     pub(crate) async fn start(server: SocketAddr) -> Browser {
-        let (chromium, chromedriver, socat) =
-            (tool("chromium"), tool("chromedriver"), tool("socat"));
+        let (chromedriver, socat) = (tool("chromedriver"), tool("socat"));
         let (unshare, ip) = (tool("unshare"), tool("ip"));
         let dir = tempfile::tempdir().unwrap();
         let http_sock = dir.path().join("http.sock");
@@ -69,14 +72,61 @@ impl Browser {
             chromedriver = chromedriver.display(),
             log = dir.path().join("chromedriver.log").display(),
         );
-        let netns = Command::new(unshare)
-            .args(["-n", "sh", "-c", &script])
+        let mut cmd = Command::new(unshare);
+        cmd.args(["-n", "sh", "-c", &script]);
+        Browser::launch(dir, cmd, Some(bridge), port, &[]).await
+    }
+
+    /// Starts chromedriver and Chromium inside `netns`, where the server itself runs (the
+    /// softphone test: WebRTC media cannot cross the socat bridges). No HTTP bridge: Chromium
+    /// reaches `server` directly. Chromium may use loopback candidates in peer connections,
+    /// gets a fake microphone (a beep) without a permission prompt, shows host candidates as
+    /// plain addresses (no mDNS names) and plays audio without a user gesture.
+    pub(crate) async fn start_in(netns: &Netns, server: SocketAddr) -> Browser {
+        let (chromedriver, socat) = (tool("chromedriver"), tool("socat"));
+        let dir = tempfile::tempdir().unwrap();
+        let wd_sock = dir.path().join("wd.sock");
+        let script = format!(
+            "set -e; \
+             {socat} UNIX-LISTEN:{wd},fork TCP:127.0.0.1:9515 & \
+             {chromedriver} --port=9515 --log-path={log} & \
+             while kill -0 {me} 2>/dev/null; do sleep 1; done; kill -KILL 0",
+            me = std::process::id(),
+            socat = socat.display(),
+            wd = wd_sock.display(),
+            chromedriver = chromedriver.display(),
+            log = dir.path().join("chromedriver.log").display(),
+        );
+        let prefix = netns.prefix();
+        let mut cmd = Command::new(&prefix[0]);
+        cmd.args(&prefix[1..]).args(["sh", "-c", &script]);
+        let webrtc = [
+            "--allow-loopback-in-peer-connection",
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            "--disable-features=WebRtcHideLocalIpsWithMdns",
+            "--autoplay-policy=no-user-gesture-required",
+        ];
+        Browser::launch(dir, cmd, None, server.port(), &webrtc).await
+    }
+
+    /// Runs `cmd` (a shell that starts socat and chromedriver in a netns) as the leader of its
+    /// own process group, waits for chromedriver and opens a session with `extra_args`.
+    async fn launch(
+        dir: tempfile::TempDir,
+        mut cmd: Command,
+        bridge: Option<tokio::task::JoinHandle<()>>,
+        port: u16,
+        extra_args: &[&str],
+    ) -> Browser {
+        let chromium = tool("chromium");
+        let netns = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0)
             .spawn()
-            .unwrap_or_else(|e| panic!("unshare -n (needs root): {e}"));
+            .unwrap_or_else(|e| panic!("{cmd:?} (needs root): {e}"));
         let mut b = Browser {
             dir,
             netns,
@@ -98,15 +148,28 @@ impl Browser {
             panic!("chromedriver did not become ready: {}", b.log());
         }
         let user_data = b.dir.path().join("profile");
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-default-apps",
+            "--window-size=1280,1000",
+        ]
+        .iter()
+        .chain(extra_args)
+        .map(|a| a.to_string())
+        .collect();
+        args.push(format!("--user-data-dir={}", user_data.display()));
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": chromium.display().to_string(),
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--disable-background-networking",
-                         "--disable-component-update", "--disable-sync", "--no-first-run",
-                         "--disable-default-apps", "--window-size=1280,1000",
-                         format!("--user-data-dir={}", user_data.display())],
+                "args": args,
             },
         }}});
         let v = b.cmd("POST", "/session", Some(caps)).await;
@@ -386,7 +449,9 @@ impl Drop for Browser {
             .status();
         let _ = self.netns.kill();
         let _ = self.netns.wait();
-        self.bridge.abort();
+        if let Some(bridge) = &self.bridge {
+            bridge.abort();
+        }
     }
 }
 
