@@ -110,6 +110,8 @@ impl App {
             tasks: tasks.clone(),
             max_setting_up: cfg.sip.max_pending_calls,
             extensions: crate::call::ExtensionCache::default(),
+            browser: crate::call::browser::BrowserCalls::default(),
+            webrtc: cfg.webrtc.clone(),
         });
         requeue_callbacks(&calls).await;
         tasks.spawn(purge_sessions(store.clone(), shutdown.clone()));

@@ -57,6 +57,8 @@ pub struct Config {
     pub supervisor: crate::supervisor::SupervisorConfig,
     /// The agent desk: escalation targets and the outcome rule.
     pub desk: DeskSection,
+    /// The browser softphone (WebRTC leg to the agent desk).
+    pub webrtc: WebrtcSection,
     /// Load the demo customers and agents at start (idempotent).
     pub load_demo: bool,
     /// Log filter in `tracing-subscriber` EnvFilter syntax (`RUST_LOG` wins when set).
@@ -143,6 +145,43 @@ pub struct CallSection {
     pub rtp_timeout_secs: u64,
 }
 
+/// `[webrtc]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebrtcSection {
+    /// The address the per-call WebRTC UDP sockets bind to.
+    pub bind_ip: std::net::IpAddr,
+    /// The address put in our ICE candidates (what browsers send to). Defaults to `bind_ip`;
+    /// set it when the server is reached through another address (NAT, container).
+    pub candidate_ip: Option<std::net::IpAddr>,
+    /// A browser leg that sends no RTP for this long is taken as gone (reload, crash, network):
+    /// the caller hears hold music while the desk reconnects.
+    pub media_timeout_ms: u64,
+    /// How long a call whose browser leg is gone waits for the desk to reconnect before ending.
+    pub reconnect_grace_secs: u64,
+    /// How often the server samples call quality (RTCP from the browser) and stores it.
+    pub stats_interval_ms: u64,
+}
+
+impl Default for WebrtcSection {
+    fn default() -> Self {
+        WebrtcSection {
+            bind_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+            candidate_ip: None,
+            media_timeout_ms: 3000,
+            reconnect_grace_secs: 30,
+            stats_interval_ms: 5000,
+        }
+    }
+}
+
+impl WebrtcSection {
+    /// The address our ICE candidates carry.
+    pub fn candidate_ip(&self) -> std::net::IpAddr {
+        self.candidate_ip.unwrap_or(self.bind_ip)
+    }
+}
+
 /// `[desk]`
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -176,6 +215,7 @@ impl Default for Config {
             acd: AcdConfig::default(),
             supervisor: crate::supervisor::SupervisorConfig::default(),
             desk: DeskSection::default(),
+            webrtc: WebrtcSection::default(),
             load_demo: false,
             log: "info".to_owned(),
         }
@@ -288,6 +328,12 @@ impl Config {
                 reason: "must be at least 1024".to_owned(),
             });
         }
+        if self.webrtc.media_timeout_ms < 500 || self.webrtc.stats_interval_ms < 100 {
+            return Err(ConfigError::Invalid {
+                setting: "webrtc.media_timeout_ms / webrtc.stats_interval_ms",
+                reason: "at least 500 ms / 100 ms".to_owned(),
+            });
+        }
         if self.call.max_calls == 0 || self.sip.max_pending_calls == 0 {
             return Err(ConfigError::Invalid {
                 setting: "call.max_calls / sip.max_pending_calls",
@@ -311,6 +357,7 @@ impl Config {
         cfg.media.prompts_dir = prompts_dir;
         cfg.media.recordings_dir = std::env::temp_dir().join("firstline-test-recordings");
         cfg.log = "warn".to_owned();
+        cfg.webrtc.stats_interval_ms = 1000;
         cfg
     }
 }
@@ -322,8 +369,8 @@ mod tests {
     #[test]
     fn empty_file_gives_defaults() {
         let cfg = Config::from_toml("").unwrap();
-        assert_eq!(cfg.sip.udp_listen, "127.0.0.1:5060".parse().unwrap());
-        assert_eq!(cfg.http.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(cfg.sip.udp_listen, "127.0.0.1:5060".parse::<SocketAddr>().unwrap());
+        assert_eq!(cfg.http.listen, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());
         assert_eq!(cfg.database.url, "sqlite://firstline.db");
         assert_eq!(cfg.numbers.default_country_code, "31");
         cfg.validate().unwrap();

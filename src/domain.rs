@@ -225,6 +225,43 @@ impl fmt::Display for DtmfMode {
     }
 }
 
+/// How an agent answers hotline calls: a registered SIP phone, or the softphone in the desk
+/// (WebRTC). A per-agent setting (`agents.device`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    /// The agent's registered SIP phone (their extension).
+    #[default]
+    Phone,
+    /// The browser softphone in the agent desk.
+    Browser,
+}
+
+impl Device {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Device::Phone => "phone",
+            Device::Browser => "browser",
+        }
+    }
+
+    /// Parses a stored or requested name.
+    pub fn parse(s: &str) -> Option<Device> {
+        match s {
+            "phone" => Some(Device::Phone),
+            "browser" => Some(Device::Browser),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,6 +71,25 @@ pub enum EventKind {
     VoiceMessage { call_id: CallId, message_id: String },
     /// The call ended.
     CallEnded { call_id: CallId, outcome: String },
+    /// A bridged browser call was put on hold or taken off it. `reason` is `agent` (the Hold
+    /// button) or `browser_gone` (the agent's browser lost the call: reload, crash, network;
+    /// the caller hears hold music until it reconnects or the grace period ends).
+    CallHeld {
+        call_id: CallId,
+        agent_id: AgentId,
+        held: bool,
+        reason: String,
+    },
+    /// A call-quality sample for a bridged browser call: `source` is `server` (from the RTCP
+    /// the browser sends us) or `browser` (its getStats()). Percent, milliseconds.
+    CallQuality {
+        call_id: CallId,
+        agent_id: AgentId,
+        source: String,
+        loss_pct: Option<f64>,
+        jitter_ms: Option<f64>,
+        rtt_ms: Option<f64>,
+    },
     /// An agent's state changed (kept by the queue engine).
     AgentState {
         agent_id: AgentId,
@@ -94,6 +113,8 @@ impl EventKind {
             EventKind::CallbackRequested { .. } => "callback_requested",
             EventKind::VoiceMessage { .. } => "voice_message",
             EventKind::AgentState { .. } => "agent_state",
+            EventKind::CallHeld { .. } => "call_held",
+            EventKind::CallQuality { .. } => "call_quality",
         }
     }
 
@@ -108,7 +129,9 @@ impl EventKind {
             | EventKind::OfferEnded { call_id, .. }
             | EventKind::CallConnected { call_id, .. }
             | EventKind::CallbackRequested { call_id, .. }
-            | EventKind::VoiceMessage { call_id, .. } => Some(call_id),
+            | EventKind::VoiceMessage { call_id, .. }
+            | EventKind::CallHeld { call_id, .. }
+            | EventKind::CallQuality { call_id, .. } => Some(call_id),
             EventKind::AgentState { .. } => None,
         }
     }
@@ -118,6 +141,8 @@ impl EventKind {
             EventKind::CallOffered { agent_id, .. }
             | EventKind::OfferEnded { agent_id, .. }
             | EventKind::CallConnected { agent_id, .. }
+            | EventKind::CallHeld { agent_id, .. }
+            | EventKind::CallQuality { agent_id, .. }
             | EventKind::AgentState { agent_id, .. } => Some(agent_id),
             _ => None,
         }

@@ -29,3 +29,4 @@ pub mod desk;
 pub mod events;
 pub mod http;
 pub mod supervisor;
+pub mod webrtc;

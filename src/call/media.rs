@@ -90,6 +90,14 @@ impl MediaLeg {
         );
     }
 
+    /// Takes the caller's stream over from a relay at sequence `seq` and timestamp `ts` (hold
+    /// music in a bridged call), the first frame due at `now`.
+    pub(super) fn continue_from(&mut self, seq: u16, ts: Option<u32>, now: Instant) {
+        let ts = ts.unwrap_or_else(|| self.sender.next_timestamp());
+        self.sender = RtpSender::new(self.sender.ssrc(), self.audio_pt, seq, ts, now);
+        self.sender.set_talkspurt_start();
+    }
+
     /// The local RTP port (for our SDP answer).
     pub(super) fn local_port(&self) -> io::Result<u16> {
         Ok(self.socket.local_addr()?.port())

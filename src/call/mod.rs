@@ -5,6 +5,7 @@
 //! queue, the agent leg and the bridge); `callback.rs` runs a task per open callback. Nothing
 //! else touches a call's state.
 
+pub mod browser;
 pub(crate) mod callback;
 mod identify;
 mod media;
@@ -61,22 +62,30 @@ pub struct CallContext {
     pub tasks: TaskTracker,
     /// Most calls in set-up (before answer) at once; further INVITEs get 503.
     pub max_setting_up: usize,
-    /// Agents' extensions, so ringing a phone does not wait on the database.
+    /// Agents' extensions and devices, so ringing does not wait on the database.
     pub extensions: ExtensionCache,
+    /// Calls whose agent leg is a browser, for the desk's call-control requests.
+    pub browser: browser::BrowserCalls,
+    /// The browser leg's settings.
+    pub webrtc: crate::config::WebrtcSection,
 }
 
 impl CallContext {
-    /// The SIP extension of the agent's phone (cached for a minute: ringing a phone must not
-    /// wait on the database); `None` when the agent has none or cannot be looked up.
-    pub(crate) async fn agent_extension(&self, agent: &crate::domain::AgentId) -> Option<String> {
+    /// How the agent takes calls: their device and the SIP extension of their phone (cached for
+    /// a minute: ringing must not wait on the database; a device change through the API
+    /// forgets the entry at once). `None` when the agent cannot be looked up.
+    pub(crate) async fn agent_reach(&self, agent: &crate::domain::AgentId) -> Option<AgentReach> {
         if let Some(cached) = self.extensions.get(agent) {
             return cached;
         }
         match self.store.get_agent(agent).await {
             Ok(row) => {
-                let ext = row.and_then(|r| r.extension);
-                self.extensions.put(agent, ext.clone());
-                ext
+                let reach = row.map(|r| AgentReach {
+                    extension: r.extension,
+                    device: r.device,
+                });
+                self.extensions.put(agent, reach.clone());
+                reach
             }
             Err(e) => {
                 tracing::warn!(error = %e, %agent, "agent lookup failed");
@@ -84,38 +93,60 @@ impl CallContext {
             }
         }
     }
+
+    /// The SIP extension of the agent's phone; `None` when the agent has none.
+    pub(crate) async fn agent_extension(&self, agent: &crate::domain::AgentId) -> Option<String> {
+        self.agent_reach(agent).await.and_then(|r| r.extension)
+    }
 }
 
-/// A short-lived cache of agents' SIP extensions (looked up on every offer).
+/// How an agent is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentReach {
+    /// Their phone's SIP extension, if they have one.
+    pub extension: Option<String>,
+    /// Phone or browser.
+    pub device: crate::domain::Device,
+}
+
+/// A short-lived cache of how agents are reached (looked up on every offer).
 #[derive(Debug, Default)]
 pub struct ExtensionCache {
     map: std::sync::Mutex<
-        std::collections::HashMap<crate::domain::AgentId, (Option<String>, std::time::Instant)>,
+        std::collections::HashMap<crate::domain::AgentId, (Option<AgentReach>, std::time::Instant)>,
     >,
 }
 
 impl ExtensionCache {
-    /// How long a looked-up extension is trusted (an edited extension takes effect after this).
+    /// How long a looked-up entry is trusted (an edited extension takes effect after this).
     const FRESH: std::time::Duration = std::time::Duration::from_secs(60);
 
-    /// The cached extension (`Some(None)`: the agent has none), if fresh.
-    pub(crate) fn get(&self, agent: &crate::domain::AgentId) -> Option<Option<String>> {
+    /// The cached entry (`Some(None)`: no such agent), if fresh.
+    pub(crate) fn get(&self, agent: &crate::domain::AgentId) -> Option<Option<AgentReach>> {
         let map = self
             .map
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(agent)
             .filter(|(_, at)| at.elapsed() < Self::FRESH)
-            .map(|(ext, _)| ext.clone())
+            .map(|(reach, _)| reach.clone())
     }
 
-    /// Remembers an agent's extension.
-    pub(crate) fn put(&self, agent: &crate::domain::AgentId, ext: Option<String>) {
+    /// Remembers how an agent is reached.
+    pub(crate) fn put(&self, agent: &crate::domain::AgentId, reach: Option<AgentReach>) {
         let mut map = self
             .map
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.insert(agent.clone(), (ext, std::time::Instant::now()));
+        map.insert(agent.clone(), (reach, std::time::Instant::now()));
+    }
+
+    /// Forgets an agent (their device or extension changed).
+    pub fn forget(&self, agent: &crate::domain::AgentId) {
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(agent);
     }
 }
 

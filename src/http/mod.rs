@@ -9,6 +9,7 @@
 
 mod agents;
 mod auth;
+mod calls;
 mod customers;
 mod error;
 mod intakes;
@@ -96,6 +97,7 @@ pub fn router(state: HttpState) -> Router {
     let threshold = state.supervisor.service_level_threshold();
     let supervisor = supervisor::router(api.clone(), state.supervisor.clone());
     let metrics = metrics::router(state.clone());
+    let call_control = state.calls.clone();
     Router::new()
         .route("/health", get(health))
         .with_state(state)
@@ -105,7 +107,12 @@ pub fn router(state: HttpState) -> Router {
         .merge(supervisor)
         .merge(metrics)
         .merge(reports::router(api.clone(), threshold))
-        .merge(agents::router(api).layer(axum::Extension(ops)))
+        .merge(calls::router(api.clone(), call_control.clone()))
+        .merge(
+            agents::router(api)
+                .layer(axum::Extension(ops))
+                .layer(axum::Extension(call_control)),
+        )
         .fallback_service(pages)
 }
 

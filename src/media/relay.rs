@@ -62,6 +62,12 @@ impl RtpRelay {
         self
     }
 
+    /// Where our stream stands: SSRC, next sequence number and next timestamp (to hand the
+    /// stream over to another sender, e.g. hold music, without a jump back).
+    pub fn position(&self) -> (u32, u16, Option<u32>) {
+        (self.ssrc, self.next_seq, self.last_ts.map(|t| t.wrapping_add(160)))
+    }
+
     /// Whether packets of this payload type belong to the `from` leg's negotiated media.
     pub fn accepts(&self, payload_type: u8) -> bool {
         payload_type == self.from.audio_pt || Some(payload_type) == self.from.event_pt

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::SupervisorConfig;
 use crate::acd::{AcdSnapshot, AgentState, EntryKind};
-use crate::domain::{AgentId, CallId, Category, CustomerId};
+use crate::domain::{AgentId, CallId, Category, CustomerId, Device};
 use crate::events::{Event, EventKind};
 use crate::store::{DayCalls, EscalationCount};
 
@@ -45,6 +45,39 @@ struct AgentView {
     reason: Option<String>,
     since: Option<i64>,
     call_id: Option<CallId>,
+    /// How the agent answers calls (read with the names; see `set_device`).
+    device: Device,
+    /// Why the agent's call is on hold (`agent`, `browser_gone`), while it is.
+    held: Option<String>,
+    /// The latest quality sample of the agent's current call, per source.
+    quality: QualityPair,
+}
+
+impl AgentView {
+    /// Moves the agent to `call` (or none): hold and quality belong to the call they were for.
+    fn set_call(&mut self, call: Option<CallId>) {
+        if self.call_id != call {
+            self.held = None;
+            self.quality = QualityPair::default();
+        }
+        self.call_id = call;
+    }
+}
+
+/// The latest sample from each source (docs/supervisor.md).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+struct QualityPair {
+    server: Option<QualityView>,
+    browser: Option<QualityView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct QualityView {
+    source: String,
+    loss_pct: Option<f64>,
+    jitter_ms: Option<f64>,
+    rtt_ms: Option<f64>,
+    at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -92,6 +125,7 @@ pub(crate) struct LiveModel {
     day_start: i64,
     calls: HashMap<CallId, CallInfo>,
     names: HashMap<AgentId, String>,
+    devices: HashMap<AgentId, Device>,
     agents: BTreeMap<AgentId, AgentView>,
     queues: Vec<QueueView>,
     callbacks_pending: usize,
@@ -114,6 +148,7 @@ impl LiveModel {
             day_start: now_ms.div_euclid(DAY_MS) * DAY_MS,
             calls: HashMap::new(),
             names: HashMap::new(),
+            devices: HashMap::new(),
             agents: BTreeMap::new(),
             queues: Vec::new(),
             callbacks_pending: 0,
@@ -172,6 +207,15 @@ impl LiveModel {
         self.names.insert(id, name);
     }
 
+    /// An agent's device (read with the names at start, on each sign-in, and sent by the
+    /// device routes when they can reach the feed).
+    pub(crate) fn set_device(&mut self, id: AgentId, device: Device) {
+        if let Some(a) = self.agents.get_mut(&id) {
+            a.device = device;
+        }
+        self.devices.insert(id, device);
+    }
+
     /// Whether the model lacks a name for this agent.
     pub(crate) fn needs_name(&self, id: &AgentId) -> bool {
         !self.names.contains_key(id)
@@ -219,7 +263,7 @@ impl LiveModel {
                 true
             }
             EventKind::CallOffered { call_id, agent_id } => {
-                self.agent(agent_id).call_id = Some(call_id.clone());
+                self.agent(agent_id).set_call(Some(call_id.clone()));
                 true
             }
             EventKind::OfferEnded {
@@ -227,7 +271,7 @@ impl LiveModel {
             } => {
                 let a = self.agent(agent_id);
                 if a.call_id.as_ref() == Some(call_id) && a.state != "on_call" {
-                    a.call_id = None;
+                    a.set_call(None);
                 }
                 true
             }
@@ -236,7 +280,7 @@ impl LiveModel {
                 agent_id,
                 waited_ms,
             } => {
-                self.agent(agent_id).call_id = Some(call_id.clone());
+                self.agent(agent_id).set_call(Some(call_id.clone()));
                 let c = self.calls.entry(call_id.clone()).or_default();
                 if !c.answered {
                     c.answered = true;
@@ -260,7 +304,7 @@ impl LiveModel {
                 }
                 for a in self.agents.values_mut() {
                     if a.call_id.as_ref() == Some(call_id) {
-                        a.call_id = None;
+                        a.set_call(None);
                     }
                 }
                 true
@@ -283,16 +327,62 @@ impl LiveModel {
                 a.state.clone_from(to);
                 a.reason.clone_from(reason);
                 if !matches!(to.as_str(), "ringing" | "on_call" | "wrap_up") {
-                    a.call_id = None;
+                    a.set_call(None);
                 }
                 true
             }
             EventKind::Digit { .. } => false,
+            EventKind::CallHeld {
+                call_id,
+                agent_id,
+                held,
+                reason,
+            } => {
+                let a = self.agent(agent_id);
+                if a.call_id.is_none() {
+                    // The feed may have started during the call.
+                    a.set_call(Some(call_id.clone()));
+                }
+                if a.call_id.as_ref() == Some(call_id) {
+                    a.held = held.then(|| reason.clone());
+                }
+                false
+            }
+            EventKind::CallQuality {
+                call_id,
+                agent_id,
+                source,
+                loss_pct,
+                jitter_ms,
+                rtt_ms,
+            } => {
+                let a = self.agent(agent_id);
+                if a.call_id.is_none() {
+                    a.set_call(Some(call_id.clone()));
+                }
+                if a.call_id.as_ref() != Some(call_id) {
+                    return false;
+                }
+                let view = QualityView {
+                    source: source.clone(),
+                    loss_pct: *loss_pct,
+                    jitter_ms: *jitter_ms,
+                    rtt_ms: *rtt_ms,
+                    at: event.at,
+                };
+                match source.as_str() {
+                    "server" => a.quality.server = Some(view),
+                    "browser" => a.quality.browser = Some(view),
+                    _ => {}
+                }
+                false
+            }
         }
     }
 
     fn agent(&mut self, id: &AgentId) -> &mut AgentView {
         let name = self.names.get(id).cloned().unwrap_or_default();
+        let device = self.devices.get(id).copied().unwrap_or_default();
         self.agents.entry(id.clone()).or_insert_with(|| AgentView {
             id: id.clone(),
             name,
@@ -300,6 +390,9 @@ impl LiveModel {
             reason: None,
             since: None,
             call_id: None,
+            device,
+            held: None,
+            quality: QualityPair::default(),
         })
     }
 
@@ -367,7 +460,7 @@ impl LiveModel {
             view.state = state.to_owned();
             view.reason = reason;
             if !matches!(state, "ringing" | "on_call" | "wrap_up") {
-                view.call_id = None;
+                view.set_call(None);
             }
             // The engine knows which entry a ringing agent was offered: that settles any race
             // between the agent-state and call-offered events (they come from different tasks).
@@ -376,7 +469,7 @@ impl LiveModel {
                     .flat_map(|q| q.entries.iter())
                     .find(|e| e.offer.as_ref() == Some(offer) && e.kind == EntryKind::Call)
             {
-                view.call_id = Some(CallId::from_string(entry.id.as_str()));
+                view.set_call(Some(CallId::from_string(entry.id.as_str())));
             }
         }
     }

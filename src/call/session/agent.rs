@@ -6,11 +6,12 @@ use std::net::{IpAddr, SocketAddr};
 
 use tokio::net::UdpSocket;
 
+use super::browser::BrowserLeg;
 use super::{Ending, Phase, Session};
 use crate::acd::{FailReason, OfferId};
 use crate::call::CallContext;
 use crate::call::media::MediaLeg;
-use crate::domain::AgentId;
+use crate::domain::{AgentId, Device};
 use crate::events::EventKind;
 use crate::media::g711::G711;
 use crate::media::relay::{LegFormat, Relayed, RtpRelay};
@@ -25,8 +26,11 @@ const EVENT_PT: u8 = 101;
 /// One offer to an agent's phone, and the bridge once it answered.
 pub(super) struct AgentCall {
     offer: OfferId,
-    agent: AgentId,
-    leg: OutLeg,
+    pub(super) agent: AgentId,
+    /// The phone's SIP leg (`None` for a browser agent).
+    leg: Option<OutLeg>,
+    /// The browser leg (`Some` for a browser agent).
+    pub(super) browser: Option<BrowserLeg>,
     /// The phone answered and the queue confirmed: media is bridged.
     bridged: bool,
     /// The phone's leg has ended (BYE, failure): nothing more to send it.
@@ -43,8 +47,30 @@ pub(super) struct AgentCall {
 }
 
 impl AgentCall {
-    /// Relays one caller packet to the agent's phone.
-    pub(super) fn relay_to_agent(&mut self, packet: &RtpPacket<'_>, socket: &UdpSocket) {
+    async fn cancel_leg(&self) {
+        if let Some(leg) = &self.leg {
+            leg.cancel().await;
+        }
+    }
+
+    async fn hangup_leg(&self) {
+        if let Some(leg) = &self.leg {
+            leg.hangup().await;
+        }
+    }
+
+    /// Relays one caller packet to the agent's phone or browser.
+    pub(super) fn relay_to_agent(
+        &mut self,
+        packet: &RtpPacket<'_>,
+        socket: &UdpSocket,
+        caller: G711,
+    ) {
+        if let Some(b) = self.browser.as_mut() {
+            b.relay_to_browser(std::time::Instant::now(), packet, caller);
+            b.transmit(socket);
+            return;
+        }
         let (Some(relay), Some(to)) = (self.to_agent.as_mut(), self.latched.or(self.remote)) else {
             return;
         };
@@ -122,7 +148,12 @@ impl Session {
                 .await;
             return;
         }
-        let extension = self.ctx.agent_extension(&agent).await;
+        let reach = self.ctx.agent_reach(&agent).await;
+        if reach.as_ref().is_some_and(|r| r.device == Device::Browser) {
+            self.ring_browser_agent(offer, agent).await;
+            return;
+        }
+        let extension = reach.and_then(|r| r.extension);
         let Some(extension) = extension else {
             self.fail_offer(
                 offer,
@@ -178,7 +209,8 @@ impl Session {
                 self.agent = Some(AgentCall {
                     offer,
                     agent,
-                    leg: call.leg,
+                    leg: Some(call.leg),
+                    browser: None,
                     bridged: false,
                     gone: false,
                     remote: None,
@@ -202,6 +234,39 @@ impl Session {
                 .await;
             }
         }
+    }
+
+    /// Rings a browser agent's desk: the pop is the ring; the desk answers with its SDP offer.
+    async fn ring_browser_agent(&mut self, offer: OfferId, agent: AgentId) {
+        let (registration, rx) = self.ctx.browser.register(self.id.clone(), agent.clone());
+        self.ctx.events.publish(EventKind::CallOffered {
+            call_id: self.id.clone(),
+            agent_id: agent.clone(),
+        });
+        if let Err(e) = self
+            .ctx
+            .store
+            .record_offer(&self.id, &agent, now_ms())
+            .await
+        {
+            tracing::warn!(error = %e, "cannot record offer");
+        }
+        tracing::info!(%agent, %offer, "ringing agent's browser");
+        let browser = self.ring_browser(registration, rx);
+        self.agent = Some(AgentCall {
+            offer,
+            agent,
+            leg: None,
+            browser: Some(browser),
+            bridged: false,
+            gone: false,
+            remote: None,
+            latched: None,
+            last_rx: std::time::Instant::now(),
+            to_agent: None,
+            to_caller: None,
+            out: Vec::with_capacity(200),
+        });
     }
 
     async fn fail_offer(
@@ -249,7 +314,7 @@ impl Session {
     async fn drop_agent(&mut self, result: OfferResult) {
         if let Some(a) = self.take_agent() {
             if !a.gone {
-                a.leg.cancel().await;
+                a.cancel_leg().await;
             }
             self.offer_over(&a.agent, result).await;
         }
@@ -282,7 +347,11 @@ impl Session {
             _ if bridged => {
                 self.agent_gone();
                 self.leg.hangup().await;
-                Some(Ending::by_server(Outcome::Answered, "agent hung up"))
+                Some(Ending {
+                    outcome: Outcome::Answered,
+                    hangup_by: Some(crate::store::HangupBy::Agent),
+                    reason: "agent hung up".to_owned(),
+                })
             }
             // The ringing leg ended without an answer.
             _ => {
@@ -294,7 +363,7 @@ impl Session {
     }
 
     /// The ringing leg is over without a connection: the queue re-offers the caller.
-    async fn agent_failed(&mut self, fail: FailReason, result: OfferResult) {
+    pub(super) async fn agent_failed(&mut self, fail: FailReason, result: OfferResult) {
         if let Some(a) = self.take_agent() {
             self.fail_offer(a.offer, &a.agent, fail, result).await;
         }
@@ -303,8 +372,12 @@ impl Session {
     /// Forgets the agent leg (its events and socket too).
     fn take_agent(&mut self) -> Option<AgentCall> {
         self.agent_events = None;
+        self.browser_cmds = None;
+        let a = self.agent.take();
+        // The socket goes with the leg (a browser leg's close alert is sent before: see
+        // `end_agent_leg`).
         self.agent_socket = None;
-        self.agent.take()
+        a
     }
 
     fn agent_gone(&mut self) {
@@ -327,19 +400,10 @@ impl Session {
             Err(e) => {
                 tracing::warn!(error = %e, "agent phone answered with unusable SDP");
                 if let Some(a) = &self.agent {
-                    a.leg.hangup().await;
+                    a.hangup_leg().await;
                 }
                 self.agent_failed(FailReason::Rejected, OfferResult::Rejected)
                     .await;
-                return;
-            }
-        };
-        let waited = match self.ctx.acd.offer_answered(offer).await {
-            Ok(w) => w,
-            Err(e) => {
-                // Too late: the ring timeout moved the caller on. Release this phone.
-                tracing::info!(error = %e, "agent answered after the offer was withdrawn");
-                self.drop_agent_after_answer().await;
                 return;
             }
         };
@@ -348,10 +412,12 @@ impl Session {
             audio_pt: answer.payload_type,
             event_pt: answer.telephone_event,
         };
+        if !self.connect_agent(agent_format).await {
+            return;
+        }
         let caller_format = self.media.format();
         let (ssrc, seq, ts) = self.media.stream_position();
         if let Some(a) = self.agent.as_mut() {
-            a.bridged = true;
             a.last_rx = std::time::Instant::now();
             a.remote = answer.remote;
             a.to_agent = Some(RtpRelay::new(
@@ -362,6 +428,34 @@ impl Session {
             ));
             a.to_caller =
                 Some(RtpRelay::new(agent_format, caller_format, ssrc, seq).continuing(ts));
+        }
+        let _ = (offer, agent);
+    }
+
+    /// The agent answered (phone 200 OK, or the browser's offer): the queue confirms, the call
+    /// is bridged and recorded. `false` when the offer was withdrawn meanwhile (the agent's
+    /// leg is released).
+    pub(super) async fn connect_agent(&mut self, agent_format: LegFormat) -> bool {
+        let Some(a) = self.agent.as_ref() else {
+            return false;
+        };
+        let (offer, agent) = (a.offer, a.agent.clone());
+        let device = if a.browser.is_some() {
+            Device::Browser
+        } else {
+            Device::Phone
+        };
+        let waited = match self.ctx.acd.offer_answered(offer).await {
+            Ok(w) => w,
+            Err(e) => {
+                // Too late: the ring timeout moved the caller on. Release this phone.
+                tracing::info!(error = %e, "agent answered after the offer was withdrawn");
+                self.drop_agent_after_answer().await;
+                return false;
+            }
+        };
+        if let Some(a) = self.agent.as_mut() {
+            a.bridged = true;
         }
         // The caller has left the queue: the engine removed the entry when the offer was answered.
         self.waiting = None;
@@ -377,6 +471,9 @@ impl Session {
         {
             tracing::warn!(error = %e, "cannot record connection");
         }
+        if let Err(e) = self.ctx.store.set_call_agent_device(&self.id, device).await {
+            tracing::warn!(error = %e, "cannot record the agent's device");
+        }
         if let Err(e) = self
             .ctx
             .store
@@ -390,18 +487,22 @@ impl Session {
             agent_id: agent.clone(),
             waited_ms,
         });
-        tracing::info!(%agent, waited_ms, "bridged to agent");
+        tracing::info!(%agent, waited_ms, %device, codec = ?agent_format.codec, "bridged to agent");
+        true
     }
 
     async fn drop_agent_after_answer(&mut self) {
         if let Some(a) = self.take_agent() {
-            a.leg.hangup().await;
+            a.hangup_leg().await;
             self.offer_over(&a.agent, OfferResult::Cancelled).await;
         }
     }
 
     async fn answer_agent_reinvite(&mut self, id: crate::sip::ReInviteId, offer: Option<&[u8]>) {
         let Some(a) = self.agent.as_mut() else {
+            return;
+        };
+        let Some(leg) = a.leg.clone() else {
             return;
         };
         let port = self
@@ -417,27 +518,30 @@ impl Session {
                 a.latched = None;
                 self.sdp_version += 1;
                 let body = answer.to_sdp(self.local_ip, port, self.sdp_session, self.sdp_version);
-                a.leg.answer_reinvite(id, body.into_bytes()).await;
+                leg.answer_reinvite(id, body.into_bytes()).await;
             }
-            Some(Err(_)) | None => a.leg.reject_reinvite(id, 488, "Not Acceptable Here").await,
+            Some(Err(_)) | None => leg.reject_reinvite(id, 488, "Not Acceptable Here").await,
         }
     }
 
     /// Ends the agent leg however the call ends: CANCEL while ringing, BYE and wrap-up when bridged.
     pub(super) async fn end_agent_leg(&mut self) {
+        if let Some(mut b) = self.agent.as_mut().and_then(|a| a.browser.take()) {
+            self.close_browser(&mut b).await;
+        }
         let Some(a) = self.take_agent() else {
             return;
         };
         if a.bridged {
             if !a.gone {
-                a.leg.hangup().await;
+                a.hangup_leg().await;
             }
             if let Err(e) = self.ctx.acd.call_ended(a.agent.clone()).await {
                 tracing::warn!(error = %e, agent = %a.agent, "cannot end the agent's call in the queue engine");
             }
         } else {
             if !a.gone {
-                a.leg.cancel().await;
+                a.cancel_leg().await;
             }
             self.offer_over(&a.agent, OfferResult::Cancelled).await;
         }

@@ -8,6 +8,7 @@
 //! `agent.rs` (ringing the agent's phone, the bridge).
 
 mod agent;
+mod browser;
 mod play;
 mod queue;
 
@@ -90,6 +91,7 @@ enum Wake {
     Leg(Option<LegEvent>),
     Notice(Option<QueueNotice>),
     Agent(Option<OutEvent>),
+    Browser(Option<crate::call::browser::BrowserCommand>),
 }
 
 pub(super) struct Session {
@@ -115,8 +117,10 @@ pub(super) struct Session {
     agent: Option<AgentCall>,
     /// Its SIP events (a field of its own so the loop can wait on it beside the agent's RTP).
     agent_events: Option<mpsc::Receiver<OutEvent>>,
-    /// Its RTP socket.
+    /// Its RTP socket (a phone's RTP, or the browser leg's ICE/DTLS/SRTP datagrams).
     agent_socket: Option<tokio::net::UdpSocket>,
+    /// The desk's call-control requests, while a browser agent is rung or bridged.
+    browser_cmds: Option<mpsc::Receiver<crate::call::browser::BrowserCommand>>,
     frame: Vec<u8>,
     sdp_version: u64,
     sdp_session: u64,
@@ -204,6 +208,7 @@ impl Session {
                     agent: None,
                     agent_events: None,
                     agent_socket: None,
+                    browser_cmds: None,
                     frame: Vec::with_capacity(160),
                     sdp_version: 1,
                     sdp_session,
@@ -310,7 +315,7 @@ impl Session {
                         let now = Instant::now();
                         if bridged {
                             if let (Some(packet), Some(agent), Some(socket)) = (self.media.accept(&self.ctx, now, data, from), self.agent.as_mut(), self.agent_socket.as_ref()) {
-                                agent.relay_to_agent(&packet, socket);
+                                agent.relay_to_agent(&packet, socket, self.media.codec());
                             }
                             Wake::Nothing
                         } else {
@@ -328,9 +333,13 @@ impl Session {
                 },
                 n = recv_opt(self.waiting.as_mut().map(|w| &mut w.notices)) => Wake::Notice(n),
                 ev = recv_opt(self.agent_events.as_mut()) => Wake::Agent(ev),
+                cmd = recv_opt(self.browser_cmds.as_mut()) => Wake::Browser(cmd),
                 rx = agent::recv_rtp(self.agent_socket.as_ref(), &mut agent_buf) => {
-                    if let (Some((data, from)), Some(agent)) = (rx, self.agent.as_mut()) {
-                        agent.relay_from_agent(&self.ctx, data, from, &self.media);
+                    let browser = self.agent.as_ref().is_some_and(|a| a.browser.is_some());
+                    match (rx, self.agent.as_mut()) {
+                        (Some((data, from)), Some(_)) if browser => self.on_browser_datagram(data, from),
+                        (Some((data, from)), Some(agent)) => agent.relay_from_agent(&self.ctx, data, from, &self.media),
+                        _ => {}
                     }
                     Wake::Nothing
                 }
@@ -346,8 +355,12 @@ impl Session {
                     let silent = self.media.expects_rtp()
                         && now.duration_since(self.media.last_rx) > rtp_timeout
                         && !matches!(self.phase, Phase::Closing { .. });
+                    // A phone that stopped sending; a browser leg has its own rule (held for a
+                    // reconnect, `on_browser_timer`).
                     let agent_silent = self.agent.as_ref().is_some_and(|a| {
-                        self.phase == Phase::Bridged && now.duration_since(a.last_rx) > rtp_timeout
+                        a.browser.is_none()
+                            && self.phase == Phase::Bridged
+                            && now.duration_since(a.last_rx) > rtp_timeout
                     });
                     // A bridged call was answered, however it ends.
                     let outcome = if self.phase == Phase::Bridged {
@@ -361,6 +374,8 @@ impl Session {
                     } else if agent_silent {
                         self.leg.hangup().await;
                         Some(Ending::by_server(outcome, "no RTP from the agent's phone"))
+                    } else if let Some(ending) = self.on_browser_timer(now).await {
+                        Some(ending)
                     } else {
                         self.on_wait_limits(now).await
                     }
@@ -378,6 +393,11 @@ impl Session {
                     None
                 }
                 Wake::Agent(ev) => self.on_agent_event(ev).await,
+                Wake::Browser(cmd) => {
+                    let ending = self.on_browser_command(cmd).await;
+                    self.pump_browser(now);
+                    ending
+                }
             };
             if let Some(ending) = flow {
                 return ending;
@@ -398,12 +418,18 @@ impl Session {
         }
     }
 
-    fn next_deadline(&self) -> Instant {
+    fn next_deadline(&mut self) -> Instant {
         let mut t = match self.phase {
-            // Bridged media is paced by the far end; wake only for the dead-peer check.
-            Phase::Bridged => Instant::now() + Duration::from_secs(1),
+            // Bridged media is paced by the far end; wake only for the dead-peer check (and to
+            // play hold music or DTMF to the caller of a browser call).
+            Phase::Bridged if self.playback.is_none() => Instant::now() + Duration::from_secs(1),
             _ => self.media.poll_timeout(),
         };
+        if let Some(b) = self.agent.as_mut().and_then(|a| a.browser.as_mut())
+            && let Some(bt) = b.poll_timeout()
+        {
+            t = t.min(bt);
+        }
         if let Some(ivr) = self.ivr.poll_timeout() {
             t = t.min(ivr);
         }

@@ -45,7 +45,8 @@ impl Session {
 
     /// Sends due RTP frames, advances playback, fires the IVR timer.
     pub(super) fn on_timer(&mut self, now: Instant) {
-        if self.phase == Phase::Bridged {
+        // A bridged call's media is relayed; we only speak during hold or DTMF (browser calls).
+        if self.phase == Phase::Bridged && self.playback.is_none() {
             return;
         }
         let due = self.media.due(now);
@@ -89,7 +90,9 @@ impl Session {
             // An announcement or the options prompt ended: back to the music (or the next one).
             Phase::Hold { .. } => self.after_announcement(),
             Phase::Recording { .. } if self.recording.is_none() => self.begin_capture(now),
-            Phase::Recording { .. } | Phase::Bridged | Phase::Closing { .. } => {}
+            // DTMF tones to the caller are over: the agent's audio is relayed again.
+            Phase::Bridged => self.rebuild_caller_relay(),
+            Phase::Recording { .. } | Phase::Closing { .. } => {}
         }
     }
 

@@ -178,6 +178,28 @@ fn peak(group: &[f32]) -> Option<(usize, f32)> {
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
+/// Synthesises in-band DTMF (8 kHz PCM): each digit 100 ms of its two tones at about -10 dBm0,
+/// then 60 ms of silence (ITU-T Q.24 allows ≥ 40 ms each). Characters that are no key are skipped.
+pub fn synthesise(digits: &str) -> Vec<i16> {
+    const TONE: usize = 800;
+    const GAP: usize = 480;
+    const AMPLITUDE: f32 = 5000.0;
+    let mut out = Vec::with_capacity(digits.len() * (TONE + GAP));
+    for d in digits.chars() {
+        let Some((r, c)) = (0..16).map(|i| (i / 4, i % 4)).find(|&(r, c)| KEYS[r][c] == d) else {
+            continue;
+        };
+        let (lo, hi) = (FREQS[r], FREQS[4 + c]);
+        out.extend((0..TONE).map(|n| {
+            let t = n as f32 / RATE;
+            let v = AMPLITUDE * ((2.0 * PI * lo * t).sin() + (2.0 * PI * hi * t).sin());
+            v as i16
+        }));
+        out.extend(std::iter::repeat_n(0, GAP));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +231,16 @@ mod tests {
     fn key(digit: char, ms: usize) -> Vec<f32> {
         let (r, c) = key_freqs(digit);
         tone(&[(r, LEVEL), (c, LEVEL)], ms)
+    }
+
+    #[test]
+    fn synthesised_digits_are_detected() {
+        let pcm = synthesise("159#*0D");
+        assert_eq!(pcm.len(), 7 * 1280);
+        let mut d = InbandDetector::new();
+        let got: String = pcm.chunks(160).flat_map(|c| d.push(c)).collect();
+        assert_eq!(got, "159#*0D");
+        assert!(synthesise("x?").is_empty(), "no key, no tone");
     }
 
     fn silence(ms: usize) -> Vec<f32> {

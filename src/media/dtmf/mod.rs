@@ -10,7 +10,7 @@ mod info;
 mod merge;
 mod rfc4733;
 
-pub use goertzel::InbandDetector;
+pub use goertzel::{InbandDetector, synthesise};
 pub use info::parse_info_body;
 pub use merge::{DEFAULT_WINDOW, DtmfMerger};
 pub use rfc4733::Rfc4733Receiver;

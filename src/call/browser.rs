@@ -1,0 +1,174 @@
+//! The directory of calls whose agent leg is a browser: how the HTTP handlers reach the call task
+//! that owns such a call (answer with an SDP offer, reconnect, hang up, hold, mute, DTMF).
+//!
+//! The call task registers when it offers the call to a browser agent and the registration is
+//! removed when its guard drops (however the call ends). The map lock is never held across an
+//! `.await`: lookups clone the command sender and release it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::domain::{AgentId, CallId};
+
+/// A request from the agent's desk to the call task.
+#[derive(Debug)]
+pub enum BrowserCommand {
+    /// The browser's SDP offer: answers the ringing call, or reconnects a connected one.
+    Offer {
+        sdp: String,
+        reply: oneshot::Sender<Result<String, BrowserCallError>>,
+    },
+    /// The agent hung up.
+    Hangup {
+        reply: oneshot::Sender<Result<(), BrowserCallError>>,
+    },
+    /// Hold on or off (the caller hears hold music while on).
+    Hold {
+        on: bool,
+        reply: oneshot::Sender<Result<(), BrowserCallError>>,
+    },
+    /// Mute on or off (the agent's audio is not relayed while on).
+    Mute {
+        on: bool,
+        reply: oneshot::Sender<Result<(), BrowserCallError>>,
+    },
+    /// Digits to send to the caller.
+    Dtmf {
+        digits: String,
+        reply: oneshot::Sender<Result<(), BrowserCallError>>,
+    },
+    /// Where the call is (for a reloaded desk).
+    Status {
+        reply: oneshot::Sender<BrowserCallStatus>,
+    },
+}
+
+/// Why the call task refused a request.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum BrowserCallError {
+    /// The call is not in a state for this request.
+    #[error("{0}")]
+    Conflict(String),
+    /// The request itself is unusable (SDP without G.711, bad digits).
+    #[error("{0}")]
+    Invalid(String),
+    /// The call ended meanwhile.
+    #[error("the call has ended")]
+    Gone,
+}
+
+/// What a desk needs to know about its call.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BrowserCallStatus {
+    pub call_id: CallId,
+    /// `ringing`, `connected`, `held` or `browser_gone`.
+    pub state: &'static str,
+    pub device: &'static str,
+    pub held: bool,
+    pub muted: bool,
+}
+
+struct Entry {
+    agent: AgentId,
+    tx: mpsc::Sender<BrowserCommand>,
+}
+
+/// All calls with a browser agent leg, by call id. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct BrowserCalls {
+    inner: Arc<Mutex<HashMap<CallId, Entry>>>,
+}
+
+impl BrowserCalls {
+    /// Registers `call` as offered to `agent`; the returned guard removes it when dropped.
+    pub(crate) fn register(
+        &self,
+        call: CallId,
+        agent: AgentId,
+    ) -> (Registration, mpsc::Receiver<BrowserCommand>) {
+        let (tx, rx) = mpsc::channel(16);
+        self.lock().insert(call.clone(), Entry { agent, tx });
+        (
+            Registration {
+                calls: self.clone(),
+                call,
+            },
+            rx,
+        )
+    }
+
+    /// The command channel of `call` if `agent` is its agent: `Err(true)` for another agent's
+    /// call, `Err(false)` for an unknown or ended call.
+    pub fn sender(
+        &self,
+        call: &CallId,
+        agent: &AgentId,
+    ) -> Result<mpsc::Sender<BrowserCommand>, bool> {
+        let map = self.lock();
+        match map.get(call) {
+            Some(e) if &e.agent == agent => Ok(e.tx.clone()),
+            Some(_) => Err(true),
+            None => Err(false),
+        }
+    }
+
+    /// The call `agent` has with the browser device, if any.
+    pub fn call_of(&self, agent: &AgentId) -> Option<(CallId, mpsc::Sender<BrowserCommand>)> {
+        self.lock()
+            .iter()
+            .find(|(_, e)| &e.agent == agent)
+            .map(|(c, e)| (c.clone(), e.tx.clone()))
+    }
+
+    /// How many calls have a browser leg now.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no call has a browser leg.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CallId, Entry>> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Keeps a call in the directory; removes it when dropped (also if the call task panics).
+pub(crate) struct Registration {
+    calls: BrowserCalls,
+    call: CallId,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.calls.lock().remove(&self.call);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_offered_agent_reaches_the_call_and_the_guard_removes_it() {
+        let calls = BrowserCalls::default();
+        let (call, anna, bas) = (
+            CallId::from_string("c1"),
+            AgentId::from_string("anna"),
+            AgentId::from_string("bas"),
+        );
+        let (guard, _rx) = calls.register(call.clone(), anna.clone());
+        assert!(calls.sender(&call, &anna).is_ok());
+        assert_eq!(calls.sender(&call, &bas).err(), Some(true));
+        assert_eq!(calls.call_of(&anna).map(|(c, _)| c), Some(call.clone()));
+        assert!(calls.call_of(&bas).is_none());
+        drop(guard);
+        assert_eq!(calls.sender(&call, &anna).err(), Some(false));
+        assert!(calls.is_empty());
+    }
+}
