@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 
 use super::codec::{category_from, get};
 use super::{Store, StoreError};
-use crate::domain::{AgentId, Category};
+use crate::domain::{AgentId, Category, Device};
 use crate::sip::{SipCredential, ha1_md5, ha1_sha256};
 
 /// A stored agent.
@@ -28,13 +28,15 @@ pub struct AgentRow {
     pub created_at: i64,
     /// Desk role: `agent`, `supervisor` or `admin`.
     pub role: String,
+    /// How the agent answers hotline calls: their phone or the browser softphone.
+    pub device: Device,
 }
 
 /// `SELECT <every column> FROM agents` followed by `$tail`, as one `&'static str`.
 macro_rules! select_agents {
     ($tail:literal) => {
         concat!(
-            "SELECT id, name, login, password_hash, extension, categories, level, created_at, role FROM agents",
+            "SELECT id, name, login, password_hash, extension, categories, level, created_at, role, device FROM agents",
             $tail
         )
     };
@@ -71,6 +73,32 @@ impl Store {
             .await
             .map_err(StoreError::query(OP))?;
         rows.iter().map(|r| agent_from_row(r, OP)).collect()
+    }
+
+    /// The agent's device; `None` when there is no such agent.
+    pub async fn agent_device(&self, agent: &AgentId) -> Result<Option<Device>, StoreError> {
+        const OP: &str = "agent_device";
+        let text: Option<String> = sqlx::query_scalar("SELECT device FROM agents WHERE id = $1")
+            .bind(agent.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        text.map(device_from).transpose()
+    }
+
+    /// Sets the agent's device; `false` when there is no such agent.
+    pub async fn set_agent_device(
+        &self,
+        agent: &AgentId,
+        device: Device,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE agents SET device = $2 WHERE id = $1")
+            .bind(agent.as_str())
+            .bind(device.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::query("set_agent_device"))?;
+        Ok(done.rows_affected() > 0)
     }
 }
 
@@ -152,5 +180,13 @@ fn agent_from_row(row: &AnyRow, op: &'static str) -> Result<AgentRow, StoreError
         level: get(row, "level", op)?,
         created_at: get(row, "created_at", op)?,
         role: get(row, "role", op)?,
+        device: device_from(get(row, "device", op)?)?,
+    })
+}
+
+fn device_from(text: String) -> Result<Device, StoreError> {
+    Device::parse(&text).ok_or(StoreError::Corrupt {
+        column: "agents.device",
+        value: text,
     })
 }

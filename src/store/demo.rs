@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::agents::categories_to_text;
 use super::{Store, StoreError, now_ms};
-use crate::domain::Category;
+use crate::domain::{Category, Device};
 
 /// The demo data file, embedded; readable and editable without touching code.
 const DEMO_TOML: &str = include_str!("demo_data.toml");
@@ -66,6 +66,9 @@ struct DemoAgent {
     /// Desk role: `agent` (default), `supervisor` or `admin`.
     #[serde(default = "agent_role")]
     role: String,
+    /// How the agent answers calls: `phone` (default) or `browser` (the desk's softphone).
+    #[serde(default)]
+    device: Device,
 }
 
 fn agent_role() -> String {
@@ -168,8 +171,8 @@ impl Store {
                     .map_err(StoreError::query(OP))?;
             if exists.is_none() {
                 sqlx::query(
-                    "INSERT INTO agents (id, name, login, password_hash, extension, categories, level, created_at, role) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    "INSERT INTO agents (id, name, login, password_hash, extension, categories, level, created_at, \
+                     role, device) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(&a.id)
                 .bind(&a.name)
@@ -180,6 +183,7 @@ impl Store {
                 .bind(a.level)
                 .bind(now)
                 .bind(&a.role)
+                .bind(a.device.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::query(OP))?;
@@ -239,7 +243,7 @@ mod tests {
             "no Belgian customer"
         );
         let levels: Vec<i64> = demo.agent.iter().map(|a| a.level).collect();
-        assert_eq!(levels, vec![1, 1, 1, 1, 2, 1]);
+        assert_eq!(levels, vec![1, 1, 1, 1, 2, 1, 1]);
         let supervisors: Vec<&str> = (demo.agent.iter())
             .filter(|a| a.role == "supervisor")
             .map(|a| a.login.as_str())
@@ -256,8 +260,8 @@ mod tests {
             DemoSummary {
                 customers: 21,
                 extra_phones: 9,
-                agents: 6,
-                agents_created: 6
+                agents: 7,
+                agents_created: 7
             }
         );
         let second = store.load_demo().await.unwrap();
@@ -321,7 +325,7 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            vec!["anna", "bas", "chantal", "dirk", "sanne", "eva"]
+            vec!["anna", "bas", "chantal", "dirk", "femke", "sanne", "eva"]
         );
         assert_eq!(store.agent_by_login("nobody").await.unwrap(), None);
         guard.cleanup().await;

@@ -28,6 +28,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "supervisor",
         include_str!("../../migrations/0005_supervisor.sql"),
     ),
+    (
+        6,
+        "webrtc",
+        include_str!("../../migrations/0006_webrtc.sql"),
+    ),
 ];
 
 /// A migrator over every embedded migration; `run` is idempotent.

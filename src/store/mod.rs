@@ -4,7 +4,7 @@
 //! queries. Every query is a runtime `&'static str` with `$N` placeholders, which both engines
 //! accept; times are `i64` epoch milliseconds; see docs/schema.md for every table.
 //! Repositories per table live in the submodules (`customers`, `calls`, `intakes`, `events`,
-//! `agents`, `demo`); `testing` gives each test a fresh database.
+//! `agents`, `quality`, `demo`); `testing` gives each test a fresh database.
 
 mod agents;
 mod audit;
@@ -19,6 +19,7 @@ mod escalations;
 mod events;
 mod intakes;
 mod migrations;
+mod quality;
 mod queue;
 pub(crate) mod reports;
 mod sessions;
@@ -40,6 +41,7 @@ pub use error::StoreError;
 pub use escalations::{EscalationRow, NewEscalation};
 pub use events::{EventRow, NewEvent};
 pub use intakes::{IntakeRow, IntakeStatus, NewIntake};
+pub use quality::{QualitySample, QualitySource};
 pub use queue::{CallbackRow, NewCallback, NewVoiceMessage, OfferResult};
 pub use reports::{
     AgentFigures, Cell, Date, DayReport, ExportTable, MAX_REPORT_DAYS, QueueFigures, ReportRange,

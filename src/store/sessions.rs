@@ -66,6 +66,19 @@ impl Store {
         .transpose()
     }
 
+    /// Whether the agent has a session that has not expired at `now` (signed in somewhere).
+    pub async fn has_session(&self, agent: &AgentId, now: i64) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sessions WHERE agent_id = $1 AND expires_at > $2",
+        )
+        .bind(agent.as_str())
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::query("has_session"))?;
+        Ok(n > 0)
+    }
+
     /// Ends a session (logout).
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
