@@ -374,24 +374,40 @@ impl BrowserPeer {
         }
     }
 
-    /// Quality from the receiver reports the browser sent about our stream, and what we got.
+    /// Quality of both directions: what the browser reports about our stream in its receiver
+    /// reports (RTCP), what we measure on its stream (the figures of our own receiver reports),
+    /// and the round trip of the ICE consent checks. Loss and jitter are the worse direction.
     pub fn quality(&mut self, now: Instant) -> Quality {
+        use rtc::statistics::report::RTCStatsReportEntry;
         let report = self.pc.get_mut().get_stats(now, StatsSelector::None);
         let mut q = Quality::default();
+        let worse = |a: Option<f64>, b: f64| Some(a.map_or(b, |a| a.max(b)));
         for entry in report.iter() {
-            if let rtc::statistics::report::RTCStatsReportEntry::RemoteInboundRtp(r) = entry {
-                let rx = &r.received_rtp_stream_stats;
-                q.packets_lost = Some(rx.packets_lost);
-                q.loss_pct = Some(r.fraction_lost * 100.0);
-                q.jitter_ms = Some(rx.jitter * 1000.0);
-                if r.round_trip_time_measurements > 0 {
-                    q.rtt_ms = Some(r.round_trip_time * 1000.0);
+            match entry {
+                RTCStatsReportEntry::RemoteInboundRtp(r) => {
+                    let rx = &r.received_rtp_stream_stats;
+                    q.loss_pct = worse(q.loss_pct, r.fraction_lost * 100.0);
+                    // RTCP jitter is in timestamp units: 8 per millisecond at 8 kHz.
+                    q.jitter_ms = worse(q.jitter_ms, rx.jitter / 8.0);
                 }
+                RTCStatsReportEntry::InboundRtp(r) => {
+                    let rx = &r.received_rtp_stream_stats;
+                    let received = i64::try_from(rx.packets_received).unwrap_or(i64::MAX);
+                    let lost = rx.packets_lost.max(0);
+                    q.packets_received = Some(received);
+                    q.packets_lost = Some(lost);
+                    if received + lost > 0 {
+                        q.loss_pct = worse(q.loss_pct, lost as f64 * 100.0 / (received + lost) as f64);
+                    }
+                    q.jitter_ms = worse(q.jitter_ms, rx.jitter / 8.0);
+                }
+                RTCStatsReportEntry::IceCandidatePair(p)
+                    if p.nominated && p.responses_received > 0 =>
+                {
+                    q.rtt_ms = Some(p.current_round_trip_time * 1000.0);
+                }
+                _ => {}
             }
-        }
-        if let Some(inbound) = report.inbound_rtp_streams().next() {
-            q.packets_received =
-                i64::try_from(inbound.received_rtp_stream_stats.packets_received).ok();
         }
         q
     }
