@@ -18,6 +18,14 @@ ALTER TABLE calls ADD COLUMN voiced_to_agent_ms BIGINT;
 ALTER TABLE calls ADD COLUMN voiced_from_agent_ms BIGINT;
 ALTER TABLE calls ADD COLUMN browser_reconnects BIGINT NOT NULL DEFAULT 0;
 
+-- `hangup_by` gains 'agent' (the agent hung up in the desk's softphone). A portable migration
+-- cannot change a CHECK constraint in place (SQLite would need the whole table rebuilt), so the
+-- column is replaced: new column, copy, drop the old one with its CHECK, rename.
+ALTER TABLE calls ADD COLUMN hangup_side TEXT CHECK (hangup_side IN ('caller', 'server', 'agent'));
+UPDATE calls SET hangup_side = hangup_by;
+ALTER TABLE calls DROP COLUMN hangup_by;
+ALTER TABLE calls RENAME COLUMN hangup_side TO hangup_by;
+
 -- One row per quality sample of a browser call: `server` (RTCP receiver reports the browser
 -- sends us) or `browser` (its getStats() summary). Never updated; NULL = not measured.
 CREATE TABLE call_quality (

@@ -106,6 +106,8 @@ pub enum HangupBy {
     Caller,
     /// firstline (BYE, error response, timeout).
     Server,
+    /// The agent (Hang up in the desk's softphone; a phone agent's BYE is `Server` for now).
+    Agent,
 }
 
 impl HangupBy {
@@ -114,12 +116,13 @@ impl HangupBy {
         match self {
             HangupBy::Caller => "caller",
             HangupBy::Server => "server",
+            HangupBy::Agent => "agent",
         }
     }
 
-    /// `caller` or `server`.
+    /// `caller`, `server` or `agent`.
     pub fn parse(s: &str) -> Option<HangupBy> {
-        [HangupBy::Caller, HangupBy::Server]
+        [HangupBy::Caller, HangupBy::Server, HangupBy::Agent]
             .into_iter()
             .find(|h| h.as_str() == s)
     }

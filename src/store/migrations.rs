@@ -37,9 +37,15 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 
 /// A migrator over every embedded migration; `run` is idempotent.
 pub(crate) fn migrator() -> Migrator {
+    migrator_upto(i64::MAX)
+}
+
+/// A migrator over the migrations up to `version` (tests of a data migration).
+fn migrator_upto(version: i64) -> Migrator {
     Migrator::with_migrations(
         MIGRATIONS
             .iter()
+            .filter(|m| m.0 <= version)
             .map(|&(version, description, sql)| {
                 Migration::new(
                     version,
@@ -72,5 +78,50 @@ mod tests {
             .map(|(v, d, _)| format!("{v:04}_{d}.sql"))
             .collect();
         assert_eq!(files, listed);
+    }
+
+    /// Migration 6 replaces `calls.hangup_by` (to allow `agent`): the values of calls
+    /// recorded before it are kept.
+    #[tokio::test]
+    async fn migration_6_keeps_who_hung_up() {
+        sqlx::any::install_default_drivers();
+        let (url, guard) = crate::store::testing::test_database_url().await;
+        let url = if url.starts_with("sqlite:") {
+            format!("{url}?mode=rwc")
+        } else {
+            url
+        };
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        migrator_upto(5).run(&pool).await.unwrap();
+        for (id, by) in [
+            ("c-1", Some("caller")),
+            ("c-2", Some("server")),
+            ("c-3", None),
+        ] {
+            sqlx::query(
+                "INSERT INTO calls (id, sip_call_id, caller, transport, arrived_at, hangup_by) \
+                 VALUES ($1, $1, '+31201234567', 'udp', 0, $2)",
+            )
+            .bind(id)
+            .bind(by)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        migrator().run(&pool).await.unwrap();
+        let rows: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT id, hangup_by FROM calls ORDER BY id")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        let expected = [
+            ("c-1", Some("caller")),
+            ("c-2", Some("server")),
+            ("c-3", None),
+        ]
+        .map(|(i, b)| (i.to_owned(), b.map(str::to_owned)));
+        assert_eq!(rows, expected);
+        pool.close().await;
+        guard.cleanup().await;
     }
 }

@@ -271,3 +271,29 @@ async fn samples_with_and_without_figures_alternate_on_every_connection() {
     assert_eq!(folded(&store, &id).await.0, Some(29.0));
     guard.cleanup().await;
 }
+
+/// Migration 6 replaced `calls.hangup_by` to allow `agent`: old values are kept, `agent` is
+/// stored and read back, anything else is still refused by the column's CHECK.
+#[tokio::test]
+async fn hang_up_by_the_agent_is_stored_and_other_values_are_refused() {
+    use crate::store::{CallEnd, HangupBy, Outcome};
+    let (store, guard) = test_store().await;
+    let id = call(&store, "call-q5").await;
+    let end = CallEnd {
+        ended_at: T0 + 60_000,
+        outcome: Outcome::Answered,
+        hangup_by: Some(HangupBy::Agent),
+        end_reason: Some("hung up in the desk".into()),
+        dtmf_mode: Vec::new(),
+        language: None,
+    };
+    assert!(store.finish_call(&id, &end).await.unwrap());
+    let row = store.get_call(&id).await.unwrap().unwrap();
+    assert_eq!(row.hangup_by, Some(HangupBy::Agent));
+    let bad = sqlx::query("UPDATE calls SET hangup_by = 'nobody' WHERE id = $1")
+        .bind(id.as_str())
+        .execute(store.pool())
+        .await;
+    assert!(bad.is_err(), "the CHECK constraint is gone");
+    guard.cleanup().await;
+}
