@@ -65,7 +65,11 @@ impl RtpRelay {
     /// Where our stream stands: SSRC, next sequence number and next timestamp (to hand the
     /// stream over to another sender, e.g. hold music, without a jump back).
     pub fn position(&self) -> (u32, u16, Option<u32>) {
-        (self.ssrc, self.next_seq, self.last_ts.map(|t| t.wrapping_add(160)))
+        (
+            self.ssrc,
+            self.next_seq,
+            self.last_ts.map(|t| t.wrapping_add(160)),
+        )
     }
 
     /// Whether packets of this payload type belong to the `from` leg's negotiated media.

@@ -3,6 +3,7 @@
 //! call task needs. No sockets, no clock: every input takes `now`; the call task owns the UDP
 //! socket and feeds datagrams in, sends what `poll_transmit` gives out (docs/webrtc.md).
 
+pub mod client;
 #[cfg(test)]
 mod tests;
 
@@ -112,7 +113,10 @@ impl BrowserPeer {
         };
         for (law, fmtp) in [(prefer, ""), (other, "")] {
             engine
-                .register_codec(codec_parameters(law_mime(law), law.payload_type(), fmtp), RtpCodecKind::Audio)
+                .register_codec(
+                    codec_parameters(law_mime(law), law.payload_type(), fmtp),
+                    RtpCodecKind::Audio,
+                )
                 .map_err(rtc_err)?;
         }
         engine
@@ -121,7 +125,8 @@ impl BrowserPeer {
                 RtpCodecKind::Audio,
             )
             .map_err(rtc_err)?;
-        let registry = register_default_interceptors(Registry::new(), &mut engine).map_err(rtc_err)?;
+        let registry =
+            register_default_interceptors(Registry::new(), &mut engine).map_err(rtc_err)?;
         let mut pc = RTCPeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
             .with_media_engine(engine)
@@ -194,7 +199,10 @@ impl BrowserPeer {
             .set_remote_description(now, offer)
             .map_err(|e| WebrtcError::Sdp(e.to_string()))?;
         let answer = peer.pc.get_mut().create_answer(None).map_err(rtc_err)?;
-        peer.pc.get_mut().set_local_description(now, answer).map_err(rtc_err)?;
+        peer.pc
+            .get_mut()
+            .set_local_description(now, answer)
+            .map_err(rtc_err)?;
         peer.resolve_format()?;
         let sdp = peer.local_sdp()?;
         Ok((peer, sdp))
@@ -209,7 +217,10 @@ impl BrowserPeer {
     ) -> Result<(BrowserPeer, String), WebrtcError> {
         let mut peer = BrowserPeer::build(now, local, candidate, prefer)?;
         let offer = peer.pc.get_mut().create_offer(None).map_err(rtc_err)?;
-        peer.pc.get_mut().set_local_description(now, offer).map_err(rtc_err)?;
+        peer.pc
+            .get_mut()
+            .set_local_description(now, offer)
+            .map_err(rtc_err)?;
         let sdp = peer.local_sdp()?;
         Ok((peer, sdp))
     }
@@ -244,7 +255,10 @@ impl BrowserPeer {
         let find = |mime: &str| {
             codecs
                 .iter()
-                .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(mime) && c.rtp_codec.clock_rate == 8000)
+                .find(|c| {
+                    c.rtp_codec.mime_type.eq_ignore_ascii_case(mime)
+                        && c.rtp_codec.clock_rate == 8000
+                })
                 .map(|c| c.payload_type)
         };
         let other = match self.prefer {
@@ -397,7 +411,8 @@ impl BrowserPeer {
                     q.packets_received = Some(received);
                     q.packets_lost = Some(lost);
                     if received + lost > 0 {
-                        q.loss_pct = worse(q.loss_pct, lost as f64 * 100.0 / (received + lost) as f64);
+                        q.loss_pct =
+                            worse(q.loss_pct, lost as f64 * 100.0 / (received + lost) as f64);
                     }
                     q.jitter_ms = worse(q.jitter_ms, rx.jitter / 8.0);
                 }
@@ -438,6 +453,5 @@ fn codec_parameters(mime: &str, payload_type: u8, fmtp: &str) -> RTCRtpCodecPara
             rtcp_feedback: vec![],
         },
         payload_type,
-        ..Default::default()
     }
 }

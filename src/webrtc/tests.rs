@@ -20,7 +20,11 @@ fn pump(now: Instant, server: &mut BrowserPeer, browser: &mut BrowserPeer) {
     for _ in 0..100 {
         let mut moved = false;
         while let Some((data, to)) = server.poll_transmit() {
-            assert_eq!(to, addr(BROWSER), "the server only talks to the browser's candidate");
+            assert_eq!(
+                to,
+                addr(BROWSER),
+                "the server only talks to the browser's candidate"
+            );
             browser.handle_datagram(now, &data, addr(SERVER));
             moved = true;
         }
@@ -60,16 +64,31 @@ fn connected_pair(server_law: G711, browser_law: G711) -> (Instant, BrowserPeer,
     let mut now = Instant::now();
     let (mut browser, offer) =
         BrowserPeer::offer(now, addr(BROWSER), addr(BROWSER), browser_law).unwrap();
-    assert!(offer.contains("PCMU/8000") && offer.contains("PCMA/8000"), "{offer}");
+    assert!(
+        offer.contains("PCMU/8000") && offer.contains("PCMA/8000"),
+        "{offer}"
+    );
     let (mut server, answer) =
         BrowserPeer::answer(now, &offer, addr(SERVER), addr(SERVER), server_law).unwrap();
-    assert!(answer.contains("127.0.0.1 40000 typ host"), "our host candidate: {answer}");
+    assert!(
+        answer.contains("127.0.0.1 40000 typ host"),
+        "our host candidate: {answer}"
+    );
     assert!(answer.contains("UDP/TLS/RTP/SAVPF"), "DTLS-SRTP: {answer}");
     browser.accept_answer(now, &answer).unwrap();
-    let up = run_until(&mut now, Duration::from_secs(10), &mut server, &mut browser, |s, b| {
-        s.state() == PeerState::Connected && b.state() == PeerState::Connected
-    });
-    assert!(up, "ICE + DTLS did not connect: {:?} {:?}", server.state(), browser.state());
+    let up = run_until(
+        &mut now,
+        Duration::from_secs(10),
+        &mut server,
+        &mut browser,
+        |s, b| s.state() == PeerState::Connected && b.state() == PeerState::Connected,
+    );
+    assert!(
+        up,
+        "ICE + DTLS did not connect: {:?} {:?}",
+        server.state(),
+        browser.state()
+    );
     (now, server, browser)
 }
 
@@ -88,7 +107,11 @@ fn packet(pt: u8, seq: u16, payload: &[u8]) -> RtpPacket<'_> {
 fn g711_flows_both_ways_over_srtp() {
     let (mut now, mut server, mut browser) = connected_pair(G711::Pcmu, G711::Pcmu);
     let f = server.format().unwrap();
-    assert_eq!((f.codec, f.audio_pt), (G711::Pcmu, 0), "the caller's law, no transcoding");
+    assert_eq!(
+        (f.codec, f.audio_pt),
+        (G711::Pcmu, 0),
+        "the caller's law, no transcoding"
+    );
     assert!(f.event_pt.is_some(), "telephone-event negotiated");
     let to_browser: Vec<u8> = (0..160u8).collect();
     let from_browser = vec![0x55u8; 160];
@@ -110,7 +133,11 @@ fn g711_flows_both_ways_over_srtp() {
     }
     assert_eq!(got_b.len(), 50, "every caller packet reached the browser");
     assert_eq!(got_s.len(), 50, "every browser packet reached the server");
-    assert_eq!(&got_b[7].payload[..], &to_browser[..], "payload intact (SRTP round trip)");
+    assert_eq!(
+        &got_b[7].payload[..],
+        &to_browser[..],
+        "payload intact (SRTP round trip)"
+    );
     assert_eq!(got_b[7].header.sequence_number, 7);
     assert_eq!(got_b[7].header.ssrc, server.ssrc());
     assert_eq!(&got_s[9].payload[..], &from_browser[..]);
@@ -153,12 +180,21 @@ fn quality_shows_loss_jitter_and_round_trip() {
     assert_eq!(dropped, 50);
     let q = server.quality(now);
     // Loss counts as of our last receiver report (one a second): the last few may be missing.
-    assert!(q.packets_lost.is_some_and(|l| (40..=50).contains(&l)), "{q:?}");
+    assert!(
+        q.packets_lost.is_some_and(|l| (40..=50).contains(&l)),
+        "{q:?}"
+    );
     assert_eq!(q.packets_received, Some(450), "{q:?}");
     let loss = q.loss_pct.unwrap();
     assert!((8.0..=11.0).contains(&loss), "10 % lost: {q:?}");
-    assert!(q.jitter_ms.is_some_and(|j| j < 5.0), "simulated time has no jitter: {q:?}");
-    assert!(q.rtt_ms.is_some_and(|r| r < 50.0), "round trip of the consent checks: {q:?}");
+    assert!(
+        q.jitter_ms.is_some_and(|j| j < 5.0),
+        "simulated time has no jitter: {q:?}"
+    );
+    assert!(
+        q.rtt_ms.is_some_and(|r| r < 50.0),
+        "round trip of the consent checks: {q:?}"
+    );
 }
 
 #[test]
@@ -174,4 +210,3 @@ fn an_offer_without_g711_is_refused() {
     let r = BrowserPeer::answer(now, "not sdp", addr(SERVER), addr(SERVER), G711::Pcmu);
     assert!(r.is_err());
 }
-

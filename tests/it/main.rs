@@ -8,6 +8,7 @@
 mod agent_phone;
 mod baresip;
 mod browser;
+mod browser_leg;
 mod helpers;
 mod malformed;
 mod queue;

@@ -139,13 +139,20 @@ fn voiced(codec: G711, payload: &[u8], pcm: &mut Vec<i16>) -> bool {
 
 impl Session {
     /// Rings the desk of a browser agent: the call waits for the browser's offer (Answer).
-    pub(super) fn ring_browser(&mut self, registration: Registration, rx: tokio::sync::mpsc::Receiver<BrowserCommand>) -> BrowserLeg {
+    pub(super) fn ring_browser(
+        &mut self,
+        registration: Registration,
+        rx: tokio::sync::mpsc::Receiver<BrowserCommand>,
+    ) -> BrowserLeg {
         self.browser_cmds = Some(rx);
         BrowserLeg::new(registration, Instant::now())
     }
 
     /// A request from the agent's desk.
-    pub(super) async fn on_browser_command(&mut self, cmd: Option<BrowserCommand>) -> Option<Ending> {
+    pub(super) async fn on_browser_command(
+        &mut self,
+        cmd: Option<BrowserCommand>,
+    ) -> Option<Ending> {
         let Some(cmd) = cmd else {
             self.browser_cmds = None;
             return None;
@@ -168,8 +175,11 @@ impl Session {
                     })
                 } else {
                     // Declined while ringing: the queue moves the caller on.
-                    self.agent_failed(crate::acd::FailReason::Rejected, crate::store::OfferResult::Rejected)
-                        .await;
+                    self.agent_failed(
+                        crate::acd::FailReason::Rejected,
+                        crate::store::OfferResult::Rejected,
+                    )
+                    .await;
                     None
                 }
             }
@@ -178,7 +188,9 @@ impl Session {
                     self.set_agent_hold(on);
                     Ok(())
                 } else {
-                    Err(BrowserCallError::Conflict("the call is not connected".to_owned()))
+                    Err(BrowserCallError::Conflict(
+                        "the call is not connected".to_owned(),
+                    ))
                 };
                 let _ = reply.send(r);
                 None
@@ -189,14 +201,18 @@ impl Session {
                         b.muted = on;
                         Ok(())
                     }
-                    _ => Err(BrowserCallError::Conflict("the call is not connected".to_owned())),
+                    _ => Err(BrowserCallError::Conflict(
+                        "the call is not connected".to_owned(),
+                    )),
                 };
                 let _ = reply.send(r);
                 None
             }
             BrowserCommand::Dtmf { digits, reply } => {
                 let r = if !bridged {
-                    Err(BrowserCallError::Conflict("the call is not connected".to_owned()))
+                    Err(BrowserCallError::Conflict(
+                        "the call is not connected".to_owned(),
+                    ))
                 } else if digits.is_empty()
                     || digits.len() > MAX_DIGITS
                     || !digits.chars().all(|c| "0123456789*#ABCD".contains(c))
@@ -238,7 +254,12 @@ impl Session {
     /// The browser's offer: answers the ringing call, or reconnects the bridged one.
     async fn browser_offer(&mut self, sdp: &str) -> Result<String, BrowserCallError> {
         let bridged = self.phase == Phase::Bridged;
-        if self.agent.as_ref().and_then(|a| a.browser.as_ref()).is_none() {
+        if self
+            .agent
+            .as_ref()
+            .and_then(|a| a.browser.as_ref())
+            .is_none()
+        {
             return Err(BrowserCallError::Gone);
         }
         if self.agent_socket.is_none() {
@@ -460,7 +481,10 @@ impl Session {
                     ));
                 }
             } else {
-                let failed = b.peer.as_ref().is_none_or(|p| p.state() == PeerState::Failed);
+                let failed = b
+                    .peer
+                    .as_ref()
+                    .is_none_or(|p| p.state() == PeerState::Failed);
                 if failed || now.duration_since(b.last_rx) > media_timeout {
                     tracing::info!(failed, "browser leg gone; caller on hold");
                     b.gone_until = Some(now + grace);

@@ -186,7 +186,10 @@ pub fn synthesise(digits: &str) -> Vec<i16> {
     const AMPLITUDE: f32 = 5000.0;
     let mut out = Vec::with_capacity(digits.len() * (TONE + GAP));
     for d in digits.chars() {
-        let Some((r, c)) = (0..16).map(|i| (i / 4, i % 4)).find(|&(r, c)| KEYS[r][c] == d) else {
+        let Some((r, c)) = (0..16)
+            .map(|i| (i / 4, i % 4))
+            .find(|&(r, c)| KEYS[r][c] == d)
+        else {
             continue;
         };
         let (lo, hi) = (FREQS[r], FREQS[4 + c]);
