@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -18,8 +18,9 @@ use super::auth::{self, Session, require_role};
 use super::error::{ApiError, ApiJson, BODY_LIMIT, not_found};
 use crate::acd::{AcdError, AcdHandle, AcdSnapshot, AgentInfo, AgentState};
 use crate::desk::intakes::{DeskError, IntakeOps};
-use crate::domain::{AgentId, Category};
+use crate::domain::{AgentId, Category, Device};
 use crate::store::{AgentRow, now_ms};
+use crate::supervisor::SupervisorFeed;
 
 /// Roles that may see every agent.
 const SUPERVISORS: &[&str] = &["supervisor", "admin"];
@@ -38,6 +39,8 @@ pub(super) fn router(state: ApiState) -> Router {
         .route("/me/state", put(set_state))
         .route("/me/wrapup-done", post(wrapup_done))
         .route("/agents", get(list_agents))
+        .route("/agents/me/device", put(set_my_device))
+        .route("/agents/{id}/device", put(set_agent_device))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state);
@@ -60,6 +63,7 @@ struct AgentView {
     extension: Option<String>,
     categories: Vec<Category>,
     level: i64,
+    device: Device,
 }
 
 impl From<AgentRow> for AgentView {
@@ -72,6 +76,7 @@ impl From<AgentRow> for AgentView {
             extension: a.extension,
             categories: a.categories,
             level: a.level,
+            device: a.device,
         }
     }
 }
@@ -219,10 +224,12 @@ async fn acd_login(acd: &AcdHandle, row: &AgentRow) -> Result<(), ApiError> {
     }
 }
 
-/// Only first-level agents with a phone take hotline calls: supervisors, admins and the second
-/// level sign in to the desk without entering the queues.
+/// Only first-level agents with a phone or the browser softphone take hotline calls:
+/// supervisors, admins and the second level sign in to the desk without entering the queues.
 fn takes_calls(row: &AgentRow) -> bool {
-    row.role == "agent" && row.level == 1 && row.extension.is_some()
+    row.role == "agent"
+        && row.level == 1
+        && (row.extension.is_some() || row.device == Device::Browser)
 }
 
 /// Maps a refusal of the queue engine to 409 (with the agent's state) or 503.
@@ -398,4 +405,120 @@ async fn list_agents(
         })
         .collect();
     Ok(Json(list))
+}
+
+/// `PUT /api/agents/…/device` body; the name is checked by hand so that an unknown device is
+/// a 400 (docs/api.md), not a field error.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviceRequest {
+    device: String,
+}
+
+#[derive(Serialize)]
+struct DeviceView {
+    device: Device,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audit: Option<serde_json::Value>,
+}
+
+fn parse_device(name: &str) -> Result<Device, ApiError> {
+    Device::parse(name).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "unknown device {:?} (expected \"phone\" or \"browser\")",
+            name.chars().take(32).collect::<String>()
+        ))
+    })
+}
+
+/// `PUT /api/agents/me/device`: the signed-in agent's own device.
+async fn set_my_device(
+    State(st): State<ApiState>,
+    session: Session,
+    feed: Option<Extension<SupervisorFeed>>,
+    ApiJson(req): ApiJson<DeviceRequest>,
+) -> Result<Json<DeviceView>, ApiError> {
+    let device = parse_device(&req.device)?;
+    let row = st
+        .store
+        .get_agent(&session.agent_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    change_device(&st, row, device, true, feed.as_deref()).await?;
+    Ok(Json(DeviceView {
+        device,
+        audit: None,
+    }))
+}
+
+/// `PUT /api/agents/{id}/device` (supervisor, admin): another agent's device, audited.
+async fn set_agent_device(
+    State(st): State<ApiState>,
+    session: Session,
+    feed: Option<Extension<SupervisorFeed>>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<DeviceRequest>,
+) -> Result<Json<DeviceView>, ApiError> {
+    require_role(&session, SUPERVISORS)?;
+    let device = parse_device(&req.device)?;
+    if id.is_empty() || id.len() > MAX_LOGIN {
+        return Err(ApiError::NotFound);
+    }
+    let row = st
+        .store
+        .get_agent(&AgentId::from_string(id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    // Only an agent signed in to the desk enters the queues (as at their own login).
+    let signed_in = st.store.has_session(&row.id, now_ms()).await?;
+    let (target, from) = (row.id.clone(), row.device);
+    change_device(&st, row, device, signed_in, feed.as_deref()).await?;
+    let details = serde_json::json!({ "from": from, "to": device });
+    let audit = crate::supervisor::actions::audit(
+        &st.store,
+        &session.agent_id,
+        "agent_device",
+        target.as_str(),
+        details,
+    )
+    .await?;
+    Ok(Json(DeviceView {
+        device,
+        audit: Some(audit),
+    }))
+}
+
+/// Stores the new device and applies the queue rule. Switching back to the phone without an
+/// extension is refused (409): the queue would keep offering calls the agent cannot take.
+/// A `signed_in` agent who switches to the browser and now takes calls enters the queues (as
+/// at login; one already in them keeps their state). The supervisor view learns it through `feed` when given.
+async fn change_device(
+    st: &ApiState,
+    row: AgentRow,
+    device: Device,
+    signed_in: bool,
+    feed: Option<&SupervisorFeed>,
+) -> Result<(), ApiError> {
+    if device == Device::Phone && row.device == Device::Browser && row.extension.is_none() {
+        let snap = snapshot(&st.acd).await?;
+        return Err(ApiError::Conflict {
+            message: "no phone extension configured".to_owned(),
+            state: StateView::of(&snap, &row.id).state,
+        });
+    }
+    let from = row.device;
+    if from == device {
+        return Ok(());
+    }
+    if !st.store.set_agent_device(&row.id, device).await? {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(agent = %row.id, %from, to = %device, "agent device changed");
+    if let Some(feed) = feed {
+        feed.set_device(row.id.clone(), device);
+    }
+    if signed_in && device == Device::Browser {
+        acd_login(&st.acd, &AgentRow { device, ..row }).await?;
+    }
+    Ok(())
 }

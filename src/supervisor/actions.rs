@@ -1,5 +1,6 @@
 //! Supervisor actions on the queue engine (an agent not ready or logged out, a waiting caller's
 //! priority or queue), each written to `audit` with who, what and when (docs/supervisor.md).
+//! [`audit`] is shared with the agents API (a supervisor setting an agent's device).
 
 use serde_json::json;
 
@@ -120,20 +121,31 @@ impl Actions {
         target: &str,
         details: serde_json::Value,
     ) -> Result<serde_json::Value, ActionError> {
-        let at = now_ms();
-        let id = self
-            .store
-            .append_audit(&NewAudit {
-                at,
-                actor: actor.clone(),
-                action: action.to_owned(),
-                target: target.to_owned(),
-                details: details.clone(),
-            })
-            .await?;
-        Ok(json!({
-            "id": id, "at": at, "actor": actor, "action": action, "target": target,
-            "details": details,
-        }))
+        Ok(audit(&self.store, actor, action, target, details).await?)
     }
+}
+
+/// Writes one audit row (`actor` did `action` to `target`) and returns it as the supervisor
+/// routes answer it. Also used by actions outside the queue engine (an agent's device).
+pub async fn audit(
+    store: &Store,
+    actor: &AgentId,
+    action: &str,
+    target: &str,
+    details: serde_json::Value,
+) -> Result<serde_json::Value, StoreError> {
+    let at = now_ms();
+    let id = store
+        .append_audit(&NewAudit {
+            at,
+            actor: actor.clone(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            details: details.clone(),
+        })
+        .await?;
+    Ok(json!({
+        "id": id, "at": at, "actor": actor, "action": action, "target": target,
+        "details": details,
+    }))
 }

@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 use super::SupervisorConfig;
 use super::live::LiveModel;
 use crate::acd::{AcdHandle, EntryKind};
-use crate::domain::{AgentId, CustomerId};
+use crate::domain::{AgentId, CustomerId, Device};
 use crate::events::{Event, EventBus, EventKind};
 use crate::store::{Store, now_ms};
 
@@ -94,7 +94,10 @@ enum Cmd {
     Disconnect(u64),
     Refresh,
     Sections(oneshot::Sender<Map<String, Value>>),
-    Name(AgentId, String),
+    /// An agent's name and device as stored.
+    Agent(AgentId, String, Device),
+    /// An agent's new device (from the device routes).
+    Device(AgentId, Device),
     Customer(CustomerId, String),
     Escalations(Vec<crate::store::EscalationCount>),
 }
@@ -171,6 +174,14 @@ impl SupervisorFeed {
     pub fn refresh(&self) {
         // A full queue already holds work that re-reads the engine.
         let _ = self.tx.try_send(Cmd::Refresh);
+    }
+
+    /// Tells the live view an agent's device changed (`PUT /api/agents/…/device`).
+    pub fn set_device(&self, agent: AgentId, device: Device) {
+        // A full queue is rare; the device is read again at the agent's next sign-in.
+        if self.tx.try_send(Cmd::Device(agent, device)).is_err() {
+            tracing::debug!("supervisor feed busy; device change shown at next sign-in");
+        }
     }
 
     /// The current sections (as a snapshot frame carries them), for `/metrics`.
@@ -264,6 +275,7 @@ impl FeedTask {
         match self.store.list_agents().await {
             Ok(agents) => {
                 for a in agents {
+                    self.model.set_device(a.id.clone(), a.device);
                     self.model.set_name(a.id, a.name);
                 }
             }
@@ -289,8 +301,13 @@ impl FeedTask {
             Cmd::Sections(reply) => {
                 let _ = reply.send(self.model.sections());
             }
-            Cmd::Name(id, name) => {
+            Cmd::Agent(id, name, device) => {
+                self.model.set_device(id.clone(), device);
                 self.model.set_name(id, name);
+                self.changed(false);
+            }
+            Cmd::Device(id, device) => {
+                self.model.set_device(id, device);
                 self.changed(false);
             }
             Cmd::Customer(id, name) => {
@@ -311,7 +328,11 @@ impl FeedTask {
                 customer_id: Some(id),
                 ..
             } => self.look_up_customer(id.clone()),
-            EventKind::AgentState { agent_id, .. } if self.model.needs_name(agent_id) => {
+            // A sign-in (or an agent not seen before): read the name and device again, so a
+            // device changed while the feed could not be told shows from the next sign-in.
+            EventKind::AgentState { agent_id, from, .. }
+                if from == "offline" || self.model.needs_name(agent_id) =>
+            {
                 self.look_up_agent(agent_id.clone());
             }
             _ => {}
@@ -441,7 +462,7 @@ impl FeedTask {
         self.tasks.spawn(async move {
             match store.get_agent(&id).await {
                 Ok(Some(a)) => {
-                    let _ = tx.send(Cmd::Name(id, a.name)).await;
+                    let _ = tx.send(Cmd::Agent(id, a.name, a.device)).await;
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot read an agent's name"),

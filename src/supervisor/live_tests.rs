@@ -10,7 +10,7 @@ use super::LiveModel;
 use crate::acd::{
     AcdSnapshot, AgentSnapshot, AgentState, EntryId, EntryKind, EntrySnapshot, QueueSnapshot,
 };
-use crate::domain::{AgentId, CallId, Category, CustomerId, Priority};
+use crate::domain::{AgentId, CallId, Category, CustomerId, Device, Priority};
 use crate::events::{Event, EventKind};
 use crate::store::{DayCalls, EscalationCount};
 use crate::supervisor::SupervisorConfig;
@@ -213,7 +213,8 @@ fn engine_snapshot_fills_queues_callers_and_agents() {
     assert_eq!(
         s["agents"][0],
         json!({"id": "agent-demo-anna", "name": "Anna de Vries", "state": "not_ready",
-               "reason": "lunch", "since": T0 + 30_000, "call_id": null})
+               "reason": "lunch", "since": T0 + 30_000, "call_id": null, "device": "phone",
+               "held": null, "quality": {"server": null, "browser": null}})
     );
     // The same state read 7 ms later keeps its `since`: nothing changed, no update.
     m.take_update();
@@ -329,4 +330,183 @@ fn a_new_day_starts_from_zero() {
     assert_eq!(s["voice_messages_today"], 0);
     assert_eq!(s["escalations_today"], json!([]));
     assert_eq!(m.day_start(), T0 + 16 * 3_600_000);
+}
+
+fn connected(m: &mut LiveModel, at: i64, id: &str) {
+    m.apply(&ev(
+        at,
+        EventKind::CallConnected {
+            call_id: call(id),
+            agent_id: anna(),
+            waited_ms: 5_000,
+        },
+    ));
+}
+
+fn quality(
+    at: i64,
+    id: &str,
+    source: &str,
+    loss: f64,
+    jitter: f64,
+    rtt: Option<f64>,
+) -> Arc<Event> {
+    ev(
+        at,
+        EventKind::CallQuality {
+            call_id: call(id),
+            agent_id: anna(),
+            source: source.into(),
+            loss_pct: Some(loss),
+            jitter_ms: Some(jitter),
+            rtt_ms: rtt,
+        },
+    )
+}
+
+fn held(at: i64, id: &str, on: bool, reason: &str) -> Arc<Event> {
+    ev(
+        at,
+        EventKind::CallHeld {
+            call_id: call(id),
+            agent_id: anna(),
+            held: on,
+            reason: reason.into(),
+        },
+    )
+}
+
+/// A browser call: quality per source, hold and the browser leaving show on the agent, and go
+/// when the call ends; updates carry them as agent deltas.
+#[test]
+fn hold_and_quality_follow_the_agents_call_and_clear_when_it_ends() {
+    let mut m = LiveModel::new(SupervisorConfig::default(), T0);
+    m.set_device(anna(), Device::Browser);
+    m.set_name(anna(), "Anna Koster".into());
+    arrived(&mut m, T0, "c1", "+31201234567", None);
+    queued(&mut m, T0 + 1_000, "c1");
+    connected(&mut m, T0 + 6_000, "c1");
+    m.take_update();
+
+    assert!(!m.apply(&quality(T0 + 11_000, "c1", "server", 0.0, 3.2, Some(1.0))));
+    let update = m.take_update().unwrap();
+    let a = &update["agents"][0];
+    assert_eq!(a["device"], "browser");
+    assert_eq!(
+        a["quality"],
+        json!({"server": {"source": "server", "loss_pct": 0.0, "jitter_ms": 3.2, "rtt_ms": 1.0,
+                          "at": T0 + 11_000},
+               "browser": null})
+    );
+    // The browser's own figures sit beside the server's; a newer sample replaces the older.
+    m.apply(&quality(T0 + 12_000, "c1", "browser", 4.5, 12.0, None));
+    m.apply(&quality(
+        T0 + 16_000,
+        "c1",
+        "server",
+        1.0,
+        40.0,
+        Some(350.0),
+    ));
+    let s = m.sections();
+    let q = &s["agents"][0]["quality"];
+    assert_eq!(q["browser"]["loss_pct"], 4.5);
+    assert_eq!(q["browser"]["rtt_ms"], Value::Null);
+    assert_eq!(
+        (q["server"]["jitter_ms"].clone(), q["server"]["at"].clone()),
+        (json!(40.0), json!(T0 + 16_000))
+    );
+
+    // The browser goes away (reload): held with its reason, then back.
+    m.apply(&held(T0 + 20_000, "c1", true, "browser_gone"));
+    assert_eq!(
+        m.take_update().unwrap()["agents"][0]["held"],
+        "browser_gone"
+    );
+    m.apply(&held(T0 + 24_000, "c1", false, "browser_gone"));
+    assert_eq!(m.take_update().unwrap()["agents"][0]["held"], Value::Null);
+    m.apply(&held(T0 + 30_000, "c1", true, "agent"));
+    assert_eq!(m.sections()["agents"][0]["held"], "agent");
+
+    // Events about another call do not touch this one.
+    m.apply(&quality(T0 + 31_000, "other", "server", 50.0, 1.0, None));
+    m.apply(&held(T0 + 31_000, "other", false, "agent"));
+    let s = m.sections();
+    assert_eq!(s["agents"][0]["held"], "agent");
+    assert_eq!(s["agents"][0]["quality"]["server"]["loss_pct"], 1.0);
+
+    m.apply(&ev(
+        T0 + 40_000,
+        EventKind::CallEnded {
+            call_id: call("c1"),
+            outcome: "answered".into(),
+        },
+    ));
+    let update = m.take_update().unwrap();
+    let a = &update["agents"][0];
+    assert_eq!(a["call_id"], Value::Null);
+    assert_eq!(a["held"], Value::Null);
+    assert_eq!(a["quality"], json!({"server": null, "browser": null}));
+    assert_eq!(a["device"], "browser");
+}
+
+/// The next call starts without the last call's figures, and a feed that started during a
+/// call learns the call from its first quality sample.
+#[test]
+fn a_new_call_starts_clean_and_a_late_feed_picks_up_the_call() {
+    let mut m = LiveModel::new(SupervisorConfig::default(), T0);
+    m.apply(&quality(T0 + 1_000, "c7", "browser", 2.0, 5.0, Some(20.0)));
+    let s = m.sections();
+    assert_eq!(s["agents"][0]["call_id"], "c7");
+    assert_eq!(s["agents"][0]["quality"]["browser"]["loss_pct"], 2.0);
+    m.apply(&held(T0 + 2_000, "c7", true, "agent"));
+    // The engine moves Anna to another call (no end seen for c7): hold and quality go.
+    m.apply(&ev(
+        T0 + 3_000,
+        EventKind::CallOffered {
+            call_id: call("c8"),
+            agent_id: anna(),
+        },
+    ));
+    let s = m.sections();
+    assert_eq!(s["agents"][0]["call_id"], "c8");
+    assert_eq!(s["agents"][0]["held"], Value::Null);
+    assert_eq!(
+        s["agents"][0]["quality"],
+        json!({"server": null, "browser": null})
+    );
+    // An agent state without a call (available) clears them too.
+    m.apply(&quality(T0 + 4_000, "c8", "server", 0.0, 1.0, Some(1.0)));
+    m.apply(&ev(
+        T0 + 5_000,
+        EventKind::AgentState {
+            agent_id: anna(),
+            from: "wrap_up".into(),
+            to: "available".into(),
+            reason: None,
+        },
+    ));
+    assert_eq!(m.sections()["agents"][0]["quality"]["server"], Value::Null);
+}
+
+/// The device comes from the store (names load, sign-in, device routes) and shows as a change.
+#[test]
+fn a_device_change_is_an_agent_delta() {
+    let mut m = LiveModel::new(SupervisorConfig::default(), T0);
+    m.apply(&ev(
+        T0,
+        EventKind::AgentState {
+            agent_id: anna(),
+            from: "offline".into(),
+            to: "available".into(),
+            reason: None,
+        },
+    ));
+    assert_eq!(m.take_update().unwrap()["agents"][0]["device"], "phone");
+    m.set_device(anna(), Device::Browser);
+    let update = m.take_update().unwrap();
+    assert_eq!(update["agents"][0]["device"], "browser");
+    assert_eq!(update["agents"][0]["state"], "available");
+    m.set_device(anna(), Device::Browser);
+    assert_eq!(m.take_update(), None);
 }

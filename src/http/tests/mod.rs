@@ -4,6 +4,7 @@
 
 mod desk_customers;
 mod desk_intakes;
+mod device;
 mod login;
 mod state;
 
