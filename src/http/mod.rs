@@ -123,6 +123,8 @@ struct Health {
     sip_udp: String,
     sip_tcp: String,
     calls_active: usize,
+    /// Calls whose agent leg is the browser softphone (ringing or bridged).
+    browser_calls: usize,
     calls_total: u64,
     calls_refused: u64,
     rtp_ignored_packets: u64,
@@ -137,6 +139,7 @@ async fn health(State(state): State<HttpState>) -> Json<Health> {
         sip_udp: state.sip.udp_addr().to_string(),
         sip_tcp: state.sip.tcp_addr().to_string(),
         calls_active: stats.active(),
+        browser_calls: state.calls.browser.len(),
         calls_total: stats.total(),
         calls_refused: stats.refused(),
         rtp_ignored_packets: stats.rtp_ignored(),

@@ -387,10 +387,9 @@ impl Session {
     }
 
     async fn agent_answered(&mut self, sdp: Option<&[u8]>) {
-        let Some(a) = self.agent.as_ref() else {
+        if self.agent.is_none() {
             return;
-        };
-        let (offer, agent) = (a.offer, a.agent.clone());
+        }
         let answer = sdp
             .ok_or(sdp::SdpError::NoAudio)
             .and_then(SessionOffer::parse)
@@ -429,7 +428,6 @@ impl Session {
             a.to_caller =
                 Some(RtpRelay::new(agent_format, caller_format, ssrc, seq).continuing(ts));
         }
-        let _ = (offer, agent);
     }
 
     /// The agent answered (phone 200 OK, or the browser's offer): the queue confirms, the call
