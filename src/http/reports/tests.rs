@@ -219,8 +219,9 @@ async fn csv_exports_quote_defuse_and_keep_to_the_range() {
         lines[1],
         "h1,1772442000000,2026-03-02 10:00:00,'+31201234567,\"Jansen, \"\"Piet\"\"\",,,\
          hardware,3,answered,1772442030000,10000,agent-a,1772442040000,1772442340000,300000,,\
-         \"'=HYPERLINK(\"\"http://x\"\")\",,"
+         \"'=HYPERLINK(\"\"http://x\"\")\",,,,,,"
     );
+    assert!(lines[0].ends_with(",dtmf_mode,agent_device,loss_pct,jitter_ms,rtt_ms"));
     assert_eq!(lines[13], "");
     assert!(!r.body.contains("b1,") && !r.body.contains("b2,"));
 

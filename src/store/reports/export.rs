@@ -64,12 +64,16 @@ impl Store {
             "end_reason",
             "language",
             "dtmf_mode",
+            "agent_device",
+            "loss_pct",
+            "jitter_ms",
+            "rtt_ms",
         ];
         let rows = sqlx::query(
             "SELECT c.id, c.arrived_at, c.caller, c.caller_name, c.customer_id, cu.name AS \
              customer_name, c.category, c.priority, c.outcome, c.queued_at, c.wait_ms, \
              c.agent_id, c.connected_at, c.ended_at, c.hangup_by, c.end_reason, c.language, \
-             c.dtmf_mode FROM calls c LEFT JOIN customers cu ON cu.id = c.customer_id \
+             c.dtmf_mode, c.agent_device, c.loss_pct, c.jitter_ms, c.rtt_ms FROM calls c LEFT JOIN customers cu ON cu.id = c.customer_id \
              WHERE c.arrived_at >= $1 AND c.arrived_at < $2 ORDER BY c.arrived_at, c.id",
         )
         .bind(range.start_ms())
@@ -106,6 +110,10 @@ impl Store {
                     text(r, "end_reason", OP)?,
                     text(r, "language", OP)?,
                     text(r, "dtmf_mode", OP)?,
+                    text(r, "agent_device", OP)?,
+                    float(r, "loss_pct", OP)?,
+                    float(r, "jitter_ms", OP)?,
+                    float(r, "rtt_ms", OP)?,
                 ])
             })
             .collect::<Result<_, StoreError>>()?;
@@ -242,6 +250,36 @@ fn text(r: &AnyRow, col: &'static str, op: &'static str) -> Result<Cell, StoreEr
     Ok(get::<Option<String>>(r, col, op)?.into())
 }
 
+/// A DOUBLE PRECISION column as text with at most three decimals (`2.5`, `31`, `0.333`); `Cell`
+/// has no float variant (it is `Eq`, and the CSV writer prints text as it is).
+fn float(r: &AnyRow, col: &'static str, op: &'static str) -> Result<Cell, StoreError> {
+    Ok(match get::<Option<f64>>(r, col, op)? {
+        Some(v) => Cell::Text(float_text(v)),
+        None => Cell::Null,
+    })
+}
+
+fn float_text(v: f64) -> String {
+    let rounded = (v * 1000.0).round() / 1000.0;
+    // `-0` would read as a formula sign to the CSV writer; nothing here is negative anyway.
+    format!("{}", if rounded == 0.0 { 0.0 } else { rounded })
+}
+
 fn int(r: &AnyRow, col: &'static str, op: &'static str) -> Result<Cell, StoreError> {
     Ok(get::<Option<i64>>(r, col, op)?.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::float_text;
+
+    #[test]
+    fn floats_are_plain_numbers_with_at_most_three_decimals() {
+        assert_eq!(float_text(2.5), "2.5");
+        assert_eq!(float_text(31.0), "31");
+        assert_eq!(float_text(1.0 / 3.0), "0.333");
+        assert_eq!(float_text(0.0004), "0");
+        assert_eq!(float_text(-0.0), "0");
+        assert_eq!(float_text(350.0), "350");
+    }
 }

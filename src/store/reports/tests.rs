@@ -529,6 +529,26 @@ async fn agent_report_of_the_scripted_day() {
 async fn exports_cover_the_range_only() {
     let (store, guard) = test_store().await;
     scripted_day(&store).await;
+    // h1 was answered in the browser; its worst figures go to the export.
+    let h1_id = crate::domain::CallId::from_string("h1");
+    store
+        .set_call_agent_device(&h1_id, crate::domain::Device::Browser)
+        .await
+        .unwrap();
+    let sample = crate::store::QualitySample {
+        call_id: h1_id,
+        at: T0 + 10 * H + 60_000,
+        source: crate::store::QualitySource::Server,
+        packets_received: Some(3_000),
+        packets_lost: Some(75),
+        loss_pct: Some(2.5),
+        jitter_ms: Some(31.0),
+        rtt_ms: Some(1.0 / 3.0),
+        voiced_to_agent_ms: None,
+        voiced_from_agent_ms: None,
+        audio_level: None,
+    };
+    store.record_quality(&sample).await.unwrap();
     let range = amsterdam("2026-03-02", "2026-03-02");
     let calls = store.export_calls(&range).await.unwrap();
     assert_eq!(calls.rows.len(), 12);
@@ -538,11 +558,23 @@ async fn exports_cover_the_range_only() {
     assert_eq!(h1[1], Cell::Int(T0 + 10 * H));
     assert_eq!(h1[2], Cell::Text("2026-03-02 10:00:00".into()));
     assert_eq!(h1[15], Cell::Int(300_000), "talk_ms");
+    assert_eq!(
+        calls.columns[20..],
+        ["agent_device", "loss_pct", "jitter_ms", "rtt_ms"]
+    );
+    let text = |s: &str| Cell::Text(s.into());
+    assert_eq!(
+        h1[20..],
+        [text("browser"), text("2.5"), text("31"), text("0.333")]
+    );
+    assert_eq!(
+        calls.rows[1][20..],
+        [Cell::Null, Cell::Null, Cell::Null, Cell::Null]
+    );
     let intakes = store.export_intakes(&range).await.unwrap();
     assert_eq!(intakes.rows.len(), 3);
     let escalations = store.export_escalations(&range).await.unwrap();
     let ids: Vec<&Cell> = escalations.rows.iter().map(|r| &r[0]).collect();
-    let text = |s: &str| Cell::Text(s.into());
     assert_eq!(
         ids,
         [
