@@ -315,7 +315,7 @@ function renderAgents() {
     body.append(agentRow(a, state));
   }
   if (agents.length === 0) {
-    body.append(el('tr', {}, el('td', { colspan: 5, class: 'muted' }, 'no agents')));
+    body.append(el('tr', {}, el('td', { colspan: 6, class: 'muted' }, 'no agents')));
   }
   const p = $('agent-counts');
   p.replaceChildren();
@@ -329,12 +329,19 @@ function agentRow(a, state) {
   const id = String(a.id);
   const name = a.name || id;
   const since = num(a.since);
-  const row = el('tr', { testid: 'agent-row', 'data-agent-id': id, 'data-state': state },
-    el('td', {}, name),
+  const device = a.device === 'browser' ? 'browser' : 'phone';
+  const held = a.call_id && a.held ? String(a.held) : null;
+  const quality = a.call_id ? qualityCell(a.quality) : el('td', { testid: 'agent-quality', class: 'quality' }, '–');
+  const row = el('tr', { testid: 'agent-row', 'data-agent-id': id, 'data-state': state, 'data-held': held },
+    el('td', {}, name, ' ',
+      el('span', { testid: 'agent-device', class: `device device-${device}`, title: `answers on: ${device}` }, device)),
     el('td', { testid: `agent-${id}-state`, class: `state state-${state}` },
       state.replace('_', ' '), a.reason ? el('span', { class: 'muted' }, ` (${a.reason})`) : null),
     el('td', { testid: `agent-${id}-since`, 'data-since': since }, since === null ? '–' : fmtDuration(Date.now() - since)),
-    el('td', { testid: `agent-${id}-call` }, a.call_id || '–'));
+    el('td', { testid: `agent-${id}-call` }, a.call_id || '–',
+      held ? el('span', { testid: 'agent-held', class: `held held-${held}` },
+        held === 'browser_gone' ? 'browser reconnecting' : 'held') : null),
+    quality);
   if (!WALLBOARD) {
     const offline = state === 'offline';
     const busy = state === 'on_call' || state === 'ringing';
@@ -351,6 +358,34 @@ function agentRow(a, state) {
       }, 'Log out')));
   }
   return row;
+}
+
+// Call quality (docs/supervisor.md): the worst figure of the server's and the browser's latest
+// samples; warn past 3 % loss, 30 ms jitter or 300 ms round trip.
+const QUALITY_WARN = { loss_pct: 3, jitter_ms: 30, rtt_ms: 300 };
+
+function qualityText(loss, jitter, rtt) {
+  const part = (label, v, digits, unit) => (v === null ? `${label} –` : `${label} ${v.toFixed(digits)} ${unit}`);
+  return [part('loss', loss, 1, '%'), part('jitter', jitter, 0, 'ms'), part('rtt', rtt, 0, 'ms')].join(' · ');
+}
+
+function qualityCell(quality) {
+  const samples = ['server', 'browser']
+    .map((k) => (quality && quality[k] ? quality[k] : null))
+    .filter((q) => q !== null);
+  if (samples.length === 0) return el('td', { testid: 'agent-quality', class: 'quality' }, '–');
+  const worst = (key) => samples.reduce((m, q) => {
+    const v = num(q[key]);
+    return v === null ? m : (m === null ? v : Math.max(m, v));
+  }, null);
+  const [loss, jitter, rtt] = ['loss_pct', 'jitter_ms', 'rtt_ms'].map(worst);
+  const warn = (loss !== null && loss > QUALITY_WARN.loss_pct)
+    || (jitter !== null && jitter > QUALITY_WARN.jitter_ms)
+    || (rtt !== null && rtt > QUALITY_WARN.rtt_ms);
+  const detail = samples.map((q) => `${q.source}: ${qualityText(num(q.loss_pct), num(q.jitter_ms), num(q.rtt_ms))}`)
+    .join('\n');
+  return el('td', { testid: 'agent-quality', class: warn ? 'quality warn' : 'quality', title: detail,
+    'data-warn': warn ? 'true' : 'false' }, qualityText(loss, jitter, rtt));
 }
 
 function renderEscalations() {
