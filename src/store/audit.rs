@@ -14,7 +14,7 @@ pub struct NewAudit {
     pub at: i64,
     /// The supervisor (or admin) who acted.
     pub actor: AgentId,
-    /// `agent_not_ready`, `agent_logout`, `call_priority`, `call_queue`.
+    /// `agent_not_ready`, `agent_logout`, `call_priority`, `call_queue`, `agent_device`.
     pub action: String,
     /// The agent or call acted on.
     pub target: String,
