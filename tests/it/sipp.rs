@@ -94,12 +94,11 @@ pub(crate) async fn run_sipp_in(
         .stderr(Stdio::piped());
     // SIPp bounds itself (`-m 1`, `-timeout`); the blocking wait runs off the runtime.
     let wait = limit + Duration::from_secs(10);
-    let out = match tokio::time::timeout(wait, tokio::task::spawn_blocking(move || cmd.output()))
-        .await
-    {
-        Ok(Ok(r)) => r.unwrap_or_else(|e| panic!("cannot run sipp: {e}")),
-        _ => panic!("sipp did not exit within {} s", wait.as_secs()),
-    };
+    let out =
+        match tokio::time::timeout(wait, tokio::task::spawn_blocking(move || cmd.output())).await {
+            Ok(Ok(r)) => r.unwrap_or_else(|e| panic!("cannot run sipp: {e}")),
+            _ => panic!("sipp did not exit within {} s", wait.as_secs()),
+        };
     let mut report = format!(
         "sipp exit {:?}\nstderr:\n{}",
         out.status.code(),

@@ -108,6 +108,16 @@ async fn phone_status(b: &Browser, secs: u64, status: &str) {
     .await;
 }
 
+/// `GET /api/agents/me/call` from the page (the session cookie): the body, or the status.
+async fn my_call(b: &Browser) -> Value {
+    b.exec(
+        "return fetch('/api/agents/me/call', {credentials: 'same-origin'}) \
+           .then((r) => (r.status === 200 ? r.json() : {status: r.status}));",
+        json!([]),
+    )
+    .await
+}
+
 /// `window.firstlinePhone.stats()` (the page's current peer connection).
 async fn stats(b: &Browser) -> Value {
     b.exec("return window.firstlinePhone.stats();", json!([]))
@@ -155,8 +165,14 @@ async fn server_voiced(t: &TestApp, call_id: &str) -> (i64, i64) {
     .await
     .unwrap();
     (
-        row.try_get::<Option<i64>, _>("to_agent").ok().flatten().unwrap_or(0),
-        row.try_get::<Option<i64>, _>("from_agent").ok().flatten().unwrap_or(0),
+        row.try_get::<Option<i64>, _>("to_agent")
+            .ok()
+            .flatten()
+            .unwrap_or(0),
+        row.try_get::<Option<i64>, _>("from_agent")
+            .ok()
+            .flatten()
+            .unwrap_or(0),
     )
 }
 
@@ -239,7 +255,11 @@ async fn ring_and_answer(rig: &Rig, cid: &str) -> String {
     let b = &rig.b;
     phone_status(b, 30, "ringing").await;
     assert_eq!(text_of(b, "phone-caller").await, CALLER);
-    assert_eq!(text_of(b, "pop-caller").await, CALLER, "the pop shows the caller");
+    assert_eq!(
+        text_of(b, "pop-caller").await,
+        CALLER,
+        "the pop shows the caller"
+    );
     let call_id = rig
         .t
         .call_row(cid)
@@ -267,6 +287,7 @@ async fn browser_agent_answers_and_audio_flows_both_ways() {
 
             // Audio both ways, seen by the browser: the caller echoes the fake microphone's beep.
             let first = audio_flows(b, &json!({}), "after answer").await;
+            eprintln!("softphone: after answer {first}");
             assert_eq!(first["callId"], json!(call_id), "{first}");
             // ... and by the server: voiced frames each way, stored every stats interval.
             server_hears_both_ways(t, &call_id, (0, 0), "after answer").await;
@@ -281,16 +302,52 @@ async fn browser_agent_answers_and_audio_flows_both_ways() {
                 "{quality:?}"
             );
 
+            // Hold, mute and the keypad reach the call (as the server reports it to the desk).
+            b.click(&b.testid("phone-hold").await).await;
+            phone_status(b, 10, "on hold").await;
+            b.click(&b.testid("phone-mute").await).await;
+            let call_state = wait_for(Duration::from_secs(10), || async {
+                let v = my_call(b).await;
+                (v["held"] == json!(true) && v["muted"] == json!(true)).then_some(v)
+            })
+            .await;
+            assert!(call_state.is_some(), "held and muted: {}", my_call(b).await);
+            b.click(&b.testid("phone-hold").await).await;
+            b.click(&b.testid("phone-mute").await).await;
+            phone_status(b, 10, "connected").await;
+            let call_state = wait_for(Duration::from_secs(10), || async {
+                let v = my_call(b).await;
+                (v["held"] == json!(false) && v["muted"] == json!(false)).then_some(v)
+            })
+            .await;
+            assert!(
+                call_state.is_some(),
+                "resumed, unmuted: {}",
+                my_call(b).await
+            );
+            b.click(&b.testid("phone-key-5").await).await;
+            b.click(&b.testid("phone-key-hash").await).await;
+            assert_eq!(text_of(b, "error-msg").await, "", "no refusal shown");
+
             // Reload mid-call: the same call survives and the desk takes it back.
             let before = server_voiced(t, &call_id).await;
+            eprintln!("softphone: server voiced (to, from agent) before the reload {before:?}");
             b.refresh().await;
             phone_status(b, 20, "connected").await;
             let call = browser_call(t, &call_id).await;
-            assert_eq!(call.ended_at, None, "the call survives the reload: {call:?}");
+            assert_eq!(
+                call.ended_at, None,
+                "the call survives the reload: {call:?}"
+            );
             let again = audio_flows(b, &json!({}), "after the reload").await;
+            eprintln!("softphone: after the reload {again}");
             assert_eq!(again["callId"], json!(call_id), "the same call: {again}");
             server_hears_both_ways(t, &call_id, before, "after the reload").await;
             let call = browser_call(t, &call_id).await;
+            eprintln!(
+                "softphone: server voiced after the reload {:?}, {call:?}",
+                server_voiced(t, &call_id).await
+            );
             assert!(call.browser_reconnects >= 1, "{call:?}");
 
             // Hang up in the desk: the server BYEs the caller, who exits 0.
@@ -319,8 +376,15 @@ async fn caller_hangs_up_on_a_browser_call() {
         Box::pin(async {
             let rig = rig().await;
             let (t, b) = (&rig.t, &rig.b);
-            sign_in(b, "anna").await;
-            answer_in_browser(&rig, ANNA).await;
+            // Femke has no desk phone: the demo data gives her the browser.
+            sign_in(b, "femke").await;
+            b.until(
+                10,
+                "the device selector showing the browser",
+                "return document.querySelector('[data-testid=device-select]').value === 'browser';",
+                json!([]),
+            )
+            .await;
 
             let (cid, sipp) = rig.caller("browser_caller_hangup.xml");
             let call_id = ring_and_answer(&rig, &cid).await;
@@ -344,6 +408,11 @@ async fn caller_hangs_up_on_a_browser_call() {
             let ended = t.ended_call(&cid).await;
             assert_eq!(ended.id, call_id);
             let call = browser_call(t, &call_id).await;
+            let q = t.queue_row(&cid).await.expect("the calls row");
+            eprintln!(
+                "softphone: connected for {} ms before the caller's BYE",
+                ended.ended_at.unwrap_or(0) - q.connected_at.unwrap_or(0)
+            );
             assert_eq!(call.outcome.as_deref(), Some("answered"), "{call:?}");
             assert_eq!(call.hangup_by.as_deref(), Some("caller"), "{call:?}");
             assert_eq!(call.agent_device.as_deref(), Some("browser"), "{call:?}");
