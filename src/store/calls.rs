@@ -106,7 +106,7 @@ pub enum HangupBy {
     Caller,
     /// firstline (BYE, error response, timeout).
     Server,
-    /// The agent (Hang up in the desk's softphone; a phone agent's BYE is `Server` for now).
+    /// The agent: their phone sent BYE, or they pressed Hang up in the desk's softphone.
     Agent,
 }
 

@@ -158,7 +158,7 @@ async fn agent_hangs_up(t: &TestApp, phone: &mut AgentPhone, cid: &str, sipp: Jo
     assert_eq!(run.code, Some(0), "{}", run.report);
     let call = t.ended_call(cid).await;
     assert_eq!(call.outcome.as_deref(), Some("answered"), "{call:?}");
-    assert_eq!(call.hangup_by.as_deref(), Some("server"), "{call:?}");
+    assert_eq!(call.hangup_by.as_deref(), Some("agent"), "{call:?}");
     assert_eq!(call.dtmf_mode.as_deref(), Some("info"), "{call:?}");
     assert_eq!(call.language.as_deref(), Some("en"), "{call:?}");
 }

@@ -226,7 +226,7 @@ async fn agent_hangs_up_first_and_the_caller_gets_bye() {
         assert_eq!(phone.bye().await, Some(200));
         let bye = ua.request("BYE", 5 * SECS).await.expect("caller gets BYE");
         ua.reply(&bye, 200, "OK").await;
-        check_answered(&t, &ua.call_id, "server").await;
+        check_answered(&t, &ua.call_id, "agent").await;
         t.finish().await;
     })
     .await;
