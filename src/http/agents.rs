@@ -3,6 +3,7 @@
 //! agent list. Request and response shapes: docs/api.md.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
@@ -17,6 +18,7 @@ use super::ApiState;
 use super::auth::{self, Session, require_role};
 use super::error::{ApiError, ApiJson, BODY_LIMIT, not_found};
 use crate::acd::{AcdError, AcdHandle, AcdSnapshot, AgentInfo, AgentState};
+use crate::call::CallContext;
 use crate::desk::intakes::{DeskError, IntakeOps};
 use crate::domain::{AgentId, Category, Device};
 use crate::store::{AgentRow, now_ms};
@@ -436,6 +438,7 @@ async fn set_my_device(
     State(st): State<ApiState>,
     session: Session,
     feed: Option<Extension<SupervisorFeed>>,
+    calls: Option<Extension<Arc<CallContext>>>,
     ApiJson(req): ApiJson<DeviceRequest>,
 ) -> Result<Json<DeviceView>, ApiError> {
     let device = parse_device(&req.device)?;
@@ -444,7 +447,11 @@ async fn set_my_device(
         .get_agent(&session.agent_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    change_device(&st, row, device, true, feed.as_deref()).await?;
+    let reacts = DeviceListeners {
+        feed: feed.as_deref(),
+        calls: calls.as_deref().map(Arc::as_ref),
+    };
+    change_device(&st, row, device, true, reacts).await?;
     Ok(Json(DeviceView {
         device,
         audit: None,
@@ -456,6 +463,7 @@ async fn set_agent_device(
     State(st): State<ApiState>,
     session: Session,
     feed: Option<Extension<SupervisorFeed>>,
+    calls: Option<Extension<Arc<CallContext>>>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<DeviceRequest>,
 ) -> Result<Json<DeviceView>, ApiError> {
@@ -472,7 +480,11 @@ async fn set_agent_device(
     // Only an agent signed in to the desk enters the queues (as at their own login).
     let signed_in = st.store.has_session(&row.id, now_ms()).await?;
     let (target, from) = (row.id.clone(), row.device);
-    change_device(&st, row, device, signed_in, feed.as_deref()).await?;
+    let reacts = DeviceListeners {
+        feed: feed.as_deref(),
+        calls: calls.as_deref().map(Arc::as_ref),
+    };
+    change_device(&st, row, device, signed_in, reacts).await?;
     let details = serde_json::json!({ "from": from, "to": device });
     let audit = crate::supervisor::actions::audit(
         &st.store,
@@ -488,6 +500,14 @@ async fn set_agent_device(
     }))
 }
 
+/// Who learns of a device change at once: the supervisor view, and the calls' cache of how
+/// agents are reached (otherwise the next offer could still ring the old device).
+#[derive(Clone, Copy)]
+struct DeviceListeners<'a> {
+    feed: Option<&'a SupervisorFeed>,
+    calls: Option<&'a CallContext>,
+}
+
 /// Stores the new device and applies the queue rule. Switching back to the phone without an
 /// extension is refused (409): the queue would keep offering calls the agent cannot take.
 /// A `signed_in` agent who switches to the browser and now takes calls enters the queues (as
@@ -497,7 +517,7 @@ async fn change_device(
     row: AgentRow,
     device: Device,
     signed_in: bool,
-    feed: Option<&SupervisorFeed>,
+    reacts: DeviceListeners<'_>,
 ) -> Result<(), ApiError> {
     if device == Device::Phone && row.device == Device::Browser && row.extension.is_none() {
         let snap = snapshot(&st.acd).await?;
@@ -514,8 +534,11 @@ async fn change_device(
         return Err(ApiError::NotFound);
     }
     tracing::info!(agent = %row.id, %from, to = %device, "agent device changed");
-    if let Some(feed) = feed {
+    if let Some(feed) = reacts.feed {
         feed.set_device(row.id.clone(), device);
+    }
+    if let Some(calls) = reacts.calls {
+        calls.extensions.forget(&row.id);
     }
     if signed_in && device == Device::Browser {
         acd_login(&st.acd, &AgentRow { device, ..row }).await?;

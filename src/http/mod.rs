@@ -98,6 +98,7 @@ pub fn router(state: HttpState) -> Router {
     let supervisor = supervisor::router(api.clone(), state.supervisor.clone());
     let metrics = metrics::router(state.clone());
     let call_control = state.calls.clone();
+    let supervisor_feed = state.supervisor.clone();
     Router::new()
         .route("/health", get(health))
         .with_state(state)
@@ -111,7 +112,8 @@ pub fn router(state: HttpState) -> Router {
         .merge(
             agents::router(api)
                 .layer(axum::Extension(ops))
-                .layer(axum::Extension(call_control)),
+                .layer(axum::Extension(call_control))
+                .layer(axum::Extension(supervisor_feed)),
         )
         .fallback_service(pages)
 }

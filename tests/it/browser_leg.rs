@@ -273,3 +273,51 @@ async fn a_browser_that_never_comes_back_ends_the_call() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switching_to_the_browser_takes_effect_at_the_next_offer() {
+    within(60, async {
+        let t = spawn_queue_app(|_| {}).await;
+        let mut phone = crate::helpers::registered_phone(&t, "2001").await;
+        let token = t.login("anna").await;
+        // First call: anna's phone rings (her device is the phone); she declines it.
+        let (mut ua, _rtp, _) = caller(&t).await;
+        press(&mut ua, '0').await;
+        phone
+            .invite(10 * SECS)
+            .await
+            .expect("the phone rings first");
+        phone.ring().await;
+        assert_eq!(ua.bye().await, Some(200), "the caller gives up");
+        assert!(
+            phone.expect_cancel(5 * SECS).await,
+            "the ringing phone is cancelled"
+        );
+        // She switches to the browser in the desk; the next call rings the desk, not the phone.
+        let (status, body) = http_json(
+            t.app.http_addr(),
+            "PUT",
+            "/api/agents/me/device",
+            Some(&token),
+            Some(json!({"device": "browser"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        t.set_state(&token, json!({"state": "available"})).await;
+        let (mut ua, _rtp, _) = caller(&t).await;
+        press(&mut ua, '0').await;
+        let ringing = wait_for(10 * SECS, || async { my_call(&t, &token).await }).await;
+        assert_eq!(
+            ringing.expect("the desk rings")["state"],
+            "ringing",
+            "the browser is rung at once, not after the device cache expires"
+        );
+        assert!(
+            phone.invite(SECS).await.is_none(),
+            "the phone does not ring any more"
+        );
+        assert_eq!(ua.bye().await, Some(200));
+        t.finish().await;
+    })
+    .await;
+}
