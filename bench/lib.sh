@@ -168,3 +168,15 @@ health() {
 now_s() {
     date +%s.%N
 }
+
+# udp_drops PID...: receive-buffer drops summed over the UDP sockets these processes hold
+# (/proc/net/udp "drops" column, cumulative per socket), unlike nstat's host-wide counters that
+# also count other programs on a shared machine.
+udp_drops() {
+    local pid inodes=""
+    for pid in "$@"; do
+        inodes+=$(ls -l "/proc/$pid/fd" 2>/dev/null | sed -nE 's/.*socket:\[([0-9]+)\].*/\1 /p' | tr -d '\n')
+    done
+    awk -v ino="$inodes" 'BEGIN { n = split(ino, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+        FNR > 1 && ($10 in want) { d += $NF } END { print d + 0 }' /proc/net/udp /proc/net/udp6
+}
