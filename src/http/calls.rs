@@ -183,9 +183,14 @@ async fn hold(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<OnBody>,
 ) -> Result<StatusCode, ApiError> {
-    let tx = channel(&calls, &session, &id)?;
-    ask(tx, |reply| BrowserCommand::Hold { on: body.on, reply }).await?;
-    Ok(StatusCode::NO_CONTENT)
+    toggle(
+        &calls,
+        &session,
+        &id,
+        |on, reply| BrowserCommand::Hold { on, reply },
+        body.on,
+    )
+    .await
 }
 
 async fn mute(
@@ -194,8 +199,26 @@ async fn mute(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<OnBody>,
 ) -> Result<StatusCode, ApiError> {
-    let tx = channel(&calls, &session, &id)?;
-    ask(tx, |reply| BrowserCommand::Mute { on: body.on, reply }).await?;
+    toggle(
+        &calls,
+        &session,
+        &id,
+        |on, reply| BrowserCommand::Mute { on, reply },
+        body.on,
+    )
+    .await
+}
+
+/// Hold or mute on/off: the same path to the call task.
+async fn toggle(
+    calls: &CallContext,
+    session: &Session,
+    id: &str,
+    make: fn(bool, oneshot::Sender<Result<(), BrowserCallError>>) -> BrowserCommand,
+    on: bool,
+) -> Result<StatusCode, ApiError> {
+    let tx = channel(calls, session, id)?;
+    ask(tx, |reply| make(on, reply)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -47,6 +47,28 @@ pub(super) struct AgentCall {
 }
 
 impl AgentCall {
+    fn new(
+        offer: OfferId,
+        agent: AgentId,
+        leg: Option<OutLeg>,
+        browser: Option<BrowserLeg>,
+    ) -> AgentCall {
+        AgentCall {
+            offer,
+            agent,
+            leg,
+            browser,
+            bridged: false,
+            gone: false,
+            remote: None,
+            latched: None,
+            last_rx: std::time::Instant::now(),
+            to_agent: None,
+            to_caller: None,
+            out: Vec::with_capacity(200),
+        }
+    }
+
     async fn cancel_leg(&self) {
         if let Some(leg) = &self.leg {
             leg.cancel().await;
@@ -189,37 +211,11 @@ impl Session {
         };
         // The INVITE goes out first; the record follows (the ring must not wait on the database).
         let sent = self.ctx.sip.invite(invite).await;
-        if sent.is_ok() {
-            self.ctx.events.publish(EventKind::CallOffered {
-                call_id: self.id.clone(),
-                agent_id: agent.clone(),
-            });
-        }
-        if let Err(e) = self
-            .ctx
-            .store
-            .record_offer(&self.id, &agent, now_ms())
-            .await
-        {
-            tracing::warn!(error = %e, "cannot record offer");
-        }
+        self.offer_rings(&agent, sent.is_ok()).await;
         match sent {
             Ok(call) => {
                 tracing::info!(%agent, %offer, "ringing agent");
-                self.agent = Some(AgentCall {
-                    offer,
-                    agent,
-                    leg: Some(call.leg),
-                    browser: None,
-                    bridged: false,
-                    gone: false,
-                    remote: None,
-                    latched: None,
-                    last_rx: std::time::Instant::now(),
-                    to_agent: None,
-                    to_caller: None,
-                    out: Vec::with_capacity(200),
-                });
+                self.agent = Some(AgentCall::new(offer, agent, Some(call.leg), None));
                 self.agent_events = Some(call.events);
                 self.agent_socket = Some(socket);
             }
@@ -239,34 +235,23 @@ impl Session {
     /// Rings a browser agent's desk: the pop is the ring; the desk answers with its SDP offer.
     async fn ring_browser_agent(&mut self, offer: OfferId, agent: AgentId) {
         let (registration, rx) = self.ctx.browser.register(self.id.clone(), agent.clone());
-        self.ctx.events.publish(EventKind::CallOffered {
-            call_id: self.id.clone(),
-            agent_id: agent.clone(),
-        });
-        if let Err(e) = self
-            .ctx
-            .store
-            .record_offer(&self.id, &agent, now_ms())
-            .await
-        {
-            tracing::warn!(error = %e, "cannot record offer");
-        }
+        self.offer_rings(&agent, true).await;
         tracing::info!(%agent, %offer, "ringing agent's browser");
         let browser = self.ring_browser(registration, rx);
-        self.agent = Some(AgentCall {
-            offer,
-            agent,
-            leg: None,
-            browser: Some(browser),
-            bridged: false,
-            gone: false,
-            remote: None,
-            latched: None,
-            last_rx: std::time::Instant::now(),
-            to_agent: None,
-            to_caller: None,
-            out: Vec::with_capacity(200),
-        });
+        self.agent = Some(AgentCall::new(offer, agent, None, Some(browser)));
+    }
+
+    /// The offer rings (`ringing`: the screen-pop moment, `call_offered`) and is recorded.
+    async fn offer_rings(&self, agent: &AgentId, ringing: bool) {
+        if ringing {
+            self.ctx.events.publish(EventKind::CallOffered {
+                call_id: self.id.clone(),
+                agent_id: agent.clone(),
+            });
+        }
+        if let Err(e) = self.ctx.store.record_offer(&self.id, agent, now_ms()).await {
+            tracing::warn!(error = %e, "cannot record offer");
+        }
     }
 
     async fn fail_offer(

@@ -13,6 +13,7 @@ use tokio::net::UdpSocket;
 
 use super::{Ending, Phase, Session};
 use crate::call::browser::{BrowserCallError, BrowserCallStatus, BrowserCommand, Registration};
+use crate::domain::CallId;
 use crate::events::EventKind;
 use crate::media::g711::G711;
 use crate::media::prompts::{Playback, Prompt};
@@ -109,6 +110,24 @@ impl BrowserLeg {
         if let Ok(p) = RtpPacket::parse(&self.out) {
             peer.send_rtp(now, &p);
         }
+    }
+
+    /// The server's quality sample now: the peer's RTCP figures and the voiced-audio counters.
+    fn sample(&mut self, call: &CallId, now: Instant) -> Option<QualitySample> {
+        let q = self.peer.as_mut()?.quality(now);
+        Some(QualitySample {
+            call_id: call.clone(),
+            at: now_ms(),
+            source: QualitySource::Server,
+            packets_received: q.packets_received,
+            packets_lost: q.packets_lost,
+            loss_pct: q.loss_pct,
+            jitter_ms: q.jitter_ms,
+            rtt_ms: q.rtt_ms,
+            voiced_to_agent_ms: Some(self.voiced_to_agent_ms),
+            voiced_from_agent_ms: Some(self.voiced_from_agent_ms),
+            audio_level: None,
+        })
     }
 
     /// Sends whatever the peer has queued on the socket. Never waits.
@@ -496,22 +515,7 @@ impl Session {
             }
             if now >= b.next_stats {
                 b.next_stats = now + stats_every;
-                if let Some(peer) = b.peer.as_mut() {
-                    let q = peer.quality(now);
-                    sample = Some(QualitySample {
-                        call_id: self.id.clone(),
-                        at: now_ms(),
-                        source: QualitySource::Server,
-                        packets_received: q.packets_received,
-                        packets_lost: q.packets_lost,
-                        loss_pct: q.loss_pct,
-                        jitter_ms: q.jitter_ms,
-                        rtt_ms: q.rtt_ms,
-                        voiced_to_agent_ms: Some(b.voiced_to_agent_ms),
-                        voiced_from_agent_ms: Some(b.voiced_from_agent_ms),
-                        audio_level: None,
-                    });
-                }
+                sample = b.sample(&self.id, now);
             }
         }
         self.pump_browser(now);
@@ -533,23 +537,10 @@ impl Session {
 
     /// Final quality sample and close, when the call ends.
     pub(super) async fn close_browser(&mut self, b: &mut BrowserLeg) {
-        let now = Instant::now();
-        if let Some(peer) = b.peer.as_mut() {
-            let q = peer.quality(now);
-            let s = QualitySample {
-                call_id: self.id.clone(),
-                at: now_ms(),
-                source: QualitySource::Server,
-                packets_received: q.packets_received,
-                packets_lost: q.packets_lost,
-                loss_pct: q.loss_pct,
-                jitter_ms: q.jitter_ms,
-                rtt_ms: q.rtt_ms,
-                voiced_to_agent_ms: Some(b.voiced_to_agent_ms),
-                voiced_from_agent_ms: Some(b.voiced_from_agent_ms),
-                audio_level: None,
-            };
-            peer.close();
+        if let Some(s) = b.sample(&self.id, Instant::now()) {
+            if let Some(peer) = b.peer.as_mut() {
+                peer.close();
+            }
             if let Some(socket) = self.agent_socket.as_ref() {
                 b.transmit(socket);
             }
