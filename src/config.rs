@@ -328,6 +328,14 @@ impl Config {
                 reason: "must be at least 1024".to_owned(),
             });
         }
+        if self.webrtc.candidate_ip().is_unspecified() {
+            return Err(ConfigError::Invalid {
+                setting: "webrtc.candidate_ip",
+                reason: "browsers cannot send to an unspecified address: with bind_ip 0.0.0.0 \
+                         or :: set candidate_ip to the address browsers reach"
+                    .to_owned(),
+            });
+        }
         if self.webrtc.media_timeout_ms < 500 || self.webrtc.stats_interval_ms < 100 {
             return Err(ConfigError::Invalid {
                 setting: "webrtc.media_timeout_ms / webrtc.stats_interval_ms",
@@ -367,10 +375,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn webrtc_needs_a_reachable_candidate_address() {
+        let mut cfg = Config::from_toml("[webrtc]\nbind_ip = \"0.0.0.0\"\n").unwrap();
+        assert!(cfg.validate().is_err(), "0.0.0.0 cannot be a candidate");
+        cfg.webrtc.candidate_ip = Some(std::net::IpAddr::from([192, 0, 2, 10]));
+        cfg.validate().unwrap();
+        assert_eq!(cfg.webrtc.candidate_ip().to_string(), "192.0.2.10");
+    }
+
+    #[test]
     fn empty_file_gives_defaults() {
         let cfg = Config::from_toml("").unwrap();
-        assert_eq!(cfg.sip.udp_listen, "127.0.0.1:5060".parse::<SocketAddr>().unwrap());
-        assert_eq!(cfg.http.listen, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());
+        assert_eq!(
+            cfg.sip.udp_listen,
+            "127.0.0.1:5060".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            cfg.http.listen,
+            "127.0.0.1:8080".parse::<SocketAddr>().unwrap()
+        );
         assert_eq!(cfg.database.url, "sqlite://firstline.db");
         assert_eq!(cfg.numbers.default_country_code, "31");
         cfg.validate().unwrap();

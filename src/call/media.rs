@@ -238,15 +238,22 @@ impl MediaLeg {
     }
 
     /// Sends a ready RTP packet to the caller (bridged media). Never waits.
-    pub(super) fn send_raw(&self, packet: &[u8]) {
+    /// Whether the packet went out (not when the caller holds us or the socket refused it).
+    pub(super) fn send_raw(&self, packet: &[u8]) -> bool {
         if !self.sending {
-            return;
+            return false;
         }
-        if let Some(to) = self.latched.or(self.signalled)
-            && let Err(e) = self.socket.try_send_to(packet, to)
-            && e.kind() != io::ErrorKind::WouldBlock
-        {
-            tracing::debug!(error = %e, %to, "RTP send failed");
+        let Some(to) = self.latched.or(self.signalled) else {
+            return false;
+        };
+        match self.socket.try_send_to(packet, to) {
+            Ok(_) => true,
+            Err(e) => {
+                if e.kind() != io::ErrorKind::WouldBlock {
+                    tracing::debug!(error = %e, %to, "RTP send failed");
+                }
+                false
+            }
         }
     }
 

@@ -108,7 +108,11 @@ async fn ask<T>(
     let (reply, rx) = oneshot::channel();
     tx.send_timeout(make(reply), REPLY_TIMEOUT)
         .await
-        .map_err(|_| ApiError::NotFound)?;
+        .map_err(|e| match e {
+            // The call task is alive but not taking requests: try again, the call is not over.
+            mpsc::error::SendTimeoutError::Timeout(_) => ApiError::Unavailable,
+            mpsc::error::SendTimeoutError::Closed(_) => ApiError::NotFound,
+        })?;
     match tokio::time::timeout(REPLY_TIMEOUT, rx).await {
         Ok(Ok(r)) => r.map_err(|e| match e {
             BrowserCallError::Invalid(m) => ApiError::BadRequest(m),
@@ -260,9 +264,11 @@ async fn quality(
     let rtt_ms = figure("rtt_ms", body.rtt_ms, 60_000.0)?;
     let audio_level = figure("audio_level", body.audio_level, 1.0)?;
     let (received, lost) = (body.packets_received, body.packets_lost);
-    if received.is_some_and(|n| n < 0) {
+    // A day of 50 packets/s is 4.3 million: anything past 2^40 is not a real counter.
+    let counter_ok = |n: Option<i64>| n.is_none_or(|n| n.unsigned_abs() < 1 << 40);
+    if received.is_some_and(|n| n < 0) || !counter_ok(received) || !counter_ok(lost) {
         return Err(ApiError::BadRequest(
-            "packets_received must not be negative".to_owned(),
+            "packets_received and packets_lost must be counts below 2^40".to_owned(),
         ));
     }
     // Lost can be negative in RTCP (duplicates); the percentage is over what was expected.

@@ -33,6 +33,9 @@ pub struct Heard {
 pub struct SoftphoneClient {
     peer: BrowserPeer,
     socket: UdpSocket,
+    /// Close the connection (DTLS alert) when stopped; `false` vanishes silently, like a
+    /// crashed tab or a lost network.
+    close_on_stop: bool,
 }
 
 impl SoftphoneClient {
@@ -45,7 +48,20 @@ impl SoftphoneClient {
             .local_addr()
             .map_err(|e| WebrtcError::Rtc(e.to_string()))?;
         let (peer, offer) = BrowserPeer::offer(Instant::now(), local, local, G711::Pcmu)?;
-        Ok((SoftphoneClient { peer, socket }, offer))
+        Ok((
+            SoftphoneClient {
+                peer,
+                socket,
+                close_on_stop: true,
+            },
+            offer,
+        ))
+    }
+
+    /// When stopped, goes silent without closing (a crash or a network loss, not a hang-up).
+    pub fn vanish_on_stop(mut self) -> SoftphoneClient {
+        self.close_on_stop = false;
+        self
     }
 
     /// Applies the server's answer.
@@ -108,8 +124,10 @@ impl SoftphoneClient {
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
             }
         }
-        self.peer.close();
-        self.drain(&heard, &mut pcm);
+        if self.close_on_stop {
+            self.peer.close();
+            self.drain(&heard, &mut pcm);
+        }
     }
 
     fn drain(&mut self, heard: &Mutex<Heard>, pcm: &mut Vec<i16>) {

@@ -70,7 +70,8 @@ pub enum PeerState {
     Failed,
 }
 
-/// Call quality as the remote side reports it in RTCP (percent, milliseconds).
+/// Call quality of the browser leg (percent, milliseconds): RTCP figures of both directions and
+/// the ICE round trip.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Quality {
     /// Packets we sent that the browser reported lost (cumulative).
@@ -79,7 +80,7 @@ pub struct Quality {
     pub loss_pct: Option<f64>,
     /// Interarrival jitter the browser measured on our stream.
     pub jitter_ms: Option<f64>,
-    /// Round-trip time from the last receiver report (LSR/DLSR).
+    /// Round-trip time of the ICE consent checks (STUN on the media 5-tuple).
     pub rtt_ms: Option<f64>,
     /// Packets we received from the browser.
     pub packets_received: Option<i64>,

@@ -29,7 +29,15 @@ struct Browser {
 impl Browser {
     /// Offers to `/api/calls/{call}/webrtc` as `token` and runs the client with a `hz` tone.
     async fn connect(t: &TestApp, token: &str, call: &str, hz: f64) -> Browser {
+        Browser::connect_with(t, token, call, hz, false).await
+    }
+
+    /// As `connect`; `crash`: stopping it leaves without a word (no DTLS close alert).
+    async fn connect_with(t: &TestApp, token: &str, call: &str, hz: f64, crash: bool) -> Browser {
         let (mut client, offer) = SoftphoneClient::new([127, 0, 0, 1].into()).await.unwrap();
+        if crash {
+            client = client.vanish_on_stop();
+        }
         let (status, answer) = http_json(
             t.app.http_addr(),
             "POST",
@@ -179,6 +187,34 @@ async fn browser_agent_talks_holds_reconnects_and_hangs_up() {
         let (status, _) = http_json(t.app.http_addr(), "POST", &format!("/api/calls/{call}/dtmf"), Some(&token), Some(json!({"digits": "5x"}))).await;
         assert_eq!(status, 400);
 
+        // Mute: the caller's stream goes on, silent; unmute brings the tone back.
+        let mute_path = format!("/api/calls/{call}/mute");
+        let mute = |on: bool| http_json(t.app.http_addr(), "POST", &mute_path, Some(&token), Some(json!({"on": on})));
+        assert_eq!(mute(true).await.0, 204);
+        while rtp.sock.try_recv_from(&mut [0u8; 2048]).is_ok() {}
+        let got = rtp.play(answer.rtp, &tone(1000.0, 1.0)).await;
+        assert!(got.len() >= 40, "the muted call keeps sending RTP: {}", got.len());
+        let pcm = decode_g711(&got[got.len() - 25..]);
+        assert!(pcm.iter().all(|s| s.unsigned_abs() < 100), "muted means silence");
+        assert_eq!(mute(false).await.0, 204);
+        tones_cross(&mut rtp, answer.rtp, &browser).await;
+
+        // Hold pressed while DTMF tones still play: the caller gets hold music, not silence.
+        let (status, _) = http_json(t.app.http_addr(), "POST", &format!("/api/calls/{call}/dtmf"), Some(&token), Some(json!({"digits": "123456789"}))).await;
+        assert_eq!(status, 204);
+        assert_eq!(hold(true).await.0, 204);
+        let (status, _) = http_json(t.app.http_addr(), "POST", &format!("/api/calls/{call}/dtmf"), Some(&token), Some(json!({"digits": "1"}))).await;
+        assert_eq!(status, 409, "no DTMF to a caller on hold");
+        while rtp.sock.try_recv_from(&mut [0u8; 2048]).is_ok() {}
+        let got = rtp.play(answer.rtp, &tone(1000.0, 2.0)).await;
+        let pcm = decode_g711(&got[got.len().saturating_sub(50)..]);
+        let mut det = InbandDetector::new();
+        let heard: String = pcm.chunks(160).flat_map(|c| det.push(c)).collect();
+        assert!(heard.is_empty(), "the tones stopped at hold: {heard}");
+        assert!(pcm.iter().any(|s| s.unsigned_abs() > 1000), "hold music plays");
+        assert_eq!(hold(false).await.0, 204);
+        tones_cross(&mut rtp, answer.rtp, &browser).await;
+
         // The browser vanishes (a reload): the caller is held, then the desk reconnects.
         browser.stop().await;
         let gone = wait_for(5 * SECS, || async {
@@ -243,7 +279,7 @@ async fn a_browser_that_never_comes_back_ends_the_call() {
             .as_str()
             .unwrap()
             .to_owned();
-        let browser = Browser::connect(&t, &token, &call, 440.0).await;
+        let browser = Browser::connect_with(&t, &token, &call, 440.0, true).await;
         wait_for(5 * SECS, || async {
             my_call(&t, &token)
                 .await
@@ -251,7 +287,17 @@ async fn a_browser_that_never_comes_back_ends_the_call() {
         })
         .await
         .expect("connected");
+        // The tab crashes: no close alert, the media just stops. After media_timeout_ms the
+        // call waits (hold music), after the grace period it ends.
         browser.stop().await;
+        let gone = wait_for(5 * SECS, || async {
+            my_call(&t, &token)
+                .await
+                .filter(|c| c["state"] == "browser_gone")
+        })
+        .await
+        .expect("silence from the browser is noticed");
+        assert_eq!(gone["held"], false, "not held by the agent");
         let bye = ua
             .request("BYE", 10 * SECS)
             .await

@@ -328,8 +328,8 @@ impl Session {
                 self.agent_failed(fail, result).await;
                 None
             }
-            // The bridged agent hung up (or their leg failed): the caller's call ends too.
-            _ if bridged => {
+            // The bridged agent hung up: the caller's call ends too.
+            Some(OutEvent::Bye) if bridged => {
                 self.agent_gone();
                 self.leg.hangup().await;
                 Some(Ending {
@@ -337,6 +337,12 @@ impl Session {
                     hangup_by: Some(crate::store::HangupBy::Agent),
                     reason: "agent hung up".to_owned(),
                 })
+            }
+            // The bridged agent's leg failed (transport, channel closed): not the agent's doing.
+            _ if bridged => {
+                self.agent_gone();
+                self.leg.hangup().await;
+                Some(Ending::by_server(Outcome::Answered, "agent leg failed"))
             }
             // The ringing leg ended without an answer.
             _ => {

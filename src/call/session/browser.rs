@@ -45,6 +45,10 @@ pub(super) struct BrowserLeg {
     pub(super) gone_until: Option<Instant>,
     /// The agent pressed Hold.
     held: bool,
+    /// Hold music is playing to the caller (our sender owns the caller's stream).
+    music: bool,
+    /// The hold state last published (`call_held`): held by the agent or the browser gone.
+    announced_hold: bool,
     muted: bool,
     voiced_to_agent_ms: i64,
     voiced_from_agent_ms: i64,
@@ -65,6 +69,8 @@ impl BrowserLeg {
             last_rx: now,
             gone_until: None,
             held: false,
+            music: false,
+            announced_hold: false,
             muted: false,
             voiced_to_agent_ms: 0,
             voiced_from_agent_ms: 0,
@@ -97,9 +103,6 @@ impl BrowserLeg {
         if self.on_hold() {
             return;
         }
-        if packet.payload.len() <= 320 && voiced(caller, packet.payload, &mut self.pcm) {
-            self.voiced_to_agent_ms += 20;
-        }
         let (Some(relay), Some(peer)) = (self.to_browser.as_mut(), self.peer.as_mut()) else {
             return;
         };
@@ -107,8 +110,13 @@ impl BrowserLeg {
         if relay.relay(packet, &mut self.out) == Relayed::Dropped {
             return;
         }
-        if let Ok(p) = RtpPacket::parse(&self.out) {
-            peer.send_rtp(now, &p);
+        // Counted only when handed to the browser leg: a zero shows one-way audio.
+        if let Ok(p) = RtpPacket::parse(&self.out)
+            && peer.send_rtp(now, &p)
+            && packet.payload.len() <= 320
+            && voiced(caller, packet.payload, &mut self.pcm)
+        {
+            self.voiced_to_agent_ms += 20;
         }
     }
 
@@ -228,7 +236,16 @@ impl Session {
                 None
             }
             BrowserCommand::Dtmf { digits, reply } => {
-                let r = if !bridged {
+                let on_hold = self
+                    .agent
+                    .as_ref()
+                    .and_then(|a| a.browser.as_ref())
+                    .is_some_and(BrowserLeg::on_hold);
+                let r = if on_hold {
+                    Err(BrowserCallError::Conflict(
+                        "the caller is on hold".to_owned(),
+                    ))
+                } else if !bridged {
                     Err(BrowserCallError::Conflict(
                         "the call is not connected".to_owned(),
                     ))
@@ -261,7 +278,7 @@ impl Session {
                         call_id: self.id.clone(),
                         state,
                         device: "browser",
-                        held: b.on_hold(),
+                        held: b.held,
                         muted: b.muted,
                     });
                 }
@@ -314,7 +331,13 @@ impl Session {
             return Err(BrowserCallError::Gone);
         };
         if let Some(mut old) = b.peer.replace(peer) {
+            // Its close alert goes out on the same socket (the old tab may still listen).
             old.close();
+            if let Some(socket) = self.agent_socket.as_ref() {
+                while let Some((data, to)) = old.poll_transmit() {
+                    let _ = socket.try_send_to(&data, to);
+                }
+            }
             b.reconnects += 1;
         }
         b.local = Some(local);
@@ -331,18 +354,18 @@ impl Session {
             Some(ts) => relay.continuing(ts),
             None => relay,
         });
-        let was_gone = b.gone_until.take().is_some();
-        let reconnect = bridged;
-        if reconnect {
+        b.gone_until = None;
+        if bridged {
             tracing::info!(reconnects = b.reconnects, "browser leg reconnected");
-            if let Err(e) = self.ctx.store.add_browser_reconnect(&self.id).await {
-                tracing::warn!(error = %e, "cannot count the reconnect");
-            }
+            // Off the media loop: the database must not stall the relay.
+            let (store, id) = (self.ctx.store.clone(), self.id.clone());
+            self.ctx.tasks.spawn(async move {
+                if let Err(e) = store.add_browser_reconnect(&id).await {
+                    tracing::warn!(error = %e, "cannot count the reconnect");
+                }
+            });
         }
-        if was_gone {
-            self.hold_changed(false, "browser_gone");
-        }
-        self.refresh_hold(now);
+        self.refresh_hold(now, "browser_gone");
         Ok(answer)
     }
 
@@ -355,46 +378,82 @@ impl Session {
             return;
         }
         b.held = on;
-        self.hold_changed(on, "agent");
-        self.refresh_hold(Instant::now());
+        self.refresh_hold(Instant::now(), "agent");
     }
 
-    fn hold_changed(&self, held: bool, reason: &str) {
-        if let Some(a) = self.agent.as_ref() {
-            self.ctx.events.publish(EventKind::CallHeld {
-                call_id: self.id.clone(),
-                agent_id: a.agent.clone(),
-                held,
-                reason: reason.to_owned(),
-            });
-        }
-        tracing::info!(held, reason, "hold");
-    }
-
-    /// Starts or stops the hold music to match the leg's state; the caller's stream passes
-    /// between the relay and our own sender without a jump.
-    fn refresh_hold(&mut self, now: Instant) {
-        let Some(b) = self.agent.as_mut().and_then(|a| a.browser.as_mut()) else {
+    /// Starts or stops the hold music to match the leg's state (the agent's Hold, or the
+    /// browser gone); the caller's stream passes between the relay and our own sender without
+    /// a jump. Publishes `call_held` when the combined state changes (`cause`: why it changed,
+    /// for an un-hold; a hold says `browser_gone` while the browser is gone).
+    fn refresh_hold(&mut self, now: Instant, cause: &str) {
+        let Some(a) = self.agent.as_mut() else {
+            return;
+        };
+        let agent_id = a.agent.clone();
+        let Some(b) = a.browser.as_mut() else {
             return;
         };
         let hold = b.on_hold();
-        let music = self.playback.is_some();
-        if hold && !music {
-            if let Some(relay) = b.to_caller.take() {
-                let (_, seq, ts) = relay.position();
-                self.media.continue_from(seq, ts, now);
-            } else {
-                self.media.start_clock(now);
+        if hold && !b.music {
+            // While DTMF tones play our sender already owns the stream: music replaces them.
+            if self.playback.is_none() {
+                match b.to_caller.take() {
+                    Some(relay) => {
+                        let (_, seq, ts) = relay.position();
+                        self.media.continue_from(seq, ts, now);
+                    }
+                    None => self.media.start_clock(now),
+                }
             }
+            b.to_caller = None;
+            b.music = true;
             self.playback = Some(Playback::looping(self.ctx.prompts.hold()));
-        } else if !hold && music {
+        }
+        // Music → relay: the relay continues our sender's stream.
+        let resume = !hold && b.music;
+        if resume {
+            b.music = false;
             self.playback = None;
+        }
+        if hold != b.announced_hold {
+            b.announced_hold = hold;
+            let reason = if b.gone_until.is_some() {
+                "browser_gone"
+            } else if hold {
+                "agent"
+            } else {
+                cause
+            };
+            tracing::info!(held = hold, reason, "hold");
+            self.ctx.events.publish(EventKind::CallHeld {
+                call_id: self.id.clone(),
+                agent_id,
+                held: hold,
+                reason: reason.to_owned(),
+            });
+        }
+        if resume {
+            self.rebuild_caller_relay();
+        }
+    }
+
+    /// Our own audio to a bridged caller (DTMF tones) is over: hold music if the call is held
+    /// meanwhile, else the agent's audio again.
+    pub(super) fn after_server_audio(&mut self, now: Instant) {
+        let held = self
+            .agent
+            .as_ref()
+            .and_then(|a| a.browser.as_ref())
+            .is_some_and(BrowserLeg::on_hold);
+        if held {
+            self.refresh_hold(now, "agent");
+        } else {
             self.rebuild_caller_relay();
         }
     }
 
     /// After our own sender spoke to the caller, the relay continues from where it stopped.
-    pub(super) fn rebuild_caller_relay(&mut self) {
+    fn rebuild_caller_relay(&mut self) {
         let caller_format = self.media.format();
         let (ssrc, seq, ts) = self.media.stream_position();
         if let Some(b) = self.agent.as_mut().and_then(|a| a.browser.as_mut())
@@ -410,9 +469,6 @@ impl Session {
         let Some(b) = self.agent.as_mut().and_then(|a| a.browser.as_mut()) else {
             return;
         };
-        if b.on_hold() {
-            return;
-        }
         if let Some(relay) = b.to_caller.take() {
             let (_, seq, ts) = relay.position();
             self.media.continue_from(seq, ts, now);
@@ -449,26 +505,34 @@ impl Session {
             let (Some(format), Some(relay)) = (format, b.to_caller.as_mut()) else {
                 continue;
             };
-            if talking || b.held || b.muted || b.gone_until.is_some() {
+            if talking || b.held || b.gone_until.is_some() {
                 continue;
             }
+            let silence;
+            let payload: &[u8] = if b.muted && p.header.payload_type == format.audio_pt {
+                // Muted: the caller's stream goes on, with silence (no RTP timeout anywhere).
+                silence = vec![super::play::silence(format.codec); p.payload.len().min(320)];
+                &silence
+            } else {
+                &p.payload
+            };
             let packet = RtpPacket {
                 payload_type: p.header.payload_type,
                 marker: p.header.marker,
                 sequence: p.header.sequence_number,
                 timestamp: p.header.timestamp,
                 ssrc: p.header.ssrc,
-                payload: &p.payload,
+                payload,
             };
-            if packet.payload_type == format.audio_pt
+            b.out.clear();
+            if relay.relay(&packet, &mut b.out) != Relayed::Dropped
+                && self.media.send_raw(&b.out)
+                && !b.muted
+                && packet.payload_type == format.audio_pt
                 && packet.payload.len() <= 320
                 && voiced(format.codec, packet.payload, &mut b.pcm)
             {
                 b.voiced_from_agent_ms += 20;
-            }
-            b.out.clear();
-            if relay.relay(&packet, &mut b.out) != Relayed::Dropped {
-                self.media.send_raw(&b.out);
             }
         }
         if let Some(socket) = self.agent_socket.as_ref() {
@@ -507,8 +571,7 @@ impl Session {
                 if failed || now.duration_since(b.last_rx) > media_timeout {
                     tracing::info!(failed, "browser leg gone; caller on hold");
                     b.gone_until = Some(now + grace);
-                    self.hold_changed(true, "browser_gone");
-                    self.refresh_hold(now);
+                    self.refresh_hold(now, "browser_gone");
                     self.pump_browser(now);
                     return None;
                 }
@@ -528,9 +591,13 @@ impl Session {
                 jitter_ms: s.jitter_ms,
                 rtt_ms: s.rtt_ms,
             });
-            if let Err(e) = self.ctx.store.record_quality(&s).await {
-                tracing::warn!(error = %e, "cannot store a quality sample");
-            }
+            // Off the media loop: a slow database must not stall the relay.
+            let store = self.ctx.store.clone();
+            self.ctx.tasks.spawn(async move {
+                if let Err(e) = store.record_quality(&s).await {
+                    tracing::warn!(error = %e, "cannot store a quality sample");
+                }
+            });
         }
         None
     }

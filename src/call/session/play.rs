@@ -65,6 +65,12 @@ impl Session {
             };
             if finished {
                 self.playback = None;
+                if self.phase == Phase::Bridged {
+                    // Tones to a bridged caller are over: the agent's audio (or hold music)
+                    // takes this very slot, so nothing more is sent from here.
+                    self.after_server_audio(now);
+                    break;
+                }
                 self.on_playback_finished(now);
             }
             if self.frame.is_empty() {
@@ -90,8 +96,7 @@ impl Session {
             // An announcement or the options prompt ended: back to the music (or the next one).
             Phase::Hold { .. } => self.after_announcement(),
             Phase::Recording { .. } if self.recording.is_none() => self.begin_capture(now),
-            // DTMF tones to the caller are over: the agent's audio is relayed again.
-            Phase::Bridged => self.rebuild_caller_relay(),
+            Phase::Bridged => self.after_server_audio(now),
             Phase::Recording { .. } | Phase::Closing { .. } => {}
         }
     }
