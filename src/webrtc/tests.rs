@@ -210,3 +210,49 @@ fn an_offer_without_g711_is_refused() {
     let r = BrowserPeer::answer(now, "not sdp", addr(SERVER), addr(SERVER), G711::Pcmu);
     assert!(r.is_err());
 }
+
+/// Every truncation and every single-line removal or corruption of a real offer: the answer is
+/// a clean `Ok` or `Err`, never a panic (the call task runs this on whatever the desk posts).
+#[test]
+fn mangled_offers_never_panic() {
+    let now = Instant::now();
+    let (_, offer) = BrowserPeer::offer(now, addr(BROWSER), addr(BROWSER), G711::Pcmu).unwrap();
+    let lines: Vec<&str> = offer.split("\r\n").filter(|l| !l.is_empty()).collect();
+    let mut variants: Vec<String> = Vec::new();
+    for cut in (0..offer.len()).step_by(7) {
+        if offer.is_char_boundary(cut) {
+            variants.push(offer[..cut].to_owned());
+        }
+    }
+    for skip in 0..lines.len() {
+        let without: Vec<&str> = lines
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != skip)
+            .map(|(_, l)| *l)
+            .collect();
+        variants.push(without.join("\r\n") + "\r\n");
+        let mut garbled: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+        garbled[skip] = format!("{}=\u{0}\u{ffff}:999999999999 x", &lines[skip][..1]);
+        variants.push(garbled.join("\r\n") + "\r\n");
+        let mut doubled: Vec<&str> = lines.clone();
+        doubled.insert(skip, lines[skip]);
+        variants.push(doubled.join("\r\n") + "\r\n");
+    }
+    let mut refused = 0;
+    for v in &variants {
+        let r = std::panic::catch_unwind(|| {
+            BrowserPeer::answer(now, v, addr(SERVER), addr(SERVER), G711::Pcmu).map(|_| ())
+        });
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => refused += 1,
+            Err(_) => panic!("answering this offer panicked:\n{v}"),
+        }
+    }
+    assert!(
+        refused > variants.len() / 4,
+        "most mangled offers are refused: {refused}/{}",
+        variants.len()
+    );
+}
