@@ -304,6 +304,8 @@ export function createSoftphone({ showError }) {
   }
 
   window.firstlinePhone = {
+    /** Keypad digits the server accepted (204) and refused, in order. */
+    keys: () => ({ ...keys }),
     /** The current peer connection's counters (for tests and diagnostics). */
     stats: async () => {
       const pc = phone.pc;
@@ -371,6 +373,8 @@ export function createSoftphone({ showError }) {
     render();
   });
 
+  /** Digits the server accepted or refused (for tests and diagnostics). */
+  const keys = { accepted: '', refused: '' };
   const keypad = $('phone-keypad');
   for (const [digit, name] of KEYS) {
     const b = document.createElement('button');
@@ -382,7 +386,9 @@ export function createSoftphone({ showError }) {
       if (phone.callId === null) return;
       try {
         await api('POST', `/api/calls/${encodeURIComponent(phone.callId)}/dtmf`, { digits: digit });
+        keys.accepted += digit;
       } catch (e) {
+        keys.refused += digit;
         fail('keypad', e);
       }
     });

@@ -327,6 +327,22 @@ async fn browser_agent_answers_and_audio_flows_both_ways() {
             );
             b.click(&b.testid("phone-key-5").await).await;
             b.click(&b.testid("phone-key-hash").await).await;
+            // The clicks' requests finish after the clicks: wait for the server's answers.
+            let keys = wait_for(Duration::from_secs(10), || async {
+                let k = b
+                    .exec("return window.firstlinePhone.keys();", json!([]))
+                    .await;
+                (k["accepted"].as_str().unwrap_or("").len()
+                    + k["refused"].as_str().unwrap_or("").len()
+                    >= 2)
+                    .then_some(k)
+            })
+            .await
+            .expect("the keypad's requests were answered");
+            assert_eq!(
+                keys["accepted"], "5#",
+                "the server took both digits: {keys}"
+            );
             assert_eq!(text_of(b, "error-msg").await, "", "no refusal shown");
 
             // Reload mid-call: the same call survives and the desk takes it back.
