@@ -19,7 +19,7 @@ const KEEP_SAMPLES: usize = 80_000;
 /// What a running client has heard and sent so far (shared with whoever started it).
 #[derive(Debug, Default)]
 pub struct Heard {
-    /// Decoded audio received from the server, the last `KEEP_SAMPLES` samples.
+    /// Decoded audio received from the server: at least the last 10 s (at most 20 s).
     pub pcm: Vec<i16>,
     /// RTP packets received.
     pub packets: u64,
@@ -140,8 +140,9 @@ impl SoftphoneClient {
                 pcm.clear();
                 codec.decode_into(&p.payload, pcm);
                 h.pcm.extend_from_slice(pcm);
-                let excess = h.pcm.len().saturating_sub(KEEP_SAMPLES);
-                if excess > 0 {
+                // Trimmed in bulk (amortised): the last KEEP_SAMPLES to twice that are kept.
+                if h.pcm.len() > 2 * KEEP_SAMPLES {
+                    let excess = h.pcm.len() - KEEP_SAMPLES;
                     h.pcm.drain(..excess);
                 }
             }

@@ -16,7 +16,7 @@ use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::RTCPeerConnectionBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::interceptor_registry::configure_rtcp_reports;
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_PCMA, MIME_TYPE_PCMU, MIME_TYPE_TELEPHONE_EVENT, MediaEngine,
 };
@@ -126,8 +126,10 @@ impl BrowserPeer {
                 RtpCodecKind::Audio,
             )
             .map_err(rtc_err)?;
-        let registry =
-            register_default_interceptors(Registry::new(), &mut engine).map_err(rtc_err)?;
+        // RTCP sender and receiver reports only: they carry the quality figures. NACK,
+        // transport-wide congestion control and simulcast headers do nothing for a G.711 voice
+        // leg and cost CPU on every packet (BENCHMARKS.md, issue 6).
+        let registry = configure_rtcp_reports(Registry::new());
         let mut pc = RTCPeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
             .with_media_engine(engine)
