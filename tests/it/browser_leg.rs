@@ -367,3 +367,123 @@ async fn switching_to_the_browser_takes_effect_at_the_next_offer() {
     })
     .await;
 }
+
+/// The supervisor feed as sanne sees it: femke's agent object, merged from the snapshot and
+/// every update (agents are merged by `id`, key by key).
+struct Feed {
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    femke: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Feed {
+    async fn open(t: &TestApp) -> Feed {
+        use futures_util::SinkExt;
+        use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+        let token = t.login("sanne").await;
+        let mut req = format!("ws://{}/api/supervisor/ws", t.app.http_addr())
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        let hello = json!({"v": 1, "type": "hello", "last_seq": null, "epoch": null});
+        ws.send(Message::text(hello.to_string())).await.unwrap();
+        Feed {
+            ws,
+            femke: serde_json::Map::new(),
+        }
+    }
+
+    /// Reads frames until femke's merged object satisfies `done` (within `limit`).
+    async fn until(
+        &mut self,
+        limit: Duration,
+        done: impl Fn(&serde_json::Map<String, serde_json::Value>) -> bool,
+    ) -> serde_json::Value {
+        use futures_util::StreamExt;
+        let end = tokio::time::Instant::now() + limit;
+        while !done(&self.femke) {
+            let frame = tokio::time::timeout_at(end, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("feed never showed it; femke is {:?}", self.femke))
+                .expect("feed open")
+                .unwrap();
+            let Ok(text) = frame.into_text() else {
+                continue;
+            };
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            for a in v["agents"].as_array().into_iter().flatten() {
+                if a["id"] == "agent-demo-femke"
+                    && let Some(o) = a.as_object()
+                {
+                    for (k, val) in o {
+                        self.femke.insert(k.clone(), val.clone());
+                    }
+                }
+            }
+        }
+        serde_json::Value::Object(self.femke.clone())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_supervisor_sees_the_device_hold_and_quality_of_a_browser_call() {
+    within(60, async {
+        let t = spawn_queue_app(|_| {}).await;
+        let mut feed = Feed::open(&t).await;
+        let token = t.login("femke").await;
+        let femke = feed
+            .until(5 * SECS, |a| a.get("state").is_some_and(|s| s == "available"))
+            .await;
+        assert_eq!(femke["device"], "browser", "{femke}");
+        let (mut ua, _rtp, _) = caller(&t).await;
+        press(&mut ua, '0').await;
+        let call = wait_for(10 * SECS, || async { my_call(&t, &token).await })
+            .await
+            .expect("rings")["call_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let browser = Browser::connect(&t, &token, &call, 440.0).await;
+        // Quality samples every second (Config::for_tests): the server's from RTCP and the ICE
+        // round trip, and the desk's getStats summary.
+        let (status, _) = http_json(
+            t.app.http_addr(),
+            "POST",
+            &format!("/api/calls/{call}/quality"),
+            Some(&token),
+            Some(json!({"packets_received": 500, "packets_lost": 0, "jitter_ms": 2.0, "rtt_ms": 1.0})),
+        )
+        .await;
+        assert_eq!(status, 204);
+        let femke = feed
+            .until(10 * SECS, |a| {
+                a.get("quality").is_some_and(|q| {
+                    q["server"]["rtt_ms"].is_number() && q["browser"]["jitter_ms"] == 2.0
+                })
+            })
+            .await;
+        assert_eq!(femke["state"], "on_call", "{femke}");
+        let (status, _) = http_json(
+            t.app.http_addr(),
+            "POST",
+            &format!("/api/calls/{call}/hold"),
+            Some(&token),
+            Some(json!({"on": true})),
+        )
+        .await;
+        assert_eq!(status, 204);
+        let femke = feed
+            .until(5 * SECS, |a| a.get("held").is_some_and(|h| h == "agent"))
+            .await;
+        assert_eq!(femke["held"], "agent");
+        assert_eq!(ua.bye().await, Some(200));
+        feed.until(10 * SECS, |a| a.get("held").is_some_and(|h| h.is_null()) && a.get("quality").is_some_and(|q| q["server"].is_null()))
+            .await;
+        browser.stop().await;
+        t.finish().await;
+    })
+    .await;
+}
