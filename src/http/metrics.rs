@@ -35,6 +35,8 @@ pub(super) fn router(state: HttpState) -> Router {
 /// What one scrape reports.
 pub(crate) struct Inputs<'a> {
     pub(crate) calls_active: usize,
+    /// Calls whose agent leg is the browser softphone (ringing or bridged).
+    pub(crate) browser_calls: usize,
     pub(crate) calls_total: u64,
     pub(crate) calls_refused: u64,
     pub(crate) rtp_ignored: u64,
@@ -80,6 +82,13 @@ pub(crate) fn render(i: &Inputs<'_>) -> String {
         "gauge",
         "Calls in progress.",
         i.calls_active,
+    );
+    one(
+        &mut out,
+        "firstline_browser_calls_in_progress",
+        "gauge",
+        "Calls whose agent answers in the browser (ringing or connected).",
+        i.browser_calls,
     );
     one(
         &mut out,
@@ -304,6 +313,7 @@ async fn metrics(State(st): State<HttpState>) -> Response {
     let stats = &st.calls.stats;
     let text = render(&Inputs {
         calls_active: stats.active(),
+        browser_calls: st.calls.browser.len(),
         calls_total: stats.total(),
         calls_refused: stats.refused(),
         rtp_ignored: stats.rtp_ignored(),
@@ -349,6 +359,7 @@ mod tests {
         let Value::Object(live) = live else { panic!() };
         let text = render(&Inputs {
             calls_active: 3,
+            browser_calls: 2,
             calls_total: 10,
             calls_refused: 1,
             rtp_ignored: 7,
@@ -367,6 +378,7 @@ mod tests {
         for line in [
             "# TYPE firstline_calls_in_progress gauge",
             "firstline_calls_in_progress 3",
+            "firstline_browser_calls_in_progress 2",
             "firstline_calls_total 10",
             "firstline_rtp_ignored_packets_total 7",
             "firstline_sip_error_responses_total{status=\"400\"} 5",
