@@ -1,9 +1,10 @@
 //! The browser agent leg (driver): the WebRTC peer of a call offered to an agent whose device is
-//! the browser, the desk's call-control commands, the relay between the caller's RTP and the
-//! browser's SRTP, hold (music to the caller), reconnect after a reload, and call quality.
+//! the browser, the relay between the caller's RTP and the browser's SRTP, the browser-gone rule
+//! (no RTP for `media_timeout_ms` → hold, then the grace period) and the quality samples. The
+//! desk's requests and hold are in `browser_control.rs`.
 //!
-//! The peer itself is sans-IO (`crate::webrtc`); this file owns its UDP socket through the
-//! session, like the phone leg's RTP socket, and is driven from the same `select!` loop.
+//! The peer itself is sans-IO (`crate::webrtc`); the session owns its UDP socket, like the phone
+//! leg's RTP socket, and drives it from the same `select!` loop.
 
 use std::io;
 use std::net::SocketAddr;
@@ -12,14 +13,13 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 
 use super::{Ending, Phase, Session};
-use crate::call::browser::{BrowserCallError, BrowserCallStatus, BrowserCommand, Registration};
+use crate::call::browser::Registration;
 use crate::domain::CallId;
 use crate::events::EventKind;
 use crate::media::g711::G711;
-use crate::media::prompts::{Playback, Prompt};
 use crate::media::relay::{Relayed, RtpRelay};
 use crate::media::rtp::RtpPacket;
-use crate::store::{HangupBy, Outcome, QualitySample, QualitySource, now_ms};
+use crate::store::{Outcome, QualitySample, QualitySource, now_ms};
 use crate::webrtc::{BrowserPeer, PeerState};
 
 /// A decoded 20 ms frame whose mean magnitude exceeds this is speech or tone, not silence
@@ -33,29 +33,29 @@ pub(crate) const MAX_DIGITS: usize = 32;
 pub(super) struct BrowserLeg {
     /// Keeps the call reachable from the desk; dropped with the leg.
     _registration: Registration,
-    peer: Option<BrowserPeer>,
+    pub(super) peer: Option<BrowserPeer>,
     /// The UDP socket's address (bound at the first answer, kept across reconnects).
-    local: Option<SocketAddr>,
-    to_browser: Option<RtpRelay>,
+    pub(super) local: Option<SocketAddr>,
+    pub(super) to_browser: Option<RtpRelay>,
     /// Browser → caller; `None` while the server itself talks to the caller (hold music, DTMF),
     /// rebuilt from the caller stream's position afterwards.
-    to_caller: Option<RtpRelay>,
+    pub(super) to_caller: Option<RtpRelay>,
     pub(super) last_rx: Instant,
     /// The browser is gone (reload, crash): the call waits for it until this instant.
     pub(super) gone_until: Option<Instant>,
     /// The agent pressed Hold.
-    held: bool,
+    pub(super) held: bool,
     /// Hold music is playing to the caller (our sender owns the caller's stream).
-    music: bool,
+    pub(super) music: bool,
     /// The hold state last published (`call_held`): held by the agent or the browser gone.
-    announced_hold: bool,
-    muted: bool,
-    voiced_to_agent_ms: i64,
-    voiced_from_agent_ms: i64,
-    next_stats: Instant,
-    reconnects: u32,
-    pcm: Vec<i16>,
-    out: Vec<u8>,
+    pub(super) announced_hold: bool,
+    pub(super) muted: bool,
+    pub(super) voiced_to_agent_ms: i64,
+    pub(super) voiced_from_agent_ms: i64,
+    pub(super) next_stats: Instant,
+    pub(super) reconnects: u32,
+    pub(super) pcm: Vec<i16>,
+    pub(super) out: Vec<u8>,
 }
 
 impl BrowserLeg {
@@ -165,318 +165,6 @@ fn voiced(codec: G711, payload: &[u8], pcm: &mut Vec<i16>) -> bool {
 }
 
 impl Session {
-    /// Rings the desk of a browser agent: the call waits for the browser's offer (Answer).
-    pub(super) fn ring_browser(
-        &mut self,
-        registration: Registration,
-        rx: tokio::sync::mpsc::Receiver<BrowserCommand>,
-    ) -> BrowserLeg {
-        self.browser_cmds = Some(rx);
-        BrowserLeg::new(registration, Instant::now())
-    }
-
-    /// A request from the agent's desk.
-    pub(super) async fn on_browser_command(
-        &mut self,
-        cmd: Option<BrowserCommand>,
-    ) -> Option<Ending> {
-        let Some(cmd) = cmd else {
-            self.browser_cmds = None;
-            return None;
-        };
-        let bridged = self.phase == Phase::Bridged;
-        match cmd {
-            BrowserCommand::Offer { sdp, reply } => {
-                let r = self.browser_offer(&sdp).await;
-                let _ = reply.send(r);
-                None
-            }
-            BrowserCommand::Hangup { reply } => {
-                let _ = reply.send(Ok(()));
-                if bridged {
-                    self.leg.hangup().await;
-                    Some(Ending {
-                        outcome: Outcome::Answered,
-                        hangup_by: Some(HangupBy::Agent),
-                        reason: "agent hung up".to_owned(),
-                    })
-                } else {
-                    // Declined while ringing: the queue moves the caller on.
-                    self.agent_failed(
-                        crate::acd::FailReason::Rejected,
-                        crate::store::OfferResult::Rejected,
-                    )
-                    .await;
-                    None
-                }
-            }
-            BrowserCommand::Hold { on, reply } => {
-                let r = if bridged {
-                    self.set_agent_hold(on);
-                    Ok(())
-                } else {
-                    Err(BrowserCallError::Conflict(
-                        "the call is not connected".to_owned(),
-                    ))
-                };
-                let _ = reply.send(r);
-                None
-            }
-            BrowserCommand::Mute { on, reply } => {
-                let r = match self.agent.as_mut().and_then(|a| a.browser.as_mut()) {
-                    Some(b) if bridged => {
-                        b.muted = on;
-                        Ok(())
-                    }
-                    _ => Err(BrowserCallError::Conflict(
-                        "the call is not connected".to_owned(),
-                    )),
-                };
-                let _ = reply.send(r);
-                None
-            }
-            BrowserCommand::Dtmf { digits, reply } => {
-                let on_hold = self
-                    .agent
-                    .as_ref()
-                    .and_then(|a| a.browser.as_ref())
-                    .is_some_and(BrowserLeg::on_hold);
-                let r = if on_hold {
-                    Err(BrowserCallError::Conflict(
-                        "the caller is on hold".to_owned(),
-                    ))
-                } else if !bridged {
-                    Err(BrowserCallError::Conflict(
-                        "the call is not connected".to_owned(),
-                    ))
-                } else if digits.is_empty()
-                    || digits.len() > MAX_DIGITS
-                    || !digits.chars().all(|c| "0123456789*#ABCD".contains(c))
-                {
-                    Err(BrowserCallError::Invalid(format!(
-                        "digits must be 1 to {MAX_DIGITS} of 0-9 * # A-D"
-                    )))
-                } else {
-                    self.send_digits_to_caller(&digits);
-                    Ok(())
-                };
-                let _ = reply.send(r);
-                None
-            }
-            BrowserCommand::Status { reply } => {
-                if let Some(b) = self.agent.as_ref().and_then(|a| a.browser.as_ref()) {
-                    let state = if !bridged {
-                        "ringing"
-                    } else if b.gone_until.is_some() {
-                        "browser_gone"
-                    } else if b.held {
-                        "held"
-                    } else {
-                        "connected"
-                    };
-                    let _ = reply.send(BrowserCallStatus {
-                        call_id: self.id.clone(),
-                        state,
-                        device: "browser",
-                        held: b.held,
-                        muted: b.muted,
-                    });
-                }
-                None
-            }
-        }
-    }
-
-    /// The browser's offer: answers the ringing call, or reconnects the bridged one.
-    async fn browser_offer(&mut self, sdp: &str) -> Result<String, BrowserCallError> {
-        let bridged = self.phase == Phase::Bridged;
-        if self
-            .agent
-            .as_ref()
-            .and_then(|a| a.browser.as_ref())
-            .is_none()
-        {
-            return Err(BrowserCallError::Gone);
-        }
-        if self.agent_socket.is_none() {
-            let bind = SocketAddr::new(self.ctx.webrtc.bind_ip, 0);
-            match UdpSocket::bind(bind).await {
-                Ok(s) => self.agent_socket = Some(s),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot bind the browser leg's socket");
-                    return Err(BrowserCallError::Conflict("no media port".to_owned()));
-                }
-            }
-        }
-        let local = self
-            .agent_socket
-            .as_ref()
-            .and_then(|s| s.local_addr().ok())
-            .ok_or_else(|| BrowserCallError::Conflict("no media port".to_owned()))?;
-        let candidate = SocketAddr::new(self.ctx.webrtc.candidate_ip(), local.port());
-        let now = Instant::now();
-        let (peer, answer) = BrowserPeer::answer(now, sdp, local, candidate, self.media.codec())
-            .map_err(|e| BrowserCallError::Invalid(e.to_string()))?;
-        let Some(format) = peer.format() else {
-            return Err(BrowserCallError::Invalid("no codec negotiated".to_owned()));
-        };
-        if !bridged && !self.connect_agent(format).await {
-            return Err(BrowserCallError::Conflict(
-                "the call was offered to another agent meanwhile".to_owned(),
-            ));
-        }
-        let caller_format = self.media.format();
-        let caller_stream = self.media.stream_position();
-        let Some(b) = self.agent.as_mut().and_then(|a| a.browser.as_mut()) else {
-            return Err(BrowserCallError::Gone);
-        };
-        if let Some(mut old) = b.peer.replace(peer) {
-            // Its close alert goes out on the same socket (the old tab may still listen).
-            old.close();
-            if let Some(socket) = self.agent_socket.as_ref() {
-                while let Some((data, to)) = old.poll_transmit() {
-                    let _ = socket.try_send_to(&data, to);
-                }
-            }
-            b.reconnects += 1;
-        }
-        b.local = Some(local);
-        b.last_rx = now;
-        b.next_stats = now + Duration::from_millis(self.ctx.webrtc.stats_interval_ms);
-        b.to_browser = Some(RtpRelay::new(caller_format, format, 0, rand::random()));
-        // Browser → caller continues our stream where it stands (prompts, music or relay).
-        let (ssrc, seq, ts) = match b.to_caller.as_ref() {
-            Some(r) => r.position(),
-            None => (caller_stream.0, caller_stream.1, Some(caller_stream.2)),
-        };
-        let relay = RtpRelay::new(format, caller_format, ssrc, seq);
-        b.to_caller = Some(match ts {
-            Some(ts) => relay.continuing(ts),
-            None => relay,
-        });
-        b.gone_until = None;
-        if bridged {
-            tracing::info!(reconnects = b.reconnects, "browser leg reconnected");
-            // Off the media loop: the database must not stall the relay.
-            let (store, id) = (self.ctx.store.clone(), self.id.clone());
-            self.ctx.tasks.spawn(async move {
-                if let Err(e) = store.add_browser_reconnect(&id).await {
-                    tracing::warn!(error = %e, "cannot count the reconnect");
-                }
-            });
-        }
-        self.refresh_hold(now, "browser_gone");
-        Ok(answer)
-    }
-
-    /// The agent pressed Hold (or took the caller off hold).
-    fn set_agent_hold(&mut self, on: bool) {
-        let Some(b) = self.agent.as_mut().and_then(|a| a.browser.as_mut()) else {
-            return;
-        };
-        if b.held == on {
-            return;
-        }
-        b.held = on;
-        self.refresh_hold(Instant::now(), "agent");
-    }
-
-    /// Starts or stops the hold music to match the leg's state (the agent's Hold, or the
-    /// browser gone); the caller's stream passes between the relay and our own sender without
-    /// a jump. Publishes `call_held` when the combined state changes (`cause`: why it changed,
-    /// for an un-hold; a hold says `browser_gone` while the browser is gone).
-    fn refresh_hold(&mut self, now: Instant, cause: &str) {
-        let Some(a) = self.agent.as_mut() else {
-            return;
-        };
-        let agent_id = a.agent.clone();
-        let Some(b) = a.browser.as_mut() else {
-            return;
-        };
-        let hold = b.on_hold();
-        if hold && !b.music {
-            // While DTMF tones play our sender already owns the stream: music replaces them.
-            if self.playback.is_none() {
-                match b.to_caller.take() {
-                    Some(relay) => {
-                        let (_, seq, ts) = relay.position();
-                        self.media.continue_from(seq, ts, now);
-                    }
-                    None => self.media.start_clock(now),
-                }
-            }
-            b.to_caller = None;
-            b.music = true;
-            self.playback = Some(Playback::looping(self.ctx.prompts.hold()));
-        }
-        // Music → relay: the relay continues our sender's stream.
-        let resume = !hold && b.music;
-        if resume {
-            b.music = false;
-            self.playback = None;
-        }
-        if hold != b.announced_hold {
-            b.announced_hold = hold;
-            let reason = if b.gone_until.is_some() {
-                "browser_gone"
-            } else if hold {
-                "agent"
-            } else {
-                cause
-            };
-            tracing::info!(held = hold, reason, "hold");
-            self.ctx.events.publish(EventKind::CallHeld {
-                call_id: self.id.clone(),
-                agent_id,
-                held: hold,
-                reason: reason.to_owned(),
-            });
-        }
-        if resume {
-            self.rebuild_caller_relay();
-        }
-    }
-
-    /// Our own audio to a bridged caller (DTMF tones) is over: hold music if the call is held
-    /// meanwhile, else the agent's audio again.
-    pub(super) fn after_server_audio(&mut self, now: Instant) {
-        let held = self
-            .agent
-            .as_ref()
-            .and_then(|a| a.browser.as_ref())
-            .is_some_and(BrowserLeg::on_hold);
-        if held {
-            self.refresh_hold(now, "agent");
-        } else {
-            self.rebuild_caller_relay();
-        }
-    }
-
-    /// After our own sender spoke to the caller, the relay continues from where it stopped.
-    fn rebuild_caller_relay(&mut self) {
-        let caller_format = self.media.format();
-        let (ssrc, seq, ts) = self.media.stream_position();
-        if let Some(b) = self.agent.as_mut().and_then(|a| a.browser.as_mut())
-            && let Some(format) = b.peer.as_ref().and_then(|p| p.format())
-        {
-            b.to_caller = Some(RtpRelay::new(format, caller_format, ssrc, seq).continuing(ts));
-        }
-    }
-
-    /// Plays DTMF tones to the caller (the agent's audio pauses meanwhile).
-    fn send_digits_to_caller(&mut self, digits: &str) {
-        let now = Instant::now();
-        let Some(b) = self.agent.as_mut().and_then(|a| a.browser.as_mut()) else {
-            return;
-        };
-        if let Some(relay) = b.to_caller.take() {
-            let (_, seq, ts) = relay.position();
-            self.media.continue_from(seq, ts, now);
-        }
-        let tones = Prompt::from_samples(crate::media::dtmf::synthesise(digits));
-        self.playback = Some(Playback::once(std::sync::Arc::new(tones)));
-    }
-
     /// A datagram on the browser leg's socket.
     pub(super) fn on_browser_datagram(&mut self, data: &[u8], from: SocketAddr) {
         let now = Instant::now();

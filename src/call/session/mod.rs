@@ -2,13 +2,17 @@
 //! agent, bridge, end.
 //!
 //! One task, one `select!` loop: the caller's SIP leg events and RTP, the queue engine's notices,
-//! the agent leg's events and RTP, and one timer (the earliest of the RTP pacer, the IVR timeout,
-//! the wait limit and the dead-peer check). No locks. The parts of the loop live in `play.rs`
-//! (prompts, IVR, intake), `queue.rs` (waiting, announcements, callback, voice message) and
-//! `agent.rs` (ringing the agent's phone, the bridge).
+//! the agent leg's events and datagrams (a phone's RTP or the browser's ICE/DTLS/SRTP), the
+//! desk's requests for a browser call, and one timer (the earliest of the RTP pacer, the IVR
+//! timeout, the wait limit, the dead-peer check and the browser peer's timers). No locks. The
+//! parts of the loop live in `play.rs` (prompts, IVR, intake), `queue.rs` (waiting,
+//! announcements, callback, voice message), `agent.rs` (ringing the agent, the bridge),
+//! `browser.rs` (the browser leg's relay, gone rule, quality) and `browser_control.rs` (the
+//! desk's requests, hold).
 
 mod agent;
 mod browser;
+mod browser_control;
 mod play;
 mod queue;
 
