@@ -1,61 +1,14 @@
-//! The desk's side of `intakes` (migration 4): the full record with level, channel, title and
-//! solution; guarded edits, outcomes, manual intakes, calls attached to an intake, listing.
+//! The desk's side of `intakes` (migration 4): reads of the full [`IntakeRecord`] (level,
+//! channel, title, solution; mapped in `intakes.rs`); guarded edits, outcomes, manual intakes,
+//! calls attached to an intake, listing.
 //!
 //! Edits that depend on the intake's state are single conditional `UPDATE`s (or a transaction
 //! starting with one), so two agents racing on one intake cannot both win; the callers read
 //! the record again to say why a guarded update changed nothing.
 
-use sqlx::any::AnyRow;
-
-use super::codec::{category_from, get, language_from, priority_from};
-use super::intakes::IntakeStatus;
+use super::intakes::{IntakeRecord, IntakeStatus, intake_from_row, select_intakes};
 use super::{Store, StoreError};
-use crate::domain::{AgentId, CallId, Category, CustomerId, IntakeId, Language, Priority};
-
-/// An intake with every column, as the desk works on it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IntakeRecord {
-    /// `intakes.id`.
-    pub id: IntakeId,
-    /// The call it came from.
-    pub call_id: Option<CallId>,
-    /// The linked customer.
-    pub customer_id: Option<CustomerId>,
-    /// The caller's number.
-    pub caller: Option<String>,
-    /// Category.
-    pub category: Category,
-    /// Priority 1..=5.
-    pub priority: Option<Priority>,
-    /// Language served.
-    pub language: Option<Language>,
-    /// IVR path.
-    pub ivr_path: String,
-    /// DTMF modes as stored (comma list).
-    pub dtmf_mode: Option<String>,
-    /// Status.
-    pub status: IntakeStatus,
-    /// Current support level 1..=3.
-    pub level: u8,
-    /// Short title.
-    pub title: Option<String>,
-    /// Problem description.
-    pub description: Option<String>,
-    /// Solution, once resolved.
-    pub solution: Option<String>,
-    /// `phone`, `email` or `desk`.
-    pub channel: String,
-    /// The intake this draft was merged into (closed by "continue").
-    pub merged_into: Option<IntakeId>,
-    /// Who changed it last.
-    pub updated_by: Option<AgentId>,
-    /// Epoch ms.
-    pub created_at: i64,
-    /// Epoch ms.
-    pub updated_at: i64,
-    /// Epoch ms of the resolution.
-    pub resolved_at: Option<i64>,
-}
+use crate::domain::{AgentId, CallId, Category, CustomerId, IntakeId, Priority};
 
 /// Fields to overwrite; `None` leaves a column as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -98,27 +51,16 @@ pub struct NewManualIntake {
     pub at: i64,
 }
 
-macro_rules! select_records {
-    ($tail:literal) => {
-        concat!(
-            "SELECT id, call_id, customer_id, caller, category, priority, language, ivr_path, ",
-            "dtmf_mode, status, level, title, description, solution, channel, merged_into, ",
-            "updated_by, created_at, updated_at, resolved_at FROM intakes",
-            $tail
-        )
-    };
-}
-
 impl Store {
     /// One intake with its desk columns.
     pub async fn intake_record(&self, id: &IntakeId) -> Result<Option<IntakeRecord>, StoreError> {
         const OP: &str = "intake_record";
-        let row = sqlx::query(select_records!(" WHERE id = $1"))
+        let row = sqlx::query(select_intakes!(" WHERE id = $1"))
             .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query(OP))?;
-        row.map(|r| record_from_row(&r, OP)).transpose()
+        row.map(|r| intake_from_row(&r, OP)).transpose()
     }
 
     /// The intake a call is about: the one it was attached to by "continue" (latest), else the
@@ -139,14 +81,14 @@ impl Store {
         if let Some(id) = attached {
             return self.intake_record(&IntakeId::from_string(id)).await;
         }
-        let row = sqlx::query(select_records!(
+        let row = sqlx::query(select_intakes!(
             " WHERE call_id = $1 AND merged_into IS NULL ORDER BY created_at DESC, id LIMIT 1"
         ))
         .bind(call.as_str())
         .fetch_optional(&self.pool)
         .await
         .map_err(StoreError::query(OP))?;
-        row.map(|r| record_from_row(&r, OP)).transpose()
+        row.map(|r| intake_from_row(&r, OP)).transpose()
     }
 
     /// A page of intakes, newest first.
@@ -155,7 +97,7 @@ impl Store {
         filter: &IntakeFilter,
     ) -> Result<Vec<IntakeRecord>, StoreError> {
         const OP: &str = "list_intake_records";
-        let rows = sqlx::query(select_records!(
+        let rows = sqlx::query(select_intakes!(
             " WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR customer_id = $2) \
              ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
         ))
@@ -166,7 +108,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::query(OP))?;
-        rows.iter().map(|r| record_from_row(r, OP)).collect()
+        rows.iter().map(|r| intake_from_row(r, OP)).collect()
     }
 
     /// A customer's draft, open and escalated intakes (not merged), newest first.
@@ -175,7 +117,7 @@ impl Store {
         customer: &CustomerId,
     ) -> Result<Vec<IntakeRecord>, StoreError> {
         const OP: &str = "open_intake_records_for_customer";
-        let rows = sqlx::query(select_records!(
+        let rows = sqlx::query(select_intakes!(
             " WHERE customer_id = $1 AND status IN ('draft', 'open', 'escalated') \
              ORDER BY created_at DESC, id"
         ))
@@ -183,7 +125,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::query(OP))?;
-        rows.iter().map(|r| record_from_row(r, OP)).collect()
+        rows.iter().map(|r| intake_from_row(r, OP)).collect()
     }
 
     /// Overwrites the given fields of an editable intake; a draft becomes `open`.
@@ -393,42 +335,6 @@ impl Store {
         .map_err(StoreError::query("last_answered_call"))?;
         Ok(id.map(CallId::from_string))
     }
-}
-
-fn record_from_row(row: &AnyRow, op: &'static str) -> Result<IntakeRecord, StoreError> {
-    let status: String = get(row, "status", op)?;
-    let level: i64 = get(row, "level", op)?;
-    Ok(IntakeRecord {
-        id: IntakeId::from_string(get::<String>(row, "id", op)?),
-        call_id: get::<Option<String>>(row, "call_id", op)?.map(CallId::from_string),
-        customer_id: get::<Option<String>>(row, "customer_id", op)?.map(CustomerId::from_string),
-        caller: get(row, "caller", op)?,
-        category: category_from(get(row, "category", op)?, "intakes.category")?,
-        priority: priority_from(get(row, "priority", op)?, "intakes.priority")?,
-        language: language_from(get(row, "language", op)?, "intakes.language")?,
-        ivr_path: get(row, "ivr_path", op)?,
-        dtmf_mode: get(row, "dtmf_mode", op)?,
-        status: IntakeStatus::parse(&status).ok_or(StoreError::Corrupt {
-            column: "intakes.status",
-            value: status,
-        })?,
-        level: u8::try_from(level)
-            .ok()
-            .filter(|l| (1..=3).contains(l))
-            .ok_or(StoreError::Corrupt {
-                column: "intakes.level",
-                value: level.to_string(),
-            })?,
-        title: get(row, "title", op)?,
-        description: get(row, "description", op)?,
-        solution: get(row, "solution", op)?,
-        channel: get(row, "channel", op)?,
-        merged_into: get::<Option<String>>(row, "merged_into", op)?.map(IntakeId::from_string),
-        updated_by: get::<Option<String>>(row, "updated_by", op)?.map(AgentId::from_string),
-        created_at: get(row, "created_at", op)?,
-        updated_at: get(row, "updated_at", op)?,
-        resolved_at: get(row, "resolved_at", op)?,
-    })
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! with `TEST_DATABASE_URL`), including the guards that make racing agents lose cleanly.
 
 use super::*;
+use crate::domain::Language;
 use crate::store::testing::test_store;
 use crate::store::{
     CallTransport, CustomerData, NewCall, NewEscalation, NewIntake, Store, StoreError,

@@ -1,4 +1,5 @@
-//! `intakes`: the record an agent works on, drafted by the IVR (status `draft`).
+//! `intakes`: the record an agent works on, drafted by the IVR (status `draft`); the one
+//! [`IntakeRecord`] and its row mapping, which the desk's queries (`desk.rs`) share.
 
 use sqlx::any::AnyRow;
 
@@ -6,7 +7,9 @@ use super::codec::{
     category_from, dtmf_from_text, dtmf_to_text, get, language_from, priority_from,
 };
 use super::{Store, StoreError};
-use crate::domain::{CallId, Category, CustomerId, DtmfMode, IntakeId, Language, Priority};
+use crate::domain::{
+    AgentId, CallId, Category, CustomerId, DtmfMode, IntakeId, Language, Priority,
+};
 
 /// Where an intake is in its life (`intakes.status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,47 +72,71 @@ pub struct NewIntake {
     pub created_at: i64,
 }
 
-/// A stored intake.
+/// A stored intake with every column: the IVR's draft as read back and the desk's working record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IntakeRow {
+pub struct IntakeRecord {
     /// `intakes.id`.
     pub id: IntakeId,
-    /// Originating call.
+    /// The call it came from.
     pub call_id: Option<CallId>,
-    /// Identified customer.
+    /// The linked customer.
     pub customer_id: Option<CustomerId>,
-    /// Caller number.
+    /// The caller's number.
     pub caller: Option<String>,
     /// Category.
     pub category: Category,
     /// Priority 1..=5.
     pub priority: Option<Priority>,
-    /// Language.
+    /// Language served.
     pub language: Option<Language>,
     /// IVR path.
     pub ivr_path: String,
-    /// DTMF modes used.
-    pub dtmf_mode: Vec<DtmfMode>,
+    /// DTMF modes as stored (comma list); [`IntakeRecord::dtmf_modes`] parses them.
+    pub dtmf_mode: Option<String>,
     /// Status.
     pub status: IntakeStatus,
-    /// Free text.
+    /// Current support level 1..=3.
+    pub level: u8,
+    /// Short title.
+    pub title: Option<String>,
+    /// Problem description.
     pub description: Option<String>,
+    /// Solution, once resolved.
+    pub solution: Option<String>,
+    /// `phone`, `email` or `desk`.
+    pub channel: String,
+    /// The intake this draft was merged into (closed by "continue").
+    pub merged_into: Option<IntakeId>,
+    /// Who changed it last.
+    pub updated_by: Option<AgentId>,
     /// Epoch ms.
     pub created_at: i64,
     /// Epoch ms.
     pub updated_at: i64,
+    /// Epoch ms of the resolution.
+    pub resolved_at: Option<i64>,
 }
 
-/// `SELECT <every column> FROM intakes` followed by `$tail`, as one `&'static str`.
+impl IntakeRecord {
+    /// The DTMF modes used, in stored order; `Corrupt` when the stored list names an unknown mode.
+    pub fn dtmf_modes(&self) -> Result<Vec<DtmfMode>, StoreError> {
+        dtmf_from_text(self.dtmf_mode.clone(), "intakes.dtmf_mode")
+    }
+}
+
+/// `SELECT <every column> FROM intakes` followed by `$tail`, as one `&'static str`; rows map
+/// with [`intake_from_row`].
 macro_rules! select_intakes {
     ($tail:literal) => {
         concat!(
             "SELECT id, call_id, customer_id, caller, category, priority, language, ivr_path, ",
-            "dtmf_mode, status, description, created_at, updated_at FROM intakes",
+            "dtmf_mode, status, level, title, description, solution, channel, merged_into, ",
+            "updated_by, created_at, updated_at, resolved_at FROM intakes",
             $tail
         )
     };
 }
+pub(super) use select_intakes;
 
 impl Store {
     /// Stores a draft intake under a fresh id.
@@ -138,7 +165,7 @@ impl Store {
     }
 
     /// One intake by id.
-    pub async fn get_intake(&self, id: &IntakeId) -> Result<Option<IntakeRow>, StoreError> {
+    pub async fn get_intake(&self, id: &IntakeId) -> Result<Option<IntakeRecord>, StoreError> {
         const OP: &str = "get_intake";
         const SQL: &str = select_intakes!(" WHERE id = $1");
         let row = sqlx::query(SQL)
@@ -150,7 +177,10 @@ impl Store {
     }
 
     /// The intakes drafted during a call, oldest first.
-    pub async fn intakes_for_call(&self, call_id: &CallId) -> Result<Vec<IntakeRow>, StoreError> {
+    pub async fn intakes_for_call(
+        &self,
+        call_id: &CallId,
+    ) -> Result<Vec<IntakeRecord>, StoreError> {
         const OP: &str = "intakes_for_call";
         const SQL: &str = select_intakes!(" WHERE call_id = $1 ORDER BY created_at, id");
         let rows = sqlx::query(SQL)
@@ -165,7 +195,7 @@ impl Store {
     pub async fn open_intakes_for_customer(
         &self,
         customer_id: &CustomerId,
-    ) -> Result<Vec<IntakeRow>, StoreError> {
+    ) -> Result<Vec<IntakeRecord>, StoreError> {
         const OP: &str = "open_intakes_for_customer";
         const SQL: &str = select_intakes!(
             " WHERE customer_id = $1 AND status IN ('draft', 'open', 'escalated') ORDER BY created_at DESC, id"
@@ -179,9 +209,11 @@ impl Store {
     }
 }
 
-fn intake_from_row(row: &AnyRow, op: &'static str) -> Result<IntakeRow, StoreError> {
+/// One `intakes` row read with [`select_intakes!`]; a decoding failure is reported against `op`.
+pub(super) fn intake_from_row(row: &AnyRow, op: &'static str) -> Result<IntakeRecord, StoreError> {
     let status: String = get(row, "status", op)?;
-    Ok(IntakeRow {
+    let level: i64 = get(row, "level", op)?;
+    Ok(IntakeRecord {
         id: IntakeId::from_string(get::<String>(row, "id", op)?),
         call_id: get::<Option<String>>(row, "call_id", op)?.map(CallId::from_string),
         customer_id: get::<Option<String>>(row, "customer_id", op)?.map(CustomerId::from_string),
@@ -190,14 +222,27 @@ fn intake_from_row(row: &AnyRow, op: &'static str) -> Result<IntakeRow, StoreErr
         priority: priority_from(get(row, "priority", op)?, "intakes.priority")?,
         language: language_from(get(row, "language", op)?, "intakes.language")?,
         ivr_path: get(row, "ivr_path", op)?,
-        dtmf_mode: dtmf_from_text(get(row, "dtmf_mode", op)?, "intakes.dtmf_mode")?,
+        dtmf_mode: get(row, "dtmf_mode", op)?,
         status: IntakeStatus::parse(&status).ok_or(StoreError::Corrupt {
             column: "intakes.status",
             value: status,
         })?,
+        level: u8::try_from(level)
+            .ok()
+            .filter(|l| (1..=3).contains(l))
+            .ok_or(StoreError::Corrupt {
+                column: "intakes.level",
+                value: level.to_string(),
+            })?,
+        title: get(row, "title", op)?,
         description: get(row, "description", op)?,
+        solution: get(row, "solution", op)?,
+        channel: get(row, "channel", op)?,
+        merged_into: get::<Option<String>>(row, "merged_into", op)?.map(IntakeId::from_string),
+        updated_by: get::<Option<String>>(row, "updated_by", op)?.map(AgentId::from_string),
         created_at: get(row, "created_at", op)?,
         updated_at: get(row, "updated_at", op)?,
+        resolved_at: get(row, "resolved_at", op)?,
     })
 }
 

@@ -58,7 +58,7 @@ async fn draft_is_stored_and_read_back() {
     assert_eq!(row.priority, Priority::new(2));
     assert_eq!(row.language, Some(Language::Nl));
     assert_eq!(row.ivr_path, "lang=1,cat=2,prio=2");
-    assert_eq!(row.dtmf_mode, vec![DtmfMode::Info]);
+    assert_eq!(row.dtmf_modes().unwrap(), vec![DtmfMode::Info]);
     assert_eq!(row.status, IntakeStatus::Draft);
     assert_eq!((row.created_at, row.updated_at), (T0 + 20_000, T0 + 20_000));
     assert_eq!(

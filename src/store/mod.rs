@@ -36,11 +36,11 @@ pub use calls::{CallEnd, CallRow, CallTransport, HangupBy, NewCall, Outcome};
 pub use customer_edit::CustomerData;
 pub use customers::Customer;
 pub use demo::DemoSummary;
-pub use desk::{IntakeEdit, IntakeFilter, IntakeRecord, NewManualIntake};
+pub use desk::{IntakeEdit, IntakeFilter, NewManualIntake};
 pub use error::StoreError;
 pub use escalations::{EscalationRow, NewEscalation};
 pub use events::{EventRow, NewEvent};
-pub use intakes::{IntakeRow, IntakeStatus, NewIntake};
+pub use intakes::{IntakeRecord, IntakeStatus, NewIntake};
 pub use quality::{QualitySample, QualitySource};
 pub use queue::{CallbackRow, NewCallback, NewVoiceMessage, OfferResult};
 pub use reports::{
