@@ -18,6 +18,8 @@ mod metrics;
 mod reports;
 mod supervisor;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 mod ws;
 

@@ -4,125 +4,63 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use super::super::limit::LoginLimits;
-use super::super::{ApiState, AuthConfig};
-use crate::acd::{
-    AcdConfig, AcdHandle, AcdService, AgentInfo, AgentState, Entry, EntryId, EntryKind,
-};
+use super::super::test_support::{TestServer, Ws, next, send};
+use crate::acd::{AgentInfo, AgentState, Entry, EntryId, EntryKind};
 use crate::domain::{AgentId, CallId, Category, Priority};
-use crate::events::{EventBus, EventKind};
-use crate::http::auth::{hash_token, new_token};
-use crate::store::testing::{TestDbGuard, test_store};
-use crate::store::{Store, now_ms};
+use crate::events::EventKind;
 use crate::supervisor::{SupervisorConfig, SupervisorFeed};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const ANNA: &str = "agent-demo-anna";
 const SANNE: &str = "agent-demo-sanne";
 
-struct Sup {
-    addr: std::net::SocketAddr,
-    store: Store,
-    events: EventBus,
-    acd: AcdHandle,
-    stop: CancellationToken,
-    guard: TestDbGuard,
+/// The supervisor routes and feed on a test server.
+struct Sup(TestServer);
+
+impl std::ops::Deref for Sup {
+    type Target = TestServer;
+
+    fn deref(&self) -> &TestServer {
+        &self.0
+    }
 }
 
 impl Sup {
     async fn start() -> Sup {
-        let (store, guard) = test_store().await;
-        store.load_demo().await.unwrap();
-        let stop = CancellationToken::new();
-        let tasks = TaskTracker::new();
-        let events = EventBus::start(store.clone(), 1, &tasks, stop.clone());
-        let acd = AcdService::start(AcdConfig::default(), &tasks, stop.clone());
-        let feed = SupervisorFeed::start(
-            SupervisorConfig::default(),
-            &events,
-            acd.clone(),
-            store.clone(),
-            &tasks,
-            stop.clone(),
-        );
-        let api = ApiState::new(
-            store.clone(),
-            acd.clone(),
-            AuthConfig::default(),
-            LoginLimits::default(),
-        );
-        let app = super::router(api, feed);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let until = stop.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(until.cancelled_owned())
-                .await
-        });
-        Sup {
-            addr,
-            store,
-            events,
-            acd,
-            stop,
-            guard,
-        }
+        let server = TestServer::start(|p| {
+            let feed = SupervisorFeed::start(
+                SupervisorConfig::default(),
+                &p.events,
+                p.acd.clone(),
+                p.store.clone(),
+                &p.tasks,
+                p.stop.clone(),
+            );
+            super::router(p.api(), feed)
+        })
+        .await;
+        Sup(server)
     }
 
     async fn stop(self) {
-        self.stop.cancel();
-        self.guard.cleanup().await;
-    }
-
-    /// A session token for `agent` with `role`, as `POST /api/login` would store it.
-    async fn token(&self, agent: &str, role: &str) -> String {
-        let token = new_token();
-        let now = now_ms();
-        self.store
-            .create_session(
-                &hash_token(&token),
-                &AgentId::from_string(agent),
-                role,
-                now,
-                now + 3_600_000,
-            )
-            .await
-            .unwrap();
-        token
+        self.0.stop().await;
     }
 
     /// Opens the feed; `Err(status)` when the upgrade is refused.
     async fn open(&self, token: &str) -> Result<Ws, u16> {
-        let mut req = format!("ws://{}/api/supervisor/ws", self.addr)
-            .into_client_request()
-            .unwrap();
-        req.headers_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        match tokio_tungstenite::connect_async(req).await {
-            Ok((ws, _)) => Ok(ws),
-            Err(tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
-            Err(e) => panic!("connect: {e}"),
-        }
+        let auth = [("authorization", format!("Bearer {token}"))];
+        self.open_ws("/api/supervisor/ws", &auth).await
     }
 
     /// Opens the feed and says hello; returns the socket and the welcome.
     async fn hello(&self, token: &str, last_seq: Value, epoch: Value) -> (Ws, Value) {
         let mut ws = self.open(token).await.unwrap();
         let hello = json!({"v": 1, "type": "hello", "last_seq": last_seq, "epoch": epoch});
-        ws.send(Message::text(hello.to_string())).await.unwrap();
+        send(&mut ws, hello).await;
         let welcome = next(&mut ws).await;
         assert_eq!(welcome["type"], "welcome", "{welcome}");
         (ws, welcome)
@@ -179,22 +117,6 @@ impl Sup {
         };
         self.acd.enqueue(entry, tx).await.unwrap();
         rx
-    }
-}
-
-/// The next text frame as JSON (pings skipped), within 5 s.
-async fn next(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("no frame within 5 s")
-            .expect("socket closed")
-            .expect("socket error");
-        match msg {
-            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("unexpected {other:?}"),
-        }
     }
 }
 

@@ -4,120 +4,59 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
 
-use super::super::limit::LoginLimits;
-use super::super::{ApiState, AuthConfig};
-use crate::acd::{AcdConfig, AcdService};
+use super::super::test_support::{TestServer, Ws, next, send};
 use crate::config::DeskSection;
 use crate::desk::hub::DeskHub;
 use crate::desk::intakes::IntakeOps;
 use crate::domain::{AgentId, CallId, Category, CustomerId, Priority};
 use crate::events::{EventBus, EventKind};
-use crate::http::auth::{hash_token, new_token};
-use crate::store::testing::{TestDbGuard, test_store};
-use crate::store::{CallTransport, NewCall, Store, now_ms};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+use crate::store::{CallTransport, NewCall, now_ms};
 
 const ANNA: &str = "agent-demo-anna";
 const BAS: &str = "agent-demo-bas";
 
-struct Desk {
-    addr: std::net::SocketAddr,
-    store: Store,
-    events: EventBus,
-    stop: CancellationToken,
-    guard: TestDbGuard,
+/// The desk routes and hub on a test server.
+struct Desk(TestServer);
+
+impl std::ops::Deref for Desk {
+    type Target = TestServer;
+
+    fn deref(&self) -> &TestServer {
+        &self.0
+    }
 }
 
 impl Desk {
     async fn start() -> Desk {
-        let (store, guard) = test_store().await;
-        store.load_demo().await.unwrap();
-        let stop = CancellationToken::new();
-        let tasks = TaskTracker::new();
-        let events = EventBus::start(store.clone(), 1, &tasks, stop.clone());
-        let acd = AcdService::start(AcdConfig::default(), &tasks, stop.clone());
-        let ops = IntakeOps::new(store.clone(), DeskSection::default());
-        let hub = DeskHub::start(
-            &events,
-            ops,
-            acd.clone(),
-            store.clone(),
-            false,
-            &tasks,
-            stop.clone(),
-        );
-        let api = ApiState::new(
-            store.clone(),
-            acd,
-            AuthConfig::default(),
-            LoginLimits::default(),
-        );
-        let app = super::router(api, hub);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let until = stop.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(until.cancelled_owned())
-                .await
-        });
-        Desk {
-            addr,
-            store,
-            events,
-            stop,
-            guard,
-        }
+        let server = TestServer::start(|p| {
+            let ops = IntakeOps::new(p.store.clone(), DeskSection::default());
+            let hub = DeskHub::start(
+                &p.events,
+                ops,
+                p.acd.clone(),
+                p.store.clone(),
+                false,
+                &p.tasks,
+                p.stop.clone(),
+            );
+            super::router(p.api(), hub)
+        })
+        .await;
+        Desk(server)
     }
 
     async fn stop(self) {
-        self.stop.cancel();
-        self.guard.cleanup().await;
-    }
-
-    /// A session token for `agent` with `role`, as `POST /api/login` would store it.
-    async fn token(&self, agent: &str, role: &str) -> String {
-        let token = new_token();
-        let now = now_ms();
-        self.store
-            .create_session(
-                &hash_token(&token),
-                &AgentId::from_string(agent),
-                role,
-                now,
-                now + 3_600_000,
-            )
-            .await
-            .unwrap();
-        token
+        self.0.stop().await;
     }
 
     /// Opens `/api/ws` with extra headers; `Err(status)` when the upgrade is refused.
     async fn open(&self, headers: &[(&str, String)]) -> Result<Ws, u16> {
-        let mut req = format!("ws://{}/api/ws", self.addr)
-            .into_client_request()
-            .unwrap();
-        for (k, v) in headers {
-            req.headers_mut().insert(
-                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                axum::http::HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        match tokio_tungstenite::connect_async(req).await {
-            Ok((ws, _)) => Ok(ws),
-            Err(tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
-            Err(e) => panic!("connect: {e}"),
-        }
+        self.open_ws("/api/ws", headers).await
     }
 
     /// Connects as `agent` with a Bearer token and says hello; returns the socket and welcome.
@@ -154,26 +93,6 @@ impl Desk {
             .await
             .unwrap();
         id
-    }
-}
-
-async fn send(ws: &mut Ws, frame: Value) {
-    ws.send(Message::text(frame.to_string())).await.unwrap();
-}
-
-/// The next text frame as JSON (pings and pongs skipped), within 5 s.
-async fn next(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("no frame within 5 s")
-            .expect("socket closed")
-            .expect("socket error");
-        match msg {
-            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("unexpected {other:?}"),
-        }
     }
 }
 
