@@ -20,19 +20,20 @@
 //!  --token TOKEN --connections 500 --out arrivals.tsv --changes changes.tsv [--seconds 600]
 //!  [--parallel 32]`
 
+#[path = "common/ws_bench.rs"]
+mod ws_bench;
+
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::rc::Rc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::StreamExt as _;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+use ws_bench::{block_on_local, connect_then_wait, each_flag, now_us, number, open_feed};
 
 /// Command-line options.
 struct Args {
@@ -55,24 +56,19 @@ fn parse_args() -> Result<Args, String> {
         seconds: 600,
         parallel: 32,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
+    each_flag(|flag, value| {
+        match flag {
             "--url" => args.url = value,
             "--token" => args.token = value,
             "--out" => args.out = value,
             "--changes" => args.changes = value,
-            "--connections" => {
-                args.connections = value.parse().map_err(|e| format!("--connections: {e}"))?
-            }
-            "--seconds" => args.seconds = value.parse().map_err(|e| format!("--seconds: {e}"))?,
-            "--parallel" => {
-                args.parallel = value.parse().map_err(|e| format!("--parallel: {e}"))?
-            }
+            "--connections" => args.connections = number(flag, &value)?,
+            "--seconds" => args.seconds = number(flag, &value)?,
+            "--parallel" => args.parallel = number(flag, &value)?,
             _ => return Err(format!("unknown flag {flag}")),
         }
-    }
+        Ok(())
+    })?;
     if args.url.is_empty()
         || args.token.is_empty()
         || args.out.is_empty()
@@ -158,12 +154,6 @@ struct Shared {
     errors: Vec<String>,
 }
 
-fn now_us() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros())
-}
-
 /// `type` and `seq` found in a frame's text without parsing it (no nested object of the feed
 /// has a `type` or `seq` key).
 fn scan(text: &str) -> (&str, Option<u64>) {
@@ -198,24 +188,10 @@ async fn feed_conn(
         let _ = welcomed.send(false);
         shared.borrow_mut().errors.push(format!("conn {conn}: {e}"));
     };
-    let mut req = match url.as_str().into_client_request() {
-        Ok(r) => r,
-        Err(e) => return fail(format!("bad url: {e}")),
+    let mut ws = match open_feed(&url, &token).await {
+        Ok(ws) => ws,
+        Err(e) => return fail(e),
     };
-    match HeaderValue::from_str(&format!("Bearer {token}")) {
-        Ok(v) => {
-            req.headers_mut().insert("authorization", v);
-        }
-        Err(e) => return fail(format!("bad token: {e}")),
-    }
-    let mut ws = match tokio_tungstenite::connect_async(req).await {
-        Ok((ws, _)) => ws,
-        Err(e) => return fail(format!("connect: {e}")),
-    };
-    let hello = r#"{"v":1,"type":"hello","last_seq":null,"epoch":null}"#;
-    if let Err(e) = ws.send(Message::Text(hello.into())).await {
-        return fail(format!("hello: {e}"));
-    }
     let mut connecting = Some(connecting);
     while let Some(msg) = ws.next().await {
         // The arrival time first, before any parsing.
@@ -265,19 +241,14 @@ async fn feed_conn(
 
 fn main() -> Result<(), String> {
     let args = parse_args()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("runtime: {e}"))?;
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, run(args))
+    block_on_local(run(args))
 }
 
 async fn run(args: Args) -> Result<(), String> {
     let shared = Rc::new(RefCell::new(Shared::default()));
     let gate = Rc::new(Semaphore::new(args.parallel.max(1)));
     let token: Rc<str> = args.token.clone().into();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let n = u64::from(args.connections);
     for conn in 0..args.connections {
         tokio::task::spawn_local(feed_conn(
@@ -290,28 +261,7 @@ async fn run(args: Args) -> Result<(), String> {
         ));
     }
     drop(tx);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.seconds);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| format!("signal: {e}"))?;
-    let (mut ok, mut failed) = (0u64, 0u64);
-    while ok + failed < n {
-        tokio::select! {
-            r = rx.recv() => match r {
-                Some(true) => ok += 1,
-                Some(false) => failed += 1,
-                None => break,
-            },
-            _ = tokio::time::sleep_until(deadline) => break,
-            _ = term.recv() => break,
-        }
-    }
-    println!("connected {ok} {failed}");
-    let _ = std::io::stdout().flush();
-    tokio::select! {
-        _ = tokio::time::sleep_until(deadline) => {}
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    let (ok, failed) = connect_then_wait(rx, n, args.seconds).await?;
     let sh = shared.borrow();
     let mut out = String::with_capacity(sh.arrivals.len() * 32);
     for (conn, seq, us) in &sh.arrivals {

@@ -15,17 +15,18 @@
 //! `target/release/examples/pop_client --url ws://127.0.0.1:PORT/api/ws --tokens FILE
 //!  --out pops.tsv [--seconds 600] [--parallel 32]`
 
+#[path = "common/ws_bench.rs"]
+mod ws_bench;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::rc::Rc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::StreamExt as _;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+use ws_bench::{block_on_local, connect_then_wait, each_flag, now_us, number, open_feed};
 
 /// Command-line options.
 struct Args {
@@ -44,20 +45,17 @@ fn parse_args() -> Result<Args, String> {
         seconds: 600,
         parallel: 32,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
+    each_flag(|flag, value| {
+        match flag {
             "--url" => args.url = value,
             "--tokens" => args.tokens = value,
             "--out" => args.out = value,
-            "--seconds" => args.seconds = value.parse().map_err(|e| format!("--seconds: {e}"))?,
-            "--parallel" => {
-                args.parallel = value.parse().map_err(|e| format!("--parallel: {e}"))?
-            }
+            "--seconds" => args.seconds = number(flag, &value)?,
+            "--parallel" => args.parallel = number(flag, &value)?,
             _ => return Err(format!("unknown flag {flag}")),
         }
-    }
+        Ok(())
+    })?;
     if args.url.is_empty() || args.tokens.is_empty() || args.out.is_empty() {
         return Err("--url, --tokens and --out are required".into());
     }
@@ -86,12 +84,6 @@ struct Shared {
     errors: Vec<String>,
 }
 
-fn now_us() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros())
-}
-
 /// One agent's connection: upgrade, `hello`, then read until the socket ends.
 async fn agent_conn(
     url: String,
@@ -102,50 +94,14 @@ async fn agent_conn(
     welcomed: tokio::sync::mpsc::UnboundedSender<bool>,
 ) {
     let connecting = gate.acquire().await;
-    let mut req = match url.as_str().into_client_request() {
-        Ok(r) => r,
+    let mut ws = match open_feed(&url, &token).await {
+        Ok(ws) => ws,
         Err(e) => {
             let _ = welcomed.send(false);
-            shared
-                .borrow_mut()
-                .errors
-                .push(format!("{agent}: bad url: {e}"));
+            shared.borrow_mut().errors.push(format!("{agent}: {e}"));
             return;
         }
     };
-    match HeaderValue::from_str(&format!("Bearer {token}")) {
-        Ok(v) => {
-            req.headers_mut().insert("authorization", v);
-        }
-        Err(e) => {
-            let _ = welcomed.send(false);
-            shared
-                .borrow_mut()
-                .errors
-                .push(format!("{agent}: bad token: {e}"));
-            return;
-        }
-    }
-    let mut ws = match tokio_tungstenite::connect_async(req).await {
-        Ok((ws, _)) => ws,
-        Err(e) => {
-            let _ = welcomed.send(false);
-            shared
-                .borrow_mut()
-                .errors
-                .push(format!("{agent}: connect: {e}"));
-            return;
-        }
-    };
-    let hello = r#"{"v":1,"type":"hello","last_seq":null,"epoch":null}"#;
-    if let Err(e) = ws.send(Message::Text(hello.into())).await {
-        let _ = welcomed.send(false);
-        shared
-            .borrow_mut()
-            .errors
-            .push(format!("{agent}: hello: {e}"));
-        return;
-    }
     let mut connecting = Some(connecting);
     while let Some(msg) = ws.next().await {
         // The arrival time first, before any parsing.
@@ -190,12 +146,7 @@ async fn agent_conn(
 
 fn main() -> Result<(), String> {
     let args = parse_args()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("runtime: {e}"))?;
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, run(args))
+    block_on_local(run(args))
 }
 
 async fn run(args: Args) -> Result<(), String> {
@@ -203,7 +154,7 @@ async fn run(args: Args) -> Result<(), String> {
         std::fs::read_to_string(&args.tokens).map_err(|e| format!("{}: {e}", args.tokens))?;
     let shared = Rc::new(RefCell::new(Shared::default()));
     let gate = Rc::new(Semaphore::new(args.parallel.max(1)));
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let mut n = 0u64;
     for line in tokens.lines() {
         let mut parts = line.split_whitespace();
@@ -221,32 +172,11 @@ async fn run(args: Args) -> Result<(), String> {
         ));
     }
     drop(tx);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.seconds);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| format!("signal: {e}"))?;
-    let (mut ok, mut failed) = (0u64, 0u64);
-    while ok + failed < n {
-        tokio::select! {
-            r = rx.recv() => match r {
-                Some(true) => ok += 1,
-                Some(false) => failed += 1,
-                None => break,
-            },
-            _ = tokio::time::sleep_until(deadline) => break,
-            _ = term.recv() => break,
-        }
-    }
+    let (ok, failed) = connect_then_wait(rx, n, args.seconds).await?;
     {
         let mut sh = shared.borrow_mut();
         sh.connected = ok;
         sh.failed = failed;
-    }
-    println!("connected {ok} {failed}");
-    let _ = std::io::stdout().flush();
-    tokio::select! {
-        _ = tokio::time::sleep_until(deadline) => {}
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
     }
     let sh = shared.borrow();
     let mut out = String::with_capacity(sh.pops.len() * 80);
