@@ -164,18 +164,6 @@ impl Store {
         Ok(id)
     }
 
-    /// One intake by id.
-    pub async fn get_intake(&self, id: &IntakeId) -> Result<Option<IntakeRecord>, StoreError> {
-        const OP: &str = "get_intake";
-        const SQL: &str = select_intakes!(" WHERE id = $1");
-        let row = sqlx::query(SQL)
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::query(OP))?;
-        row.map(|r| intake_from_row(&r, OP)).transpose()
-    }
-
     /// The intakes drafted during a call, oldest first.
     pub async fn intakes_for_call(
         &self,
@@ -185,23 +173,6 @@ impl Store {
         const SQL: &str = select_intakes!(" WHERE call_id = $1 ORDER BY created_at, id");
         let rows = sqlx::query(SQL)
             .bind(call_id.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::query(OP))?;
-        rows.iter().map(|r| intake_from_row(r, OP)).collect()
-    }
-
-    /// A customer's intakes that are not resolved or closed, newest first (for the screen pop).
-    pub async fn open_intakes_for_customer(
-        &self,
-        customer_id: &CustomerId,
-    ) -> Result<Vec<IntakeRecord>, StoreError> {
-        const OP: &str = "open_intakes_for_customer";
-        const SQL: &str = select_intakes!(
-            " WHERE customer_id = $1 AND status IN ('draft', 'open', 'escalated') ORDER BY created_at DESC, id"
-        );
-        let rows = sqlx::query(SQL)
-            .bind(customer_id.as_str())
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::query(OP))?;

@@ -50,7 +50,7 @@ async fn draft_is_stored_and_read_back() {
     seed(&store).await;
     let id = store.insert_intake(&draft(T0 + 20_000)).await.unwrap();
     assert!(id.as_str().starts_with("intake-"));
-    let row = store.get_intake(&id).await.unwrap().unwrap();
+    let row = store.intake_record(&id).await.unwrap().unwrap();
     assert_eq!(row.id, id);
     assert_eq!(row.call_id, Some(CallId::from_string("call-1")));
     assert_eq!(row.customer_id, Some(CustomerId::from_string("cust-a")));
@@ -63,7 +63,7 @@ async fn draft_is_stored_and_read_back() {
     assert_eq!((row.created_at, row.updated_at), (T0 + 20_000, T0 + 20_000));
     assert_eq!(
         store
-            .get_intake(&IntakeId::from_string("intake-none"))
+            .intake_record(&IntakeId::from_string("intake-none"))
             .await
             .unwrap(),
         None
@@ -87,7 +87,7 @@ async fn unclassified_without_priority_or_call() {
         created_at: T0,
     };
     let id = store.insert_intake(&intake).await.unwrap();
-    let row = store.get_intake(&id).await.unwrap().unwrap();
+    let row = store.intake_record(&id).await.unwrap().unwrap();
     assert_eq!(
         (row.category, row.priority, row.call_id),
         (Category::Unclassified, None, None)
@@ -118,7 +118,7 @@ async fn intakes_for_call_and_open_for_customer() {
         .collect();
     assert_eq!(for_call, vec![first.clone(), second.clone(), resolved]);
     let open: Vec<IntakeId> = store
-        .open_intakes_for_customer(&CustomerId::from_string("cust-a"))
+        .open_intake_records_for_customer(&CustomerId::from_string("cust-a"))
         .await
         .unwrap()
         .into_iter()
