@@ -186,6 +186,9 @@ function apply(f) {
       }
       phone.onCallEnded(f.call_id);
       break;
+    case 'call_held':
+      phone.onHeld(f);
+      break;
     case 'offer_withdrawn':
       phone.onOfferWithdrawn(f.call_id);
       if (view.call && view.call.call_id === f.call_id) {

@@ -446,6 +446,15 @@ export function createSoftphone({ showError }) {
     if (phone.callId !== null && phone.callId === callId) reset('ended');
   }
 
+  /** The server's hold state of this agent's call (`call_held` frame): Hold pressed in another
+   * of the agent's tabs shows here too. `browser_gone` is about a desk that lost the call. */
+  function onHeld(f) {
+    if (phone.callId === null || phone.callId !== f.call_id || f.reason !== 'agent') return;
+    phone.held = !!f.held;
+    if (phone.pc && phone.pc.connectionState === 'connected') setStatus(phone.held ? 'on hold' : 'connected');
+    render();
+  }
+
   /** After the login check: the agent's device, and a call to take back after a reload. */
   async function start() {
     try {
@@ -482,6 +491,7 @@ export function createSoftphone({ showError }) {
     onPop,
     onCallEnded,
     onOfferWithdrawn: onCallEnded,
+    onHeld,
     /** The agent in a snapshot or an agent_state frame (may carry `device`). */
     onAgent: (agent) => { if (agent && agent.device) setDevice(agent.device); },
     start,

@@ -67,6 +67,13 @@ pub enum FrameBody {
     CallEnded { call_id: CallId },
     /// The phone stopped ringing without an answer.
     OfferWithdrawn { call_id: CallId },
+    /// A browser call was put on hold or taken off it (`reason`: `agent`, the Hold button in
+    /// any of the agent's tabs, or `browser_gone`: the call waits for the desk to reconnect).
+    CallHeld {
+        call_id: CallId,
+        held: bool,
+        reason: String,
+    },
     /// An intake changed.
     Intake(Box<IntakeView>),
     /// A customer's record changed (edited, linked or created from the pop).
@@ -98,6 +105,7 @@ impl FrameBody {
             FrameBody::Pop(_)
                 | FrameBody::CallEnded { .. }
                 | FrameBody::OfferWithdrawn { .. }
+                | FrameBody::CallHeld { .. }
                 | FrameBody::Intake(_)
                 | FrameBody::Customer(_)
         )

@@ -337,6 +337,18 @@ impl HubTask {
                     }
                 }
             }
+            EventKind::CallHeld {
+                call_id,
+                agent_id,
+                held,
+                reason,
+            } => {
+                self.desk(agent_id).push(&FrameBody::CallHeld {
+                    call_id: call_id.clone(),
+                    held: *held,
+                    reason: reason.clone(),
+                });
+            }
             EventKind::AgentState {
                 agent_id,
                 to,

@@ -172,3 +172,46 @@ fn frames_carry_version_seq_and_flat_fields() {
     );
     assert_eq!(e.seq(), None);
 }
+
+#[tokio::test]
+async fn hold_of_a_browser_call_reaches_that_agents_desk_only() {
+    let (hub, events, stop, guard) = hub().await;
+    let anna = AgentId::from_string(ANNA);
+    let mut desk = hub
+        .connect(anna.clone(), Hello::default(), true)
+        .await
+        .unwrap();
+    let mut bas = hub
+        .connect(
+            AgentId::from_string("agent-demo-bas"),
+            Hello::default(),
+            true,
+        )
+        .await
+        .unwrap();
+    events.publish(EventKind::CallHeld {
+        call_id: crate::domain::CallId::from_string("call-1"),
+        agent_id: anna,
+        held: true,
+        reason: "agent".into(),
+    });
+    let f = tokio::time::timeout(Duration::from_secs(5), desk.rx.recv())
+        .await
+        .expect("the frame arrives")
+        .unwrap();
+    let v = json(&f);
+    assert_eq!(v["type"], "call_held", "{v}");
+    assert_eq!(
+        (v["call_id"].as_str(), v["held"].as_bool()),
+        (Some("call-1"), Some(true))
+    );
+    assert_eq!(v["reason"], "agent");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), bas.rx.recv())
+            .await
+            .is_err(),
+        "another agent's desk hears nothing"
+    );
+    stop.cancel();
+    guard.cleanup().await;
+}
