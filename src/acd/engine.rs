@@ -19,8 +19,8 @@ use super::agents::Agents;
 use super::estimate::HandlingTimes;
 use super::queue::Queues;
 use super::{
-    AcdConfig, AcdError, AcdOutput, AgentState, CallbackReason, Entry, EntryId, EntryKind,
-    FailReason, OfferId, RemoveReason,
+    AcdConfig, AcdError, AcdOutput, AgentState, CallbackReason, CancelReason, Entry, EntryId,
+    EntryKind, FailReason, OfferId, RemoveReason,
 };
 
 /// A live offer: `agent`'s phone rings for `entry` until `deadline`.
@@ -107,6 +107,7 @@ impl Acd {
                 offer: offer_id,
                 entry: offer.entry,
                 agent: offer.agent.clone(),
+                reason: CancelReason::Withdrawn,
             });
             // Back to available, keeping the idle time: the agent did nothing wrong.
             self.transition(
@@ -239,6 +240,7 @@ impl Acd {
                     offer: offer_id,
                     entry: offer.entry.clone(),
                     agent: offer.agent.clone(),
+                    reason: CancelReason::RingTimeout,
                 });
                 self.fail_offer(now, offer, FailReason::NoAnswer);
             }

@@ -134,6 +134,17 @@ impl FailReason {
     }
 }
 
+/// Why the engine withdrew an offer: only a ring timeout is the agent not answering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CancelReason {
+    /// The phone rang until the ring timeout.
+    RingTimeout,
+    /// The agent logged out while their phone rang.
+    AgentLeft,
+    /// The entry left its queue (the caller hung up, chose a callback, …).
+    Withdrawn,
+}
+
 /// Why a caller is offered a callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CallbackReason {
@@ -208,6 +219,7 @@ pub enum AcdOutput {
         offer: OfferId,
         entry: EntryId,
         agent: AgentId,
+        reason: CancelReason,
     },
     /// Tell a waiting caller their place and estimated wait.
     Announce {

@@ -13,8 +13,8 @@ use tokio_util::task::TaskTracker;
 use crate::domain::{AgentId, Category, Priority};
 
 use super::{
-    Acd, AcdConfig, AcdError, AcdOutput, AcdSnapshot, AgentInfo, AgentState, CallbackReason, Entry,
-    EntryId, FailReason, OfferId, Position, RemoveReason,
+    Acd, AcdConfig, AcdError, AcdOutput, AcdSnapshot, AgentInfo, AgentState, CallbackReason,
+    CancelReason, Entry, EntryId, FailReason, OfferId, Position, RemoveReason,
 };
 
 /// Commands that may wait for the owner task before senders are made to wait.
@@ -27,8 +27,11 @@ const STATE_QUEUE: usize = 1024;
 pub enum QueueNotice {
     /// Ring this agent's phone; report `offer_answered` / `offer_failed`.
     Offer { offer: OfferId, agent: AgentId },
-    /// Stop ringing for this offer (ring timeout, or the agent logged out).
-    CancelOffer { offer: OfferId },
+    /// Stop ringing for this offer; `reason` says whether the agent let it ring out.
+    CancelOffer {
+        offer: OfferId,
+        reason: CancelReason,
+    },
     /// Play the caller's place and estimated wait (`None`: nobody serves the queue now).
     Announce {
         place: usize,
@@ -224,8 +227,13 @@ impl Core {
                     entry,
                     agent,
                 } => self.notify(now, &entry, QueueNotice::Offer { offer, agent }),
-                AcdOutput::CancelOffer { offer, entry, .. } => {
-                    self.notify(now, &entry, QueueNotice::CancelOffer { offer });
+                AcdOutput::CancelOffer {
+                    offer,
+                    entry,
+                    reason,
+                    ..
+                } => {
+                    self.notify(now, &entry, QueueNotice::CancelOffer { offer, reason });
                 }
                 AcdOutput::Announce {
                     entry,

@@ -157,7 +157,7 @@ async fn offer_to(
         let event = tokio::select! {
             ev = call.events.recv() => ev,
             n = notices.recv() => match n {
-                Some(QueueNotice::CancelOffer { offer: o }) if o == offer => {
+                Some(QueueNotice::CancelOffer { offer: o, .. }) if o == offer => {
                     call.leg.cancel().await;
                     set_status(ctx, cb, "pending", None).await;
                     return Offered::NotTaken;

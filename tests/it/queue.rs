@@ -11,8 +11,8 @@ use sqlx::Row;
 
 use crate::agent_phone::{AgentPhone, Invite, PCMA, PCMU, decode_g711, tone, tone_share};
 use crate::helpers::{
-    TestApp, caller, free_port, press, prompts_dir, registered_phone, spawn_queue_app, tool,
-    wait_for, within,
+    TestApp, caller, free_port, http_json, press, prompts_dir, registered_phone, spawn_queue_app,
+    tool, wait_for, within,
 };
 use crate::rtp::{RtpPeer, best_alignment, read_wav};
 use crate::ua::{SdpAnswer, Ua};
@@ -295,6 +295,66 @@ async fn ring_no_answer_moves_to_next_agent() {
                 && to == "not_ready"
                 && reason.as_deref() == Some("no answer")),
             "anna's states {states:?}"
+        );
+        assert_eq!(ua.bye().await, Some(200));
+        assert!(chantal.expect_bye(5 * SECS).await);
+        t.finish().await;
+    })
+    .await;
+}
+
+/// Regression (issue 3 review): an agent who logged out while their phone rang was recorded as
+/// `no_answer`, as if they had let it ring out; the offer is `cancelled`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_while_ringing_records_the_offer_as_cancelled() {
+    within(60, async {
+        // A long ring timeout: only the logout can end Anna's ringing.
+        let t = spawn_queue_app(|c| c.acd.ring_timeout_secs = 30).await;
+        let mut anna = registered_phone(&t, "2001").await;
+        let mut chantal = registered_phone(&t, "2003").await;
+        let anna_token = t.login("anna").await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        t.login("chantal").await;
+        let (mut ua, _rtp, _answer) = caller(&t).await;
+        press(&mut ua, '0').await;
+        let first = anna
+            .invite(15 * SECS)
+            .await
+            .expect("anna's phone rings first");
+        anna.ring().await;
+        let (status, body) = http_json(
+            t.app.http_addr(),
+            "POST",
+            "/api/logout",
+            Some(&anna_token),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            anna.expect_cancel(5 * SECS).await,
+            "CANCEL when anna logs out"
+        );
+        let second = chantal
+            .invite(5 * SECS)
+            .await
+            .expect("chantal's phone rings next");
+        assert_eq!(first.call, second.call, "the same caller");
+        chantal.ring().await;
+        assert!(chantal.answer(PCMU).await);
+        let row = wait_for(5 * SECS, || async {
+            t.queue_row(&ua.call_id)
+                .await
+                .filter(|r| r.connected_at.is_some())
+        })
+        .await
+        .expect("call connected");
+        assert_eq!(
+            t.offers_of(&row.id).await,
+            vec![
+                (ANNA.to_string(), Some("cancelled".to_string())),
+                (CHANTAL.to_string(), Some("answered".to_string()))
+            ]
         );
         assert_eq!(ua.bye().await, Some(200));
         assert!(chantal.expect_bye(5 * SECS).await);

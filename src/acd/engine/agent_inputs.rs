@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::domain::AgentId;
 
-use super::super::{AcdError, AcdOutput, AgentInfo, AgentState};
+use super::super::{AcdError, AcdOutput, AgentInfo, AgentState, CancelReason};
 use super::Acd;
 
 impl Acd {
@@ -36,6 +36,7 @@ impl Acd {
                         offer,
                         entry: live.entry,
                         agent: live.agent,
+                        reason: CancelReason::AgentLeft,
                     });
                 }
             }

@@ -2,7 +2,7 @@
 //! stale answers are refused; a caller leaving or an agent logging out cancels the ringing.
 
 use super::*;
-use crate::acd::{AcdError, FailReason, RemoveReason};
+use crate::acd::{AcdError, CancelReason, FailReason, RemoveReason};
 use crate::domain::Category::{Hardware, Software};
 
 #[test]
@@ -29,6 +29,7 @@ fn ring_timeout_moves_the_caller_to_the_next_agent_keeping_their_place() {
             offer,
             entry: eid("c1"),
             agent: aid("a1"),
+            reason: CancelReason::RingTimeout,
         })
     );
     assert!(out.contains(&AcdOutput::AgentState {
@@ -115,6 +116,7 @@ fn caller_leaving_while_ringing_releases_the_agent_without_penalty() {
             offer,
             entry: eid("c1"),
             agent: aid("a1"),
+            reason: CancelReason::Withdrawn,
         })
     );
     assert_eq!(sim.state("a1"), AgentState::Available);
@@ -143,6 +145,7 @@ fn logout_while_ringing_cancels_and_reoffers() {
         offer,
         entry: eid("c1"),
         agent: aid("a1"),
+        reason: CancelReason::AgentLeft,
     }));
     let (_, entry, agent) = one_offer(&out);
     assert_eq!((entry.as_str(), agent.as_str()), ("c1", "a2"));

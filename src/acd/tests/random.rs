@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::*;
-use crate::acd::{AcdError, CallbackReason, FailReason, RemoveReason, Strategy};
+use crate::acd::{AcdError, CallbackReason, CancelReason, FailReason, RemoveReason, Strategy};
 use crate::domain::Category::{Hardware, Service, Software, Unclassified};
 
 const SEEDS: u64 = 500;
@@ -40,6 +40,8 @@ struct Model {
     states: HashMap<AgentId, AgentState>,
     skills: HashMap<AgentId, Vec<Category>>,
     next_entry: u64,
+    /// Why the current input may cancel an offer (`None`: it must cancel none).
+    cancel_reason: Option<CancelReason>,
     stats: Stats,
 }
 
@@ -48,6 +50,8 @@ struct Model {
 struct Stats {
     offers: u64,
     cancels: u64,
+    /// Cancels by reason: ring timeout, agent left, withdrawn.
+    cancels_by_reason: [u64; 3],
     answered: u64,
     max_waiting: usize,
 }
@@ -95,9 +99,12 @@ impl Model {
                     offer,
                     entry,
                     agent,
+                    reason,
                 } => {
                     assert_eq!(self.offers.remove(&offer), Some((entry, agent)));
+                    assert_eq!(Some(reason), self.cancel_reason, "cancel of {offer}");
                     self.stats.cancels += 1;
+                    self.stats.cancels_by_reason[reason as usize] += 1;
                     self.dead_offers.push(offer);
                 }
                 AcdOutput::AgentState {
@@ -217,7 +224,9 @@ impl Model {
             assert!(guard < 10_000, "handle_timeout makes no progress");
             self.now = self.now.max(deadline);
             self.acd.handle_timeout(self.now);
+            self.cancel_reason = Some(CancelReason::RingTimeout);
             let made = self.absorb();
+            self.cancel_reason = None;
             self.check(&made);
         }
         self.now = target;
@@ -258,6 +267,7 @@ fn run(seed: u64) -> Stats {
         states: HashMap::new(),
         skills: HashMap::new(),
         next_entry: 0,
+        cancel_reason: None,
         stats: Stats::default(),
     };
     let agents: Vec<AgentId> = (0..AGENTS).map(|i| aid(&format!("a{i}"))).collect();
@@ -271,6 +281,7 @@ fn run(seed: u64) -> Stats {
     for _ in 0..STEPS {
         step(&mut m, &mut rng, &agents);
         let made = m.absorb();
+        m.cancel_reason = None;
         m.check(&made);
         let waiting = m.status.values().filter(|s| **s == Status::Waiting).count();
         m.stats.max_waiting = m.stats.max_waiting.max(waiting);
@@ -330,6 +341,7 @@ fn step(m: &mut Model, rng: &mut StdRng, agents: &[AgentId]) {
             if let Some(id) = pick(rng, &waiting) {
                 let reason = pick(rng, &[RemoveReason::Abandoned, RemoveReason::Callback]).unwrap();
                 let waited = m.acd.remove(now, &id, reason).unwrap();
+                m.cancel_reason = Some(CancelReason::Withdrawn);
                 assert_eq!(waited, now.saturating_duration_since(m.arrived[&id]));
                 m.status.insert(id, Status::Removed);
             }
@@ -349,6 +361,7 @@ fn step(m: &mut Model, rng: &mut StdRng, agents: &[AgentId]) {
         }
         30..=31 => {
             let r = m.acd.agent_logout(now, &agent);
+            m.cancel_reason = Some(CancelReason::AgentLeft);
             let ok = logged_in && state != AgentState::OnCall;
             assert_eq!(r.is_ok(), ok, "logout {agent} while {state:?}: {r:?}");
         }
@@ -450,6 +463,9 @@ fn random_interleavings_keep_the_invariants() {
             Ok(s) => {
                 total.offers += s.offers;
                 total.cancels += s.cancels;
+                for (t, n) in total.cancels_by_reason.iter_mut().zip(s.cancels_by_reason) {
+                    *t += n;
+                }
                 total.answered += s.answered;
                 total.max_waiting = total.max_waiting.max(s.max_waiting);
             }
@@ -460,6 +476,10 @@ fn random_interleavings_keep_the_invariants() {
     eprintln!("randomised ACD runs: {total:?}");
     assert!(total.offers > SEEDS * 20, "{total:?}");
     assert!(total.cancels > SEEDS, "{total:?}");
+    assert!(
+        total.cancels_by_reason.iter().all(|n| *n > 0),
+        "every cancel reason: {total:?}"
+    );
     assert!(total.answered > SEEDS * 5, "{total:?}");
     assert!(total.max_waiting >= 10, "{total:?}");
 }

@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::*;
-use crate::acd::{AcdError, AcdService, QueueNotice};
+use crate::acd::{AcdError, AcdService, CancelReason, QueueNotice};
 use crate::domain::Category::Hardware;
 
 fn entry(id: &str) -> Entry {
@@ -48,7 +48,10 @@ async fn service_delivers_notices_times_out_rings_and_stops() {
     // Nobody answers: the paused clock jumps to the ring timeout.
     assert_eq!(
         notices.recv().await,
-        Some(QueueNotice::CancelOffer { offer })
+        Some(QueueNotice::CancelOffer {
+            offer,
+            reason: CancelReason::RingTimeout
+        })
     );
     assert_eq!(start.elapsed(), Duration::from_secs(15));
     assert_eq!(

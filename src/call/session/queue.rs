@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::{Ending, Phase, Session};
-use crate::acd::{Entry, EntryId, EntryKind, QueueNotice, RemoveReason};
+use crate::acd::{CancelReason, Entry, EntryId, EntryKind, QueueNotice, RemoveReason};
 use crate::domain::{CallId, Priority};
 use crate::events::EventKind;
 use crate::media::prompts::{Playback, Prompt};
@@ -100,8 +100,8 @@ impl Session {
     pub(super) async fn on_notice(&mut self, notice: QueueNotice) -> Option<Ending> {
         match notice {
             QueueNotice::Offer { offer, agent } => self.ring_agent(offer, agent).await,
-            QueueNotice::CancelOffer { offer } => {
-                self.withdraw_offer(offer, OfferResult::NoAnswer).await
+            QueueNotice::CancelOffer { offer, reason } => {
+                self.withdraw_offer(offer, offer_result(reason)).await
             }
             QueueNotice::Announce { place, estimate } => {
                 let prompts = self.announcement(place, estimate);
@@ -321,6 +321,15 @@ impl Session {
     }
 }
 
+/// How a withdrawn offer is recorded: `no_answer` only when the phone rang out; an agent who
+/// logged out or a caller who left did not let it ring unanswered.
+fn offer_result(reason: CancelReason) -> OfferResult {
+    match reason {
+        CancelReason::RingTimeout => OfferResult::NoAnswer,
+        CancelReason::AgentLeft | CancelReason::Withdrawn => OfferResult::Cancelled,
+    }
+}
+
 /// 8 kHz 16-bit mono PCM, like the prompts.
 fn write_wav(
     dir: &std::path::Path,
@@ -339,4 +348,25 @@ fn write_wav(
         w.write_sample(s)?;
     }
     w.finalize()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_ring_timeout_is_recorded_as_no_answer() {
+        assert_eq!(
+            offer_result(CancelReason::RingTimeout),
+            OfferResult::NoAnswer
+        );
+        assert_eq!(
+            offer_result(CancelReason::AgentLeft),
+            OfferResult::Cancelled
+        );
+        assert_eq!(
+            offer_result(CancelReason::Withdrawn),
+            OfferResult::Cancelled
+        );
+    }
 }
