@@ -9,6 +9,7 @@ mod agents;
 mod config;
 mod engine;
 mod estimate;
+mod guard;
 mod queue;
 mod service;
 mod snapshot;
@@ -22,6 +23,7 @@ use crate::domain::{AgentId, CallId, Category, Priority};
 
 pub use config::{AcdConfig, Strategy};
 pub use engine::Acd;
+pub use guard::OnCallGuard;
 pub use service::{AcdHandle, AcdService, AgentStateChange, QueueNotice};
 pub use snapshot::{AcdSnapshot, AgentSnapshot, EntrySnapshot, QueueSnapshot};
 

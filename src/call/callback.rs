@@ -11,7 +11,9 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::CallContext;
-use crate::acd::{Entry, EntryId, EntryKind, FailReason, OfferId, QueueNotice, RemoveReason};
+use crate::acd::{
+    Entry, EntryId, EntryKind, FailReason, OfferId, OnCallGuard, QueueNotice, RemoveReason,
+};
 use crate::domain::{AgentId, Category, Language, Priority};
 use crate::media::g711::G711;
 use crate::media::prompts::Playback;
@@ -195,6 +197,8 @@ async fn offer_to(
         set_status(ctx, cb, "pending", None).await;
         return Offered::NotTaken;
     }
+    // Should this task unwind from here on, the guard still ends the agent's call.
+    let mut on_call = OnCallGuard::new(ctx.acd.clone(), agent.clone());
     set_status(ctx, cb, "connected", Some(agent)).await;
     tracing::info!(callback = %cb.id, %agent, "callback handed to agent");
     let remote = answer
@@ -208,6 +212,7 @@ async fn offer_to(
     }
     call.leg.hangup().await;
     let _ = ctx.acd.call_ended(agent.clone()).await;
+    on_call.disarm();
     set_status(ctx, cb, "done", Some(agent)).await;
     Offered::Taken
 }

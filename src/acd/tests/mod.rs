@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod agent_states;
+mod guard;
 mod offers;
 mod ordering;
 mod random;

@@ -8,7 +8,7 @@ use tokio::net::UdpSocket;
 
 use super::browser::BrowserLeg;
 use super::{Ending, Phase, Session};
-use crate::acd::{FailReason, OfferId};
+use crate::acd::{FailReason, OfferId, OnCallGuard};
 use crate::call::CallContext;
 use crate::call::media::MediaLeg;
 use crate::domain::{AgentId, Device};
@@ -33,6 +33,9 @@ pub(super) struct AgentCall {
     pub(super) browser: Option<BrowserLeg>,
     /// The phone answered and the queue confirmed: media is bridged.
     bridged: bool,
+    /// Armed while bridged: ends the agent's call in the queue engine if this leg is dropped
+    /// without `end_agent_leg` (a panic in the call task).
+    on_call: Option<OnCallGuard>,
     /// The phone's leg has ended (BYE, failure): nothing more to send it.
     gone: bool,
     /// Where the SDP says the phone wants RTP, and where it really comes from.
@@ -59,6 +62,7 @@ impl AgentCall {
             leg,
             browser,
             bridged: false,
+            on_call: None,
             gone: false,
             remote: None,
             latched: None,
@@ -445,6 +449,7 @@ impl Session {
         };
         if let Some(a) = self.agent.as_mut() {
             a.bridged = true;
+            a.on_call = Some(OnCallGuard::new(self.ctx.acd.clone(), agent.clone()));
         }
         // The caller has left the queue: the engine removed the entry when the offer was answered.
         self.waiting = None;
@@ -518,7 +523,7 @@ impl Session {
         if let Some(mut b) = self.agent.as_mut().and_then(|a| a.browser.take()) {
             self.close_browser(&mut b).await;
         }
-        let Some(a) = self.take_agent() else {
+        let Some(mut a) = self.take_agent() else {
             return;
         };
         if a.bridged {
@@ -527,6 +532,10 @@ impl Session {
             }
             if let Err(e) = self.ctx.acd.call_ended(a.agent.clone()).await {
                 tracing::warn!(error = %e, agent = %a.agent, "cannot end the agent's call in the queue engine");
+            }
+            // Reported (or the engine is gone): the guard must not report it again.
+            if let Some(g) = a.on_call.as_mut() {
+                g.disarm();
             }
         } else {
             if !a.gone {
