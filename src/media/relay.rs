@@ -79,19 +79,39 @@ impl RtpRelay {
 
     /// Re-stamps `packet` (from leg `from`) for leg `to`, appending it to `out`.
     pub fn relay(&mut self, packet: &RtpPacket<'_>, out: &mut Vec<u8>) -> Relayed {
+        match self.restamp(packet) {
+            Some((kind, p)) => {
+                let header = RtpHeader {
+                    payload_type: p.payload_type,
+                    marker: p.marker,
+                    sequence: p.sequence,
+                    timestamp: p.timestamp,
+                    ssrc: p.ssrc,
+                };
+                write_rtp(out, &header, p.payload);
+                kind
+            }
+            None => Relayed::Dropped,
+        }
+    }
+
+    /// Re-stamps `packet` (from leg `from`) for leg `to` without serialising it (for a leg whose
+    /// stack builds the datagram itself, e.g. SRTP to a browser); `None` when it is not
+    /// forwarded. The payload is the source's, or the transcoded copy held by the relay.
+    pub fn restamp<'a>(&'a mut self, packet: &RtpPacket<'a>) -> Option<(Relayed, RtpPacket<'a>)> {
         let (kind, payload_type) = if packet.payload_type == self.from.audio_pt {
             (Relayed::Audio, self.to.audio_pt)
         } else if Some(packet.payload_type) == self.from.event_pt {
-            match self.to.event_pt {
-                Some(pt) => (Relayed::Event, pt),
-                // RFC 4733 §2.6: without telephone-event on the far leg the event is not sent as RTP.
-                None => return Relayed::Dropped,
-            }
+            // RFC 4733 §2.6: without telephone-event on the far leg the event is not sent as RTP.
+            (Relayed::Event, self.to.event_pt?)
         } else {
-            return Relayed::Dropped;
+            return None;
         };
         let timestamp = self.translate(packet.ssrc, packet.timestamp);
-        let body: &[u8] = if kind == Relayed::Audio && self.from.codec != self.to.codec {
+        let sequence = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.last_ts = Some(timestamp);
+        let payload: &[u8] = if kind == Relayed::Audio && self.from.codec != self.to.codec {
             self.payload.clear();
             self.payload.extend(
                 packet
@@ -103,17 +123,17 @@ impl RtpRelay {
         } else {
             packet.payload
         };
-        let header = RtpHeader {
-            payload_type,
-            marker: packet.marker,
-            sequence: self.next_seq,
-            timestamp,
-            ssrc: self.ssrc,
-        };
-        write_rtp(out, &header, body);
-        self.next_seq = self.next_seq.wrapping_add(1);
-        self.last_ts = Some(timestamp);
-        kind
+        Some((
+            kind,
+            RtpPacket {
+                payload_type,
+                marker: packet.marker,
+                sequence,
+                timestamp,
+                ssrc: self.ssrc,
+                payload,
+            },
+        ))
     }
 
     /// Maps the source's timestamp onto our continuous clock (RFC 3550 §7.2: a translator keeps
@@ -262,5 +282,28 @@ mod tests {
         assert_eq!(c.wrapping_sub(b), 160);
         let d = ts(&packet(0, 2, 4_000_000_160, 6, false, &[0; 160]), &mut r);
         assert_eq!(d.wrapping_sub(c), 160);
+    }
+
+    #[test]
+    fn restamp_gives_what_relay_writes() {
+        let payload: Vec<u8> = (0..160u16).map(|i| (i * 7 % 256) as u8).collect();
+        for (from, to) in [(PCMU, PCMU), (PCMU, PCMA), (PCMA, PCMU)] {
+            let (mut a, mut b) = (
+                RtpRelay::new(from, to, 42, 1000),
+                RtpRelay::new(from, to, 42, 1000),
+            );
+            for (seq, pt) in [(7, from.audio_pt), (8, 101), (9, 96), (10, 13)] {
+                let bytes = packet(pt, seq, u32::from(seq) * 160, 9, false, &payload);
+                let (kind, written) = relay_one(&mut a, &bytes);
+                let p = RtpPacket::parse(&bytes).unwrap();
+                match b.restamp(&p) {
+                    Some((k, r)) => {
+                        assert_eq!(k, kind);
+                        assert_eq!(RtpPacket::parse(&written).unwrap(), r, "{from:?} -> {to:?}");
+                    }
+                    None => assert_eq!(kind, Relayed::Dropped),
+                }
+            }
+        }
     }
 }

@@ -181,26 +181,14 @@ impl Session {
         }
         let extension = reach.and_then(|r| r.extension);
         let Some(extension) = extension else {
-            self.fail_offer(
-                offer,
-                &agent,
-                FailReason::Unreachable,
-                OfferResult::Unreachable,
-            )
-            .await;
+            self.offer_unreachable(offer, &agent).await;
             return;
         };
         let socket = match UdpSocket::bind(SocketAddr::new(self.local_ip, 0)).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "cannot bind agent RTP socket");
-                self.fail_offer(
-                    offer,
-                    &agent,
-                    FailReason::Unreachable,
-                    OfferResult::Unreachable,
-                )
-                .await;
+                self.offer_unreachable(offer, &agent).await;
                 return;
             }
         };
@@ -225,13 +213,7 @@ impl Session {
             }
             Err(e) => {
                 tracing::info!(error = %e, %agent, "agent phone unreachable");
-                self.fail_offer(
-                    offer,
-                    &agent,
-                    FailReason::Unreachable,
-                    OfferResult::Unreachable,
-                )
-                .await;
+                self.offer_unreachable(offer, &agent).await;
             }
         }
     }
@@ -256,6 +238,17 @@ impl Session {
         if let Err(e) = self.ctx.store.record_offer(&self.id, agent, now_ms()).await {
             tracing::warn!(error = %e, "cannot record offer");
         }
+    }
+
+    /// The agent cannot be rung (no extension, no socket, the INVITE failed at once).
+    async fn offer_unreachable(&self, offer: OfferId, agent: &AgentId) {
+        self.fail_offer(
+            offer,
+            agent,
+            FailReason::Unreachable,
+            OfferResult::Unreachable,
+        )
+        .await;
     }
 
     async fn fail_offer(

@@ -55,6 +55,8 @@ pub(super) struct BrowserLeg {
     pub(super) next_stats: Instant,
     pub(super) reconnects: u32,
     pub(super) pcm: Vec<i16>,
+    /// A muted agent's frames, replaced by this silence (reused, no allocation per packet).
+    pub(super) silence: Vec<u8>,
     pub(super) out: Vec<u8>,
 }
 
@@ -77,6 +79,7 @@ impl BrowserLeg {
             next_stats: now,
             reconnects: 0,
             pcm: Vec::with_capacity(160),
+            silence: Vec::with_capacity(160),
             out: Vec::with_capacity(200),
         }
     }
@@ -106,12 +109,9 @@ impl BrowserLeg {
         let (Some(relay), Some(peer)) = (self.to_browser.as_mut(), self.peer.as_mut()) else {
             return;
         };
-        self.out.clear();
-        if relay.relay(packet, &mut self.out) == Relayed::Dropped {
-            return;
-        }
+        // Re-stamped in place: the browser's stack builds (and encrypts) the datagram itself.
         // Counted only when handed to the browser leg: a zero shows one-way audio.
-        if let Ok(p) = RtpPacket::parse(&self.out)
+        if let Some((_, p)) = relay.restamp(packet)
             && peer.send_rtp(now, &p)
             && packet.payload.len() <= 320
             && voiced(caller, packet.payload, &mut self.pcm)
@@ -196,11 +196,12 @@ impl Session {
             if talking || b.held || b.gone_until.is_some() {
                 continue;
             }
-            let silence;
             let payload: &[u8] = if b.muted && p.header.payload_type == format.audio_pt {
                 // Muted: the caller's stream goes on, with silence (no RTP timeout anywhere).
-                silence = vec![super::play::silence(format.codec); p.payload.len().min(320)];
-                &silence
+                b.silence.clear();
+                b.silence
+                    .resize(p.payload.len().min(320), super::play::silence(format.codec));
+                &b.silence
             } else {
                 &p.payload
             };
