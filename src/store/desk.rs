@@ -1,12 +1,12 @@
 //! The desk's side of `intakes` (migration 4): reads of the full [`IntakeRecord`] (level,
-//! channel, title, solution; mapped in `intakes.rs`); guarded edits, outcomes, manual intakes,
-//! calls attached to an intake, listing.
+//! channel, title, solution; run and mapped in `intakes.rs`); guarded edits, outcomes, manual
+//! intakes, calls attached to an intake, listing.
 //!
 //! Edits that depend on the intake's state are single conditional `UPDATE`s (or a transaction
 //! starting with one), so two agents racing on one intake cannot both win; the callers read
 //! the record again to say why a guarded update changed nothing.
 
-use super::intakes::{IntakeRecord, IntakeStatus, intake_from_row, select_intakes};
+use super::intakes::{IntakeRecord, IntakeStatus, select_intakes};
 use super::{Store, StoreError};
 use crate::domain::{AgentId, CallId, Category, CustomerId, IntakeId, Priority};
 
@@ -54,13 +54,8 @@ pub struct NewManualIntake {
 impl Store {
     /// One intake with its desk columns.
     pub async fn intake_record(&self, id: &IntakeId) -> Result<Option<IntakeRecord>, StoreError> {
-        const OP: &str = "intake_record";
-        let row = sqlx::query(select_intakes!(" WHERE id = $1"))
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::query(OP))?;
-        row.map(|r| intake_from_row(&r, OP)).transpose()
+        let query = sqlx::query(select_intakes!(" WHERE id = $1")).bind(id.as_str());
+        self.fetch_intake(query, "intake_record").await
     }
 
     /// The intake a call is about: the one it was attached to by "continue" (latest), else the
@@ -81,14 +76,11 @@ impl Store {
         if let Some(id) = attached {
             return self.intake_record(&IntakeId::from_string(id)).await;
         }
-        let row = sqlx::query(select_intakes!(
+        let query = sqlx::query(select_intakes!(
             " WHERE call_id = $1 AND merged_into IS NULL ORDER BY created_at DESC, id LIMIT 1"
         ))
-        .bind(call.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?;
-        row.map(|r| intake_from_row(&r, OP)).transpose()
+        .bind(call.as_str());
+        self.fetch_intake(query, OP).await
     }
 
     /// A page of intakes, newest first.
@@ -96,19 +88,15 @@ impl Store {
         &self,
         filter: &IntakeFilter,
     ) -> Result<Vec<IntakeRecord>, StoreError> {
-        const OP: &str = "list_intake_records";
-        let rows = sqlx::query(select_intakes!(
+        let query = sqlx::query(select_intakes!(
             " WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR customer_id = $2) \
              ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
         ))
         .bind(filter.status.map(IntakeStatus::as_str))
         .bind(filter.customer_id.as_ref().map(CustomerId::as_str))
         .bind(filter.limit.max(0))
-        .bind(filter.offset.max(0))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?;
-        rows.iter().map(|r| intake_from_row(r, OP)).collect()
+        .bind(filter.offset.max(0));
+        self.fetch_intakes(query, "list_intake_records").await
     }
 
     /// A customer's draft, open and escalated intakes (not merged), newest first.
@@ -116,16 +104,13 @@ impl Store {
         &self,
         customer: &CustomerId,
     ) -> Result<Vec<IntakeRecord>, StoreError> {
-        const OP: &str = "open_intake_records_for_customer";
-        let rows = sqlx::query(select_intakes!(
+        let query = sqlx::query(select_intakes!(
             " WHERE customer_id = $1 AND status IN ('draft', 'open', 'escalated') \
              ORDER BY created_at DESC, id"
         ))
-        .bind(customer.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?;
-        rows.iter().map(|r| intake_from_row(r, OP)).collect()
+        .bind(customer.as_str());
+        self.fetch_intakes(query, "open_intake_records_for_customer")
+            .await
     }
 
     /// Overwrites the given fields of an editable intake; a draft becomes `open`.

@@ -1,7 +1,9 @@
 //! `intakes`: the record an agent works on, drafted by the IVR (status `draft`); the one
 //! [`IntakeRecord`] and its row mapping, which the desk's queries (`desk.rs`) share.
 
-use sqlx::any::AnyRow;
+use sqlx::Any;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
 
 use super::codec::{
     category_from, dtmf_from_text, dtmf_to_text, get, language_from, priority_from,
@@ -124,8 +126,8 @@ impl IntakeRecord {
     }
 }
 
-/// `SELECT <every column> FROM intakes` followed by `$tail`, as one `&'static str`; rows map
-/// with [`intake_from_row`].
+/// `SELECT <every column> FROM intakes` followed by `$tail`, as one `&'static str`; run it with
+/// `Store::fetch_intake`/`Store::fetch_intakes`, which map rows with [`intake_from_row`].
 macro_rules! select_intakes {
     ($tail:literal) => {
         concat!(
@@ -169,14 +171,39 @@ impl Store {
         &self,
         call_id: &CallId,
     ) -> Result<Vec<IntakeRecord>, StoreError> {
-        const OP: &str = "intakes_for_call";
-        const SQL: &str = select_intakes!(" WHERE call_id = $1 ORDER BY created_at, id");
-        let rows = sqlx::query(SQL)
-            .bind(call_id.as_str())
+        let query = sqlx::query(select_intakes!(
+            " WHERE call_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(call_id.as_str());
+        self.fetch_intakes(query, "intakes_for_call").await
+    }
+
+    /// The first row of a [`select_intakes!`] query with its values bound, mapped; a failure is
+    /// reported against `op`.
+    pub(super) async fn fetch_intake(
+        &self,
+        query: Query<'_, Any, AnyArguments>,
+        op: &'static str,
+    ) -> Result<Option<IntakeRecord>, StoreError> {
+        let row = query
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::query(op))?;
+        row.map(|r| intake_from_row(&r, op)).transpose()
+    }
+
+    /// Every row of a [`select_intakes!`] query with its values bound, mapped; a failure is
+    /// reported against `op`.
+    pub(super) async fn fetch_intakes(
+        &self,
+        query: Query<'_, Any, AnyArguments>,
+        op: &'static str,
+    ) -> Result<Vec<IntakeRecord>, StoreError> {
+        let rows = query
             .fetch_all(&self.pool)
             .await
-            .map_err(StoreError::query(OP))?;
-        rows.iter().map(|r| intake_from_row(r, OP)).collect()
+            .map_err(StoreError::query(op))?;
+        rows.iter().map(|r| intake_from_row(r, op)).collect()
     }
 }
 

@@ -140,48 +140,45 @@ impl Store {
         threshold_ms: i64,
     ) -> Result<Vec<DayReport>, StoreError> {
         const OP: &str = "daily_report";
-        let (start, end) = (range.start_ms(), range.end_ms());
-        let calls = sqlx::query(
-            "SELECT arrived_at, category, queued_at, outcome, wait_ms, connected_at, ended_at \
-             FROM calls WHERE arrived_at >= $1 AND arrived_at < $2",
-        )
-        .bind(start)
-        .bind(end)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?
-        .iter()
-        .map(|r| {
-            Ok(CallFact {
-                arrived_at: get(r, "arrived_at", OP)?,
-                category: get(r, "category", OP)?,
-                queued: get::<Option<i64>>(r, "queued_at", OP)?.is_some(),
-                outcome: get(r, "outcome", OP)?,
-                wait_ms: get(r, "wait_ms", OP)?,
-                connected_at: get(r, "connected_at", OP)?,
-                ended_at: get(r, "ended_at", OP)?,
+        let calls = self
+            .rows_in_range(
+                "SELECT arrived_at, category, queued_at, outcome, wait_ms, connected_at, \
+                 ended_at FROM calls WHERE arrived_at >= $1 AND arrived_at < $2",
+                range,
+                OP,
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(CallFact {
+                    arrived_at: get(r, "arrived_at", OP)?,
+                    category: get(r, "category", OP)?,
+                    queued: get::<Option<i64>>(r, "queued_at", OP)?.is_some(),
+                    outcome: get(r, "outcome", OP)?,
+                    wait_ms: get(r, "wait_ms", OP)?,
+                    connected_at: get(r, "connected_at", OP)?,
+                    ended_at: get(r, "ended_at", OP)?,
+                })
             })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-        let escalations = sqlx::query(
-            "SELECT e.at, i.category, e.to_level, e.returned FROM escalations e \
-             JOIN intakes i ON i.id = e.intake_id WHERE e.at >= $1 AND e.at < $2",
-        )
-        .bind(start)
-        .bind(end)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?
-        .iter()
-        .map(|r| {
-            Ok(EscalationFact {
-                at: get(r, "at", OP)?,
-                category: get(r, "category", OP)?,
-                to_level: get(r, "to_level", OP)?,
-                returned: get::<i64>(r, "returned", OP)? != 0,
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let escalations = self
+            .rows_in_range(
+                "SELECT e.at, i.category, e.to_level, e.returned FROM escalations e \
+                 JOIN intakes i ON i.id = e.intake_id WHERE e.at >= $1 AND e.at < $2",
+                range,
+                OP,
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(EscalationFact {
+                    at: get(r, "at", OP)?,
+                    category: get(r, "category", OP)?,
+                    to_level: get(r, "to_level", OP)?,
+                    returned: get::<i64>(r, "returned", OP)? != 0,
+                })
             })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+            .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(compute::daily(range, &calls, &escalations, threshold_ms))
     }
 
@@ -199,16 +196,15 @@ impl Store {
             .await
             .map_err(StoreError::query(OP))?;
         let mut handles: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-        for r in sqlx::query(
-            "SELECT agent_id, connected_at, ended_at FROM calls WHERE outcome = 'answered' \
-             AND agent_id IS NOT NULL AND connected_at >= $1 AND connected_at < $2",
-        )
-        .bind(start)
-        .bind(end)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?
-        {
+        let answered = self
+            .rows_in_range(
+                "SELECT agent_id, connected_at, ended_at FROM calls WHERE outcome = 'answered' \
+                 AND agent_id IS NOT NULL AND connected_at >= $1 AND connected_at < $2",
+                range,
+                OP,
+            )
+            .await?;
+        for r in answered {
             let connected: i64 = get(&r, "connected_at", OP)?;
             let ended: Option<i64> = get(&r, "ended_at", OP)?;
             let talk = ended.map_or(0, |e| (e - connected).max(0));
@@ -237,16 +233,15 @@ impl Store {
             }
         }
         let mut changes: BTreeMap<String, Vec<StateChange>> = BTreeMap::new();
-        for r in sqlx::query(
-            "SELECT agent_id, at, payload FROM events WHERE kind = 'agent_state' \
-             AND at >= $1 AND at < $2 ORDER BY at, seq",
-        )
-        .bind(start)
-        .bind(end)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?
-        {
+        let in_range = self
+            .rows_in_range(
+                "SELECT agent_id, at, payload FROM events WHERE kind = 'agent_state' \
+                 AND at >= $1 AND at < $2 ORDER BY at, seq",
+                range,
+                OP,
+            )
+            .await?;
+        for r in in_range {
             let at: i64 = get(&r, "at", OP)?;
             if let (Some(agent), Some(change)) = (
                 get::<Option<String>>(&r, "agent_id", OP)?,
@@ -271,6 +266,22 @@ impl Store {
                 Ok(compute::agent_figures(id, name, talk, state_ms))
             })
             .collect()
+    }
+
+    /// Every row of `sql`, run with the range's epoch-ms bounds as `$1` (inclusive) and `$2`
+    /// (exclusive); a failure is reported against `op`.
+    async fn rows_in_range(
+        &self,
+        sql: &'static str,
+        range: &ReportRange,
+        op: &'static str,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        sqlx::query(sql)
+            .bind(range.start_ms())
+            .bind(range.end_ms())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query(op))
     }
 }
 
