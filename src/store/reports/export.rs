@@ -152,12 +152,7 @@ impl Store {
         spec: &'static Export<N>,
         range: &ReportRange,
     ) -> Result<ExportTable, StoreError> {
-        let rows = sqlx::query(spec.sql)
-            .bind(range.start_ms())
-            .bind(range.end_ms())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::query(spec.op))?;
+        let rows = self.rows_in_range(spec.sql, range, spec.op).await?;
         let rows = rows
             .iter()
             .map(|r| {
