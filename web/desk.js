@@ -1,8 +1,9 @@
 // firstline: the agent desk. One WebSocket (/api/ws, docs/protocol.md v1); the page renders only
 // what the server sends and asks for changes. Every value from the server goes into the page as
-// text (textContent / createElement), never as HTML. The softphone (docs/webrtc.md) lives in
-// softphone.js and gets the call frames from here.
+// text (textContent / createElement), never as HTML. The socket itself (hello, reconnect) is
+// feed.js; the softphone (docs/webrtc.md) lives in softphone.js and gets the call frames from here.
 
+import { openFeed } from './feed.js';
 import { createSoftphone } from './softphone.js';
 
 const $ = (id) => document.getElementById(id);
@@ -19,10 +20,9 @@ const view = {
   intake: null, // the intake being edited
   lists: { second_level: [], third_level: [] },
 };
-let ws = null;
+let feed = null; // openFeed's handle, once connected
 let snapshotSeq = null; // welcome.seq of a welcome that announced a snapshot
 let refCounter = 0;
-let retryMs = 500;
 const pending = new Map(); // ref → what it was for ({kind, fields?})
 // After open_intake / continue_intake: {ref, id} — the next `intake` frame with that id (or, for
 // a new intake, any other id than the current one) becomes the intake being edited.
@@ -71,49 +71,23 @@ function fmtTime(ms) {
 // ---- WebSocket -----------------------------------------------------------------------------
 
 function send(type, body = {}, meta = null) {
-  if (!ws || ws.readyState !== WebSocket.OPEN) {
+  if (!feed || !feed.open) {
     showError('Not connected: the change was not sent. Reconnecting…');
     return null;
   }
   const ref = `r${++refCounter}`;
   if (meta) pending.set(ref, meta);
-  ws.send(JSON.stringify({ v: 1, type, ref, ...body }));
+  feed.send({ v: 1, type, ref, ...body });
   return ref;
 }
 
-function connect() {
-  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  ws = new WebSocket(`${scheme}://${location.host}/api/ws`);
-  $('conn-status').textContent = 'connecting…';
-  ws.addEventListener('open', () => {
-    retryMs = 500;
-    const seq = sessionStorage.getItem(RESUME_SEQ);
-    ws.send(JSON.stringify({
-      v: 1,
-      type: 'hello',
-      epoch: sessionStorage.getItem(RESUME_EPOCH),
-      last_seq: seq === null ? null : Number(seq),
-    }));
-  });
-  ws.addEventListener('message', (ev) => {
-    let frame;
-    try {
-      frame = JSON.parse(ev.data);
-    } catch (_) {
-      return;
-    }
-    if (frame && typeof frame === 'object') handle(frame);
-  });
-  ws.addEventListener('close', () => {
-    $('conn-status').textContent = 'offline: reconnecting…';
-    $('conn-status').className = 'conn bad';
-    // A closed socket may mean the session expired: the API answers 401 then.
-    fetch('/api/me', { credentials: 'same-origin' }).then((r) => {
-      if (r.status === 401) location.assign('/');
-    }).catch(() => {});
-    setTimeout(connect, retryMs);
-    retryMs = Math.min(retryMs * 2, 5000);
-  });
+/** The hello's resume point: the epoch and the last numbered frame this tab has seen. */
+function resumePoint() {
+  const seq = sessionStorage.getItem(RESUME_SEQ);
+  return {
+    epoch: sessionStorage.getItem(RESUME_EPOCH),
+    last_seq: seq === null ? null : Number(seq),
+  };
 }
 
 function handle(f) {
@@ -145,8 +119,6 @@ function apply(f) {
       // the state as of that frame, so it is the new resume point.
       sessionStorage.setItem(RESUME_EPOCH, String(f.epoch));
       snapshotSeq = f.resumed ? null : f.seq;
-      $('conn-status').textContent = 'live';
-      $('conn-status').className = 'conn ok';
       showError('');
       break;
     case 'snapshot':
@@ -576,5 +548,5 @@ window.addEventListener('pagehide', flushSave);
 phone = createSoftphone({ showError });
 restoreView();
 renderAll();
-connect();
+feed = openFeed({ path: '/api/ws', status: $('conn-status'), hello: resumePoint, onFrame: handle });
 phone.start();

@@ -2,7 +2,10 @@
 // snapshot, then `update` frames carrying only the top-level keys that changed; resumes after a
 // reconnect from the last `seq`. Actions are REST calls (POST /api/supervisor/…), each confirmed
 // first. Every value from the server goes into the page as text (textContent / createElement),
-// never as HTML. `?wallboard=1` shows large numbers and no controls.
+// never as HTML. `?wallboard=1` shows large numbers and no controls. The socket itself (hello,
+// reconnect) is feed.js.
+
+import { openFeed } from './feed.js';
 
 const $ = (id) => document.getElementById(id);
 const WALLBOARD = new URLSearchParams(location.search).get('wallboard') === '1';
@@ -28,10 +31,8 @@ const model = {
   // Date.now() when `queues` arrived: waits tick on from there.
   queuesAt: Date.now(),
 };
-let ws = null;
 let lastSeq = null;
 let snapshotSeq = null;
-let retryMs = 500;
 let me = null;
 
 // ---- helpers -------------------------------------------------------------------------------
@@ -84,47 +85,12 @@ function sortedQueues() {
 
 // ---- WebSocket -----------------------------------------------------------------------------
 
-function connect() {
-  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  ws = new WebSocket(`${scheme}://${location.host}/api/supervisor/ws`);
-  $('conn-status').textContent = 'connecting…';
-  ws.addEventListener('open', () => {
-    retryMs = 500;
-    ws.send(JSON.stringify({
-      v: 1,
-      type: 'hello',
-      epoch: sessionStorage.getItem(RESUME_EPOCH),
-      last_seq: lastSeq,
-    }));
-  });
-  ws.addEventListener('message', (ev) => {
-    let frame;
-    try {
-      frame = JSON.parse(ev.data);
-    } catch (_) {
-      return;
-    }
-    if (frame && typeof frame === 'object') handle(frame);
-  });
-  ws.addEventListener('close', () => {
-    $('conn-status').textContent = 'offline: reconnecting…';
-    $('conn-status').className = 'conn bad';
-    fetch('/api/me', { credentials: 'same-origin' }).then((r) => {
-      if (r.status === 401) location.assign('/');
-    }).catch(() => {});
-    setTimeout(connect, retryMs);
-    retryMs = Math.min(retryMs * 2, 5000);
-  });
-}
-
 function handle(f) {
   switch (f.type) {
     case 'welcome':
       sessionStorage.setItem(RESUME_EPOCH, String(f.epoch));
       // Not resumed: a snapshot follows; it is the state as of welcome.seq.
       snapshotSeq = f.resumed ? null : num(f.seq);
-      $('conn-status').textContent = 'live';
-      $('conn-status').className = 'conn ok';
       showError('');
       return;
     case 'snapshot':
@@ -556,7 +522,12 @@ async function start() {
   restore();
   renderAll();
   loadAudit();
-  connect();
+  openFeed({
+    path: '/api/supervisor/ws',
+    status: $('conn-status'),
+    hello: () => ({ epoch: sessionStorage.getItem(RESUME_EPOCH), last_seq: lastSeq }),
+    onFrame: handle,
+  });
 }
 
 start();
