@@ -11,9 +11,8 @@ use sqlx::Row;
 use tokio::task::JoinHandle;
 
 use crate::agent_phone::{AgentPhone, PCMU};
-use crate::helpers::{
-    TestApp, caller, http_json, press, registered_phone, spawn_queue_app, within,
-};
+use crate::helpers::{TestApp, http_json, spawn_queue_app, within};
+use crate::scenario::{registered_phone, unclassified_caller};
 use crate::sipp::{SippRun, run_sipp_with};
 use crate::webdriver::Browser;
 
@@ -39,14 +38,18 @@ async fn desk_app() -> TestApp {
     .await
 }
 
+/// Opens the login page and submits `user` and `password`.
+pub(crate) async fn submit_login(b: &Browser, user: &str, password: &str) {
+    b.goto("/").await;
+    b.send_keys(&b.testid("login-user").await, user).await;
+    b.send_keys(&b.testid("login-password").await, password)
+        .await;
+    b.click(&b.testid("login-submit").await).await;
+}
+
 /// Signs in as `login` through the login page; waits for the desk to show the agent available.
 async fn sign_in(b: &Browser, login: &str) {
-    b.goto("/").await;
-    let user = b.testid("login-user").await;
-    b.send_keys(&user, login).await;
-    let pw = b.testid("login-password").await;
-    b.send_keys(&pw, &format!("{login}-demo")).await;
-    b.click(&b.testid("login-submit").await).await;
+    submit_login(b, login, &format!("{login}-demo")).await;
     b.until(
         10,
         "the desk after login",
@@ -163,7 +166,8 @@ async fn agent_hangs_up(t: &TestApp, phone: &mut AgentPhone, cid: &str, sipp: Jo
     assert_eq!(call.language.as_deref(), Some("en"), "{call:?}");
 }
 
-async fn text_of(b: &Browser, testid: &str) -> String {
+/// The text of `[data-testid=<testid>]` (see [`TEXT_OF`]); empty when there is none.
+pub(crate) async fn text_of(b: &Browser, testid: &str) -> String {
     b.exec(TEXT_OF, json!([testid]))
         .await
         .as_str()
@@ -171,16 +175,42 @@ async fn text_of(b: &Browser, testid: &str) -> String {
         .to_string()
 }
 
+/// Anna's phone (2001) registered and the desk signed in as anna in a fresh browser.
+async fn anna_at_desk(t: &TestApp) -> (AgentPhone, Browser) {
+    let phone = registered_phone(t, "2001").await;
+    let b = Browser::start(t.app.http_addr()).await;
+    sign_in(&b, "anna").await;
+    (phone, b)
+}
+
+/// A SIPp caller from `number` ([`sipp_caller`]) rings anna's phone, which does not answer yet,
+/// and the pop shows the call ringing. The SIP Call-ID, the run, the call's id (X-Firstline-Call).
+async fn sipp_rings(
+    t: &TestApp,
+    phone: &mut AgentPhone,
+    b: &Browser,
+    number: &str,
+) -> (String, JoinHandle<SippRun>, String) {
+    let (cid, sipp) = sipp_caller(t, number);
+    let inv = phone.invite(20 * SECS).await.expect("anna's phone rings");
+    phone.ring().await;
+    pop_in_phase(b, "ringing").await;
+    let call_id = inv.call.clone().expect("X-Firstline-Call");
+    (cid, sipp, call_id)
+}
+
+/// Anna's phone answers; the pop shows the call connected.
+async fn answer(phone: &mut AgentPhone, b: &Browser) {
+    assert!(phone.answer(PCMU).await, "no ACK for the phone's 200");
+    pop_in_phase(b, "connected").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_page_shows_the_servers_error() {
     within(60, async {
         let t = spawn_queue_app(|_| {}).await;
         let b = Browser::start(t.app.http_addr()).await;
-        b.goto("/").await;
-        b.send_keys(&b.testid("login-user").await, "anna").await;
-        b.send_keys(&b.testid("login-password").await, "wrong")
-            .await;
-        b.click(&b.testid("login-submit").await).await;
+        submit_login(&b, "anna", "wrong").await;
         let msg = b
             .until(
                 10,
@@ -207,17 +237,11 @@ async fn pop_while_ringing_then_typing_survives_reload_and_escalates() {
     // Boxed: the scenario's future is too large for the test thread's stack in debug builds.
     within(120, Box::pin(async {
         let t = desk_app().await;
-        let mut phone = registered_phone(&t, "2001").await;
-        let b = Browser::start(t.app.http_addr()).await;
-        sign_in(&b, "anna").await;
+        let (mut phone, b) = anna_at_desk(&t).await;
 
         // A SIPp caller from Anouk de Vries's number: English, hardware, priority 2 (high).
-        let (cid, sipp) = sipp_caller(&t, ANOUK);
-        let inv = phone.invite(20 * SECS).await.expect("anna's phone rings");
-        phone.ring().await;
-
         // The pop is on screen while the phone still rings (it has not answered).
-        pop_in_phase(&b, "ringing").await;
+        let (cid, sipp, call_id) = sipp_rings(&t, &mut phone, &b, ANOUK).await;
         assert_eq!(text_of(&b, "pop-caller").await, ANOUK);
         assert_eq!(text_of(&b, "customer-name").await, "Anouk de Vries");
         assert_eq!(text_of(&b, "customer-organisation").await, "Gemeente Zaanwijk");
@@ -227,10 +251,7 @@ async fn pop_while_ringing_then_typing_survives_reload_and_escalates() {
         assert_eq!(b.value(&b.testid("pop-priority").await).await, "2");
         assert_eq!(text_of(&b, "pop-language").await, "en");
         assert_eq!(text_of(&b, "pop-dtmf").await, "info", "SIPp pressed by SIP INFO");
-        let call_id = inv.call.clone().expect("X-Firstline-Call");
-
-        assert!(phone.answer(PCMU).await, "no ACK for the phone's 200");
-        pop_in_phase(&b, "connected").await;
+        answer(&mut phone, &b).await;
 
         // Type, wait for the debounced save, reload mid-sentence: the text is still there.
         let first = "Printer on floor 3 shows error E05 and ";
@@ -335,19 +356,12 @@ async fn pop_while_ringing_then_typing_survives_reload_and_escalates() {
 async fn unknown_caller_is_linked_to_a_customer_from_the_pop_and_resolved() {
     within(90, Box::pin(async {
         let t = desk_app().await;
-        let mut phone = registered_phone(&t, "2001").await;
-        let b = Browser::start(t.app.http_addr()).await;
-        sign_in(&b, "anna").await;
+        let (mut phone, b) = anna_at_desk(&t).await;
 
-        let (cid, sipp) = sipp_caller(&t, UNKNOWN);
-        let inv = phone.invite(20 * SECS).await.expect("anna's phone rings");
-        phone.ring().await;
-        pop_in_phase(&b, "ringing").await;
+        let (cid, sipp, call_id) = sipp_rings(&t, &mut phone, &b, UNKNOWN).await;
         assert_eq!(text_of(&b, "pop-caller").await, UNKNOWN);
         assert_eq!(text_of(&b, "unknown-caller").await, "Unknown caller");
-        let call_id = inv.call.clone().expect("X-Firstline-Call");
-        assert!(phone.answer(PCMU).await, "no ACK for the phone's 200");
-        pop_in_phase(&b, "connected").await;
+        answer(&mut phone, &b).await;
 
         // Find Jeroen Bakker and link this number to him.
         b.send_keys(&b.testid("customer-search").await, "Bakker").await;
@@ -423,18 +437,11 @@ async fn continue_this_ticket_attaches_the_call_to_the_open_intake() {
         assert_eq!(status, 201, "{existing}");
         let existing = existing["id"].as_str().expect("intake id").to_string();
 
-        let mut phone = registered_phone(&t, "2001").await;
-        let b = Browser::start(t.app.http_addr()).await;
-        sign_in(&b, "anna").await;
-        let (cid, sipp) = sipp_caller(&t, ANOUK);
-        let inv = phone.invite(20 * SECS).await.expect("anna's phone rings");
-        phone.ring().await;
-        pop_in_phase(&b, "ringing").await;
+        let (mut phone, b) = anna_at_desk(&t).await;
+        let (cid, sipp, call_id) = sipp_rings(&t, &mut phone, &b, ANOUK).await;
         let listed = text_of(&b, &format!("open-intake-{existing}")).await;
         assert!(listed.contains("VPN drops every hour"), "open intakes: {listed:?}");
-        let call_id = inv.call.clone().expect("X-Firstline-Call");
-        assert!(phone.answer(PCMU).await, "no ACK for the phone's 200");
-        pop_in_phase(&b, "connected").await;
+        answer(&mut phone, &b).await;
 
         b.click(&b.testid(&format!("continue-{existing}")).await).await;
         b.until(
@@ -492,11 +499,8 @@ async fn customer_data_is_shown_as_text() {
             .execute(&t.pool)
             .await
             .unwrap();
-        let mut phone = registered_phone(&t, "2001").await;
-        let b = Browser::start(t.app.http_addr()).await;
-        sign_in(&b, "anna").await;
-        let (mut ua, _rtp, _) = caller(&t).await;
-        press(&mut ua, '0').await;
+        let (mut phone, b) = anna_at_desk(&t).await;
+        let (_ua, _rtp, _) = unclassified_caller(&t).await;
         phone.invite(15 * SECS).await.expect("anna's phone rings");
         phone.ring().await;
         pop_in_phase(&b, "ringing").await;

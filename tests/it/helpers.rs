@@ -1,4 +1,5 @@
-//! Test harness: a fresh database per test, the server on port 0, row polling, peer-tool lookup.
+//! Test harness: a fresh database per test, the server on port 0, row polling, the REST and SIP
+//! steps a queue scenario starts with. Host plumbing (tools, ports, namespaces) is in `host`.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,6 +10,9 @@ use firstline::app::App;
 use firstline::config::Config;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
+
+pub(crate) use crate::host::{Netns, free_port, free_udp_port_pair, tool};
+pub(crate) use crate::scenario::{caller, press, registered_phone};
 
 /// Runs `fut` and fails the test if it takes longer than `secs` seconds.
 pub(crate) async fn within<F: Future>(secs: u64, fut: F) -> F::Output {
@@ -21,17 +25,6 @@ pub(crate) async fn within<F: Future>(secs: u64, fut: F) -> F::Output {
 /// The `ivr-prompts/` folder of the crate.
 pub(crate) fn prompts_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ivr-prompts")
-}
-
-/// Path of a peer tool; panics (never skips) with a hint when it is missing.
-pub(crate) fn tool(name: &str) -> PathBuf {
-    for dir in ["/usr/bin", "/usr/local/bin", "/usr/sbin", "/bin"] {
-        let p = PathBuf::from(dir).join(name);
-        if p.exists() {
-            return p;
-        }
-    }
-    panic!("`{name}` is not installed: run scripts/test (it installs the test peers via apt-get)");
 }
 
 /// A database that lives as long as one test: a temp SQLite file or a fresh PostgreSQL database.
@@ -64,15 +57,19 @@ impl TestDb {
                     pg_admin: Some((admin_url, name)),
                 }
             }
-            _ => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-                TestDb {
-                    url,
-                    _dir: Some(dir),
-                    pg_admin: None,
-                }
-            }
+            _ => TestDb::sqlite(),
+        }
+    }
+
+    /// A new empty SQLite database in a temp dir.
+    fn sqlite() -> TestDb {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        TestDb {
+            url,
+            _dir: Some(dir),
+            pg_admin: None,
         }
     }
 
@@ -143,7 +140,11 @@ pub(crate) async fn spawn_app() -> TestApp {
 
 /// Starts the server after `tweak` has adjusted the test config.
 pub(crate) async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
-    let db = TestDb::new().await;
+    start_on(TestDb::new().await, tweak).await
+}
+
+/// Starts the server on `db` after `tweak` has adjusted the test config.
+async fn start_on(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut cfg = Config::for_tests(db.url.clone(), prompts_dir());
     tweak(&mut cfg);
     let app = App::start(cfg).await.expect("App::start");
@@ -321,38 +322,6 @@ where
     }
 }
 
-/// A port free on 127.0.0.1 for both UDP and TCP a moment ago (SIPp takes `-p 0` as 5060).
-pub(crate) fn free_port() -> u16 {
-    for _ in 0..50 {
-        let Ok(u) = std::net::UdpSocket::bind("127.0.0.1:0") else {
-            continue;
-        };
-        let Ok(addr) = u.local_addr() else { continue };
-        if std::net::TcpListener::bind(addr).is_ok() {
-            return addr.port();
-        }
-    }
-    panic!("no free port on 127.0.0.1");
-}
-
-/// A UDP port that was free a moment ago (for tools that cannot take port 0).
-pub(crate) fn free_udp_port_pair() -> u16 {
-    for _ in 0..50 {
-        let Ok(a) = std::net::UdpSocket::bind("127.0.0.1:0") else {
-            continue;
-        };
-        let Ok(addr) = a.local_addr() else { continue };
-        let port = addr.port();
-        if port % 2 == 0
-            && port < 65000
-            && std::net::UdpSocket::bind(("127.0.0.1", port + 2)).is_ok()
-        {
-            return port;
-        }
-    }
-    panic!("no free UDP port pair on 127.0.0.1");
-}
-
 #[test]
 fn db_name_is_replaced() {
     assert_eq!(
@@ -369,14 +338,19 @@ fn db_name_is_replaced() {
 /// periodic announcements, no wait limit for the callback offer), then `tweak`.
 pub(crate) async fn spawn_queue_app(tweak: impl FnOnce(&mut Config)) -> TestApp {
     spawn_app_with(|c| {
-        c.load_demo = true;
-        c.acd.ring_timeout_secs = 2;
-        c.acd.wrapup_secs = 1;
-        c.acd.announce_interval_secs = 0;
-        c.acd.max_wait_for_callback_secs = 0;
+        queue_config(c);
         tweak(c);
     })
     .await
+}
+
+/// The demo agents and the short queue timers of [`spawn_queue_app`].
+fn queue_config(c: &mut Config) {
+    c.load_demo = true;
+    c.acd.ring_timeout_secs = 2;
+    c.acd.wrapup_secs = 1;
+    c.acd.announce_interval_secs = 0;
+    c.acd.max_wait_for_callback_secs = 0;
 }
 
 /// One HTTP/1.1 request over a fresh connection (`Connection: close`); returns the status and
@@ -442,6 +416,24 @@ impl TestApp {
             Some(state),
         )
         .await
+    }
+
+    /// Logs `login` in and makes them not ready for `reason`, so callers wait in their queues
+    /// (a logged-in agent serves the queue); their token.
+    pub(crate) async fn not_ready(&self, login: &str, reason: &str) -> String {
+        let token = self.login(login).await;
+        let (status, view) = self
+            .set_state(
+                &token,
+                serde_json::json!({"state": "not_ready", "reason": reason}),
+            )
+            .await;
+        assert_eq!(
+            (status, view["state"].as_str()),
+            (200, Some("not_ready")),
+            "{view}"
+        );
+        token
     }
 
     /// The queue columns of the `calls` row for a SIP Call-ID.
@@ -527,40 +519,6 @@ impl TestApp {
     }
 }
 
-/// An answered caller over UDP offering PCMU + telephone-event.
-pub(crate) async fn caller(
-    t: &TestApp,
-) -> (crate::ua::Ua, crate::rtp::RtpPeer, crate::ua::SdpAnswer) {
-    let mut ua = crate::ua::Ua::udp(t.udp()).await;
-    let rtp = crate::rtp::RtpPeer::bind().await;
-    let (_, ok) = ua
-        .call(&crate::ua::sdp_offer(
-            rtp.addr(),
-            &[(0, "PCMU/8000"), (101, "telephone-event/8000")],
-            &[],
-        ))
-        .await;
-    assert_eq!(ok.status(), Some(200), "caller INVITE: {ok:?}");
-    let answer = crate::ua::parse_sdp(&ok.body_str()).expect("SDP in 200");
-    (ua, rtp, answer)
-}
-
-/// Presses `digit` with SIP INFO (application/dtmf-relay).
-pub(crate) async fn press(ua: &mut crate::ua::Ua, digit: char) {
-    let body = format!("Signal={digit}\r\nDuration=160\r\n");
-    let r = ua
-        .in_dialog("INFO", Some("application/dtmf-relay"), &body)
-        .await;
-    assert_eq!(r.and_then(|r| r.status()), Some(200), "INFO {digit}");
-}
-
-/// A phone for a demo extension, registered (the password is `<ext>-sip`).
-pub(crate) async fn registered_phone(t: &TestApp, ext: &str) -> crate::agent_phone::AgentPhone {
-    let mut phone = crate::agent_phone::AgentPhone::new(t.udp(), ext, &format!("{ext}-sip")).await;
-    assert_eq!(phone.register().await, 200, "REGISTER {ext}");
-    phone
-}
-
 /// The queue part of a `calls` row.
 #[derive(Debug, Clone)]
 pub(crate) struct QueueRow {
@@ -580,99 +538,14 @@ pub(crate) struct QueueRow {
 /// A fresh SQLite database, whatever `TEST_DATABASE_URL` says (for tests that run the server
 /// inside a network namespace, where the PostgreSQL server on the host's loopback is out of reach).
 pub(crate) fn sqlite_db() -> TestDb {
-    sqlx::any::install_default_drivers();
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-    TestDb {
-        url,
-        _dir: Some(dir),
-        pg_admin: None,
-    }
+    TestDb::sqlite()
 }
 
 /// `spawn_queue_app` on a SQLite database (see [`sqlite_db`]).
 pub(crate) async fn spawn_queue_app_on_sqlite(tweak: impl FnOnce(&mut Config)) -> TestApp {
-    let db = sqlite_db();
-    let mut cfg = Config::for_tests(db.url.clone(), prompts_dir());
-    cfg.load_demo = true;
-    cfg.acd.ring_timeout_secs = 2;
-    cfg.acd.wrapup_secs = 1;
-    cfg.acd.announce_interval_secs = 0;
-    cfg.acd.max_wait_for_callback_secs = 0;
-    tweak(&mut cfg);
-    let app = App::start(cfg).await.expect("App::start");
-    let pool = AnyPoolOptions::new()
-        .max_connections(2)
-        .connect(&db.url)
-        .await
-        .unwrap_or_else(|e| panic!("connect {}: {e}", db.url));
-    TestApp { app, pool, db }
-}
-
-/// A network namespace with only `lo` (up), held open by a small `unshare -n` process whose
-/// watchdog loop ends it when the test process is gone. The browser softphone test runs the
-/// server, SIPp and Chromium in one of these (docs/webrtc.md "Tests on loopback only").
-pub(crate) struct Netns {
-    holder: std::process::Child,
-}
-
-impl Netns {
-    /// Creates the namespace; returns once `lo` is up in it.
-    pub(crate) fn new() -> Netns {
-        use std::io::BufRead;
-        use std::os::unix::process::CommandExt;
-        let (unshare, ip) = (tool("unshare"), tool("ip"));
-        let script = format!(
-            "set -e; {ip} link set lo up; echo ready; \
-             while kill -0 {me} 2>/dev/null; do sleep 1; done",
-            ip = ip.display(),
-            me = std::process::id(),
-        );
-        let mut holder = std::process::Command::new(unshare)
-            .args(["-n", "sh", "-c", &script])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("unshare -n (needs root): {e}"));
-        let out = holder.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        let _ = std::io::BufReader::new(out).read_line(&mut line);
-        if line.trim() != "ready" {
-            let _ = holder.kill();
-            let status = holder.wait();
-            panic!("the network namespace did not come up (needs root): {status:?}");
-        }
-        Netns { holder }
-    }
-
-    /// `/proc/<pid>/ns/net` of the namespace.
-    pub(crate) fn path(&self) -> String {
-        format!("/proc/{}/ns/net", self.holder.id())
-    }
-
-    /// Moves the calling thread into the namespace (setns(2)): every socket it creates from now
-    /// on, and every process it starts, is inside. A `#[tokio::test]` (current-thread runtime)
-    /// that calls this first runs the whole server in the namespace.
-    pub(crate) fn enter(&self) {
-        let ns = std::fs::File::open(self.path()).unwrap();
-        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
-            .unwrap_or_else(|e| panic!("setns {} (needs root): {e}", self.path()));
-    }
-
-    /// The command prefix that runs a program inside: `nsenter --net=/proc/<pid>/ns/net`.
-    pub(crate) fn prefix(&self) -> Vec<String> {
-        vec![
-            tool("nsenter").display().to_string(),
-            format!("--net={}", self.path()),
-        ]
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = self.holder.kill();
-        let _ = self.holder.wait();
-    }
+    start_on(sqlite_db(), |c| {
+        queue_config(c);
+        tweak(c);
+    })
+    .await
 }

@@ -1,20 +1,17 @@
 //! Queues and agents over loopback (issue 3): agent phones register with digest auth, callers
 //! go through the IVR into the queue, the agent's phone rings and answers, audio is bridged
-//! both ways (with PCMU↔PCMA transcoding), ring-no-answer, priority order, callback requests,
-//! voice messages and position announcements; each checks the rows the server wrote.
+//! both ways (with PCMU↔PCMA transcoding), ring-no-answer, logout while ringing, priority
+//! order, a silent agent phone; each checks the rows the server wrote. Callers who wait
+//! (callbacks, voice messages, announcements) are in `queue_waiting`.
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::json;
-use sqlx::Row;
-
 use crate::agent_phone::{AgentPhone, Invite, PCMA, PCMU, decode_g711, tone, tone_share};
-use crate::helpers::{
-    TestApp, caller, free_port, http_json, press, prompts_dir, registered_phone, spawn_queue_app,
-    tool, wait_for, within,
-};
-use crate::rtp::{RtpPeer, best_alignment, read_wav};
+use crate::helpers::{QueueRow, TestApp, http_json, spawn_queue_app, wait_for, within};
+use crate::host::{free_port, tool};
+use crate::rtp::RtpPeer;
+use crate::scenario::{bye_from_server, caller, press, registered_phone, unclassified_caller};
 use crate::ua::{SdpAnswer, Ua};
 
 const ANNA: &str = "agent-demo-anna";
@@ -41,8 +38,7 @@ async fn states_to(t: &TestApp, agent: &str, n: usize) -> Vec<String> {
 async fn bridged(t: &TestApp, codec: (u8, &str)) -> (Ua, RtpPeer, SdpAnswer, AgentPhone, Invite) {
     let mut phone = registered_phone(t, "2001").await;
     t.login("anna").await;
-    let (mut ua, rtp, answer) = caller(t).await;
-    press(&mut ua, '0').await;
+    let (ua, rtp, answer) = unclassified_caller(t).await;
     let inv = phone
         .invite(Duration::from_secs(15))
         .await
@@ -224,8 +220,7 @@ async fn agent_hangs_up_first_and_the_caller_gets_bye() {
         let (mut ua, mut rtp, answer, mut phone, inv) = bridged(&t, PCMU).await;
         tones_cross(&mut rtp, answer, &mut phone, &inv, 0).await;
         assert_eq!(phone.bye().await, Some(200));
-        let bye = ua.request("BYE", 5 * SECS).await.expect("caller gets BYE");
-        ua.reply(&bye, 200, "OK").await;
+        bye_from_server(&mut ua, 5 * SECS, "caller gets BYE").await;
         check_answered(&t, &ua.call_id, "agent").await;
         t.finish().await;
     })
@@ -245,41 +240,72 @@ async fn pcma_agent_phone_is_transcoded() {
     .await;
 }
 
+/// Both agents' phones, anna's token, the caller and anna's offer, ringing and not answered.
+struct AnnaRinging {
+    anna_token: String,
+    anna: AgentPhone,
+    chantal: AgentPhone,
+    ua: Ua,
+    _rtp: RtpPeer,
+    first: Invite,
+}
+
+/// Anna (2001) and chantal (2003) logged in with their phones registered, anna 100 ms first so
+/// she has been idle longest; a caller presses 0 and anna's phone rings.
+async fn anna_rings_first(t: &TestApp) -> AnnaRinging {
+    let mut anna = registered_phone(t, "2001").await;
+    let chantal = registered_phone(t, "2003").await;
+    let anna_token = t.login("anna").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    t.login("chantal").await;
+    let (ua, _rtp, _answer) = unclassified_caller(t).await;
+    let first = anna
+        .invite(15 * SECS)
+        .await
+        .expect("anna's phone rings first");
+    anna.ring().await;
+    AnnaRinging {
+        anna_token,
+        anna,
+        chantal,
+        ua,
+        _rtp,
+        first,
+    }
+}
+
+/// After anna's offer has ended: chantal's phone rings for the same caller and answers; the
+/// `calls` row once connected.
+async fn chantal_answers(t: &TestApp, s: &mut AnnaRinging) -> QueueRow {
+    let second = s
+        .chantal
+        .invite(5 * SECS)
+        .await
+        .expect("chantal's phone rings next");
+    assert_eq!(s.first.call, second.call, "the same caller");
+    s.chantal.ring().await;
+    assert!(s.chantal.answer(PCMU).await);
+    let sip_call_id = &s.ua.call_id;
+    wait_for(5 * SECS, || async {
+        t.queue_row(sip_call_id)
+            .await
+            .filter(|r| r.connected_at.is_some())
+    })
+    .await
+    .expect("call connected")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ring_no_answer_moves_to_next_agent() {
     within(60, async {
         let t = spawn_queue_app(|_| {}).await;
-        let mut anna = registered_phone(&t, "2001").await;
-        let mut chantal = registered_phone(&t, "2003").await;
-        t.login("anna").await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        t.login("chantal").await;
-        let (mut ua, _rtp, _answer) = caller(&t).await;
-        press(&mut ua, '0').await;
         // Anna has been idle longest: her phone rings first and is never answered.
-        let first = anna
-            .invite(15 * SECS)
-            .await
-            .expect("anna's phone rings first");
-        anna.ring().await;
+        let mut s = anna_rings_first(&t).await;
         assert!(
-            anna.expect_cancel(5 * SECS).await,
+            s.anna.expect_cancel(5 * SECS).await,
             "CANCEL after the 2 s ring timeout"
         );
-        let second = chantal
-            .invite(5 * SECS)
-            .await
-            .expect("chantal's phone rings next");
-        assert_eq!(first.call, second.call, "the same caller");
-        chantal.ring().await;
-        assert!(chantal.answer(PCMU).await);
-        let row = wait_for(5 * SECS, || async {
-            t.queue_row(&ua.call_id)
-                .await
-                .filter(|r| r.connected_at.is_some())
-        })
-        .await
-        .expect("call connected");
+        let row = chantal_answers(&t, &mut s).await;
         assert_eq!(row.offers, 2, "{row:?}");
         assert_eq!(row.agent_id.as_deref(), Some(CHANTAL), "{row:?}");
         assert_eq!(
@@ -296,8 +322,8 @@ async fn ring_no_answer_moves_to_next_agent() {
                 && reason.as_deref() == Some("no answer")),
             "anna's states {states:?}"
         );
-        assert_eq!(ua.bye().await, Some(200));
-        assert!(chantal.expect_bye(5 * SECS).await);
+        assert_eq!(s.ua.bye().await, Some(200));
+        assert!(s.chantal.expect_bye(5 * SECS).await);
         t.finish().await;
     })
     .await;
@@ -310,45 +336,21 @@ async fn logout_while_ringing_records_the_offer_as_cancelled() {
     within(60, async {
         // A long ring timeout: only the logout can end Anna's ringing.
         let t = spawn_queue_app(|c| c.acd.ring_timeout_secs = 30).await;
-        let mut anna = registered_phone(&t, "2001").await;
-        let mut chantal = registered_phone(&t, "2003").await;
-        let anna_token = t.login("anna").await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        t.login("chantal").await;
-        let (mut ua, _rtp, _answer) = caller(&t).await;
-        press(&mut ua, '0').await;
-        let first = anna
-            .invite(15 * SECS)
-            .await
-            .expect("anna's phone rings first");
-        anna.ring().await;
+        let mut s = anna_rings_first(&t).await;
         let (status, body) = http_json(
             t.app.http_addr(),
             "POST",
             "/api/logout",
-            Some(&anna_token),
+            Some(&s.anna_token),
             None,
         )
         .await;
         assert_eq!(status, 200, "{body}");
         assert!(
-            anna.expect_cancel(5 * SECS).await,
+            s.anna.expect_cancel(5 * SECS).await,
             "CANCEL when anna logs out"
         );
-        let second = chantal
-            .invite(5 * SECS)
-            .await
-            .expect("chantal's phone rings next");
-        assert_eq!(first.call, second.call, "the same caller");
-        chantal.ring().await;
-        assert!(chantal.answer(PCMU).await);
-        let row = wait_for(5 * SECS, || async {
-            t.queue_row(&ua.call_id)
-                .await
-                .filter(|r| r.connected_at.is_some())
-        })
-        .await
-        .expect("call connected");
+        let row = chantal_answers(&t, &mut s).await;
         assert_eq!(
             t.offers_of(&row.id).await,
             vec![
@@ -356,8 +358,8 @@ async fn logout_while_ringing_records_the_offer_as_cancelled() {
                 (CHANTAL.to_string(), Some("answered".to_string()))
             ]
         );
-        assert_eq!(ua.bye().await, Some(200));
-        assert!(chantal.expect_bye(5 * SECS).await);
+        assert_eq!(s.ua.bye().await, Some(200));
+        assert!(s.chantal.expect_bye(5 * SECS).await);
         t.finish().await;
     })
     .await;
@@ -407,240 +409,6 @@ async fn priority_1_overtakes_priority_4() {
         );
         let a = t.ended_call(&callers[0].0.call_id).await;
         assert_eq!(a.outcome.as_deref(), Some("abandoned_queue"), "{a:?}");
-        t.finish().await;
-    })
-    .await;
-}
-
-/// Logs anna in and makes her not ready: callers wait (a logged-in agent serves the queue, so
-/// the waiting options are not offered at once); returns her token.
-async fn anna_not_ready(t: &TestApp) -> String {
-    let token = t.login("anna").await;
-    let (status, view) = t
-        .set_state(&token, json!({"state": "not_ready", "reason": "lunch"}))
-        .await;
-    assert_eq!(
-        (status, view["state"].as_str()),
-        (200, Some("not_ready")),
-        "{view}"
-    );
-    token
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn callback_request_is_stored_and_linked() {
-    within(60, async {
-        let t = spawn_queue_app(|_| {}).await;
-        let mut phone = registered_phone(&t, "2001").await;
-        let token = anna_not_ready(&t).await;
-        let (mut ua, _rtp, _) = caller(&t).await;
-        press(&mut ua, '0').await;
-        let queued = t.queued(&ua.call_id).await;
-        // 1 opens the waiting options, 1 again asks for a callback.
-        press(&mut ua, '1').await;
-        tokio::time::sleep(SECS).await;
-        press(&mut ua, '1').await;
-        let bye = ua
-            .request("BYE", 20 * SECS)
-            .await
-            .expect("goodbye after callback");
-        ua.reply(&bye, 200, "OK").await;
-        let call = t.ended_call(&ua.call_id).await;
-        assert_eq!(call.outcome.as_deref(), Some("callback"), "{call:?}");
-        assert_eq!(call.hangup_by.as_deref(), Some("server"), "{call:?}");
-        let intake: String = sqlx::query("SELECT id FROM intakes WHERE call_id = $1")
-            .bind(call.id.clone())
-            .fetch_one(&t.pool)
-            .await
-            .unwrap()
-            .get("id");
-        let cb = sqlx::query(
-            "SELECT id, call_id, intake_id, number, category, queued_at FROM callbacks",
-        )
-        .fetch_all(&t.pool)
-        .await
-        .unwrap();
-        assert_eq!(cb.len(), 1, "one callback row");
-        let cb = &cb[0];
-        assert_eq!(
-            cb.get::<Option<String>, _>("call_id"),
-            Some(call.id.clone())
-        );
-        assert_eq!(cb.get::<Option<String>, _>("intake_id"), Some(intake));
-        assert_eq!(cb.get::<String, _>("number"), "+31201234567");
-        assert_eq!(cb.get::<String, _>("category"), "unclassified");
-        assert_eq!(
-            cb.get::<i64, _>("queued_at"),
-            queued.queued_at.unwrap(),
-            "original place"
-        );
-        let cb_id: String = cb.get("id");
-        // Anna becoming available is offered the callback.
-        let (status, _) = t.set_state(&token, json!({"state": "available"})).await;
-        assert_eq!(status, 200);
-        let inv = phone
-            .invite(10 * SECS)
-            .await
-            .expect("callback offered to anna");
-        assert!(
-            inv.display.starts_with("Callback"),
-            "display {:?}",
-            inv.display
-        );
-        assert_eq!(inv.msg.header("x-firstline-callback"), Some(cb_id.as_str()));
-        phone.ring().await;
-        assert!(phone.answer(PCMU).await);
-        assert!(
-            phone.expect_bye(20 * SECS).await,
-            "the notice ends with BYE"
-        );
-        let done = wait_for(5 * SECS, || async {
-            let r = sqlx::query("SELECT status FROM callbacks WHERE id = $1")
-                .bind(cb_id.clone())
-                .fetch_one(&t.pool)
-                .await
-                .ok()?;
-            let s: String = r.get("status");
-            (s == "done").then_some(s)
-        })
-        .await;
-        assert_eq!(done.as_deref(), Some("done"));
-        t.finish().await;
-    })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn voice_message_is_recorded_and_linked() {
-    within(60, async {
-        let t = spawn_queue_app(|_| {}).await;
-        anna_not_ready(&t).await;
-        let (mut ua, mut rtp, answer) = caller(&t).await;
-        press(&mut ua, '0').await;
-        t.queued(&ua.call_id).await;
-        press(&mut ua, '1').await;
-        tokio::time::sleep(SECS).await;
-        while rtp.sock.try_recv_from(&mut [0u8; 2048]).is_ok() {}
-        press(&mut ua, '2').await;
-        // "Record after the tone" and the beep, then 300 ms of margin.
-        let instructions = read_wav(&prompts_dir().join("nl/record_message.wav")).len();
-        let beep = read_wav(&prompts_dir().join("beep.wav"));
-        let wait_samples = instructions + beep.len() + 8 * 300;
-        let heard = decode_g711(&rtp.play(answer.rtp, &vec![0i16; wait_samples]).await);
-        let (corr, _) = best_alignment(
-            &heard,
-            &beep,
-            beep.len(),
-            heard.len().saturating_sub(beep.len()),
-        );
-        assert!(corr > 0.9, "no beep heard (best correlation {corr:.3})");
-        rtp.play(answer.rtp, &tone(1000.0, 2.0)).await;
-        press(&mut ua, '#').await;
-        let bye = ua
-            .request("BYE", 15 * SECS)
-            .await
-            .expect("goodbye after the message");
-        ua.reply(&bye, 200, "OK").await;
-        let call = t.ended_call(&ua.call_id).await;
-        assert_eq!(call.outcome.as_deref(), Some("voice_message"), "{call:?}");
-        let intake: String = sqlx::query("SELECT id FROM intakes WHERE call_id = $1")
-            .bind(call.id.clone())
-            .fetch_one(&t.pool)
-            .await
-            .unwrap()
-            .get("id");
-        let vm = sqlx::query("SELECT call_id, intake_id, path, duration_ms FROM voice_messages")
-            .fetch_all(&t.pool)
-            .await
-            .unwrap();
-        assert_eq!(vm.len(), 1, "one voice message");
-        let vm = &vm[0];
-        assert_eq!(
-            vm.get::<Option<String>, _>("call_id"),
-            Some(call.id.clone())
-        );
-        assert_eq!(vm.get::<Option<String>, _>("intake_id"), Some(intake));
-        let path: String = vm.get("path");
-        let samples = read_wav(std::path::Path::new(&path));
-        let secs = samples.len() as f64 / 8000.0;
-        assert!((1.8..3.5).contains(&secs), "message of {secs:.2} s");
-        let ms: i64 = vm.get("duration_ms");
-        assert!(
-            (ms - (secs * 1000.0) as i64).abs() < 100,
-            "duration_ms {ms} vs {secs} s"
-        );
-        let share = tone_share(&samples, 1000.0);
-        assert!(
-            share > 0.5,
-            "the 1 kHz tone is in the message: share {share:.3}"
-        );
-        let _ = std::fs::remove_file(&path);
-        t.finish().await;
-    })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn waiting_caller_hears_position_and_estimate() {
-    within(60, async {
-        let t = spawn_queue_app(|c| c.acd.announce_interval_secs = 3).await;
-        anna_not_ready(&t).await;
-        let (mut ua, mut rtp, answer) = caller(&t).await;
-        press(&mut ua, '0').await;
-        // "Connecting" (6.7 s), then "you are caller number 1, the wait is about …".
-        let heard = decode_g711(&rtp.play(answer.rtp, &vec![0i16; 8000 * 12]).await);
-        let intro = read_wav(&prompts_dir().join("nl/position_intro.wav"));
-        let (corr, at) = best_alignment(&heard, &intro, 2000, heard.len().saturating_sub(2000));
-        assert!(corr > 0.9, "position_intro not heard (best {corr:.3})");
-        let one = read_wav(&prompts_dir().join("nl/number_1.wav"));
-        let after = heard
-            .get(at + intro.len().saturating_sub(800)..)
-            .unwrap_or(&[]);
-        let (corr1, _) = best_alignment(after, &one, one.len().min(3000), 2400);
-        assert!(
-            corr1 > 0.9,
-            "number_1 does not follow position_intro (best {corr1:.3})"
-        );
-        let wait_intro = read_wav(&prompts_dir().join("nl/wait_intro.wav"));
-        let (corr2, _) =
-            best_alignment(&heard, &wait_intro, 2000, heard.len().saturating_sub(2000));
-        assert!(
-            corr2 > 0.9,
-            "wait_intro (estimated wait) not heard (best {corr2:.3})"
-        );
-        assert_eq!(ua.bye().await, Some(200));
-        let call = t.ended_call(&ua.call_id).await;
-        assert_eq!(call.outcome.as_deref(), Some("abandoned_queue"), "{call:?}");
-        let row = t.queue_row(&ua.call_id).await.unwrap();
-        assert!(
-            row.wait_ms.is_some_and(|w| w > 3000),
-            "abandoned wait recorded: {row:?}"
-        );
-        t.finish().await;
-    })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nobody_serving_offers_the_options_at_once() {
-    within(60, async {
-        let t = spawn_queue_app(|_| {}).await;
-        let (mut ua, mut rtp, answer) = caller(&t).await;
-        press(&mut ua, '0').await;
-        // "Connecting" (6.7 s), then the options prompt without any key pressed.
-        let heard = decode_g711(&rtp.play(answer.rtp, &vec![0i16; 8000 * 10]).await);
-        let options = read_wav(&prompts_dir().join("nl/waiting_options.wav"));
-        let (corr, _) = best_alignment(&heard, &options, 2000, heard.len().saturating_sub(2000));
-        assert!(corr > 0.9, "waiting_options not offered (best {corr:.3})");
-        // The options are open: a single 1 asks for the callback.
-        press(&mut ua, '1').await;
-        let bye = ua
-            .request("BYE", 15 * SECS)
-            .await
-            .expect("goodbye after callback");
-        ua.reply(&bye, 200, "OK").await;
-        let call = t.ended_call(&ua.call_id).await;
-        assert_eq!(call.outcome.as_deref(), Some("callback"), "{call:?}");
         t.finish().await;
     })
     .await;
@@ -707,11 +475,7 @@ async fn a_silent_agent_phone_ends_the_bridge() {
         let talk = tone(1000.0, 16.0);
         let (_, bye) = tokio::join!(rtp.play(answer.rtp, &talk), phone.expect_bye(20 * SECS),);
         assert!(bye, "the silent agent leg gets BYE");
-        let to_caller = ua
-            .request("BYE", 5 * SECS)
-            .await
-            .expect("the caller gets BYE");
-        ua.reply(&to_caller, 200, "OK").await;
+        bye_from_server(&mut ua, 5 * SECS, "the caller gets BYE").await;
         let call = t.ended_call(&ua.call_id).await;
         assert_eq!(call.outcome.as_deref(), Some("answered"), "{call:?}");
         assert_eq!(call.hangup_by.as_deref(), Some("server"), "{call:?}");

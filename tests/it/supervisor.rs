@@ -13,9 +13,10 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{
-    TestApp, caller, http_json, press, registered_phone, spawn_queue_app, within,
-};
+use crate::agent_phone::AgentPhone;
+use crate::browser::{submit_login, text_of};
+use crate::helpers::{TestApp, http_json, spawn_queue_app, within};
+use crate::scenario::{caller, press, registered_phone};
 use crate::ua::Ua;
 use crate::webdriver::Browser;
 
@@ -24,30 +25,12 @@ const ANNA: &str = "agent-demo-anna";
 const DIRK: &str = "agent-demo-dirk";
 const SECS: Duration = Duration::from_secs(1);
 
-/// The text of `[data-testid=<id>]`, or null.
-const TEXT_OF: &str = "const e = document.querySelector(`[data-testid=\"${arguments[0]}\"]`); \
-                       return e ? e.textContent : null;";
-
 /// A queue app whose offers ring long enough to be checked before they time out.
 async fn supervisor_app() -> TestApp {
     spawn_queue_app(|c| {
         c.acd.ring_timeout_secs = 30;
     })
     .await
-}
-
-/// Logs `login` in over REST and makes them not ready, so callers wait in their queues.
-async fn not_ready(t: &TestApp, login: &str) -> String {
-    let token = t.login(login).await;
-    let (status, view) = t
-        .set_state(&token, json!({"state": "not_ready", "reason": "meeting"}))
-        .await;
-    assert_eq!(
-        (status, view["state"].as_str()),
-        (200, Some("not_ready")),
-        "{view}"
-    );
-    token
 }
 
 /// A caller who picks English, then `category` (1 hardware, 3 service) and priority 3; waits
@@ -63,13 +46,11 @@ async fn queued_caller(t: &TestApp, category: char) -> (Ua, crate::rtp::RtpPeer,
     (ua, rtp, row.id)
 }
 
-/// Signs sanne in through the login page: supervisors land on the live view, which goes live.
-async fn sign_in_supervisor(b: &Browser) {
-    b.goto("/").await;
-    b.send_keys(&b.testid("login-user").await, "sanne").await;
-    b.send_keys(&b.testid("login-password").await, "sanne-demo")
-        .await;
-    b.click(&b.testid("login-submit").await).await;
+/// A browser in which sanne signed in through the login page: supervisors land on the live
+/// view, which goes live.
+async fn supervisor_page(t: &TestApp) -> Browser {
+    let b = Browser::start(t.app.http_addr()).await;
+    submit_login(&b, "sanne", "sanne-demo").await;
     b.until(
         10,
         "the supervisor view after login",
@@ -87,6 +68,7 @@ async fn sign_in_supervisor(b: &Browser) {
     .await;
     // Set once: still there at the end only if the page was never reloaded.
     b.exec("window.__sameDocument = true;", json!([])).await;
+    b
 }
 
 /// Waits until `[data-testid=<id>]` reads `want`.
@@ -99,14 +81,6 @@ async fn shows(b: &Browser, id: &str, want: &str) {
         json!([id, want]),
     )
     .await;
-}
-
-async fn text_of(b: &Browser, testid: &str) -> String {
-    b.exec(TEXT_OF, json!([testid]))
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// Clicks `[data-testid=<id>]`, then the confirmation dialog's OK.
@@ -142,6 +116,42 @@ async fn audit_rows(t: &TestApp) -> Vec<(String, String, String, Value)> {
         .collect()
 }
 
+/// The single `audit` row: sanne's `action` on `target`, with `from` and `to` in its details.
+async fn one_audit_row(t: &TestApp, action: &str, target: &str, from: Value, to: Value) {
+    let audit = audit_rows(t).await;
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    let (actor, done, on, details) = &audit[0];
+    assert_eq!(
+        (actor.as_str(), done.as_str(), on.as_str()),
+        (SANNE, action, target)
+    );
+    assert_eq!(
+        (&details["from"], &details["to"]),
+        (&from, &to),
+        "{details}"
+    );
+}
+
+/// `agent` (their `token`) becomes available: their phone is offered `call` first (`why`) and
+/// rings.
+async fn available_rings(
+    t: &TestApp,
+    agent: &str,
+    token: &str,
+    phone: &mut AgentPhone,
+    call: &str,
+    why: &str,
+) {
+    let (status, _) = t.set_state(token, json!({"state": "available"})).await;
+    assert_eq!(status, 200);
+    let inv = phone
+        .invite(10 * SECS)
+        .await
+        .unwrap_or_else(|| panic!("{agent}'s phone rings"));
+    assert_eq!(inv.call.as_deref(), Some(call), "{why}");
+    phone.ring().await;
+}
+
 async fn still_same_document(b: &Browser) {
     let same = b
         .exec("return window.__sameDocument === true;", json!([]))
@@ -156,9 +166,8 @@ async fn raising_a_callers_priority_from_the_page_serves_them_first() {
         Box::pin(async {
             let t = supervisor_app().await;
             let mut phone = registered_phone(&t, "2001").await;
-            let anna = not_ready(&t, "anna").await;
-            let b = Browser::start(t.app.http_addr()).await;
-            sign_in_supervisor(&b).await;
+            let anna = t.not_ready("anna", "meeting").await;
+            let b = supervisor_page(&t).await;
             shows(&b, &format!("agent-{ANNA}-state"), "not ready (meeting)").await;
             shows(&b, "queue-hardware-waiting", "0").await;
 
@@ -192,29 +201,11 @@ async fn raising_a_callers_priority_from_the_page_serves_them_first() {
             shows(&b, &format!("caller-{second}-priority"), "2").await;
             shows(&b, "queue-hardware-prio-2", "1").await;
             shows(&b, "queue-hardware-prio-3", "1").await;
-            let audit = audit_rows(&t).await;
-            assert_eq!(audit.len(), 1, "{audit:?}");
-            let (actor, action, target, details) = &audit[0];
-            assert_eq!(
-                (actor.as_str(), action.as_str(), target.as_str()),
-                (SANNE, "call_priority", second.as_str())
-            );
-            assert_eq!(
-                (&details["from"], &details["to"]),
-                (&json!(3), &json!(2)),
-                "{details}"
-            );
+            one_audit_row(&t, "call_priority", &second, json!(3), json!(2)).await;
 
             // Anna becomes available: the raised caller rings her phone first.
-            let (status, _) = t.set_state(&anna, json!({"state": "available"})).await;
-            assert_eq!(status, 200);
-            let inv = phone.invite(10 * SECS).await.expect("anna's phone rings");
-            assert_eq!(
-                inv.call.as_deref(),
-                Some(second.as_str()),
-                "the raised caller first"
-            );
-            phone.ring().await;
+            let why = "the raised caller first";
+            available_rings(&t, "anna", &anna, &mut phone, &second, why).await;
             shows(&b, &format!("agent-{ANNA}-state"), "ringing").await;
             shows(&b, "agents-count-ringing", "1").await;
 
@@ -252,10 +243,9 @@ async fn moving_a_caller_to_another_queue_from_the_page_serves_them_there() {
             let t = supervisor_app().await;
             let mut phone = registered_phone(&t, "2004").await;
             // Anna serves hardware, dirk only service; both are logged in and not ready.
-            not_ready(&t, "anna").await;
-            let dirk = not_ready(&t, "dirk").await;
-            let b = Browser::start(t.app.http_addr()).await;
-            sign_in_supervisor(&b).await;
+            t.not_ready("anna", "meeting").await;
+            let dirk = t.not_ready("dirk", "meeting").await;
+            let b = supervisor_page(&t).await;
             shows(&b, "agents-count-not_ready", "2").await;
 
             // `early` waits for hardware, then `late` for service: dirk would get `late`.
@@ -274,28 +264,11 @@ async fn moving_a_caller_to_another_queue_from_the_page_serves_them_there() {
             shows(&b, "queue-hardware-waiting", "0").await;
             shows(&b, "queue-service-waiting", "2").await;
             shows(&b, &format!("caller-{early}-queue"), "service").await;
-            let audit = audit_rows(&t).await;
-            assert_eq!(audit.len(), 1, "{audit:?}");
-            let (actor, action, target, details) = &audit[0];
-            assert_eq!(
-                (actor.as_str(), action.as_str(), target.as_str()),
-                (SANNE, "call_queue", early.as_str())
-            );
-            assert_eq!(
-                (&details["from"], &details["to"]),
-                (&json!("hardware"), &json!("service")),
-                "{details}"
-            );
+            let (from, to) = (json!("hardware"), json!("service"));
+            one_audit_row(&t, "call_queue", &early, from, to).await;
 
-            let (status, _) = t.set_state(&dirk, json!({"state": "available"})).await;
-            assert_eq!(status, 200);
-            let inv = phone.invite(10 * SECS).await.expect("dirk's phone rings");
-            assert_eq!(
-                inv.call.as_deref(),
-                Some(early.as_str()),
-                "the moved caller first"
-            );
-            phone.ring().await;
+            let why = "the moved caller first";
+            available_rings(&t, "dirk", &dirk, &mut phone, &early, why).await;
             shows(&b, &format!("agent-{DIRK}-state"), "ringing").await;
             shows(&b, &format!("agent-{DIRK}-call"), &early).await;
             let who = text_of(&b, &format!("caller-{late}-who")).await;
@@ -317,9 +290,8 @@ async fn wallboard_shows_the_figures_without_controls() {
         90,
         Box::pin(async {
             let t = supervisor_app().await;
-            not_ready(&t, "anna").await;
-            let b = Browser::start(t.app.http_addr()).await;
-            sign_in_supervisor(&b).await;
+            t.not_ready("anna", "meeting").await;
+            let b = supervisor_page(&t).await;
             b.goto("/supervisor.html?wallboard=1").await;
             shows(&b, "conn-status", "live").await;
             let (_ua, _rtp, id) = queued_caller(&t, '1').await;
@@ -428,9 +400,8 @@ async fn sipp_traffic_moves_the_live_figures() {
         Box::pin(async {
             let t = supervisor_app().await;
             let mut phone = registered_phone(&t, "2001").await;
-            let anna = not_ready(&t, "anna").await;
-            let b = Browser::start(t.app.http_addr()).await;
-            sign_in_supervisor(&b).await;
+            let anna = t.not_ready("anna", "meeting").await;
+            let b = supervisor_page(&t).await;
             shows(&b, "conn-status", "live").await;
             shows(&b, "agent-agent-demo-anna-state", "not ready (meeting)").await;
             shows(&b, "service-level", "–").await;
