@@ -3,10 +3,10 @@
 // text (textContent / createElement), never as HTML. The socket itself (hello, reconnect) is
 // feed.js; the softphone (docs/webrtc.md) lives in softphone.js and gets the call frames from here.
 
+import { $, el, setText, showError } from './dom.js';
 import { openFeed } from './feed.js';
 import { createSoftphone } from './softphone.js';
 
-const $ = (id) => document.getElementById(id);
 const RESUME_EPOCH = 'firstline.epoch';
 const RESUME_SEQ = 'firstline.seq';
 // The view as of RESUME_SEQ: a reloaded page shows it and resumes after that frame.
@@ -31,33 +31,7 @@ const dirty = { title: false, description: false };
 let saveTimer = null;
 let phone = null; // the softphone's hooks (created once the page's helpers exist)
 
-// ---- DOM helpers ---------------------------------------------------------------------------
-
-/** An element with attributes and children; strings become text nodes (never parsed). */
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === 'onclick') e.addEventListener('click', v);
-    else if (k === 'testid') e.dataset.testid = v;
-    else e.setAttribute(k, String(v));
-  }
-  for (const c of children) {
-    if (c === null || c === undefined) continue;
-    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return e;
-}
-
-function setText(id, value) {
-  $(id).textContent = value === null || value === undefined || value === '' ? '–' : String(value);
-}
-
-function showError(message) {
-  const box = $('error-msg');
-  box.textContent = message;
-  box.hidden = !message;
-}
+// ---- formatting ----------------------------------------------------------------------------
 
 function fmtDuration(ms) {
   const s = Math.max(0, Math.floor(ms / 1000));

@@ -3,7 +3,7 @@
 // connection), signalled over the desk's HTTP API with the session cookie and the CSRF header.
 // Plain DOM, text only; every element the tests touch has a data-testid.
 
-const $ = (id) => document.getElementById(id);
+import { $ } from './dom.js';
 const JSON_HEADERS = { 'Content-Type': 'application/json', 'X-Firstline-Csrf': '1' };
 /** How long the browser may gather ICE candidates before it posts its offer anyway. */
 const GATHER_MS = 3000;

@@ -5,9 +5,9 @@
 // never as HTML. `?wallboard=1` shows large numbers and no controls. The socket itself (hello,
 // reconnect) is feed.js.
 
+import { $, el, setText, showError } from './dom.js';
 import { openFeed } from './feed.js';
 
-const $ = (id) => document.getElementById(id);
 const WALLBOARD = new URLSearchParams(location.search).get('wallboard') === '1';
 const RESUME_EPOCH = 'firstline.sup.epoch';
 const RESUME_SEQ = 'firstline.sup.seq';
@@ -36,31 +36,6 @@ let snapshotSeq = null;
 let me = null;
 
 // ---- helpers -------------------------------------------------------------------------------
-
-/** An element with attributes and children; strings become text nodes (never parsed). */
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === 'onclick') e.addEventListener('click', v);
-    else if (k === 'testid') e.dataset.testid = v;
-    else e.setAttribute(k, String(v));
-  }
-  for (const c of children) {
-    if (c === null || c === undefined) continue;
-    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return e;
-}
-
-function setText(id, value) {
-  $(id).textContent = value === null || value === undefined || value === '' ? '–' : String(value);
-}
-
-function showError(message) {
-  $('error-msg').textContent = message;
-  $('error-msg').hidden = !message;
-}
 
 function fmtDuration(ms) {
   if (ms === null || ms === undefined || Number.isNaN(Number(ms))) return '–';
