@@ -499,7 +499,10 @@ async function start() {
   loadAudit();
   openFeed({
     path: '/api/supervisor/ws',
-    status: $('conn-status'),
+    onStatus: (kind) => {
+      $('conn-status').textContent = { connecting: 'connecting…', live: 'live', offline: 'offline: reconnecting…' }[kind];
+      $('conn-status').className = `conn ${kind === 'live' ? 'ok' : kind === 'offline' ? 'bad' : ''}`;
+    },
     hello: () => ({ epoch: sessionStorage.getItem(RESUME_EPOCH), last_seq: lastSeq }),
     onFrame: handle,
   });
