@@ -111,3 +111,8 @@ export function fmtDuration(ms) {
 
 /** A number in the language's locale (e.g. 0,8 in Dutch). */
 export const fmtNumber = (n, options = {}) => new Intl.NumberFormat(LANGUAGES[state.lang], options).format(n);
+
+/** Fills every `[data-i18n]` element under `root` with its message (static page text). */
+export function applyTranslations(root = document) {
+  for (const e of root.querySelectorAll('[data-i18n]')) e.textContent = t(e.dataset.i18n);
+}

@@ -1,16 +1,23 @@
 // firstline: the login form. POST /api/login (docs/api.md) with the CSRF header, then the desk
-// (agents) or the supervisor view (supervisors, admins).
+// (agents) or the supervisor view (supervisors, admins). Its words are the catalogue's, in the
+// browser's language (the agent's own choice applies once signed in).
+
+import { applyTranslations, chooseLanguage, loadLanguage, t } from './i18n.js';
 
 const form = document.getElementById('login-form');
 const errorBox = document.getElementById('login-error');
 
-form.addEventListener('submit', async (ev) => {
+/** Every resume point of the pages: a new session starts a new WebSocket history. */
+const RESUME_KEYS = ['firstline.epoch', 'firstline.seq', 'firstline.view',
+  'firstline.sup.epoch', 'firstline.sup.seq', 'firstline.sup.view'];
+
+async function signIn(ev) {
   ev.preventDefault();
   errorBox.textContent = '';
   const login = form.elements.login.value.trim();
   const password = form.elements.password.value;
   if (!login || !password) {
-    errorBox.textContent = 'Enter your login and password.';
+    errorBox.textContent = t('login.missing');
     return;
   }
   const button = form.querySelector('button');
@@ -23,32 +30,23 @@ form.addEventListener('submit', async (ev) => {
       body: JSON.stringify({ login, password }),
     });
     if (res.ok) {
-      // A new session starts a new WebSocket history: forget the old resume point.
-      sessionStorage.removeItem('firstline.epoch');
-      sessionStorage.removeItem('firstline.seq');
-      sessionStorage.removeItem('firstline.view');
-      sessionStorage.removeItem('firstline.sup.epoch');
-      sessionStorage.removeItem('firstline.sup.seq');
-      sessionStorage.removeItem('firstline.sup.view');
+      for (const k of RESUME_KEYS) sessionStorage.removeItem(k);
       // Supervisors and admins run the hotline from the live view; agents work at the desk.
       const body = await res.json().catch(() => null);
       const role = body && body.agent ? body.agent.role : null;
       location.assign(role === 'supervisor' || role === 'admin' ? '/supervisor.html' : '/desk.html');
       return;
     }
-    let message = `sign-in failed (${res.status})`;
-    try {
-      const body = await res.json();
-      if (body && typeof body.error === 'string') message = body.error;
-    } catch (_) { /* not JSON: keep the status text */ }
-    if (res.status === 429) {
-      const after = res.headers.get('Retry-After');
-      if (after) message += ` (try again in ${after} s)`;
-    }
-    errorBox.textContent = message;
+    if (res.status === 401) errorBox.textContent = t('login.invalid');
+    else if (res.status === 429) errorBox.textContent = t('login.rate_limited', { secs: res.headers.get('Retry-After') || '60' });
+    else errorBox.textContent = t('login.failed', { status: res.status });
   } catch (e) {
-    errorBox.textContent = 'The server cannot be reached.';
+    errorBox.textContent = t('login.unreachable');
   } finally {
     button.disabled = false;
   }
-});
+}
+
+await loadLanguage(chooseLanguage(null), ['common', 'desk']);
+applyTranslations();
+form.addEventListener('submit', signIn);
