@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use tokio::task::JoinHandle;
 
+use crate::desk_page::{errors_shown, sign_in_available as sign_in, text_of};
 use crate::helpers::{Netns, TestApp, spawn_queue_app_on_sqlite, wait_for, within};
 use crate::sipp::{SippRun, run_sipp_in};
 use crate::webdriver::Browser;
@@ -26,10 +27,6 @@ const ANNA: &str = "agent-demo-anna";
 /// Packets the browser must receive/send (on top of what it had) to count as audio flowing:
 /// 50 packets are 1 s of G.711 at 20 ms.
 const FLOWING: i64 = 50;
-
-/// The text of `[data-testid=<id>]` (its `textContent`, also when hidden), or null.
-const TEXT_OF: &str = "const e = document.querySelector(`[data-testid=\"${arguments[0]}\"]`); \
-                       return e ? e.textContent : null;";
 
 /// Everything one softphone scenario runs: the namespace, the server inside it, Chromium.
 struct Rig {
@@ -71,38 +68,13 @@ impl Rig {
     }
 }
 
-/// Signs in as `login` (password `<login>-demo`) through the login page; waits for the desk.
-async fn sign_in(b: &Browser, login: &str) {
-    b.goto("/").await;
-    b.send_keys(&b.testid("login-user").await, login).await;
-    b.send_keys(&b.testid("login-password").await, &format!("{login}-demo"))
-        .await;
-    b.click(&b.testid("login-submit").await).await;
-    b.until(
-        10,
-        "the agent state `available` on the desk",
-        "const e = document.querySelector('[data-testid=agent-state]'); \
-         return location.pathname === '/desk.html' && e && e.textContent === 'available';",
-        json!([]),
-    )
-    .await;
-}
-
-async fn text_of(b: &Browser, testid: &str) -> String {
-    b.exec(TEXT_OF, json!([testid]))
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
 /// Waits up to `secs` for the softphone's status line to read `status`.
 async fn phone_status(b: &Browser, secs: u64, status: &str) {
     b.until(
         secs,
         &format!("the softphone status `{status}`"),
         "const e = document.querySelector('[data-testid=phone-status]'); \
-         return e && e.textContent === arguments[0];",
+         return e && e.dataset.state === arguments[0];",
         json!([status]),
     )
     .await;
@@ -304,7 +276,7 @@ async fn browser_agent_answers_and_audio_flows_both_ways() {
 
             // Hold, mute and the keypad reach the call (as the server reports it to the desk).
             b.click(&b.testid("phone-hold").await).await;
-            phone_status(b, 10, "on hold").await;
+            phone_status(b, 10, "on_hold").await;
             b.click(&b.testid("phone-mute").await).await;
             let call_state = wait_for(Duration::from_secs(10), || async {
                 let v = my_call(b).await;
@@ -343,7 +315,11 @@ async fn browser_agent_answers_and_audio_flows_both_ways() {
                 keys["accepted"], "5#",
                 "the server took both digits: {keys}"
             );
-            assert_eq!(text_of(b, "error-msg").await, "", "no refusal shown");
+            assert_eq!(
+                errors_shown(b).await,
+                Vec::<String>::new(),
+                "no refusal shown"
+            );
 
             // Reload mid-call: the same call survives and the desk takes it back.
             let before = server_voiced(t, &call_id).await;

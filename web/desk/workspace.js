@@ -81,7 +81,7 @@ function IntakeEditor({ intake, mode }) {
         <span class="badge" data-testid="intake-level" data-level=${String(intake.level || 1)}>${t(`level.${intake.level || 1}`)}</span>
         ${intake.group ? html`<span class="badge" data-testid="intake-group">${intake.group}</span>` : null}
         <span class="muted" data-testid="intake-channel">${t(`channel.${intake.channel || 'phone'}`)}</span>
-        <span class=${`save-status ${save}`} data-testid="save-status" data-state=${save} aria-live="polite">
+        <span class=${`save-status save-${save}`} data-testid="save-status" data-state=${save} aria-live="polite">
           ${save === 'idle' ? '' : t(`save.${save}`)}</span>
       </header>
       <div class="row">
