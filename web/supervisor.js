@@ -8,7 +8,7 @@
 import { html, render, api, useEffect, useState } from './ui.js';
 import { t, chooseLanguage, loadLanguage, language, setTimeZone, fmtTime, LANGUAGES } from './i18n.js';
 import { openFeed } from './feed.js';
-import { forgetEpoch, handleFrame, restore, resumePoint, subscribe } from './supervisor/model.js';
+import { forgetEpoch, handleFrame, model, restore, resumePoint, subscribe } from './supervisor/model.js';
 import { bindUi } from './supervisor/actions.js';
 import { Callers, Queues, Tiles } from './supervisor/live.js';
 import { Agents, Escalations, RecentActions } from './supervisor/agents.js';
@@ -44,12 +44,12 @@ function LiveView({ auditVersion }) {
   return html`
     <main class="live" data-testid="live">
       <${Tiles} />
+      <${Queues} now=${now} />
       <div class="live-left">
-        <${Queues} now=${now} />
-        <${Callers} now=${now} controls=${true} />
+        <${Agents} now=${now} controls=${true} />
       </div>
       <div class="live-right">
-        <${Agents} now=${now} controls=${true} />
+        <${Callers} now=${now} controls=${true} />
         <div class="pair">
           <${Escalations} />
           <${RecentActions} version=${auditVersion} />
@@ -173,7 +173,10 @@ function NotAllowed({ me }) {
 }
 
 async function start() {
-  if (WALLBOARD) document.body.classList.add('wallboard');
+  if (WALLBOARD) {
+    document.documentElement.classList.add('wallboard');
+    document.body.classList.add('wallboard');
+  }
   const root = document.getElementById('app');
   let me;
   let lists = null;
@@ -200,6 +203,7 @@ async function start() {
     render(html`<${NotAllowed} me=${{ agent }} />`, root);
     return;
   }
+  model.me = { id: agent.id, name: agent.name };
   render(html`<${App} me=${{ ...me, agent }} timeZone=${timeZone} />`, root);
 }
 

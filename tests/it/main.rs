@@ -20,5 +20,6 @@ mod scripted;
 mod sipp;
 mod softphone;
 mod supervisor;
+mod supervisor_page;
 mod ua;
 mod webdriver;

@@ -56,12 +56,12 @@ function AgentRow({ a, now, controls }) {
         ${quality ? quality.text : t('none')}
       </td>
       ${controls && html`
-        <td class="actions">
+        <td class="actions"><div>
           <button type="button" data-testid=${`notready-${id}`} disabled=${!canNotReady(a)}
             onClick=${() => notReady(a)}>${t('agents.set_not_ready')}</button>
           <button type="button" data-testid=${`logout-${id}`} disabled=${!canLogout(a)} class="secondary"
             onClick=${() => logout(a)}>${t('agents.log_out')}</button>
-        </td>`}
+        </div></td>`}
     </tr>`;
 }
 

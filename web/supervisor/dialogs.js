@@ -53,8 +53,9 @@ export function ConfirmDialog({ request, onClose }) {
             </select>
           </label>`}
         <div class="dialog-buttons">
-          <button value="cancel" data-testid="confirm-cancel" class="secondary" formnovalidate>${t('action.cancel')}</button>
-          <button value="ok" data-testid="confirm-ok">${t('confirm.ok')}</button>
+          <button type="button" data-testid="confirm-cancel" class="secondary"
+            onClick=${() => dialog.current.close('cancel')}>${t('action.cancel')}</button>
+          <button type="submit" value="ok" data-testid="confirm-ok">${t('confirm.ok')}</button>
         </div>
       </form>
     </dialog>`;

@@ -75,8 +75,8 @@ export function QueueCard({ q, now }) {
 
 export function Queues({ now }) {
   return html`
-    <section class="panel" aria-labelledby="queues-heading">
-      <h2 id="queues-heading">${t('queues.heading')}</h2>
+    <section class="queues" aria-labelledby="queues-heading">
+      <h2 id="queues-heading" class="sr-only">${t('queues.heading')}</h2>
       <div class="queue-cards" data-testid="queues">
         ${sortedQueues().map((q) => html`<${QueueCard} key=${q.name} q=${q} now=${now} />`)}
       </div>
@@ -97,7 +97,7 @@ function CallerRow({ c, now, controls }) {
       <td data-testid=${`caller-${id}-priority`} data-priority=${prio ?? ''}>${priorityWord(prio)}</td>
       <td data-testid=${`caller-${id}-waited`} class="num">${fmtDuration(waited)}</td>
       ${controls && html`
-        <td class="actions">
+        <td class="actions"><div>
           <button type="button" data-testid=${`prio-up-${id}`} title=${t('callers.raise_title')}
             aria-label=${t('callers.raise_title')} disabled=${prio === null || prio <= 1}
             onClick=${() => shiftPriority(c, -1)}>▲</button>
@@ -105,7 +105,7 @@ function CallerRow({ c, now, controls }) {
             aria-label=${t('callers.lower_title')} disabled=${prio === null || prio >= 5}
             onClick=${() => shiftPriority(c, 1)}>▼</button>
           <button type="button" data-testid=${`move-${id}`} onClick=${() => moveCaller(c)}>${t('callers.move')}</button>
-        </td>`}
+        </div></td>`}
     </tr>`;
 }
 

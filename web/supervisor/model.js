@@ -32,6 +32,8 @@ export const model = {
   clockOffset: 0,
   // call id → { caller, customer } of callers seen waiting (a call is named, never shown by id).
   calls: {},
+  // The signed-in supervisor (`{ id, name }`), who is not in the feed's agents.
+  me: null,
 };
 let lastSeq = null;
 let snapshotSeq = null;
@@ -151,7 +153,7 @@ export function restore() {
     const seq = sessionStorage.getItem(RESUME_SEQ);
     const saved = JSON.parse(sessionStorage.getItem(RESUME_VIEW) || 'null');
     if (seq === null || !saved) throw new Error('nothing to resume');
-    Object.assign(model, saved);
+    Object.assign(model, saved, { me: model.me });
     lastSeq = Number(seq);
   } catch (_) {
     forgetResume();

@@ -156,7 +156,7 @@ export function Reports({ timeZone }) {
       </section>
       ${data && html`
         <section class="panel" aria-labelledby="days-heading" data-testid="report-loaded"
-          data-from=${data.daily.from} data-to=${data.daily.to}>
+          data-from=${data.daily.from} data-to=${data.daily.to} data-tz=${data.daily.tz}>
           <h2 id="days-heading">${t('report.days_heading', { from: dayWords(data.daily.from), to: dayWords(data.daily.to) })}</h2>
           <${DaysTable} daily=${data.daily} />
         </section>

@@ -118,6 +118,7 @@ const CALL_ACTIONS = ['call_priority', 'call_queue'];
 
 function actorOf(row) {
   if (row.actor_name) return String(row.actor_name);
+  if (model.me && row.actor === model.me.id && model.me.name) return String(model.me.name);
   const a = agentById(row.actor);
   return a && a.name ? String(a.name) : t('audit.someone');
 }
