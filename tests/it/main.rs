@@ -11,6 +11,7 @@ mod browser;
 mod browser_leg;
 mod helpers;
 mod host;
+mod i18n;
 mod malformed;
 mod queue;
 mod queue_waiting;
