@@ -35,7 +35,10 @@ pub(crate) async fn supervisor_app() -> TestApp {
 
 /// A caller who picks English, then `category` (1 hardware, 3 service) and priority 3; waits
 /// until the call is queued. The UA (the caller stays on the line while it lives) and the call id.
-pub(crate) async fn queued_caller(t: &TestApp, category: char) -> (Ua, crate::rtp::RtpPeer, String) {
+pub(crate) async fn queued_caller(
+    t: &TestApp,
+    category: char,
+) -> (Ua, crate::rtp::RtpPeer, String) {
     let (mut ua, rtp, _) = caller(t).await;
     for d in ['2', category, '3'] {
         press(&mut ua, d).await;

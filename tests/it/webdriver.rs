@@ -442,32 +442,41 @@ impl Browser {
 /// Window size and screenshots (issue 10: the pages must fit the screens agents have).
 impl Browser {
     /// Sizes the window so that the page's viewport is `width`×`height` CSS pixels (W3C
-    /// WebDriver §11.8.2 Set Window Rect sets the outer size: corrected once by what the
-    /// browser's own frame takes).
+    /// WebDriver §11.8.2 Set Window Rect sets the outer size: corrected by what the browser's
+    /// own frame takes, after the resize has landed).
     pub(crate) async fn set_viewport(&self, width: u32, height: u32) {
-        let mut outer = (width, height);
-        for _ in 0..2 {
+        let want = (width, height);
+        let mut outer = want;
+        let mut got = (0, 0);
+        for _ in 0..5 {
             let rect = json!({ "width": outer.0, "height": outer.1 });
             self.cmd("POST", &self.at("/window/rect"), Some(rect)).await;
-            let inner = self
-                .exec("return [window.innerWidth, window.innerHeight];", json!([]))
-                .await;
-            let got = (
-                inner[0].as_u64().unwrap_or(0) as u32,
-                inner[1].as_u64().unwrap_or(0) as u32,
-            );
-            if got == (width, height) {
+            // The resize lands asynchronously: read until two readings agree.
+            let mut last = None;
+            for _ in 0..20 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let v = self
+                    .exec("return [window.innerWidth, window.innerHeight];", json!([]))
+                    .await;
+                let now = (
+                    u32::try_from(v[0].as_u64().unwrap_or(0)).unwrap_or(0),
+                    u32::try_from(v[1].as_u64().unwrap_or(0)).unwrap_or(0),
+                );
+                if now == want || last == Some(now) {
+                    got = now;
+                    break;
+                }
+                last = Some(now);
+            }
+            if got == want {
                 return;
             }
             outer = (
-                (outer.0 + width).saturating_sub(got.0),
-                (outer.1 + height).saturating_sub(got.1),
+                (outer.0 + want.0).saturating_sub(got.0),
+                (outer.1 + want.1).saturating_sub(got.1),
             );
         }
-        let inner = self
-            .exec("return [window.innerWidth, window.innerHeight];", json!([]))
-            .await;
-        panic!("the viewport stays {inner} instead of {width}×{height}");
+        panic!("the viewport stays {got:?} instead of {width}×{height}");
     }
 
     /// Writes a PNG of the viewport to `path` (W3C WebDriver §17.1 Take Screenshot), creating
@@ -610,7 +619,11 @@ fn base64_decodes_rfc_4648_vectors() {
         ("Zm9vYmE=", "fooba"),
         ("Zm9vYmFy", "foobar"),
     ] {
-        assert_eq!(base64_decode(text).as_deref(), Some(want.as_bytes()), "{text}");
+        assert_eq!(
+            base64_decode(text).as_deref(),
+            Some(want.as_bytes()),
+            "{text}"
+        );
     }
     assert_eq!(base64_decode("Zm9v!"), None);
 }

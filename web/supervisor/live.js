@@ -94,7 +94,8 @@ function CallerRow({ c, now, controls }) {
       <td data-testid=${`caller-${id}-who`}>${callerWords(c.caller, c.customer)}
         ${lang && html` <span class="lang-badge">${lang}</span>`}</td>
       <td data-testid=${`caller-${id}-queue`} data-queue=${c.queue}>${queueWord(c.queue)}</td>
-      <td data-testid=${`caller-${id}-priority`} data-priority=${prio ?? ''}>${priorityWord(prio)}</td>
+      <td data-testid=${`caller-${id}-priority`} data-priority=${prio ?? ''} title=${priorityWord(prio)}>
+        ${controls || prio === null ? priorityWord(prio) : t('queue.prio_short', { n: prio })}</td>
       <td data-testid=${`caller-${id}-waited`} class="num">${fmtDuration(waited)}</td>
       ${controls && html`
         <td class="actions"><div>
