@@ -1,8 +1,8 @@
 // firstline supervisor: simple charts for the reports, drawn as inline SVG from the figures (no
 // chart library): one horizontal stacked bar per row, scaled to the largest row, with the row's
-// label before it and its total after it. Colours are classes (reports.css part of
-// supervisor.css), each at least 3:1 against the panel (WCAG 1.4.11); the tables beside the
-// charts carry the same numbers as text.
+// label before it and its total after it. Colours are classes (`.seg-*` in supervisor.css),
+// each at least 3:1 against the panel (WCAG 1.4.11); the tables beside the charts carry the
+// same numbers as text.
 
 import { html } from '../ui.js';
 
