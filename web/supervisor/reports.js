@@ -157,7 +157,9 @@ export function Reports({ timeZone }) {
       ${data && html`
         <section class="panel" aria-labelledby="days-heading" data-testid="report-loaded"
           data-from=${data.daily.from} data-to=${data.daily.to} data-tz=${data.daily.tz}>
-          <h2 id="days-heading">${t('report.days_heading', { from: dayWords(data.daily.from), to: dayWords(data.daily.to) })}</h2>
+          <h2 id="days-heading">${data.daily.from === data.daily.to
+            ? t('report.one_day_heading', { day: dayWords(data.daily.from) })
+            : t('report.days_heading', { from: dayWords(data.daily.from), to: dayWords(data.daily.to) })}</h2>
           <${DaysTable} daily=${data.daily} />
         </section>
         ${shownDay && html`
