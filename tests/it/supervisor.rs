@@ -26,7 +26,7 @@ const DIRK: &str = "agent-demo-dirk";
 const SECS: Duration = Duration::from_secs(1);
 
 /// A queue app whose offers ring long enough to be checked before they time out.
-async fn supervisor_app() -> TestApp {
+pub(crate) async fn supervisor_app() -> TestApp {
     spawn_queue_app(|c| {
         c.acd.ring_timeout_secs = 30;
     })
@@ -35,7 +35,10 @@ async fn supervisor_app() -> TestApp {
 
 /// A caller who picks English, then `category` (1 hardware, 3 service) and priority 3; waits
 /// until the call is queued. The UA (the caller stays on the line while it lives) and the call id.
-async fn queued_caller(t: &TestApp, category: char) -> (Ua, crate::rtp::RtpPeer, String) {
+pub(crate) async fn queued_caller(
+    t: &TestApp,
+    category: char,
+) -> (Ua, crate::rtp::RtpPeer, String) {
     let (mut ua, rtp, _) = caller(t).await;
     for d in ['2', category, '3'] {
         press(&mut ua, d).await;
@@ -48,7 +51,7 @@ async fn queued_caller(t: &TestApp, category: char) -> (Ua, crate::rtp::RtpPeer,
 
 /// A browser in which sanne signed in through the login page: supervisors land on the live
 /// view, which goes live.
-async fn supervisor_page(t: &TestApp) -> Browser {
+pub(crate) async fn supervisor_page(t: &TestApp) -> Browser {
     let b = Browser::start(t.app.http_addr()).await;
     submit_login(&b, "sanne", "sanne-demo").await;
     b.until(
@@ -72,13 +75,25 @@ async fn supervisor_page(t: &TestApp) -> Browser {
 }
 
 /// Waits until `[data-testid=<id>]` reads `want`.
-async fn shows(b: &Browser, id: &str, want: &str) {
+pub(crate) async fn shows(b: &Browser, id: &str, want: &str) {
     b.until(
         10,
         &format!("{id} showing {want:?}"),
         "const e = document.querySelector(`[data-testid=\"${arguments[0]}\"]`); \
          return e && e.textContent.trim() === arguments[1];",
         json!([id, want]),
+    )
+    .await;
+}
+
+/// Waits until `[data-testid=<id>]` has `data-<attr>` (camelCase, as in `dataset`) `want`.
+pub(crate) async fn attr_is(b: &Browser, id: &str, attr: &str, want: &str) {
+    b.until(
+        10,
+        &format!("{id} with data-{attr} {want:?}"),
+        "const e = document.querySelector(`[data-testid=\"${arguments[0]}\"]`); \
+         return e && e.dataset[arguments[1]] === arguments[2];",
+        json!([id, attr, want]),
     )
     .await;
 }
@@ -168,7 +183,8 @@ async fn raising_a_callers_priority_from_the_page_serves_them_first() {
             let mut phone = registered_phone(&t, "2001").await;
             let anna = t.not_ready("anna", "meeting").await;
             let b = supervisor_page(&t).await;
-            shows(&b, &format!("agent-{ANNA}-state"), "not ready (meeting)").await;
+            shows(&b, &format!("agent-{ANNA}-state"), "not ready").await;
+            shows(&b, &format!("agent-{ANNA}-reason"), "meeting").await;
             shows(&b, "queue-hardware-waiting", "0").await;
 
             // Two hardware callers with priority 3: by arrival, `first` would be served first.
@@ -180,9 +196,10 @@ async fn raising_a_callers_priority_from_the_page_serves_them_first() {
             shows(&b, "queue-software-waiting", "0").await;
             shows(&b, "in-ivr", "0").await;
             shows(&b, "today-offered", "2").await;
-            shows(&b, &format!("caller-{first}-priority"), "3").await;
-            shows(&b, &format!("caller-{second}-priority"), "3").await;
-            shows(&b, &format!("caller-{second}-queue"), "hardware").await;
+            shows(&b, &format!("caller-{first}-priority"), "3 · normal").await;
+            attr_is(&b, &format!("caller-{first}-priority"), "priority", "3").await;
+            attr_is(&b, &format!("caller-{second}-priority"), "priority", "3").await;
+            shows(&b, &format!("caller-{second}-queue"), "Hardware").await;
             let order: Value = b
                 .exec(
                     "return [...document.querySelectorAll('[data-testid=caller-row]')] \
@@ -198,7 +215,8 @@ async fn raising_a_callers_priority_from_the_page_serves_them_first() {
 
             // The supervisor raises the second caller's priority: 3 → 2.
             act_confirmed(&b, &format!("prio-up-{second}")).await;
-            shows(&b, &format!("caller-{second}-priority"), "2").await;
+            shows(&b, &format!("caller-{second}-priority"), "2 · high").await;
+            attr_is(&b, &format!("caller-{second}-priority"), "priority", "2").await;
             shows(&b, "queue-hardware-prio-2", "1").await;
             shows(&b, "queue-hardware-prio-3", "1").await;
             one_audit_row(&t, "call_priority", &second, json!(3), json!(2)).await;
@@ -209,7 +227,9 @@ async fn raising_a_callers_priority_from_the_page_serves_them_first() {
             shows(&b, &format!("agent-{ANNA}-state"), "ringing").await;
             shows(&b, "agents-count-ringing", "1").await;
 
-            // The CSV button downloads the reports API's export of today's calls.
+            // The CSV button (in the reports view of the same page) downloads the reports API's
+            // export of today's calls.
+            b.exec("location.hash = '#reports';", json!([])).await;
             b.exec(
                 "window.__csv = null; const make = URL.createObjectURL; \
                  URL.createObjectURL = (blob) => { blob.text().then((t) => { window.__csv = t; }); \
@@ -226,6 +246,14 @@ async fn raising_a_callers_priority_from_the_page_serves_them_first() {
                 csv.starts_with("id,arrived_at,arrived_local,caller,"),
                 "{csv:?}"
             );
+            b.until(
+                10,
+                "the download's row count",
+                "const e = document.querySelector('[data-testid=export-result]'); \
+                 return e && /^calls_.*\\.csv · 2 rows downloaded$/.test(e.textContent);",
+                json!([]),
+            )
+            .await;
             assert_eq!(text_of(&b, "error-msg").await, "", "no error shown");
             still_same_document(&b).await;
             b.quit().await;
@@ -263,14 +291,20 @@ async fn moving_a_caller_to_another_queue_from_the_page_serves_them_there() {
             shows(&b, "action-status", "done ✓").await;
             shows(&b, "queue-hardware-waiting", "0").await;
             shows(&b, "queue-service-waiting", "2").await;
-            shows(&b, &format!("caller-{early}-queue"), "service").await;
+            shows(&b, &format!("caller-{early}-queue"), "Service").await;
+            attr_is(&b, &format!("caller-{early}-queue"), "queue", "service").await;
             let (from, to) = (json!("hardware"), json!("service"));
             one_audit_row(&t, "call_queue", &early, from, to).await;
 
             let why = "the moved caller first";
             available_rings(&t, "dirk", &dirk, &mut phone, &early, why).await;
             shows(&b, &format!("agent-{DIRK}-state"), "ringing").await;
-            shows(&b, &format!("agent-{DIRK}-call"), &early).await;
+            attr_is(&b, &format!("agent-{DIRK}-call"), "callId", &early).await;
+            let call = text_of(&b, &format!("agent-{DIRK}-call")).await;
+            assert!(
+                call.contains("+31201234567") && !call.contains(&early),
+                "the call dirk is offered, by its caller (not its id): {call:?}"
+            );
             let who = text_of(&b, &format!("caller-{late}-who")).await;
             assert!(
                 who.contains("+31201234567"),
@@ -296,7 +330,7 @@ async fn wallboard_shows_the_figures_without_controls() {
             shows(&b, "conn-status", "live").await;
             let (_ua, _rtp, id) = queued_caller(&t, '1').await;
             shows(&b, "queue-hardware-waiting", "1").await;
-            shows(&b, &format!("caller-{id}-priority"), "3").await;
+            attr_is(&b, &format!("caller-{id}-priority"), "priority", "3").await;
             let controls = b
                 .exec(
                     "return [...document.querySelectorAll('button, select, input')] \
@@ -403,7 +437,8 @@ async fn sipp_traffic_moves_the_live_figures() {
             let anna = t.not_ready("anna", "meeting").await;
             let b = supervisor_page(&t).await;
             shows(&b, "conn-status", "live").await;
-            shows(&b, "agent-agent-demo-anna-state", "not ready (meeting)").await;
+            shows(&b, "agent-agent-demo-anna-state", "not ready").await;
+            shows(&b, "agent-agent-demo-anna-reason", "meeting").await;
             shows(&b, "service-level", "–").await;
             // SIPp: English, hardware, priority 2 by SIP INFO, then on the line.
             let (cid, sipp) = crate::browser::sipp_caller(&t, "+31201234567");
@@ -417,7 +452,7 @@ async fn sipp_traffic_moves_the_live_figures() {
             assert!(phone.answer(crate::agent_phone::PCMU).await);
             assert!(inv.display.contains("hardware"), "{:?}", inv.display);
             shows(&b, "queue-hardware-waiting", "0").await;
-            shows(&b, "agent-agent-demo-anna-state", "on call").await;
+            shows(&b, "agent-agent-demo-anna-state", "on a call").await;
             shows(&b, "today-answered", "1").await;
             shows(&b, "service-level", "100%").await;
             still_same_document(&b).await;

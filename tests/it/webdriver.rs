@@ -439,6 +439,92 @@ impl Browser {
     }
 }
 
+/// Window size and screenshots (issue 10: the pages must fit the screens agents have).
+impl Browser {
+    /// Sizes the window so that the page's viewport is `width`×`height` CSS pixels (W3C
+    /// WebDriver §11.8.2 Set Window Rect sets the outer size: corrected by what the browser's
+    /// own frame takes, after the resize has landed).
+    pub(crate) async fn set_viewport(&self, width: u32, height: u32) {
+        let want = (width, height);
+        let mut outer = want;
+        let mut got = (0, 0);
+        for _ in 0..5 {
+            let rect = json!({ "width": outer.0, "height": outer.1 });
+            self.cmd("POST", &self.at("/window/rect"), Some(rect)).await;
+            // The resize lands asynchronously: read until two readings agree.
+            let mut last = None;
+            for _ in 0..20 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let v = self
+                    .exec("return [window.innerWidth, window.innerHeight];", json!([]))
+                    .await;
+                let now = (
+                    u32::try_from(v[0].as_u64().unwrap_or(0)).unwrap_or(0),
+                    u32::try_from(v[1].as_u64().unwrap_or(0)).unwrap_or(0),
+                );
+                if now == want || last == Some(now) {
+                    got = now;
+                    break;
+                }
+                last = Some(now);
+            }
+            if got == want {
+                return;
+            }
+            outer = (
+                (outer.0 + want.0).saturating_sub(got.0),
+                (outer.1 + want.1).saturating_sub(got.1),
+            );
+        }
+        panic!("the viewport stays {got:?} instead of {width}×{height}");
+    }
+
+    /// Writes a PNG of the viewport to `path` (W3C WebDriver §17.1 Take Screenshot), creating
+    /// its directory.
+    pub(crate) async fn screenshot(&self, path: &Path) {
+        let v = self.cmd("GET", &self.at("/screenshot"), None).await;
+        let png = base64_decode(v.as_str().unwrap_or_default())
+            .unwrap_or_else(|| panic!("the screenshot is not base64: {v}"));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(path, png).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+}
+
+/// Standard base64 (RFC 4648 §4, padding optional, whitespace ignored); None for anything else.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+        .collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            n |= value(*c)? << (18 - 6 * i);
+        }
+        let bytes = n.to_be_bytes();
+        match chunk.len() {
+            4 => out.extend_from_slice(&bytes[1..4]),
+            3 => out.extend_from_slice(&bytes[1..3]),
+            2 => out.push(bytes[1]),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
 impl Drop for Browser {
     /// Kills the netns process group (chromedriver, socat, Chromium), also after a panic.
     fn drop(&mut self) {
@@ -520,4 +606,24 @@ fn dechunk_joins_chunks() {
         dechunk(b"4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n"),
         b"{\"a\":1}"
     );
+}
+
+#[test]
+fn base64_decodes_rfc_4648_vectors() {
+    for (text, want) in [
+        ("", ""),
+        ("Zg==", "f"),
+        ("Zm8=", "fo"),
+        ("Zm9v", "foo"),
+        ("Zm9vYg==", "foob"),
+        ("Zm9vYmE=", "fooba"),
+        ("Zm9vYmFy", "foobar"),
+    ] {
+        assert_eq!(
+            base64_decode(text).as_deref(),
+            Some(want.as_bytes()),
+            "{text}"
+        );
+    }
+    assert_eq!(base64_decode("Zm9v!"), None);
 }
