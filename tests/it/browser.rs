@@ -9,14 +9,11 @@ use sqlx::Row;
 
 use crate::desk_page::{
     SECS, agent_hangs_up, anna_at_desk, answer, confirmed, desk_app, escalate, pop_in_phase,
-    resolve, saved, sipp_rings, type_into, value_of, wrap_up_done,
+    resolve, saved, sipp_rings, submit_login, text_of, type_into, value_of, wrap_up_done,
 };
 use crate::helpers::{http_json, spawn_queue_app, within};
 use crate::scenario::unclassified_caller;
 use crate::webdriver::Browser;
-
-// The supervisor page's tests sign in and call the same way.
-pub(crate) use crate::desk_page::{sipp_caller, submit_login, text_of};
 
 const ANNA: &str = "agent-demo-anna";
 /// Anouk de Vries (cust-demo-01)'s main number in the demo data.

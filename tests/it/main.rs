@@ -12,6 +12,7 @@ mod browser_leg;
 mod desk_dutch;
 mod desk_levels;
 mod desk_page;
+mod desk_screens;
 mod desk_shift;
 mod helpers;
 mod host;

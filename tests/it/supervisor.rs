@@ -14,7 +14,7 @@ use sqlx::Row;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::agent_phone::AgentPhone;
-use crate::browser::{submit_login, text_of};
+use crate::desk_page::{submit_login, text_of};
 use crate::helpers::{TestApp, http_json, spawn_queue_app, within};
 use crate::scenario::{caller, press, registered_phone};
 use crate::ua::Ua;
@@ -441,7 +441,7 @@ async fn sipp_traffic_moves_the_live_figures() {
             shows(&b, "agent-agent-demo-anna-reason", "meeting").await;
             shows(&b, "service-level", "–").await;
             // SIPp: English, hardware, priority 2 by SIP INFO, then on the line.
-            let (cid, sipp) = crate::browser::sipp_caller(&t, "+31201234567");
+            let (cid, sipp) = crate::desk_page::sipp_caller(&t, "+31201234567");
             shows(&b, "queue-hardware-waiting", "1").await;
             shows(&b, "today-offered", "1").await;
             // Anna becomes available: her phone rings, she answers.

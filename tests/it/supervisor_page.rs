@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::browser::text_of;
+use crate::desk_page::text_of;
 use crate::helpers::{TestApp, http_json, within};
 use crate::supervisor::{queued_caller, shows, supervisor_app, supervisor_page};
 use crate::webdriver::Browser;

@@ -48,8 +48,8 @@ function TopBar({ s, onHelp }) {
     <header class="topbar">
       <strong class="brand">${t('app.name')}</strong>
       <span class="agent-name" data-testid="agent-name">${me.name || a.name || ''}</span>
-      <span class=${`state-chip state-${a.state || 'offline'}`} data-testid="agent-state-chip">
-        <strong data-testid="agent-state" data-state=${a.state || 'offline'}>${stateName(a.state)}</strong>
+      <span class="state-chip" data-testid="agent-state-chip">
+        <strong class=${`state state-${a.state || 'offline'}`} data-testid="agent-state" data-state=${a.state || 'offline'}>${stateName(a.state)}</strong>
         ${reason ? html`<span class="state-reason" data-testid="agent-reason">${reason}</span>` : null}
       </span>
       ${takesCalls(s) ? html`<${StateControls} s=${s} />` : html`

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::checks::{bars_contrast_ok, contrast_ok, csv_records};
 use super::{SECS, keys_to, screenshot_path};
 use crate::agent_phone::PCMU;
-use crate::browser::{sipp_caller, text_of};
+use crate::desk_page::{sipp_caller, text_of};
 use crate::helpers::{TestApp, http_json, within};
 use crate::scenario::registered_phone;
 use crate::supervisor::{queued_caller, shows, supervisor_app, supervisor_page};

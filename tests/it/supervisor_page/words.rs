@@ -11,7 +11,7 @@ use super::checks::{all_dutch, value_regex};
 use super::{
     ESCAPE, SECS, agent_rows, demo_agents_not_ready, extra_agents, keys_to, screenshot_path,
 };
-use crate::browser::text_of;
+use crate::desk_page::text_of;
 use crate::helpers::within;
 use crate::scenario::registered_phone;
 use crate::supervisor::{attr_is, queued_caller, shows, supervisor_app, supervisor_page};
