@@ -31,7 +31,7 @@ fn screenshot_path(name: &str) -> std::path::PathBuf {
 
 /// Asserts the one-line top bar, no page scroll and `ids` wholly inside the viewport.
 async fn fits(b: &Browser, ids: &[&str], what: &str) -> Value {
-    let l = b.exec(LAYOUT, json!(ids)).await;
+    let l = b.exec(LAYOUT, json!([ids])).await;
     let (w, h) = (l["w"].as_f64().unwrap(), l["h"].as_f64().unwrap());
     assert!(
         l["bar"].as_f64().unwrap() <= 48.0 && l["barOverflow"] == json!(false),
