@@ -183,6 +183,8 @@ fn engine_snapshot_fills_queues_callers_and_agents() {
             state: AgentState::NotReady {
                 reason: "lunch".into(),
             },
+            reason_code: None,
+            reachable: true,
             since: base + Duration::from_secs(30),
             calls_handled: 0,
         }],
