@@ -204,6 +204,24 @@ pub struct StateReason {
     pub code: Option<ReasonCode>,
 }
 
+impl StateReason {
+    /// What a view shows of `reason` in state `state` (`AgentState::name`): the words only for
+    /// `not_ready` (the one state whose reason is a reason: not "available (login)"), the code
+    /// for `not_ready` and `offline`.
+    pub fn shown(
+        reason: Option<&StateReason>,
+        state: &str,
+    ) -> (Option<String>, Option<ReasonCode>) {
+        let text = reason
+            .filter(|_| state == "not_ready")
+            .map(|r| r.text.clone());
+        let code = reason
+            .and_then(|r| r.code)
+            .filter(|_| matches!(state, "not_ready" | "offline"));
+        (text, code)
+    }
+}
+
 impl From<&str> for StateReason {
     /// Words without a code (the agent's own).
     fn from(text: &str) -> Self {

@@ -96,6 +96,14 @@ impl ReachBook {
         Self::tell(k)
     }
 
+    /// Both at once (an agent read from the store); `Some(ready)` when the engine must be told.
+    pub fn set_agent(&mut self, agent: &AgentId, device: Device, registered: bool) -> Option<bool> {
+        let k = self.entry(agent);
+        k.device = device;
+        k.registered = registered;
+        Self::tell(k)
+    }
+
     /// The agent's device, if known.
     pub fn device(&self, agent: &AgentId) -> Option<Device> {
         self.agents.get(agent).map(|k| k.device)

@@ -10,7 +10,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::SupervisorConfig;
-use crate::acd::{AcdSnapshot, AgentState, EntryKind};
+use crate::acd::{
+    AcdSnapshot, AgentState, EntryKind, ReasonCode, Registration, StateReason, offered_calls,
+};
 use crate::domain::{AgentId, CallId, Category, CustomerId, Device};
 use crate::events::{Event, EventKind};
 use crate::store::{DayCalls, EscalationCount};
@@ -42,25 +44,66 @@ struct AgentView {
     id: AgentId,
     name: String,
     state: String,
+    /// The words of a `not_ready` state only (as the desk shows them).
     reason: Option<String>,
+    /// A system reason's code (`not_ready`, `offline`), as the desk shows it.
+    reason_code: Option<ReasonCode>,
     since: Option<i64>,
+    /// The call the agent is ringing for, talking on or wrapping up.
     call_id: Option<CallId>,
-    /// How the agent answers calls (read with the names; see `set_device`).
+    /// That call's caller (E.164 or raw) and customer name, when the model saw it arrive.
+    caller: Option<String>,
+    customer_name: Option<String>,
+    #[serde(skip)]
+    customer_id: Option<CustomerId>,
+    /// How the agent answers calls (read with the names; `agent_device` events).
     device: Device,
+    /// Phone agents: whether their extension is registered and over which transport; `null`
+    /// for browser agents.
+    registered: Option<bool>,
+    transport: Option<String>,
+    /// The router would offer this agent a call given their device and registration.
+    reachable: bool,
     /// Why the agent's call is on hold (`agent`, `browser_gone`), while it is.
     held: Option<String>,
     /// The latest quality sample of the agent's current call, per source.
     quality: QualityPair,
 }
 
+/// Who a call is from, as the model knows it.
+#[derive(Debug, Clone, Default)]
+struct CallFacts {
+    caller: Option<String>,
+    customer_id: Option<CustomerId>,
+    customer: Option<String>,
+}
+
 impl AgentView {
-    /// Moves the agent to `call` (or none): hold and quality belong to the call they were for.
-    fn set_call(&mut self, call: Option<CallId>) {
+    /// Moves the agent to `call` (or none): hold and quality belong to the call they were for;
+    /// `facts` name its caller (kept when `None` and the call is the same).
+    fn set_call(&mut self, call: Option<CallId>, facts: Option<CallFacts>) {
         if self.call_id != call {
             self.held = None;
             self.quality = QualityPair::default();
+            let facts = facts.clone().unwrap_or_default();
+            self.caller = facts.caller;
+            self.customer_id = facts.customer_id;
+            self.customer_name = facts.customer;
+        } else if let Some(f) = facts {
+            self.caller = f.caller;
+            self.customer_id = f.customer_id;
+            self.customer_name = f.customer;
         }
         self.call_id = call;
+    }
+
+    /// Device health from the device and the phone's registration.
+    fn set_health(&mut self, device: Device, registration: &Registration, require: bool) {
+        self.device = device;
+        let phone = device == Device::Phone;
+        self.registered = phone.then_some(registration.registered);
+        self.transport = registration.transport.clone().filter(|_| phone);
+        self.reachable = offered_calls(require, device, registration.registered);
     }
 }
 
@@ -126,6 +169,9 @@ pub(crate) struct LiveModel {
     calls: HashMap<CallId, CallInfo>,
     names: HashMap<AgentId, String>,
     devices: HashMap<AgentId, Device>,
+    registrations: HashMap<AgentId, Registration>,
+    /// `[acd] require_registration`, for `reachable`.
+    require_registration: bool,
     agents: BTreeMap<AgentId, AgentView>,
     queues: Vec<QueueView>,
     callbacks_pending: usize,
@@ -149,6 +195,8 @@ impl LiveModel {
             calls: HashMap::new(),
             names: HashMap::new(),
             devices: HashMap::new(),
+            registrations: HashMap::new(),
+            require_registration: true,
             agents: BTreeMap::new(),
             queues: Vec::new(),
             callbacks_pending: 0,
@@ -207,13 +255,45 @@ impl LiveModel {
         self.names.insert(id, name);
     }
 
-    /// An agent's device (read with the names at start, on each sign-in, and sent by the
-    /// device routes when they can reach the feed).
-    pub(crate) fn set_device(&mut self, id: AgentId, device: Device) {
-        if let Some(a) = self.agents.get_mut(&id) {
-            a.device = device;
+    /// `[acd] require_registration` (the queue engine's rule for `reachable`).
+    pub(crate) fn set_require_registration(&mut self, require: bool) {
+        self.require_registration = require;
+        let ids: Vec<AgentId> = self.agents.keys().cloned().collect();
+        for id in ids {
+            self.refresh_health(&id);
         }
-        self.devices.insert(id, device);
+    }
+
+    /// An agent's device (read with the names at start and on each sign-in; `agent_device`
+    /// events).
+    pub(crate) fn set_device(&mut self, id: AgentId, device: Device) {
+        self.devices.insert(id.clone(), device);
+        self.refresh_health(&id);
+    }
+
+    fn refresh_health(&mut self, id: &AgentId) {
+        let device = self.devices.get(id).copied().unwrap_or_default();
+        let require = self.require_registration;
+        let empty = Registration::default();
+        let reg = self.registrations.get(id).unwrap_or(&empty);
+        if let Some(a) = self.agents.get_mut(id) {
+            a.set_health(device, reg, require);
+        }
+    }
+
+    /// Who `call` is from, as far as the model saw it arrive.
+    fn call_facts(&self, call: &CallId) -> Option<CallFacts> {
+        self.calls.get(call).map(|c| CallFacts {
+            caller: Some(c.caller.clone()).filter(|c| !c.is_empty()),
+            customer_id: c.customer_id.clone(),
+            customer: c.customer.clone(),
+        })
+    }
+
+    /// Moves `agent` to `call` (or none), naming its caller.
+    fn put_call(&mut self, agent: &AgentId, call: Option<CallId>) {
+        let facts = call.as_ref().and_then(|c| self.call_facts(c));
+        self.agent(agent).set_call(call, facts);
     }
 
     /// Whether the model lacks a name for this agent.
@@ -226,6 +306,11 @@ impl LiveModel {
         for c in self.calls.values_mut() {
             if c.customer_id.as_ref() == Some(id) {
                 c.customer = Some(name.to_owned());
+            }
+        }
+        for a in self.agents.values_mut() {
+            if a.customer_id.as_ref() == Some(id) {
+                a.customer_name = Some(name.to_owned());
             }
         }
     }
@@ -263,7 +348,7 @@ impl LiveModel {
                 true
             }
             EventKind::CallOffered { call_id, agent_id } => {
-                self.agent(agent_id).set_call(Some(call_id.clone()));
+                self.put_call(agent_id, Some(call_id.clone()));
                 true
             }
             EventKind::OfferEnded {
@@ -271,7 +356,7 @@ impl LiveModel {
             } => {
                 let a = self.agent(agent_id);
                 if a.call_id.as_ref() == Some(call_id) && a.state != "on_call" {
-                    a.set_call(None);
+                    a.set_call(None, None);
                 }
                 true
             }
@@ -280,7 +365,7 @@ impl LiveModel {
                 agent_id,
                 waited_ms,
             } => {
-                self.agent(agent_id).set_call(Some(call_id.clone()));
+                self.put_call(agent_id, Some(call_id.clone()));
                 let c = self.calls.entry(call_id.clone()).or_default();
                 if !c.answered {
                     c.answered = true;
@@ -302,9 +387,13 @@ impl LiveModel {
                         self.day.abandoned_after += 1;
                     }
                 }
+                // An agent on the call or wrapping it up keeps it (the call they work on);
+                // one whose phone still rang loses it.
                 for a in self.agents.values_mut() {
-                    if a.call_id.as_ref() == Some(call_id) {
-                        a.set_call(None);
+                    if a.call_id.as_ref() == Some(call_id)
+                        && !matches!(a.state.as_str(), "on_call" | "wrap_up")
+                    {
+                        a.set_call(None, None);
                     }
                 }
                 true
@@ -320,16 +409,40 @@ impl LiveModel {
                 reason,
                 ..
             } => {
+                let (shown, code) = StateReason::shown(reason.as_ref(), to);
                 let a = self.agent(agent_id);
-                if a.state != *to || a.reason != *reason {
+                if a.state != *to || a.reason != shown || a.reason_code != code {
                     a.since = (to != "offline").then_some(event.at);
                 }
                 a.state.clone_from(to);
-                a.reason.clone_from(reason);
+                a.reason = shown;
+                a.reason_code = code;
                 if !matches!(to.as_str(), "ringing" | "on_call" | "wrap_up") {
-                    a.set_call(None);
+                    a.set_call(None, None);
                 }
                 true
+            }
+            EventKind::PhoneRegistration {
+                agent_id,
+                registered,
+                transport,
+                contact,
+                expires_at,
+                ..
+            } => {
+                let reg = Registration {
+                    registered: *registered,
+                    transport: transport.clone(),
+                    contact: contact.clone(),
+                    expires_at: *expires_at,
+                };
+                self.registrations.insert(agent_id.clone(), reg);
+                self.refresh_health(agent_id);
+                false
+            }
+            EventKind::AgentDevice { agent_id, device } => {
+                self.set_device(agent_id.clone(), *device);
+                false
             }
             EventKind::Digit { .. } => false,
             EventKind::CallHeld {
@@ -338,11 +451,11 @@ impl LiveModel {
                 held,
                 reason,
             } => {
-                let a = self.agent(agent_id);
-                if a.call_id.is_none() {
+                if self.agent(agent_id).call_id.is_none() {
                     // The feed may have started during the call.
-                    a.set_call(Some(call_id.clone()));
+                    self.put_call(agent_id, Some(call_id.clone()));
                 }
+                let a = self.agent(agent_id);
                 if a.call_id.as_ref() == Some(call_id) {
                     a.held = held.then(|| reason.clone());
                 }
@@ -356,10 +469,10 @@ impl LiveModel {
                 jitter_ms,
                 rtt_ms,
             } => {
-                let a = self.agent(agent_id);
-                if a.call_id.is_none() {
-                    a.set_call(Some(call_id.clone()));
+                if self.agent(agent_id).call_id.is_none() {
+                    self.put_call(agent_id, Some(call_id.clone()));
                 }
+                let a = self.agent(agent_id);
                 if a.call_id.as_ref() != Some(call_id) {
                     return false;
                 }
@@ -381,18 +494,31 @@ impl LiveModel {
     }
 
     fn agent(&mut self, id: &AgentId) -> &mut AgentView {
-        let name = self.names.get(id).cloned().unwrap_or_default();
-        let device = self.devices.get(id).copied().unwrap_or_default();
-        self.agents.entry(id.clone()).or_insert_with(|| AgentView {
-            id: id.clone(),
-            name,
-            state: AgentState::Offline.name().to_owned(),
-            reason: None,
-            since: None,
-            call_id: None,
-            device,
-            held: None,
-            quality: QualityPair::default(),
+        let (names, devices) = (&self.names, &self.devices);
+        let (registrations, require) = (&self.registrations, self.require_registration);
+        self.agents.entry(id.clone()).or_insert_with(|| {
+            let mut view = AgentView {
+                id: id.clone(),
+                name: names.get(id).cloned().unwrap_or_default(),
+                state: AgentState::Offline.name().to_owned(),
+                reason: None,
+                reason_code: None,
+                since: None,
+                call_id: None,
+                caller: None,
+                customer_name: None,
+                customer_id: None,
+                device: Device::default(),
+                registered: None,
+                transport: None,
+                reachable: true,
+                held: None,
+                quality: QualityPair::default(),
+            };
+            let device = devices.get(id).copied().unwrap_or_default();
+            let empty = Registration::default();
+            view.set_health(device, registrations.get(id).unwrap_or(&empty), require);
+            view
         })
     }
 
@@ -447,29 +573,43 @@ impl LiveModel {
         self.queues = queues;
         for a in &snap.agents {
             let state = a.state.name();
-            let reason = match &a.state {
-                AgentState::NotReady { reason } => Some(reason.clone()),
+            let words = match &a.state {
+                AgentState::NotReady { reason } => reason.clone(),
+                _ => String::new(),
+            };
+            let why = StateReason {
+                text: words,
+                code: a.reason_code,
+            };
+            let (reason, code) = StateReason::shown(Some(&why), state);
+            let since_ms = now_ms.saturating_sub(ms(snap.at.saturating_duration_since(a.since)));
+            // The engine knows which entry a ringing agent was offered: that settles any race
+            // between the agent-state and call-offered events (they come from different tasks).
+            let offered = match &a.state {
+                AgentState::Ringing { offer } => (snap.queues.iter())
+                    .flat_map(|q| q.entries.iter())
+                    .find(|e| e.offer.as_ref() == Some(offer) && e.kind == EntryKind::Call)
+                    .map(|e| CallId::from_string(e.id.as_str())),
                 _ => None,
             };
-            let since_ms = now_ms.saturating_sub(ms(snap.at.saturating_duration_since(a.since)));
+            let facts = offered.as_ref().and_then(|c| self.call_facts(c));
             let view = self.agent(&a.id);
             // The event's time is kept while the state is the same (no jitter between snapshots).
-            if view.state != state || view.reason != reason || view.since.is_none() {
+            if view.state != state
+                || view.reason != reason
+                || view.reason_code != code
+                || view.since.is_none()
+            {
                 view.since = (state != "offline").then_some(since_ms);
             }
             view.state = state.to_owned();
             view.reason = reason;
+            view.reason_code = code;
             if !matches!(state, "ringing" | "on_call" | "wrap_up") {
-                view.set_call(None);
+                view.set_call(None, None);
             }
-            // The engine knows which entry a ringing agent was offered: that settles any race
-            // between the agent-state and call-offered events (they come from different tasks).
-            if let AgentState::Ringing { offer } = &a.state
-                && let Some(entry) = (snap.queues.iter())
-                    .flat_map(|q| q.entries.iter())
-                    .find(|e| e.offer.as_ref() == Some(offer) && e.kind == EntryKind::Call)
-            {
-                view.set_call(Some(CallId::from_string(entry.id.as_str())));
+            if let Some(call) = offered {
+                view.set_call(Some(call), facts);
             }
         }
     }
@@ -568,3 +708,7 @@ fn to_value<T: Serialize>(v: &T) -> Value {
 #[cfg(test)]
 #[path = "live_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "live_agent_tests.rs"]
+mod agent_tests;
