@@ -231,3 +231,7 @@ impl DeskHub {
 #[cfg(test)]
 #[path = "hub_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "hub_device_tests.rs"]
+mod device_tests;
