@@ -14,6 +14,7 @@ mod host;
 mod malformed;
 mod queue;
 mod queue_waiting;
+mod registration;
 mod rtp;
 mod scenario;
 mod scripted;
