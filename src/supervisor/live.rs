@@ -387,12 +387,16 @@ impl LiveModel {
                         self.day.abandoned_after += 1;
                     }
                 }
-                // An agent on the call or wrapping it up keeps it (the call they work on);
-                // one whose phone still rang loses it.
+                // An agent on the call or wrapping it up keeps it (the call they work on), its
+                // hold and quality gone; one whose phone still rang loses it.
                 for a in self.agents.values_mut() {
-                    if a.call_id.as_ref() == Some(call_id)
-                        && !matches!(a.state.as_str(), "on_call" | "wrap_up")
-                    {
+                    if a.call_id.as_ref() != Some(call_id) {
+                        continue;
+                    }
+                    if matches!(a.state.as_str(), "on_call" | "wrap_up") {
+                        a.held = None;
+                        a.quality = QualityPair::default();
+                    } else {
                         a.set_call(None, None);
                     }
                 }

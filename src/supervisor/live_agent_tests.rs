@@ -99,7 +99,15 @@ fn an_agent_in_wrap_up_carries_the_call_and_its_caller_whatever_the_event_order(
     for end_first in [true, false] {
         let mut m = LiveModel::new(SupervisorConfig::default(), T0);
         answered_call(&mut m);
+        let held = EventKind::CallHeld {
+            call_id: CallId::from_string("c1"),
+            agent_id: anna(),
+            held: true,
+            reason: "agent".into(),
+        };
+        apply(&mut m, T0 + 5_000, held);
         let a = agent(&m);
+        assert_eq!(a["held"], "agent");
         assert_eq!(
             (&a["call_id"], &a["caller"], &a["customer_name"]),
             (&json!("c1"), &json!("+31201234567"), &json!("Jan Jansen"))
@@ -126,6 +134,7 @@ fn an_agent_in_wrap_up_carries_the_call_and_its_caller_whatever_the_event_order(
         }
         let a = agent(&m);
         assert_eq!(a["state"], "wrap_up");
+        assert_eq!(a["held"], Value::Null, "hold belongs to the live call");
         assert_eq!(
             (&a["call_id"], &a["caller"], &a["customer_name"]),
             (&json!("c1"), &json!("+31201234567"), &json!("Jan Jansen")),
