@@ -10,9 +10,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::SupervisorConfig;
-use crate::acd::{
-    AcdSnapshot, AgentState, EntryKind, ReasonCode, Registration, StateReason, offered_calls,
-};
+use super::live_agents::{AgentView, Agents, CallFacts, QualityPair, QualityView};
+use crate::acd::{AcdSnapshot, AgentState, EntryKind, Registration, StateReason};
 use crate::domain::{AgentId, CallId, Category, CustomerId, Device};
 use crate::events::{Event, EventKind};
 use crate::store::{DayCalls, EscalationCount};
@@ -37,90 +36,6 @@ struct CallInfo {
     in_ivr: bool,
     queued_at: Option<i64>,
     answered: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-struct AgentView {
-    id: AgentId,
-    name: String,
-    state: String,
-    /// The words of a `not_ready` state only (as the desk shows them).
-    reason: Option<String>,
-    /// A system reason's code (`not_ready`, `offline`), as the desk shows it.
-    reason_code: Option<ReasonCode>,
-    since: Option<i64>,
-    /// The call the agent is ringing for, talking on or wrapping up.
-    call_id: Option<CallId>,
-    /// That call's caller (E.164 or raw) and customer name, when the model saw it arrive.
-    caller: Option<String>,
-    customer_name: Option<String>,
-    #[serde(skip)]
-    customer_id: Option<CustomerId>,
-    /// How the agent answers calls (read with the names; `agent_device` events).
-    device: Device,
-    /// Phone agents: whether their extension is registered and over which transport; `null`
-    /// for browser agents.
-    registered: Option<bool>,
-    transport: Option<String>,
-    /// The router would offer this agent a call given their device and registration.
-    reachable: bool,
-    /// Why the agent's call is on hold (`agent`, `browser_gone`), while it is.
-    held: Option<String>,
-    /// The latest quality sample of the agent's current call, per source.
-    quality: QualityPair,
-}
-
-/// Who a call is from, as the model knows it.
-#[derive(Debug, Clone, Default)]
-struct CallFacts {
-    caller: Option<String>,
-    customer_id: Option<CustomerId>,
-    customer: Option<String>,
-}
-
-impl AgentView {
-    /// Moves the agent to `call` (or none): hold and quality belong to the call they were for;
-    /// `facts` name its caller (kept when `None` and the call is the same).
-    fn set_call(&mut self, call: Option<CallId>, facts: Option<CallFacts>) {
-        if self.call_id != call {
-            self.held = None;
-            self.quality = QualityPair::default();
-            let facts = facts.clone().unwrap_or_default();
-            self.caller = facts.caller;
-            self.customer_id = facts.customer_id;
-            self.customer_name = facts.customer;
-        } else if let Some(f) = facts {
-            self.caller = f.caller;
-            self.customer_id = f.customer_id;
-            self.customer_name = f.customer;
-        }
-        self.call_id = call;
-    }
-
-    /// Device health from the device and the phone's registration.
-    fn set_health(&mut self, device: Device, registration: &Registration, require: bool) {
-        self.device = device;
-        let phone = device == Device::Phone;
-        self.registered = phone.then_some(registration.registered);
-        self.transport = registration.transport.clone().filter(|_| phone);
-        self.reachable = offered_calls(require, device, registration.registered);
-    }
-}
-
-/// The latest sample from each source (docs/supervisor.md).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-struct QualityPair {
-    server: Option<QualityView>,
-    browser: Option<QualityView>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-struct QualityView {
-    source: String,
-    loss_pct: Option<f64>,
-    jitter_ms: Option<f64>,
-    rtt_ms: Option<f64>,
-    at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -167,12 +82,7 @@ pub(crate) struct LiveModel {
     cfg: SupervisorConfig,
     day_start: i64,
     calls: HashMap<CallId, CallInfo>,
-    names: HashMap<AgentId, String>,
-    devices: HashMap<AgentId, Device>,
-    registrations: HashMap<AgentId, Registration>,
-    /// `[acd] require_registration`, for `reachable`.
-    require_registration: bool,
-    agents: BTreeMap<AgentId, AgentView>,
+    agents: Agents,
     queues: Vec<QueueView>,
     callbacks_pending: usize,
     day: DayCalls,
@@ -193,11 +103,7 @@ impl LiveModel {
             cfg,
             day_start: now_ms.div_euclid(DAY_MS) * DAY_MS,
             calls: HashMap::new(),
-            names: HashMap::new(),
-            devices: HashMap::new(),
-            registrations: HashMap::new(),
-            require_registration: true,
-            agents: BTreeMap::new(),
+            agents: Agents::default(),
             queues: Vec::new(),
             callbacks_pending: 0,
             day: DayCalls::default(),
@@ -249,36 +155,18 @@ impl LiveModel {
 
     /// An agent's display name.
     pub(crate) fn set_name(&mut self, id: AgentId, name: String) {
-        if let Some(a) = self.agents.get_mut(&id) {
-            a.name.clone_from(&name);
-        }
-        self.names.insert(id, name);
+        self.agents.set_name(id, name);
     }
 
     /// `[acd] require_registration` (the queue engine's rule for `reachable`).
     pub(crate) fn set_require_registration(&mut self, require: bool) {
-        self.require_registration = require;
-        let ids: Vec<AgentId> = self.agents.keys().cloned().collect();
-        for id in ids {
-            self.refresh_health(&id);
-        }
+        self.agents.set_require_registration(require);
     }
 
     /// An agent's device (read with the names at start and on each sign-in; `agent_device`
     /// events).
     pub(crate) fn set_device(&mut self, id: AgentId, device: Device) {
-        self.devices.insert(id.clone(), device);
-        self.refresh_health(&id);
-    }
-
-    fn refresh_health(&mut self, id: &AgentId) {
-        let device = self.devices.get(id).copied().unwrap_or_default();
-        let require = self.require_registration;
-        let empty = Registration::default();
-        let reg = self.registrations.get(id).unwrap_or(&empty);
-        if let Some(a) = self.agents.get_mut(id) {
-            a.set_health(device, reg, require);
-        }
+        self.agents.set_device(id, device);
     }
 
     /// Who `call` is from, as far as the model saw it arrive.
@@ -298,7 +186,7 @@ impl LiveModel {
 
     /// Whether the model lacks a name for this agent.
     pub(crate) fn needs_name(&self, id: &AgentId) -> bool {
-        !self.names.contains_key(id)
+        self.agents.needs_name(id)
     }
 
     /// A customer's name for every call of theirs.
@@ -308,11 +196,7 @@ impl LiveModel {
                 c.customer = Some(name.to_owned());
             }
         }
-        for a in self.agents.values_mut() {
-            if a.customer_id.as_ref() == Some(id) {
-                a.customer_name = Some(name.to_owned());
-            }
-        }
+        self.agents.customer_named(id, name);
     }
 
     /// Applies one event; returns true when queues or agents changed in the engine too (the
@@ -389,7 +273,7 @@ impl LiveModel {
                 }
                 // An agent on the call or wrapping it up keeps it (the call they work on), its
                 // hold and quality gone; one whose phone still rang loses it.
-                for a in self.agents.values_mut() {
+                for a in self.agents.iter_mut() {
                     if a.call_id.as_ref() != Some(call_id) {
                         continue;
                     }
@@ -440,8 +324,7 @@ impl LiveModel {
                     contact: contact.clone(),
                     expires_at: *expires_at,
                 };
-                self.registrations.insert(agent_id.clone(), reg);
-                self.refresh_health(agent_id);
+                self.agents.set_registration(agent_id, reg);
                 false
             }
             EventKind::AgentDevice { agent_id, device } => {
@@ -498,32 +381,7 @@ impl LiveModel {
     }
 
     fn agent(&mut self, id: &AgentId) -> &mut AgentView {
-        let (names, devices) = (&self.names, &self.devices);
-        let (registrations, require) = (&self.registrations, self.require_registration);
-        self.agents.entry(id.clone()).or_insert_with(|| {
-            let mut view = AgentView {
-                id: id.clone(),
-                name: names.get(id).cloned().unwrap_or_default(),
-                state: AgentState::Offline.name().to_owned(),
-                reason: None,
-                reason_code: None,
-                since: None,
-                call_id: None,
-                caller: None,
-                customer_name: None,
-                customer_id: None,
-                device: Device::default(),
-                registered: None,
-                transport: None,
-                reachable: true,
-                held: None,
-                quality: QualityPair::default(),
-            };
-            let device = devices.get(id).copied().unwrap_or_default();
-            let empty = Registration::default();
-            view.set_health(device, registrations.get(id).unwrap_or(&empty), require);
-            view
-        })
+        self.agents.view(id)
     }
 
     fn threshold_ms(&self) -> i64 {
@@ -652,7 +510,7 @@ impl LiveModel {
         m.insert("in_ivr".into(), Value::from(in_ivr));
         m.insert(
             "agents".into(),
-            to_value(&self.agents.values().collect::<Vec<_>>()),
+            to_value(&self.agents.iter().collect::<Vec<_>>()),
         );
         m.insert("today".into(), to_value(&self.today()));
         m.insert(
