@@ -1,5 +1,8 @@
 //! Wiring: `App::start(Config)` opens the store, loads prompts, binds SIP and HTTP, and runs the
-//! dispatcher that gives every incoming call its own task. `App::shutdown` drains.
+//! dispatcher that gives every incoming call its own task, the bridge of agent states into the
+//! event stream and the devices' watcher (`devices`). `App::shutdown` drains.
+
+mod devices;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::acd::{AcdService, AgentStateChange};
+use crate::acd::{AcdService, AgentStateChange, StateReason};
 use crate::call::{CallContext, CallStats};
 use crate::config::{Config, DigestSetting};
 use crate::events::{EventBus, EventKind};
@@ -138,6 +141,11 @@ impl App {
             &tasks,
             shutdown.child_token(),
         );
+        // Before the HTTP listener serves: every agent's reachability is known at their login.
+        let (watch, feeds) =
+            devices::DeviceWatch::start(sip.clone(), acd.clone(), events.clone(), store.clone())
+                .await;
+        tasks.spawn(watch.run(feeds, shutdown.child_token()));
         let state = http::HttpState {
             sip: sip.clone(),
             calls: calls.clone(),
@@ -292,7 +300,10 @@ async fn record_agent_states(
                 agent_id: c.agent,
                 from: c.from.name().to_owned(),
                 to: c.to.name().to_owned(),
-                reason: c.reason,
+                reason: c.reason.map(|text| StateReason {
+                    text,
+                    code: c.reason_code,
+                }),
             }),
             Err(RecvError::Lagged(n)) => {
                 tracing::error!(

@@ -1,6 +1,6 @@
 //! The one event stream: every change of state is published once by its owner, given a sequence
-//! number, stored in `events`, and fanned out to live consumers (the desk hub's screen pops now,
-//! the supervisor view next).
+//! number, stored in `events`, and fanned out to live consumers (the desk hub, the supervisor
+//! view, the queue engine's reachability driver).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +10,8 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::domain::{AgentId, CallId, Category, CustomerId, DtmfMode, IntakeId, Priority};
+use crate::acd::StateReason;
+use crate::domain::{AgentId, CallId, Category, CustomerId, Device, DtmfMode, IntakeId, Priority};
 use crate::store::{NewEvent, Store, now_ms};
 
 /// How many events may wait for the database writer before new ones are dropped (and counted).
@@ -90,13 +91,28 @@ pub enum EventKind {
         jitter_ms: Option<f64>,
         rtt_ms: Option<f64>,
     },
-    /// An agent's state changed (kept by the queue engine).
+    /// An agent's state changed (kept by the queue engine). `reason` is the engine's words and,
+    /// for system reasons, a code; stored flat as `reason` and `reason_code` (docs/acd.md).
     AgentState {
         agent_id: AgentId,
         from: String,
         to: String,
-        reason: Option<String>,
+        #[serde(flatten)]
+        reason: Option<StateReason>,
     },
+    /// An agent's phone registration changed (from the registrar; only extensions of agents):
+    /// registered or not, the newest binding's transport (`udp`, `tcp`), Contact and expiry
+    /// (epoch ms). Also sent when a refresh moved the expiry by a quarter lifetime (docs/sip.md).
+    PhoneRegistration {
+        agent_id: AgentId,
+        extension: String,
+        registered: bool,
+        transport: Option<String>,
+        contact: Option<String>,
+        expires_at: Option<i64>,
+    },
+    /// An agent's device was switched (`PUT /api/agents/…/device`).
+    AgentDevice { agent_id: AgentId, device: Device },
 }
 
 impl EventKind {
@@ -115,6 +131,8 @@ impl EventKind {
             EventKind::AgentState { .. } => "agent_state",
             EventKind::CallHeld { .. } => "call_held",
             EventKind::CallQuality { .. } => "call_quality",
+            EventKind::PhoneRegistration { .. } => "phone_registration",
+            EventKind::AgentDevice { .. } => "agent_device",
         }
     }
 
@@ -132,7 +150,9 @@ impl EventKind {
             | EventKind::VoiceMessage { call_id, .. }
             | EventKind::CallHeld { call_id, .. }
             | EventKind::CallQuality { call_id, .. } => Some(call_id),
-            EventKind::AgentState { .. } => None,
+            EventKind::AgentState { .. }
+            | EventKind::PhoneRegistration { .. }
+            | EventKind::AgentDevice { .. } => None,
         }
     }
 
@@ -143,7 +163,9 @@ impl EventKind {
             | EventKind::CallConnected { agent_id, .. }
             | EventKind::CallHeld { agent_id, .. }
             | EventKind::CallQuality { agent_id, .. }
-            | EventKind::AgentState { agent_id, .. } => Some(agent_id),
+            | EventKind::AgentState { agent_id, .. }
+            | EventKind::PhoneRegistration { agent_id, .. }
+            | EventKind::AgentDevice { agent_id, .. } => Some(agent_id),
             _ => None,
         }
     }
@@ -250,5 +272,51 @@ async fn write_events(store: Store, mut rx: mpsc::Receiver<Arc<Event>>, stop: Ca
         if let Err(e) = store.append_event(&row).await {
             tracing::error!(error = %e, seq = event.seq, "cannot store event");
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::acd::ReasonCode;
+
+    #[test]
+    fn agent_state_reasons_are_stored_flat_with_their_code() {
+        let kind = EventKind::AgentState {
+            agent_id: AgentId::from_string("a"),
+            from: "ringing".into(),
+            to: "not_ready".into(),
+            reason: Some(StateReason {
+                text: "no answer".into(),
+                code: Some(ReasonCode::NoAnswer),
+            }),
+        };
+        assert_eq!(
+            serde_json::to_value(&kind).unwrap(),
+            serde_json::json!({"type": "agent_state", "agent_id": "a", "from": "ringing",
+                "to": "not_ready", "reason": "no answer", "reason_code": "no_answer"})
+        );
+        let own = EventKind::AgentState {
+            agent_id: AgentId::from_string("a"),
+            from: "available".into(),
+            to: "not_ready".into(),
+            reason: Some("lunch".into()),
+        };
+        let v = serde_json::to_value(&own).unwrap();
+        assert_eq!(
+            (&v["reason"], &v["reason_code"]),
+            (&serde_json::json!("lunch"), &serde_json::Value::Null)
+        );
+        let reg = EventKind::PhoneRegistration {
+            agent_id: AgentId::from_string("a"),
+            extension: "2001".into(),
+            registered: false,
+            transport: None,
+            contact: None,
+            expires_at: None,
+        };
+        assert_eq!(reg.name(), "phone_registration");
+        assert_eq!(reg.agent_id().map(AgentId::as_str), Some("a"));
     }
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::domain::{AgentId, Category};
 
-use super::{AgentInfo, AgentState, Strategy};
+use super::{AgentInfo, AgentState, ReasonCode, Strategy};
 
 /// The call an agent is on (or wrapping up), for handling-time statistics.
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +39,8 @@ pub(crate) struct AgentRec {
     pub(crate) work: Option<Work>,
     /// End of a timed wrap-up.
     pub(crate) wrapup_until: Option<Instant>,
+    /// The code of a system reason for the current state (see `ReasonCode`).
+    pub(crate) reason_code: Option<ReasonCode>,
 }
 
 impl AgentRec {
@@ -88,6 +90,7 @@ impl Agents {
                     login_seq,
                     work: None,
                     wrapup_until: None,
+                    reason_code: None,
                 };
                 self.map.insert(info.id, rec);
             }
@@ -102,19 +105,28 @@ impl Agents {
         self.map.values_mut()
     }
 
-    /// True when some logged-in agent serves `category`.
-    pub(crate) fn anyone_serves(&self, category: Category) -> bool {
+    /// True when some logged-in agent who may be offered calls (`offerable`) serves `category`.
+    pub(crate) fn anyone_serves(
+        &self,
+        category: Category,
+        offerable: impl Fn(&AgentId) -> bool,
+    ) -> bool {
         self.map
             .values()
-            .any(|a| a.logged_in() && a.serves(category))
+            .any(|a| a.logged_in() && a.serves(category) && offerable(&a.info.id))
     }
 
-    /// Available agents, the one the strategy prefers first (issue 3, point 5).
-    pub(crate) fn available_in_order(&self, strategy: Strategy) -> Vec<AgentId> {
+    /// Available agents who may be offered calls (`offerable`), the one the strategy prefers
+    /// first (issue 3, point 5).
+    pub(crate) fn available_in_order(
+        &self,
+        strategy: Strategy,
+        offerable: impl Fn(&AgentId) -> bool,
+    ) -> Vec<AgentId> {
         let mut free: Vec<&AgentRec> = self
             .map
             .values()
-            .filter(|a| a.state == AgentState::Available)
+            .filter(|a| a.state == AgentState::Available && offerable(&a.info.id))
             .collect();
         match strategy {
             Strategy::LongestIdle => free.sort_by_key(|a| (a.idle_since, a.login_seq)),

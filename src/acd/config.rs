@@ -33,6 +33,10 @@ pub struct AcdConfig {
     pub announce_interval_secs: u64,
     /// A caller who has waited this long is offered a callback (once); 0 = never.
     pub max_wait_for_callback_secs: u64,
+    /// Agents whose device is `phone` are offered calls only while their extension has a live
+    /// registration (browser agents always); false = offer regardless (calls to an unregistered
+    /// phone then fail as `unreachable`).
+    pub require_registration: bool,
 }
 
 impl Default for AcdConfig {
@@ -46,6 +50,7 @@ impl Default for AcdConfig {
             ageing_secs: 120,
             announce_interval_secs: 30,
             max_wait_for_callback_secs: 300,
+            require_registration: true,
         }
     }
 }

@@ -4,13 +4,14 @@
 //!
 //! Invariants (checked by the randomised test): every entry is waiting, offered, served or
 //! removed, exactly once; an agent is `Ringing` iff they hold exactly one live offer; an entry
-//! has at most one live offer; after every input no available agent sits next to an offerable
-//! entry they serve; each offer takes the best offerable entry for that agent.
+//! has at most one live offer; after every input no available agent who may be offered calls
+//! (reachable, or `require_registration` off) sits next to an offerable entry they serve; each
+//! offer takes the best offerable entry for that agent.
 
 mod agent_inputs;
 mod view;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::domain::{AgentId, Category, Priority};
@@ -42,6 +43,9 @@ pub struct Acd {
     /// Round-robin stamp handed to the agent of each new offer.
     rr_stamp: u64,
     handling: HandlingTimes,
+    /// Agents whose device cannot take a call now (a phone without a live registration), as
+    /// the driver reports them; kept across logins (docs/acd.md, "Reachability").
+    unreachable: HashSet<AgentId>,
     out: VecDeque<AcdOutput>,
 }
 
@@ -56,6 +60,7 @@ impl Acd {
             next_offer: 0,
             rr_stamp: 0,
             handling: HandlingTimes::default(),
+            unreachable: HashSet::new(),
             out: VecDeque::new(),
         }
     }
@@ -115,6 +120,7 @@ impl Acd {
                 &offer.agent,
                 AgentState::Available,
                 "caller left",
+                None,
                 false,
             );
             self.route(now);
@@ -137,7 +143,14 @@ impl Acd {
             ),
             None => (Category::Unclassified, Duration::ZERO),
         };
-        self.transition(now, &live.agent, AgentState::OnCall, "answered", false);
+        self.transition(
+            now,
+            &live.agent,
+            AgentState::OnCall,
+            "answered",
+            None,
+            false,
+        );
         if let Some(agent) = self.agents.get_mut(&live.agent) {
             agent.calls_handled = agent.calls_handled.saturating_add(1);
             agent.work = Some(super::agents::Work {
@@ -252,6 +265,12 @@ impl Acd {
         }
     }
 
+    /// Whether `agent` may be offered calls: always, unless `require_registration` is on and
+    /// their device cannot take a call now.
+    pub(super) fn offerable(&self, agent: &AgentId) -> bool {
+        !self.cfg.require_registration || !self.unreachable.contains(agent)
+    }
+
     /// Offers offerable entries to available agents until no pair matches: agents in strategy
     /// order, each taking the best entry among the queues they serve.
     fn route(&mut self, now: Instant) {
@@ -259,7 +278,8 @@ impl Acd {
             return;
         }
         let ageing = self.cfg.ageing();
-        for agent_id in self.agents.available_in_order(self.cfg.strategy) {
+        let free = (self.agents).available_in_order(self.cfg.strategy, |id| self.offerable(id));
+        for agent_id in free {
             let Some(agent) = self.agents.get(&agent_id) else {
                 continue;
             };
@@ -294,7 +314,7 @@ impl Acd {
             agent: agent.clone(),
         });
         let ringing = AgentState::Ringing { offer: offer_id };
-        self.transition(now, &agent, ringing, "offered", false);
+        self.transition(now, &agent, ringing, "offered", None, false);
     }
 
     /// An offer that was removed from `offers` failed: agent not ready, entry offerable again.
@@ -305,7 +325,8 @@ impl Acd {
         let not_ready = AgentState::NotReady {
             reason: reason.as_str().to_owned(),
         };
-        self.transition(now, &offer.agent, not_ready, reason.as_str(), false);
+        let code = Some(reason.code());
+        self.transition(now, &offer.agent, not_ready, reason.as_str(), code, false);
     }
 
     /// Periodic announcement and the waited-too-long callback offer of one entry.
@@ -360,7 +381,7 @@ impl Acd {
         };
         if !waiting.is_call()
             || waiting.told_nobody
-            || self.agents.anyone_serves(waiting.entry.category)
+            || (self.agents).anyone_serves(waiting.entry.category, |id| self.offerable(id))
         {
             return;
         }

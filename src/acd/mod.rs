@@ -11,6 +11,7 @@ mod engine;
 mod estimate;
 mod guard;
 mod queue;
+mod reach;
 mod service;
 mod snapshot;
 #[cfg(test)]
@@ -24,6 +25,7 @@ use crate::domain::{AgentId, CallId, Category, Priority};
 pub use config::{AcdConfig, Strategy};
 pub use engine::Acd;
 pub use guard::OnCallGuard;
+pub use reach::{DeviceHealth, ReachBook, Registration, device_ready, offered_calls};
 pub use service::{AcdHandle, AcdService, AgentStateChange, QueueNotice};
 pub use snapshot::{AcdSnapshot, AgentSnapshot, EntrySnapshot, QueueSnapshot};
 
@@ -134,6 +136,107 @@ impl FailReason {
             FailReason::Unreachable => "unreachable",
         }
     }
+
+    /// The reason code of the not-ready state the agent gets.
+    pub fn code(self) -> ReasonCode {
+        match self {
+            FailReason::NoAnswer => ReasonCode::NoAnswer,
+            FailReason::Rejected => ReasonCode::Rejected,
+            FailReason::Unreachable => ReasonCode::Unreachable,
+        }
+    }
+}
+
+/// Why an agent is in their state when the system (not the agent's own words) put them there:
+/// `not_ready` after a failed offer or a supervisor's action, `offline` after a logout
+/// (docs/acd.md). The agent's own not-ready reason has no code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonCode {
+    /// Not ready: the phone rang until the ring timeout.
+    NoAnswer,
+    /// Not ready: the phone declined (busy, reject).
+    Rejected,
+    /// Not ready: the phone could not be reached (not registered, no response, transport error).
+    Unreachable,
+    /// Not ready or offline: set by a supervisor (the reason text is theirs).
+    Supervisor,
+    /// Offline: the agent signed out.
+    Logout,
+}
+
+impl ReasonCode {
+    /// The code as frames and events carry it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonCode::NoAnswer => "no_answer",
+            ReasonCode::Rejected => "rejected",
+            ReasonCode::Unreachable => "unreachable",
+            ReasonCode::Supervisor => "supervisor",
+            ReasonCode::Logout => "logout",
+        }
+    }
+
+    /// Parses a code as [`ReasonCode::as_str`] writes it.
+    pub fn parse(s: &str) -> Option<ReasonCode> {
+        [
+            ReasonCode::NoAnswer,
+            ReasonCode::Rejected,
+            ReasonCode::Unreachable,
+            ReasonCode::Supervisor,
+            ReasonCode::Logout,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+/// Why an agent's state changed, as the event stream keeps it: the engine's words (`login`,
+/// `offered`, `no answer`, the agent's or a supervisor's typed text, …) and, for system reasons,
+/// a code. Serialised flat as `reason` and `reason_code`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StateReason {
+    /// The words.
+    #[serde(rename = "reason")]
+    pub text: String,
+    /// Set for system reasons.
+    #[serde(rename = "reason_code")]
+    pub code: Option<ReasonCode>,
+}
+
+impl StateReason {
+    /// What a view shows of `reason` in state `state` (`AgentState::name`): the words only for
+    /// `not_ready` (the one state whose reason is a reason: not "available (login)"), the code
+    /// for `not_ready` and `offline`.
+    pub fn shown(
+        reason: Option<&StateReason>,
+        state: &str,
+    ) -> (Option<String>, Option<ReasonCode>) {
+        let text = reason
+            .filter(|_| state == "not_ready")
+            .map(|r| r.text.clone());
+        let code = reason
+            .and_then(|r| r.code)
+            .filter(|_| matches!(state, "not_ready" | "offline"));
+        (text, code)
+    }
+}
+
+impl From<&str> for StateReason {
+    /// Words without a code (the agent's own).
+    fn from(text: &str) -> Self {
+        StateReason {
+            text: text.to_owned(),
+            code: None,
+        }
+    }
+}
+
+impl From<String> for StateReason {
+    /// Words without a code (the agent's own).
+    fn from(text: String) -> Self {
+        StateReason { text, code: None }
+    }
 }
 
 /// Why the engine withdrew an offer: only a ring timeout is the agent not answering.
@@ -234,12 +337,14 @@ pub enum AcdOutput {
         entry: EntryId,
         reason: CallbackReason,
     },
-    /// An agent changed state (stored as an event by the driver).
+    /// An agent changed state (stored as an event by the driver). `code` is set for system
+    /// reasons of `not_ready` and `offline` (see [`ReasonCode`]).
     AgentState {
         agent: AgentId,
         from: AgentState,
         to: AgentState,
         reason: Option<String>,
+        code: Option<ReasonCode>,
         at: Instant,
     },
 }

@@ -14,7 +14,7 @@ use crate::domain::{AgentId, Category, Priority};
 
 use super::{
     Acd, AcdConfig, AcdError, AcdOutput, AcdSnapshot, AgentInfo, AgentState, CallbackReason,
-    CancelReason, Entry, EntryId, FailReason, OfferId, Position, RemoveReason,
+    CancelReason, Entry, EntryId, FailReason, OfferId, Position, ReasonCode, RemoveReason,
 };
 
 /// Commands that may wait for the owner task before senders are made to wait.
@@ -52,6 +52,9 @@ pub struct AgentStateChange {
     pub to: AgentState,
     /// Why (login, offered, no answer, a not-ready reason, …).
     pub reason: Option<String>,
+    /// The code of a system reason (`None`: the agent's own words, or a transition that needs
+    /// none; see [`ReasonCode`]).
+    pub reason_code: Option<ReasonCode>,
     /// Wall-clock time of the change.
     pub at: SystemTime,
 }
@@ -69,6 +72,7 @@ impl AcdService {
     pub fn start(cfg: AcdConfig, tasks: &TaskTracker, stop: CancellationToken) -> AcdHandle {
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let (states, _) = broadcast::channel(STATE_QUEUE);
+        let require_registration = cfg.require_registration;
         let core = Core {
             acd: Acd::new(cfg, now()),
             notices: HashMap::new(),
@@ -76,7 +80,11 @@ impl AcdService {
             dropped_notices: 0,
         };
         tasks.spawn(run(core, rx, stop));
-        AcdHandle { tx, states }
+        AcdHandle {
+            tx,
+            states,
+            require_registration,
+        }
     }
 }
 
@@ -86,9 +94,21 @@ impl AcdService {
 pub struct AcdHandle {
     tx: mpsc::Sender<Job>,
     states: broadcast::Sender<AgentStateChange>,
+    require_registration: bool,
 }
 
 impl AcdHandle {
+    /// `[acd] require_registration`: phone agents are offered calls only while registered.
+    pub fn require_registration(&self) -> bool {
+        self.require_registration
+    }
+
+    /// Whether the router offers calls to an agent with this device and registration (the
+    /// engine's rule, for views that show it).
+    pub fn offers_calls(&self, device: crate::domain::Device, registered: bool) -> bool {
+        super::offered_calls(self.require_registration, device, registered)
+    }
+
     /// Agent state changes from now on.
     pub fn agent_states(&self) -> broadcast::Receiver<AgentStateChange> {
         self.states.subscribe()
@@ -138,6 +158,24 @@ impl AcdHandle {
     pub async fn agent_logout(&self, id: AgentId) -> Result<(), AcdError> {
         self.call(move |core, now| core.acd.agent_logout(now, &id))
             .await?
+    }
+
+    /// A supervisor logs an agent out (reason code `supervisor`).
+    pub async fn supervisor_logout(&self, id: AgentId) -> Result<(), AcdError> {
+        self.call(move |core, now| core.acd.supervisor_logout(now, &id))
+            .await?
+    }
+
+    /// A supervisor sets an agent not ready with their `reason` (reason code `supervisor`).
+    pub async fn supervisor_not_ready(&self, id: AgentId, reason: String) -> Result<(), AcdError> {
+        self.call(move |core, now| core.acd.supervisor_not_ready(now, &id, reason))
+            .await?
+    }
+
+    /// The agent's device can or cannot take a call now (registration, device switch).
+    pub async fn set_reachable(&self, id: AgentId, reachable: bool) -> Result<(), AcdError> {
+        self.call(move |core, now| core.acd.set_reachable(now, &id, reachable))
+            .await
     }
 
     /// The agent is ready for calls.
@@ -248,6 +286,7 @@ impl Core {
                     from,
                     to,
                     reason,
+                    code,
                     at,
                 } => {
                     let ago = now.saturating_duration_since(at);
@@ -257,6 +296,7 @@ impl Core {
                         from,
                         to,
                         reason,
+                        reason_code: code,
                         at: wall.checked_sub(ago).unwrap_or(wall),
                     };
                     // No subscriber is not an error: nobody is listening yet.

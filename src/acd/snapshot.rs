@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use crate::domain::{AgentId, Category, Priority};
 
-use super::{AgentState, EntryId, EntryKind, OfferId};
+use super::{AgentState, EntryId, EntryKind, OfferId, ReasonCode};
 
 /// Queues and agents at one instant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +58,11 @@ pub struct AgentSnapshot {
     pub level: u8,
     /// Current state.
     pub state: AgentState,
+    /// The code of a system reason for the state (`None`: the agent's own words, or none).
+    pub reason_code: Option<ReasonCode>,
+    /// Whether the router may offer them calls (false: `require_registration` is on and their
+    /// device cannot take a call now).
+    pub reachable: bool,
     /// When the state was entered.
     pub since: Instant,
     /// Calls answered since the counters were last reset.

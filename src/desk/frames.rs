@@ -1,11 +1,13 @@
 //! Server frames of the desk WebSocket protocol (docs/protocol.md): their bodies, the one-time
-//! serialisation shared by every connection, and the agent state as the desk shows it; no I/O.
+//! serialisation shared by every connection, and the agent state as the desk shows it (the
+//! REST state routes should show it the same way: `state_of`); no I/O.
 
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 
 use super::intakes::IntakeView;
 use super::pop::{CustomerView, Pop};
+use crate::acd::{DeviceHealth, ReasonCode, StateReason};
 use crate::domain::{AgentId, CallId};
 
 /// The protocol version in every frame's `v`.
@@ -15,10 +17,52 @@ pub const PROTOCOL_VERSION: u8 = 1;
 pub struct StateView {
     /// `offline`, `available`, `ringing`, `on_call`, `wrap_up` or `not_ready`.
     pub state: String,
-    /// Set for `not_ready`.
+    /// The words of a `not_ready` state (the agent's, a supervisor's, or the engine's for a
+    /// failed offer); `None` in every other state.
     pub reason: Option<String>,
+    /// For a system reason of `not_ready` or `offline`: `no_answer`, `rejected`,
+    /// `unreachable`, `supervisor`, `logout`; `None` for the agent's own words (docs/protocol.md).
+    pub reason_code: Option<ReasonCode>,
     /// Epoch ms the state was entered (`None` when offline).
     pub since: Option<i64>,
+}
+
+impl StateView {
+    /// The view of an `agent_state` event: state `to` entered at `at` (epoch ms) for `reason`.
+    pub fn of_change(to: &str, reason: Option<&StateReason>, at: i64) -> StateView {
+        let (reason, reason_code) = StateReason::shown(reason, to);
+        StateView {
+            state: to.to_owned(),
+            reason,
+            reason_code,
+            since: (to != "offline").then_some(at),
+        }
+    }
+}
+
+/// Why an offer ended without an answer, when it was the agent's phone (`offer_missed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissReason {
+    /// Rang until the ring timeout.
+    NoAnswer,
+    /// Busy or declined.
+    Rejected,
+    /// Could not be reached (not registered, no response, transport error).
+    Unreachable,
+}
+
+impl MissReason {
+    /// The miss behind an `offer_ended` result (`None`: answered, or cancelled: the caller
+    /// hung up or the offer was withdrawn for another reason).
+    pub fn of_result(result: &str) -> Option<MissReason> {
+        match result {
+            "no_answer" => Some(MissReason::NoAnswer),
+            "rejected" => Some(MissReason::Rejected),
+            "unreachable" => Some(MissReason::Unreachable),
+            _ => None,
+        }
+    }
 }
 
 /// The agent in a snapshot.
@@ -46,21 +90,35 @@ pub struct Lists {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FrameBody {
-    /// Answer to `hello`.
+    /// Answer to `hello`; `server_time` (epoch ms) lets the page correct its clock.
     Welcome {
         epoch: String,
         seq: u64,
         resumed: bool,
+        server_time: i64,
     },
     /// The whole desk state (after a `welcome` that did not resume).
     Snapshot {
         agent: AgentView,
+        device: DeviceHealth,
         call: Option<Box<Pop>>,
         intake: Option<Box<IntakeView>>,
         lists: Lists,
     },
     /// The agent's state changed.
     AgentState(StateView),
+    /// The agent's device or its registration changed.
+    Device(DeviceHealth),
+    /// An offer to the agent ended without an answer because of their phone: it rang out
+    /// (`rang_ms` long), was declined, or could not be reached; the caller was passed on.
+    OfferMissed {
+        call_id: CallId,
+        caller: String,
+        customer_name: Option<String>,
+        rang_ms: i64,
+        reason: MissReason,
+        at: i64,
+    },
     /// The screen pop (ringing, then connected).
     Pop(Box<Pop>),
     /// The call shown in the pop ended.
@@ -105,6 +163,7 @@ impl FrameBody {
             FrameBody::Pop(_)
                 | FrameBody::CallEnded { .. }
                 | FrameBody::OfferWithdrawn { .. }
+                | FrameBody::OfferMissed { .. }
                 | FrameBody::CallHeld { .. }
                 | FrameBody::Intake(_)
                 | FrameBody::Customer(_)
@@ -173,19 +232,20 @@ pub fn state_of(snap: &crate::acd::AcdSnapshot, id: &AgentId) -> StateView {
         return StateView {
             state: AgentState::Offline.name().to_owned(),
             reason: None,
+            reason_code: None,
             since: None,
         };
     };
     let reason = match &agent.state {
-        AgentState::NotReady { reason } => Some(reason.clone()),
-        _ => None,
+        AgentState::NotReady { reason } => reason.clone(),
+        _ => String::new(),
+    };
+    let reason = StateReason {
+        text: reason,
+        code: agent.reason_code,
     };
     let ago = snap.at.saturating_duration_since(agent.since);
     let ago_ms = i64::try_from(ago.as_millis()).unwrap_or(i64::MAX);
-    StateView {
-        state: agent.state.name().to_owned(),
-        reason,
-        since: (agent.state != AgentState::Offline)
-            .then(|| crate::store::now_ms().saturating_sub(ago_ms)),
-    }
+    let since = crate::store::now_ms().saturating_sub(ago_ms);
+    StateView::of_change(agent.state.name(), Some(&reason), since)
 }

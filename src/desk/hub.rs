@@ -1,5 +1,5 @@
 //! Desk hub: the handle to one owner task (`hub_task`) that keeps each agent's desk state
-//! (agent state, the offered or active call's pop, the intake being edited) and outbox
+//! (agent state, device health, the offered or active call's pop, the intake being edited) and outbox
 //! (numbered frames, the last 1,000 kept for resume), fed by the event bus and by the WebSocket
 //! handlers; every frame goes to that agent's connections only (docs/protocol.md).
 
@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use super::frames::{
-    AgentView, Frame, FrameBody, Lists, PROTOCOL_VERSION, StateView, state_of,
+    AgentView, Frame, FrameBody, Lists, MissReason, PROTOCOL_VERSION, StateView, state_of,
 };
 use super::hub_task::HubTask;
 use super::intakes::IntakeOps;
@@ -68,6 +68,8 @@ pub enum HubError {
 pub(super) struct Seed {
     pub(super) name: String,
     pub(super) state: StateView,
+    /// As stored; the hub keeps the first one it gets and follows `agent_device` events after.
+    pub(super) device: crate::domain::Device,
 }
 
 pub(super) enum Cmd {
@@ -136,6 +138,7 @@ impl DeskHub {
             ops.clone(),
             tasks.clone(),
             latency.clone(),
+            acd.require_registration(),
         );
         tasks.spawn(task.run(rx, events.subscribe(), stop));
         DeskHub {
@@ -194,6 +197,7 @@ impl DeskHub {
         let seed = Seed {
             name: row.name,
             state,
+            device: row.device,
         };
         let (reply, rx) = oneshot::channel();
         self.tx
@@ -227,3 +231,7 @@ impl DeskHub {
 #[cfg(test)]
 #[path = "hub_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "hub_device_tests.rs"]
+mod device_tests;

@@ -1,6 +1,6 @@
 //! The desk hub's owner task: per agent the outbox (numbered frames, a ring of the last 1,000
-//! for resume), the connections, the agent state, the call in the pop and the intake being
-//! edited; fed by the event bus and the hub handle's commands. No lock, never awaits a
+//! for resume), the connections, the agent state, the device and its registration, the call in
+//! the pop and the intake being edited; fed by the event bus and the hub handle's commands. No lock, never awaits a
 //! connection (a full connection queue closes that connection).
 
 use std::collections::{HashMap, VecDeque};
@@ -12,11 +12,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::frames::{AgentView, Frame, FrameBody, Lists, StateView};
+use super::frames::{AgentView, Frame, FrameBody, Lists, MissReason, StateView};
 use super::hub::{CONN_QUEUE, Cmd, Connection, Hello, RING, Seed};
 use super::intakes::{IntakeOps, IntakeView};
 use super::pop::{self, CustomerView, Phase, Pop};
-use crate::domain::{AgentId, CallId};
+use crate::acd::{DeviceHealth, Registration};
+use crate::domain::{AgentId, CallId, Device};
 use crate::events::{Event, EventKind};
 use crate::store::Store;
 
@@ -30,8 +31,12 @@ struct Conn {
 struct Pending {
     call_id: CallId,
     phase: Phase,
-    /// Epoch ms of the `call_offered` event (the routing decision), for the latency histogram.
+    /// Epoch ms of the `call_offered` event (the routing decision), for the latency histogram
+    /// and the pop's `offered_at`.
     offered_at: i64,
+    /// Epoch ms of `call_connected` / `call_ended` seen while the pop was being built.
+    connected_at: Option<i64>,
+    ended_at: Option<i64>,
 }
 
 #[derive(Default)]
@@ -45,6 +50,10 @@ struct AgentDesk {
     pending: Option<Pending>,
     call: Option<Box<Pop>>,
     intake: Option<Box<IntakeView>>,
+    /// The agent's device: from the first connection's seed, then `agent_device` events.
+    device: Option<Device>,
+    /// The agent's phone registration, from `phone_registration` events.
+    registration: Registration,
 }
 
 fn has_outcome(intake: &IntakeView) -> bool {
@@ -78,6 +87,31 @@ impl AgentDesk {
 
     fn current_call_id(&self) -> Option<&CallId> {
         self.call.as_ref().map(|p| &p.call_id)
+    }
+
+    /// The device health to show (`None` before the device is known).
+    fn health(&self, require_registration: bool) -> Option<DeviceHealth> {
+        let device = self.device?;
+        Some(DeviceHealth::of(
+            device,
+            &self.registration,
+            require_registration,
+        ))
+    }
+
+    /// When the offer of `call` was made, and the caller and customer name when the pop shows
+    /// them.
+    fn offer_facts(&self, call: &CallId) -> (Option<i64>, Option<(String, Option<String>)>) {
+        let pending = self.pending.as_ref().filter(|p| &p.call_id == call);
+        let shown = self.call.as_ref().filter(|p| &p.call_id == call);
+        let offered_at = pending
+            .map(|p| p.offered_at)
+            .or(shown.map(|p| p.offered_at));
+        let who = shown.map(|p| {
+            let name = p.customer.as_ref().map(|c| c.name.clone());
+            (p.caller.clone(), name)
+        });
+        (offered_at, who)
     }
 
     /// Shows the customer in the pop when the pop's intake (or the pop itself) names them.
@@ -127,10 +161,13 @@ pub(super) struct HubTask {
     ops: IntakeOps,
     tasks: TaskTracker,
     latency: Arc<super::latency::PopLatency>,
+    /// `[acd] require_registration`, for the `reachable` of device frames.
+    require_registration: bool,
 }
 
 impl HubTask {
     /// A hub with no agents yet; `tx` lets pop builders report back.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         epoch: Arc<str>,
         lists: Lists,
@@ -139,9 +176,11 @@ impl HubTask {
         ops: IntakeOps,
         tasks: TaskTracker,
         latency: Arc<super::latency::PopLatency>,
+        require_registration: bool,
     ) -> HubTask {
         HubTask {
             latency,
+            require_registration,
             agents: HashMap::new(),
             calls: HashMap::new(),
             epoch,
@@ -220,9 +259,11 @@ impl HubTask {
         self.next_conn += 1;
         let epoch = self.epoch.to_string();
         let lists = self.lists.clone();
+        let require = self.require_registration;
         let desk = self.desk(agent);
         desk.name = seed.name;
         let state = desk.state.get_or_insert(seed.state).clone();
+        let device = *desk.device.get_or_insert(seed.device);
         let resume_from = match (hello.epoch.as_deref(), hello.last_seq) {
             (Some(e), Some(n)) if *e == *epoch => {
                 // Every frame after `n` must still be in the ring.
@@ -249,6 +290,7 @@ impl HubTask {
                         name: desk.name.clone(),
                         state,
                     },
+                    device: DeviceHealth::of(device, &desk.registration, require),
                     call: desk.call.clone().filter(|_| pops),
                     intake: desk.intake.clone().filter(|_| pops),
                     lists,
@@ -262,6 +304,7 @@ impl HubTask {
                 epoch,
                 seq: desk.seq,
                 resumed: resume_from.is_some(),
+                server_time: crate::store::now_ms(),
             },
         ));
         let (tx, rx) = mpsc::channel(CONN_QUEUE);
@@ -281,6 +324,8 @@ impl HubTask {
                     call_id: call_id.clone(),
                     phase: Phase::Ringing,
                     offered_at: event.at,
+                    connected_at: None,
+                    ended_at: None,
                 });
                 self.calls.insert(call_id.clone(), agent_id.clone());
                 self.spawn_build(agent_id.clone(), call_id.clone());
@@ -289,16 +334,32 @@ impl HubTask {
                 call_id,
                 agent_id,
                 result,
-            } if result != "answered" => self.withdraw(agent_id, call_id),
+            } if result != "answered" => {
+                let missed = MissReason::of_result(result);
+                let (offered_at, who) = self.desk(agent_id).offer_facts(call_id);
+                self.withdraw(agent_id, call_id);
+                if let Some(reason) = missed {
+                    let rang_ms = offered_at.map_or(0, |o| event.at.saturating_sub(o).max(0));
+                    let miss = Miss {
+                        call_id: call_id.clone(),
+                        reason,
+                        rang_ms,
+                        at: event.at,
+                    };
+                    self.offer_missed(agent_id.clone(), miss, who);
+                }
+            }
             EventKind::CallConnected {
                 call_id, agent_id, ..
             } => {
                 let desk = self.desk(agent_id);
                 if let Some(p) = desk.pending.as_mut().filter(|p| &p.call_id == call_id) {
                     p.phase = Phase::Connected;
+                    p.connected_at = Some(event.at);
                 }
                 if let Some(pop) = desk.call.as_mut().filter(|p| &p.call_id == call_id) {
                     pop.phase = Phase::Connected;
+                    pop.connected_at = Some(event.at);
                     let body = FrameBody::Pop(pop.clone());
                     desk.push(&body);
                 }
@@ -325,9 +386,11 @@ impl HubTask {
                 let desk = self.desk(&agent);
                 if let Some(p) = desk.pending.as_mut().filter(|p| &p.call_id == call_id) {
                     p.phase = Phase::Ended;
+                    p.ended_at = Some(event.at);
                 }
                 if let Some(pop) = desk.call.as_mut().filter(|p| &p.call_id == call_id) {
                     pop.phase = Phase::Ended;
+                    pop.ended_at = Some(event.at);
                     let done = pop.intake.as_ref().is_some_and(has_outcome);
                     desk.push(&FrameBody::CallEnded {
                         call_id: call_id.clone(),
@@ -355,17 +418,67 @@ impl HubTask {
                 reason,
                 ..
             } => {
-                let view = StateView {
-                    state: to.clone(),
-                    reason: reason.clone(),
-                    since: (to != "offline").then_some(event.at),
-                };
+                let view = StateView::of_change(to, reason.as_ref(), event.at);
                 let desk = self.desk(agent_id);
                 desk.state = Some(view.clone());
                 desk.push(&FrameBody::AgentState(view));
             }
+            EventKind::PhoneRegistration {
+                agent_id,
+                registered,
+                transport,
+                contact,
+                expires_at,
+                ..
+            } => {
+                let registration = Registration {
+                    registered: *registered,
+                    transport: transport.clone(),
+                    contact: contact.clone(),
+                    expires_at: *expires_at,
+                };
+                let require = self.require_registration;
+                let desk = self.desk(agent_id);
+                desk.registration = registration;
+                if let Some(health) = desk.health(require) {
+                    desk.push(&FrameBody::Device(health));
+                }
+            }
+            EventKind::AgentDevice { agent_id, device } => {
+                let require = self.require_registration;
+                let desk = self.desk(agent_id);
+                if desk.device != Some(*device) {
+                    desk.device = Some(*device);
+                    if let Some(health) = desk.health(require) {
+                        desk.push(&FrameBody::Device(health));
+                    }
+                }
+            }
             _ => {}
         }
+    }
+
+    /// Tells the agent their phone missed an offer: at once when the pop named the caller,
+    /// else after reading the call (the offer may have failed before any pop was built).
+    fn offer_missed(&mut self, agent: AgentId, miss: Miss, who: Option<(String, Option<String>)>) {
+        if let Some((caller, customer_name)) = who {
+            self.desk(&agent).push(&miss.frame(caller, customer_name));
+            return;
+        }
+        let store = self.store.clone();
+        let Some(tx) = self.tx.upgrade() else { return };
+        self.tasks.spawn(async move {
+            let (caller, name) = match pop::caller_of(&store, &miss.call_id).await {
+                Ok(Some(found)) => found,
+                Ok(None) => (String::new(), None),
+                Err(e) => {
+                    tracing::warn!(error = %e, call = %miss.call_id, "cannot read a missed call's caller");
+                    (String::new(), None)
+                }
+            };
+            let body = miss.frame(caller, name);
+            let _ = tx.send(Cmd::Publish { agent, body }).await;
+        });
     }
 
     /// The offer ended without an answer: the pop goes away at once.
@@ -418,6 +531,9 @@ impl HubTask {
             return;
         };
         pop.phase = pending.phase;
+        pop.offered_at = pending.offered_at;
+        pop.connected_at = pending.connected_at.or(pop.connected_at);
+        pop.ended_at = pending.ended_at.or(pop.ended_at);
         if pending.phase == Phase::Ringing {
             let offered_us = u64::try_from(pending.offered_at)
                 .unwrap_or(0)
@@ -433,6 +549,27 @@ impl HubTask {
             desk.call = Some(pop.clone());
         }
         desk.push(&FrameBody::Pop(pop));
+    }
+}
+
+/// An offer the agent's phone missed, until the frame can name the caller.
+struct Miss {
+    call_id: CallId,
+    reason: MissReason,
+    rang_ms: i64,
+    at: i64,
+}
+
+impl Miss {
+    fn frame(self, caller: String, customer_name: Option<String>) -> FrameBody {
+        FrameBody::OfferMissed {
+            call_id: self.call_id,
+            caller,
+            customer_name,
+            rang_ms: self.rang_ms,
+            reason: self.reason,
+            at: self.at,
+        }
     }
 }
 

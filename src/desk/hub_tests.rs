@@ -36,7 +36,7 @@ fn state_change(events: &EventBus, n: usize) {
         agent_id: AgentId::from_string(ANNA),
         from: "available".into(),
         to: "not_ready".into(),
-        reason: Some(format!("r{n}")),
+        reason: Some(format!("r{n}").into()),
     });
 }
 

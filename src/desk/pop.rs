@@ -91,8 +91,17 @@ pub struct Pop {
     pub ivr_path: String,
     /// DTMF modes used (`rfc4733,info,inband`).
     pub dtmf_mode: Option<String>,
-    /// Time in the queue until the offer (or since arrival when never queued).
+    /// Time in the queue until the offer (or since arrival when never queued), as of the pop's
+    /// build (kept for old clients; `queued_at`… are the times to compute from).
     pub waited_ms: i64,
+    /// Epoch ms the caller entered the queue (arrival when never queued).
+    pub queued_at: i64,
+    /// Epoch ms of the offer to this agent (the `call_offered` event).
+    pub offered_at: i64,
+    /// Epoch ms the agent answered; `None` until then.
+    pub connected_at: Option<i64>,
+    /// Epoch ms the call ended; `None` until then.
+    pub ended_at: Option<i64>,
     /// The draft intake written at the end of the IVR.
     pub intake: Option<IntakeView>,
     /// The caller's other draft, open and escalated intakes, newest first.
@@ -124,6 +133,8 @@ struct CallPart {
     language: Option<Language>,
     dtmf_mode: Option<String>,
     waited_from: i64,
+    connected_at: Option<i64>,
+    ended_at: Option<i64>,
 }
 
 fn query_error(op: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
@@ -134,7 +145,7 @@ async fn call_part(store: &Store, id: &CallId) -> Result<Option<CallPart>, Store
     const OP: &str = "pop_call";
     let Some(row) = sqlx::query(
         "SELECT caller, customer_id, category, priority, language, dtmf_mode, arrived_at, \
-         queued_at FROM calls WHERE id = $1",
+         queued_at, connected_at, ended_at FROM calls WHERE id = $1",
     )
     .bind(id.as_str())
     .fetch_optional(store.pool())
@@ -150,6 +161,8 @@ async fn call_part(store: &Store, id: &CallId) -> Result<Option<CallPart>, Store
     let priority: Option<i64> = row.try_get("priority").map_err(query_error(OP))?;
     let arrived: i64 = row.try_get("arrived_at").map_err(query_error(OP))?;
     let queued: Option<i64> = row.try_get("queued_at").map_err(query_error(OP))?;
+    let connected_at: Option<i64> = row.try_get("connected_at").map_err(query_error(OP))?;
+    let ended_at: Option<i64> = row.try_get("ended_at").map_err(query_error(OP))?;
     Ok(Some(CallPart {
         caller: get_s("caller")?.unwrap_or_default(),
         customer_id: get_s("customer_id")?.map(CustomerId::from_string),
@@ -161,7 +174,25 @@ async fn call_part(store: &Store, id: &CallId) -> Result<Option<CallPart>, Store
         language: get_s("language")?.and_then(|l| l.parse().ok()),
         dtmf_mode: get_s("dtmf_mode")?,
         waited_from: queued.unwrap_or(arrived),
+        connected_at,
+        ended_at,
     }))
+}
+
+/// The caller's number and customer name of `call` (`None`: no such call), for frames and
+/// audit entries that name the caller without a whole pop.
+pub(crate) async fn caller_of(
+    store: &Store,
+    call: &CallId,
+) -> Result<Option<(String, Option<String>)>, StoreError> {
+    let Some(part) = call_part(store, call).await? else {
+        return Ok(None);
+    };
+    let name = match &part.customer_id {
+        Some(id) => store.get_customer(id).await?.map(|c| c.name),
+        None => None,
+    };
+    Ok(Some((part.caller, name)))
 }
 
 /// The newest voice message left on `call`.
@@ -218,7 +249,8 @@ async fn customers(
     Ok((None, found.into_iter().map(Into::into).collect()))
 }
 
-/// Builds the pop for `call` as of `now_ms` (epoch ms), phase `ringing`.
+/// Builds the pop for `call` as of `now_ms` (epoch ms, also its `offered_at` until the hub sets
+/// the offer's own time), phase `ringing`.
 pub(crate) async fn build(
     store: &Store,
     ops: &IntakeOps,
@@ -268,6 +300,10 @@ pub(crate) async fn build(
             .unwrap_or_default(),
         dtmf_mode,
         waited_ms: now_ms.saturating_sub(part.waited_from).max(0),
+        queued_at: part.waited_from,
+        offered_at: now_ms,
+        connected_at: part.connected_at,
+        ended_at: part.ended_at,
         intake: draft,
         open_intakes,
         voice_message: voice?,

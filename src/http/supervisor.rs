@@ -208,6 +208,7 @@ async fn audit(
     require_role(&session, SUPERVISORS)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let rows = api.store.recent_audit(limit).await?;
+    let rows = crate::supervisor::actions::named(&api.store, rows).await?;
     Ok(Json(json!({ "audit": rows })))
 }
 

@@ -335,3 +335,114 @@ async fn actions_change_the_queues_and_agents_and_are_audited() {
     );
     sup.stop().await;
 }
+
+/// Issue 10: audit entries name the supervisor and the agent or caller acted on; the feed's
+/// agents carry the supervisor's reason code and their phone's registration.
+#[tokio::test]
+async fn audit_entries_carry_names_and_the_feed_shows_codes_and_registration() {
+    let sup = Sup::start().await;
+    let token = sup.token(SANNE, "supervisor").await;
+    let (mut ws, _) = sup.hello(&token, Value::Null, Value::Null).await;
+    assert_eq!(next(&mut ws).await["type"], "snapshot");
+    // A waiting caller the store knows (customer Anouk de Vries).
+    let call = CallId::new_random();
+    sup.store
+        .insert_call(&crate::store::NewCall {
+            id: call.clone(),
+            sip_call_id: format!("sip-{call}"),
+            caller: "+31201234567".into(),
+            caller_name: None,
+            customer_id: Some(crate::domain::CustomerId::from_string("cust-demo-01")),
+            transport: crate::store::CallTransport::Udp,
+            arrived_at: crate::store::now_ms(),
+        })
+        .await
+        .unwrap();
+    let _n = sup.enqueue(call.as_str(), Category::Hardware).await;
+    let path = format!("/api/supervisor/calls/{call}/priority");
+    let (status, body) = sup.post(&token, &path, json!({"priority": 1})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["details"],
+        json!({"from": 3, "to": 1, "caller": "+31201234567", "customer_name": "Anouk de Vries"})
+    );
+    assert_eq!(
+        (&body["actor_name"], &body["target_name"]),
+        (&json!("Sanne Visser"), &json!("+31201234567"))
+    );
+
+    sup.acd
+        .agent_login(AgentInfo {
+            id: AgentId::from_string(ANNA),
+            categories: vec![Category::Service],
+            level: 1,
+        })
+        .await
+        .unwrap();
+    let path = format!("/api/supervisor/agents/{ANNA}/not-ready");
+    let (status, body) = sup.post(&token, &path, json!({"reason": "lunch"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["actor_name"], &body["target_name"], &body["details"]),
+        (
+            &json!("Sanne Visser"),
+            &json!("Anna Koster"),
+            &json!({"reason": "lunch"})
+        )
+    );
+    let (_, audit) = sup
+        .request("GET", &token, "/api/supervisor/audit?limit=10", None)
+        .await;
+    let rows = audit["audit"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["action"], "agent_not_ready", "newest first");
+    assert_eq!(rows[0]["target_name"], "Anna Koster");
+    assert_eq!(rows[1]["target_name"], "+31201234567");
+    assert!(rows.iter().all(|r| r["actor_name"] == "Sanne Visser"));
+
+    // The feed: the supervisor's reason with its code (read from the engine).
+    let f = update_with(&mut ws, "agents", |a| {
+        a.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["reason_code"] == "supervisor")
+    })
+    .await;
+    let anna = f["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == ANNA)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&anna["state"], &anna["reason"]),
+        (&json!("not_ready"), &json!("lunch"))
+    );
+    assert_eq!(
+        (&anna["registered"], &anna["reachable"]),
+        (&json!(false), &json!(false))
+    );
+    // Her phone registers.
+    sup.events.publish(EventKind::PhoneRegistration {
+        agent_id: AgentId::from_string(ANNA),
+        extension: "2001".into(),
+        registered: true,
+        transport: Some("tcp".into()),
+        contact: Some("sip:2001@192.0.2.10".into()),
+        expires_at: Some(crate::store::now_ms() + 60_000),
+    });
+    let f = update_with(&mut ws, "agents", |a| {
+        a.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["registered"] == true)
+    })
+    .await;
+    let anna = &f["agents"][0];
+    assert_eq!(
+        (&anna["transport"], &anna["reachable"]),
+        (&json!("tcp"), &json!(true))
+    );
+    sup.stop().await;
+}

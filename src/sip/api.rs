@@ -96,13 +96,25 @@ pub struct Binding {
     pub expires_at: Instant,
 }
 
-/// A phone became reachable or unreachable.
+/// An extension's registration changed: it gained its first or lost its last binding, its
+/// newest binding moved (another contact, transport or source), or a refresh moved the expiry
+/// by at least a quarter of its lifetime (see `uas_register::worth_telling`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistrationEvent {
     /// The extension (AOR user).
     pub extension: String,
+    /// The agent whose credentials the extension has (`None`: no longer in the credential table).
+    pub agent_id: Option<crate::domain::AgentId>,
+    /// The newest binding; `None` when the extension has none left (expired, un-REGISTER,
+    /// `Contact: *`, or the TCP connection that carried it closed).
+    pub binding: Option<Binding>,
+}
+
+impl RegistrationEvent {
     /// True when at least one binding exists now.
-    pub registered: bool,
+    pub fn registered(&self) -> bool {
+        self.binding.is_some()
+    }
 }
 
 /// Signalling transport of a call.
@@ -112,6 +124,16 @@ pub enum SipTransport {
     Udp,
     /// One TCP connection.
     Tcp,
+}
+
+impl SipTransport {
+    /// The lower-case name (`udp`, `tcp`), as events and frames carry it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SipTransport::Udp => "udp",
+            SipTransport::Tcp => "tcp",
+        }
+    }
 }
 
 /// A parsed name-addr (From, To, P-Asserted-Identity).

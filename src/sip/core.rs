@@ -79,9 +79,11 @@ pub(crate) enum CoreEvent {
     Leg(LegId, LegEvent),
     /// An event for an outgoing leg before it is answered (Ringing, Answered, Failed, Ended).
     Out(LegId, OutEvent),
-    /// The bindings of an extension changed; `binding` is its newest one, if any.
+    /// The bindings of an extension changed; `binding` is its newest one, if any; `agent` the
+    /// agent whose credentials the extension has.
     Registration {
         extension: String,
+        agent: Option<crate::domain::AgentId>,
         binding: Option<Binding>,
     },
 }

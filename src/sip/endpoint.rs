@@ -23,6 +23,7 @@ use super::registrar::CredTable;
 use super::stats::{SipStats, SipStatsSnapshot, inc};
 use super::transaction::Timers;
 use super::transport::{INBOUND_CAPACITY, NetIn, tcp, udp};
+use super::uas_register::worth_telling;
 
 /// Capacity of the command channel from call tasks.
 const COMMAND_CAPACITY: usize = 1024;
@@ -110,6 +111,7 @@ impl SipEndpoint {
             conns: HashMap::new(),
             legs: HashMap::new(),
             out_legs: HashMap::new(),
+            told: HashMap::new(),
             cmd_tx,
             calls_tx,
         };
@@ -151,6 +153,7 @@ impl SipEndpoint {
         self.shared.creds.send_modify(|t| {
             let mut new = CredTable::new(realm.or_else(|| t.realm.clone()), creds);
             new.challenge = t.challenge;
+            new.expires = t.expires;
             *t = Arc::new(new);
         });
     }
@@ -160,6 +163,16 @@ impl SipEndpoint {
         self.shared.creds.send_modify(|t| {
             let mut new = (**t).clone();
             new.challenge = challenge;
+            *t = Arc::new(new);
+        });
+    }
+
+    /// The registration lifetimes accepted: shorter than `min_secs` gets 423 with `Min-Expires`
+    /// (RFC 3261 §10.3 step 7), longer than `max_secs` is clamped (defaults 60 and 3600).
+    pub fn set_register_expires(&self, min_secs: u64, max_secs: u64) {
+        self.shared.creds.send_modify(|t| {
+            let mut new = (**t).clone();
+            new.expires = Some((min_secs, max_secs));
             *t = Arc::new(new);
         });
     }
@@ -191,7 +204,8 @@ impl SipEndpoint {
         rx.await.map_err(|_| SipError::Unavailable)?
     }
 
-    /// Registration changes from now on (a phone became reachable or unreachable).
+    /// Registration changes from now on (a phone became reachable or unreachable, its binding
+    /// moved, or a refresh moved its expiry; see [`RegistrationEvent`]).
     pub fn registrations(&self) -> broadcast::Receiver<RegistrationEvent> {
         self.shared.registrations.subscribe()
     }
@@ -204,6 +218,8 @@ struct Driver {
     conns: HashMap<u64, mpsc::Sender<Vec<u8>>>,
     legs: HashMap<LegId, mpsc::Sender<LegEvent>>,
     out_legs: HashMap<LegId, mpsc::Sender<OutEvent>>,
+    /// The binding each extension's last `RegistrationEvent` carried.
+    told: HashMap<String, Binding>,
     cmd_tx: mpsc::Sender<Command>,
     calls_tx: mpsc::Sender<IncomingCall>,
 }
@@ -298,9 +314,11 @@ impl Driver {
                         self.legs.remove(&id);
                     }
                 }
-                CoreEvent::Registration { extension, binding } => {
-                    self.on_registration(extension, binding)
-                }
+                CoreEvent::Registration {
+                    extension,
+                    agent,
+                    binding,
+                } => self.on_registration(extension, agent, binding),
             }
         }
         while let Some(t) = self.core.poll_transmit() {
@@ -368,26 +386,37 @@ impl Driver {
         }
     }
 
-    fn on_registration(&mut self, extension: String, binding: Option<Binding>) {
-        let registered = binding.is_some();
-        let was = {
+    fn on_registration(
+        &mut self,
+        extension: String,
+        agent_id: Option<crate::domain::AgentId>,
+        binding: Option<Binding>,
+    ) {
+        {
             let mut map = self
                 .shared
                 .bindings
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match binding {
-                Some(b) => map.insert(extension.clone(), b).is_some(),
-                None => map.remove(&extension).is_some(),
-            }
-        };
-        if was != registered {
-            // No receiver is fine: nobody is watching yet.
-            let _ = self.shared.registrations.send(RegistrationEvent {
-                extension,
-                registered,
-            });
+            match &binding {
+                Some(b) => map.insert(extension.clone(), b.clone()),
+                None => map.remove(&extension),
+            };
         }
+        let told = self.told.get(&extension);
+        if !worth_telling(told, binding.as_ref(), Instant::now()) {
+            return;
+        }
+        match &binding {
+            Some(b) => self.told.insert(extension.clone(), b.clone()),
+            None => self.told.remove(&extension),
+        };
+        // No receiver is fine: nobody is watching yet.
+        let _ = self.shared.registrations.send(RegistrationEvent {
+            extension,
+            agent_id,
+            binding,
+        });
     }
 
     fn offer_call(&mut self, call: NewCall) {

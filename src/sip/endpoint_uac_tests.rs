@@ -9,9 +9,7 @@ use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
 use super::auth::{self, Algorithm, Credentials};
-use super::{
-    EndReason, OutEvent, OutgoingInvite, RegistrationEvent, SipConfig, SipCredential, SipEndpoint,
-};
+use super::{EndReason, OutEvent, OutgoingInvite, SipConfig, SipCredential, SipEndpoint};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -166,11 +164,12 @@ async fn phone_registers_with_digest_then_answers_our_invite() {
     );
     let ev = timeout(WAIT, regs.recv()).await.unwrap().unwrap();
     assert_eq!(
-        ev,
-        RegistrationEvent {
-            extension: "2001".into(),
-            registered: true
-        }
+        (
+            ev.extension.as_str(),
+            ev.registered(),
+            ev.agent_id.as_ref().map(|a| a.as_str())
+        ),
+        ("2001", true, Some("agent-demo-anna"))
     );
     let b = ep.binding("2001").unwrap();
     assert_eq!(

@@ -37,6 +37,8 @@ mod peer_tests;
 mod registrar_tests;
 #[cfg(test)]
 mod uac_tests;
+#[cfg(test)]
+mod uas_register_tests;
 
 pub use api::{
     Binding, CallLeg, DigestChallenge, EndReason, IncomingCall, LegEvent, NameAddr, ReInviteId,

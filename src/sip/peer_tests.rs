@@ -13,8 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::auth;
 use super::{
-    DigestChallenge, EndReason, OutEvent, OutgoingInvite, RegistrationEvent, SipConfig,
-    SipCredential, SipEndpoint,
+    DigestChallenge, EndReason, OutEvent, OutgoingInvite, SipConfig, SipCredential, SipEndpoint,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -58,11 +57,12 @@ async fn sipp_agent_phone_registers_with_digest_and_answers() {
         .unwrap();
     let ev = timeout(WAIT, regs.recv()).await.unwrap().unwrap();
     assert_eq!(
-        ev,
-        RegistrationEvent {
-            extension: "2001".into(),
-            registered: true
-        }
+        (
+            ev.extension.as_str(),
+            ev.registered(),
+            ev.agent_id.as_ref().map(|a| a.as_str())
+        ),
+        ("2001", true, Some("agent-demo-anna"))
     );
     let mut call = ep
         .invite(OutgoingInvite {
@@ -90,7 +90,7 @@ async fn sipp_agent_phone_registers_with_digest_and_answers() {
         })
     );
     let gone = timeout(WAIT, regs.recv()).await.unwrap().unwrap();
-    assert!(!gone.registered, "unregistered with Expires: 0");
+    assert!(!gone.registered(), "unregistered with Expires: 0");
     let status = tokio::task::spawn_blocking(move || sipp.wait())
         .await
         .unwrap()

@@ -42,13 +42,16 @@ impl Default for RegistrarConfig {
     }
 }
 
-/// The credential table: realm plus HA1s by extension.
+/// What the application tells the registrar: realm plus HA1s by extension, the challenges, and
+/// the accepted registration lifetimes.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CredTable {
     pub(crate) realm: Option<String>,
     pub(crate) users: HashMap<String, SipCredential>,
     /// Which challenges a 401 carries.
     pub(crate) challenge: DigestChallenge,
+    /// `(min_expires, max_expires)` in seconds; `None` keeps the registrar's own.
+    pub(crate) expires: Option<(u64, u64)>,
 }
 
 impl CredTable {
@@ -61,6 +64,7 @@ impl CredTable {
             realm,
             users,
             challenge: DigestChallenge::default(),
+            expires: None,
         }
     }
 }
@@ -153,12 +157,21 @@ impl Registrar {
         }
     }
 
-    /// Replaces the credential table (and the realm, when the table names one).
+    /// Replaces the credential table (and the realm and lifetimes, when the table names them).
     pub(crate) fn set_credentials(&mut self, table: Arc<CredTable>) {
         if let Some(realm) = &table.realm {
             self.cfg.realm = realm.clone();
         }
+        if let Some((min, max)) = table.expires {
+            self.cfg.min_expires = min.max(1);
+            self.cfg.max_expires = max.max(self.cfg.min_expires);
+        }
         self.creds = table;
+    }
+
+    /// The agent whose credentials `aor` has.
+    pub(crate) fn agent_of(&self, aor: &str) -> Option<crate::domain::AgentId> {
+        self.creds.users.get(aor).map(|u| u.agent_id.clone())
     }
 
     /// The newest binding of an extension.

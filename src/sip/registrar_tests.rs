@@ -77,7 +77,7 @@ fn param(challenge: &str, name: &str) -> String {
 }
 
 /// What a phone answers to `challenge` with `password` (RFC 7616 §3.4).
-fn authorization(user: &str, password: &str, challenge: &str, alg: Algorithm) -> String {
+pub(super) fn authorization(user: &str, password: &str, challenge: &str, alg: Algorithm) -> String {
     let nonce = param(challenge, "nonce");
     let ha1 = match alg {
         Algorithm::Md5 => auth::ha1_md5(user, "firstline", password),

@@ -1,12 +1,15 @@
 //! Supervisor actions on the queue engine (an agent not ready or logged out, a waiting caller's
-//! priority or queue), each written to `audit` with who, what and when (docs/supervisor.md).
+//! priority or queue), each written to `audit` with who, what and when (docs/supervisor.md),
+//! and audit rows as the routes answer them: with the actor's and the target's names.
 //! [`audit`] is shared with the agents API (a supervisor setting an agent's device).
 
-use serde_json::json;
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
 
 use crate::acd::{AcdError, AcdHandle, EntryId};
 use crate::domain::{AgentId, CallId, Category, Priority};
-use crate::store::{NewAudit, Store, StoreError, now_ms};
+use crate::store::{AuditRow, NewAudit, Store, StoreError, now_ms};
 
 /// Why an action was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +61,7 @@ impl Actions {
         reason: &str,
     ) -> Result<serde_json::Value, ActionError> {
         self.acd
-            .set_not_ready(agent.clone(), reason.to_owned())
+            .supervisor_not_ready(agent.clone(), reason.to_owned())
             .await?;
         let details = json!({ "reason": reason });
         self.audit(actor, "agent_not_ready", agent.as_str(), details)
@@ -71,7 +74,7 @@ impl Actions {
         actor: &AgentId,
         agent: &AgentId,
     ) -> Result<serde_json::Value, ActionError> {
-        self.acd.agent_logout(agent.clone()).await?;
+        self.acd.supervisor_logout(agent.clone()).await?;
         self.audit(actor, "agent_logout", agent.as_str(), json!({}))
             .await
     }
@@ -90,7 +93,8 @@ impl Actions {
             .map(|e| e.priority.get())
             .ok_or_else(|| ActionError::NotFound(format!("no waiting caller {call}")))?;
         self.acd.set_priority(entry, priority).await?;
-        let details = json!({ "from": from, "to": priority.get() });
+        let mut details = json!({ "from": from, "to": priority.get() });
+        self.name_caller(call, &mut details).await;
         self.audit(actor, "call_priority", call.as_str(), details)
             .await
     }
@@ -109,9 +113,25 @@ impl Actions {
             .map(|e| e.category)
             .ok_or_else(|| ActionError::NotFound(format!("no waiting caller {call}")))?;
         self.acd.move_entry(entry, queue).await?;
-        let details = json!({ "from": from, "to": queue });
+        let mut details = json!({ "from": from, "to": queue });
+        self.name_caller(call, &mut details).await;
         self.audit(actor, "call_queue", call.as_str(), details)
             .await
+    }
+
+    /// Adds `caller` (and `customer_name`, when known) to a call action's details, so the
+    /// entry names the caller even after the call is gone.
+    async fn name_caller(&self, call: &CallId, details: &mut Value) {
+        match crate::desk::pop::caller_of(&self.store, call).await {
+            Ok(Some((caller, customer))) => {
+                details["caller"] = Value::from(caller);
+                if let Some(name) = customer {
+                    details["customer_name"] = Value::from(name);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, %call, "cannot name the caller of an action"),
+        }
     }
 
     async fn audit(
@@ -126,7 +146,8 @@ impl Actions {
 }
 
 /// Writes one audit row (`actor` did `action` to `target`) and returns it as the supervisor
-/// routes answer it. Also used by actions outside the queue engine (an agent's device).
+/// routes answer it (see [`named`]). Also used by actions outside the queue engine (an agent's
+/// device).
 pub async fn audit(
     store: &Store,
     actor: &AgentId,
@@ -144,8 +165,44 @@ pub async fn audit(
             details: details.clone(),
         })
         .await?;
-    Ok(json!({
-        "id": id, "at": at, "actor": actor, "action": action, "target": target,
-        "details": details,
-    }))
+    let row = AuditRow {
+        id,
+        at,
+        actor: actor.clone(),
+        action: action.to_owned(),
+        target: target.to_owned(),
+        details,
+    };
+    Ok(named(store, vec![row]).await?.pop().unwrap_or(Value::Null))
+}
+
+/// Audit rows as the supervisor routes answer them: `{id, at, actor, actor_name, action,
+/// target, target_name, details}`. `actor_name` is the agent's name; `target_name` the agent's
+/// name for agent actions (`agent_…`), the caller recorded in `details.caller` for call actions;
+/// `null` when unknown. One read of the agents for the whole list.
+pub async fn named(store: &Store, rows: Vec<AuditRow>) -> Result<Vec<Value>, StoreError> {
+    let names: HashMap<AgentId, String> = store
+        .list_agents()
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.name))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let target_name = if r.action.starts_with("agent_") {
+                names.get(&AgentId::from_string(r.target.as_str())).cloned()
+            } else {
+                r.details
+                    .get("caller")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            };
+            json!({
+                "id": r.id, "at": r.at, "actor": r.actor, "actor_name": names.get(&r.actor),
+                "action": r.action, "target": r.target, "target_name": target_name,
+                "details": r.details,
+            })
+        })
+        .collect())
 }

@@ -96,18 +96,26 @@ enum Cmd {
     Sections(oneshot::Sender<Map<String, Value>>),
     /// An agent's name and device as stored.
     Agent(AgentId, String, Device),
-    /// An agent's new device (from the device routes).
-    Device(AgentId, Device),
     Customer(CustomerId, String),
     Escalations(Vec<crate::store::EscalationCount>),
 }
 
 /// Handle to the supervisor feed; cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SupervisorFeed {
     tx: mpsc::Sender<Cmd>,
     epoch: Arc<str>,
     threshold: std::time::Duration,
+    /// For `agent_device` events (see [`SupervisorFeed::set_device`]).
+    events: EventBus,
+}
+
+impl std::fmt::Debug for SupervisorFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SupervisorFeed")
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SupervisorFeed {
@@ -128,8 +136,10 @@ impl SupervisorFeed {
         let (tx, rx) = mpsc::channel(CMD_QUEUE);
         let epoch: Arc<str> = format!("{:016x}", rand::random::<u64>()).into();
         let threshold = std::time::Duration::from_secs(cfg.service_level_threshold_secs);
+        let mut model = LiveModel::new(cfg.clone(), now_ms());
+        model.set_require_registration(acd.require_registration());
         let task = FeedTask {
-            model: LiveModel::new(cfg.clone(), now_ms()),
+            model,
             cfg,
             epoch: epoch.clone(),
             seq: 0,
@@ -149,6 +159,7 @@ impl SupervisorFeed {
             tx,
             epoch,
             threshold,
+            events: events.clone(),
         }
     }
 
@@ -176,12 +187,14 @@ impl SupervisorFeed {
         let _ = self.tx.try_send(Cmd::Refresh);
     }
 
-    /// Tells the live view an agent's device changed (`PUT /api/agents/…/device`).
+    /// An agent's device changed (`PUT /api/agents/…/device` calls this after storing it):
+    /// published as `agent_device` in the one event stream, which this view, the desk and the
+    /// queue engine's reachability follow.
     pub fn set_device(&self, agent: AgentId, device: Device) {
-        // A full queue is rare; the device is read again at the agent's next sign-in.
-        if self.tx.try_send(Cmd::Device(agent, device)).is_err() {
-            tracing::debug!("supervisor feed busy; device change shown at next sign-in");
-        }
+        self.events.publish(EventKind::AgentDevice {
+            agent_id: agent,
+            device,
+        });
     }
 
     /// The current sections (as a snapshot frame carries them), for `/metrics`.
@@ -304,10 +317,6 @@ impl FeedTask {
             Cmd::Agent(id, name, device) => {
                 self.model.set_device(id.clone(), device);
                 self.model.set_name(id, name);
-                self.changed(false);
-            }
-            Cmd::Device(id, device) => {
-                self.model.set_device(id, device);
                 self.changed(false);
             }
             Cmd::Customer(id, name) => {

@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::SupervisorConfig;
-use crate::acd::{AcdSnapshot, AgentState, EntryKind};
+use super::live_agents::{AgentView, Agents, CallFacts, QualityPair, QualityView};
+use crate::acd::{AcdSnapshot, AgentState, EntryKind, Registration, StateReason};
 use crate::domain::{AgentId, CallId, Category, CustomerId, Device};
 use crate::events::{Event, EventKind};
 use crate::store::{DayCalls, EscalationCount};
@@ -35,49 +36,6 @@ struct CallInfo {
     in_ivr: bool,
     queued_at: Option<i64>,
     answered: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-struct AgentView {
-    id: AgentId,
-    name: String,
-    state: String,
-    reason: Option<String>,
-    since: Option<i64>,
-    call_id: Option<CallId>,
-    /// How the agent answers calls (read with the names; see `set_device`).
-    device: Device,
-    /// Why the agent's call is on hold (`agent`, `browser_gone`), while it is.
-    held: Option<String>,
-    /// The latest quality sample of the agent's current call, per source.
-    quality: QualityPair,
-}
-
-impl AgentView {
-    /// Moves the agent to `call` (or none): hold and quality belong to the call they were for.
-    fn set_call(&mut self, call: Option<CallId>) {
-        if self.call_id != call {
-            self.held = None;
-            self.quality = QualityPair::default();
-        }
-        self.call_id = call;
-    }
-}
-
-/// The latest sample from each source (docs/supervisor.md).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-struct QualityPair {
-    server: Option<QualityView>,
-    browser: Option<QualityView>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-struct QualityView {
-    source: String,
-    loss_pct: Option<f64>,
-    jitter_ms: Option<f64>,
-    rtt_ms: Option<f64>,
-    at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -124,9 +82,7 @@ pub(crate) struct LiveModel {
     cfg: SupervisorConfig,
     day_start: i64,
     calls: HashMap<CallId, CallInfo>,
-    names: HashMap<AgentId, String>,
-    devices: HashMap<AgentId, Device>,
-    agents: BTreeMap<AgentId, AgentView>,
+    agents: Agents,
     queues: Vec<QueueView>,
     callbacks_pending: usize,
     day: DayCalls,
@@ -147,9 +103,7 @@ impl LiveModel {
             cfg,
             day_start: now_ms.div_euclid(DAY_MS) * DAY_MS,
             calls: HashMap::new(),
-            names: HashMap::new(),
-            devices: HashMap::new(),
-            agents: BTreeMap::new(),
+            agents: Agents::default(),
             queues: Vec::new(),
             callbacks_pending: 0,
             day: DayCalls::default(),
@@ -201,24 +155,38 @@ impl LiveModel {
 
     /// An agent's display name.
     pub(crate) fn set_name(&mut self, id: AgentId, name: String) {
-        if let Some(a) = self.agents.get_mut(&id) {
-            a.name.clone_from(&name);
-        }
-        self.names.insert(id, name);
+        self.agents.set_name(id, name);
     }
 
-    /// An agent's device (read with the names at start, on each sign-in, and sent by the
-    /// device routes when they can reach the feed).
+    /// `[acd] require_registration` (the queue engine's rule for `reachable`).
+    pub(crate) fn set_require_registration(&mut self, require: bool) {
+        self.agents.set_require_registration(require);
+    }
+
+    /// An agent's device (read with the names at start and on each sign-in; `agent_device`
+    /// events).
     pub(crate) fn set_device(&mut self, id: AgentId, device: Device) {
-        if let Some(a) = self.agents.get_mut(&id) {
-            a.device = device;
-        }
-        self.devices.insert(id, device);
+        self.agents.set_device(id, device);
+    }
+
+    /// Who `call` is from, as far as the model saw it arrive.
+    fn call_facts(&self, call: &CallId) -> Option<CallFacts> {
+        self.calls.get(call).map(|c| CallFacts {
+            caller: Some(c.caller.clone()).filter(|c| !c.is_empty()),
+            customer_id: c.customer_id.clone(),
+            customer: c.customer.clone(),
+        })
+    }
+
+    /// Moves `agent` to `call` (or none), naming its caller.
+    fn put_call(&mut self, agent: &AgentId, call: Option<CallId>) {
+        let facts = call.as_ref().and_then(|c| self.call_facts(c));
+        self.agent(agent).set_call(call, facts);
     }
 
     /// Whether the model lacks a name for this agent.
     pub(crate) fn needs_name(&self, id: &AgentId) -> bool {
-        !self.names.contains_key(id)
+        self.agents.needs_name(id)
     }
 
     /// A customer's name for every call of theirs.
@@ -228,6 +196,7 @@ impl LiveModel {
                 c.customer = Some(name.to_owned());
             }
         }
+        self.agents.customer_named(id, name);
     }
 
     /// Applies one event; returns true when queues or agents changed in the engine too (the
@@ -263,7 +232,7 @@ impl LiveModel {
                 true
             }
             EventKind::CallOffered { call_id, agent_id } => {
-                self.agent(agent_id).set_call(Some(call_id.clone()));
+                self.put_call(agent_id, Some(call_id.clone()));
                 true
             }
             EventKind::OfferEnded {
@@ -271,7 +240,7 @@ impl LiveModel {
             } => {
                 let a = self.agent(agent_id);
                 if a.call_id.as_ref() == Some(call_id) && a.state != "on_call" {
-                    a.set_call(None);
+                    a.set_call(None, None);
                 }
                 true
             }
@@ -280,7 +249,7 @@ impl LiveModel {
                 agent_id,
                 waited_ms,
             } => {
-                self.agent(agent_id).set_call(Some(call_id.clone()));
+                self.put_call(agent_id, Some(call_id.clone()));
                 let c = self.calls.entry(call_id.clone()).or_default();
                 if !c.answered {
                     c.answered = true;
@@ -302,9 +271,17 @@ impl LiveModel {
                         self.day.abandoned_after += 1;
                     }
                 }
-                for a in self.agents.values_mut() {
-                    if a.call_id.as_ref() == Some(call_id) {
-                        a.set_call(None);
+                // An agent on the call or wrapping it up keeps it (the call they work on), its
+                // hold and quality gone; one whose phone still rang loses it.
+                for a in self.agents.iter_mut() {
+                    if a.call_id.as_ref() != Some(call_id) {
+                        continue;
+                    }
+                    if matches!(a.state.as_str(), "on_call" | "wrap_up") {
+                        a.held = None;
+                        a.quality = QualityPair::default();
+                    } else {
+                        a.set_call(None, None);
                     }
                 }
                 true
@@ -320,16 +297,39 @@ impl LiveModel {
                 reason,
                 ..
             } => {
+                let (shown, code) = StateReason::shown(reason.as_ref(), to);
                 let a = self.agent(agent_id);
-                if a.state != *to || a.reason != *reason {
+                if a.state != *to || a.reason != shown || a.reason_code != code {
                     a.since = (to != "offline").then_some(event.at);
                 }
                 a.state.clone_from(to);
-                a.reason.clone_from(reason);
+                a.reason = shown;
+                a.reason_code = code;
                 if !matches!(to.as_str(), "ringing" | "on_call" | "wrap_up") {
-                    a.set_call(None);
+                    a.set_call(None, None);
                 }
                 true
+            }
+            EventKind::PhoneRegistration {
+                agent_id,
+                registered,
+                transport,
+                contact,
+                expires_at,
+                ..
+            } => {
+                let reg = Registration {
+                    registered: *registered,
+                    transport: transport.clone(),
+                    contact: contact.clone(),
+                    expires_at: *expires_at,
+                };
+                self.agents.set_registration(agent_id, reg);
+                false
+            }
+            EventKind::AgentDevice { agent_id, device } => {
+                self.set_device(agent_id.clone(), *device);
+                false
             }
             EventKind::Digit { .. } => false,
             EventKind::CallHeld {
@@ -338,11 +338,11 @@ impl LiveModel {
                 held,
                 reason,
             } => {
-                let a = self.agent(agent_id);
-                if a.call_id.is_none() {
+                if self.agent(agent_id).call_id.is_none() {
                     // The feed may have started during the call.
-                    a.set_call(Some(call_id.clone()));
+                    self.put_call(agent_id, Some(call_id.clone()));
                 }
+                let a = self.agent(agent_id);
                 if a.call_id.as_ref() == Some(call_id) {
                     a.held = held.then(|| reason.clone());
                 }
@@ -356,10 +356,10 @@ impl LiveModel {
                 jitter_ms,
                 rtt_ms,
             } => {
-                let a = self.agent(agent_id);
-                if a.call_id.is_none() {
-                    a.set_call(Some(call_id.clone()));
+                if self.agent(agent_id).call_id.is_none() {
+                    self.put_call(agent_id, Some(call_id.clone()));
                 }
+                let a = self.agent(agent_id);
                 if a.call_id.as_ref() != Some(call_id) {
                     return false;
                 }
@@ -381,19 +381,7 @@ impl LiveModel {
     }
 
     fn agent(&mut self, id: &AgentId) -> &mut AgentView {
-        let name = self.names.get(id).cloned().unwrap_or_default();
-        let device = self.devices.get(id).copied().unwrap_or_default();
-        self.agents.entry(id.clone()).or_insert_with(|| AgentView {
-            id: id.clone(),
-            name,
-            state: AgentState::Offline.name().to_owned(),
-            reason: None,
-            since: None,
-            call_id: None,
-            device,
-            held: None,
-            quality: QualityPair::default(),
-        })
+        self.agents.view(id)
     }
 
     fn threshold_ms(&self) -> i64 {
@@ -447,29 +435,43 @@ impl LiveModel {
         self.queues = queues;
         for a in &snap.agents {
             let state = a.state.name();
-            let reason = match &a.state {
-                AgentState::NotReady { reason } => Some(reason.clone()),
+            let words = match &a.state {
+                AgentState::NotReady { reason } => reason.clone(),
+                _ => String::new(),
+            };
+            let why = StateReason {
+                text: words,
+                code: a.reason_code,
+            };
+            let (reason, code) = StateReason::shown(Some(&why), state);
+            let since_ms = now_ms.saturating_sub(ms(snap.at.saturating_duration_since(a.since)));
+            // The engine knows which entry a ringing agent was offered: that settles any race
+            // between the agent-state and call-offered events (they come from different tasks).
+            let offered = match &a.state {
+                AgentState::Ringing { offer } => (snap.queues.iter())
+                    .flat_map(|q| q.entries.iter())
+                    .find(|e| e.offer.as_ref() == Some(offer) && e.kind == EntryKind::Call)
+                    .map(|e| CallId::from_string(e.id.as_str())),
                 _ => None,
             };
-            let since_ms = now_ms.saturating_sub(ms(snap.at.saturating_duration_since(a.since)));
+            let facts = offered.as_ref().and_then(|c| self.call_facts(c));
             let view = self.agent(&a.id);
             // The event's time is kept while the state is the same (no jitter between snapshots).
-            if view.state != state || view.reason != reason || view.since.is_none() {
+            if view.state != state
+                || view.reason != reason
+                || view.reason_code != code
+                || view.since.is_none()
+            {
                 view.since = (state != "offline").then_some(since_ms);
             }
             view.state = state.to_owned();
             view.reason = reason;
+            view.reason_code = code;
             if !matches!(state, "ringing" | "on_call" | "wrap_up") {
-                view.set_call(None);
+                view.set_call(None, None);
             }
-            // The engine knows which entry a ringing agent was offered: that settles any race
-            // between the agent-state and call-offered events (they come from different tasks).
-            if let AgentState::Ringing { offer } = &a.state
-                && let Some(entry) = (snap.queues.iter())
-                    .flat_map(|q| q.entries.iter())
-                    .find(|e| e.offer.as_ref() == Some(offer) && e.kind == EntryKind::Call)
-            {
-                view.set_call(Some(CallId::from_string(entry.id.as_str())));
+            if let Some(call) = offered {
+                view.set_call(Some(call), facts);
             }
         }
     }
@@ -508,7 +510,7 @@ impl LiveModel {
         m.insert("in_ivr".into(), Value::from(in_ivr));
         m.insert(
             "agents".into(),
-            to_value(&self.agents.values().collect::<Vec<_>>()),
+            to_value(&self.agents.iter().collect::<Vec<_>>()),
         );
         m.insert("today".into(), to_value(&self.today()));
         m.insert(
@@ -568,3 +570,7 @@ fn to_value<T: Serialize>(v: &T) -> Value {
 #[cfg(test)]
 #[path = "live_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "live_agent_tests.rs"]
+mod agent_tests;

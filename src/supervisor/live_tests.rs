@@ -183,6 +183,8 @@ fn engine_snapshot_fills_queues_callers_and_agents() {
             state: AgentState::NotReady {
                 reason: "lunch".into(),
             },
+            reason_code: None,
+            reachable: true,
             since: base + Duration::from_secs(30),
             calls_handled: 0,
         }],
@@ -213,7 +215,9 @@ fn engine_snapshot_fills_queues_callers_and_agents() {
     assert_eq!(
         s["agents"][0],
         json!({"id": "agent-demo-anna", "name": "Anna de Vries", "state": "not_ready",
-               "reason": "lunch", "since": T0 + 30_000, "call_id": null, "device": "phone",
+               "reason": "lunch", "reason_code": null, "since": T0 + 30_000, "call_id": null,
+               "caller": null, "customer_name": null, "device": "phone",
+               "registered": false, "transport": null, "reachable": false,
                "held": null, "quality": {"server": null, "browser": null}})
     );
     // The same state read 7 ms later keeps its `since`: nothing changed, no update.

@@ -6,6 +6,7 @@
 pub mod actions;
 pub mod feed;
 mod live;
+mod live_agents;
 
 use serde::Deserialize;
 

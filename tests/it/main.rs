@@ -20,6 +20,7 @@ mod i18n;
 mod malformed;
 mod queue;
 mod queue_waiting;
+mod registration;
 mod rtp;
 mod scenario;
 mod scripted;

@@ -101,6 +101,8 @@ async fn callback_request_is_stored_and_linked() {
 async fn voice_message_is_recorded_and_linked() {
     within(60, async {
         let t = spawn_queue_app(|_| {}).await;
+        // A registered phone: an agent whose phone is not registered serves nobody (issue 10).
+        let _phone = registered_phone(&t, "2001").await;
         t.not_ready("anna", "lunch").await;
         let (mut ua, mut rtp, answer) = unclassified_caller(&t).await;
         t.queued(&ua.call_id).await;
@@ -161,6 +163,8 @@ async fn voice_message_is_recorded_and_linked() {
 async fn waiting_caller_hears_position_and_estimate() {
     within(60, async {
         let t = spawn_queue_app(|c| c.acd.announce_interval_secs = 3).await;
+        // A registered phone: an agent whose phone is not registered serves nobody (issue 10).
+        let _phone = registered_phone(&t, "2001").await;
         t.not_ready("anna", "lunch").await;
         let (mut ua, mut rtp, answer) = unclassified_caller(&t).await;
         // "Connecting" (6.7 s), then "you are caller number 1, the wait is about …".

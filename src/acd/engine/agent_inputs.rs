@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::domain::AgentId;
 
-use super::super::{AcdError, AcdOutput, AgentInfo, AgentState, CancelReason};
+use super::super::{AcdError, AcdOutput, AgentInfo, AgentState, CancelReason, ReasonCode};
 use super::Acd;
 
 impl Acd {
@@ -16,7 +16,7 @@ impl Acd {
         }
         let id = info.id.clone();
         self.agents.upsert_offline(now, info);
-        self.transition(now, &id, AgentState::Available, "login", true);
+        self.transition(now, &id, AgentState::Available, "login", None, true);
         self.route(now);
         Ok(())
     }
@@ -24,6 +24,15 @@ impl Acd {
     /// Logs an agent out; a ringing offer is cancelled and its entry offered to the next agent.
     /// Refused while on a call.
     pub fn agent_logout(&mut self, now: Instant, id: &AgentId) -> Result<(), AcdError> {
+        self.logout_as(now, id, ReasonCode::Logout)
+    }
+
+    /// A supervisor logs an agent out (as [`Acd::agent_logout`], reason code `supervisor`).
+    pub fn supervisor_logout(&mut self, now: Instant, id: &AgentId) -> Result<(), AcdError> {
+        self.logout_as(now, id, ReasonCode::Supervisor)
+    }
+
+    fn logout_as(&mut self, now: Instant, id: &AgentId, code: ReasonCode) -> Result<(), AcdError> {
         match self.state_of(id)? {
             AgentState::Offline => return Err(AcdError::NotLoggedIn(id.clone())),
             AgentState::OnCall => return Err(invalid(id, &AgentState::OnCall, "log out")),
@@ -42,7 +51,7 @@ impl Acd {
             }
             AgentState::Available | AgentState::WrapUp | AgentState::NotReady { .. } => {}
         }
-        self.transition(now, id, AgentState::Offline, "logout", false);
+        self.transition(now, id, AgentState::Offline, "logout", Some(code), false);
         self.route(now);
         for entry in self.queues.ids_by_seq() {
             self.tell_if_nobody_serves(&entry);
@@ -59,7 +68,7 @@ impl Acd {
             AgentState::Offline => return Err(AcdError::NotLoggedIn(id.clone())),
             other => return Err(invalid(id, &other, "become available")),
         }
-        self.transition(now, id, AgentState::Available, "ready", true);
+        self.transition(now, id, AgentState::Available, "ready", None, true);
         self.route(now);
         Ok(())
     }
@@ -72,6 +81,27 @@ impl Acd {
         id: &AgentId,
         reason: String,
     ) -> Result<(), AcdError> {
+        self.not_ready_as(now, id, reason, None)
+    }
+
+    /// A supervisor sets an agent not ready (as [`Acd::set_not_ready`], reason code
+    /// `supervisor`; `reason` is the supervisor's text).
+    pub fn supervisor_not_ready(
+        &mut self,
+        now: Instant,
+        id: &AgentId,
+        reason: String,
+    ) -> Result<(), AcdError> {
+        self.not_ready_as(now, id, reason, Some(ReasonCode::Supervisor))
+    }
+
+    fn not_ready_as(
+        &mut self,
+        now: Instant,
+        id: &AgentId,
+        reason: String,
+        code: Option<ReasonCode>,
+    ) -> Result<(), AcdError> {
         match self.state_of(id)? {
             AgentState::Available | AgentState::NotReady { .. } | AgentState::WrapUp => {}
             AgentState::Offline => return Err(AcdError::NotLoggedIn(id.clone())),
@@ -80,7 +110,7 @@ impl Acd {
         let to = AgentState::NotReady {
             reason: reason.clone(),
         };
-        self.transition(now, id, to, &reason, false);
+        self.transition(now, id, to, &reason, code, false);
         Ok(())
     }
 
@@ -91,7 +121,7 @@ impl Acd {
             AgentState::Offline => return Err(AcdError::NotLoggedIn(id.clone())),
             other => return Err(invalid(id, &other, "finish wrap-up")),
         }
-        self.transition(now, id, AgentState::Available, "wrap-up done", true);
+        self.transition(now, id, AgentState::Available, "wrap-up done", None, true);
         self.route(now);
         Ok(())
     }
@@ -103,7 +133,7 @@ impl Acd {
             AgentState::Offline => return Err(AcdError::NotLoggedIn(id.clone())),
             other => return Err(invalid(id, &other, "end a call")),
         }
-        self.transition(now, id, AgentState::WrapUp, "call ended", false);
+        self.transition(now, id, AgentState::WrapUp, "call ended", None, false);
         let until = self.cfg.wrapup().map(|d| now + d);
         if let Some(rec) = self.agents.get_mut(id) {
             rec.wrapup_until = until;
@@ -132,23 +162,50 @@ impl Acd {
             .collect();
         due.sort();
         for (_, id) in due {
-            self.transition(now, &id, AgentState::Available, "wrap-up ended", true);
+            self.transition(now, &id, AgentState::Available, "wrap-up ended", None, true);
+        }
+    }
+
+    /// The agent's device can (`true`) or cannot take a call now: a phone gained or lost its
+    /// registration, or the agent switched device. Works for agents not logged in yet (kept for
+    /// their login). With `require_registration`, an unreachable agent keeps their state but is
+    /// not offered calls nor counted for estimates; reachable again, they are offered the next
+    /// caller at once.
+    pub fn set_reachable(&mut self, now: Instant, id: &AgentId, reachable: bool) {
+        let changed = if reachable {
+            self.unreachable.remove(id)
+        } else {
+            self.unreachable.insert(id.clone())
+        };
+        if !changed || !self.cfg.require_registration {
+            return;
+        }
+        tracing::debug!(agent = %id, reachable, "agent reachability");
+        if reachable {
+            self.route(now);
+        } else {
+            for entry in self.queues.ids_by_seq() {
+                self.tell_if_nobody_serves(&entry);
+            }
         }
     }
 
     /// The only place an agent's state changes: bookkeeping and the `AgentState` output.
-    /// `reset_idle` restarts the agent's idle time when they become available.
+    /// `code` marks a system reason (see `ReasonCode`); `reset_idle` restarts the agent's idle
+    /// time when they become available.
     pub(super) fn transition(
         &mut self,
         now: Instant,
         id: &AgentId,
         to: AgentState,
         reason: &str,
+        code: Option<ReasonCode>,
         reset_idle: bool,
     ) {
         let Some(rec) = self.agents.get_mut(id) else {
             return;
         };
+        rec.reason_code = code;
         let from = std::mem::replace(&mut rec.state, to.clone());
         if from == AgentState::WrapUp && to != AgentState::WrapUp {
             rec.wrapup_until = None;
@@ -168,6 +225,7 @@ impl Acd {
             from,
             to,
             reason: Some(reason.to_owned()),
+            code,
             at: now,
         });
     }

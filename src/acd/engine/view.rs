@@ -29,7 +29,7 @@ impl Acd {
         let pool: Vec<_> = self
             .agents
             .iter()
-            .filter(|a| a.logged_in() && a.serves(category))
+            .filter(|a| a.logged_in() && a.serves(category) && self.offerable(&a.info.id))
             .collect();
         let mut ahead: Vec<_> = self
             .queues
@@ -108,6 +108,8 @@ impl Acd {
                 categories: a.info.categories.clone(),
                 level: a.info.level,
                 state: a.state.clone(),
+                reason_code: a.reason_code,
+                reachable: self.offerable(&a.info.id),
                 since: a.since,
                 calls_handled: a.calls_handled,
             })

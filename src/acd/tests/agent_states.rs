@@ -15,6 +15,7 @@ fn login_makes_available_and_every_change_is_an_output() {
             from: AgentState::Offline,
             to: AgentState::Available,
             reason: Some("login".into()),
+            code: None,
             at: sim.at(0),
         }]
     );
@@ -120,6 +121,7 @@ fn wrapup_timer_then_available() {
         from: AgentState::WrapUp,
         to: AgentState::Available,
         reason: Some("wrap-up ended".into()),
+        code: None,
         at: sim.at(95),
     }));
     assert_eq!(

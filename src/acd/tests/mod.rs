@@ -6,6 +6,7 @@ mod guard;
 mod offers;
 mod ordering;
 mod random;
+mod reach;
 mod service;
 mod waiting;
 

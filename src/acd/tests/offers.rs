@@ -37,6 +37,7 @@ fn ring_timeout_moves_the_caller_to_the_next_agent_keeping_their_place() {
         from: AgentState::Ringing { offer },
         to: not_ready("no answer"),
         reason: Some("no answer".into()),
+        code: Some(crate::acd::ReasonCode::NoAnswer),
         at: sim.at(25),
     }));
     assert_eq!(sim.state("a1"), not_ready("no answer"));

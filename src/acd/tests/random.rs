@@ -1,6 +1,7 @@
-//! Randomised interleavings of arrivals, hang-ups, agent state changes, answers, failures and
-//! ring timeouts (issue 3 acceptance); the invariants are checked after every input. A failing
-//! run prints its seed: rerun one with `run(seed)`.
+//! Randomised interleavings of arrivals, hang-ups, agent state changes, answers, failures,
+//! ring timeouts (issue 3 acceptance) and phones gaining or losing their registration (issue
+//! 10); the invariants are checked after every input. A failing run prints its seed: rerun one
+//! with `run(seed)`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -39,6 +40,10 @@ struct Model {
     /// Agent states, followed through `AgentState` outputs (`from` must match).
     states: HashMap<AgentId, AgentState>,
     skills: HashMap<AgentId, Vec<Category>>,
+    /// Agents whose device cannot take a call now (as told to the engine).
+    unreachable: HashSet<AgentId>,
+    /// `require_registration` of this run.
+    require: bool,
     next_entry: u64,
     /// Why the current input may cancel an offer (`None`: it must cancel none).
     cancel_reason: Option<CancelReason>,
@@ -54,11 +59,18 @@ struct Stats {
     cancels_by_reason: [u64; 3],
     answered: u64,
     max_waiting: usize,
+    /// Reachability changes told to the engine while `require_registration` was on.
+    reach_changes: u64,
 }
 
 impl Model {
     fn serves(&self, agent: &AgentId, category: Category) -> bool {
         category == Unclassified || self.skills[agent].contains(&category)
+    }
+
+    /// Whether the router may offer `agent` calls.
+    fn offerable(&self, agent: &AgentId) -> bool {
+        !self.require || !self.unreachable.contains(agent)
     }
 
     fn state(&self, agent: &AgentId) -> AgentState {
@@ -91,6 +103,7 @@ impl Model {
                         "{entry} or {agent} already in a live offer"
                     );
                     assert!(self.serves(&agent, self.category_of(&entry)));
+                    assert!(self.offerable(&agent), "{agent} is unreachable");
                     self.offers.insert(offer, (entry.clone(), agent.clone()));
                     made.push((offer, entry, agent));
                     self.stats.offers += 1;
@@ -126,11 +139,9 @@ impl Model {
                     assert_eq!(self.status.get(&entry), Some(&Status::Waiting));
                     if reason == CallbackReason::NobodyServes {
                         let cat = self.category_of(&entry);
-                        assert!(
-                            self.states.iter().all(|(a, s)| {
-                                *s == AgentState::Offline || !self.serves(a, cat)
-                            })
-                        );
+                        assert!(self.states.iter().all(|(a, s)| {
+                            *s == AgentState::Offline || !self.serves(a, cat) || !self.offerable(a)
+                        }));
                     }
                 }
             }
@@ -176,8 +187,9 @@ impl Model {
                 AgentState::Ringing { offer } => assert_eq!(held, [*offer], "{}", a.id),
                 _ => assert!(held.is_empty(), "{} holds {held:?}", a.id),
             }
-            // No idle agent next to an offerable entry it serves.
-            if a.state == AgentState::Available {
+            assert_eq!(a.reachable, self.offerable(&a.id), "reachable {}", a.id);
+            // No idle agent who may be offered calls next to an offerable entry it serves.
+            if a.state == AgentState::Available && a.reachable {
                 let idle_next_to = snap
                     .entries()
                     .find(|e| e.offer.is_none() && self.serves(&a.id, e.category));
@@ -252,8 +264,10 @@ fn run(seed: u64) -> Stats {
         .unwrap(),
         ageing_secs: pick(&mut rng, &[0, 30, 120]).unwrap(),
         wrapup_secs: pick(&mut rng, &[0, 10, 30]).unwrap(),
+        require_registration: rng.random_bool(0.7),
         ..AcdConfig::default()
     };
+    let require = cfg.require_registration;
     let t0 = Instant::now();
     let mut m = Model {
         acd: Acd::new(cfg, t0),
@@ -266,6 +280,8 @@ fn run(seed: u64) -> Stats {
         dead_offers: Vec::new(),
         states: HashMap::new(),
         skills: HashMap::new(),
+        unreachable: HashSet::new(),
+        require,
         next_entry: 0,
         cancel_reason: None,
         stats: Stats::default(),
@@ -448,6 +464,19 @@ fn step(m: &mut Model, rng: &mut StdRng, agents: &[AgentId]) {
                 assert_eq!(r.is_ok(), !offered, "{r:?}");
             }
         }
+        89..=90 => {
+            // A phone registers or its registration lapses (any state, logged in or not).
+            let reachable = rng.random_bool(0.7);
+            let changed = if reachable {
+                m.unreachable.remove(&agent)
+            } else {
+                m.unreachable.insert(agent.clone())
+            };
+            if changed && m.require {
+                m.stats.reach_changes += 1;
+            }
+            m.acd.set_reachable(now, &agent, reachable);
+        }
         _ => {
             let by = Duration::from_millis(rng.random_range(0..20_000));
             m.advance(by);
@@ -468,6 +497,7 @@ fn random_interleavings_keep_the_invariants() {
                 }
                 total.answered += s.answered;
                 total.max_waiting = total.max_waiting.max(s.max_waiting);
+                total.reach_changes += s.reach_changes;
             }
             Err(_) => panic!("randomised ACD test failed with seed {seed}"),
         }
@@ -482,4 +512,5 @@ fn random_interleavings_keep_the_invariants() {
     );
     assert!(total.answered > SEEDS * 5, "{total:?}");
     assert!(total.max_waiting >= 10, "{total:?}");
+    assert!(total.reach_changes > SEEDS, "{total:?}");
 }

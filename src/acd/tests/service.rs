@@ -86,3 +86,46 @@ async fn service_delivers_notices_times_out_rings_and_stops() {
     tasks.wait().await;
     assert_eq!(acd.snapshot().await, Err(AcdError::Stopped));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_handle_carries_reachability_and_supervisor_codes() {
+    let tasks = TaskTracker::new();
+    let stop = CancellationToken::new();
+    let acd = AcdService::start(AcdConfig::default(), &tasks, stop.clone());
+    assert!(acd.require_registration());
+    assert!(!acd.offers_calls(crate::domain::Device::Phone, false));
+    assert!(acd.offers_calls(crate::domain::Device::Browser, false));
+    let mut states = acd.agent_states();
+    acd.set_reachable(aid("a1"), false).await.unwrap();
+    acd.agent_login(AgentInfo {
+        id: aid("a1"),
+        categories: vec![Hardware],
+        level: 1,
+    })
+    .await
+    .unwrap();
+    let (tx, mut notices) = mpsc::channel(16);
+    acd.enqueue(entry("c1"), tx).await.unwrap();
+    // The caller hears their place and the options (nobody reachable serves), but no phone rings.
+    while let Ok(n) = notices.try_recv() {
+        assert!(
+            !matches!(n, QueueNotice::Offer { .. }),
+            "no offer to an unreachable phone"
+        );
+    }
+    acd.set_reachable(aid("a1"), true).await.unwrap();
+    assert!(matches!(
+        notices.recv().await,
+        Some(QueueNotice::Offer { .. })
+    ));
+    let login = states.recv().await.unwrap();
+    assert_eq!((login.to.name(), login.reason_code), ("available", None));
+    assert_eq!(states.recv().await.unwrap().to.name(), "ringing");
+    acd.supervisor_logout(aid("a1")).await.unwrap();
+    let out = states.recv().await.unwrap();
+    assert_eq!(
+        (out.to.name(), out.reason_code),
+        ("offline", Some(crate::acd::ReasonCode::Supervisor))
+    );
+    stop.cancel();
+}
