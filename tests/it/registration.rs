@@ -133,7 +133,7 @@ impl Feed {
 /// Registers with `Expires: expires`. The test shortened the registrar's minimum just before;
 /// until the SIP task has taken that, a short registration gets 423, so it is tried again
 /// (up to 5 s).
-async fn register_for(phone: &mut AgentPhone, password: &str, expires: u32) {
+pub(crate) async fn register_for(phone: &mut AgentPhone, password: &str, expires: u32) {
     let end = tokio::time::Instant::now() + 5 * SECS;
     loop {
         let statuses = phone.register_with(password, 1, expires).await;

@@ -105,14 +105,17 @@ function DeviceControls({ s }) {
   const d = s.device;
   let health = null;
   if (device === 'phone' && d) {
-    const text = d.registered
+    const full = d.registered
       ? t('device.registered', { transport: (d.transport || '').toUpperCase() })
       : t('device.not_registered');
+    // Registered: a short chip (the full sentence as its tooltip); not registered: said in full.
+    const shown = d.registered ? t('device.registered_short', { transport: (d.transport || '').toUpperCase() }) : full;
     health = html`<span class=${`health ${d.registered ? 'ok' : 'bad'}`} data-testid="device-health"
-      data-registered=${String(!!d.registered)} title=${d.registered ? '' : t('device.not_registered_advice')}>${text}</span>`;
+      data-registered=${String(!!d.registered)} title=${d.registered ? full : t('device.not_registered_advice')}>
+      <span class="sr-only">${full}</span><span aria-hidden="true">${shown}</span></span>`;
   }
   return html`
-    <label class="device-label">${t('device.answer_on')}
+    <label class="device-label" title=${t('device.answer_on')}><span class="sr-only">${t('device.answer_on')}</span>
       <select data-testid="device-select" value=${device} onChange=${(e) => act.setDevice(e.target.value)}>
         <option value="phone">${t('device.phone')}</option>
         <option value="browser">${t('device.browser')}</option>
