@@ -1,6 +1,6 @@
-//! The agents' API under `/api` (issue 3 point 3, issue 4 points 1 and 6): login and logout
-//! with sessions, the signed-in agent and their ACD state, state changes, and a supervisor's
-//! agent list. Request and response shapes: docs/api.md.
+//! The agents' API under `/api` (issue 3 point 3, issue 4 points 1 and 6, issue 10): login
+//! and logout with sessions, the signed-in agent and their ACD state, state changes, the desk
+//! language, and a supervisor's agent list. Request and response shapes: docs/api.md.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use super::error::{ApiError, ApiJson, BODY_LIMIT, not_found};
 use crate::acd::{AcdError, AcdHandle, AcdSnapshot, AgentInfo, AgentState};
 use crate::call::CallContext;
 use crate::desk::intakes::{DeskError, IntakeOps};
-use crate::domain::{AgentId, Category, Device};
+use crate::domain::{AgentId, Category, Device, Language};
 use crate::store::{AgentRow, now_ms};
 use crate::supervisor::SupervisorFeed;
 
@@ -42,6 +42,7 @@ pub(super) fn router(state: ApiState) -> Router {
         .route("/me/wrapup-done", post(wrapup_done))
         .route("/agents", get(list_agents))
         .route("/agents/me/device", put(set_my_device))
+        .route("/agents/me/language", put(set_my_language))
         .route("/agents/{id}/device", put(set_agent_device))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -66,6 +67,10 @@ struct AgentView {
     categories: Vec<Category>,
     level: i64,
     device: Device,
+    /// Second-level groups (the inbox).
+    groups: Vec<String>,
+    /// The desk language chosen (`null`: the browser's).
+    language: Option<Language>,
 }
 
 impl From<AgentRow> for AgentView {
@@ -79,6 +84,8 @@ impl From<AgentRow> for AgentView {
             categories: a.categories,
             level: a.level,
             device: a.device,
+            groups: a.groups,
+            language: a.language,
         }
     }
 }
@@ -136,6 +143,7 @@ struct Done {
 async fn login(
     State(st): State<ApiState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    desk: Option<Extension<IntakeOps>>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
@@ -167,7 +175,7 @@ async fn login(
         limiter.refund_ip(ip);
     }
 
-    acd_login(&st.acd, &row).await?;
+    acd_login(&st.acd, &row, desk.as_deref()).await?;
     let token = auth::new_token();
     let now = now_ms();
     let ttl_ms = i64::try_from(st.auth.session_ttl.as_millis()).unwrap_or(i64::MAX);
@@ -210,9 +218,14 @@ fn check_limit(st: &ApiState, ip: Option<std::net::IpAddr>, login: &str) -> Resu
     Ok(())
 }
 
-/// Logs the agent into the ACD (available); a second session of a logged-in agent is fine.
-async fn acd_login(acd: &AcdHandle, row: &AgentRow) -> Result<(), ApiError> {
-    if !takes_calls(row) {
+/// Logs the agent into the ACD (available) when they take calls; a second session of a
+/// logged-in agent is fine.
+pub(super) async fn acd_login(
+    acd: &AcdHandle,
+    row: &AgentRow,
+    desk: Option<&IntakeOps>,
+) -> Result<(), ApiError> {
+    if !takes_calls(row, desk) {
         return Ok(());
     }
     let info = AgentInfo {
@@ -227,11 +240,20 @@ async fn acd_login(acd: &AcdHandle, row: &AgentRow) -> Result<(), ApiError> {
 }
 
 /// Only first-level agents with a phone or the browser softphone take hotline calls:
-/// supervisors, admins and the second level sign in to the desk without entering the queues.
-fn takes_calls(row: &AgentRow) -> bool {
+/// supervisors, admins and the second level (unless `[desk] second_level_takes_calls`) sign
+/// in to the desk without entering the queues.
+fn takes_calls(row: &AgentRow, desk: Option<&IntakeOps>) -> bool {
     row.role == "agent"
-        && row.level == 1
+        && level_takes_calls(row, desk)
         && (row.extension.is_some() || row.device == Device::Browser)
+}
+
+/// What a second-level agent hears when asking to become available.
+pub(super) const SECOND_LEVEL_REFUSAL: &str = "second-level agents do not take first-level calls";
+
+/// The first level takes calls; levels 2 and 3 only with `[desk] second_level_takes_calls`.
+pub(super) fn level_takes_calls(row: &AgentRow, desk: Option<&IntakeOps>) -> bool {
+    row.level <= 1 || desk.is_some_and(IntakeOps::second_level_takes_calls)
 }
 
 /// Maps a refusal of the queue engine to 409 (with the agent's state) or 503.
@@ -319,18 +341,24 @@ async fn set_state(
     ApiJson(req): ApiJson<StateRequest>,
 ) -> Result<Json<StateView>, ApiError> {
     let id = session.agent_id.clone();
+    let row = st
+        .store
+        .get_agent(&id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
     // After a server restart the ACD knows nobody: a signed-in agent is logged in again.
     let snap = snapshot(&st.acd).await?;
     if matches!(req, StateRequest::Available) {
+        if !level_takes_calls(&row, desk.as_deref()) {
+            return Err(ApiError::Conflict {
+                message: SECOND_LEVEL_REFUSAL.to_owned(),
+                state: StateView::of(&snap, &id).state,
+            });
+        }
         require_outcome(desk.as_deref(), &id, StateView::of(&snap, &id).state).await?;
     }
     if StateView::of(&snap, &id).state == AgentState::Offline.name() {
-        let row = st
-            .store
-            .get_agent(&id)
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
-        acd_login(&st.acd, &row).await?;
+        acd_login(&st.acd, &row, desk.as_deref()).await?;
     }
     let result = match req {
         StateRequest::Available => st
@@ -439,6 +467,7 @@ async fn set_my_device(
     session: Session,
     feed: Option<Extension<SupervisorFeed>>,
     calls: Option<Extension<Arc<CallContext>>>,
+    desk: Option<Extension<IntakeOps>>,
     ApiJson(req): ApiJson<DeviceRequest>,
 ) -> Result<Json<DeviceView>, ApiError> {
     let device = parse_device(&req.device)?;
@@ -450,6 +479,7 @@ async fn set_my_device(
     let reacts = DeviceListeners {
         feed: feed.as_deref(),
         calls: calls.as_deref().map(Arc::as_ref),
+        desk: desk.as_deref(),
     };
     change_device(&st, row, device, true, reacts).await?;
     Ok(Json(DeviceView {
@@ -464,6 +494,7 @@ async fn set_agent_device(
     session: Session,
     feed: Option<Extension<SupervisorFeed>>,
     calls: Option<Extension<Arc<CallContext>>>,
+    desk: Option<Extension<IntakeOps>>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<DeviceRequest>,
 ) -> Result<Json<DeviceView>, ApiError> {
@@ -483,6 +514,7 @@ async fn set_agent_device(
     let reacts = DeviceListeners {
         feed: feed.as_deref(),
         calls: calls.as_deref().map(Arc::as_ref),
+        desk: desk.as_deref(),
     };
     change_device(&st, row, device, signed_in, reacts).await?;
     let details = serde_json::json!({ "from": from, "to": device });
@@ -506,6 +538,8 @@ async fn set_agent_device(
 struct DeviceListeners<'a> {
     feed: Option<&'a SupervisorFeed>,
     calls: Option<&'a CallContext>,
+    /// The desk settings (who takes calls).
+    desk: Option<&'a IntakeOps>,
 }
 
 /// Stores the new device and applies the queue rule. Switching back to the phone without an
@@ -541,7 +575,42 @@ async fn change_device(
         calls.extensions.forget(&row.id);
     }
     if signed_in && device == Device::Browser {
-        acd_login(&st.acd, &AgentRow { device, ..row }).await?;
+        acd_login(&st.acd, &AgentRow { device, ..row }, reacts.desk).await?;
     }
     Ok(())
+}
+
+/// `PUT /api/agents/me/language` body: `"nl"`, `"en"` or `null` (the browser's language).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LanguageRequest {
+    language: serde_json::Value,
+}
+
+#[derive(Serialize)]
+struct LanguageView {
+    language: Option<Language>,
+}
+
+/// `PUT /api/agents/me/language`: the desk language the signed-in agent chose.
+async fn set_my_language(
+    State(st): State<ApiState>,
+    session: Session,
+    ApiJson(req): ApiJson<LanguageRequest>,
+) -> Result<Json<LanguageView>, ApiError> {
+    let language = match &req.language {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) if s == "nl" => Some(Language::Nl),
+        serde_json::Value::String(s) if s == "en" => Some(Language::En),
+        other => {
+            let shown: String = other.to_string().chars().take(32).collect();
+            return Err(ApiError::Unprocessable(format!(
+                "language must be \"nl\", \"en\" or null, not {shown}"
+            )));
+        }
+    };
+    if !st.store.set_agent_language(&session.agent_id, language).await? {
+        return Err(ApiError::Unauthenticated);
+    }
+    Ok(Json(LanguageView { language }))
 }

@@ -1,6 +1,11 @@
-//! Customers from the desk: search by name, organisation or number, create, edit, and add a
-//! caller's number to a customer (issue 4).
+//! Customers from the desk: search by name, organisation, e-mail or number typed in any
+//! format (issues 4 and 10), create, edit, and add a caller's number to a customer.
 
+use std::collections::HashMap;
+
+use super::codec::get;
+use super::sql::Sql;
+use super::worklist::{contains_pattern, is_phone_shaped};
 use super::{Customer, Store, StoreError};
 use crate::domain::CustomerId;
 
@@ -23,27 +28,53 @@ pub struct CustomerData {
     pub notes: Option<String>,
 }
 
-/// `%text%` for `LIKE … ESCAPE '\'`, lower-cased, with `%`, `_` and `\` taken literally.
-fn contains_pattern(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
+/// What a customer search looks for, read once from the typed text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomerQuery {
+    /// `%text%` (lower-cased) over name, organisation and e-mail; `None` lists everyone.
+    pattern: Option<String>,
+    /// The number in E.164, when the text is one in any format (`020 123 4567`,
+    /// `0031201234567`, `+31 20 123 4567`, …): matches main and extra numbers exactly.
+    e164: Option<String>,
+    /// `%digits%` for a partial number of 4 or more digits (a national `0` read as the
+    /// country code, an international `00` dropped): matches inside main and extra numbers.
+    digits: Option<String>,
 }
 
-/// The digits of a query that looks like a phone number (3 or more digits, only separators).
-fn phone_digits(q: &str) -> Option<String> {
-    let ok = q
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')' | '.' | '/'));
-    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-    (ok && digits.len() >= 3).then_some(digits)
+/// Fewest digits a partial number needs to be searched by digits.
+const MIN_PARTIAL_DIGITS: usize = 4;
+
+impl CustomerQuery {
+    /// Reads `q` with `country_code` for national numbers; blank lists everyone.
+    pub fn parse(q: &str, country_code: &str) -> CustomerQuery {
+        let q = q.trim();
+        if q.is_empty() {
+            return CustomerQuery::default();
+        }
+        let phone = is_phone_shaped(q);
+        let e164 = phone
+            .then(|| crate::phone::normalize(q, country_code).ok())
+            .flatten()
+            .map(crate::phone::E164::into_string);
+        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+        let digits = (phone && digits.len() >= MIN_PARTIAL_DIGITS).then(|| {
+            let international = if q.starts_with('+') {
+                digits
+            } else if let Some(rest) = digits.strip_prefix("00") {
+                rest.to_owned()
+            } else if let Some(rest) = digits.strip_prefix('0') {
+                format!("{country_code}{rest}")
+            } else {
+                digits
+            };
+            format!("%{international}%")
+        });
+        CustomerQuery {
+            pattern: Some(contains_pattern(q)),
+            e164,
+            digits,
+        }
+    }
 }
 
 /// `None` and `Some("")` both mean "no value" in the database.
@@ -52,42 +83,84 @@ fn non_empty(v: &Option<String>) -> Option<&str> {
 }
 
 impl Store {
-    /// Customers whose name or organisation contains `q` (any case), or whose main or extra
-    /// number contains its digits; by name. An empty `q` lists everyone.
+    /// Customers whose name, organisation or e-mail contains the text (any case), or whose
+    /// main or extra number is the typed number or contains its digits; by name. A blank
+    /// query lists everyone.
     pub async fn search_customers(
         &self,
-        q: &str,
+        q: &CustomerQuery,
         limit: i64,
         offset: i64,
     ) -> Result<Vec<Customer>, StoreError> {
         const OP: &str = "search_customers";
-        let q = q.trim();
-        if q.is_empty() {
+        let Some(pattern) = &q.pattern else {
             return self.list_customers(limit, offset).await;
+        };
+        let mut sql = Sql::new("SELECT id FROM customers WHERE LOWER(name) LIKE ");
+        sql.text(pattern.as_str())
+            .push(" ESCAPE '\\' OR LOWER(COALESCE(organisation, '')) LIKE ")
+            .text(pattern.as_str())
+            .push(" ESCAPE '\\' OR LOWER(COALESCE(email, '')) LIKE ")
+            .text(pattern.as_str())
+            .push(" ESCAPE '\\'");
+        if let Some(e164) = &q.e164 {
+            sql.push(" OR phone = ")
+                .text(e164.as_str())
+                .push(" OR id IN (SELECT customer_id FROM customer_phones WHERE number = ")
+                .text(e164.as_str())
+                .push(")");
         }
-        let text = contains_pattern(q);
-        let digits = phone_digits(q).map(|d| format!("%{d}%"));
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM customers WHERE LOWER(name) LIKE $1 ESCAPE '\\' \
-             OR LOWER(COALESCE(organisation, '')) LIKE $1 ESCAPE '\\' \
-             OR ($2 IS NOT NULL AND (phone LIKE $2 OR id IN \
-                 (SELECT customer_id FROM customer_phones WHERE number LIKE $2))) \
-             ORDER BY name, id LIMIT $3 OFFSET $4",
-        )
-        .bind(text)
-        .bind(digits)
-        .bind(limit.max(0))
-        .bind(offset.max(0))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(c) = self.get_customer(&CustomerId::from_string(id)).await? {
-                out.push(c);
-            }
+        if let Some(digits) = &q.digits {
+            sql.push(" OR phone LIKE ")
+                .text(digits.as_str())
+                .push(" OR id IN (SELECT customer_id FROM customer_phones WHERE number LIKE ")
+                .text(digits.as_str())
+                .push(")");
         }
-        Ok(out)
+        sql.push(" ORDER BY name, id LIMIT ")
+            .int(limit.max(0))
+            .push(" OFFSET ")
+            .int(offset.max(0));
+        let rows = sql
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        let ids = rows
+            .iter()
+            .map(|r| get::<String>(r, "id", OP).map(CustomerId::from_string))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.customers_by_ids(&ids).await
+    }
+
+    /// How many draft, open and escalated intakes each of `customers` has (one query).
+    pub async fn open_intake_counts(
+        &self,
+        customers: &[CustomerId],
+    ) -> Result<HashMap<CustomerId, i64>, StoreError> {
+        const OP: &str = "open_intake_counts";
+        if customers.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut sql = Sql::new(
+            "SELECT customer_id, COUNT(*) AS n FROM intakes \
+             WHERE status IN ('draft', 'open', 'escalated') AND customer_id IN ",
+        );
+        sql.list(customers.iter().map(CustomerId::as_str))
+            .push(" GROUP BY customer_id");
+        let rows = sql
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    CustomerId::from_string(get::<String>(r, "customer_id", OP)?),
+                    get(r, "n", OP)?,
+                ))
+            })
+            .collect()
     }
 
     /// Stores a new customer under a fresh id; `data.name` must be set.
@@ -211,10 +284,28 @@ mod tests {
     }
 
     #[test]
-    fn phone_queries_are_digits_only() {
-        assert_eq!(phone_digits("+31 20-123").as_deref(), Some("3120123"));
-        assert_eq!(phone_digits("(020) 123").as_deref(), Some("020123"));
-        assert_eq!(phone_digits("12"), None);
-        assert_eq!(phone_digits("Gemeente 020"), None);
+    fn numbers_in_any_format_read_as_e164_and_partial_digits() {
+        for typed in [
+            "020 123 4567",
+            "0201234567",
+            "+31 20 123 4567",
+            "0031201234567",
+            "31201234567",
+            "(020) 123-45.67",
+        ] {
+            let q = CustomerQuery::parse(typed, "31");
+            assert_eq!(q.e164.as_deref(), Some("+31201234567"), "{typed}");
+        }
+        let partial = CustomerQuery::parse("020 123", "31");
+        assert_eq!(partial.digits.as_deref(), Some("%3120123%"));
+        assert_eq!(
+            CustomerQuery::parse("4567", "31").digits.as_deref(),
+            Some("%4567%")
+        );
+        assert_eq!(CustomerQuery::parse("456", "31").digits, None, "too short");
+        let name = CustomerQuery::parse("Gemeente 020", "31");
+        assert_eq!((name.e164, name.digits), (None, None));
+        assert_eq!(name.pattern.as_deref(), Some("%gemeente 020%"));
+        assert_eq!(CustomerQuery::parse("  ", "31"), CustomerQuery::default());
     }
 }

@@ -5,7 +5,8 @@ use super::*;
 use crate::domain::Language;
 use crate::store::testing::test_store;
 use crate::store::{
-    CallTransport, CustomerData, NewCall, NewEscalation, NewIntake, Store, StoreError,
+    CallTransport, CustomerData, CustomerQuery, IntakeFilter, IntakeStatus, NewCall,
+    NewEscalation, NewIntake, Store, StoreError,
 };
 
 const T0: i64 = 1_780_000_000_000;
@@ -370,10 +371,11 @@ async fn manual_intakes_lists_and_last_answered_call() {
     let all = |status: Option<IntakeStatus>, customer: Option<&str>, limit, offset| {
         let store = store.clone();
         let filter = IntakeFilter {
-            status,
+            statuses: status.into_iter().collect(),
             customer_id: customer.map(CustomerId::from_string),
             limit,
             offset,
+            ..IntakeFilter::default()
         };
         async move {
             store
@@ -463,7 +465,7 @@ async fn customers_are_searched_created_edited_and_given_numbers() {
         let store = store.clone();
         async move {
             store
-                .search_customers(q, 50, 0)
+                .search_customers(&CustomerQuery::parse(q, "31"), 50, 0)
                 .await
                 .unwrap()
                 .into_iter()
@@ -477,12 +479,26 @@ async fn customers_are_searched_created_edited_and_given_numbers() {
         vec!["Anouk de Vries"],
         "extra number"
     );
-    assert_eq!(
-        names("020 1234567").await,
-        Vec::<String>::new(),
-        "national form is not E.164 digits"
-    );
+    // Issue 10: a number typed in any format finds the customer (issue 4 matched E.164 digits
+    // only, so the national form found nobody).
+    for typed in [
+        "020 1234567",
+        "020 123 4567",
+        "0201234567",
+        "+31 20 123 4567",
+        "0031201234567",
+        "31201234567",
+    ] {
+        assert_eq!(names(typed).await, vec!["Anouk de Vries"], "{typed}");
+    }
     assert_eq!(names("201234567").await, vec!["Anouk de Vries"]);
+    assert_eq!(names("06 1234 5678").await, vec!["Anouk de Vries"], "mobile");
+    assert!(names("1234").await.contains(&"Anouk de Vries".to_owned()), "partial");
+    assert_eq!(
+        names("A.DEVRIES@zaanwijk").await,
+        vec!["Anouk de Vries"],
+        "e-mail, any case"
+    );
     assert!(
         names("Zaanwijk")
             .await
@@ -490,7 +506,14 @@ async fn customers_are_searched_created_edited_and_given_numbers() {
         "organisation"
     );
     assert!(names("%").await.is_empty(), "wildcards are literal");
-    assert_eq!(store.search_customers("", 3, 0).await.unwrap().len(), 3);
+    assert_eq!(
+        store
+            .search_customers(&CustomerQuery::parse("", "31"), 3, 0)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
 
     let data = CustomerData {
         name: Some("<script>alert(1)</script>".into()),

@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webrtc",
         include_str!("../../migrations/0006_webrtc.sql"),
     ),
+    (
+        7,
+        "worklists",
+        include_str!("../../migrations/0007_worklists.sql"),
+    ),
 ];
 
 /// A migrator over every embedded migration; `run` is idempotent.

@@ -4,11 +4,14 @@
 //! queries. Every query is a runtime `&'static str` with `$N` placeholders, which both engines
 //! accept; times are `i64` epoch milliseconds; see docs/schema.md for every table.
 //! Repositories per table live in the submodules (`customers`, `calls`, `intakes`, `events`,
-//! `agents`, `quality`, `demo`); `testing` gives each test a fresh database.
+//! `agents`, `quality`, `demo`; the desk's work lists in `desk`, `worklist`, `notes`,
+//! `tickets`, `my_calls`); `sql` assembles the few statements whose shape depends on the
+//! request; `testing` gives each test a fresh database.
 
 mod agents;
 mod audit;
 mod calls;
+mod claims;
 mod codec;
 mod customer_edit;
 mod customers;
@@ -19,11 +22,16 @@ mod escalations;
 mod events;
 mod intakes;
 mod migrations;
+mod my_calls;
+mod notes;
 mod quality;
 mod queue;
 pub(crate) mod reports;
 mod sessions;
+mod sql;
 pub mod testing;
+mod tickets;
+mod worklist;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -33,14 +41,18 @@ use sqlx::any::AnyPoolOptions;
 pub use agents::AgentRow;
 pub use audit::{AuditRow, DayCalls, EscalationCount, NewAudit};
 pub use calls::{CallEnd, CallRow, CallTransport, HangupBy, NewCall, Outcome};
-pub use customer_edit::CustomerData;
+pub use customer_edit::{CustomerData, CustomerQuery};
 pub use customers::Customer;
 pub use demo::DemoSummary;
-pub use desk::{IntakeEdit, IntakeFilter, NewManualIntake};
+pub use desk::{IntakeEdit, NewManualIntake};
 pub use error::StoreError;
 pub use escalations::{EscalationRow, NewEscalation};
 pub use events::{EventRow, NewEvent};
 pub use intakes::{IntakeRecord, IntakeStatus, NewIntake};
+pub use my_calls::{AnsweredCall, CallIntake};
+pub use notes::{NoteKind, NoteRow};
+pub use tickets::{format_ticket_no, parse_ticket_no};
+pub use worklist::{GroupCount, IntakeFilter, IntakeSort, OwnerFilter, TextQuery};
 pub use quality::{QualitySample, QualitySource};
 pub use queue::{CallbackRow, NewCallback, NewVoiceMessage, OfferResult};
 pub use reports::{
@@ -68,15 +80,24 @@ pub(crate) enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The zone whose calendar year numbers tickets (`[desk] time_zone`).
+    zone: Zone,
 }
 
 impl Store {
-    /// Opens `url` (`sqlite://firstline.db`, `sqlite::memory:`, `postgres://…`) and migrates.
+    /// Opens `url` (`sqlite://firstline.db`, `sqlite::memory:`, `postgres://…`), migrates, and
+    /// numbers older intakes; tickets count per year in `Europe/Amsterdam`.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_in_zone(url, Zone::CentralEurope).await
+    }
+
+    /// [`Store::connect`] with ticket numbers counted per calendar year in `zone`.
     ///
     /// SQLite files are created when missing and run in WAL mode with `foreign_keys=ON` and a
     /// busy timeout; `sqlite::memory:` gets a single, never-recycled connection (each SQLite
-    /// connection to `:memory:` is its own database).
-    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+    /// connection to `:memory:` is its own database). After the migrations, intakes from
+    /// before migration 7 get their ticket numbers (idempotent).
+    pub async fn connect_in_zone(url: &str, zone: Zone) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = backend_of(url)?;
         let memory = backend == Backend::Sqlite && is_memory(url);
@@ -133,7 +154,18 @@ impl Store {
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
-        Ok(Store { pool, backend })
+        let store = Store {
+            pool,
+            backend,
+            zone,
+        };
+        store.backfill_ticket_numbers().await?;
+        Ok(store)
+    }
+
+    /// The zone whose calendar year numbers tickets.
+    pub fn time_zone(&self) -> Zone {
+        self.zone
     }
 
     /// The pool, for reports and tests that read tables directly.
