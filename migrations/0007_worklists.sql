@@ -38,7 +38,7 @@ CREATE INDEX intakes_owner_idx ON intakes (owner_id, status, created_at);
 -- A caller's history (callers without a customer record).
 CREATE INDEX intakes_caller_idx ON intakes (caller, created_at);
 -- The level filter of the list, newest first.
-CREATE INDEX intakes_level_idx ON intakes (level, status, created_at);
+CREATE INDEX intakes_level_idx ON intakes (level, created_at);
 -- The agent's recent calls, newest first.
 CREATE INDEX calls_agent_connected_idx ON calls (agent_id, connected_at);
 

@@ -466,10 +466,9 @@ mod tests {
 
     #[test]
     fn desk_time_zone_and_group_names_are_checked() {
-        let cfg = Config::from_toml(
-            "[desk]\ntime_zone = \"UTC\"\nsecond_level_takes_calls = true\n",
-        )
-        .unwrap();
+        let cfg =
+            Config::from_toml("[desk]\ntime_zone = \"UTC\"\nsecond_level_takes_calls = true\n")
+                .unwrap();
         cfg.validate().unwrap();
         assert_eq!(cfg.desk.zone(), crate::store::Zone::Utc);
         assert!(cfg.desk.second_level_takes_calls);

@@ -609,7 +609,11 @@ async fn set_my_language(
             )));
         }
     };
-    if !st.store.set_agent_language(&session.agent_id, language).await? {
+    if !st
+        .store
+        .set_agent_language(&session.agent_id, language)
+        .await?
+    {
         return Err(ApiError::Unauthenticated);
     }
     Ok(Json(LanguageView { language }))

@@ -68,7 +68,9 @@ pub(super) fn owner(
         Some(id)
             if allow_agent_id
                 && id.len() <= MAX_NAME_PARAM
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
         {
             Ok(OwnerFilter::Agent(AgentId::from_string(id)))
         }
@@ -176,13 +178,20 @@ mod tests {
 
     #[test]
     fn next_link_keeps_the_parameters_and_replaces_the_offset() {
-        let link = next_link("/api/intakes", Some("status=open,escalated&offset=0&limit=2"), 2);
+        let link = next_link(
+            "/api/intakes",
+            Some("status=open,escalated&offset=0&limit=2"),
+            2,
+        );
         assert_eq!(
             link.unwrap().to_str().unwrap(),
             "</api/intakes?status=open,escalated&limit=2&offset=2>; rel=\"next\""
         );
         let link = next_link("/api/intakes", None, 50).unwrap();
-        assert_eq!(link.to_str().unwrap(), "</api/intakes?offset=50>; rel=\"next\"");
+        assert_eq!(
+            link.to_str().unwrap(),
+            "</api/intakes?offset=50>; rel=\"next\""
+        );
         let odd = next_link("/api/intakes", Some("q=a>b\"c"), 1).unwrap();
         assert_eq!(
             odd.to_str().unwrap(),
@@ -199,8 +208,14 @@ mod tests {
         assert!(statuses(Some("")).unwrap().is_empty());
         assert!(statuses(Some("open,lost")).is_err());
         let me = AgentId::from_string("agent-demo-eva");
-        assert_eq!(owner(Some("me"), &me, true).unwrap(), OwnerFilter::Agent(me.clone()));
-        assert_eq!(owner(Some("none"), &me, false).unwrap(), OwnerFilter::Nobody);
+        assert_eq!(
+            owner(Some("me"), &me, true).unwrap(),
+            OwnerFilter::Agent(me.clone())
+        );
+        assert_eq!(
+            owner(Some("none"), &me, false).unwrap(),
+            OwnerFilter::Nobody
+        );
         assert_eq!(owner(None, &me, false).unwrap(), OwnerFilter::Any);
         assert!(owner(Some("agent-demo-gijs"), &me, false).is_err());
         assert!(owner(Some("agent x"), &me, true).is_err());

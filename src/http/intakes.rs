@@ -214,7 +214,10 @@ async fn resolve(
     ApiJson(req): ApiJson<ResolveRequest>,
 ) -> Reply<Json<IntakeView>> {
     let id = IntakeId::from_string(id);
-    let view = hub.ops().resolve(&session.agent_id, &id, &req.solution).await?;
+    let view = hub
+        .ops()
+        .resolve(&session.agent_id, &id, &req.solution)
+        .await?;
     Ok(written(&hub, &session, view).await)
 }
 

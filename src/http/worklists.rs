@@ -79,7 +79,10 @@ pub(super) async fn add_note(
     ApiJson(req): ApiJson<NoteRequest>,
 ) -> Reply<(StatusCode, Json<NoteView>)> {
     let id = IntakeId::from_string(id);
-    let (note, view) = hub.ops().add_note(&session.agent_id, &id, &req.body).await?;
+    let (note, view) = hub
+        .ops()
+        .add_note(&session.agent_id, &id, &req.body)
+        .await?;
     intake_changed(&hub, &session.agent_id, &view, false).await;
     Ok((StatusCode::CREATED, Json(note)))
 }
@@ -98,7 +101,10 @@ pub(super) async fn reopen(
     ApiJson(req): ApiJson<ReopenRequest>,
 ) -> Reply<Json<IntakeView>> {
     let id = IntakeId::from_string(id);
-    let view = hub.ops().reopen(&session.agent_id, &id, &req.reason).await?;
+    let view = hub
+        .ops()
+        .reopen(&session.agent_id, &id, &req.reason)
+        .await?;
     Ok(written(&hub, &session, view).await)
 }
 
@@ -198,11 +204,17 @@ pub(super) async fn inbox(
         groups: found
             .groups
             .into_iter()
-            .map(|GroupCount { name, open, unclaimed }| GroupView {
-                name,
-                open,
-                unclaimed,
-            })
+            .map(
+                |GroupCount {
+                     name,
+                     open,
+                     unclaimed,
+                 }| GroupView {
+                    name,
+                    open,
+                    unclaimed,
+                },
+            )
             .collect(),
         intakes: found.intakes,
     }))

@@ -335,7 +335,9 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            vec!["anna", "bas", "chantal", "dirk", "femke", "sanne", "eva", "gijs"]
+            vec![
+                "anna", "bas", "chantal", "dirk", "femke", "sanne", "eva", "gijs"
+            ]
         );
         let eva = store.agent_by_login("eva").await.unwrap().unwrap();
         assert_eq!(eva.groups, vec!["Applications", "Workplace"]);

@@ -57,7 +57,9 @@ impl Store {
         &self,
         call: &CallId,
     ) -> Result<Option<IntakeRecord>, StoreError> {
-        let mut ids = self.intake_ids_for_calls(std::slice::from_ref(call)).await?;
+        let mut ids = self
+            .intake_ids_for_calls(std::slice::from_ref(call))
+            .await?;
         match ids.remove(call) {
             Some(id) => self.intake_record(&id).await,
             None => Ok(None),
@@ -377,7 +379,11 @@ async fn refresh_search_text(
             .fetch_one(&mut **tx)
             .await
             .map_err(StoreError::query(op))?;
-    let text = search_text(title.as_deref(), description.as_deref(), solution.as_deref());
+    let text = search_text(
+        title.as_deref(),
+        description.as_deref(),
+        solution.as_deref(),
+    );
     sqlx::query("UPDATE intakes SET search_text = $2 WHERE id = $1")
         .bind(id.as_str())
         .bind(text)

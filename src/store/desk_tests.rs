@@ -5,8 +5,8 @@ use super::*;
 use crate::domain::Language;
 use crate::store::testing::test_store;
 use crate::store::{
-    CallTransport, CustomerData, CustomerQuery, IntakeFilter, IntakeStatus, NewCall,
-    NewEscalation, NewIntake, Store, StoreError,
+    CallTransport, CustomerData, CustomerQuery, IntakeFilter, IntakeStatus, NewCall, NewEscalation,
+    NewIntake, Store, StoreError,
 };
 
 const T0: i64 = 1_780_000_000_000;
@@ -492,8 +492,15 @@ async fn customers_are_searched_created_edited_and_given_numbers() {
         assert_eq!(names(typed).await, vec!["Anouk de Vries"], "{typed}");
     }
     assert_eq!(names("201234567").await, vec!["Anouk de Vries"]);
-    assert_eq!(names("06 1234 5678").await, vec!["Anouk de Vries"], "mobile");
-    assert!(names("1234").await.contains(&"Anouk de Vries".to_owned()), "partial");
+    assert_eq!(
+        names("06 1234 5678").await,
+        vec!["Anouk de Vries"],
+        "mobile"
+    );
+    assert!(
+        names("1234").await.contains(&"Anouk de Vries".to_owned()),
+        "partial"
+    );
     assert_eq!(
         names("A.DEVRIES@zaanwijk").await,
         vec!["Anouk de Vries"],

@@ -123,7 +123,9 @@ impl Store {
         &self,
         id: &IntakeId,
     ) -> Result<Vec<EscalationRow>, StoreError> {
-        let mut all = self.escalations_for_intakes(std::slice::from_ref(id)).await?;
+        let mut all = self
+            .escalations_for_intakes(std::slice::from_ref(id))
+            .await?;
         Ok(all.remove(id).unwrap_or_default())
     }
 

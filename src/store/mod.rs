@@ -51,8 +51,6 @@ pub use events::{EventRow, NewEvent};
 pub use intakes::{IntakeRecord, IntakeStatus, NewIntake};
 pub use my_calls::{AnsweredCall, CallIntake};
 pub use notes::{NoteKind, NoteRow};
-pub use tickets::{format_ticket_no, parse_ticket_no};
-pub use worklist::{GroupCount, IntakeFilter, IntakeSort, OwnerFilter, TextQuery};
 pub use quality::{QualitySample, QualitySource};
 pub use queue::{CallbackRow, NewCallback, NewVoiceMessage, OfferResult};
 pub use reports::{
@@ -60,6 +58,8 @@ pub use reports::{
     Zone,
 };
 pub use sessions::SessionRow;
+pub use tickets::{format_ticket_no, parse_ticket_no};
+pub use worklist::{GroupCount, IntakeFilter, IntakeSort, OwnerFilter, TextQuery};
 
 /// Milliseconds since the Unix epoch, the unit of every time column.
 pub fn now_ms() -> i64 {

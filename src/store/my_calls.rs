@@ -114,7 +114,8 @@ impl Store {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut sql = Sql::new("SELECT id, ticket_no, title, status, level FROM intakes WHERE id IN ");
+        let mut sql =
+            Sql::new("SELECT id, ticket_no, title, status, level FROM intakes WHERE id IN ");
         sql.list(ids);
         let rows = sql
             .query()

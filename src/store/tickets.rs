@@ -84,7 +84,11 @@ impl Store {
             let mut tx = self.begin_write(OP).await?;
             for (id, created_at, title, description, solution) in &rows {
                 let ticket = self.next_ticket_no(&mut tx, *created_at, OP).await?;
-                let text = search_text(title.as_deref(), description.as_deref(), solution.as_deref());
+                let text = search_text(
+                    title.as_deref(),
+                    description.as_deref(),
+                    solution.as_deref(),
+                );
                 sqlx::query(
                     "UPDATE intakes SET ticket_no = $2, search_text = $3 \
                      WHERE id = $1 AND ticket_no IS NULL",
@@ -128,8 +132,17 @@ mod tests {
             Some("FL-2027-123456")
         );
         for not in [
-            "", "FL", "2026", "FL-2026", "FL-26-42", "2026-0", "printer 2026-42", "FL-2026-4a",
-            "x-2026-42", "2026-", "FL-2026-1234567890",
+            "",
+            "FL",
+            "2026",
+            "FL-2026",
+            "FL-26-42",
+            "2026-0",
+            "printer 2026-42",
+            "FL-2026-4a",
+            "x-2026-42",
+            "2026-",
+            "FL-2026-1234567890",
         ] {
             assert_eq!(parse_ticket_no(not), None, "{not}");
         }
