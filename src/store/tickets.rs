@@ -18,6 +18,9 @@ const PREFIX: &str = "FL";
 /// Rows numbered per backfill transaction.
 const BACKFILL_BATCH: i64 = 500;
 
+/// A row to number: id, created_at, title, description, solution.
+type Unnumbered = (String, i64, Option<String>, Option<String>, Option<String>);
+
 /// `FL-2026-00042`.
 pub fn format_ticket_no(year: i32, n: i64) -> String {
     format!("{PREFIX}-{year}-{n:05}")
@@ -69,15 +72,14 @@ impl Store {
         const OP: &str = "backfill_ticket_numbers";
         let mut done = 0;
         loop {
-            let rows: Vec<(String, i64, Option<String>, Option<String>, Option<String>)> =
-                sqlx::query_as(
-                    "SELECT id, created_at, title, description, solution FROM intakes \
+            let rows: Vec<Unnumbered> = sqlx::query_as(
+                "SELECT id, created_at, title, description, solution FROM intakes \
                      WHERE ticket_no IS NULL ORDER BY created_at, id LIMIT $1",
-                )
-                .bind(BACKFILL_BATCH)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(StoreError::query(OP))?;
+            )
+            .bind(BACKFILL_BATCH)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
             if rows.is_empty() {
                 return Ok(done);
             }

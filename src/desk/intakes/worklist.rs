@@ -283,3 +283,7 @@ impl IntakeOps {
             .unwrap_or_else(|| agent.as_str().to_owned()))
     }
 }
+
+#[cfg(test)]
+#[path = "worklist_tests.rs"]
+mod tests;

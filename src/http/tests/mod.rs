@@ -6,7 +6,9 @@ mod desk_customers;
 mod desk_intakes;
 mod device;
 mod login;
+mod second_level;
 mod state;
+mod worklists;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -33,6 +35,8 @@ struct TestApi {
     addr: SocketAddr,
     store: Store,
     acd: AcdHandle,
+    /// Kept alive: the desk hub stops when the event stream closes.
+    _events: EventBus,
     stop: CancellationToken,
     guard: TestDbGuard,
 }
@@ -90,6 +94,7 @@ impl TestApi {
             addr,
             store,
             acd,
+            _events: events,
             stop,
             guard,
         }
