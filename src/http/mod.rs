@@ -8,6 +8,7 @@
 //! after a write, REST or WebSocket), `metrics`, `auth` (tokens, cookie, session extractor,
 //! roles, CSRF), `limit` (login rate limit, no I/O), `error` (every failure → status + JSON).
 
+mod agent_settings;
 mod agents;
 mod auth;
 mod calls;

@@ -119,3 +119,7 @@ impl Store {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+#[path = "claims_tests.rs"]
+mod tests;

@@ -309,3 +309,7 @@ mod tests {
         assert_eq!(CustomerQuery::parse("  ", "31"), CustomerQuery::default());
     }
 }
+
+#[cfg(test)]
+#[path = "customer_edit_tests.rs"]
+mod store_tests;

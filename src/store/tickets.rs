@@ -151,3 +151,7 @@ mod tests {
         assert_eq!(format_ticket_no(2026, 7), "FL-2026-00007");
     }
 }
+
+#[cfg(test)]
+#[path = "tickets_tests.rs"]
+mod store_tests;

@@ -262,4 +262,4 @@ impl Store {
 
 #[cfg(test)]
 #[path = "worklist_tests.rs"]
-mod tests;
+pub(crate) mod tests;

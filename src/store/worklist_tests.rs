@@ -1,23 +1,20 @@
 //! Tests of the work lists over a fresh database (SQLite, or PostgreSQL with
-//! `TEST_DATABASE_URL`): ticket numbers (per local year, under concurrency, the backfill),
-//! every filter and order of the list and its count, the inbox counts, claims that race,
-//! release, reopen, notes, the group and owner kept by escalations, and `search_text`.
+//! `TEST_DATABASE_URL`): the text of a search, every filter and order of the list and its
+//! count, the inbox counts, `search_text` kept by every write, and the index plans. The
+//! helpers here serve the ticket and claim tests too (`tickets_tests.rs`, `claims_tests.rs`).
 
 use super::*;
-use crate::domain::{CallId, Category, DtmfMode, IntakeId, Language, Priority};
-use crate::store::reports::{Date, Zone};
+use crate::domain::{Category, DtmfMode, IntakeId, Language, Priority};
 use crate::store::testing::test_store;
-use crate::store::{
-    IntakeEdit, NewEscalation, NewIntake, NewManualIntake, NoteKind, Store, format_ticket_no,
-};
+use crate::store::{IntakeEdit, NewEscalation, NewIntake, Store};
 
-const T0: i64 = 1_780_000_000_000;
+pub(crate) const T0: i64 = 1_780_000_000_000;
 
-fn agent(name: &str) -> AgentId {
+pub(crate) fn agent(name: &str) -> AgentId {
     AgentId::from_string(format!("agent-demo-{name}"))
 }
 
-async fn intake(store: &Store, caller: &str, priority: Option<u8>, at: i64) -> IntakeId {
+pub(crate) async fn intake(store: &Store, caller: &str, priority: Option<u8>, at: i64) -> IntakeId {
     store
         .insert_intake(&NewIntake {
             call_id: None,
@@ -35,7 +32,14 @@ async fn intake(store: &Store, caller: &str, priority: Option<u8>, at: i64) -> I
         .unwrap()
 }
 
-async fn escalate(store: &Store, id: &IntakeId, from: u8, to: u8, target: &str, by: &str) {
+pub(crate) async fn escalate(
+    store: &Store,
+    id: &IntakeId,
+    from: u8,
+    to: u8,
+    target: &str,
+    by: &str,
+) {
     let done = store
         .record_escalation(&NewEscalation {
             intake_id: id.clone(),
@@ -53,7 +57,7 @@ async fn escalate(store: &Store, id: &IntakeId, from: u8, to: u8, target: &str, 
     assert!(done.is_some());
 }
 
-async fn ids(store: &Store, filter: IntakeFilter) -> Vec<IntakeId> {
+pub(crate) async fn ids(store: &Store, filter: IntakeFilter) -> Vec<IntakeId> {
     let count = store.count_intakes(&filter).await.unwrap();
     let page = store.list_intake_records(&filter).await.unwrap();
     if filter.offset == 0 && i64::try_from(page.len()).unwrap() < filter.limit {
@@ -66,125 +70,11 @@ async fn ids(store: &Store, filter: IntakeFilter) -> Vec<IntakeId> {
     page.into_iter().map(|r| r.id).collect()
 }
 
-fn all(limit: i64) -> IntakeFilter {
+pub(crate) fn all(limit: i64) -> IntakeFilter {
     IntakeFilter {
         limit,
         ..IntakeFilter::default()
     }
-}
-
-#[tokio::test]
-async fn ticket_numbers_count_per_local_year_and_are_unique() {
-    let (store, guard) = test_store().await;
-    store.load_demo().await.unwrap();
-    let a = intake(&store, "+31201234567", Some(2), T0).await;
-    let b = intake(&store, "+31201234567", Some(2), T0 + 1).await;
-    let manual = store
-        .insert_manual_intake(&NewManualIntake {
-            channel: "desk",
-            customer_id: None,
-            caller: None,
-            agent_id: agent("anna"),
-            at: T0 + 2,
-        })
-        .await
-        .unwrap();
-    // New Year in Amsterdam is 23:00 UTC: 30 minutes later it is 2027 there, not in UTC.
-    let new_year = Zone::CentralEurope.day_start_ms(Date::new(2027, 1, 1).unwrap());
-    let late = intake(&store, "+31201234567", None, new_year - 1).await;
-    let next = intake(&store, "+31201234567", None, new_year + 1_800_000).await;
-    let ticket = |id: IntakeId| {
-        let store = store.clone();
-        async move { store.intake_record(&id).await.unwrap().unwrap().ticket_no }
-    };
-    assert_eq!(ticket(a).await.as_deref(), Some("FL-2026-00001"));
-    assert_eq!(ticket(b).await.as_deref(), Some("FL-2026-00002"));
-    assert_eq!(ticket(manual).await.as_deref(), Some("FL-2026-00003"));
-    assert_eq!(ticket(late).await.as_deref(), Some("FL-2026-00004"));
-    assert_eq!(ticket(next).await.as_deref(), Some("FL-2027-00001"));
-    // The unique index refuses a copied number.
-    let dup = sqlx::query(
-        "UPDATE intakes SET ticket_no = 'FL-2026-00001' WHERE ticket_no = 'FL-2026-00002'",
-    )
-    .execute(store.pool())
-    .await;
-    assert!(dup.is_err(), "duplicate ticket number accepted");
-    guard.cleanup().await;
-}
-
-#[tokio::test]
-async fn concurrent_inserts_get_distinct_numbers() {
-    let (store, guard) = test_store().await;
-    let tasks: Vec<_> = (0..20)
-        .map(|i| {
-            let store = store.clone();
-            tokio::spawn(async move { intake(&store, "+31201234567", Some(3), T0 + i).await })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let mut numbers: Vec<String> = sqlx::query_scalar("SELECT ticket_no FROM intakes")
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
-    numbers.sort();
-    let expected: Vec<String> = (1..=20).map(|n| format_ticket_no(2026, n)).collect();
-    assert_eq!(numbers, expected);
-    guard.cleanup().await;
-}
-
-#[tokio::test]
-async fn older_rows_are_numbered_once_oldest_first() {
-    let (store, guard) = test_store().await;
-    let kept = intake(&store, "+31201234567", None, T0).await;
-    for (id, at, title) in [
-        ("intake-old-2", T0 - 10, "Outlook Crash"),
-        ("intake-old-1", T0 - 20, "VPN"),
-    ] {
-        sqlx::query(
-            "INSERT INTO intakes (id, category, ivr_path, status, title, created_at, updated_at) \
-             VALUES ($1, 'software', '', 'open', $2, $3, $3)",
-        )
-        .bind(id)
-        .bind(title)
-        .bind(at)
-        .execute(store.pool())
-        .await
-        .unwrap();
-    }
-    assert_eq!(store.backfill_ticket_numbers().await.unwrap(), 2);
-    assert_eq!(
-        store.backfill_ticket_numbers().await.unwrap(),
-        0,
-        "idempotent"
-    );
-    let number = |id: &'static str| {
-        let store = store.clone();
-        async move {
-            let r = store
-                .intake_record(&IntakeId::from_string(id))
-                .await
-                .unwrap()
-                .unwrap();
-            r.ticket_no.unwrap()
-        }
-    };
-    assert_eq!(number("intake-old-1").await, "FL-2026-00002");
-    assert_eq!(number("intake-old-2").await, "FL-2026-00003");
-    let first = store.intake_record(&kept).await.unwrap().unwrap();
-    assert_eq!(first.ticket_no.as_deref(), Some("FL-2026-00001"));
-    // The backfill filled the text the word search reads.
-    let found = ids(
-        &store,
-        IntakeFilter {
-            text: TextQuery::parse("outlook", "31"),
-            ..all(10)
-        },
-    )
-    .await;
-    assert_eq!(found, vec![IntakeId::from_string("intake-old-2")]);
-    guard.cleanup().await;
 }
 
 #[test]
@@ -401,273 +291,6 @@ async fn words_must_all_match_in_any_case_and_follow_every_write() {
         .ticket_no
         .unwrap();
     assert_eq!(find("fl-2026-2").await, vec![b.clone()], "{ticket}");
-    guard.cleanup().await;
-}
-
-#[tokio::test]
-async fn two_claims_at_once_have_one_winner_and_release_and_reopen_are_guarded() {
-    let (store, guard) = test_store().await;
-    store.load_demo().await.unwrap();
-    let id = intake(&store, "+31201234567", Some(2), T0).await;
-    escalate(&store, &id, 1, 2, "Applications", "anna").await;
-    let race: Vec<_> = ["eva", "gijs"]
-        .into_iter()
-        .map(|who| {
-            let (store, id) = (store.clone(), id.clone());
-            tokio::spawn(async move {
-                store
-                    .claim_intake(&id, &agent(who), None, "", T0 + 600)
-                    .await
-            })
-        })
-        .collect();
-    let mut won = 0;
-    for r in race {
-        won += usize::from(r.await.unwrap().unwrap());
-    }
-    assert_eq!(won, 1, "exactly one claim wins");
-    let owner = store
-        .intake_record(&id)
-        .await
-        .unwrap()
-        .unwrap()
-        .owner_id
-        .unwrap();
-    let other = if owner == agent("eva") {
-        agent("gijs")
-    } else {
-        agent("eva")
-    };
-    // Release only by the owner the caller saw.
-    assert!(
-        !store
-            .release_intake(&id, &other, &other, "", T0 + 700)
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .release_intake(&id, &owner, &owner, "", T0 + 700)
-            .await
-            .unwrap()
-    );
-    let r = store.intake_record(&id).await.unwrap().unwrap();
-    assert_eq!((r.owner_id, r.claimed_at), (None, None));
-
-    // Reopen: only a resolved intake, back to escalated at level 2 with its group.
-    assert!(
-        !store
-            .reopen_intake(&id, &other, "again", T0 + 800)
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .resolve_intake(&id, "fixed", &other, T0 + 900)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .claim_intake(&id, &other, None, "", T0 + 950)
-            .await
-            .unwrap(),
-        "final"
-    );
-    assert!(
-        store
-            .reopen_intake(&id, &other, "it came back", T0 + 1000)
-            .await
-            .unwrap()
-    );
-    let r = store.intake_record(&id).await.unwrap().unwrap();
-    assert_eq!(
-        (r.status, r.level, r.group_name.as_deref(), r.resolved_at),
-        (IntakeStatus::Escalated, 2, Some("Applications"), None)
-    );
-    let notes = store
-        .notes_for_intakes(std::slice::from_ref(&id))
-        .await
-        .unwrap();
-    let kinds: Vec<(NoteKind, &str)> = notes[&id]
-        .iter()
-        .map(|n| (n.kind, n.body.as_str()))
-        .collect();
-    assert_eq!(
-        kinds,
-        vec![
-            (NoteKind::Claimed, ""),
-            (NoteKind::Released, ""),
-            (NoteKind::Reopened, "it came back")
-        ]
-    );
-    guard.cleanup().await;
-}
-
-#[tokio::test]
-async fn escalations_keep_group_and_owner_coherent() {
-    let (store, guard) = test_store().await;
-    store.load_demo().await.unwrap();
-    let id = intake(&store, "+31201234567", Some(2), T0).await;
-    let record = |id: IntakeId| {
-        let store = store.clone();
-        async move {
-            let r = store.intake_record(&id).await.unwrap().unwrap();
-            (r.level, r.group_name, r.owner_id)
-        }
-    };
-    assert_eq!(record(id.clone()).await, (1, None, None));
-    escalate(&store, &id, 1, 2, "Network", "anna").await;
-    assert!(
-        store
-            .claim_intake(&id, &agent("gijs"), None, "", T0 + 600)
-            .await
-            .unwrap()
-    );
-    // The owner moves it to the vendor and keeps it.
-    escalate(&store, &id, 2, 3, "Cisco", "gijs").await;
-    assert_eq!(
-        record(id.clone()).await,
-        (3, Some("Cisco".into()), Some(agent("gijs")))
-    );
-    // Back to the first level: no group, nobody's.
-    escalate(&store, &id, 3, 1, "first level", "anna").await;
-    assert_eq!(record(id.clone()).await, (1, None, None));
-    // Someone else's escalation leaves it unclaimed in its new place.
-    escalate(&store, &id, 1, 2, "Servers", "anna").await;
-    assert!(
-        store
-            .claim_intake(&id, &agent("gijs"), None, "", T0 + 700)
-            .await
-            .unwrap()
-    );
-    escalate(&store, &id, 2, 3, "Dell", "eva").await;
-    assert_eq!(record(id.clone()).await, (3, Some("Dell".into()), None));
-    // A note goes on a resolved intake (history), never on a closed one.
-    assert!(
-        store
-            .resolve_intake(&id, "Dell replaced the disk", &agent("eva"), T0 + 800)
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .add_note(&id, &agent("eva"), "checked", T0 + 900)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    sqlx::query("UPDATE intakes SET status = 'closed' WHERE id = $1")
-        .bind(id.as_str())
-        .execute(store.pool())
-        .await
-        .unwrap();
-    assert!(
-        store
-            .add_note(&id, &agent("eva"), "late", T0 + 950)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let missing = IntakeId::from_string("intake-missing");
-    assert!(
-        store
-            .add_note(&missing, &agent("eva"), "x", T0)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    guard.cleanup().await;
-}
-
-#[tokio::test]
-async fn answered_calls_carry_their_intake() {
-    let (store, guard) = test_store().await;
-    store.load_demo().await.unwrap();
-    let anna = agent("anna");
-    for (call, at) in [("call-a", T0), ("call-b", T0 + 100), ("call-c", T0 + 200)] {
-        store
-            .insert_call(&crate::store::NewCall {
-                id: CallId::from_string(call),
-                sip_call_id: format!("{call}@192.0.2.1"),
-                caller: "+31201234567".into(),
-                caller_name: None,
-                customer_id: Some(crate::domain::CustomerId::from_string("cust-demo-01")),
-                transport: crate::store::CallTransport::Udp,
-                arrived_at: at,
-            })
-            .await
-            .unwrap();
-    }
-    let draft_a = store
-        .insert_intake(&NewIntake {
-            call_id: Some(CallId::from_string("call-a")),
-            customer_id: None,
-            caller: Some("+31201234567".into()),
-            category: Category::Hardware,
-            priority: Priority::new(2),
-            language: None,
-            ivr_path: String::new(),
-            dtmf_mode: vec![],
-            description: None,
-            created_at: T0,
-        })
-        .await
-        .unwrap();
-    let draft_b = intake(&store, "+31201234567", None, T0 + 100).await;
-    sqlx::query("UPDATE intakes SET call_id = 'call-b' WHERE id = $1")
-        .bind(draft_b.as_str())
-        .execute(store.pool())
-        .await
-        .unwrap();
-    // call-b continued intake a: the attached intake wins over its own draft.
-    assert!(
-        store
-            .merge_intake(
-                &draft_b,
-                &draft_a,
-                Some(&CallId::from_string("call-b")),
-                &anna,
-                T0 + 150
-            )
-            .await
-            .unwrap()
-    );
-    store
-        .set_call_connected(&CallId::from_string("call-a"), &anna, T0 + 10, 5)
-        .await
-        .unwrap();
-    store
-        .set_call_connected(&CallId::from_string("call-b"), &anna, T0 + 110, 5)
-        .await
-        .unwrap();
-    store
-        .set_call_connected(&CallId::from_string("call-c"), &agent("bas"), T0 + 210, 5)
-        .await
-        .unwrap();
-    let calls = store.answered_calls(&anna, 10, 0).await.unwrap();
-    let shown: Vec<(&str, Option<&str>, Option<&str>)> = calls
-        .iter()
-        .map(|c| {
-            (
-                c.call_id.as_str(),
-                c.intake.as_ref().map(|i| i.id.as_str()),
-                c.customer_name.as_deref(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        shown,
-        vec![
-            ("call-b", Some(draft_a.as_str()), Some("Anouk de Vries")),
-            ("call-a", Some(draft_a.as_str()), Some("Anouk de Vries"))
-        ]
-    );
-    assert_eq!(
-        calls[0].intake.as_ref().unwrap().ticket_no.as_deref(),
-        Some("FL-2026-00001")
-    );
-    assert_eq!(store.answered_calls(&anna, 1, 1).await.unwrap().len(), 1);
     guard.cleanup().await;
 }
 

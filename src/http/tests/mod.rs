@@ -3,6 +3,7 @@
 //! hand-written HTTP/1.1 client.
 
 mod desk_customers;
+mod desk_feed;
 mod desk_intakes;
 mod device;
 mod login;
