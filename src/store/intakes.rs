@@ -266,7 +266,7 @@ pub(super) fn intake_from_row(row: &AnyRow, op: &'static str) -> Result<IntakeRe
 
 /// What the word search matches: title, description and solution, lower-cased (Unicode, in
 /// Rust, so both engines compare the same text), one per line.
-pub(crate) fn search_text(
+pub fn search_text(
     title: Option<&str>,
     description: Option<&str>,
     solution: Option<&str>,

@@ -48,7 +48,7 @@ pub use desk::{IntakeEdit, NewManualIntake};
 pub use error::StoreError;
 pub use escalations::{EscalationRow, NewEscalation};
 pub use events::{EventRow, NewEvent};
-pub use intakes::{IntakeRecord, IntakeStatus, NewIntake};
+pub use intakes::{IntakeRecord, IntakeStatus, NewIntake, search_text};
 pub use my_calls::{AnsweredCall, CallIntake};
 pub use notes::{NoteKind, NoteRow};
 pub use quality::{QualitySample, QualitySource};

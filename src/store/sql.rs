@@ -52,22 +52,27 @@ impl Sql {
     }
 
     /// Appends `($1, $2, …)` bound to `values`; `(NULL)` for none, which matches nothing.
+    ///
+    /// The list is padded to a power of two by repeating its last value (the same set for
+    /// `IN`), so a page of 1 to 200 ids is one of nine statements, not 200: prepared
+    /// statements and PostgreSQL's plans are reused instead of re-made per length.
     pub(super) fn list<I, S>(&mut self, values: I) -> &mut Sql
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
+        let mut values: Vec<String> = values.into_iter().map(Into::into).collect();
         self.text.push('(');
-        let mut first = true;
-        for v in values {
-            if !first {
+        if let Some(last) = values.last().cloned() {
+            values.resize(values.len().next_power_of_two(), last);
+        } else {
+            self.text.push_str("NULL");
+        }
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
                 self.text.push_str(", ");
             }
-            first = false;
             self.text(v);
-        }
-        if first {
-            self.text.push_str("NULL");
         }
         self.text.push(')');
         self
@@ -109,11 +114,18 @@ mod tests {
         let mut sql = Sql::new("SELECT id FROM intakes WHERE status IN ");
         sql.list(["open", "escalated"]).push(" AND level = ").int(2);
         sql.push(" AND id IN ").list(Vec::<String>::new());
+        sql.push(" AND group_name IN ").list(["a", "b", "c"]);
         assert_eq!(
             sql.as_str(),
-            "SELECT id FROM intakes WHERE status IN ($1, $2) AND level = $3 AND id IN (NULL)"
+            "SELECT id FROM intakes WHERE status IN ($1, $2) AND level = $3 AND id IN (NULL) \
+             AND group_name IN ($4, $5, $6, $7)"
         );
-        assert_eq!(sql.args.len(), 3);
+        assert_eq!(sql.args.len(), 7);
         assert_eq!(sql.args[2], Arg::Int(2));
+        assert_eq!(
+            sql.args[6],
+            Arg::Text("c".into()),
+            "padded with the last value"
+        );
     }
 }
