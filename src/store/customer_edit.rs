@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use super::codec::get;
 use super::sql::Sql;
+use super::tickets::parse_ticket_no;
 use super::worklist::{contains_pattern, is_phone_shaped};
-use super::{Customer, Store, StoreError};
+use super::{Backend, Customer, Store, StoreError};
 use crate::domain::CustomerId;
 
 /// A customer's fields; on update `None` leaves a column alone and `Some("")` clears it.
@@ -30,34 +31,46 @@ pub struct CustomerData {
 
 /// What a customer search looks for, read once from the typed text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CustomerQuery {
-    /// `%text%` (lower-cased) over name, organisation and e-mail; `None` lists everyone.
-    pattern: Option<String>,
-    /// The number in E.164, when the text is one in any format (`020 123 4567`,
-    /// `0031201234567`, `+31 20 123 4567`, …): matches main and extra numbers exactly.
-    e164: Option<String>,
-    /// `%digits%` for a partial number of 4 or more digits (a national `0` read as the
-    /// country code, an international `00` dropped): matches inside main and extra numbers.
-    digits: Option<String>,
+pub enum CustomerQuery {
+    /// A blank query: everyone.
+    #[default]
+    All,
+    /// Nobody can match: the text is a ticket number, or a number too short to search.
+    Nothing,
+    /// `%text%` (lower-cased) over name, organisation and e-mail.
+    Text(String),
+    /// A number typed in any format (only digits and separators).
+    Number {
+        /// The number in E.164 when it reads as one (`020 123 4567`, `0031201234567`,
+        /// `+31 20 123 4567`, …): matches main and extra numbers exactly.
+        e164: Option<String>,
+        /// `%digits%` for 4 or more digits (a national `0` read as the country code, an
+        /// international `00` dropped): matches inside main and extra numbers.
+        digits: Option<String>,
+    },
 }
 
 /// Fewest digits a partial number needs to be searched by digits.
 const MIN_PARTIAL_DIGITS: usize = 4;
 
 impl CustomerQuery {
-    /// Reads `q` with `country_code` for national numbers; blank lists everyone.
+    /// Reads `q` with `country_code` for national numbers.
     pub fn parse(q: &str, country_code: &str) -> CustomerQuery {
         let q = q.trim();
         if q.is_empty() {
-            return CustomerQuery::default();
+            return CustomerQuery::All;
         }
-        let phone = is_phone_shaped(q);
-        let e164 = phone
-            .then(|| crate::phone::normalize(q, country_code).ok())
-            .flatten()
+        if parse_ticket_no(q).is_some() {
+            return CustomerQuery::Nothing;
+        }
+        if !is_phone_shaped(q) {
+            return CustomerQuery::Text(contains_pattern(q));
+        }
+        let e164 = crate::phone::normalize(q, country_code)
+            .ok()
             .map(crate::phone::E164::into_string);
         let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-        let digits = (phone && digits.len() >= MIN_PARTIAL_DIGITS).then(|| {
+        let digits = (digits.len() >= MIN_PARTIAL_DIGITS).then(|| {
             let international = if q.starts_with('+') {
                 digits
             } else if let Some(rest) = digits.strip_prefix("00") {
@@ -69,10 +82,9 @@ impl CustomerQuery {
             };
             format!("%{international}%")
         });
-        CustomerQuery {
-            pattern: Some(contains_pattern(q)),
-            e164,
-            digits,
+        match (e164, digits) {
+            (None, None) => CustomerQuery::Nothing,
+            (e164, digits) => CustomerQuery::Number { e164, digits },
         }
     }
 }
@@ -86,6 +98,10 @@ impl Store {
     /// Customers whose name, organisation or e-mail contains the text (any case), or whose
     /// main or extra number is the typed number or contains its digits; by name. A blank
     /// query lists everyone.
+    ///
+    /// The matches are read without `ORDER BY` and sorted here: ordered by name, SQLite walks
+    /// the name index and reads every row at random to test it; unordered, it scans the table
+    /// once (a text query), or uses the number indexes (an exact number).
     pub async fn search_customers(
         &self,
         q: &CustomerQuery,
@@ -93,43 +109,65 @@ impl Store {
         offset: i64,
     ) -> Result<Vec<Customer>, StoreError> {
         const OP: &str = "search_customers";
-        let Some(pattern) = &q.pattern else {
-            return self.list_customers(limit, offset).await;
+        let sql = match q {
+            CustomerQuery::All => return self.list_customers(limit, offset).await,
+            CustomerQuery::Nothing => return Ok(Vec::new()),
+            CustomerQuery::Text(pattern) => {
+                // SQLite's LIKE folds ASCII case by itself (and its LOWER folds nothing more),
+                // so LOWER there only costs time; PostgreSQL's LIKE is case-sensitive.
+                let mut sql = match self.backend {
+                    Backend::Sqlite => Sql::new(
+                        "SELECT id, name FROM customers WHERE name LIKE $1 ESCAPE '\\' \
+                         OR organisation LIKE $1 ESCAPE '\\' OR email LIKE $1 ESCAPE '\\'",
+                    ),
+                    Backend::Postgres => Sql::new(
+                        "SELECT id, name FROM customers WHERE LOWER(name) LIKE $1 ESCAPE '\\' \
+                         OR LOWER(COALESCE(organisation, '')) LIKE $1 ESCAPE '\\' \
+                         OR LOWER(COALESCE(email, '')) LIKE $1 ESCAPE '\\'",
+                    ),
+                };
+                sql.bound_text(pattern.as_str());
+                sql
+            }
+            CustomerQuery::Number { e164, digits } => {
+                let mut sql = Sql::new("SELECT id, name FROM customers WHERE 1 = 0");
+                if let Some(e164) = e164 {
+                    sql.push(" OR phone = ")
+                        .text(e164.as_str())
+                        .push(" OR id IN (SELECT customer_id FROM customer_phones WHERE number = ")
+                        .text(e164.as_str())
+                        .push(")");
+                }
+                if let Some(digits) = digits {
+                    sql.push(" OR phone LIKE ")
+                        .text(digits.as_str())
+                        .push(
+                            " OR id IN (SELECT customer_id FROM customer_phones WHERE number LIKE ",
+                        )
+                        .text(digits.as_str())
+                        .push(")");
+                }
+                sql
+            }
         };
-        let mut sql = Sql::new("SELECT id FROM customers WHERE LOWER(name) LIKE ");
-        sql.text(pattern.as_str())
-            .push(" ESCAPE '\\' OR LOWER(COALESCE(organisation, '')) LIKE ")
-            .text(pattern.as_str())
-            .push(" ESCAPE '\\' OR LOWER(COALESCE(email, '')) LIKE ")
-            .text(pattern.as_str())
-            .push(" ESCAPE '\\'");
-        if let Some(e164) = &q.e164 {
-            sql.push(" OR phone = ")
-                .text(e164.as_str())
-                .push(" OR id IN (SELECT customer_id FROM customer_phones WHERE number = ")
-                .text(e164.as_str())
-                .push(")");
-        }
-        if let Some(digits) = &q.digits {
-            sql.push(" OR phone LIKE ")
-                .text(digits.as_str())
-                .push(" OR id IN (SELECT customer_id FROM customer_phones WHERE number LIKE ")
-                .text(digits.as_str())
-                .push(")");
-        }
-        sql.push(" ORDER BY name, id LIMIT ")
-            .int(limit.max(0))
-            .push(" OFFSET ")
-            .int(offset.max(0));
         let rows = sql
             .query()
-            .fetch_all(&self.pool)
+            .fetch_all(self.read_pool())
             .await
             .map_err(StoreError::query(OP))?;
-        let ids = rows
+        let mut found = rows
             .iter()
-            .map(|r| get::<String>(r, "id", OP).map(CustomerId::from_string))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|r| Ok((get::<String>(r, "name", OP)?, get::<String>(r, "id", OP)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        found.sort_unstable();
+        let skip = usize::try_from(offset.max(0)).unwrap_or(usize::MAX);
+        let take = usize::try_from(limit.max(0)).unwrap_or(usize::MAX);
+        let ids: Vec<CustomerId> = found
+            .into_iter()
+            .skip(skip)
+            .take(take)
+            .map(|(_, id)| CustomerId::from_string(id))
+            .collect();
         self.customers_by_ids(&ids).await
     }
 
@@ -285,6 +323,10 @@ mod tests {
 
     #[test]
     fn numbers_in_any_format_read_as_e164_and_partial_digits() {
+        let number = |q: &str| match CustomerQuery::parse(q, "31") {
+            CustomerQuery::Number { e164, digits } => (e164, digits),
+            other => panic!("{q}: {other:?}"),
+        };
         for typed in [
             "020 123 4567",
             "0201234567",
@@ -293,20 +335,28 @@ mod tests {
             "31201234567",
             "(020) 123-45.67",
         ] {
-            let q = CustomerQuery::parse(typed, "31");
-            assert_eq!(q.e164.as_deref(), Some("+31201234567"), "{typed}");
+            assert_eq!(number(typed).0.as_deref(), Some("+31201234567"), "{typed}");
         }
-        let partial = CustomerQuery::parse("020 123", "31");
-        assert_eq!(partial.digits.as_deref(), Some("%3120123%"));
+        assert_eq!(number("020 123").1.as_deref(), Some("%3120123%"));
+        assert_eq!(number("4567"), (None, Some("%4567%".into())));
         assert_eq!(
-            CustomerQuery::parse("4567", "31").digits.as_deref(),
-            Some("%4567%")
+            CustomerQuery::parse("456", "31"),
+            CustomerQuery::Nothing,
+            "too short"
         );
-        assert_eq!(CustomerQuery::parse("456", "31").digits, None, "too short");
-        let name = CustomerQuery::parse("Gemeente 020", "31");
-        assert_eq!((name.e164, name.digits), (None, None));
-        assert_eq!(name.pattern.as_deref(), Some("%gemeente 020%"));
-        assert_eq!(CustomerQuery::parse("  ", "31"), CustomerQuery::default());
+        assert_eq!(
+            CustomerQuery::parse("Gemeente 020", "31"),
+            CustomerQuery::Text("%gemeente 020%".into())
+        );
+        assert_eq!(
+            CustomerQuery::parse("fl-2026-42", "31"),
+            CustomerQuery::Nothing
+        );
+        assert_eq!(
+            CustomerQuery::parse("2026-00042", "31"),
+            CustomerQuery::Nothing
+        );
+        assert_eq!(CustomerQuery::parse("  ", "31"), CustomerQuery::All);
     }
 }
 

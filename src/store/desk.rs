@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use sqlx::{Any, Transaction};
 
 use super::codec::get;
-use super::intakes::{IntakeRecord, search_text, select_intakes};
+use super::intakes::{IntakeRecord, search_text, select_intakes, write_search_words};
 use super::sql::Sql;
 use super::{Store, StoreError};
 use crate::domain::{AgentId, CallId, Category, CustomerId, IntakeId, Priority};
@@ -237,8 +237,8 @@ impl Store {
         let ticket = self.next_ticket_no(&mut tx, intake.at, OP).await?;
         sqlx::query(
             "INSERT INTO intakes (id, customer_id, caller, category, ivr_path, status, level, \
-             channel, updated_by, created_at, updated_at, ticket_no, search_text) \
-             VALUES ($1, $2, $3, 'unclassified', '', 'open', 1, $4, $5, $6, $6, $7, '')",
+             channel, updated_by, created_at, updated_at, ticket_no) \
+             VALUES ($1, $2, $3, 'unclassified', '', 'open', 1, $4, $5, $6, $6, $7)",
         )
         .bind(id.as_str())
         .bind(intake.customer_id.as_ref().map(CustomerId::as_str))
@@ -250,6 +250,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::query(OP))?;
+        write_search_words(&mut tx, &id, intake.at, "", OP).await?;
         tx.commit().await.map_err(StoreError::query(OP))?;
         Ok(id)
     }
@@ -366,31 +367,32 @@ impl Store {
     }
 }
 
-/// Recomputes `search_text` from the row as it is now, inside the transaction that changed
-/// it (which holds the row, so a concurrent edit of another field cannot be lost from it).
+/// Recomputes the intake's search words from the row as it is now, inside the transaction
+/// that changed it (which holds the row, so a concurrent edit of another field cannot be
+/// lost from them).
 async fn refresh_search_text(
     tx: &mut Transaction<'static, Any>,
     id: &IntakeId,
     op: &'static str,
 ) -> Result<(), StoreError> {
-    let (title, description, solution): (Option<String>, Option<String>, Option<String>) =
-        sqlx::query_as("SELECT title, description, solution FROM intakes WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(StoreError::query(op))?;
+    let (title, description, solution, created_at): (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        i64,
+    ) = sqlx::query_as(
+        "SELECT title, description, solution, created_at FROM intakes WHERE id = $1",
+    )
+    .bind(id.as_str())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(StoreError::query(op))?;
     let text = search_text(
         title.as_deref(),
         description.as_deref(),
         solution.as_deref(),
     );
-    sqlx::query("UPDATE intakes SET search_text = $2 WHERE id = $1")
-        .bind(id.as_str())
-        .bind(text)
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::query(op))?;
-    Ok(())
+    write_search_words(tx, id, created_at, &text, op).await
 }
 
 #[cfg(test)]

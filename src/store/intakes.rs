@@ -1,6 +1,6 @@
 //! `intakes`: the record an agent works on, drafted by the IVR (status `draft`); the one
 //! [`IntakeRecord`] and its row mapping, which the desk's queries (`desk.rs`, `worklist.rs`)
-//! share; the `search_text` every write of title, description or solution keeps.
+//! share; the `intake_search` row every write of title, description or solution keeps.
 
 use sqlx::Any;
 use sqlx::any::{AnyArguments, AnyRow};
@@ -159,8 +159,8 @@ impl Store {
         let ticket = self.next_ticket_no(&mut tx, intake.created_at, OP).await?;
         sqlx::query(
             "INSERT INTO intakes (id, call_id, customer_id, caller, category, priority, language, ivr_path, \
-             dtmf_mode, status, description, created_at, updated_at, ticket_no, search_text) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $11, $11, $12, $13)",
+             dtmf_mode, status, description, created_at, updated_at, ticket_no) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $11, $11, $12)",
         )
         .bind(id.as_str())
         .bind(intake.call_id.as_ref().map(CallId::as_str))
@@ -174,10 +174,11 @@ impl Store {
         .bind(intake.description.as_deref())
         .bind(intake.created_at)
         .bind(ticket)
-        .bind(search_text(None, intake.description.as_deref(), None))
         .execute(&mut *tx)
         .await
         .map_err(StoreError::query(OP))?;
+        let words = search_text(None, intake.description.as_deref(), None);
+        write_search_words(&mut tx, &id, intake.created_at, &words, OP).await?;
         tx.commit().await.map_err(StoreError::query(OP))?;
         Ok(id)
     }
@@ -264,20 +265,50 @@ pub(super) fn intake_from_row(row: &AnyRow, op: &'static str) -> Result<IntakeRe
     })
 }
 
-/// What the word search matches: title, description and solution, lower-cased (Unicode, in
-/// Rust, so both engines compare the same text), one per line.
+/// Stores (or replaces) the words the search matches for an intake created at `sort_at`, in
+/// the caller's transaction (`intake_search`, migration 7).
+pub(super) async fn write_search_words(
+    conn: &mut sqlx::AnyConnection,
+    id: &IntakeId,
+    sort_at: i64,
+    words: &str,
+    op: &'static str,
+) -> Result<(), StoreError> {
+    sqlx::query::<Any>(
+        "INSERT INTO intake_search (intake_id, sort_at, words) VALUES ($1, $2, $3) \
+         ON CONFLICT (intake_id) DO UPDATE SET words = excluded.words",
+    )
+    .bind(id.as_str())
+    .bind(sort_at)
+    .bind(words)
+    .execute(conn)
+    .await
+    .map_err(StoreError::query(op))?;
+    Ok(())
+}
+
+/// What the word search matches: the distinct words of title, description and solution,
+/// lower-cased (Unicode, in Rust, so both engines compare the same text), in first-seen order,
+/// one space apart. A query word matches when it occurs inside one of them, so a repeated word
+/// adds nothing but bytes to scan.
 pub fn search_text(
     title: Option<&str>,
     description: Option<&str>,
     solution: Option<&str>,
 ) -> String {
-    [title, description, solution]
-        .into_iter()
-        .flatten()
-        .filter(|t| !t.is_empty())
-        .map(str::to_lowercase)
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut seen = std::collections::HashSet::new();
+    let mut out = String::new();
+    for text in [title, description, solution].into_iter().flatten() {
+        for word in text.to_lowercase().split_whitespace() {
+            if seen.insert(word.to_owned()) {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(word);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

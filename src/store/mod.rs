@@ -75,10 +75,15 @@ pub(crate) enum Backend {
     Postgres,
 }
 
+/// Read-only SQLite connections for the work lists (`Store::read`).
+const READERS: u32 = 2;
+
 /// Handle to the database; cheap to clone (the pool is shared).
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// The work lists' reads: read-only connections on a SQLite file, else `pool`.
+    read: AnyPool,
     backend: Backend,
     /// The zone whose calendar year numbers tickets (`[desk] time_zone`).
     zone: Zone,
@@ -116,46 +121,29 @@ impl Store {
             // without sleeps. Never hold a transaction while awaiting another pool query.
             (Backend::Sqlite, false) => AnyPoolOptions::new().max_connections(1),
             (Backend::Postgres, _) => AnyPoolOptions::new().max_connections(10),
-        }
-        .acquire_timeout(Duration::from_secs(10));
-        let options = if backend == Backend::Sqlite {
-            options.after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    // Per-connection settings; journal_mode is persistent but cheap to repeat.
-                    if !memory {
-                        sqlx::query("PRAGMA journal_mode = WAL")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    sqlx::query("PRAGMA foreign_keys = ON")
-                        .execute(&mut *conn)
-                        .await?;
-                    // Wait up to 5 s for the writer lock before failing with SQLITE_BUSY.
-                    sqlx::query("PRAGMA busy_timeout = 5000")
-                        .execute(&mut *conn)
-                        .await?;
-                    Ok(())
-                })
-            })
-        } else {
-            options
         };
-        let pool = options
-            .connect(&url)
-            .await
-            .map_err(|source| StoreError::Connect {
-                url: redact(&url),
-                source,
-            })?;
+        let options = match backend {
+            Backend::Sqlite => sqlite_settings(options, memory, false),
+            Backend::Postgres => options,
+        };
+        let pool = open(options, &url).await?;
         migrations::migrator()
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
+        // The work lists' long reads (the word search scans every intake's text when a word is
+        // rare) run on their own read-only connections over the WAL, so they neither wait for
+        // nor hold up the one writer connection the calls and screen pops use, and a search's
+        // customer and intake halves run side by side. PostgreSQL's pool serves both.
+        let read = if backend == Backend::Sqlite && !memory {
+            let options = AnyPoolOptions::new().max_connections(READERS);
+            open(sqlite_settings(options, false, true), &url).await?
+        } else {
+            pool.clone()
+        };
         let store = Store {
             pool,
+            read,
             backend,
             zone,
         };
@@ -175,7 +163,14 @@ impl Store {
 
     /// Closes every connection; pending queries finish first.
     pub async fn close(&self) {
+        self.read.close().await;
         self.pool.close().await;
+    }
+
+    /// The pool of the work lists' long reads (the same as [`Store::pool`] but on a SQLite
+    /// file, where it is read-only connections beside the one writer).
+    pub(crate) fn read_pool(&self) -> &AnyPool {
+        &self.read
     }
 
     /// Starts a write transaction; on SQLite `BEGIN IMMEDIATE` takes the writer lock up front,
@@ -190,6 +185,57 @@ impl Store {
         }
         .map_err(StoreError::query(op))
     }
+}
+
+/// The per-connection SQLite settings: WAL, foreign keys, a busy timeout, and pages through a
+/// memory map into a 64 MiB cache (the work lists' scans read far more than SQLite's 2 MiB
+/// default cache holds); `read_only` connections refuse writes (`query_only`).
+fn sqlite_settings(options: AnyPoolOptions, memory: bool, read_only: bool) -> AnyPoolOptions {
+    options.after_connect(move |conn, _meta| {
+        Box::pin(async move {
+            // Per-connection settings; journal_mode is persistent but cheap to repeat.
+            if !memory && !read_only {
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            if !memory {
+                sqlx::query("PRAGMA synchronous = NORMAL")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("PRAGMA mmap_size = 268435456")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("PRAGMA cache_size = -65536")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            if read_only {
+                sqlx::query("PRAGMA query_only = ON")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            sqlx::query("PRAGMA foreign_keys = ON")
+                .execute(&mut *conn)
+                .await?;
+            // Wait up to 5 s for the writer lock before failing with SQLITE_BUSY.
+            sqlx::query("PRAGMA busy_timeout = 5000")
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        })
+    })
+}
+
+async fn open(options: AnyPoolOptions, url: &str) -> Result<AnyPool, StoreError> {
+    options
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await
+        .map_err(|source| StoreError::Connect {
+            url: redact(url),
+            source,
+        })
 }
 
 fn backend_of(url: &str) -> Result<Backend, StoreError> {

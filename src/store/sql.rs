@@ -45,6 +45,13 @@ impl Sql {
         self.placeholder()
     }
 
+    /// Binds the next value to a placeholder the static text already wrote (`$1` used
+    /// several times in a fragment).
+    pub(super) fn bound_text(&mut self, value: impl Into<String>) -> &mut Sql {
+        self.args.push(Arg::Text(value.into()));
+        self
+    }
+
     /// Appends the next placeholder bound to an integer.
     pub(super) fn int(&mut self, value: i64) -> &mut Sql {
         self.args.push(Arg::Int(value));

@@ -10,8 +10,9 @@
 
 use sqlx::{Any, Transaction};
 
-use super::intakes::search_text;
+use super::intakes::{search_text, write_search_words};
 use super::{Store, StoreError};
+use crate::domain::IntakeId;
 
 /// The number's prefix.
 const PREFIX: &str = "FL";
@@ -27,7 +28,8 @@ pub fn format_ticket_no(year: i32, n: i64) -> String {
 }
 
 /// The ticket number a search text names, in its stored form: `FL-2026-00042`, `fl-2026-42`,
-/// `FL 2026 42` and `2026-00042` all read as `FL-2026-00042`; anything else is `None`.
+/// `FL 2026 42` and `2026-00042` all read as `FL-2026-00042` (years 2000 to 2099); anything
+/// else is `None`.
 pub fn parse_ticket_no(text: &str) -> Option<String> {
     let t = text.trim();
     let lower = t.to_ascii_lowercase();
@@ -42,7 +44,8 @@ pub fn parse_ticket_no(text: &str) -> Option<String> {
     }
     let year: i32 = year.parse().ok()?;
     let n: i64 = n.parse().ok()?;
-    (n > 0).then(|| format_ticket_no(year, n))
+    // A year of this century: `1234 567` is part of a phone number, not a ticket.
+    ((2000..=2099).contains(&year) && n > 0).then(|| format_ticket_no(year, n))
 }
 
 impl Store {
@@ -66,7 +69,7 @@ impl Store {
     }
 
     /// Numbers every intake without a ticket number (rows from before migration 7), oldest
-    /// first, and fills their `search_text`; returns how many. Safe to run at every start:
+    /// first, and writes their search words (`intake_search`); returns how many. Safe to run at every start:
     /// a row numbered meanwhile by another process is left alone.
     pub async fn backfill_ticket_numbers(&self) -> Result<usize, StoreError> {
         const OP: &str = "backfill_ticket_numbers";
@@ -91,16 +94,18 @@ impl Store {
                     description.as_deref(),
                     solution.as_deref(),
                 );
-                sqlx::query(
-                    "UPDATE intakes SET ticket_no = $2, search_text = $3 \
-                     WHERE id = $1 AND ticket_no IS NULL",
+                let numbered = sqlx::query(
+                    "UPDATE intakes SET ticket_no = $2 WHERE id = $1 AND ticket_no IS NULL",
                 )
                 .bind(id)
                 .bind(ticket)
-                .bind(text)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::query(OP))?;
+                if numbered.rows_affected() == 1 {
+                    let id = IntakeId::from_string(id.as_str());
+                    write_search_words(&mut tx, &id, *created_at, &text, OP).await?;
+                }
             }
             tx.commit().await.map_err(StoreError::query(OP))?;
             done += rows.len();

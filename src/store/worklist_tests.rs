@@ -1,6 +1,6 @@
 //! Tests of the work lists over a fresh database (SQLite, or PostgreSQL with
 //! `TEST_DATABASE_URL`): the text of a search, every filter and order of the list and its
-//! count, the inbox counts, `search_text` kept by every write, and the index plans. The
+//! count, the inbox counts, the search words kept by every write, and the index plans. The
 //! helpers here serve the ticket and claim tests too (`tickets_tests.rs`, `claims_tests.rs`).
 
 use super::*;
@@ -335,6 +335,11 @@ async fn the_inbox_and_lists_are_index_driven() {
         (
             "SELECT id FROM intakes WHERE ticket_no = 'FL-2026-00001'",
             "intakes_ticket_no_idx",
+        ),
+        (
+            "SELECT id FROM intakes JOIN intake_search ON intake_id = id WHERE words LIKE '%x%' \
+             ORDER BY sort_at DESC, intake_id LIMIT 20",
+            "intake_search_sort_idx",
         ),
         (
             "SELECT id FROM calls WHERE agent_id = 'a' AND connected_at IS NOT NULL ORDER BY connected_at DESC LIMIT 50",
