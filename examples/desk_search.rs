@@ -286,8 +286,8 @@ async fn run(args: Args) -> Result<(), String> {
             let (path, token) = match *kind {
                 "name" => {
                     let q = match rng.below(3) {
-                        0 => rng.pick(LAST).to_owned(),
-                        1 => format!("{} {}", rng.pick(FIRST), rng.pick(LAST)),
+                        0 => rng.pick(&LAST).to_owned(),
+                        1 => format!("{} {}", rng.pick(&FIRST), rng.pick(&LAST)),
                         _ => "gemeente zaanwijk".to_owned(),
                     };
                     (format!("/api/search?q={}", encode(&q)), &anna)
@@ -314,7 +314,7 @@ async fn run(args: Args) -> Result<(), String> {
                     let q = match rng.below(5) {
                         0 => "zzqx onbekend".to_owned(),
                         n => (0..n.min(3))
-                            .map(|_| rng.pick(WORDS))
+                            .map(|_| rng.pick(&WORDS))
                             .collect::<Vec<_>>()
                             .join(" "),
                     };
@@ -324,7 +324,7 @@ async fn run(args: Args) -> Result<(), String> {
                     // Words up to 200 characters: the longest query the API takes.
                     let mut q = String::new();
                     loop {
-                        let w = rng.pick(WORDS);
+                        let w = rng.pick(&WORDS);
                         if q.len() + w.len() + 1 > 200 {
                             break;
                         }

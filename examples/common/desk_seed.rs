@@ -4,6 +4,8 @@
 //! tables (docs/schema.md) in batches of multi-row INSERTs; a deterministic PRNG, so two runs
 //! seed the same data.
 
+use std::sync::LazyLock;
+
 use firstline::store::{Store, Zone, format_ticket_no, search_text};
 use sqlx::AssertSqlSafe;
 
@@ -31,267 +33,45 @@ impl Rng {
     }
 }
 
-pub(crate) const FIRST: &[&str] = &[
-    "Anouk", "Bram", "Carla", "Daan", "Eline", "Femke", "Gert", "Hanna", "Iris", "Joost", "Kees",
-    "Lotte", "Maarten", "Noor", "Olaf", "Pien", "Quinten", "Roos", "Sander", "Tess", "Ugo", "Vera",
-    "Wouter", "Xander", "Yara", "Zoë", "Bart", "Ilse", "Jeroen", "Marieke",
-];
-pub(crate) const LAST: &[&str] = &[
-    "de Vries",
-    "Jansen",
-    "Bakker",
-    "Visser",
-    "Smit",
-    "Meijer",
-    "de Boer",
-    "Mulder",
-    "de Groot",
-    "Bos",
-    "Vos",
-    "Peters",
-    "Hendriks",
-    "van Leeuwen",
-    "Dekker",
-    "Brouwer",
-    "de Wit",
-    "Dijkstra",
-    "Smits",
-    "de Graaf",
-    "van der Meer",
-    "Kok",
-    "Jacobs",
-    "Vermeulen",
-    "Peeters",
-    "Maes",
-];
-const TOWNS: &[&str] = &[
-    "Zaanwijk",
-    "Lindehof",
-    "Bergdal",
-    "Oosterveen",
-    "Westmere",
-    "Noordbroek",
-    "Zuidhaven",
-    "Eikenrode",
-    "Molenbeek",
-    "Waterland",
-    "Heidedorp",
-    "Kanaalzijde",
-];
-const KINDS: &[&str] = &[
-    "Gemeente",
-    "Ziekenhuis",
-    "Hogeschool",
-    "Waterschap",
-    "Bibliotheek",
-];
+pub(crate) const FIRST_TEXT: &str = "Anouk|Bram|Carla|Daan|Eline|Femke|Gert|Hanna|Iris|Joost|Kees|Lotte|Maarten|Noor|Olaf|\
+    Pien|Quinten|Roos|Sander|Tess|Ugo|Vera|Wouter|Xander|Yara|Zoë|Bart|Ilse|Jeroen|\
+    Marieke";
+pub(crate) const LAST_TEXT: &str = "de Vries|Jansen|Bakker|Visser|Smit|Meijer|de Boer|Mulder|de Groot|Bos|Vos|Peters|\
+    Hendriks|van Leeuwen|Dekker|Brouwer|de Wit|Dijkstra|Smits|de Graaf|van der Meer|Kok|\
+    Jacobs|Vermeulen|Peeters|Maes";
+const TOWNS_TEXT: &str = "Zaanwijk Lindehof Bergdal Oosterveen Westmere Noordbroek Zuidhaven Eikenrode \
+    Molenbeek Waterland Heidedorp Kanaalzijde";
+const KINDS_TEXT: &str = "Gemeente Ziekenhuis Hogeschool Waterschap Bibliotheek";
 /// Words of titles, descriptions and solutions (the search benchmark's vocabulary), the most
 /// common first: text draws from it with a skew (`Rng::skewed`), as real tickets repeat a few
 /// words (printer, password) and use most others rarely.
-pub(crate) const WORDS: &[&str] = &[
-    "the",
-    "does",
-    "not",
-    "work",
-    "error",
-    "user",
-    "printer",
-    "outlook",
-    "password",
-    "laptop",
-    "de",
-    "het",
-    "niet",
-    "werkt",
-    "melding",
-    "gebruiker",
-    "vpn",
-    "screen",
-    "network",
-    "reset",
-    "crash",
-    "slow",
-    "disk",
-    "update",
-    "windows",
-    "teams",
-    "excel",
-    "mail",
-    "server",
-    "wifi",
-    "docking",
-    "station",
-    "keyboard",
-    "mouse",
-    "battery",
-    "license",
-    "account",
-    "locked",
-    "installer",
-    "driver",
-    "scanner",
-    "phone",
-    "headset",
-    "camera",
-    "backup",
-    "restore",
-    "folder",
-    "share",
-    "permission",
-    "sharepoint",
-    "onedrive",
-    "citrix",
-    "remote",
-    "desktop",
-    "monitor",
-    "cable",
-    "power",
-    "boot",
-    "freeze",
-    "storing",
-    "wachtwoord",
-    "inloggen",
-    "traag",
-    "scherm",
-    "afdrukken",
-    "netwerk",
-    "certificaat",
-    "agenda",
-    "profiel",
-    "toegang",
-    "kapot",
-    "accu",
-    "toetsenbord",
-    "muis",
-    "beeldscherm",
-    "koptelefoon",
-    "vergadering",
-    "uitnodiging",
-    "bijlage",
-    "handtekening",
-    "mailbox",
-    "quota",
-    "vol",
-    "opslag",
-    "schijf",
-    "herstart",
-    "opnieuw",
-    "installeren",
-    "verwijderd",
-    "bestand",
-    "map",
-    "gedeeld",
-    "rechten",
-    "groep",
-    "afdeling",
-    "locatie",
-    "gebouw",
-    "verdieping",
-    "kamer",
-    "bureau",
-    "telefoon",
-    "toestel",
-    "doorverbinden",
-    "voicemail",
-    "headsetadapter",
-    "bluetooth",
-    "usb",
-    "hdmi",
-    "displayport",
-    "adapter",
-    "lader",
-    "stroom",
-    "stekker",
-    "wandcontact",
-    "switch",
-    "poort",
-    "patchkabel",
-    "router",
-    "firewall",
-    "proxy",
-    "dns",
-    "dhcp",
-    "ipadres",
-    "certificate",
-    "expired",
-    "browser",
-    "chrome",
-    "edge",
-    "firefox",
-    "cache",
-    "cookies",
-    "bookmark",
-    "favorieten",
-    "sso",
-    "mfa",
-    "authenticator",
-    "token",
-    "sms",
-    "code",
-    "pincode",
-    "smartcard",
-    "badge",
-    "pasje",
-    "kiosk",
-    "thinclient",
-    "workstation",
-    "imaging",
-    "intune",
-    "autopilot",
-    "bitlocker",
-    "recovery",
-    "key",
-    "bios",
-    "firmware",
-    "dock",
-    "thunderbolt",
-    "webcam",
-    "microphone",
-    "audio",
-    "sound",
-    "speaker",
-    "projector",
-    "beamer",
-    "whiteboard",
-    "plotter",
-    "toner",
-    "cartridge",
-    "papier",
-    "lade",
-    "papierstoring",
-    "nietjes",
-    "scan",
-    "ocr",
-    "pdf",
-    "word",
-    "powerpoint",
-    "access",
-    "database",
-    "sap",
-    "erp",
-    "crm",
-    "salesforce",
-    "zaaksysteem",
-    "dms",
-    "archief",
-    "export",
-    "import",
-    "rapport",
-    "dashboard",
-    "koppeling",
-    "interface",
-    "api",
-    "timeout",
-    "vastgelopen",
-    "foutcode",
-    "0x80070005",
-    "kb5034441",
-    "bsod",
-    "blauw",
-    "zwart",
-    "flikkert",
-    "ruis",
-];
+pub(crate) const WORDS_TEXT: &str = "the does not work error user printer outlook password laptop de het niet werkt \
+    melding gebruiker vpn screen network reset crash slow disk update windows teams \
+    excel mail server wifi docking station keyboard mouse battery license account locked \
+    installer driver scanner phone headset camera backup restore folder share permission \
+    sharepoint onedrive citrix remote desktop monitor cable power boot freeze storing \
+    wachtwoord inloggen traag scherm afdrukken netwerk certificaat agenda profiel \
+    toegang kapot accu toetsenbord muis beeldscherm koptelefoon vergadering uitnodiging \
+    bijlage handtekening mailbox quota vol opslag schijf herstart opnieuw installeren \
+    verwijderd bestand map gedeeld rechten groep afdeling locatie gebouw verdieping \
+    kamer bureau telefoon toestel doorverbinden voicemail headsetadapter bluetooth usb \
+    hdmi displayport adapter lader stroom stekker wandcontact switch poort patchkabel \
+    router firewall proxy dns dhcp ipadres certificate expired browser chrome edge \
+    firefox cache cookies bookmark favorieten sso mfa authenticator token sms code \
+    pincode smartcard badge pasje kiosk thinclient workstation imaging intune autopilot \
+    bitlocker recovery key bios firmware dock thunderbolt webcam microphone audio sound \
+    speaker projector beamer whiteboard plotter toner cartridge papier lade \
+    papierstoring nietjes scan ocr pdf word powerpoint access database sap erp crm \
+    salesforce zaaksysteem dms archief export import rapport dashboard koppeling \
+    interface api timeout vastgelopen foutcode 0x80070005 kb5034441 bsod blauw zwart \
+    flikkert ruis";
+/// First names, surnames, towns, kinds of organisation and text words, as lists.
+pub(crate) static FIRST: LazyLock<Vec<&str>> = LazyLock::new(|| FIRST_TEXT.split('|').collect());
+pub(crate) static LAST: LazyLock<Vec<&str>> = LazyLock::new(|| LAST_TEXT.split('|').collect());
+static TOWNS: LazyLock<Vec<&str>> = LazyLock::new(|| TOWNS_TEXT.split(' ').collect());
+static KINDS: LazyLock<Vec<&str>> = LazyLock::new(|| KINDS_TEXT.split(' ').collect());
+pub(crate) static WORDS: LazyLock<Vec<&str>> =
+    LazyLock::new(|| WORDS_TEXT.split_whitespace().collect());
 const GROUPS: &[&str] = &["Workplace", "Network", "Applications", "Servers"];
 const VENDORS: &[&str] = &["Dell", "HP", "Microsoft", "Cisco"];
 const DAY_MS: i64 = 86_400_000;
@@ -305,7 +85,7 @@ pub(crate) fn main_number(i: usize) -> String {
 fn words(rng: &mut Rng, min: usize, spread: usize) -> String {
     let n = min + rng.below(spread);
     (0..n)
-        .map(|_| rng.skewed(WORDS))
+        .map(|_| rng.skewed(&WORDS))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -365,8 +145,8 @@ pub(crate) async fn seed(
     let mut rows = Vec::with_capacity(batch);
     let mut phones = Vec::with_capacity(batch);
     for i in 0..customers {
-        let (first, last) = (rng.pick(FIRST), rng.pick(LAST));
-        let org = format!("{} {}", rng.pick(KINDS), rng.pick(TOWNS));
+        let (first, last) = (rng.pick(&FIRST), rng.pick(&LAST));
+        let org = format!("{} {}", rng.pick(&KINDS), rng.pick(&TOWNS));
         let mail = format!(
             "{}.{}{i}@{}.example.nl",
             first.to_lowercase(),
