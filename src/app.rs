@@ -39,7 +39,7 @@ impl App {
     /// Starts every subsystem; returns once all listeners are bound.
     pub async fn start(cfg: Config) -> anyhow::Result<App> {
         cfg.validate().context("invalid configuration")?;
-        let store = Store::connect(&cfg.database.url)
+        let store = Store::connect_in_zone(&cfg.database.url, cfg.desk.zone())
             .await
             .with_context(|| format!("cannot open database {}", cfg.database.url))?;
         if cfg.load_demo {

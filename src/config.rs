@@ -192,6 +192,43 @@ pub struct DeskSection {
     pub third_level: Vec<String>,
     /// An agent cannot become available after a call until its intake is resolved or escalated.
     pub require_outcome: bool,
+    /// The desk's time zone: ticket numbers count per calendar year here, and the desk shows
+    /// dates and times in it (`Europe/Amsterdam`, `Europe/Brussels`, `UTC`, `+01:00`).
+    pub time_zone: String,
+    /// Second-level agents (level 2 or 3) take first-level calls too: they enter the queues at
+    /// sign-in and may become available. Off: they work their inbox only.
+    pub second_level_takes_calls: bool,
+}
+
+impl DeskSection {
+    /// The time zone (the default when it does not parse: `validate` refuses that at start).
+    pub fn zone(&self) -> crate::store::Zone {
+        crate::store::Zone::parse(&self.time_zone).unwrap_or(crate::store::Zone::CentralEurope)
+    }
+
+    /// Checks the zone and the group names (kept as a comma list in `agents.groups`).
+    fn validate(&self) -> Result<(), ConfigError> {
+        if crate::store::Zone::parse(&self.time_zone).is_none() {
+            return Err(ConfigError::Invalid {
+                setting: "desk.time_zone",
+                reason: format!(
+                    "{:?} is not a supported zone (Europe/Amsterdam, Europe/Brussels, UTC, \
+                     or an offset such as +01:00)",
+                    self.time_zone
+                ),
+            });
+        }
+        let bad = (self.second_level.iter())
+            .chain(&self.third_level)
+            .find(|n| n.trim().is_empty() || n.contains(',') || n.chars().count() > 200);
+        if let Some(name) = bad {
+            return Err(ConfigError::Invalid {
+                setting: "desk.second_level / desk.third_level",
+                reason: format!("{name:?}: names are 1 to 200 characters without commas"),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// `[numbers]`
@@ -282,6 +319,8 @@ impl Default for DeskSection {
             second_level: list(&["Workplace", "Network", "Applications", "Servers"]),
             third_level: list(&["Dell", "HP", "Microsoft", "Cisco", "Telecom provider"]),
             require_outcome: true,
+            time_zone: "Europe/Amsterdam".to_owned(),
+            second_level_takes_calls: false,
         }
     }
 }
@@ -315,6 +354,7 @@ impl Config {
     /// Checks values that serde cannot (called by `App::start`).
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.ivr.validate()?;
+        self.desk.validate()?;
         let cc = &self.numbers.default_country_code;
         if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ConfigError::Invalid {
@@ -420,6 +460,23 @@ mod tests {
         assert_eq!(cfg.desk.second_level.len(), 4, "left out: default");
         assert!(!cfg.desk.require_outcome);
         assert!(Config::from_toml("[desk]\nsecond = []\n").is_err());
+        assert_eq!(shipped.desk.time_zone, "Europe/Amsterdam");
+        assert!(!shipped.desk.second_level_takes_calls);
+    }
+
+    #[test]
+    fn desk_time_zone_and_group_names_are_checked() {
+        let cfg =
+            Config::from_toml("[desk]\ntime_zone = \"UTC\"\nsecond_level_takes_calls = true\n")
+                .unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.desk.zone(), crate::store::Zone::Utc);
+        assert!(cfg.desk.second_level_takes_calls);
+        let cfg = Config::from_toml("[desk]\ntime_zone = \"Mars/Olympus\"\n").unwrap();
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("desk.time_zone"), "{err}");
+        let cfg = Config::from_toml("[desk]\nsecond_level = [\"Net,work\"]\n").unwrap();
+        assert!(cfg.validate().is_err());
     }
 
     #[test]

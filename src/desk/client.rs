@@ -28,6 +28,10 @@ const TYPES: &[&str] = &[
     "escalate",
     "return_intake",
     "open_intake",
+    "claim",
+    "release",
+    "add_note",
+    "reopen",
     "ping",
 ];
 
@@ -109,6 +113,18 @@ pub enum ClientFrame {
         #[serde(default)]
         customer_id: Option<CustomerId>,
     },
+    /// Become the intake's owner (`force`: take it over from another owner).
+    Claim {
+        intake_id: IntakeId,
+        #[serde(default)]
+        force: bool,
+    },
+    /// Give up the claim (the owner, or a supervisor for anyone's).
+    Release { intake_id: IntakeId },
+    /// An internal note on the intake.
+    AddNote { intake_id: IntakeId, body: String },
+    /// Make a resolved intake editable again.
+    Reopen { intake_id: IntakeId, reason: String },
     /// Keep-alive.
     Ping {},
 }
@@ -286,6 +302,29 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn second_level_frames_parse() {
+        let (_, f) = parse(r#"{"type":"claim","intake_id":"i-1"}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Claim { force: false, .. }));
+        let (_, f) = parse(r#"{"type":"claim","intake_id":"i-1","force":true}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Claim { force: true, .. }));
+        let (_, f) = parse(r#"{"type":"release","intake_id":"i-1"}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Release { .. }));
+        let (_, f) = parse(r#"{"type":"add_note","intake_id":"i-1","body":"rebooted"}"#).unwrap();
+        assert!(matches!(f, ClientFrame::AddNote { ref body, .. } if body == "rebooted"));
+        let (_, f) = parse(r#"{"type":"reopen","intake_id":"i-1","reason":"back"}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Reopen { ref reason, .. } if reason == "back"));
+        for bad in [
+            r#"{"type":"claim"}"#,
+            r#"{"type":"claim","intake_id":"i","force":"yes"}"#,
+            r#"{"type":"add_note","intake_id":"i"}"#,
+            r#"{"type":"reopen","intake_id":"i","reason":5}"#,
+            r#"{"type":"release","intake_id":"i","force":true}"#,
+        ] {
+            assert_eq!(parse(bad).unwrap_err().code, "invalid", "{bad}");
+        }
     }
 
     #[test]

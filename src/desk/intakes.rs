@@ -1,6 +1,8 @@
 //! Intake domain operations shared by the REST API and the desk WebSocket: viewing, editing,
 //! outcomes (resolve, escalate, return), continuing an existing intake, customers from the pop,
-//! intakes opened by hand. Every rule of issue 4 point 5 is checked here, once, for both callers.
+//! intakes opened by hand; the work lists, claims, notes and reopening (issue 10) are in
+//! `worklist.rs`, the batched views in `views.rs`. Every rule is checked here, once, for both
+//! callers.
 //!
 //! Rules: an intake moves up 1→2, 1→3 or 2→3 (to a target from the configured `[desk]` list of
 //! that level) and can be returned to level 1; a resolved or closed intake is not changed any
@@ -8,6 +10,8 @@
 //! names and other short fields 200).
 
 mod types;
+mod views;
+mod worklist;
 
 use std::sync::Arc;
 
@@ -19,8 +23,9 @@ use crate::store::{
     NewManualIntake, Store, now_ms,
 };
 
-pub use types::{CustomerFields, DeskError, EscalationView, IntakeFields, IntakeView};
+pub use types::{CustomerFields, DeskError, EscalationView, IntakeFields, IntakeView, NoteView};
 use types::{FIRST_LEVEL, MAX_NAME, MAX_REASON, MAX_TEXT, bounded, is_email_shaped};
+pub use worklist::{Inbox, InboxQuery, Search};
 
 /// The intake operations, over the store and the `[desk]` lists; cheap to clone.
 #[derive(Debug, Clone)]
@@ -57,6 +62,21 @@ impl IntakeOps {
         self.desk.require_outcome
     }
 
+    /// The desk's time zone as configured (`[desk] time_zone`).
+    pub fn time_zone(&self) -> &str {
+        &self.desk.time_zone
+    }
+
+    /// The configured country code for numbers typed in national form.
+    pub fn country_code(&self) -> &str {
+        &self.country_code
+    }
+
+    /// `[desk] second_level_takes_calls`: agents at level 2 or 3 take first-level calls too.
+    pub fn second_level_takes_calls(&self) -> bool {
+        self.desk.second_level_takes_calls
+    }
+
     /// The intake of the agent's last answered call when `require_outcome` is set and it has
     /// no outcome yet (still `draft` or `open`): the agent may not become available.
     pub async fn outcome_pending(&self, agent: &AgentId) -> Result<Option<IntakeId>, DeskError> {
@@ -74,14 +94,10 @@ impl IntakeOps {
             .map(|r| r.id))
     }
 
-    /// A page of intakes (any agent's: the helpdesk is shared), newest first.
+    /// A page of intakes (any agent's: the helpdesk is shared), in the filter's order.
     pub async fn list(&self, filter: &IntakeFilter) -> Result<Vec<IntakeView>, DeskError> {
         let records = self.store.list_intake_records(filter).await?;
-        let mut out = Vec::with_capacity(records.len());
-        for record in records {
-            out.push(self.view_of(record).await?);
-        }
-        Ok(out)
+        self.views_of(records).await
     }
 
     /// One intake with escalations and calls.
@@ -101,11 +117,7 @@ impl IntakeOps {
     /// A customer's draft, open and escalated intakes, newest first, with escalations.
     pub async fn open_for_customer(&self, c: &CustomerId) -> Result<Vec<IntakeView>, DeskError> {
         let records = self.store.open_intake_records_for_customer(c).await?;
-        let mut out = Vec::with_capacity(records.len());
-        for record in records {
-            out.push(self.view_of(record).await?);
-        }
-        Ok(out)
+        self.views_of(records).await
     }
 
     /// Saves edited fields (a draft becomes `open`).
@@ -402,32 +414,6 @@ impl IntakeOps {
         let id = esc.intake_id.clone();
         let recorded = self.store.record_escalation(&esc).await?;
         self.after_guarded(&id, recorded.is_some()).await
-    }
-
-    async fn view_of(&self, r: IntakeRecord) -> Result<IntakeView, DeskError> {
-        let escalations = self.store.escalations_for_intake(&r.id).await?;
-        let calls = self.store.intake_call_ids(&r.id).await?;
-        Ok(IntakeView {
-            id: r.id,
-            call_id: r.call_id,
-            customer_id: r.customer_id,
-            caller: r.caller,
-            category: r.category,
-            priority: r.priority,
-            language: r.language,
-            ivr_path: r.ivr_path,
-            dtmf_mode: r.dtmf_mode,
-            status: r.status.as_str().to_owned(),
-            level: r.level,
-            title: r.title,
-            description: r.description,
-            solution: r.solution,
-            channel: r.channel,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-            escalations: escalations.into_iter().map(EscalationView::from).collect(),
-            calls: calls.into_iter().map(|c| c.as_str().to_owned()).collect(),
-        })
     }
 
     /// The caller's number when it is E.164 (not `anonymous` or an extension).

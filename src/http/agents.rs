@@ -1,33 +1,31 @@
-//! The agents' API under `/api` (issue 3 point 3, issue 4 points 1 and 6): login and logout
-//! with sessions, the signed-in agent and their ACD state, state changes, and a supervisor's
-//! agent list. Request and response shapes: docs/api.md.
+//! The agents' API under `/api` (issue 3 point 3, issue 4 points 1 and 6, issue 10): login
+//! and logout with sessions, the signed-in agent and their ACD state, state changes (the
+//! second level refused unless configured), and a supervisor's agent list; the device and
+//! desk language are `agent_settings.rs`. Request and response shapes: docs/api.md.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
-use super::ApiState;
 use super::auth::{self, Session, require_role};
 use super::error::{ApiError, ApiJson, BODY_LIMIT, not_found};
+use super::{ApiState, agent_settings};
 use crate::acd::{AcdError, AcdHandle, AcdSnapshot, AgentInfo, AgentState};
-use crate::call::CallContext;
 use crate::desk::intakes::{DeskError, IntakeOps};
-use crate::domain::{AgentId, Category, Device};
+use crate::domain::{AgentId, Category, Device, Language};
 use crate::store::{AgentRow, now_ms};
-use crate::supervisor::SupervisorFeed;
 
 /// Roles that may see every agent.
-const SUPERVISORS: &[&str] = &["supervisor", "admin"];
+pub(super) const SUPERVISORS: &[&str] = &["supervisor", "admin"];
 /// Longest login name and password accepted (longer ones cannot be valid).
-const MAX_LOGIN: usize = 128;
+pub(super) const MAX_LOGIN: usize = 128;
 const MAX_PASSWORD: usize = 1024;
 /// Longest not-ready reason.
 const MAX_REASON: usize = 100;
@@ -41,8 +39,9 @@ pub(super) fn router(state: ApiState) -> Router {
         .route("/me/state", put(set_state))
         .route("/me/wrapup-done", post(wrapup_done))
         .route("/agents", get(list_agents))
-        .route("/agents/me/device", put(set_my_device))
-        .route("/agents/{id}/device", put(set_agent_device))
+        .route("/agents/me/device", put(agent_settings::set_my_device))
+        .route("/agents/me/language", put(agent_settings::set_my_language))
+        .route("/agents/{id}/device", put(agent_settings::set_agent_device))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state);
@@ -66,6 +65,10 @@ struct AgentView {
     categories: Vec<Category>,
     level: i64,
     device: Device,
+    /// Second-level groups (the inbox).
+    groups: Vec<String>,
+    /// The desk language chosen (`null`: the browser's).
+    language: Option<Language>,
 }
 
 impl From<AgentRow> for AgentView {
@@ -79,20 +82,22 @@ impl From<AgentRow> for AgentView {
             categories: a.categories,
             level: a.level,
             device: a.device,
+            groups: a.groups,
+            language: a.language,
         }
     }
 }
 
 /// An agent's live state: `state` is `AgentState::name()`; `since` is epoch ms.
 #[derive(Serialize)]
-struct StateView {
-    state: &'static str,
+pub(super) struct StateView {
+    pub(super) state: &'static str,
     reason: Option<String>,
     since: Option<i64>,
 }
 
 impl StateView {
-    fn of(snapshot: &AcdSnapshot, id: &AgentId) -> StateView {
+    pub(super) fn of(snapshot: &AcdSnapshot, id: &AgentId) -> StateView {
         let Some(agent) = snapshot.agent(id) else {
             return StateView {
                 state: AgentState::Offline.name(),
@@ -136,6 +141,7 @@ struct Done {
 async fn login(
     State(st): State<ApiState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    desk: Option<Extension<IntakeOps>>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
@@ -167,7 +173,7 @@ async fn login(
         limiter.refund_ip(ip);
     }
 
-    acd_login(&st.acd, &row).await?;
+    acd_login(&st.acd, &row, desk.as_deref()).await?;
     let token = auth::new_token();
     let now = now_ms();
     let ttl_ms = i64::try_from(st.auth.session_ttl.as_millis()).unwrap_or(i64::MAX);
@@ -210,9 +216,14 @@ fn check_limit(st: &ApiState, ip: Option<std::net::IpAddr>, login: &str) -> Resu
     Ok(())
 }
 
-/// Logs the agent into the ACD (available); a second session of a logged-in agent is fine.
-async fn acd_login(acd: &AcdHandle, row: &AgentRow) -> Result<(), ApiError> {
-    if !takes_calls(row) {
+/// Logs the agent into the ACD (available) when they take calls; a second session of a
+/// logged-in agent is fine.
+pub(super) async fn acd_login(
+    acd: &AcdHandle,
+    row: &AgentRow,
+    desk: Option<&IntakeOps>,
+) -> Result<(), ApiError> {
+    if !takes_calls(row, desk) {
         return Ok(());
     }
     let info = AgentInfo {
@@ -227,11 +238,20 @@ async fn acd_login(acd: &AcdHandle, row: &AgentRow) -> Result<(), ApiError> {
 }
 
 /// Only first-level agents with a phone or the browser softphone take hotline calls:
-/// supervisors, admins and the second level sign in to the desk without entering the queues.
-fn takes_calls(row: &AgentRow) -> bool {
+/// supervisors, admins and the second level (unless `[desk] second_level_takes_calls`) sign
+/// in to the desk without entering the queues.
+fn takes_calls(row: &AgentRow, desk: Option<&IntakeOps>) -> bool {
     row.role == "agent"
-        && row.level == 1
+        && level_takes_calls(row, desk)
         && (row.extension.is_some() || row.device == Device::Browser)
+}
+
+/// What a second-level agent hears when asking to become available.
+pub(super) const SECOND_LEVEL_REFUSAL: &str = "second-level agents do not take first-level calls";
+
+/// The first level takes calls; levels 2 and 3 only with `[desk] second_level_takes_calls`.
+pub(super) fn level_takes_calls(row: &AgentRow, desk: Option<&IntakeOps>) -> bool {
+    row.level <= 1 || desk.is_some_and(IntakeOps::second_level_takes_calls)
 }
 
 /// Maps a refusal of the queue engine to 409 (with the agent's state) or 503.
@@ -253,7 +273,7 @@ fn acd_error(e: AcdError, request: &str) -> ApiError {
     }
 }
 
-async fn snapshot(acd: &AcdHandle) -> Result<AcdSnapshot, ApiError> {
+pub(super) async fn snapshot(acd: &AcdHandle) -> Result<AcdSnapshot, ApiError> {
     acd.snapshot()
         .await
         .map_err(|e| acd_error(e, "read states"))
@@ -319,18 +339,24 @@ async fn set_state(
     ApiJson(req): ApiJson<StateRequest>,
 ) -> Result<Json<StateView>, ApiError> {
     let id = session.agent_id.clone();
+    let row = st
+        .store
+        .get_agent(&id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
     // After a server restart the ACD knows nobody: a signed-in agent is logged in again.
     let snap = snapshot(&st.acd).await?;
     if matches!(req, StateRequest::Available) {
+        if !level_takes_calls(&row, desk.as_deref()) {
+            return Err(ApiError::Conflict {
+                message: SECOND_LEVEL_REFUSAL.to_owned(),
+                state: StateView::of(&snap, &id).state,
+            });
+        }
         require_outcome(desk.as_deref(), &id, StateView::of(&snap, &id).state).await?;
     }
     if StateView::of(&snap, &id).state == AgentState::Offline.name() {
-        let row = st
-            .store
-            .get_agent(&id)
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
-        acd_login(&st.acd, &row).await?;
+        acd_login(&st.acd, &row, desk.as_deref()).await?;
     }
     let result = match req {
         StateRequest::Available => st
@@ -407,141 +433,4 @@ async fn list_agents(
         })
         .collect();
     Ok(Json(list))
-}
-
-/// `PUT /api/agents/…/device` body; the name is checked by hand so that an unknown device is
-/// a 400 (docs/api.md), not a field error.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DeviceRequest {
-    device: String,
-}
-
-#[derive(Serialize)]
-struct DeviceView {
-    device: Device,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    audit: Option<serde_json::Value>,
-}
-
-fn parse_device(name: &str) -> Result<Device, ApiError> {
-    Device::parse(name).ok_or_else(|| {
-        ApiError::BadRequest(format!(
-            "unknown device {:?} (expected \"phone\" or \"browser\")",
-            name.chars().take(32).collect::<String>()
-        ))
-    })
-}
-
-/// `PUT /api/agents/me/device`: the signed-in agent's own device.
-async fn set_my_device(
-    State(st): State<ApiState>,
-    session: Session,
-    feed: Option<Extension<SupervisorFeed>>,
-    calls: Option<Extension<Arc<CallContext>>>,
-    ApiJson(req): ApiJson<DeviceRequest>,
-) -> Result<Json<DeviceView>, ApiError> {
-    let device = parse_device(&req.device)?;
-    let row = st
-        .store
-        .get_agent(&session.agent_id)
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
-    let reacts = DeviceListeners {
-        feed: feed.as_deref(),
-        calls: calls.as_deref().map(Arc::as_ref),
-    };
-    change_device(&st, row, device, true, reacts).await?;
-    Ok(Json(DeviceView {
-        device,
-        audit: None,
-    }))
-}
-
-/// `PUT /api/agents/{id}/device` (supervisor, admin): another agent's device, audited.
-async fn set_agent_device(
-    State(st): State<ApiState>,
-    session: Session,
-    feed: Option<Extension<SupervisorFeed>>,
-    calls: Option<Extension<Arc<CallContext>>>,
-    Path(id): Path<String>,
-    ApiJson(req): ApiJson<DeviceRequest>,
-) -> Result<Json<DeviceView>, ApiError> {
-    require_role(&session, SUPERVISORS)?;
-    let device = parse_device(&req.device)?;
-    if id.is_empty() || id.len() > MAX_LOGIN {
-        return Err(ApiError::NotFound);
-    }
-    let row = st
-        .store
-        .get_agent(&AgentId::from_string(id))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    // Only an agent signed in to the desk enters the queues (as at their own login).
-    let signed_in = st.store.has_session(&row.id, now_ms()).await?;
-    let (target, from) = (row.id.clone(), row.device);
-    let reacts = DeviceListeners {
-        feed: feed.as_deref(),
-        calls: calls.as_deref().map(Arc::as_ref),
-    };
-    change_device(&st, row, device, signed_in, reacts).await?;
-    let details = serde_json::json!({ "from": from, "to": device });
-    let audit = crate::supervisor::actions::audit(
-        &st.store,
-        &session.agent_id,
-        "agent_device",
-        target.as_str(),
-        details,
-    )
-    .await?;
-    Ok(Json(DeviceView {
-        device,
-        audit: Some(audit),
-    }))
-}
-
-/// Who learns of a device change at once: the supervisor view, and the calls' cache of how
-/// agents are reached (otherwise the next offer could still ring the old device).
-#[derive(Clone, Copy)]
-struct DeviceListeners<'a> {
-    feed: Option<&'a SupervisorFeed>,
-    calls: Option<&'a CallContext>,
-}
-
-/// Stores the new device and applies the queue rule. Switching back to the phone without an
-/// extension is refused (409): the queue would keep offering calls the agent cannot take.
-/// A `signed_in` agent who switches to the browser and now takes calls enters the queues (as
-/// at login; one already in them keeps their state). The supervisor view learns it through `feed` when given.
-async fn change_device(
-    st: &ApiState,
-    row: AgentRow,
-    device: Device,
-    signed_in: bool,
-    reacts: DeviceListeners<'_>,
-) -> Result<(), ApiError> {
-    if device == Device::Phone && row.device == Device::Browser && row.extension.is_none() {
-        let snap = snapshot(&st.acd).await?;
-        return Err(ApiError::Conflict {
-            message: "no phone extension configured".to_owned(),
-            state: StateView::of(&snap, &row.id).state,
-        });
-    }
-    let from = row.device;
-    if from == device {
-        return Ok(());
-    }
-    if !st.store.set_agent_device(&row.id, device).await? {
-        return Err(ApiError::NotFound);
-    }
-    tracing::info!(agent = %row.id, %from, to = %device, "agent device changed");
-    if let Some(feed) = reacts.feed {
-        feed.set_device(row.id.clone(), device);
-    }
-    if let Some(calls) = reacts.calls {
-        calls.extensions.forget(&row.id);
-    }
-    if signed_in && device == Device::Browser {
-        acd_login(&st.acd, &AgentRow { device, ..row }).await?;
-    }
-    Ok(())
 }

@@ -1,5 +1,6 @@
-//! The customers API under `/api` (issue 4 point 6): search by name, organisation or number,
-//! fetch one with their open intakes, edit. Shapes: docs/api.md.
+//! The customers API under `/api` (issues 4 and 10): search by name, organisation, e-mail or
+//! number in any format, fetch one with their open intakes, edit (published to the agent's
+//! desk as a `customer` frame). Shapes: docs/api.md.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -9,21 +10,23 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiState;
 use super::auth::Session;
+use super::desk_feed::customer_changed;
 use super::error::{ApiError, ApiJson, BODY_LIMIT};
 use super::intakes::{DeskApiError, page, query};
-use crate::desk::intakes::{CustomerFields, DeskError, IntakeOps, IntakeView};
+use crate::desk::hub::DeskHub;
+use crate::desk::intakes::{CustomerFields, DeskError, IntakeView};
 use crate::domain::CustomerId;
-use crate::store::Customer;
+use crate::store::{Customer, CustomerQuery};
 
 /// Longest search text.
 const MAX_QUERY: usize = 200;
 
 /// The `/api/customers…` routes.
-pub(super) fn router(state: ApiState, ops: IntakeOps) -> Router {
+pub(super) fn router(state: ApiState, hub: DeskHub) -> Router {
     Router::new()
         .route("/api/customers", get(search))
         .route("/api/customers/{id}", get(fetch).patch(update))
-        .layer(Extension(ops))
+        .layer(Extension(hub))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
@@ -73,6 +76,7 @@ struct SearchQuery {
 async fn search(
     State(st): State<ApiState>,
     _session: Session,
+    Extension(hub): Extension<DeskHub>,
     q: Result<Query<SearchQuery>, QueryRejection>,
 ) -> Result<Json<Vec<CustomerView>>, ApiError> {
     let q = query(q)?;
@@ -83,7 +87,8 @@ async fn search(
         )));
     }
     let (limit, offset) = page(q.limit, q.offset)?;
-    let found = st.store.search_customers(&text, limit, offset).await?;
+    let wanted = CustomerQuery::parse(&text, hub.ops().country_code());
+    let found = st.store.search_customers(&wanted, limit, offset).await?;
     Ok(Json(found.into_iter().map(CustomerView::from).collect()))
 }
 
@@ -98,7 +103,7 @@ struct CustomerDetail {
 async fn fetch(
     State(st): State<ApiState>,
     _session: Session,
-    Extension(ops): Extension<IntakeOps>,
+    Extension(hub): Extension<DeskHub>,
     Path(id): Path<String>,
 ) -> Result<Json<CustomerDetail>, DeskApiError> {
     let id = CustomerId::from_string(id);
@@ -107,7 +112,7 @@ async fn fetch(
         .get_customer(&id)
         .await?
         .ok_or(DeskError::NotFound("customer"))?;
-    let open_intakes = ops.open_for_customer(&id).await?;
+    let open_intakes = hub.ops().open_for_customer(&id).await?;
     Ok(Json(CustomerDetail {
         customer: customer.into(),
         open_intakes,
@@ -116,11 +121,15 @@ async fn fetch(
 
 async fn update(
     session: Session,
-    Extension(ops): Extension<IntakeOps>,
+    Extension(hub): Extension<DeskHub>,
     Path(id): Path<String>,
     ApiJson(fields): ApiJson<CustomerFields>,
 ) -> Result<Json<CustomerView>, DeskApiError> {
     let id = CustomerId::from_string(id);
-    let customer = ops.update_customer(&session.agent_id, &id, fields).await?;
+    let customer = hub
+        .ops()
+        .update_customer(&session.agent_id, &id, fields)
+        .await?;
+    customer_changed(&hub, &session.agent_id, customer.clone()).await;
     Ok(Json(customer.into()))
 }

@@ -161,6 +161,24 @@ where
     }
 }
 
+/// A JSON body that may be left out altogether (no `Content-Type`, e.g. a bare `POST`):
+/// `T::default()` then; a body that is sent must be JSON, with [`ApiJson`]'s errors.
+pub(crate) struct OptionalApiJson<T>(pub(crate) T);
+
+impl<S, T> FromRequest<S> for OptionalApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Default,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::OptionalFromRequest;
+        let body = <Json<T> as OptionalFromRequest<S>>::from_request(req, state).await?;
+        Ok(OptionalApiJson(body.map_or_else(T::default, |Json(v)| v)))
+    }
+}
+
 /// Fallback for unknown `/api` paths.
 pub(crate) async fn not_found() -> ApiError {
     ApiError::NotFound

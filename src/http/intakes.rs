@@ -1,6 +1,9 @@
-//! The intakes API under `/api` (issue 4 points 5 and 6): list, fetch, open by hand, edit,
-//! resolve, escalate, return, continue, link or create the customer, and the escalation lists.
-//! Every rule lives in [`IntakeOps`]; this file maps HTTP to it. Shapes: docs/api.md.
+//! The intakes API under `/api` (issues 4 and 10): fetch, open by hand, edit, resolve,
+//! escalate, return, continue, link or create the customer, and the escalation lists; the
+//! filtered list is `intake_list.rs`, claims, notes, reopening, search and the inbox are
+//! `worklists.rs`. Every rule lives in [`IntakeOps`]; this file maps HTTP to it, and every
+//! write publishes the new `intake` frame to the agent's desk connections (`desk_feed.rs`).
+//! Shapes: docs/api.md.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query};
@@ -12,28 +15,41 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiState;
 use super::auth::Session;
+use super::desk_feed::intake_changed;
 use super::error::{ApiError, ApiJson, BODY_LIMIT};
-use crate::desk::intakes::{CustomerFields, DeskError, IntakeFields, IntakeOps, IntakeView};
+use super::{intake_list, worklists};
+use crate::desk::hub::DeskHub;
+use crate::desk::intakes::{CustomerFields, DeskError, IntakeFields, IntakeView};
 use crate::domain::{Category, CustomerId, IntakeId, Priority};
-use crate::store::{IntakeFilter, IntakeStatus};
 
 /// Largest page of a list.
 pub(super) const MAX_LIMIT: u32 = 200;
 /// Page size when `limit` is not given.
-const DEFAULT_LIMIT: u32 = 50;
+pub(super) const DEFAULT_LIMIT: u32 = 50;
+/// Longest short query parameter (group, caller, agent id, search text), in characters.
+pub(super) const MAX_NAME_PARAM: usize = 200;
 
-/// The `/api/intakes…` and `/api/desk/lists` routes; `ops` reaches the handlers as an extension.
-pub(super) fn router(state: ApiState, ops: IntakeOps) -> Router {
+/// The `/api/intakes…`, `/api/search`, `/api/me/inbox`, `/api/me/calls` and
+/// `/api/desk/lists` routes; the hub (with its `IntakeOps`) reaches the handlers as an
+/// extension.
+pub(super) fn router(state: ApiState, hub: DeskHub) -> Router {
     Router::new()
-        .route("/api/intakes", get(list).post(open_manual))
+        .route("/api/intakes", get(intake_list::list).post(open_manual))
         .route("/api/intakes/{id}", get(fetch).patch(update))
         .route("/api/intakes/{id}/resolve", post(resolve))
         .route("/api/intakes/{id}/escalate", post(escalate))
         .route("/api/intakes/{id}/return", post(return_to_first))
         .route("/api/intakes/{id}/continue", post(continue_existing))
         .route("/api/intakes/{id}/customer", post(customer))
+        .route("/api/intakes/{id}/claim", post(worklists::claim))
+        .route("/api/intakes/{id}/release", post(worklists::release))
+        .route("/api/intakes/{id}/notes", post(worklists::add_note))
+        .route("/api/intakes/{id}/reopen", post(worklists::reopen))
+        .route("/api/search", get(worklists::search))
+        .route("/api/me/inbox", get(worklists::inbox))
+        .route("/api/me/calls", get(worklists::my_calls))
         .route("/api/desk/lists", get(lists))
-        .layer(Extension(ops))
+        .layer(Extension(hub))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
@@ -95,7 +111,7 @@ impl IntoResponse for DeskApiError {
     }
 }
 
-type Reply<T> = Result<T, DeskApiError>;
+pub(super) type Reply<T> = Result<T, DeskApiError>;
 
 /// Query-string rejections as JSON 422s (wrong types, e.g. `limit=abc`).
 pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -114,45 +130,22 @@ pub(super) fn page(limit: Option<u32>, offset: Option<u32>) -> Result<(i64, i64)
     Ok((i64::from(limit), i64::from(offset.unwrap_or(0))))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    status: Option<String>,
-    customer_id: Option<CustomerId>,
-    limit: Option<u32>,
-    offset: Option<u32>,
-}
-
-async fn list(
-    _session: Session,
-    Extension(ops): Extension<IntakeOps>,
-    q: Result<Query<ListQuery>, QueryRejection>,
-) -> Reply<Json<Vec<IntakeView>>> {
-    let q = query(q)?;
-    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(IntakeStatus::parse(s).ok_or_else(|| {
-            ApiError::Unprocessable(format!(
-                "status must be draft, open, resolved, escalated or closed, not {s:?}"
-            ))
-        })?),
-    };
-    let (limit, offset) = page(q.limit, q.offset)?;
-    let filter = IntakeFilter {
-        status,
-        customer_id: q.customer_id,
-        limit,
-        offset,
-    };
-    Ok(Json(ops.list(&filter).await?))
-}
-
 async fn fetch(
     _session: Session,
-    Extension(ops): Extension<IntakeOps>,
+    Extension(hub): Extension<DeskHub>,
     Path(id): Path<String>,
 ) -> Reply<Json<IntakeView>> {
-    Ok(Json(ops.view(&IntakeId::from_string(id)).await?))
+    Ok(Json(hub.ops().view(&IntakeId::from_string(id)).await?))
+}
+
+/// Publishes the written intake to the agent's desk and answers with it.
+pub(super) async fn written(
+    hub: &DeskHub,
+    session: &Session,
+    view: IntakeView,
+) -> Json<IntakeView> {
+    intake_changed(hub, &session.agent_id, &view, false).await;
+    Json(view)
 }
 
 /// `POST /api/intakes`: an intake opened by hand, with optional first fields.
@@ -169,9 +162,10 @@ struct NewIntakeRequest {
 
 async fn open_manual(
     session: Session,
-    Extension(ops): Extension<IntakeOps>,
+    Extension(hub): Extension<DeskHub>,
     ApiJson(req): ApiJson<NewIntakeRequest>,
 ) -> Reply<(StatusCode, Json<IntakeView>)> {
+    let ops = hub.ops();
     let agent = &session.agent_id;
     let fields = IntakeFields {
         title: req.title,
@@ -193,17 +187,18 @@ async fn open_manual(
     } else {
         view
     };
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok((StatusCode::CREATED, written(&hub, &session, view).await))
 }
 
 async fn update(
     session: Session,
-    Extension(ops): Extension<IntakeOps>,
+    Extension(hub): Extension<DeskHub>,
     Path(id): Path<String>,
     ApiJson(fields): ApiJson<IntakeFields>,
 ) -> Reply<Json<IntakeView>> {
     let id = IntakeId::from_string(id);
-    Ok(Json(ops.update(&session.agent_id, &id, fields).await?))
+    let view = hub.ops().update(&session.agent_id, &id, fields).await?;
+    Ok(written(&hub, &session, view).await)
 }
 
 #[derive(Deserialize)]
@@ -214,14 +209,16 @@ struct ResolveRequest {
 
 async fn resolve(
     session: Session,
-    Extension(ops): Extension<IntakeOps>,
+    Extension(hub): Extension<DeskHub>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ResolveRequest>,
 ) -> Reply<Json<IntakeView>> {
     let id = IntakeId::from_string(id);
-    Ok(Json(
-        ops.resolve(&session.agent_id, &id, &req.solution).await?,
-    ))
+    let view = hub
+        .ops()
+        .resolve(&session.agent_id, &id, &req.solution)
+        .await?;
+    Ok(written(&hub, &session, view).await)
 }
 
 #[derive(Deserialize)]
@@ -236,12 +233,13 @@ struct EscalateRequest {
 
 async fn escalate(
     session: Session,
-    Extension(ops): Extension<IntakeOps>,
+    Extension(hub): Extension<DeskHub>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<EscalateRequest>,
 ) -> Reply<Json<IntakeView>> {
     let id = IntakeId::from_string(id);
-    let view = ops
+    let view = hub
+        .ops()
         .escalate(
             &session.agent_id,
             &id,
@@ -251,7 +249,7 @@ async fn escalate(
             req.case_ref.as_deref(),
         )
         .await?;
-    Ok(Json(view))
+    Ok(written(&hub, &session, view).await)
 }
 
 #[derive(Deserialize)]
@@ -262,15 +260,16 @@ struct ReturnRequest {
 
 async fn return_to_first(
     session: Session,
-    Extension(ops): Extension<IntakeOps>,
+    Extension(hub): Extension<DeskHub>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ReturnRequest>,
 ) -> Reply<Json<IntakeView>> {
     let id = IntakeId::from_string(id);
-    let view = ops
+    let view = hub
+        .ops()
         .return_to_first_level(&session.agent_id, &id, &req.reason)
         .await?;
-    Ok(Json(view))
+    Ok(written(&hub, &session, view).await)
 }
 
 #[derive(Deserialize)]
@@ -281,15 +280,16 @@ struct ContinueRequest {
 
 async fn continue_existing(
     session: Session,
-    Extension(ops): Extension<IntakeOps>,
+    Extension(hub): Extension<DeskHub>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ContinueRequest>,
 ) -> Reply<Json<IntakeView>> {
     let id = IntakeId::from_string(id);
-    let view = ops
+    let view = hub
+        .ops()
         .continue_existing(&session.agent_id, &id, &req.existing_id)
         .await?;
-    Ok(Json(view))
+    Ok(written(&hub, &session, view).await)
 }
 
 /// `{ "customer_id": … }` links an existing customer; `{ "fields": { … } }` creates one.
@@ -302,12 +302,13 @@ struct CustomerRequest {
 
 async fn customer(
     session: Session,
-    Extension(ops): Extension<IntakeOps>,
+    Extension(hub): Extension<DeskHub>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CustomerRequest>,
 ) -> Reply<Json<IntakeView>> {
     let id = IntakeId::from_string(id);
     let agent = &session.agent_id;
+    let ops = hub.ops();
     let view = match (req.customer_id, req.fields) {
         (Some(c), None) => ops.link_customer(agent, &id, &c).await?,
         (None, Some(fields)) => ops.create_customer(agent, &id, fields).await?,
@@ -318,6 +319,8 @@ async fn customer(
             .into());
         }
     };
+    // A link or a new customer changes who the pop shows: the customer frame follows.
+    intake_changed(&hub, agent, &view, true).await;
     Ok(Json(view))
 }
 
@@ -325,13 +328,17 @@ async fn customer(
 struct Lists<'a> {
     second_level: &'a [String],
     third_level: &'a [String],
+    /// `[desk] time_zone`: the desk shows dates and times in it.
+    time_zone: &'a str,
 }
 
-async fn lists(_session: Session, Extension(ops): Extension<IntakeOps>) -> Response {
+async fn lists(_session: Session, Extension(hub): Extension<DeskHub>) -> Response {
+    let ops = hub.ops();
     let (second_level, third_level) = ops.lists();
     Json(Lists {
         second_level,
         third_level,
+        time_zone: ops.time_zone(),
     })
     .into_response()
 }

@@ -3,15 +3,19 @@
 //! docs/api.md), the desk WebSocket `/api/ws` (docs/protocol.md), the supervisor feed
 //! `/api/supervisor/ws` (docs/supervisor.md), and the static pages from `web/` for every other path.
 //!
-//! Layout: `agents`, `intakes`, `customers`, `reports`, `supervisor` (routes), `ws` (the desk
-//! feed and voice messages), `metrics`, `auth` (tokens, cookie, session extractor, roles, CSRF),
-//! `limit` (login rate limit, no I/O), `error` (every failure → status + JSON).
+//! Layout: `agents`, `intakes`, `intake_list`, `worklists`, `customers`, `reports`,
+//! `supervisor` (routes), `ws` (the desk feed and voice messages), `desk_feed` (desk frames
+//! after a write, REST or WebSocket), `metrics`, `auth` (tokens, cookie, session extractor,
+//! roles, CSRF), `limit` (login rate limit, no I/O), `error` (every failure → status + JSON).
 
+mod agent_settings;
 mod agents;
 mod auth;
 mod calls;
 mod customers;
+mod desk_feed;
 mod error;
+mod intake_list;
 mod intakes;
 mod limit;
 mod metrics;
@@ -21,6 +25,7 @@ mod supervisor;
 mod test_support;
 #[cfg(test)]
 mod tests;
+mod worklists;
 mod ws;
 
 use std::sync::{Arc, Mutex};
@@ -94,8 +99,8 @@ pub fn router(state: HttpState) -> Router {
     let pages = tower_http::services::ServeDir::new(&state.web_dir);
     let desk_ws = ws::router(api.clone(), state.desk.clone());
     let ops = state.desk.ops().clone();
-    let intakes = intakes::router(api.clone(), ops.clone());
-    let customers = customers::router(api.clone(), ops.clone());
+    let intakes = intakes::router(api.clone(), state.desk.clone());
+    let customers = customers::router(api.clone(), state.desk.clone());
     let threshold = state.supervisor.service_level_threshold();
     let supervisor = supervisor::router(api.clone(), state.supervisor.clone());
     let metrics = metrics::router(state.clone());

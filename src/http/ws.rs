@@ -12,18 +12,22 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::ApiState;
+use super::agents::{SECOND_LEVEL_REFUSAL, acd_login, level_takes_calls};
 use super::auth::{self, Session, require_role};
+use super::desk_feed::{customer_changed, intake_changed};
 use super::error::ApiError;
-use crate::acd::{AcdError, AgentInfo};
+use crate::acd::AcdError;
 use crate::desk::client::{self, ClientFrame, RateLimit, Refusal, WantedState};
 use crate::desk::hub::{Connection, DeskHub, Frame, FrameBody, Hello};
-use crate::desk::intakes::{DeskError, IntakeView};
-use crate::desk::pop::{self, CustomerView};
-use crate::domain::{AgentId, CustomerId};
+use crate::desk::intakes::DeskError;
+use crate::desk::pop;
+use crate::domain::AgentId;
 use crate::store::now_ms;
 
 /// Roles that may open the desk feed.
 const DESK_ROLES: &[&str] = &["agent", "supervisor", "admin"];
+/// Roles that may release someone else's claim.
+const SUPERVISORS: &[&str] = &["supervisor", "admin"];
 /// Client frames per second per connection (bursts up to the same number).
 const FRAMES_PER_SEC: u32 = 50;
 /// Time to send `hello` after the upgrade.
@@ -306,8 +310,7 @@ impl DeskConn {
                     .update_customer(&agent, &customer_id, fields)
                     .await
                     .map_err(desk_refusal)?;
-                self.publish(FrameBody::Customer(CustomerView::from(customer)))
-                    .await;
+                customer_changed(&self.hub, &agent, customer).await;
                 return Ok(Reply::Ack);
             }
             ClientFrame::LinkCustomer {
@@ -355,34 +358,22 @@ impl DeskConn {
                 ops.open_manual(&agent, &channel, customer_id.as_ref())
                     .await
             }
+            ClientFrame::Claim { intake_id, force } => ops.claim(&agent, &intake_id, force).await,
+            ClientFrame::Release { intake_id } => {
+                let privileged = SUPERVISORS.contains(&self.session.role.as_str());
+                ops.release(&agent, &intake_id, privileged).await
+            }
+            ClientFrame::AddNote { intake_id, body } => ops
+                .add_note(&agent, &intake_id, &body)
+                .await
+                .map(|(_, view)| view),
+            ClientFrame::Reopen { intake_id, reason } => {
+                ops.reopen(&agent, &intake_id, &reason).await
+            }
         };
         let view = view.map_err(desk_refusal)?;
-        self.intake_changed(view, refresh_customer).await;
+        intake_changed(&self.hub, &agent, &view, refresh_customer).await;
         Ok(Reply::Ack)
-    }
-
-    /// Sends the changed intake (and its customer after a link or create) to every connection
-    /// of this agent.
-    async fn intake_changed(&mut self, view: IntakeView, refresh_customer: bool) {
-        let customer = view.customer_id.clone().filter(|_| refresh_customer);
-        self.publish(FrameBody::Intake(Box::new(view))).await;
-        if let Some(id) = customer {
-            self.publish_customer(&id).await;
-        }
-    }
-
-    async fn publish_customer(&mut self, id: &CustomerId) {
-        match self.api.store.get_customer(id).await {
-            Ok(Some(c)) => self.publish(FrameBody::Customer(c.into())).await,
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot read the customer for the desk"),
-        }
-    }
-
-    async fn publish(&mut self, body: FrameBody) {
-        if let Err(e) = self.hub.publish_to(self.agent.clone(), body).await {
-            tracing::warn!(error = %e, "desk frame not published");
-        }
     }
 
     async fn set_state(
@@ -392,8 +383,19 @@ impl DeskConn {
     ) -> Result<(), (&'static str, String)> {
         let acd = self.hub.acd().clone();
         let id = self.agent.clone();
+        let row = self
+            .api
+            .store
+            .get_agent(&id)
+            .await
+            .map_err(|e| internal(&e))?
+            .ok_or(("forbidden", "unknown agent".to_owned()))?;
+        let ops = self.hub.ops().clone();
         let attempt = match state {
             WantedState::Available => {
+                if !level_takes_calls(&row, Some(&ops)) {
+                    return Err(("conflict", SECOND_LEVEL_REFUSAL.to_owned()));
+                }
                 self.check_outcome().await?;
                 acd.set_available(id.clone()).await
             }
@@ -410,23 +412,11 @@ impl DeskConn {
             }
         };
         match attempt {
-            // After a server restart the engine knows nobody: log the agent in, then retry.
+            // After a server restart the engine knows nobody: log the agent in (when they take
+            // calls at all, as at sign-in), then retry.
             Err(AcdError::NotLoggedIn(_) | AcdError::UnknownAgent(_)) => {
-                let row = self
-                    .api
-                    .store
-                    .get_agent(&id)
-                    .await
-                    .map_err(|e| internal(&e))?
-                    .ok_or(("forbidden", "unknown agent".to_owned()))?;
-                let info = AgentInfo {
-                    id: row.id.clone(),
-                    categories: row.categories.clone(),
-                    level: u8::try_from(row.level.clamp(0, 255)).unwrap_or(u8::MAX),
-                };
-                match acd.agent_login(info).await {
-                    Ok(()) | Err(AcdError::AlreadyLoggedIn(_)) => {}
-                    Err(e) => return Err(acd_refusal(e)),
+                if let Err(e) = acd_login(&acd, &row, Some(&ops)).await {
+                    return Err(("conflict", e.to_string()));
                 }
                 match state {
                     WantedState::Available => acd.set_available(id).await,

@@ -1,10 +1,14 @@
-//! `agents`: the people who take calls, with their skills (categories) and level.
+//! `agents`: the people who take calls, with their skills (categories), level, second-level
+//! groups and desk language.
+
+use std::collections::HashMap;
 
 use sqlx::any::AnyRow;
 
-use super::codec::{category_from, get};
+use super::codec::{category_from, get, language_from};
+use super::sql::Sql;
 use super::{Store, StoreError};
-use crate::domain::{AgentId, Category, Device};
+use crate::domain::{AgentId, Category, Device, Language};
 use crate::sip::{SipCredential, ha1_md5, ha1_sha256};
 
 /// A stored agent.
@@ -30,13 +34,18 @@ pub struct AgentRow {
     pub role: String,
     /// How the agent answers hotline calls: their phone or the browser softphone.
     pub device: Device,
+    /// The second-level groups the agent belongs to (their inbox), in stored order.
+    pub groups: Vec<String>,
+    /// The desk language the agent chose; `None`: the browser's.
+    pub language: Option<Language>,
 }
 
 /// `SELECT <every column> FROM agents` followed by `$tail`, as one `&'static str`.
 macro_rules! select_agents {
     ($tail:literal) => {
         concat!(
-            "SELECT id, name, login, password_hash, extension, categories, level, created_at, role, device FROM agents",
+            "SELECT id, name, login, password_hash, extension, categories, level, created_at, role, ",
+            "device, groups, language FROM agents",
             $tail
         )
     };
@@ -103,6 +112,50 @@ impl Store {
 }
 
 impl Store {
+    /// Sets the agent's desk language (`None`: the browser's); `false` when there is no such
+    /// agent.
+    pub async fn set_agent_language(
+        &self,
+        agent: &AgentId,
+        language: Option<Language>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE agents SET language = $2 WHERE id = $1")
+            .bind(agent.as_str())
+            .bind(language.map(Language::as_str))
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::query("set_agent_language"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The names of `agents` (one query); unknown ids are left out.
+    pub async fn agent_names(
+        &self,
+        agents: &[&AgentId],
+    ) -> Result<HashMap<AgentId, String>, StoreError> {
+        const OP: &str = "agent_names";
+        if agents.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut sql = Sql::new("SELECT id, name FROM agents WHERE id IN ");
+        sql.list(agents.iter().map(|a| a.as_str()));
+        let rows = sql
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    AgentId::from_string(get::<String>(r, "id", OP)?),
+                    get(r, "name", OP)?,
+                ))
+            })
+            .collect()
+    }
+}
+
+impl Store {
     /// Digest credentials of every agent with an extension and at least one HA1 (for the registrar).
     pub async fn sip_credentials(&self) -> Result<Vec<SipCredential>, StoreError> {
         const OP: &str = "sip_credentials";
@@ -155,6 +208,16 @@ impl Store {
     }
 }
 
+/// `["Network", "Servers"]` → `"Network,Servers"` (names are trimmed; a comma cannot be in one).
+pub(crate) fn groups_to_text(groups: &[String]) -> String {
+    groups
+        .iter()
+        .map(|g| g.trim())
+        .filter(|g| !g.is_empty())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// `[Hardware, Service]` → `"hardware,service"`.
 pub(crate) fn categories_to_text(categories: &[Category]) -> String {
     categories
@@ -181,6 +244,13 @@ fn agent_from_row(row: &AnyRow, op: &'static str) -> Result<AgentRow, StoreError
         created_at: get(row, "created_at", op)?,
         role: get(row, "role", op)?,
         device: device_from(get(row, "device", op)?)?,
+        groups: get::<String>(row, "groups", op)?
+            .split(',')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        language: language_from(get(row, "language", op)?, "agents.language")?,
     })
 }
 

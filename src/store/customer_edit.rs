@@ -1,7 +1,13 @@
-//! Customers from the desk: search by name, organisation or number, create, edit, and add a
-//! caller's number to a customer (issue 4).
+//! Customers from the desk: search by name, organisation, e-mail or number typed in any
+//! format (issues 4 and 10), create, edit, and add a caller's number to a customer.
 
-use super::{Customer, Store, StoreError};
+use std::collections::HashMap;
+
+use super::codec::get;
+use super::sql::Sql;
+use super::tickets::parse_ticket_no;
+use super::worklist::{contains_pattern, is_phone_shaped};
+use super::{Backend, Customer, Store, StoreError};
 use crate::domain::CustomerId;
 
 /// A customer's fields; on update `None` leaves a column alone and `Some("")` clears it.
@@ -23,27 +29,64 @@ pub struct CustomerData {
     pub notes: Option<String>,
 }
 
-/// `%text%` for `LIKE … ESCAPE '\'`, lower-cased, with `%`, `_` and `\` taken literally.
-fn contains_pattern(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
+/// What a customer search looks for, read once from the typed text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CustomerQuery {
+    /// A blank query: everyone.
+    #[default]
+    All,
+    /// Nobody can match: the text is a ticket number, or a number too short to search.
+    Nothing,
+    /// `%text%` (lower-cased) over name, organisation and e-mail.
+    Text(String),
+    /// A number typed in any format (only digits and separators).
+    Number {
+        /// The number in E.164 when it reads as one (`020 123 4567`, `0031201234567`,
+        /// `+31 20 123 4567`, …): matches main and extra numbers exactly.
+        e164: Option<String>,
+        /// `%digits%` for 4 or more digits (a national `0` read as the country code, an
+        /// international `00` dropped): matches inside main and extra numbers.
+        digits: Option<String>,
+    },
 }
 
-/// The digits of a query that looks like a phone number (3 or more digits, only separators).
-fn phone_digits(q: &str) -> Option<String> {
-    let ok = q
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')' | '.' | '/'));
-    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-    (ok && digits.len() >= 3).then_some(digits)
+/// Fewest digits a partial number needs to be searched by digits.
+const MIN_PARTIAL_DIGITS: usize = 4;
+
+impl CustomerQuery {
+    /// Reads `q` with `country_code` for national numbers.
+    pub fn parse(q: &str, country_code: &str) -> CustomerQuery {
+        let q = q.trim();
+        if q.is_empty() {
+            return CustomerQuery::All;
+        }
+        if parse_ticket_no(q).is_some() {
+            return CustomerQuery::Nothing;
+        }
+        if !is_phone_shaped(q) {
+            return CustomerQuery::Text(contains_pattern(q));
+        }
+        let e164 = crate::phone::normalize(q, country_code)
+            .ok()
+            .map(crate::phone::E164::into_string);
+        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+        let digits = (digits.len() >= MIN_PARTIAL_DIGITS).then(|| {
+            let international = if q.starts_with('+') {
+                digits
+            } else if let Some(rest) = digits.strip_prefix("00") {
+                rest.to_owned()
+            } else if let Some(rest) = digits.strip_prefix('0') {
+                format!("{country_code}{rest}")
+            } else {
+                digits
+            };
+            format!("%{international}%")
+        });
+        match (e164, digits) {
+            (None, None) => CustomerQuery::Nothing,
+            (e164, digits) => CustomerQuery::Number { e164, digits },
+        }
+    }
 }
 
 /// `None` and `Some("")` both mean "no value" in the database.
@@ -52,42 +95,110 @@ fn non_empty(v: &Option<String>) -> Option<&str> {
 }
 
 impl Store {
-    /// Customers whose name or organisation contains `q` (any case), or whose main or extra
-    /// number contains its digits; by name. An empty `q` lists everyone.
+    /// Customers whose name, organisation or e-mail contains the text (any case), or whose
+    /// main or extra number is the typed number or contains its digits; by name. A blank
+    /// query lists everyone.
+    ///
+    /// The matches are read without `ORDER BY` and sorted here: ordered by name, SQLite walks
+    /// the name index and reads every row at random to test it; unordered, it scans the table
+    /// once (a text query), or uses the number indexes (an exact number).
     pub async fn search_customers(
         &self,
-        q: &str,
+        q: &CustomerQuery,
         limit: i64,
         offset: i64,
     ) -> Result<Vec<Customer>, StoreError> {
         const OP: &str = "search_customers";
-        let q = q.trim();
-        if q.is_empty() {
-            return self.list_customers(limit, offset).await;
-        }
-        let text = contains_pattern(q);
-        let digits = phone_digits(q).map(|d| format!("%{d}%"));
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM customers WHERE LOWER(name) LIKE $1 ESCAPE '\\' \
-             OR LOWER(COALESCE(organisation, '')) LIKE $1 ESCAPE '\\' \
-             OR ($2 IS NOT NULL AND (phone LIKE $2 OR id IN \
-                 (SELECT customer_id FROM customer_phones WHERE number LIKE $2))) \
-             ORDER BY name, id LIMIT $3 OFFSET $4",
-        )
-        .bind(text)
-        .bind(digits)
-        .bind(limit.max(0))
-        .bind(offset.max(0))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(c) = self.get_customer(&CustomerId::from_string(id)).await? {
-                out.push(c);
+        let sql = match q {
+            CustomerQuery::All => return self.list_customers(limit, offset).await,
+            CustomerQuery::Nothing => return Ok(Vec::new()),
+            CustomerQuery::Text(pattern) => {
+                // SQLite's LIKE folds ASCII case by itself (and its LOWER folds nothing more),
+                // so LOWER there only costs time; PostgreSQL's LIKE is case-sensitive.
+                let mut sql = match self.backend {
+                    Backend::Sqlite => Sql::new(
+                        "SELECT id, name FROM customers WHERE name LIKE $1 ESCAPE '\\' \
+                         OR organisation LIKE $1 ESCAPE '\\' OR email LIKE $1 ESCAPE '\\'",
+                    ),
+                    Backend::Postgres => Sql::new(
+                        "SELECT id, name FROM customers WHERE LOWER(name) LIKE $1 ESCAPE '\\' \
+                         OR LOWER(COALESCE(organisation, '')) LIKE $1 ESCAPE '\\' \
+                         OR LOWER(COALESCE(email, '')) LIKE $1 ESCAPE '\\'",
+                    ),
+                };
+                sql.bound_text(pattern.as_str());
+                sql
             }
+            CustomerQuery::Number { e164, digits } => {
+                let mut sql = Sql::new("SELECT id, name FROM customers WHERE 1 = 0");
+                if let Some(e164) = e164 {
+                    sql.push(" OR phone = ")
+                        .text(e164.as_str())
+                        .push(" OR id IN (SELECT customer_id FROM customer_phones WHERE number = ")
+                        .text(e164.as_str())
+                        .push(")");
+                }
+                if let Some(digits) = digits {
+                    sql.push(" OR phone LIKE ")
+                        .text(digits.as_str())
+                        .push(
+                            " OR id IN (SELECT customer_id FROM customer_phones WHERE number LIKE ",
+                        )
+                        .text(digits.as_str())
+                        .push(")");
+                }
+                sql
+            }
+        };
+        let rows = sql
+            .query()
+            .fetch_all(self.read_pool())
+            .await
+            .map_err(StoreError::query(OP))?;
+        let mut found = rows
+            .iter()
+            .map(|r| Ok((get::<String>(r, "name", OP)?, get::<String>(r, "id", OP)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        found.sort_unstable();
+        let skip = usize::try_from(offset.max(0)).unwrap_or(usize::MAX);
+        let take = usize::try_from(limit.max(0)).unwrap_or(usize::MAX);
+        let ids: Vec<CustomerId> = found
+            .into_iter()
+            .skip(skip)
+            .take(take)
+            .map(|(_, id)| CustomerId::from_string(id))
+            .collect();
+        self.customers_by_ids(&ids).await
+    }
+
+    /// How many draft, open and escalated intakes each of `customers` has (one query).
+    pub async fn open_intake_counts(
+        &self,
+        customers: &[CustomerId],
+    ) -> Result<HashMap<CustomerId, i64>, StoreError> {
+        const OP: &str = "open_intake_counts";
+        if customers.is_empty() {
+            return Ok(HashMap::new());
         }
-        Ok(out)
+        let mut sql = Sql::new(
+            "SELECT customer_id, COUNT(*) AS n FROM intakes \
+             WHERE status IN ('draft', 'open', 'escalated') AND customer_id IN ",
+        );
+        sql.list(customers.iter().map(CustomerId::as_str))
+            .push(" GROUP BY customer_id");
+        let rows = sql
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    CustomerId::from_string(get::<String>(r, "customer_id", OP)?),
+                    get(r, "n", OP)?,
+                ))
+            })
+            .collect()
     }
 
     /// Stores a new customer under a fresh id; `data.name` must be set.
@@ -211,10 +322,44 @@ mod tests {
     }
 
     #[test]
-    fn phone_queries_are_digits_only() {
-        assert_eq!(phone_digits("+31 20-123").as_deref(), Some("3120123"));
-        assert_eq!(phone_digits("(020) 123").as_deref(), Some("020123"));
-        assert_eq!(phone_digits("12"), None);
-        assert_eq!(phone_digits("Gemeente 020"), None);
+    fn numbers_in_any_format_read_as_e164_and_partial_digits() {
+        let number = |q: &str| match CustomerQuery::parse(q, "31") {
+            CustomerQuery::Number { e164, digits } => (e164, digits),
+            other => panic!("{q}: {other:?}"),
+        };
+        for typed in [
+            "020 123 4567",
+            "0201234567",
+            "+31 20 123 4567",
+            "0031201234567",
+            "31201234567",
+            "(020) 123-45.67",
+        ] {
+            assert_eq!(number(typed).0.as_deref(), Some("+31201234567"), "{typed}");
+        }
+        assert_eq!(number("020 123").1.as_deref(), Some("%3120123%"));
+        assert_eq!(number("4567"), (None, Some("%4567%".into())));
+        assert_eq!(
+            CustomerQuery::parse("456", "31"),
+            CustomerQuery::Nothing,
+            "too short"
+        );
+        assert_eq!(
+            CustomerQuery::parse("Gemeente 020", "31"),
+            CustomerQuery::Text("%gemeente 020%".into())
+        );
+        assert_eq!(
+            CustomerQuery::parse("fl-2026-42", "31"),
+            CustomerQuery::Nothing
+        );
+        assert_eq!(
+            CustomerQuery::parse("2026-00042", "31"),
+            CustomerQuery::Nothing
+        );
+        assert_eq!(CustomerQuery::parse("  ", "31"), CustomerQuery::All);
     }
 }
+
+#[cfg(test)]
+#[path = "customer_edit_tests.rs"]
+mod store_tests;

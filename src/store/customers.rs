@@ -1,8 +1,12 @@
-//! `customers` and `customer_phones`: caller identification by E.164 number.
+//! `customers` and `customer_phones`: caller identification by E.164 number; customers read
+//! one at a time or a page at a time (two queries for any page, numbers included).
+
+use std::collections::HashMap;
 
 use sqlx::any::AnyRow;
 
 use super::codec::get;
+use super::sql::Sql;
 use super::{Store, StoreError};
 use crate::domain::CustomerId;
 
@@ -33,9 +37,6 @@ pub struct Customer {
     pub updated_at: i64,
 }
 
-const CUSTOMER_COLUMNS_BY_ID: &str = "SELECT id, name, organisation, department, email, phone, location, notes, \
-     created_at, updated_at FROM customers WHERE id = $1";
-
 impl Store {
     /// The customer whose main or extra number is `e164`, if exactly one matches.
     ///
@@ -52,12 +53,8 @@ impl Store {
 
     /// Every customer with `e164` as main or extra number, by name.
     pub async fn customers_by_phone(&self, e164: &str) -> Result<Vec<Customer>, StoreError> {
-        let mut out = Vec::new();
-        for id in self.customer_ids_by_phone(e164).await? {
-            if let Some(c) = self.get_customer(&id).await? {
-                out.push(c);
-            }
-        }
+        let ids = self.customer_ids_by_phone(e164).await?;
+        let mut out = self.customers_by_ids(&ids).await?;
         out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
         Ok(out)
     }
@@ -77,16 +74,11 @@ impl Store {
 
     /// One customer by id.
     pub async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
-        const OP: &str = "get_customer";
-        let row = sqlx::query(CUSTOMER_COLUMNS_BY_ID)
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::query(OP))?;
-        match row {
-            Some(row) => Ok(Some(self.customer_from_row(&row, OP).await?)),
-            None => Ok(None),
-        }
+        Ok(self
+            .customers_by_ids(std::slice::from_ref(id))
+            .await?
+            .into_iter()
+            .next())
     }
 
     /// A page of customers ordered by name then id.
@@ -96,49 +88,107 @@ impl Store {
         offset: i64,
     ) -> Result<Vec<Customer>, StoreError> {
         const OP: &str = "list_customers";
-        let rows = sqlx::query(
-            "SELECT id, name, organisation, department, email, phone, location, notes, \
-             created_at, updated_at FROM customers ORDER BY name, id LIMIT $1 OFFSET $2",
-        )
-        .bind(limit.max(0))
-        .bind(offset.max(0))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            out.push(self.customer_from_row(row, OP).await?);
-        }
-        Ok(out)
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM customers ORDER BY name, id LIMIT $1 OFFSET $2")
+                .bind(limit.max(0))
+                .bind(offset.max(0))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::query(OP))?;
+        let ids: Vec<CustomerId> = ids.into_iter().map(CustomerId::from_string).collect();
+        self.customers_by_ids(&ids).await
     }
 
-    async fn customer_from_row(
-        &self,
-        row: &AnyRow,
-        op: &'static str,
-    ) -> Result<Customer, StoreError> {
-        let id = CustomerId::from_string(get::<String>(row, "id", op)?);
-        let extra_phones: Vec<String> = sqlx::query_scalar(
-            "SELECT number FROM customer_phones WHERE customer_id = $1 ORDER BY number",
-        )
-        .bind(id.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::query(op))?;
-        Ok(Customer {
-            id,
-            name: get(row, "name", op)?,
-            organisation: get(row, "organisation", op)?,
-            department: get(row, "department", op)?,
-            email: get(row, "email", op)?,
-            phone: get(row, "phone", op)?,
-            extra_phones,
-            location: get(row, "location", op)?,
-            notes: get(row, "notes", op)?,
-            created_at: get(row, "created_at", op)?,
-            updated_at: get(row, "updated_at", op)?,
-        })
+    /// The customers with these ids, in the order given (unknown ids left out), with their
+    /// extra numbers: two queries however many.
+    pub async fn customers_by_ids(&self, ids: &[CustomerId]) -> Result<Vec<Customer>, StoreError> {
+        const OP: &str = "customers_by_ids";
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = || ids.iter().map(CustomerId::as_str);
+        let mut rows = Sql::new(
+            "SELECT id, name, organisation, department, email, phone, location, notes, \
+             created_at, updated_at FROM customers WHERE id IN ",
+        );
+        rows.list(list());
+        let mut phones =
+            Sql::new("SELECT customer_id, number FROM customer_phones WHERE customer_id IN ");
+        phones.list(list()).push(" ORDER BY customer_id, number");
+        let phone_rows = phones
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        let mut extra: HashMap<String, Vec<String>> = HashMap::new();
+        for r in &phone_rows {
+            extra
+                .entry(get(r, "customer_id", OP)?)
+                .or_default()
+                .push(get(r, "number", OP)?);
+        }
+        let rows = rows
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        let mut found: HashMap<CustomerId, Customer> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let c = customer_from_row(row, &mut extra, OP)?;
+            found.insert(c.id.clone(), c);
+        }
+        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
     }
+}
+
+impl Store {
+    /// The names of `customers` (one query); unknown ids are left out.
+    pub async fn customer_names(
+        &self,
+        customers: &[CustomerId],
+    ) -> Result<HashMap<CustomerId, String>, StoreError> {
+        const OP: &str = "customer_names";
+        if customers.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut sql = Sql::new("SELECT id, name FROM customers WHERE id IN ");
+        sql.list(customers.iter().map(CustomerId::as_str));
+        let rows = sql
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    CustomerId::from_string(get::<String>(r, "id", OP)?),
+                    get(r, "name", OP)?,
+                ))
+            })
+            .collect()
+    }
+}
+
+/// One `customers` row with its extra numbers (taken from `extra`).
+fn customer_from_row(
+    row: &AnyRow,
+    extra: &mut HashMap<String, Vec<String>>,
+    op: &'static str,
+) -> Result<Customer, StoreError> {
+    let id: String = get(row, "id", op)?;
+    Ok(Customer {
+        extra_phones: extra.remove(&id).unwrap_or_default(),
+        id: CustomerId::from_string(id),
+        name: get(row, "name", op)?,
+        organisation: get(row, "organisation", op)?,
+        department: get(row, "department", op)?,
+        email: get(row, "email", op)?,
+        phone: get(row, "phone", op)?,
+        location: get(row, "location", op)?,
+        notes: get(row, "notes", op)?,
+        created_at: get(row, "created_at", op)?,
+        updated_at: get(row, "updated_at", op)?,
+    })
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use argon2::password_hash::{PasswordHasher, SaltString};
 use serde::Deserialize;
 
-use super::agents::categories_to_text;
+use super::agents::{categories_to_text, groups_to_text};
 use super::{Store, StoreError, now_ms};
 use crate::domain::{Category, Device};
 
@@ -69,6 +69,9 @@ struct DemoAgent {
     /// How the agent answers calls: `phone` (default) or `browser` (the desk's softphone).
     #[serde(default)]
     device: Device,
+    /// Second-level groups (the agent's inbox).
+    #[serde(default)]
+    groups: Vec<String>,
 }
 
 fn agent_role() -> String {
@@ -189,6 +192,13 @@ impl Store {
                 .map_err(StoreError::query(OP))?;
                 agents_created += 1;
             }
+            // Groups are set once too: an agent whose groups were changed since keeps them.
+            sqlx::query("UPDATE agents SET groups = $2 WHERE id = $1 AND groups = ''")
+                .bind(&a.id)
+                .bind(groups_to_text(&a.groups))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query(OP))?;
             if let (Some(ext), Some(pw)) = (&a.extension, &a.sip_password) {
                 // HA1s for realm `firstline`, set once: a password changed later is kept.
                 sqlx::query(
@@ -243,7 +253,7 @@ mod tests {
             "no Belgian customer"
         );
         let levels: Vec<i64> = demo.agent.iter().map(|a| a.level).collect();
-        assert_eq!(levels, vec![1, 1, 1, 1, 2, 1, 1]);
+        assert_eq!(levels, vec![1, 1, 1, 1, 2, 2, 1, 1]);
         let supervisors: Vec<&str> = (demo.agent.iter())
             .filter(|a| a.role == "supervisor")
             .map(|a| a.login.as_str())
@@ -260,8 +270,8 @@ mod tests {
             DemoSummary {
                 customers: 21,
                 extra_phones: 9,
-                agents: 7,
-                agents_created: 7
+                agents: 8,
+                agents_created: 8
             }
         );
         let second = store.load_demo().await.unwrap();
@@ -325,8 +335,19 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            vec!["anna", "bas", "chantal", "dirk", "femke", "sanne", "eva"]
+            vec![
+                "anna", "bas", "chantal", "dirk", "femke", "sanne", "eva", "gijs"
+            ]
         );
+        let eva = store.agent_by_login("eva").await.unwrap().unwrap();
+        assert_eq!(eva.groups, vec!["Applications", "Workplace"]);
+        let gijs = store.agent_by_login("gijs").await.unwrap().unwrap();
+        assert_eq!(
+            (gijs.name.as_str(), gijs.level, gijs.extension.as_deref()),
+            ("Gijs Smit", 2, Some("2006"))
+        );
+        assert_eq!(gijs.groups, vec!["Network", "Servers"]);
+        assert_eq!((anna.groups.len(), anna.language), (0, None));
         assert_eq!(store.agent_by_login("nobody").await.unwrap(), None);
         guard.cleanup().await;
     }
@@ -336,7 +357,7 @@ mod tests {
         let (store, _guard) = test_store().await;
         store.load_demo().await.unwrap();
         let creds = store.sip_credentials().await.unwrap();
-        assert_eq!(creds.len(), 5);
+        assert_eq!(creds.len(), 6);
         let anna = &creds[0];
         assert_eq!(anna.extension, "2001");
         assert_eq!(anna.agent_id.as_str(), "agent-demo-anna");

@@ -1,12 +1,18 @@
 //! The desk's side of `intakes` (migration 4): reads of the full [`IntakeRecord`] (level,
 //! channel, title, solution; run and mapped in `intakes.rs`); guarded edits, outcomes, manual
-//! intakes, calls attached to an intake, listing.
+//! intakes, calls attached to an intake. Lists are in `worklist.rs`.
 //!
 //! Edits that depend on the intake's state are single conditional `UPDATE`s (or a transaction
 //! starting with one), so two agents racing on one intake cannot both win; the callers read
 //! the record again to say why a guarded update changed nothing.
 
-use super::intakes::{IntakeRecord, IntakeStatus, select_intakes};
+use std::collections::HashMap;
+
+use sqlx::{Any, Transaction};
+
+use super::codec::get;
+use super::intakes::{IntakeRecord, search_text, select_intakes, write_search_words};
+use super::sql::Sql;
 use super::{Store, StoreError};
 use crate::domain::{AgentId, CallId, Category, CustomerId, IntakeId, Priority};
 
@@ -21,19 +27,6 @@ pub struct IntakeEdit {
     pub category: Option<Category>,
     /// New priority.
     pub priority: Option<Priority>,
-}
-
-/// Which intakes to list, newest first.
-#[derive(Debug, Clone, Default)]
-pub struct IntakeFilter {
-    /// Only this status.
-    pub status: Option<IntakeStatus>,
-    /// Only this customer's.
-    pub customer_id: Option<CustomerId>,
-    /// Page size.
-    pub limit: i64,
-    /// Rows to skip.
-    pub offset: i64,
 }
 
 /// An intake opened by hand (channel `email` or `desk`).
@@ -64,39 +57,51 @@ impl Store {
         &self,
         call: &CallId,
     ) -> Result<Option<IntakeRecord>, StoreError> {
-        const OP: &str = "intake_record_for_call";
-        let attached: Option<String> = sqlx::query_scalar(
-            "SELECT intake_id FROM intake_calls WHERE call_id = $1 \
-             ORDER BY attached_at DESC, intake_id LIMIT 1",
-        )
-        .bind(call.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?;
-        if let Some(id) = attached {
-            return self.intake_record(&IntakeId::from_string(id)).await;
+        let mut ids = self
+            .intake_ids_for_calls(std::slice::from_ref(call))
+            .await?;
+        match ids.remove(call) {
+            Some(id) => self.intake_record(&id).await,
+            None => Ok(None),
         }
-        let query = sqlx::query(select_intakes!(
-            " WHERE call_id = $1 AND merged_into IS NULL ORDER BY created_at DESC, id LIMIT 1"
-        ))
-        .bind(call.as_str());
-        self.fetch_intake(query, OP).await
     }
 
-    /// A page of intakes, newest first.
-    pub async fn list_intake_records(
+    /// The intake each of `calls` is about (the rule of [`Store::intake_record_for_call`]), in
+    /// two queries for any number of calls; calls without one are left out.
+    pub async fn intake_ids_for_calls(
         &self,
-        filter: &IntakeFilter,
-    ) -> Result<Vec<IntakeRecord>, StoreError> {
-        let query = sqlx::query(select_intakes!(
-            " WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR customer_id = $2) \
-             ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
-        ))
-        .bind(filter.status.map(IntakeStatus::as_str))
-        .bind(filter.customer_id.as_ref().map(CustomerId::as_str))
-        .bind(filter.limit.max(0))
-        .bind(filter.offset.max(0));
-        self.fetch_intakes(query, "list_intake_records").await
+        calls: &[CallId],
+    ) -> Result<HashMap<CallId, IntakeId>, StoreError> {
+        const OP: &str = "intake_ids_for_calls";
+        let mut out = HashMap::new();
+        if calls.is_empty() {
+            return Ok(out);
+        }
+        let ids = || calls.iter().map(CallId::as_str);
+        let mut attached =
+            Sql::new("SELECT call_id, intake_id FROM intake_calls WHERE call_id IN ");
+        attached
+            .list(ids())
+            .push(" ORDER BY call_id, attached_at DESC, intake_id");
+        let mut own = Sql::new(
+            "SELECT call_id, id AS intake_id FROM intakes WHERE merged_into IS NULL AND call_id IN ",
+        );
+        own.list(ids())
+            .push(" ORDER BY call_id, created_at DESC, id");
+        // Attached intakes win: their rows are read first, and the first row per call is kept.
+        for sql in [attached, own] {
+            let rows = sql
+                .query()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::query(OP))?;
+            for row in &rows {
+                let call = CallId::from_string(get::<String>(row, "call_id", OP)?);
+                let intake = IntakeId::from_string(get::<String>(row, "intake_id", OP)?);
+                out.entry(call).or_insert(intake);
+            }
+        }
+        Ok(out)
     }
 
     /// A customer's draft, open and escalated intakes (not merged), newest first.
@@ -122,6 +127,8 @@ impl Store {
         agent: &AgentId,
         at: i64,
     ) -> Result<bool, StoreError> {
+        const OP: &str = "edit_intake";
+        let mut tx = self.begin_write(OP).await?;
         let done = sqlx::query(
             "UPDATE intakes SET title = COALESCE($2, title), \
              description = COALESCE($3, description), category = COALESCE($4, category), \
@@ -137,10 +144,17 @@ impl Store {
         .bind(edit.priority.map(|p| i32::from(p.get())))
         .bind(agent.as_str())
         .bind(at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
-        .map_err(StoreError::query("edit_intake"))?;
-        Ok(done.rows_affected() == 1)
+        .map_err(StoreError::query(OP))?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if edit.title.is_some() || edit.description.is_some() {
+            refresh_search_text(&mut tx, id, OP).await?;
+        }
+        tx.commit().await.map_err(StoreError::query(OP))?;
+        Ok(true)
     }
 
     /// Marks an editable intake resolved with its solution; `false` when missing or final.
@@ -151,6 +165,8 @@ impl Store {
         agent: &AgentId,
         at: i64,
     ) -> Result<bool, StoreError> {
+        const OP: &str = "resolve_intake";
+        let mut tx = self.begin_write(OP).await?;
         let done = sqlx::query(
             "UPDATE intakes SET status = 'resolved', solution = $2, resolved_at = $4, \
              updated_by = $3, updated_at = $4 \
@@ -160,10 +176,15 @@ impl Store {
         .bind(solution)
         .bind(agent.as_str())
         .bind(at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
-        .map_err(StoreError::query("resolve_intake"))?;
-        Ok(done.rows_affected() == 1)
+        .map_err(StoreError::query(OP))?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        refresh_search_text(&mut tx, id, OP).await?;
+        tx.commit().await.map_err(StoreError::query(OP))?;
+        Ok(true)
     }
 
     /// Links an editable intake (and its call) to a customer; `false` when missing or final.
@@ -204,16 +225,20 @@ impl Store {
         Ok(true)
     }
 
-    /// Stores an intake opened by hand: `open`, level 1, unclassified.
+    /// Stores an intake opened by hand: `open`, level 1, unclassified, with the next ticket
+    /// number.
     pub async fn insert_manual_intake(
         &self,
         intake: &NewManualIntake,
     ) -> Result<IntakeId, StoreError> {
+        const OP: &str = "insert_manual_intake";
         let id = IntakeId::new_random();
+        let mut tx = self.begin_write(OP).await?;
+        let ticket = self.next_ticket_no(&mut tx, intake.at, OP).await?;
         sqlx::query(
             "INSERT INTO intakes (id, customer_id, caller, category, ivr_path, status, level, \
-             channel, updated_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'unclassified', '', 'open', 1, $4, $5, $6, $6)",
+             channel, updated_by, created_at, updated_at, ticket_no) \
+             VALUES ($1, $2, $3, 'unclassified', '', 'open', 1, $4, $5, $6, $6, $7)",
         )
         .bind(id.as_str())
         .bind(intake.customer_id.as_ref().map(CustomerId::as_str))
@@ -221,9 +246,12 @@ impl Store {
         .bind(intake.channel)
         .bind(intake.agent_id.as_str())
         .bind(intake.at)
-        .execute(&self.pool)
+        .bind(ticket)
+        .execute(&mut *tx)
         .await
-        .map_err(StoreError::query("insert_manual_intake"))?;
+        .map_err(StoreError::query(OP))?;
+        write_search_words(&mut tx, &id, intake.at, "", OP).await?;
+        tx.commit().await.map_err(StoreError::query(OP))?;
         Ok(id)
     }
 
@@ -286,26 +314,43 @@ impl Store {
 
     /// The ids of every call about an intake: its own call first, then attached ones in order.
     pub async fn intake_call_ids(&self, id: &IntakeId) -> Result<Vec<CallId>, StoreError> {
-        const OP: &str = "intake_call_ids";
-        let own: Option<Option<String>> =
-            sqlx::query_scalar("SELECT call_id FROM intakes WHERE id = $1")
-                .bind(id.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::query(OP))?;
-        let attached: Vec<String> = sqlx::query_scalar(
-            "SELECT call_id FROM intake_calls WHERE intake_id = $1 ORDER BY attached_at, call_id",
-        )
-        .bind(id.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?;
-        Ok(own
-            .flatten()
-            .into_iter()
-            .chain(attached)
-            .map(CallId::from_string)
-            .collect())
+        let Some(record) = self.intake_record(id).await? else {
+            return Ok(Vec::new());
+        };
+        let mut all = self
+            .call_ids_for_intakes(std::slice::from_ref(&record))
+            .await?;
+        Ok(all.remove(id).unwrap_or_default())
+    }
+
+    /// The calls of each of `records` (one query for the attached ones): its own call first,
+    /// then attached ones in order.
+    pub async fn call_ids_for_intakes(
+        &self,
+        records: &[IntakeRecord],
+    ) -> Result<HashMap<IntakeId, Vec<CallId>>, StoreError> {
+        const OP: &str = "call_ids_for_intakes";
+        let mut out: HashMap<IntakeId, Vec<CallId>> = records
+            .iter()
+            .map(|r| (r.id.clone(), r.call_id.iter().cloned().collect()))
+            .collect();
+        if records.is_empty() {
+            return Ok(out);
+        }
+        let mut sql = Sql::new("SELECT intake_id, call_id FROM intake_calls WHERE intake_id IN ");
+        sql.list(records.iter().map(|r| r.id.as_str()))
+            .push(" ORDER BY intake_id, attached_at, call_id");
+        let rows = sql
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        for row in &rows {
+            let intake = IntakeId::from_string(get::<String>(row, "intake_id", OP)?);
+            let call = CallId::from_string(get::<String>(row, "call_id", OP)?);
+            out.entry(intake).or_default().push(call);
+        }
+        Ok(out)
     }
 
     /// The call the agent answered last (by `connected_at`), if any.
@@ -320,6 +365,34 @@ impl Store {
         .map_err(StoreError::query("last_answered_call"))?;
         Ok(id.map(CallId::from_string))
     }
+}
+
+/// Recomputes the intake's search words from the row as it is now, inside the transaction
+/// that changed it (which holds the row, so a concurrent edit of another field cannot be
+/// lost from them).
+async fn refresh_search_text(
+    tx: &mut Transaction<'static, Any>,
+    id: &IntakeId,
+    op: &'static str,
+) -> Result<(), StoreError> {
+    let (title, description, solution, created_at): (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        i64,
+    ) = sqlx::query_as(
+        "SELECT title, description, solution, created_at FROM intakes WHERE id = $1",
+    )
+    .bind(id.as_str())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(StoreError::query(op))?;
+    let text = search_text(
+        title.as_deref(),
+        description.as_deref(),
+        solution.as_deref(),
+    );
+    write_search_words(tx, id, created_at, &text, op).await
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! `escalations`: every move of an intake between support levels, written together with the
-//! intake's new level and status in one transaction (migration 4).
+//! intake's new level, status, group and owner in one transaction (migrations 4 and 7).
+
+use std::collections::HashMap;
 
 use sqlx::any::AnyRow;
 
 use super::codec::get;
+use super::sql::Sql;
 use super::{Store, StoreError};
 use crate::domain::{AgentId, IntakeId};
 
@@ -57,17 +60,24 @@ pub struct EscalationRow {
 
 impl Store {
     /// Records the move and sets the intake's level and status (`escalated`, or `open` for a
-    /// return) in one transaction. Returns `None`, writing nothing, when the intake is missing,
-    /// resolved or closed, or no longer at `from_level` (another agent moved it first).
+    /// return) in one transaction. The intake's group becomes the target (none after a
+    /// return); its owner is kept only when the owner moves it up themselves (a return, or
+    /// someone else's escalation, leaves it unclaimed in its new place). Returns `None`,
+    /// writing nothing, when the intake is missing, resolved or closed, or no longer at
+    /// `from_level` (another agent moved it first).
     pub async fn record_escalation(
         &self,
         esc: &NewEscalation,
     ) -> Result<Option<String>, StoreError> {
         const OP: &str = "record_escalation";
         let status = if esc.returned { "open" } else { "escalated" };
+        let group = (!esc.returned).then_some(esc.target.as_str());
         let mut tx = self.begin_write(OP).await?;
         let moved = sqlx::query(
-            "UPDATE intakes SET level = $2, status = $3, updated_by = $4, updated_at = $5 \
+            "UPDATE intakes SET level = $2, status = $3, updated_by = $4, updated_at = $5, \
+             group_name = $7, \
+             owner_id = CASE WHEN $8 = 0 AND owner_id = $4 THEN owner_id ELSE NULL END, \
+             claimed_at = CASE WHEN $8 = 0 AND owner_id = $4 THEN claimed_at ELSE NULL END \
              WHERE id = $1 AND level = $6 AND status IN ('draft', 'open', 'escalated')",
         )
         .bind(esc.intake_id.as_str())
@@ -76,6 +86,8 @@ impl Store {
         .bind(esc.agent_id.as_str())
         .bind(esc.at)
         .bind(i32::from(esc.from_level))
+        .bind(group)
+        .bind(i32::from(esc.returned))
         .execute(&mut *tx)
         .await
         .map_err(StoreError::query(OP))?;
@@ -111,16 +123,38 @@ impl Store {
         &self,
         id: &IntakeId,
     ) -> Result<Vec<EscalationRow>, StoreError> {
-        const OP: &str = "escalations_for_intake";
-        let rows = sqlx::query(
+        let mut all = self
+            .escalations_for_intakes(std::slice::from_ref(id))
+            .await?;
+        Ok(all.remove(id).unwrap_or_default())
+    }
+
+    /// The escalations and returns of each of `intakes` (one query), oldest first.
+    pub async fn escalations_for_intakes(
+        &self,
+        intakes: &[IntakeId],
+    ) -> Result<HashMap<IntakeId, Vec<EscalationRow>>, StoreError> {
+        const OP: &str = "escalations_for_intakes";
+        let mut out: HashMap<IntakeId, Vec<EscalationRow>> = HashMap::new();
+        if intakes.is_empty() {
+            return Ok(out);
+        }
+        let mut sql = Sql::new(
             "SELECT id, intake_id, from_level, to_level, target, reason, case_ref, agent_id, at, \
-             returned FROM escalations WHERE intake_id = $1 ORDER BY seq",
-        )
-        .bind(id.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?;
-        rows.iter().map(|r| escalation_from_row(r, OP)).collect()
+             returned FROM escalations WHERE intake_id IN ",
+        );
+        sql.list(intakes.iter().map(IntakeId::as_str))
+            .push(" ORDER BY intake_id, seq");
+        let rows = sql
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        for row in &rows {
+            let e = escalation_from_row(row, OP)?;
+            out.entry(e.intake_id.clone()).or_default().push(e);
+        }
+        Ok(out)
     }
 }
 

@@ -1,5 +1,6 @@
 //! `intakes`: the record an agent works on, drafted by the IVR (status `draft`); the one
-//! [`IntakeRecord`] and its row mapping, which the desk's queries (`desk.rs`) share.
+//! [`IntakeRecord`] and its row mapping, which the desk's queries (`desk.rs`, `worklist.rs`)
+//! share; the `intake_search` row every write of title, description or solution keeps.
 
 use sqlx::Any;
 use sqlx::any::{AnyArguments, AnyRow};
@@ -117,6 +118,14 @@ pub struct IntakeRecord {
     pub updated_at: i64,
     /// Epoch ms of the resolution.
     pub resolved_at: Option<i64>,
+    /// `FL-2026-00042` (`None` only for a row from before migration 7 until the backfill).
+    pub ticket_no: Option<String>,
+    /// The agent who claimed it.
+    pub owner_id: Option<AgentId>,
+    /// Epoch ms of the claim.
+    pub claimed_at: Option<i64>,
+    /// The second-level group or third-level vendor it is with; `None` at the first level.
+    pub group_name: Option<String>,
 }
 
 impl IntakeRecord {
@@ -133,7 +142,8 @@ macro_rules! select_intakes {
         concat!(
             "SELECT id, call_id, customer_id, caller, category, priority, language, ivr_path, ",
             "dtmf_mode, status, level, title, description, solution, channel, merged_into, ",
-            "updated_by, created_at, updated_at, resolved_at FROM intakes",
+            "updated_by, created_at, updated_at, resolved_at, ticket_no, owner_id, claimed_at, ",
+            "group_name FROM intakes",
             $tail
         )
     };
@@ -141,13 +151,16 @@ macro_rules! select_intakes {
 pub(super) use select_intakes;
 
 impl Store {
-    /// Stores a draft intake under a fresh id.
+    /// Stores a draft intake under a fresh id and the next ticket number, in one transaction.
     pub async fn insert_intake(&self, intake: &NewIntake) -> Result<IntakeId, StoreError> {
+        const OP: &str = "insert_intake";
         let id = IntakeId::new_random();
+        let mut tx = self.begin_write(OP).await?;
+        let ticket = self.next_ticket_no(&mut tx, intake.created_at, OP).await?;
         sqlx::query(
             "INSERT INTO intakes (id, call_id, customer_id, caller, category, priority, language, ivr_path, \
-             dtmf_mode, status, description, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $11, $11)",
+             dtmf_mode, status, description, created_at, updated_at, ticket_no) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $11, $11, $12)",
         )
         .bind(id.as_str())
         .bind(intake.call_id.as_ref().map(CallId::as_str))
@@ -160,9 +173,13 @@ impl Store {
         .bind(dtmf_to_text(&intake.dtmf_mode))
         .bind(intake.description.as_deref())
         .bind(intake.created_at)
-        .execute(&self.pool)
+        .bind(ticket)
+        .execute(&mut *tx)
         .await
-        .map_err(StoreError::query("insert_intake"))?;
+        .map_err(StoreError::query(OP))?;
+        let words = search_text(None, intake.description.as_deref(), None);
+        write_search_words(&mut tx, &id, intake.created_at, &words, OP).await?;
+        tx.commit().await.map_err(StoreError::query(OP))?;
         Ok(id)
     }
 
@@ -241,7 +258,57 @@ pub(super) fn intake_from_row(row: &AnyRow, op: &'static str) -> Result<IntakeRe
         created_at: get(row, "created_at", op)?,
         updated_at: get(row, "updated_at", op)?,
         resolved_at: get(row, "resolved_at", op)?,
+        ticket_no: get(row, "ticket_no", op)?,
+        owner_id: get::<Option<String>>(row, "owner_id", op)?.map(AgentId::from_string),
+        claimed_at: get(row, "claimed_at", op)?,
+        group_name: get(row, "group_name", op)?,
     })
+}
+
+/// Stores (or replaces) the words the search matches for an intake created at `sort_at`, in
+/// the caller's transaction (`intake_search`, migration 7).
+pub(super) async fn write_search_words(
+    conn: &mut sqlx::AnyConnection,
+    id: &IntakeId,
+    sort_at: i64,
+    words: &str,
+    op: &'static str,
+) -> Result<(), StoreError> {
+    sqlx::query::<Any>(
+        "INSERT INTO intake_search (intake_id, sort_at, words) VALUES ($1, $2, $3) \
+         ON CONFLICT (intake_id) DO UPDATE SET words = excluded.words",
+    )
+    .bind(id.as_str())
+    .bind(sort_at)
+    .bind(words)
+    .execute(conn)
+    .await
+    .map_err(StoreError::query(op))?;
+    Ok(())
+}
+
+/// What the word search matches: the distinct words of title, description and solution,
+/// lower-cased (Unicode, in Rust, so both engines compare the same text), in first-seen order,
+/// one space apart. A query word matches when it occurs inside one of them, so a repeated word
+/// adds nothing but bytes to scan.
+pub fn search_text(
+    title: Option<&str>,
+    description: Option<&str>,
+    solution: Option<&str>,
+) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = String::new();
+    for text in [title, description, solution].into_iter().flatten() {
+        for word in text.to_lowercase().split_whitespace() {
+            if seen.insert(word.to_owned()) {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(word);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

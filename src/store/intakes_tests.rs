@@ -181,3 +181,18 @@ async fn check_constraints_guard_category_priority_and_status() {
     }
     guard.cleanup().await;
 }
+
+#[test]
+fn search_words_are_distinct_lower_cased_and_in_order() {
+    use crate::store::search_text;
+    assert_eq!(
+        search_text(
+            Some("Outlook CRASH"),
+            Some("outlook crashes,  ÉÉN keer"),
+            None
+        ),
+        "outlook crash crashes, één keer"
+    );
+    assert_eq!(search_text(None, None, Some("")), "");
+    assert_eq!(search_text(Some("a\nb"), None, Some("B c")), "a b c");
+}

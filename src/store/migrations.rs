@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webrtc",
         include_str!("../../migrations/0006_webrtc.sql"),
     ),
+    (
+        7,
+        "worklists",
+        include_str!("../../migrations/0007_worklists.sql"),
+    ),
 ];
 
 /// A migrator over every embedded migration; `run` is idempotent.
@@ -122,6 +127,75 @@ mod tests {
         .map(|(i, b)| (i.to_owned(), b.map(str::to_owned)));
         assert_eq!(rows, expected);
         pool.close().await;
+        guard.cleanup().await;
+    }
+
+    /// Migration 7 gives escalated intakes their group (the latest target) and the first
+    /// start after it numbers every older intake, oldest first, in the Amsterdam year.
+    #[tokio::test]
+    async fn migration_7_keeps_groups_and_numbers_older_intakes() {
+        sqlx::any::install_default_drivers();
+        let (url, guard) = crate::store::testing::test_database_url().await;
+        let pool_url = if url.starts_with("sqlite:") {
+            format!("{url}?mode=rwc")
+        } else {
+            url.clone()
+        };
+        let pool = sqlx::AnyPool::connect(&pool_url).await.unwrap();
+        migrator_upto(6).run(&pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO agents (id, name, login, password_hash, created_at) \
+             VALUES ('agent-a', 'A', 'a', 'x', 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        // 2025-12-31 23:30 UTC is 2026 in Amsterdam; the other two are plainly 2025.
+        for (id, level, at) in [
+            ("intake-1", 1, 1_767_223_800_000_i64),
+            ("intake-2", 3, 1_760_000_000_000),
+            ("intake-3", 1, 1_750_000_000_000),
+        ] {
+            sqlx::query(
+                "INSERT INTO intakes (id, category, ivr_path, status, level, created_at, updated_at) \
+                 VALUES ($1, 'software', '', 'open', $2, $3, $3)",
+            )
+            .bind(id)
+            .bind(level)
+            .bind(at)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        for (seq, to, target) in [(1, 2, "Network"), (2, 3, "Cisco")] {
+            sqlx::query(
+                "INSERT INTO escalations (id, intake_id, seq, from_level, to_level, target, reason, \
+                 agent_id, at) VALUES ($1, 'intake-2', $2, $3, $4, $5, 'r', 'agent-a', 0)",
+            )
+            .bind(format!("esc-{seq}"))
+            .bind(seq)
+            .bind(to - 1)
+            .bind(to)
+            .bind(target)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+        let store = crate::store::Store::connect(&url).await.unwrap();
+        let rows: Vec<(String, Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT id, ticket_no, group_name FROM intakes ORDER BY id")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        let expected = [
+            ("intake-1", Some("FL-2026-00001"), None),
+            ("intake-2", Some("FL-2025-00002"), Some("Cisco")),
+            ("intake-3", Some("FL-2025-00001"), None),
+        ]
+        .map(|(i, t, g)| (i.to_owned(), t.map(str::to_owned), g.map(str::to_owned)));
+        assert_eq!(rows, expected);
+        store.close().await;
         guard.cleanup().await;
     }
 }

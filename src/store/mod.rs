@@ -4,11 +4,14 @@
 //! queries. Every query is a runtime `&'static str` with `$N` placeholders, which both engines
 //! accept; times are `i64` epoch milliseconds; see docs/schema.md for every table.
 //! Repositories per table live in the submodules (`customers`, `calls`, `intakes`, `events`,
-//! `agents`, `quality`, `demo`); `testing` gives each test a fresh database.
+//! `agents`, `quality`, `demo`; the desk's work lists in `desk`, `worklist`, `notes`,
+//! `tickets`, `my_calls`); `sql` assembles the few statements whose shape depends on the
+//! request; `testing` gives each test a fresh database.
 
 mod agents;
 mod audit;
 mod calls;
+mod claims;
 mod codec;
 mod customer_edit;
 mod customers;
@@ -19,11 +22,16 @@ mod escalations;
 mod events;
 mod intakes;
 mod migrations;
+mod my_calls;
+mod notes;
 mod quality;
 mod queue;
 pub(crate) mod reports;
 mod sessions;
+mod sql;
 pub mod testing;
+mod tickets;
+mod worklist;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -33,14 +41,16 @@ use sqlx::any::AnyPoolOptions;
 pub use agents::AgentRow;
 pub use audit::{AuditRow, DayCalls, EscalationCount, NewAudit};
 pub use calls::{CallEnd, CallRow, CallTransport, HangupBy, NewCall, Outcome};
-pub use customer_edit::CustomerData;
+pub use customer_edit::{CustomerData, CustomerQuery};
 pub use customers::Customer;
 pub use demo::DemoSummary;
-pub use desk::{IntakeEdit, IntakeFilter, NewManualIntake};
+pub use desk::{IntakeEdit, NewManualIntake};
 pub use error::StoreError;
 pub use escalations::{EscalationRow, NewEscalation};
 pub use events::{EventRow, NewEvent};
-pub use intakes::{IntakeRecord, IntakeStatus, NewIntake};
+pub use intakes::{IntakeRecord, IntakeStatus, NewIntake, search_text};
+pub use my_calls::{AnsweredCall, CallIntake};
+pub use notes::{NoteKind, NoteRow};
 pub use quality::{QualitySample, QualitySource};
 pub use queue::{CallbackRow, NewCallback, NewVoiceMessage, OfferResult};
 pub use reports::{
@@ -48,6 +58,8 @@ pub use reports::{
     Zone,
 };
 pub use sessions::SessionRow;
+pub use tickets::{format_ticket_no, parse_ticket_no};
+pub use worklist::{GroupCount, IntakeFilter, IntakeSort, OwnerFilter, TextQuery};
 
 /// Milliseconds since the Unix epoch, the unit of every time column.
 pub fn now_ms() -> i64 {
@@ -63,20 +75,34 @@ pub(crate) enum Backend {
     Postgres,
 }
 
+/// Read-only SQLite connections for the work lists (`Store::read`).
+const READERS: u32 = 2;
+
 /// Handle to the database; cheap to clone (the pool is shared).
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// The work lists' reads: read-only connections on a SQLite file, else `pool`.
+    read: AnyPool,
     backend: Backend,
+    /// The zone whose calendar year numbers tickets (`[desk] time_zone`).
+    zone: Zone,
 }
 
 impl Store {
-    /// Opens `url` (`sqlite://firstline.db`, `sqlite::memory:`, `postgres://…`) and migrates.
+    /// Opens `url` (`sqlite://firstline.db`, `sqlite::memory:`, `postgres://…`), migrates, and
+    /// numbers older intakes; tickets count per year in `Europe/Amsterdam`.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_in_zone(url, Zone::CentralEurope).await
+    }
+
+    /// [`Store::connect`] with ticket numbers counted per calendar year in `zone`.
     ///
     /// SQLite files are created when missing and run in WAL mode with `foreign_keys=ON` and a
     /// busy timeout; `sqlite::memory:` gets a single, never-recycled connection (each SQLite
-    /// connection to `:memory:` is its own database).
-    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+    /// connection to `:memory:` is its own database). After the migrations, intakes from
+    /// before migration 7 get their ticket numbers (idempotent).
+    pub async fn connect_in_zone(url: &str, zone: Zone) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = backend_of(url)?;
         let memory = backend == Backend::Sqlite && is_memory(url);
@@ -95,45 +121,39 @@ impl Store {
             // without sleeps. Never hold a transaction while awaiting another pool query.
             (Backend::Sqlite, false) => AnyPoolOptions::new().max_connections(1),
             (Backend::Postgres, _) => AnyPoolOptions::new().max_connections(10),
-        }
-        .acquire_timeout(Duration::from_secs(10));
-        let options = if backend == Backend::Sqlite {
-            options.after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    // Per-connection settings; journal_mode is persistent but cheap to repeat.
-                    if !memory {
-                        sqlx::query("PRAGMA journal_mode = WAL")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    sqlx::query("PRAGMA foreign_keys = ON")
-                        .execute(&mut *conn)
-                        .await?;
-                    // Wait up to 5 s for the writer lock before failing with SQLITE_BUSY.
-                    sqlx::query("PRAGMA busy_timeout = 5000")
-                        .execute(&mut *conn)
-                        .await?;
-                    Ok(())
-                })
-            })
-        } else {
-            options
         };
-        let pool = options
-            .connect(&url)
-            .await
-            .map_err(|source| StoreError::Connect {
-                url: redact(&url),
-                source,
-            })?;
+        let options = match backend {
+            Backend::Sqlite => sqlite_settings(options, memory, false),
+            Backend::Postgres => options,
+        };
+        let pool = open(options, &url).await?;
         migrations::migrator()
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
-        Ok(Store { pool, backend })
+        // The work lists' long reads (the word search scans every intake's text when a word is
+        // rare) run on their own read-only connections over the WAL, so they neither wait for
+        // nor hold up the one writer connection the calls and screen pops use, and a search's
+        // customer and intake halves run side by side. PostgreSQL's pool serves both.
+        let read = if backend == Backend::Sqlite && !memory {
+            let options = AnyPoolOptions::new().max_connections(READERS);
+            open(sqlite_settings(options, false, true), &url).await?
+        } else {
+            pool.clone()
+        };
+        let store = Store {
+            pool,
+            read,
+            backend,
+            zone,
+        };
+        store.backfill_ticket_numbers().await?;
+        Ok(store)
+    }
+
+    /// The zone whose calendar year numbers tickets.
+    pub fn time_zone(&self) -> Zone {
+        self.zone
     }
 
     /// The pool, for reports and tests that read tables directly.
@@ -143,7 +163,14 @@ impl Store {
 
     /// Closes every connection; pending queries finish first.
     pub async fn close(&self) {
+        self.read.close().await;
         self.pool.close().await;
+    }
+
+    /// The pool of the work lists' long reads (the same as [`Store::pool`] but on a SQLite
+    /// file, where it is read-only connections beside the one writer).
+    pub(crate) fn read_pool(&self) -> &AnyPool {
+        &self.read
     }
 
     /// Starts a write transaction; on SQLite `BEGIN IMMEDIATE` takes the writer lock up front,
@@ -158,6 +185,57 @@ impl Store {
         }
         .map_err(StoreError::query(op))
     }
+}
+
+/// The per-connection SQLite settings: WAL, foreign keys, a busy timeout, and pages through a
+/// memory map into a 64 MiB cache (the work lists' scans read far more than SQLite's 2 MiB
+/// default cache holds); `read_only` connections refuse writes (`query_only`).
+fn sqlite_settings(options: AnyPoolOptions, memory: bool, read_only: bool) -> AnyPoolOptions {
+    options.after_connect(move |conn, _meta| {
+        Box::pin(async move {
+            // Per-connection settings; journal_mode is persistent but cheap to repeat.
+            if !memory && !read_only {
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            if !memory {
+                sqlx::query("PRAGMA synchronous = NORMAL")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("PRAGMA mmap_size = 268435456")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("PRAGMA cache_size = -65536")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            if read_only {
+                sqlx::query("PRAGMA query_only = ON")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            sqlx::query("PRAGMA foreign_keys = ON")
+                .execute(&mut *conn)
+                .await?;
+            // Wait up to 5 s for the writer lock before failing with SQLITE_BUSY.
+            sqlx::query("PRAGMA busy_timeout = 5000")
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        })
+    })
+}
+
+async fn open(options: AnyPoolOptions, url: &str) -> Result<AnyPool, StoreError> {
+    options
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await
+        .map_err(|source| StoreError::Connect {
+            url: redact(url),
+            source,
+        })
 }
 
 fn backend_of(url: &str) -> Result<Backend, StoreError> {

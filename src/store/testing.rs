@@ -21,6 +21,8 @@ pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
 pub struct TestDbGuard {
     target: Target,
     pool: Option<AnyPool>,
+    /// The store's read-only connections (SQLite files), closed with `pool`.
+    read: Option<AnyPool>,
 }
 
 #[derive(Debug)]
@@ -33,6 +35,9 @@ enum Target {
 impl TestDbGuard {
     /// Closes the store's pool (when the guard came from [`test_store`]) and drops the database.
     pub async fn cleanup(mut self) {
+        if let Some(pool) = self.read.take() {
+            pool.close().await;
+        }
         if let Some(pool) = self.pool.take() {
             pool.close().await;
         }
@@ -83,6 +88,7 @@ pub fn sqlite_test_url() -> (String, TestDbGuard) {
         TestDbGuard {
             target: Target::Sqlite(path),
             pool: None,
+            read: None,
         },
     )
 }
@@ -119,6 +125,7 @@ pub async fn test_database_url() -> (String, TestDbGuard) {
                 database,
             },
             pool: None,
+            read: None,
         },
     )
 }
@@ -133,6 +140,7 @@ pub async fn test_store() -> (Store, TestDbGuard) {
         .await
         .unwrap_or_else(|e| panic!("cannot open test database {}: {e:?}", super::redact(&url)));
     guard.pool = Some(store.pool().clone());
+    guard.read = Some(store.read_pool().clone());
     (store, guard)
 }
 

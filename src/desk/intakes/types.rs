@@ -4,17 +4,22 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{AgentId, CallId, Category, CustomerId, IntakeId, Language, Priority};
-use crate::store::{EscalationRow, IntakeEdit, StoreError};
+use crate::store::{IntakeEdit, StoreError};
 
-/// An intake as the desk and the API show it, with its escalations and calls.
+/// An intake as the desk and the API show it, with its escalations, notes and calls, and the
+/// names of the people it names (one definition for REST, the WebSocket and the pop).
 #[derive(Debug, Clone, Serialize)]
 pub struct IntakeView {
     /// `intakes.id`.
     pub id: IntakeId,
+    /// The short human number, `FL-2026-00042`.
+    pub ticket_no: Option<String>,
     /// The call it came from.
     pub call_id: Option<CallId>,
     /// The linked customer.
     pub customer_id: Option<CustomerId>,
+    /// Their name (`None` without a customer).
+    pub customer_name: Option<String>,
     /// The caller's number.
     pub caller: Option<String>,
     /// Category.
@@ -31,6 +36,14 @@ pub struct IntakeView {
     pub status: String,
     /// Current support level 1..=3.
     pub level: u8,
+    /// The second-level group or third-level vendor it is with; `None` at the first level.
+    pub group: Option<String>,
+    /// The agent who claimed it.
+    pub owner_id: Option<AgentId>,
+    /// Their name.
+    pub owner_name: Option<String>,
+    /// Epoch ms of the claim.
+    pub claimed_at: Option<i64>,
     /// Short title.
     pub title: Option<String>,
     /// Problem description.
@@ -43,10 +56,35 @@ pub struct IntakeView {
     pub created_at: i64,
     /// Epoch ms.
     pub updated_at: i64,
+    /// The agent who changed it last.
+    pub updated_by: Option<AgentId>,
+    /// Their name.
+    pub updated_by_name: Option<String>,
+    /// Epoch ms of the resolution (`None` unless resolved).
+    pub resolved_at: Option<i64>,
     /// Escalation history, oldest first.
     pub escalations: Vec<EscalationView>,
+    /// Internal notes and the claim history, oldest first.
+    pub notes: Vec<NoteView>,
     /// Call ids attached to the intake (its own call first).
     pub calls: Vec<String>,
+}
+
+/// One note of an intake: an internal note (`note`), or a `claimed`, `released`, `reopened`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoteView {
+    /// `intake_notes.id`.
+    pub id: String,
+    /// `note`, `claimed`, `released` or `reopened`.
+    pub kind: &'static str,
+    /// The note, the owner taken over from, or the reason; empty for a plain claim.
+    pub body: String,
+    /// Who.
+    pub agent_id: Option<AgentId>,
+    /// Their name.
+    pub agent_name: Option<String>,
+    /// Epoch ms.
+    pub at: i64,
 }
 
 /// One escalation (or return to the first level) of an intake.
@@ -66,6 +104,8 @@ pub struct EscalationView {
     pub case_ref: Option<String>,
     /// Who escalated.
     pub agent_id: AgentId,
+    /// Their name.
+    pub agent_name: Option<String>,
     /// Epoch ms.
     pub at: i64,
     /// True for a return to the first level.
@@ -157,24 +197,10 @@ pub(crate) const MAX_TEXT: usize = 10_000;
 pub(crate) const MAX_REASON: usize = 2_000;
 /// Longest title, name, vendor case reference and other short field, in characters.
 pub(crate) const MAX_NAME: usize = 200;
+/// Longest internal note, in characters.
+pub(crate) const MAX_NOTE: usize = 10_000;
 /// Target recorded for a return to the first level.
 pub(crate) const FIRST_LEVEL: &str = "first level";
-
-impl From<EscalationRow> for EscalationView {
-    fn from(e: EscalationRow) -> Self {
-        EscalationView {
-            id: e.id,
-            from_level: e.from_level,
-            to_level: e.to_level,
-            target: e.target,
-            reason: e.reason,
-            case_ref: e.case_ref,
-            agent_id: e.agent_id,
-            at: e.at,
-            returned: e.returned,
-        }
-    }
-}
 
 /// `text` when it has `min..=max` characters, else a clear `Invalid`.
 pub(crate) fn bounded(

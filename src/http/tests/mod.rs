@@ -3,10 +3,13 @@
 //! hand-written HTTP/1.1 client.
 
 mod desk_customers;
+mod desk_feed;
 mod desk_intakes;
 mod device;
 mod login;
+mod second_level;
 mod state;
+mod worklists;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,42 +21,69 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::limit::LoginLimits;
-use super::{ApiState, AuthConfig, agents, customers, intakes};
+use super::{ApiState, AuthConfig, agents, customers, intakes, ws};
 use crate::acd::{AcdConfig, AcdHandle, AcdService, AgentState};
 use crate::config::DeskSection;
+use crate::desk::hub::DeskHub;
 use crate::desk::intakes::IntakeOps;
 use crate::domain::AgentId;
+use crate::events::EventBus;
 use crate::store::Store;
 use crate::store::testing::{TestDbGuard, test_store};
 
-/// A running API with its store and queue engine.
+/// A running API with its store, queue engine and desk hub.
 struct TestApi {
     addr: SocketAddr,
     store: Store,
     acd: AcdHandle,
+    /// Kept alive: the desk hub stops when the event stream closes.
+    _events: EventBus,
     stop: CancellationToken,
     guard: TestDbGuard,
 }
 
 impl TestApi {
     async fn start() -> TestApi {
-        TestApi::with_limits(LoginLimits::default()).await
+        TestApi::with(LoginLimits::default(), DeskSection::default()).await
     }
 
     async fn with_limits(limits: LoginLimits) -> TestApi {
+        TestApi::with(limits, DeskSection::default()).await
+    }
+
+    /// With these `[desk]` settings.
+    async fn with_desk(desk: DeskSection) -> TestApi {
+        TestApi::with(LoginLimits::default(), desk).await
+    }
+
+    async fn with(limits: LoginLimits, desk: DeskSection) -> TestApi {
         let (store, guard) = test_store().await;
         store.load_demo().await.unwrap();
         let stop = CancellationToken::new();
-        let acd = AcdService::start(AcdConfig::default(), &TaskTracker::new(), stop.clone());
+        let tasks = TaskTracker::new();
+        let acd = AcdService::start(AcdConfig::default(), &tasks, stop.clone());
+        let events = EventBus::start(store.clone(), 1, &tasks, stop.clone());
         let state = ApiState::new(store.clone(), acd.clone(), AuthConfig::default(), limits);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        // The whole `/api` as `http::router` merges it (desk routes and the outcome rule too).
-        let ops = IntakeOps::new(store.clone(), DeskSection::default());
+        // The whole `/api` as `http::router` merges it (desk routes, the desk WebSocket, the
+        // outcome rule too).
+        let require_outcome = desk.require_outcome;
+        let ops = IntakeOps::new(store.clone(), desk);
+        let hub = DeskHub::start(
+            &events,
+            ops.clone(),
+            acd.clone(),
+            store.clone(),
+            require_outcome,
+            &tasks,
+            stop.clone(),
+        );
         let app = agents::router(state.clone())
-            .layer(axum::Extension(ops.clone()))
-            .merge(intakes::router(state.clone(), ops.clone()))
-            .merge(customers::router(state, ops))
+            .layer(axum::Extension(ops))
+            .merge(intakes::router(state.clone(), hub.clone()))
+            .merge(customers::router(state.clone(), hub.clone()))
+            .merge(ws::router(state, hub))
             .into_make_service_with_connect_info::<SocketAddr>();
         let until = stop.clone();
         tokio::spawn(async move {
@@ -65,6 +95,7 @@ impl TestApi {
             addr,
             store,
             acd,
+            _events: events,
             stop,
             guard,
         }

@@ -59,6 +59,11 @@ impl Date {
         Date::new(year, month, day)
     }
 
+    /// The year (e.g. for ticket numbers counted per calendar year).
+    pub fn year(self) -> i32 {
+        self.year
+    }
+
     /// Days since 1970-01-01 (negative before).
     pub fn days_since_epoch(self) -> i64 {
         let y = i64::from(self.year) - i64::from(self.month <= 2);
