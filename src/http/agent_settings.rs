@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 
 use super::ApiState;
-use super::agents::{MAX_LOGIN, SUPERVISORS, StateView, acd_login, snapshot};
+use super::agents::{MAX_LOGIN, SUPERVISORS, acd_login, snapshot, state_name};
 use super::auth::{Session, require_role};
 use super::error::{ApiError, ApiJson};
 use crate::call::CallContext;
@@ -139,7 +139,7 @@ async fn change_device(
         let snap = snapshot(&st.acd).await?;
         return Err(ApiError::Conflict {
             message: "no phone extension configured".to_owned(),
-            state: StateView::of(&snap, &row.id).state,
+            state: state_name(&snap, &row.id),
         });
     }
     let from = row.device;

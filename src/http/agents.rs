@@ -88,35 +88,20 @@ impl From<AgentRow> for AgentView {
     }
 }
 
-/// An agent's live state: `state` is `AgentState::name()`; `since` is epoch ms.
-#[derive(Serialize)]
-pub(super) struct StateView {
-    pub(super) state: &'static str,
-    reason: Option<String>,
-    since: Option<i64>,
+/// An agent's live state as every view shows it (the desk's one definition, with
+/// `reason_code`; docs/api.md "Agent states").
+pub(super) use crate::desk::frames::StateView;
+
+/// The agent's live state (`offline` when the queue engine does not know them).
+pub(super) fn state_view(snapshot: &AcdSnapshot, id: &AgentId) -> StateView {
+    crate::desk::frames::state_of(snapshot, id)
 }
 
-impl StateView {
-    pub(super) fn of(snapshot: &AcdSnapshot, id: &AgentId) -> StateView {
-        let Some(agent) = snapshot.agent(id) else {
-            return StateView {
-                state: AgentState::Offline.name(),
-                reason: None,
-                since: None,
-            };
-        };
-        let reason = match &agent.state {
-            AgentState::NotReady { reason } => Some(reason.clone()),
-            _ => None,
-        };
-        let ago = snapshot.at.saturating_duration_since(agent.since);
-        let ago_ms = i64::try_from(ago.as_millis()).unwrap_or(i64::MAX);
-        StateView {
-            state: agent.state.name(),
-            reason,
-            since: Some(now_ms().saturating_sub(ago_ms)),
-        }
-    }
+/// The name of the agent's live state, for a 409's `state`.
+pub(super) fn state_name(snapshot: &AcdSnapshot, id: &AgentId) -> &'static str {
+    snapshot
+        .agent(id)
+        .map_or(AgentState::Offline.name(), |a| a.state.name())
 }
 
 #[derive(Serialize)]
@@ -315,7 +300,7 @@ async fn me(State(st): State<ApiState>, session: Session) -> Result<Json<MeRespo
         .ok_or(ApiError::Unauthenticated)?;
     let snap = snapshot(&st.acd).await?;
     Ok(Json(MeResponse {
-        state: StateView::of(&snap, &row.id),
+        state: state_view(&snap, &row.id),
         agent: row.into(),
         session_expires_at: session.expires_at,
     }))
@@ -350,12 +335,12 @@ async fn set_state(
         if !level_takes_calls(&row, desk.as_deref()) {
             return Err(ApiError::Conflict {
                 message: SECOND_LEVEL_REFUSAL.to_owned(),
-                state: StateView::of(&snap, &id).state,
+                state: state_name(&snap, &id),
             });
         }
-        require_outcome(desk.as_deref(), &id, StateView::of(&snap, &id).state).await?;
+        require_outcome(desk.as_deref(), &id, state_name(&snap, &id)).await?;
     }
-    if StateView::of(&snap, &id).state == AgentState::Offline.name() {
+    if state_name(&snap, &id) == AgentState::Offline.name() {
         acd_login(&st.acd, &row, desk.as_deref()).await?;
     }
     let result = match req {
@@ -379,7 +364,7 @@ async fn set_state(
         }
     };
     result?;
-    Ok(Json(StateView::of(&snapshot(&st.acd).await?, &id)))
+    Ok(Json(state_view(&snapshot(&st.acd).await?, &id)))
 }
 
 async fn wrapup_done(
@@ -389,12 +374,12 @@ async fn wrapup_done(
 ) -> Result<Json<StateView>, ApiError> {
     let id = session.agent_id;
     let snap = snapshot(&st.acd).await?;
-    require_outcome(desk.as_deref(), &id, StateView::of(&snap, &id).state).await?;
+    require_outcome(desk.as_deref(), &id, state_name(&snap, &id)).await?;
     st.acd
         .wrapup_done(id.clone())
         .await
         .map_err(|e| acd_error(e, "end wrap-up"))?;
-    Ok(Json(StateView::of(&snapshot(&st.acd).await?, &id)))
+    Ok(Json(state_view(&snapshot(&st.acd).await?, &id)))
 }
 
 /// With `[desk] require_outcome`, 409 while the intake of the agent's last answered call is
@@ -428,7 +413,7 @@ async fn list_agents(
     let list = rows
         .into_iter()
         .map(|row| AgentWithState {
-            state: StateView::of(&snap, &row.id),
+            state: state_view(&snap, &row.id),
             agent: row.into(),
         })
         .collect();

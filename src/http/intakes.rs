@@ -330,6 +330,8 @@ struct Lists<'a> {
     third_level: &'a [String],
     /// `[desk] time_zone`: the desk shows dates and times in it.
     time_zone: &'a str,
+    /// `[desk] second_level_takes_calls`: the desk offers "Available" to the second level.
+    second_level_takes_calls: bool,
 }
 
 async fn lists(_session: Session, Extension(hub): Extension<DeskHub>) -> Response {
@@ -339,6 +341,7 @@ async fn lists(_session: Session, Extension(hub): Extension<DeskHub>) -> Respons
         second_level,
         third_level,
         time_zone: ops.time_zone(),
+        second_level_takes_calls: ops.second_level_takes_calls(),
     })
     .into_response()
 }
