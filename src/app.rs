@@ -134,7 +134,10 @@ impl App {
             shutdown.child_token(),
         );
         let supervisor = crate::supervisor::SupervisorFeed::start(
-            cfg.supervisor.clone(),
+            crate::supervisor::SupervisorConfig {
+                zone: cfg.desk.zone(),
+                ..cfg.supervisor.clone()
+            },
             &events,
             acd.clone(),
             store.clone(),

@@ -198,7 +198,7 @@ impl Store {
         let mut handles: BTreeMap<String, Vec<i64>> = BTreeMap::new();
         let answered = self
             .rows_in_range(
-                "SELECT agent_id, connected_at, ended_at FROM calls WHERE outcome = 'answered' \
+                "SELECT agent_id, connected_at, ended_at FROM calls WHERE connected_at IS NOT NULL \
                  AND agent_id IS NOT NULL AND connected_at >= $1 AND connected_at < $2",
                 range,
                 OP,

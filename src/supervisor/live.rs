@@ -16,8 +16,15 @@ use crate::domain::{AgentId, CallId, Category, CustomerId, Device};
 use crate::events::{Event, EventKind};
 use crate::store::{DayCalls, EscalationCount};
 
-/// Milliseconds in a (UTC) day: "today" starts at UTC midnight.
-const DAY_MS: i64 = 86_400_000;
+/// "Today" starts at local midnight in the configured zone (`SupervisorConfig::zone`); a day
+/// has 23, 24 or 25 hours.
+fn day_start_of(cfg: &SupervisorConfig, at: i64) -> (i64, i64) {
+    let date = cfg.zone.date_of(at);
+    (
+        cfg.zone.day_start_ms(date),
+        cfg.zone.day_start_ms(date.succ()),
+    )
+}
 
 /// The queues in the order the feed shows them.
 const QUEUES: [Category; 4] = [
@@ -35,6 +42,8 @@ struct CallInfo {
     customer: Option<String>,
     in_ivr: bool,
     queued_at: Option<i64>,
+    /// When it arrived (`None` for a call seen first after it arrived, e.g. after a restart).
+    arrived_at: Option<i64>,
     answered: bool,
 }
 
@@ -81,6 +90,8 @@ struct EscalationView {
 pub(crate) struct LiveModel {
     cfg: SupervisorConfig,
     day_start: i64,
+    /// Epoch ms of the next local midnight.
+    day_end: i64,
     calls: HashMap<CallId, CallInfo>,
     agents: Agents,
     queues: Vec<QueueView>,
@@ -99,9 +110,11 @@ fn ms(d: Duration) -> i64 {
 impl LiveModel {
     /// An empty model for the day containing `now_ms`.
     pub(crate) fn new(cfg: SupervisorConfig, now_ms: i64) -> LiveModel {
+        let (day_start, day_end) = day_start_of(&cfg, now_ms);
         let mut model = LiveModel {
             cfg,
-            day_start: now_ms.div_euclid(DAY_MS) * DAY_MS,
+            day_start,
+            day_end,
             calls: HashMap::new(),
             agents: Agents::default(),
             queues: Vec::new(),
@@ -133,8 +146,8 @@ impl LiveModel {
 
     /// Starts a new day when `at` is past the current one: the day's counters go to zero.
     fn roll_day(&mut self, at: i64) {
-        if at >= self.day_start + DAY_MS {
-            self.day_start = at.div_euclid(DAY_MS) * DAY_MS;
+        if at >= self.day_end {
+            (self.day_start, self.day_end) = day_start_of(&self.cfg, at);
             self.day = DayCalls::default();
             self.voice_today = 0;
             self.escalations.clear();
@@ -214,6 +227,7 @@ impl LiveModel {
                 info.caller.clone_from(caller);
                 info.customer_id.clone_from(customer_id);
                 info.in_ivr = true;
+                info.arrived_at = Some(event.at);
                 false
             }
             EventKind::IntakeDrafted { call_id, .. } => {
@@ -250,8 +264,10 @@ impl LiveModel {
                 waited_ms,
             } => {
                 self.put_call(agent_id, Some(call_id.clone()));
+                let today = self.day_start;
                 let c = self.calls.entry(call_id.clone()).or_default();
-                if !c.answered {
+                // Counted on the day the caller arrived, as the daily report does.
+                if !c.answered && c.arrived_at.is_none_or(|a| a >= today) {
                     c.answered = true;
                     self.day.answered += 1;
                     if *waited_ms <= th {
@@ -264,7 +280,11 @@ impl LiveModel {
                 let info = self.calls.remove(call_id);
                 // Only callers who left a queue count as abandoned (docs/supervisor.md); those
                 // who left the IVR never reached one.
-                if outcome == "abandoned_queue" {
+                let today = info
+                    .as_ref()
+                    .and_then(|i| i.arrived_at)
+                    .is_none_or(|a| a >= self.day_start);
+                if outcome == "abandoned_queue" && today {
                     self.day.abandoned += 1;
                     let queued = info.and_then(|i| i.queued_at);
                     if queued.is_some_and(|q| event.at - q > th) {

@@ -326,14 +326,19 @@ fn a_new_day_starts_from_zero() {
         s["escalations_today"],
         json!([{"level": 2, "target": "Werkplekbeheer", "count": 4}])
     );
-    // 16 hours later it is the next (UTC) day.
-    queued(&mut m, T0 + 16 * 3_600_000, "late");
+    // 23:00 UTC is local midnight in Amsterdam (CET, UTC+1): 15.5 hours later, at 23:30 UTC,
+    // it is the next day already (a UTC day would still run for half an hour).
+    queued(&mut m, T0 + 15 * 3_600_000 + 1_800_000, "late");
     let s = m.sections();
     assert_eq!(s["today"]["offered"], 1);
     assert_eq!(s["today"]["answered"], 0);
     assert_eq!(s["voice_messages_today"], 0);
     assert_eq!(s["escalations_today"], json!([]));
-    assert_eq!(m.day_start(), T0 + 16 * 3_600_000);
+    assert_eq!(
+        m.day_start(),
+        T0 + 15 * 3_600_000,
+        "local midnight, 23:00 UTC"
+    );
 }
 
 fn connected(m: &mut LiveModel, at: i64, id: &str) {

@@ -23,6 +23,10 @@ pub struct SupervisorConfig {
     pub service_level_target: f64,
     /// A caller waiting longer than this is highlighted.
     pub long_wait_secs: u64,
+    /// The zone whose midnight starts "today" (`[desk] time_zone`, set at start; the reports'
+    /// default zone too, so the live tiles and the daily report count the same day).
+    #[serde(skip)]
+    pub zone: crate::store::Zone,
 }
 
 impl Default for SupervisorConfig {
@@ -31,6 +35,7 @@ impl Default for SupervisorConfig {
             service_level_threshold_secs: 20,
             service_level_target: 0.8,
             long_wait_secs: 120,
+            zone: crate::store::Zone::CentralEurope,
         }
     }
 }

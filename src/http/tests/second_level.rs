@@ -149,6 +149,9 @@ async fn agent_views_carry_groups_and_language_and_the_lists_the_time_zone() {
     let lists = api.send("GET", "/api/desk/lists", &h, None).await.json();
     assert_eq!(lists["time_zone"], "Europe/Amsterdam");
     assert_eq!(lists["second_level"][0], "Workplace");
-    assert_eq!(lists["second_level_takes_calls"], false, "the desk hides Available from the second level");
+    assert_eq!(
+        lists["second_level_takes_calls"], false,
+        "the desk hides Available from the second level"
+    );
     api.stop().await;
 }

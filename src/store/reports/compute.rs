@@ -68,17 +68,20 @@ impl Acc {
     fn add_call(&mut self, call: &CallFact, threshold_ms: i64) {
         self.offered += 1;
         let wait = call.wait_ms.unwrap_or(0).max(0);
-        match call.outcome.as_str() {
-            "answered" => {
-                self.answered += 1;
-                if wait <= threshold_ms {
-                    self.answered_within += 1;
-                }
-                self.waits.push(wait);
-                if let (Some(c), Some(e)) = (call.connected_at, call.ended_at) {
-                    self.handles.push((e - c).max(0));
-                }
+        // Answered: an agent picked up (docs/schema.md "Derived measures"), whatever ended the
+        // call afterwards and also while it still goes on: the live tile counts the same.
+        if call.connected_at.is_some() {
+            self.answered += 1;
+            if wait <= threshold_ms {
+                self.answered_within += 1;
             }
+            self.waits.push(wait);
+            if let (Some(c), Some(e)) = (call.connected_at, call.ended_at) {
+                self.handles.push((e - c).max(0));
+            }
+            return;
+        }
+        match call.outcome.as_str() {
             "abandoned_queue" => {
                 self.abandoned += 1;
                 if wait > threshold_ms {

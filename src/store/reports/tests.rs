@@ -587,3 +587,67 @@ async fn exports_cover_the_range_only() {
     );
     guard.cleanup().await;
 }
+
+/// Regression (issue 10): the daily report counted only `outcome = 'answered'`, so a caller an
+/// agent picked up whose line then dropped (`failed`), or who was still talking, was not
+/// "answered" in the report while the live tile counted them.
+#[tokio::test]
+async fn answered_means_an_agent_picked_up_as_on_the_live_tile() {
+    let (store, guard) = test_store().await;
+    scripted_day(&store).await;
+    let day = T0 + 10 * H;
+    let base = store
+        .daily_report(&amsterdam("2026-03-02", "2026-03-02"), THRESHOLD_MS)
+        .await
+        .unwrap()[0]
+        .queues[0]
+        .answered;
+    // Picked up after 5 s, then the line dropped.
+    call(
+        &store,
+        "dropped",
+        day + H,
+        Some("hardware"),
+        "failed",
+        Some(5 * S),
+        Some(60 * S),
+        Some("agent-a"),
+    )
+    .await;
+    // Picked up, still talking: no end, no outcome yet.
+    call(
+        &store,
+        "talking",
+        day + 2 * H,
+        Some("hardware"),
+        "in_progress",
+        Some(5 * S),
+        Some(60 * S),
+        Some("agent-a"),
+    )
+    .await;
+    exec(
+        &store,
+        "UPDATE calls SET ended_at = NULL WHERE id = 'talking'",
+    )
+    .await;
+    // Failed before anyone picked up: not answered.
+    call(
+        &store,
+        "lost",
+        day + 3 * H,
+        Some("hardware"),
+        "failed",
+        Some(5 * S),
+        None,
+        None,
+    )
+    .await;
+    let hw = &store
+        .daily_report(&amsterdam("2026-03-02", "2026-03-02"), THRESHOLD_MS)
+        .await
+        .unwrap()[0]
+        .queues[0];
+    assert_eq!(hw.answered, base + 2, "both calls an agent picked up");
+    guard.cleanup().await;
+}
