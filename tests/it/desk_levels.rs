@@ -45,23 +45,23 @@ async fn anna_escalates(t: &TestApp, phone: &mut AgentPhone, anna: &Browser) -> 
     // First level: the call, the intake, the escalation to Applications.
     let (cid, sipp, call_id) = sipp_rings(t, phone, anna, ANOUK).await;
     answer(phone, anna).await;
-    type_into(&anna, "intake-title", "Outlook crashes at start").await;
+    type_into(anna, "intake-title", "Outlook crashes at start").await;
     type_into(
-        &anna,
+        anna,
         "intake-description",
         "Since this morning's update; safe mode works.",
     )
     .await;
-    saved(&anna).await;
-    escalate(&anna, 2, "Applications", None, "Needs a profile reset").await;
-    confirmed(&anna, "Escalated to Applications ✓").await;
-    let ticket = text_of(&anna, "intake-ticket").await;
+    saved(anna).await;
+    escalate(anna, 2, "Applications", None, "Needs a profile reset").await;
+    confirmed(anna, "Escalated to Applications ✓").await;
+    let ticket = text_of(anna, "intake-ticket").await;
     assert!(
         ticket.starts_with("FL-") && ticket.len() == "FL-2026-00001".len(),
         "a human ticket number: {ticket:?}"
     );
     agent_hangs_up(t, phone, &cid, sipp).await;
-    wrap_up_done(&anna).await;
+    wrap_up_done(anna).await;
     let intake_id: String = sqlx::query_scalar("SELECT id FROM intakes WHERE call_id = $1")
         .bind(call_id.clone())
         .fetch_one(&t.pool)
@@ -99,7 +99,7 @@ async fn eva_claims_notes_and_resolves(t: &TestApp, intake_id: &str, ticket: &st
     .await;
     let listed = text_of(&eva, &row).await;
     assert!(
-        listed.contains(&ticket)
+        listed.contains(ticket)
             && listed.contains("Outlook crashes at start")
             && listed.contains("Applications"),
         "{listed:?}"
@@ -171,7 +171,7 @@ async fn eva_claims_notes_and_resolves(t: &TestApp, intake_id: &str, ticket: &st
 async fn anna_sees_it_in_the_history(anna: &Browser, intake_id: &str, ticket: &str) {
     // The first level finds the caller by a national number and sees the outcome.
     anna.click(&anna.testid("tab-search").await).await;
-    type_into(&anna, "search-q", "020 123 4567").await;
+    type_into(anna, "search-q", "020 123 4567").await;
     anna.until(
         10,
         "Anouk found by a national number",
@@ -184,7 +184,7 @@ async fn anna_sees_it_in_the_history(anna: &Browser, intake_id: &str, ticket: &s
     let entry = format!("history-{intake_id}");
     anna.until(10, "the intake in the caller's history", "const e = document.querySelector(`[data-testid=\"${arguments[0]}\"]`); return e && e.dataset.status === 'resolved';", json!([entry]))
         .await;
-    let shown = text_of(&anna, &format!("{entry}-solution")).await;
+    let shown = text_of(anna, &format!("{entry}-solution")).await;
     assert!(
         shown.contains(SOLUTION),
         "the solution in the history: {shown:?}"
@@ -199,7 +199,7 @@ async fn anna_sees_it_in_the_history(anna: &Browser, intake_id: &str, ticket: &s
         json!([]),
     )
     .await;
-    type_into(&anna, "search-q", &ticket).await;
+    type_into(anna, "search-q", ticket).await;
     anna.until(
         10,
         "the intake by its ticket number",
