@@ -148,7 +148,35 @@ impl Store {
             zone,
         };
         store.backfill_ticket_numbers().await?;
+        if backend == Backend::Postgres {
+            store.postgres_trigram_indexes().await;
+        }
         Ok(store)
+    }
+
+    /// On PostgreSQL, trigram indexes serve the work lists' `LIKE '%word%'` (intake words,
+    /// customer names, organisations, e-mail) instead of a scan: a rare word or a name is found
+    /// in a few ms at 100,000 intakes (BENCHMARKS.md, issue 10). They need the `pg_trgm`
+    /// extension (PostgreSQL's contrib); a role that may not create it gets the same answers
+    /// from a scan, with a warning in the log. `fastupdate = off`: a new intake's words go into
+    /// the index at once instead of a pending list every search must scan until a vacuum. Not
+    /// in the portable migrations: SQLite has no
+    /// equivalent (docs/schema.md).
+    async fn postgres_trigram_indexes(&self) {
+        const STATEMENTS: [&str; 3] = [
+            "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+            "CREATE INDEX IF NOT EXISTS intake_search_trgm_idx ON intake_search \
+             USING gin (words gin_trgm_ops) WITH (fastupdate = off)",
+            "CREATE INDEX IF NOT EXISTS customers_search_trgm_idx ON customers USING gin \
+             (LOWER(name) gin_trgm_ops, LOWER(COALESCE(organisation, '')) gin_trgm_ops, \
+             LOWER(COALESCE(email, '')) gin_trgm_ops) WITH (fastupdate = off)",
+        ];
+        for sql in STATEMENTS {
+            if let Err(e) = sqlx::query(sql).execute(&self.pool).await {
+                tracing::warn!(error = %e, "no trigram index for the work lists: searches scan");
+                return;
+            }
+        }
     }
 
     /// The zone whose calendar year numbers tickets.
