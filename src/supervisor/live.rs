@@ -569,13 +569,20 @@ impl LiveModel {
     }
 }
 
-/// The elements of `new` that differ from the element with the same `key` in `old`.
+/// The elements of `new` that differ from the element with the same `key` in `old` (one pass
+/// over each: with 1,000 agents a nested search cost a million comparisons per update).
 fn changed_by(new: &[Value], old: &[Value], key: &str) -> Value {
+    let before: HashMap<&str, &Value> = old
+        .iter()
+        .filter_map(|o| Some((o.get(key)?.as_str()?, o)))
+        .collect();
     Value::Array(
         new.iter()
             .filter(|n| {
-                let id = n.get(key);
-                !old.iter().any(|o| o.get(key) == id && o == *n)
+                n.get(key)
+                    .and_then(Value::as_str)
+                    .and_then(|id| before.get(id))
+                    .is_none_or(|o| *o != *n)
             })
             .cloned()
             .collect(),
