@@ -1,8 +1,10 @@
 //! Wiring: `App::start(Config)` opens the store, loads prompts, binds SIP and HTTP, and runs the
 //! dispatcher that gives every incoming call its own task, the bridge of agent states into the
-//! event stream and the devices' watcher (`devices`). `App::shutdown` drains.
+//! event stream and the devices' watcher (`devices`). `App::shutdown` drains. With a certificate
+//! (`[tls]`, or a self-signed one for `--demo`) SIP over TLS and HTTPS listen too (`tls`).
 
 mod devices;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +31,8 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
 pub struct App {
     sip: SipEndpoint,
     http_addr: SocketAddr,
+    https_addr: Option<SocketAddr>,
+    certs: Option<crate::tls::Certs>,
     store: Store,
     calls: Arc<CallContext>,
     shutdown: CancellationToken,
@@ -64,7 +68,15 @@ impl App {
             .context("cannot read the event log")?;
         let events = EventBus::start(store.clone(), first_seq, &tasks, shutdown.clone());
 
-        let (sip, incoming) = SipEndpoint::start(
+        let certs = tls::certificate(&cfg).context("cannot load the TLS certificate")?;
+        if let Some(c) = &certs {
+            tasks.spawn(c.clone().watch(
+                Duration::from_secs(cfg.tls.reload_secs),
+                shutdown.child_token(),
+            ));
+        }
+        let streams = tls::sip_streams(&cfg, certs.as_ref())?;
+        let (sip, incoming) = SipEndpoint::start_with(
             SipConfig {
                 udp_listen: cfg.sip.udp_listen,
                 tcp_listen: cfg.sip.tcp_listen,
@@ -72,6 +84,7 @@ impl App {
                 max_pending_calls: cfg.sip.max_pending_calls,
                 user_agent: cfg.sip.user_agent.clone(),
             },
+            streams,
             shutdown.child_token(),
         )
         .await
@@ -89,6 +102,7 @@ impl App {
             DigestSetting::Md5First => DigestChallenge::Md5First,
             DigestSetting::Md5Only => DigestChallenge::Md5Only,
         });
+        sip.set_agents_require_tls(cfg.sip.agents_require_tls);
 
         let acd = AcdService::start(cfg.acd.clone(), &tasks, shutdown.child_token());
         // Subscribed before any command reaches the engine, so no state change is missed.
@@ -123,6 +137,17 @@ impl App {
             .await
             .with_context(|| format!("cannot bind HTTP on {}", cfg.http.listen))?;
         let http_addr = http_listener.local_addr()?;
+        let https = match &certs {
+            Some(c) => {
+                let l = tokio::net::TcpListener::bind(cfg.http.https_listen)
+                    .await
+                    .with_context(|| format!("cannot bind HTTPS on {}", cfg.http.https_listen))?;
+                let acceptor = tokio_rustls::TlsAcceptor::from(c.https_config()?);
+                Some((l.local_addr()?, l, acceptor))
+            }
+            None => None,
+        };
+        let https_addr = https.as_ref().map(|(a, _, _)| *a);
         let desk = crate::desk::hub::DeskHub::start(
             &events,
             crate::desk::intakes::IntakeOps::new(store.clone(), cfg.desk.clone())
@@ -158,38 +183,54 @@ impl App {
             web_dir: cfg.http.web_dir.clone(),
             desk,
             supervisor,
+            edge: Arc::new(http::Edge {
+                https_port: https_addr.map(|a| a.port()),
+                plain: cfg.http.plain_http,
+                hsts_max_age_secs: cfg.http.hsts_max_age_secs,
+                ops: cfg.http.ops_access(),
+            }),
         };
-        let http_stop = shutdown.clone();
-        tasks.spawn(async move {
-            // Small frames (screen pops) must not wait for the client's delayed ACK of the
-            // previous one (Nagle): ~40 ms measured on 12-43 % of pops (BENCHMARKS.md).
-            use axum::serve::ListenerExt as _;
-            let http_listener = http_listener.tap_io(|tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-                }
-            });
-            let served = axum::serve(
-                http_listener,
-                http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(http_stop.cancelled_owned())
-            .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "HTTP server failed");
-            }
+        let router = http::router(state);
+        let serve = Arc::new(http::ServeSettings {
+            header_read: Duration::from_secs(cfg.http.header_read_timeout_secs),
+            idle: Duration::from_secs(cfg.http.idle_timeout_secs),
+            max_connections: cfg.http.max_connections,
+            ..http::ServeSettings::default()
         });
+        let open = http::OpenConns::default();
+        tasks.spawn(http::serve(
+            http_listener,
+            None,
+            router.clone(),
+            serve.clone(),
+            open.clone(),
+            shutdown.clone(),
+        ));
+        if let Some((_, l, acceptor)) = https {
+            tasks.spawn(http::serve(
+                l,
+                Some(acceptor),
+                router,
+                serve,
+                open,
+                shutdown.clone(),
+            ));
+        }
 
         tasks.spawn(dispatch(incoming, calls.clone(), tasks.clone()));
         tracing::info!(
             sip_udp = %sip.udp_addr(),
             sip_tcp = %sip.tcp_addr(),
+            sip_tls = ?sip.tls_addr(),
             http = %http_addr,
+            https = ?https_addr,
             "firstline started"
         );
         Ok(App {
             sip,
             http_addr,
+            https_addr,
+            certs,
             store,
             calls,
             shutdown,
@@ -210,6 +251,22 @@ impl App {
     /// The bound HTTP address.
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// The bound SIP over TLS address, when a certificate is configured.
+    pub fn sip_tls_addr(&self) -> Option<SocketAddr> {
+        self.sip.tls_addr()
+    }
+
+    /// The bound HTTPS address, when a certificate is configured.
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        self.https_addr
+    }
+
+    /// The certificate served now (PEM), when TLS is on: a client of the demo's self-signed
+    /// certificate trusts exactly this.
+    pub fn tls_certificate_pem(&self) -> Option<String> {
+        self.certs.as_ref().map(|c| c.certificate_pem())
     }
 
     /// The store (for tests and tools).

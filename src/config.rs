@@ -59,6 +59,8 @@ pub struct Config {
     pub desk: DeskSection,
     /// The browser softphone (WebRTC leg to the agent desk).
     pub webrtc: WebrtcSection,
+    /// The certificate of SIP over TLS and HTTPS.
+    pub tls: TlsSection,
     /// Load the demo customers and agents at start (idempotent).
     pub load_demo: bool,
     /// Log filter in `tracing-subscriber` EnvFilter syntax (`RUST_LOG` wins when set).
@@ -85,6 +87,88 @@ pub struct SipSection {
     pub digest: DigestSetting,
     /// Digest realm of the agents' phones (their HA1s are computed for it).
     pub realm: String,
+    /// SIP over TLS listen address (RFC 3261 §26); used once a certificate is configured (or
+    /// `--demo` made one). Port 0 picks a free port.
+    pub tls_listen: SocketAddr,
+    /// Agent phones must register over TLS; a REGISTER over UDP or TCP gets 403.
+    pub agents_require_tls: bool,
+    /// Caps and deadlines of SIP TCP and TLS connections.
+    pub connections: SipConnectionsSection,
+}
+
+/// `[sip.connections]`: what one peer may hold of the SIP stream listeners.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipConnectionsSection {
+    /// Open TCP and TLS connections at most; past it new ones are closed at once.
+    pub max_total: usize,
+    /// Open connections from one address (IPv6: one /64) at most.
+    pub max_per_source: usize,
+    /// A TLS handshake must finish within this many seconds.
+    pub tls_handshake_secs: u64,
+    /// The first complete SIP message must arrive within this many seconds (slowloris).
+    pub first_message_secs: u64,
+    /// A message that has started arriving must be complete within this many seconds.
+    pub message_secs: u64,
+    /// A connection that carried no successful REGISTER, answered INVITE or request of ours
+    /// is closed after this many seconds without a message or keep-alive.
+    pub idle_secs: u64,
+    /// The same for a connection that did (a phone's flow, a call): longer than the longest
+    /// registration.
+    pub kept_idle_secs: u64,
+}
+
+impl Default for SipConnectionsSection {
+    fn default() -> Self {
+        let d = crate::sip::ConnLimits::default();
+        SipConnectionsSection {
+            max_total: d.max_total,
+            max_per_source: d.max_per_source,
+            tls_handshake_secs: d.handshake.as_secs(),
+            first_message_secs: d.first_message.as_secs(),
+            message_secs: d.message.as_secs(),
+            idle_secs: d.idle.as_secs(),
+            kept_idle_secs: d.kept_idle.as_secs(),
+        }
+    }
+}
+
+impl SipConnectionsSection {
+    /// The limits the SIP transport applies.
+    pub fn limits(&self) -> crate::sip::ConnLimits {
+        let s = std::time::Duration::from_secs;
+        crate::sip::ConnLimits {
+            max_total: self.max_total,
+            max_per_source: self.max_per_source,
+            handshake: s(self.tls_handshake_secs),
+            first_message: s(self.first_message_secs),
+            message: s(self.message_secs),
+            idle: s(self.idle_secs),
+            kept_idle: s(self.kept_idle_secs),
+        }
+    }
+}
+
+/// `[tls]`: the certificate of SIP over TLS and HTTPS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM certificate chain, leaf first. With `key_file`, SIP over TLS and HTTPS listen.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of the certificate.
+    pub key_file: Option<PathBuf>,
+    /// The files are checked this often (and on SIGHUP); changed files are served at once.
+    pub reload_secs: u64,
+}
+
+impl Default for TlsSection {
+    fn default() -> Self {
+        TlsSection {
+            cert_file: None,
+            key_file: None,
+            reload_secs: 10,
+        }
+    }
 }
 
 /// `[sip] digest`.
@@ -111,6 +195,39 @@ pub struct HttpSection {
     pub session_hours: u64,
     /// Folder with the agent desk and supervisor pages (plain HTML, CSS and JS).
     pub web_dir: PathBuf,
+    /// HTTPS listen address, used once a certificate is configured (or `--demo` made one).
+    pub https_listen: SocketAddr,
+    /// What plain HTTP does while HTTPS is served: `loopback` (serve loopback clients,
+    /// redirect others), `redirect` (redirect all but `/ready`) or `serve` (serve all).
+    pub plain_http: crate::http::PlainHttp,
+    /// `Strict-Transport-Security` max-age on HTTPS responses, in seconds; 0 sends none.
+    pub hsts_max_age_secs: u64,
+    /// A request's header section must arrive within this many seconds (also the longest an
+    /// idle keep-alive connection waits for its next request).
+    pub header_read_timeout_secs: u64,
+    /// A connection with nothing read or written for this many seconds is closed.
+    pub idle_timeout_secs: u64,
+    /// Open HTTP and HTTPS connections at most.
+    pub max_connections: usize,
+    /// Networks (`10.0.0.0/8`, `::1`) whose clients may read `/metrics` and the detailed
+    /// `/health`; others get 403 and the status only. Empty with no token: everyone.
+    pub ops_allow: Vec<String>,
+    /// A bearer token that grants the same from anywhere (`Authorization: Bearer …`).
+    pub ops_token: Option<String>,
+}
+
+impl HttpSection {
+    /// The parsed `ops_allow` networks (an unparsable entry is refused by `validate`).
+    pub fn ops_access(&self) -> crate::http::OpsAccess {
+        crate::http::OpsAccess {
+            allow: self
+                .ops_allow
+                .iter()
+                .filter_map(|n| crate::http::Net::parse(n))
+                .collect(),
+            token: self.ops_token.clone().filter(|t| !t.is_empty()),
+        }
+    }
 }
 
 /// `[database]`
@@ -253,6 +370,7 @@ impl Default for Config {
             supervisor: crate::supervisor::SupervisorConfig::default(),
             desk: DeskSection::default(),
             webrtc: WebrtcSection::default(),
+            tls: TlsSection::default(),
             load_demo: false,
             log: "info".to_owned(),
         }
@@ -269,6 +387,9 @@ impl Default for SipSection {
             user_agent: concat!("firstline/", env!("CARGO_PKG_VERSION")).to_owned(),
             digest: DigestSetting::Md5First,
             realm: "firstline".to_owned(),
+            tls_listen: SocketAddr::from(([127, 0, 0, 1], 5061)),
+            agents_require_tls: false,
+            connections: SipConnectionsSection::default(),
         }
     }
 }
@@ -280,6 +401,14 @@ impl Default for HttpSection {
             secure_cookies: false,
             session_hours: 12,
             web_dir: PathBuf::from("web"),
+            https_listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            plain_http: crate::http::PlainHttp::Loopback,
+            hsts_max_age_secs: 31_536_000,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 120,
+            max_connections: 4096,
+            ops_allow: vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
+            ops_token: None,
         }
     }
 }
@@ -382,10 +511,55 @@ impl Config {
                 reason: "at least 500 ms / 100 ms".to_owned(),
             });
         }
+        self.validate_tls()?;
         if self.call.max_calls == 0 || self.sip.max_pending_calls == 0 {
             return Err(ConfigError::Invalid {
                 setting: "call.max_calls / sip.max_pending_calls",
                 reason: "must be at least 1".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The certificate pair, the connection limits and the `/metrics` allow-list.
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            return Err(ConfigError::Invalid {
+                setting: "tls.cert_file / tls.key_file",
+                reason: "set both or neither".to_owned(),
+            });
+        }
+        if self.tls.reload_secs == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "tls.reload_secs",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        let c = &self.sip.connections;
+        let secs = [
+            c.tls_handshake_secs,
+            c.first_message_secs,
+            c.message_secs,
+            c.idle_secs,
+            c.kept_idle_secs,
+        ];
+        if c.max_total == 0 || c.max_per_source == 0 || secs.contains(&0) {
+            return Err(ConfigError::Invalid {
+                setting: "sip.connections",
+                reason: "every cap and timeout must be at least 1".to_owned(),
+            });
+        }
+        let h = &self.http;
+        if h.header_read_timeout_secs == 0 || h.idle_timeout_secs == 0 || h.max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "http.header_read_timeout_secs / idle_timeout_secs / max_connections",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        if let Some(bad) = h.ops_allow.iter().find(|n| crate::http::Net::parse(n).is_none()) {
+            return Err(ConfigError::Invalid {
+                setting: "http.ops_allow",
+                reason: format!("{bad:?} is not an address or network (10.0.0.0/8, ::1)"),
             });
         }
         Ok(())
@@ -397,7 +571,9 @@ impl Config {
         let mut cfg = Config::default();
         cfg.sip.udp_listen = any;
         cfg.sip.tcp_listen = any;
+        cfg.sip.tls_listen = any;
         cfg.http.listen = any;
+        cfg.http.https_listen = any;
         cfg.database.url = database_url;
         cfg.http.web_dir = prompts_dir
             .parent()

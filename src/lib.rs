@@ -1,7 +1,7 @@
 //! firstline: a telephony server for IT helpdesk hotlines (library root).
 //!
 //! ```text
-//! SIP (UDP/TCP) ─▶ sip: transport → transactions → dialogs ─▶ IncomingCall
+//! SIP (UDP/TCP/TLS) ─▶ sip: transport → transactions → dialogs ─▶ IncomingCall
 //!                                                              │
 //!                      call task (one per call): media leg (RTP), IVR, DTMF merger
 //!                              │ IVR done ─▶ store: intake draft ─▶ acd: queue (one owner task)
@@ -22,6 +22,7 @@ pub mod media;
 pub mod phone;
 pub mod sip;
 pub mod store;
+pub mod tls;
 
 pub mod app;
 pub mod call;

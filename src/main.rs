@@ -25,13 +25,20 @@ struct Cli {
     /// HTTP listen address (port 0 picks a free port).
     #[arg(long, env = "FIRSTLINE_HTTP_LISTEN")]
     http_listen: Option<SocketAddr>,
+    /// SIP over TLS listen address, used once a certificate is configured or `--demo` made one.
+    #[arg(long, env = "FIRSTLINE_SIP_TLS_LISTEN")]
+    sip_tls_listen: Option<SocketAddr>,
+    /// HTTPS listen address, used once a certificate is configured or `--demo` made one.
+    #[arg(long, env = "FIRSTLINE_HTTPS_LISTEN")]
+    https_listen: Option<SocketAddr>,
     /// Database URL: `sqlite://firstline.db` or `postgres://user@host/db`.
     #[arg(long, env = "FIRSTLINE_DATABASE_URL")]
     database_url: Option<String>,
     /// Folder with the IVR prompts (WAV, 8 kHz mono 16-bit).
     #[arg(long, env = "FIRSTLINE_PROMPTS_DIR")]
     prompts_dir: Option<PathBuf>,
-    /// Load the demo customers and agents (idempotent).
+    /// Load the demo customers and agents (idempotent); without a configured certificate, make a
+    /// self-signed one so SIP over TLS and HTTPS work out of the box.
     #[arg(long, env = "FIRSTLINE_DEMO")]
     demo: bool,
 }
@@ -50,6 +57,12 @@ impl Cli {
         }
         if let Some(addr) = self.http_listen {
             cfg.http.listen = addr;
+        }
+        if let Some(addr) = self.sip_tls_listen {
+            cfg.sip.tls_listen = addr;
+        }
+        if let Some(addr) = self.https_listen {
+            cfg.http.https_listen = addr;
         }
         if let Some(url) = self.database_url {
             cfg.database.url = url;
@@ -72,12 +85,19 @@ async fn main() -> anyhow::Result<()> {
 
     let app = App::start(cfg).await?;
     // One machine-readable line for scripts and tests that start the binary with port 0.
-    println!(
+    let mut ready = format!(
         "firstline ready sip_udp={} sip_tcp={} http={}",
         app.sip_udp_addr(),
         app.sip_tcp_addr(),
         app.http_addr()
     );
+    if let Some(a) = app.sip_tls_addr() {
+        ready.push_str(&format!(" sip_tls={a}"));
+    }
+    if let Some(a) = app.https_addr() {
+        ready.push_str(&format!(" https={a}"));
+    }
+    println!("{ready}");
     shutdown_signal().await;
     tracing::info!("shutting down");
     app.shutdown().await;

@@ -3,12 +3,12 @@
 // never parsed as HTML. `api` is the one HTTP helper of the pages: session cookie, the CSRF header
 // on every request, JSON in and out, the server's `{error}` as the thrown message.
 
-import { h, render } from 'preact';
-import htm from 'htm';
+import { h, render } from '/vendor/preact.module.js';
+import htm from '/vendor/htm.module.js';
 
 export const html = htm.bind(h);
 export { h, render };
-export { useState, useEffect, useRef, useMemo, useCallback, useReducer } from 'preact/hooks';
+export { useState, useEffect, useRef, useMemo, useCallback, useReducer } from '/vendor/hooks.module.js';
 
 /** An API error: the server's message, its HTTP status and body. */
 export class ApiError extends Error {

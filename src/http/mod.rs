@@ -7,6 +7,9 @@
 //! `supervisor` (routes), `ws` (the desk feed and voice messages), `desk_feed` (desk frames
 //! after a write, REST or WebSocket), `metrics`, `auth` (tokens, cookie, session extractor,
 //! roles, CSRF), `limit` (login rate limit, no I/O), `error` (every failure → status + JSON).
+//! The edge: `serve` (HTTP and HTTPS listeners: timeouts, connection cap), `edge` (security
+//! headers, HSTS, `Secure` cookies, redirect to HTTPS), `ops` (who may read `/metrics` and the
+//! detailed `/health`); docs/security.md.
 
 mod agent_settings;
 mod agents;
@@ -14,12 +17,15 @@ mod auth;
 mod calls;
 mod customers;
 mod desk_feed;
+mod edge;
 mod error;
 mod intake_list;
 mod intakes;
 mod limit;
 mod metrics;
+mod ops;
 mod reports;
+mod serve;
 mod supervisor;
 #[cfg(test)]
 mod test_support;
@@ -41,7 +47,10 @@ use crate::sip::SipEndpoint;
 use crate::store::Store;
 
 pub use auth::AuthConfig;
+pub use edge::{Edge, PlainHttp, Secure};
 pub use error::ApiError;
+pub use ops::{Net, OpsAccess};
+pub use serve::{OpenConns, ServeSettings, serve};
 
 use limit::{LoginLimiter, LoginLimits};
 
@@ -64,6 +73,8 @@ pub struct HttpState {
     pub desk: crate::desk::hub::DeskHub,
     /// The supervisor view's live feed.
     pub supervisor: crate::supervisor::SupervisorFeed,
+    /// Security headers, HTTPS redirect and `/metrics` access (`edge`).
+    pub edge: Arc<Edge>,
 }
 
 /// What the `/api` handlers share (no SIP or call parts, so tests build it from a store alone).
@@ -106,6 +117,7 @@ pub fn router(state: HttpState) -> Router {
     let metrics = metrics::router(state.clone());
     let call_control = state.calls.clone();
     let supervisor_feed = state.supervisor.clone();
+    let edge = state.edge.clone();
     Router::new()
         .route("/health", get(health))
         .with_state(state)
@@ -123,6 +135,7 @@ pub fn router(state: HttpState) -> Router {
                 .layer(axum::Extension(supervisor_feed)),
         )
         .fallback_service(pages)
+        .layer(axum::middleware::from_fn_with_state(edge, edge::layer))
 }
 
 #[derive(Serialize)]

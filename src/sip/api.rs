@@ -124,14 +124,17 @@ pub enum SipTransport {
     Udp,
     /// One TCP connection.
     Tcp,
+    /// One TLS connection (RFC 3261 §26): the only transport SDES-SRTP keys may come over.
+    Tls,
 }
 
 impl SipTransport {
-    /// The lower-case name (`udp`, `tcp`), as events and frames carry it.
+    /// The lower-case name (`udp`, `tcp`, `tls`), as events and frames carry it.
     pub fn as_str(self) -> &'static str {
         match self {
             SipTransport::Udp => "udp",
             SipTransport::Tcp => "tcp",
+            SipTransport::Tls => "tls",
         }
     }
 }

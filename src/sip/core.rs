@@ -29,7 +29,12 @@ use super::validate::{self, Verdict};
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Peer {
     Udp(SocketAddr),
-    Tcp { conn: u64, addr: SocketAddr },
+    /// A stream connection: plain TCP, or TLS over TCP when `tls` (RFC 3261 §26).
+    Tcp {
+        conn: u64,
+        addr: SocketAddr,
+        tls: bool,
+    },
 }
 
 impl Peer {
@@ -41,11 +46,15 @@ impl Peer {
     pub(crate) fn reliable(&self) -> bool {
         matches!(self, Self::Tcp { .. })
     }
+    /// True for a TLS connection.
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self, Self::Tcp { tls: true, .. })
+    }
     pub(crate) fn transport(&self) -> SipTransport {
-        if self.reliable() {
-            SipTransport::Tcp
-        } else {
-            SipTransport::Udp
+        match self {
+            Self::Udp(_) => SipTransport::Udp,
+            Self::Tcp { tls: false, .. } => SipTransport::Tcp,
+            Self::Tcp { tls: true, .. } => SipTransport::Tls,
         }
     }
 }

@@ -22,7 +22,9 @@ use super::outgoing::{OutEvent, OutLeg, OutgoingCall, OutgoingInvite};
 use super::registrar::CredTable;
 use super::stats::{SipStats, SipStatsSnapshot, inc};
 use super::transaction::Timers;
-use super::transport::{INBOUND_CAPACITY, NetIn, tcp, udp};
+use super::transport::{
+    ConnCounts, ConnTable, INBOUND_CAPACITY, NetIn, StreamSettings, stream, tcp, tls, udp,
+};
 use super::uas_register::worth_telling;
 
 /// Capacity of the command channel from call tasks.
@@ -36,6 +38,10 @@ const REGISTRATION_EVENTS: usize = 1024;
 struct Shared {
     udp_addr: SocketAddr,
     tcp_addr: SocketAddr,
+    /// The SIP over TLS listener, when one is configured.
+    tls_addr: Option<SocketAddr>,
+    /// Open TCP/TLS connections and what the caps refused or cut.
+    conns: Arc<ConnTable>,
     stats: Arc<SipStats>,
     accepting: AtomicBool,
     /// Newest binding per extension, written by the SIP task only (never held across await).
@@ -58,6 +64,15 @@ impl SipEndpoint {
         cfg: SipConfig,
         shutdown: CancellationToken,
     ) -> Result<(SipEndpoint, mpsc::Receiver<IncomingCall>), SipError> {
+        Self::start_with(cfg, StreamSettings::default(), shutdown).await
+    }
+
+    /// [`SipEndpoint::start`] with SIP over TLS and the TCP/TLS connection limits.
+    pub async fn start_with(
+        cfg: SipConfig,
+        streams: StreamSettings,
+        shutdown: CancellationToken,
+    ) -> Result<(SipEndpoint, mpsc::Receiver<IncomingCall>), SipError> {
         let bind_err = |transport, addr| {
             move |source| SipError::Bind {
                 transport,
@@ -73,11 +88,24 @@ impl SipEndpoint {
         let tcp_addr = listener
             .local_addr()
             .map_err(bind_err("TCP", cfg.tcp_listen))?;
+        let tls_listener = match streams.tls {
+            Some((addr, config)) => {
+                let l = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(bind_err("TLS", addr))?;
+                let bound = l.local_addr().map_err(bind_err("TLS", addr))?;
+                Some((l, bound, tokio_rustls::TlsAcceptor::from(config)))
+            }
+            None => None,
+        };
+        let conns = Arc::new(ConnTable::default());
         let stats = Arc::new(SipStats::default());
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_CAPACITY);
         let shared = Arc::new(Shared {
             udp_addr,
             tcp_addr,
+            tls_addr: tls_listener.as_ref().map(|(_, a, _)| *a),
+            conns: conns.clone(),
             stats: stats.clone(),
             accepting: AtomicBool::new(true),
             bindings: Mutex::new(HashMap::new()),
@@ -97,13 +125,23 @@ impl SipEndpoint {
             stats.clone(),
             shutdown.clone(),
         ));
-        tokio::spawn(tcp::run_listener(
-            listener,
-            max,
-            net_tx,
-            stats.clone(),
-            shutdown.clone(),
-        ));
+        let streams_shared = stream::Shared {
+            max_message: max,
+            tx: net_tx,
+            stats: stats.clone(),
+            table: conns,
+            shutdown: shutdown.clone(),
+        };
+        let limits = Arc::new(streams.limits);
+        if let Some((l, _, acceptor)) = tls_listener {
+            tokio::spawn(tls::run_listener(
+                l,
+                acceptor,
+                limits.clone(),
+                streams_shared.clone(),
+            ));
+        }
+        tokio::spawn(tcp::run_listener(listener, limits, streams_shared));
         let driver = Driver {
             core: Core::new(cfg.user_agent, Timers::default(), stats),
             shared: shared.clone(),
@@ -127,6 +165,25 @@ impl SipEndpoint {
     /// The bound TCP address.
     pub fn tcp_addr(&self) -> SocketAddr {
         self.shared.tcp_addr
+    }
+
+    /// The bound SIP over TLS address, when TLS is configured.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.shared.tls_addr
+    }
+
+    /// TCP and TLS connections: open now, refused by the caps, cut by deadlines.
+    pub fn connections(&self) -> ConnCounts {
+        self.shared.conns.counts()
+    }
+
+    /// Agent phones must register over TLS (true) or may use any transport (false, default).
+    pub fn set_agents_require_tls(&self, yes: bool) {
+        self.shared.creds.send_modify(|t| {
+            let mut new = (**t).clone();
+            new.require_tls = yes;
+            *t = Arc::new(new);
+        });
     }
 
     /// Current counters.
@@ -154,6 +211,7 @@ impl SipEndpoint {
             let mut new = CredTable::new(realm.or_else(|| t.realm.clone()), creds);
             new.challenge = t.challenge;
             new.expires = t.expires;
+            new.require_tls = t.require_tls;
             *t = Arc::new(new);
         });
     }

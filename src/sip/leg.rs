@@ -356,10 +356,13 @@ impl Core {
     }
 }
 
-/// Our Contact (RFC 3261 §8.1.1.8, §12.1.1), with `;transport=tcp` over TCP.
+/// Our Contact (RFC 3261 §8.1.1.8, §12.1.1), with `;transport=tcp` over TCP and
+/// `;transport=tls` over TLS (the peer's in-dialog requests then come back over TLS).
 fn contact(leg: &Leg, tcp: bool) -> String {
     let addr = SocketAddr::new(leg.local_ip, leg.local.port());
-    if tcp {
+    if leg.peer.is_tls() {
+        format!("<sip:firstline@{addr};transport=tls>")
+    } else if tcp {
         format!("<sip:firstline@{addr};transport=tcp>")
     } else {
         format!("<sip:firstline@{addr}>")

@@ -1,9 +1,10 @@
-//! SIP layer (RFC 3261 over UDP and TCP): the only place that knows rsipstack.
+//! SIP layer (RFC 3261 over UDP, TCP and TLS): the only place that knows rsipstack.
 //!
 //! Sans-IO cores: `message` (parsed view over `rsipstack::rsip`), `validate`, `build`, `framing`,
 //! `transaction/` (§17), `dialog` (§12), `core` + `uas` (method behaviour, call legs).
-//! I/O: `transport/` (UDP socket, TCP listener and connections) and `endpoint` (the one task that
-//! owns all transaction and dialog state). See docs/sip.md.
+//! I/O: `transport/` (UDP socket, TCP and TLS listeners, connection caps and deadlines) and
+//! `endpoint` (the one task that owns all transaction and dialog state). See docs/sip.md and
+//! docs/security.md.
 
 mod api;
 mod auth;
@@ -48,3 +49,4 @@ pub use auth::{ha1_md5, ha1_sha256};
 pub use endpoint::SipEndpoint;
 pub use outgoing::{OutEvent, OutLeg, OutgoingCall, OutgoingInvite};
 pub use stats::SipStatsSnapshot;
+pub use transport::{ConnCounts, ConnLimits, StreamSettings};

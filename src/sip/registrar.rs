@@ -52,6 +52,8 @@ pub(crate) struct CredTable {
     pub(crate) challenge: DigestChallenge,
     /// `(min_expires, max_expires)` in seconds; `None` keeps the registrar's own.
     pub(crate) expires: Option<(u64, u64)>,
+    /// Agent phones must register over TLS (a REGISTER over UDP or TCP gets 403).
+    pub(crate) require_tls: bool,
 }
 
 impl CredTable {
@@ -65,6 +67,7 @@ impl CredTable {
             users,
             challenge: DigestChallenge::default(),
             expires: None,
+            require_tls: false,
         }
     }
 }
@@ -167,6 +170,11 @@ impl Registrar {
             self.cfg.max_expires = max.max(self.cfg.min_expires);
         }
         self.creds = table;
+    }
+
+    /// Whether agent phones must register over TLS.
+    pub(crate) fn requires_tls(&self) -> bool {
+        self.creds.require_tls
     }
 
     /// The agent whose credentials `aor` has.

@@ -76,8 +76,11 @@ impl Core {
         let local_ip = pick_local_ip(binding.local, &binding.contact);
         let me = SocketAddr::new(local_ip, binding.local.port());
         let branch = build::new_branch();
-        let proto = if tcp { "TCP" } else { "UDP" };
-        let transport = if tcp { ";transport=tcp" } else { "" };
+        let (proto, transport) = match (tcp, peer.is_tls()) {
+            (_, true) => ("TLS", ";transport=tls"),
+            (true, false) => ("TCP", ";transport=tcp"),
+            (false, false) => ("UDP", ""),
+        };
         let user = if token(&req.from_user) {
             req.from_user.as_str()
         } else {

@@ -22,6 +22,13 @@ impl Core {
         local: SocketAddr,
         msg: &SipMsg,
     ) {
+        if self.registrar.requires_tls() && !peer.is_tls() {
+            // RFC 3261 §26.2.1 leaves the policy to us: agent phones register over TLS only.
+            inc(&self.stats.auth_failures);
+            let extra = Vec::new();
+            self.reply_stateless(peer, msg, 403, "Forbidden (TLS required)", extra);
+            return;
+        }
         let reply = self.registrar.handle(now, peer, local, msg);
         match reply.code {
             200 => inc(&self.stats.registrations),

@@ -187,6 +187,7 @@ fn a_closed_tcp_connection_is_reported_at_once() {
     let tcp = Peer::Tcp {
         conn: 7,
         addr: PHONE.parse().unwrap(),
+        tls: false,
     };
     login(&mut c, t0, &tcp, 1, 600);
     registrations(&mut c);

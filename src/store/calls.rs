@@ -13,6 +13,8 @@ pub enum CallTransport {
     Udp,
     /// `tcp`.
     Tcp,
+    /// `tls`.
+    Tls,
 }
 
 impl CallTransport {
@@ -21,12 +23,13 @@ impl CallTransport {
         match self {
             CallTransport::Udp => "udp",
             CallTransport::Tcp => "tcp",
+            CallTransport::Tls => "tls",
         }
     }
 
-    /// The transport with this stored name (`udp`, `tcp`).
+    /// The transport with this stored name (`udp`, `tcp`, `tls`).
     pub fn parse(s: &str) -> Option<CallTransport> {
-        [CallTransport::Udp, CallTransport::Tcp]
+        [CallTransport::Udp, CallTransport::Tcp, CallTransport::Tls]
             .into_iter()
             .find(|t| t.as_str() == s)
     }

@@ -7,8 +7,10 @@
 
 mod agent_phone;
 mod baresip;
+mod baresip_tls;
 mod browser;
 mod browser_leg;
+mod conn_limits;
 mod desk_device;
 mod desk_dutch;
 mod desk_levels;
@@ -29,5 +31,7 @@ mod sipp;
 mod softphone;
 mod supervisor;
 mod supervisor_page;
+mod tls;
+mod tls_client;
 mod ua;
 mod webdriver;

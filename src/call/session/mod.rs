@@ -173,6 +173,7 @@ impl Session {
             transport: match transport {
                 SipTransport::Udp => CallTransport::Udp,
                 SipTransport::Tcp => CallTransport::Tcp,
+                SipTransport::Tls => CallTransport::Tls,
             },
             arrived_at: now_ms(),
         };

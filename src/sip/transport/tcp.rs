@@ -1,147 +1,47 @@
-//! TCP transport (I/O): listener, one reader and one writer task per connection.
-//!
-//! A bad message never closes the connection while framing is intact (RFC 3261 §18.3); only a
-//! lost frame boundary (no Content-Length, runaway header section) does.
+//! TCP listener (I/O): admits each connection within the caps (`limits::ConnTable`), then runs
+//! it as a stream connection (`stream`).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio::net::TcpListener;
 
-use super::{NetIn, WRITE_QUEUE};
+use super::limits::{ConnClock, ConnLimits};
+use super::stream::{self, Shared};
 use crate::sip::core::Peer;
-use crate::sip::framing::{Frame, StreamFramer};
-use crate::sip::stats::{SipStats, inc};
 
-static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+/// Connection ids, unique across the TCP and TLS listeners.
+pub(super) static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
-/// Accepts connections until shutdown.
-pub(crate) async fn run_listener(
-    listener: TcpListener,
-    max: usize,
-    tx: mpsc::Sender<NetIn>,
-    stats: Arc<SipStats>,
-    shutdown: CancellationToken,
-) {
+/// Accepts connections until shutdown; one past a cap is closed at once (counted).
+pub(crate) async fn run_listener(listener: TcpListener, limits: Arc<ConnLimits>, sh: Shared) {
+    let local = listener
+        .local_addr()
+        .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
     loop {
         let accepted = tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = sh.shutdown.cancelled() => return,
             r = listener.accept() => r,
         };
-        let Ok((stream, addr)) = accepted else {
+        let Ok((tcp, addr)) = accepted else {
+            // EMFILE and the like: give the system a moment instead of spinning.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             continue;
         };
-        let _ = stream.set_nodelay(true);
-        let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(run_connection(
-            stream,
-            addr,
-            conn,
-            max,
-            tx.clone(),
-            stats.clone(),
-            shutdown.clone(),
-        ));
-    }
-}
-
-async fn run_connection(
-    stream: TcpStream,
-    addr: SocketAddr,
-    conn: u64,
-    max: usize,
-    tx: mpsc::Sender<NetIn>,
-    stats: Arc<SipStats>,
-    shutdown: CancellationToken,
-) {
-    let local = stream
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let (mut rd, mut wr) = stream.into_split();
-    let (wtx, mut wrx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
-    if tx
-        .send(NetIn::Opened {
-            conn,
-            writer: wtx.clone(),
-        })
-        .await
-        .is_err()
-    {
-        return;
-    }
-    let writer = tokio::spawn(async move {
-        while let Some(bytes) = wrx.recv().await {
-            if wr.write_all(&bytes).await.is_err() {
-                break;
-            }
-        }
-        let _ = wr.shutdown().await;
-    });
-    let peer = Peer::Tcp { conn, addr };
-    let mut framer = StreamFramer::new(max);
-    let mut buf = vec![0u8; 16 * 1024];
-    'read: loop {
-        let n = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            r = rd.read(&mut buf) => match r {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            },
+        let Ok(guard) = sh.table.admit(addr.ip(), false, &limits) else {
+            tracing::debug!(peer = %addr, "SIP TCP connection refused: over the cap");
+            continue; // dropping the stream closes it
         };
-        framer.push(&buf[..n]);
-        while let Some(frame) = framer.next_frame() {
-            let item = match frame {
-                Frame::Message(bytes) => NetIn::Message {
-                    peer: peer.clone(),
-                    local,
-                    bytes,
-                },
-                Frame::Ping => {
-                    // RFC 5626 §3.5.1: CRLFCRLF ping → CRLF pong.
-                    let _ = wtx.try_send(b"\r\n".to_vec());
-                    continue;
-                }
-                Frame::Garbage => {
-                    inc(&stats.parse_errors_dropped);
-                    continue;
-                }
-                Frame::MissingLength(head) => {
-                    let bad = NetIn::Bad {
-                        peer: peer.clone(),
-                        head,
-                        reason: "missing Content-Length",
-                    };
-                    let _ = tx.send(bad).await;
-                    break 'read;
-                }
-                Frame::TooLarge { head, close } => {
-                    let _ = tx
-                        .send(NetIn::TooLarge {
-                            peer: peer.clone(),
-                            head,
-                        })
-                        .await;
-                    if close {
-                        break 'read;
-                    }
-                    continue;
-                }
-                Frame::Close => {
-                    inc(&stats.parse_errors_dropped);
-                    break 'read;
-                }
-            };
-            // Back-pressure: a slow SIP task slows this connection's reads, never grows memory.
-            if tx.send(item).await.is_err() {
-                break 'read;
-            }
-        }
+        stream::tune(&tcp);
+        let local = tcp.local_addr().unwrap_or(local);
+        let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
+        let peer = Peer::Tcp {
+            conn,
+            addr,
+            tls: false,
+        };
+        let clock = ConnClock::new(Instant::now(), (*limits).clone(), false);
+        tokio::spawn(stream::run(tcp, peer, local, clock, guard, sh.clone()));
     }
-    let _ = tx.send(NetIn::Closed { conn }).await;
-    drop(wtx);
-    let _ = writer.await;
 }
