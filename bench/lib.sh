@@ -65,7 +65,8 @@ start_server() {
     read -r -a flags <<<"${SERVER_FLAGS:-}"
     write_config "$dir/bench.toml"
     (cd "$ROOT" && exec "$BIN" --config "$dir/bench.toml" --sip-listen 127.0.0.1:0 \
-        --http-listen 127.0.0.1:0 --database-url "sqlite://$dir/fl.db" \
+        --http-listen 127.0.0.1:0 --sip-tls-listen 127.0.0.1:0 --https-listen 127.0.0.1:0 \
+        --database-url "sqlite://$dir/fl.db" \
         --prompts-dir "$ROOT/ivr-prompts" "${flags[@]}") >"$dir/server.out" 2>"$dir/server.err" &
     SERVER_PID=$!
     PIDS_TO_KILL+=("$SERVER_PID")

@@ -214,10 +214,14 @@ impl Certs {
             .read()
             .unwrap_or_else(PoisonError::into_inner);
         // A CertifiedKey is never built from an empty chain (checked on load).
-        current.cert.first().cloned().unwrap_or_default()
+        current
+            .cert
+            .first()
+            .cloned()
+            .unwrap_or_else(|| CertificateDer::from(Vec::new()))
     }
 
-    /// The certificate served now, as PEM (tests trust it explicitly; `--demo` prints it).
+    /// The certificate served now, as PEM (a client of the demo certificate trusts exactly this).
     pub fn certificate_pem(&self) -> String {
         pem_of(self.leaf().as_ref())
     }

@@ -311,7 +311,7 @@ fn pop_histogram(out: &mut String, h: &crate::desk::latency::PopLatencySnapshot)
 async fn metrics(State(st): State<HttpState>) -> Response {
     let live = st.supervisor.sections().await.ok();
     let stats = &st.calls.stats;
-    let text = render(&Inputs {
+    let mut text = render(&Inputs {
         calls_active: stats.active(),
         browser_calls: st.calls.browser.len(),
         calls_total: stats.total(),
@@ -321,6 +321,7 @@ async fn metrics(State(st): State<HttpState>) -> Response {
         live: live.as_ref(),
         pop_latency: st.desk.pop_latency(),
     });
+    super::metrics_conn::write(&mut text, &st.sip.connections());
     let ct = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
     ([(header::CONTENT_TYPE, ct)], text).into_response()
 }

@@ -23,6 +23,7 @@ mod intake_list;
 mod intakes;
 mod limit;
 mod metrics;
+mod metrics_conn;
 mod ops;
 mod reports;
 mod serve;
@@ -98,8 +99,9 @@ impl ApiState {
     }
 }
 
-/// The HTTP routes. Serve them with `into_make_service_with_connect_info::<SocketAddr>()` so
-/// that the login rate limit sees the client's address.
+/// The HTTP routes behind the edge layer (`edge`). Serve them with [`serve`], which tells each
+/// request its client's address (the login rate limit, the `/metrics` allow-list) and whether
+/// it came over HTTPS.
 pub fn router(state: HttpState) -> Router {
     let api = ApiState::new(
         state.store.clone(),

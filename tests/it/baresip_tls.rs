@@ -5,7 +5,8 @@
 //!
 //! baresip advertises a non-loopback address in its SDP, so the server (in process), the test's
 //! own SIP/RTP peers and baresip share a private network namespace holding `lo` and a veth pair
-//! that leads nowhere: nothing can leave the machine (as in `baresip`).
+//! that leads nowhere: nothing can leave the machine (as in `baresip`). The database is SQLite
+//! (PostgreSQL on the host's loopback is out of reach from inside).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -15,7 +16,7 @@ use firstline::config::DigestSetting;
 use sqlx::Row;
 
 use crate::agent_phone::{decode_g711, tone, tone_share};
-use crate::helpers::{TestApp, spawn_queue_app, tool, wait_for, within};
+use crate::helpers::{TestApp, spawn_queue_app_on_sqlite, tool, wait_for, within};
 use crate::scenario::unclassified_caller;
 use crate::tls_client::cert_files;
 
@@ -132,7 +133,7 @@ fn baresip(conf: &Path) -> (Reaped, std::process::ChildStdin) {
 async fn tls_app(dir: &Path) -> (TestApp, std::path::PathBuf) {
     let (cert, key, _) = cert_files(dir);
     let ca = cert.clone();
-    let t = spawn_queue_app(move |c| {
+    let t = spawn_queue_app_on_sqlite(move |c| {
         c.tls.cert_file = Some(cert);
         c.tls.key_file = Some(key);
         c.sip.digest = DigestSetting::Md5Only;
