@@ -37,6 +37,8 @@ mod peer_tests;
 #[cfg(test)]
 mod registrar_tests;
 #[cfg(test)]
+mod tls_core_tests;
+#[cfg(test)]
 mod uac_tests;
 #[cfg(test)]
 mod uas_register_tests;

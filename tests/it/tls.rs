@@ -36,7 +36,7 @@ async fn the_desk_over_https_with_the_demo_certificate() {
         assert_eq!(page.header("x-frame-options"), Some("DENY"));
 
         let login = json!({ "login": "anna", "password": "anna-demo" });
-        let r = https(addr, &pem, "POST", "/api/login", &[], Some(login.clone())).await;
+        let r = https(addr, &pem, "POST", "/api/login", &[], Some(login)).await;
         assert_eq!(r.status, 200, "{r:?}");
         let cookie = r.header("set-cookie").expect("session cookie");
         assert!(cookie.starts_with("firstline_session="), "{cookie}");
