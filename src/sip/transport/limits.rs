@@ -190,6 +190,7 @@ impl ConnTable {
     }
 
     /// Open connections now (TCP and TLS).
+    #[cfg(test)]
     pub(crate) fn open(&self) -> usize {
         self.open.load(Ordering::Relaxed)
     }
