@@ -556,7 +556,11 @@ impl Config {
                 reason: "must be at least 1".to_owned(),
             });
         }
-        if let Some(bad) = h.ops_allow.iter().find(|n| crate::http::Net::parse(n).is_none()) {
+        if let Some(bad) = h
+            .ops_allow
+            .iter()
+            .find(|n| crate::http::Net::parse(n).is_none())
+        {
             return Err(ConfigError::Invalid {
                 setting: "http.ops_allow",
                 reason: format!("{bad:?} is not an address or network (10.0.0.0/8, ::1)"),

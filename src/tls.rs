@@ -69,9 +69,8 @@ struct Stamp {
 
 impl Stamp {
     fn of(cert: &Path, key: &Path) -> Stamp {
-        let one = |p: &Path| {
-            std::fs::metadata(p).map_or((None, 0), |m| (m.modified().ok(), m.len()))
-        };
+        let one =
+            |p: &Path| std::fs::metadata(p).map_or((None, 0), |m| (m.modified().ok(), m.len()));
         Stamp {
             cert: one(cert),
             key: one(key),
@@ -262,8 +261,7 @@ impl Certs {
         let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         #[cfg(unix)]
-        let mut hup =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         loop {
             #[cfg(unix)]
             let hangup = async {

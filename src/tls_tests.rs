@@ -66,12 +66,19 @@ async fn files_load_and_both_versions_negotiate() {
     let (cert, key) = write_pair(dir.path(), "sip.example.test");
     let certs = Certs::from_files(&cert, &key).unwrap();
     let pem = certs.certificate_pem();
-    assert_eq!(pem, std::fs::read_to_string(&cert).unwrap().replace("\r\n", "\n"));
+    assert_eq!(
+        pem,
+        std::fs::read_to_string(&cert)
+            .unwrap()
+            .replace("\r\n", "\n")
+    );
     for (v, want) in [
         (&rustls::version::TLS13, rustls::ProtocolVersion::TLSv1_3),
         (&rustls::version::TLS12, rustls::ProtocolVersion::TLSv1_2),
     ] {
-        let got = handshake(&certs, &pem, "sip.example.test", v).await.unwrap();
+        let got = handshake(&certs, &pem, "sip.example.test", v)
+            .await
+            .unwrap();
         assert_eq!(got, want);
     }
 }

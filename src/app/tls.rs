@@ -35,7 +35,11 @@ pub(super) fn certificate(cfg: &Config) -> anyhow::Result<Option<Certs>> {
 /// The names of the demo certificate: localhost and the loopback addresses, and the listen
 /// addresses when they are specific.
 fn demo_names(cfg: &Config) -> Vec<String> {
-    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     let ips: [IpAddr; 4] = [
         cfg.sip.tls_listen.ip(),
         cfg.http.https_listen.ip(),

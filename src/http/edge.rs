@@ -61,7 +61,11 @@ fn is_secure(req: &Request) -> bool {
 }
 
 /// `https://<host>:<port><path>` for a plain request, from its Host header (port replaced).
-pub(crate) fn https_location(headers: &HeaderMap, uri: &axum::http::Uri, port: u16) -> Option<String> {
+pub(crate) fn https_location(
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    port: u16,
+) -> Option<String> {
     let host = headers.get(header::HOST)?.to_str().ok()?;
     // `[v6]:port`, `name:port`, `v4`: keep the host part only.
     let name = if let Some(rest) = host.strip_prefix('[') {
@@ -114,10 +118,17 @@ pub(crate) async fn layer(State(edge): State<Arc<Edge>>, req: Request, next: Nex
     }
     let path = req.uri().path();
     if path == "/metrics" || path == "/health" {
-        let auth = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let auth = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         if !edge.ops.allows(peer, auth) {
             let brief = path == "/health";
-            return with_headers(super::ops::refused(brief, edge.ops.has_token()), &edge, secure);
+            return with_headers(
+                super::ops::refused(brief, edge.ops.has_token()),
+                &edge,
+                secure,
+            );
         }
     }
     let resp = next.run(req).await;
@@ -189,9 +200,17 @@ mod tests {
         assert!(must_redirect(&e, false, lan, "/"));
         assert!(!must_redirect(&e, true, lan, "/"), "already HTTPS");
         assert!(!must_redirect(&e, false, lan, "/ready"), "probes stay open");
-        assert!(must_redirect(&edge(PlainHttp::Redirect), false, lo, "/desk.html"));
+        assert!(must_redirect(
+            &edge(PlainHttp::Redirect),
+            false,
+            lo,
+            "/desk.html"
+        ));
         assert!(!must_redirect(&edge(PlainHttp::Serve), false, lan, "/"));
-        assert!(!must_redirect(&Edge::default(), false, lan, "/"), "no HTTPS");
+        assert!(
+            !must_redirect(&Edge::default(), false, lan, "/"),
+            "no HTTPS"
+        );
     }
 
     #[test]
@@ -244,7 +263,11 @@ mod tests {
             assert!(!text.contains(" style="), "{name}: style attribute");
             assert!(!text.contains("javascript:"), "{name}: javascript: URL");
             let handler = text.split_whitespace().any(|w| {
-                w.starts_with("on") && w.contains('=') && w[2..w.find('=').unwrap()].bytes().all(|b| b.is_ascii_lowercase())
+                w.starts_with("on")
+                    && w.contains('=')
+                    && w[2..w.find('=').unwrap()]
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase())
             });
             assert!(!handler, "{name}: inline event handler");
         }

@@ -141,7 +141,10 @@ mod tests {
         assert!(a.allows(None, Some("bearer  s3cret ")));
         assert!(!a.allows(Some(ip("192.0.2.1")), Some("Bearer s3cre")));
         assert!(!a.allows(Some(ip("192.0.2.1")), Some("Basic s3cret")));
-        assert!(OpsAccess::default().allows(Some(ip("192.0.2.1")), None), "open");
+        assert!(
+            OpsAccess::default().allows(Some(ip("192.0.2.1")), None),
+            "open"
+        );
         let no_token = OpsAccess {
             allow: vec![Net::parse("127.0.0.1").unwrap()],
             token: None,

@@ -66,7 +66,9 @@ impl OpenConns {
 
     fn admit(&self, max: usize) -> Option<ConnGuard> {
         self.0
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
             .ok()
             .map(|_| ConnGuard(self.0.clone()))
     }

@@ -41,9 +41,16 @@ fn a_call_over_tls_is_tls_to_the_application_and_in_our_contact() {
     assert_eq!(tls_peer(1).transport(), SipTransport::Tls);
     assert!(tls_peer(1).reliable() && tls_peer(1).is_tls());
     c.handle_message(t0, tls_peer(1), local, &invite("t1"));
-    let leg = match std::iter::from_fn(|| c.poll_event()).collect::<Vec<_>>().as_slice() {
+    let leg = match std::iter::from_fn(|| c.poll_event())
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         [CoreEvent::NewCall(nc)] => {
-            assert_eq!(nc.transport, SipTransport::Tls, "SRTP keys may come over this");
+            assert_eq!(
+                nc.transport,
+                SipTransport::Tls,
+                "SRTP keys may come over this"
+            );
             nc.leg
         }
         other => panic!("expected a new call, got {other:?}"),
@@ -56,7 +63,10 @@ fn a_call_over_tls_is_tls_to_the_application_and_in_our_contact() {
         },
     );
     let sent: Vec<_> = std::iter::from_fn(|| c.poll_transmit()).collect();
-    assert!(sent.iter().all(|t| t.to == tls_peer(1)), "answers go down the connection");
+    assert!(
+        sent.iter().all(|t| t.to == tls_peer(1)),
+        "answers go down the connection"
+    );
     let ok = sent
         .iter()
         .map(|t| message::parse(&t.bytes).unwrap())
@@ -67,7 +77,10 @@ fn a_call_over_tls_is_tls_to_the_application_and_in_our_contact() {
         contact.contains(";transport=tls") && contact.contains(":5061"),
         "{contact}"
     );
-    assert!(ok.top_via().unwrap_or_default().contains("SIP/2.0/TLS"), "the Via is echoed");
+    assert!(
+        ok.top_via().unwrap_or_default().contains("SIP/2.0/TLS"),
+        "the Via is echoed"
+    );
 
     c.connection_closed(1);
     let ended = std::iter::from_fn(|| c.poll_event())

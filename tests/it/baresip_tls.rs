@@ -46,7 +46,11 @@ impl VethNs {
         let out = holder.stdout.take().expect("piped stdout");
         let mut line = String::new();
         let _ = std::io::BufReader::new(out).read_line(&mut line);
-        assert_eq!(line.trim(), "ready", "the network namespace did not come up (needs root)");
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "the network namespace did not come up (needs root)"
+        );
         VethNs { holder }
     }
 
@@ -190,13 +194,21 @@ async fn baresip_agent_phone_over_tls_answers_and_audio_crosses_both_ways() {
         .await
         .expect("baresip did not answer over its TLS flow within 15 s");
         assert_eq!(connected.agent_id.as_deref(), Some("agent-demo-anna"));
-        assert_eq!(t.app.sip().connections().open_tls, 1, "rung down the same connection");
+        assert_eq!(
+            t.app.sip().connections().open_tls,
+            1,
+            "rung down the same connection"
+        );
 
         // What arrived before the bridge (prompts, hold music) is not part of the check.
         tokio::time::sleep(Duration::from_millis(500)).await;
         while rtp.sock.try_recv_from(&mut [0u8; 2048]).is_ok() {}
         let heard = rtp.play(answer.rtp, &tone(1000.0, 4.0)).await;
-        assert!(heard.len() >= 100, "the caller got {} RTP packets in 4 s", heard.len());
+        assert!(
+            heard.len() >= 100,
+            "the caller got {} RTP packets in 4 s",
+            heard.len()
+        );
         let pcm = decode_g711(&heard[heard.len() - 50..]);
         let (hit, miss) = (tone_share(&pcm, 440.0), tone_share(&pcm, 1000.0));
         assert!(
@@ -220,7 +232,10 @@ async fn baresip_agent_phone_over_tls_answers_and_audio_crosses_both_ways() {
         .await
         .expect("no dump of what baresip heard");
         let share = best_second(&got, 1000.0);
-        assert!(share > 0.5, "baresip should hear the caller's 1 kHz: {share:.3}");
+        assert!(
+            share > 0.5,
+            "baresip should hear the caller's 1 kHz: {share:.3}"
+        );
         t.finish().await;
     })
     .await;
@@ -268,15 +283,15 @@ async fn baresip_caller_over_tls_walks_the_ivr_and_its_intake_is_stored() {
         // 2 = English, 2 = software, 1 = business-critical; a second between the answers.
         for d in ["2", "2", "1"] {
             tokio::time::sleep(Duration::from_millis(1200)).await;
-            keys.write_all(format!("/sndcode {d}\n").as_bytes()).unwrap();
+            keys.write_all(format!("/sndcode {d}\n").as_bytes())
+                .unwrap();
         }
         let intake = wait_for(Duration::from_secs(10), || async {
-            let r = sqlx::query(
-                "SELECT category, priority, language FROM intakes WHERE call_id = $1",
-            )
-            .bind(answered.0.clone())
-            .fetch_optional(&t.pool)
-            .await;
+            let r =
+                sqlx::query("SELECT category, priority, language FROM intakes WHERE call_id = $1")
+                    .bind(answered.0.clone())
+                    .fetch_optional(&t.pool)
+                    .await;
             let row = r.ok().flatten()?;
             Some((
                 row.try_get::<String, _>("category").ok()?,
@@ -286,7 +301,10 @@ async fn baresip_caller_over_tls_walks_the_ivr_and_its_intake_is_stored() {
         })
         .await
         .expect("no intake for baresip's TLS call within 10 s");
-        assert_eq!(intake, ("software".to_owned(), Some(1), Some("en".to_owned())));
+        assert_eq!(
+            intake,
+            ("software".to_owned(), Some(1), Some("en".to_owned()))
+        );
         let _ = keys.write_all(b"/hangup\n/quit\n");
         t.finish().await;
     })

@@ -65,11 +65,16 @@ async fn idle_connections_past_the_per_source_cap_are_closed_and_others_are_serv
         for _ in 0..3 {
             let mut extra = connect_from([127, 0, 0, 1], t.tcp()).await;
             assert!(
-                closed_within(&mut extra, Duration::from_secs(2)).await.is_some(),
+                closed_within(&mut extra, Duration::from_secs(2))
+                    .await
+                    .is_some(),
                 "a fifth connection from the same source must be closed at once"
             );
         }
-        assert!(tls_connect(tls, &pem).await.is_err(), "nor may it start TLS");
+        assert!(
+            tls_connect(tls, &pem).await.is_err(),
+            "nor may it start TLS"
+        );
         let counts = t.app.sip().connections();
         assert!(counts.refused_per_source >= 4, "{counts:?}");
         assert_eq!(counts.open, 4, "{counts:?}");
@@ -96,7 +101,10 @@ async fn a_byte_at_a_time_sender_is_cut_at_its_deadline() {
                 cut = Some(start.elapsed());
                 break;
             }
-            if closed_within(&mut slow, Duration::from_millis(100)).await.is_some() {
+            if closed_within(&mut slow, Duration::from_millis(100))
+                .await
+                .is_some()
+            {
                 cut = Some(start.elapsed());
                 break;
             }
@@ -128,7 +136,10 @@ async fn silent_tls_and_idle_connections_are_closed_on_time() {
         // A client that asks once and then idles (nothing worth keeping) is closed after 3 s.
         let mut once = connect_from([127, 0, 0, 1], t.tcp()).await;
         let local = once.local_addr().unwrap();
-        assert_eq!(options_status(&mut once, "TCP", local, t.tcp()).await, Some(200));
+        assert_eq!(
+            options_status(&mut once, "TCP", local, t.tcp()).await,
+            Some(200)
+        );
         let took = closed_within(&mut once, Duration::from_secs(6)).await;
         assert!(
             took.is_some_and(|d| d >= Duration::from_millis(2800)),
@@ -147,7 +158,9 @@ async fn http_cuts_a_slow_header_and_refuses_connections_past_its_cap() {
         let t = app(|c| c.http.max_connections = 3).await;
         let web = t.app.http_addr();
         let mut slow = TcpStream::connect(web).await.unwrap();
-        slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
         let start = tokio::time::Instant::now();
         let mut closed = None;
         for _ in 0..50 {
@@ -155,7 +168,10 @@ async fn http_cuts_a_slow_header_and_refuses_connections_past_its_cap() {
                 closed = Some(start.elapsed());
                 break;
             }
-            if closed_within(&mut slow, Duration::from_millis(100)).await.is_some() {
+            if closed_within(&mut slow, Duration::from_millis(100))
+                .await
+                .is_some()
+            {
                 closed = Some(start.elapsed());
                 break;
             }
@@ -171,7 +187,9 @@ async fn http_cuts_a_slow_header_and_refuses_connections_past_its_cap() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let mut over = TcpStream::connect(web).await.unwrap();
         assert!(
-            closed_within(&mut over, Duration::from_secs(1)).await.is_some(),
+            closed_within(&mut over, Duration::from_secs(1))
+                .await
+                .is_some(),
             "past the cap"
         );
         // Once one leaves, a client is served again.

@@ -18,7 +18,10 @@ use crate::tls_client::{
 async fn the_desk_over_https_with_the_demo_certificate() {
     within(60, async {
         let t = spawn_queue_app(|_| {}).await;
-        let pem = t.app.tls_certificate_pem().expect("--demo makes a certificate");
+        let pem = t
+            .app
+            .tls_certificate_pem()
+            .expect("--demo makes a certificate");
         let addr = t.app.https_addr().expect("HTTPS listens under --demo");
 
         let page = https(addr, &pem, "GET", "/", &[], None).await;
@@ -40,7 +43,10 @@ async fn the_desk_over_https_with_the_demo_certificate() {
         assert_eq!(r.status, 200, "{r:?}");
         let cookie = r.header("set-cookie").expect("session cookie");
         assert!(cookie.starts_with("firstline_session="), "{cookie}");
-        assert!(cookie.ends_with("; Secure"), "a cookie set over HTTPS is Secure: {cookie}");
+        assert!(
+            cookie.ends_with("; Secure"),
+            "a cookie set over HTTPS is Secure: {cookie}"
+        );
         assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
 
         // Plain HTTP from loopback is still served (scripts, probes), without HSTS.
@@ -71,24 +77,43 @@ async fn plain_http_redirects_and_ops_endpoints_need_the_token() {
             r.header("location"),
             Some(format!("https://127.0.0.1:{}/desk.html?x=1", secure.port()).as_str())
         );
-        assert_eq!(http(plain, "GET", "/ready", &[]).await.status, 200, "probes stay open");
+        assert_eq!(
+            http(plain, "GET", "/ready", &[]).await.status,
+            200,
+            "probes stay open"
+        );
 
         let m = https(secure, &pem, "GET", "/metrics", &[], None).await;
         assert_eq!(m.status, 401, "{m:?}");
-        assert!(m.header("www-authenticate").is_some_and(|v| v.starts_with("Bearer")));
+        assert!(
+            m.header("www-authenticate")
+                .is_some_and(|v| v.starts_with("Bearer"))
+        );
         let auth = [("Authorization", "Bearer ops-s3cret")];
         let m = https(secure, &pem, "GET", "/metrics", &auth, None).await;
         assert_eq!(m.status, 200);
         let wrong = [("Authorization", "Bearer nope")];
-        assert_eq!(https(secure, &pem, "GET", "/metrics", &wrong, None).await.status, 401);
+        assert_eq!(
+            https(secure, &pem, "GET", "/metrics", &wrong, None)
+                .await
+                .status,
+            401
+        );
 
         let brief = https(secure, &pem, "GET", "/health", &[], None).await;
         let brief: serde_json::Value = serde_json::from_str(&brief.body).unwrap();
-        assert_eq!(brief, json!({ "status": "ok" }), "no details without the token");
+        assert_eq!(
+            brief,
+            json!({ "status": "ok" }),
+            "no details without the token"
+        );
         let full = https(secure, &pem, "GET", "/health", &auth, None).await;
         let full: serde_json::Value = serde_json::from_str(&full.body).unwrap();
         assert!(full.get("sip").is_some(), "details with the token: {full}");
-        assert_eq!(https(secure, &pem, "GET", "/ready", &[], None).await.status, 200);
+        assert_eq!(
+            https(secure, &pem, "GET", "/ready", &[], None).await.status,
+            200
+        );
         t.finish().await;
     })
     .await;
@@ -106,7 +131,10 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
             c.tls.reload_secs = 1;
         })
         .await;
-        let sip = t.app.sip_tls_addr().expect("SIP over TLS with a certificate");
+        let sip = t
+            .app
+            .sip_tls_addr()
+            .expect("SIP over TLS with a certificate");
         let web = t.app.https_addr().expect("HTTPS with a certificate");
         let mut s = tls_connect(sip, &old).await.unwrap();
         assert_eq!(served_cert(&s), der_of(&old));
@@ -122,8 +150,13 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
             (served_cert(&s) == der_of(&new)).then_some(())
         })
         .await;
-        assert!(served.is_some(), "the new certificate was not served within 10 s");
-        let h = tls_connect(web, &new).await.expect("HTTPS serves the new one too");
+        assert!(
+            served.is_some(),
+            "the new certificate was not served within 10 s"
+        );
+        let h = tls_connect(web, &new)
+            .await
+            .expect("HTTPS serves the new one too");
         assert_eq!(served_cert(&h), der_of(&new));
         // The connection made before the renewal goes on working.
         assert_eq!(options_status(&mut s, "TLS", local, sip).await, Some(200));

@@ -48,7 +48,10 @@ pub(crate) fn connector(pem: &str) -> TlsConnector {
 }
 
 /// A TLS connection to `addr` (name 127.0.0.1) trusting `pem`.
-pub(crate) async fn tls_connect(addr: SocketAddr, pem: &str) -> std::io::Result<TlsStream<TcpStream>> {
+pub(crate) async fn tls_connect(
+    addr: SocketAddr,
+    pem: &str,
+) -> std::io::Result<TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(addr).await?;
     let name = ServerName::try_from("127.0.0.1").unwrap().to_owned();
     connector(pem).connect(name, tcp).await
@@ -80,7 +83,10 @@ Call-ID: {id:x}@probe\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
 }
 
 /// Reads one SIP or HTTP message head (and a Content-Length body) within `limit`.
-pub(crate) async fn read_message<S: AsyncRead + Unpin>(s: &mut S, limit: Duration) -> Option<String> {
+pub(crate) async fn read_message<S: AsyncRead + Unpin>(
+    s: &mut S,
+    limit: Duration,
+) -> Option<String> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let deadline = tokio::time::Instant::now() + limit;
@@ -91,14 +97,19 @@ pub(crate) async fn read_message<S: AsyncRead + Unpin>(s: &mut S, limit: Duratio
                 .lines()
                 .find_map(|l| {
                     let (n, v) = l.split_once(':')?;
-                    n.trim().eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+                    n.trim()
+                        .eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
                 })
                 .unwrap_or(0usize);
             if buf.len() >= end + 4 + len {
                 return Some(String::from_utf8_lossy(&buf[..end + 4 + len]).to_string());
             }
         }
-        let n = tokio::time::timeout_at(deadline, s.read(&mut chunk)).await.ok()?.ok()?;
+        let n = tokio::time::timeout_at(deadline, s.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
         if n == 0 {
             return None;
         }
@@ -119,7 +130,10 @@ pub(crate) async fn options_status<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Waits until the peer closes `s` (EOF or reset); how long that took, or `None` past `limit`.
-pub(crate) async fn closed_within<S: AsyncRead + Unpin>(s: &mut S, limit: Duration) -> Option<Duration> {
+pub(crate) async fn closed_within<S: AsyncRead + Unpin>(
+    s: &mut S,
+    limit: Duration,
+) -> Option<Duration> {
     let start = tokio::time::Instant::now();
     let mut chunk = [0u8; 1024];
     loop {

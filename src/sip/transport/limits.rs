@@ -155,7 +155,10 @@ impl ConnTable {
         limits: &ConnLimits,
     ) -> Result<ConnGuard, Refusal> {
         let key = source_key(ip);
-        let mut map = self.per_source.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self
+            .per_source
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if self.open.load(Ordering::Relaxed) >= limits.max_total {
             self.refused_total.fetch_add(1, Ordering::Relaxed);
             return Err(Refusal::Total);
@@ -288,7 +291,10 @@ impl ConnClock {
     pub(crate) fn next(&self, kept: bool) -> (Instant, Expired) {
         match self.phase {
             Phase::Handshake => (self.since + self.limits.handshake, Expired::Handshake),
-            Phase::First => (self.since + self.limits.first_message, Expired::FirstMessage),
+            Phase::First => (
+                self.since + self.limits.first_message,
+                Expired::FirstMessage,
+            ),
             Phase::Open => {
                 let idle = (self.last_frame + self.idle_limit(kept), Expired::Idle);
                 match self.partial_since {

@@ -43,7 +43,10 @@ fn caps_count_per_source_and_in_total_and_free_on_drop() {
     let a3 = t.admit(ip("192.0.2.1"), false, &l).unwrap();
     drop((a1, a3, b1));
     assert_eq!(t.open(), 0);
-    assert!(t.per_source.lock().unwrap().is_empty(), "no empty entries left");
+    assert!(
+        t.per_source.lock().unwrap().is_empty(),
+        "no empty entries left"
+    );
 }
 
 #[test]
@@ -97,7 +100,11 @@ fn after_the_first_message_a_slow_message_and_idleness_are_cut() {
     c.on_bytes(t0);
     c.on_message(t0 + S);
     assert_eq!(c.next(false), (t0 + 61 * S, Expired::Idle));
-    assert_eq!(c.next(true), (t0 + 601 * S, Expired::Idle), "kept: long idle");
+    assert_eq!(
+        c.next(true),
+        (t0 + 601 * S, Expired::Idle),
+        "kept: long idle"
+    );
     // A second message trickles in from t0+30 s.
     c.on_bytes(t0 + 30 * S);
     c.on_bytes(t0 + 45 * S);
@@ -108,7 +115,11 @@ fn after_the_first_message_a_slow_message_and_idleness_are_cut() {
     c.on_message(t0 + 49 * S);
     assert_eq!(c.next(false), (t0 + 109 * S, Expired::Idle));
     c.on_ping(t0 + 100 * S);
-    assert_eq!(c.next(false), (t0 + 160 * S, Expired::Idle), "a ping keeps it");
+    assert_eq!(
+        c.next(false),
+        (t0 + 160 * S, Expired::Idle),
+        "a ping keeps it"
+    );
 }
 
 #[test]
