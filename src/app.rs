@@ -42,6 +42,12 @@ pub struct App {
 impl App {
     /// Starts every subsystem; returns once all listeners are bound.
     pub async fn start(cfg: Config) -> anyhow::Result<App> {
+        // Boxed: the start-up state machine is large, and callers (tests on a 2 MiB thread
+        // stack among them) should not carry it inline.
+        Box::pin(Self::start_boxed(cfg)).await
+    }
+
+    async fn start_boxed(cfg: Config) -> anyhow::Result<App> {
         cfg.validate().context("invalid configuration")?;
         let store = Store::connect_in_zone(&cfg.database.url, cfg.desk.zone())
             .await
