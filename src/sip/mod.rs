@@ -42,7 +42,7 @@ mod uas_register_tests;
 
 pub use api::{
     Binding, CallLeg, DigestChallenge, EndReason, IncomingCall, LegEvent, NameAddr, ReInviteId,
-    RegistrationEvent, SipConfig, SipCredential, SipError, SipTransport,
+    RegistrationEvent, SipConfig, SipCredential, SipError, SipTransport, TrustedProxy,
 };
 pub use auth::{ha1_md5, ha1_sha256};
 pub use endpoint::SipEndpoint;
