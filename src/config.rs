@@ -460,6 +460,25 @@ mod tests {
     }
 
     #[test]
+    fn shipped_sip_settings_are_the_defaults() {
+        let shipped = Config::from_toml(include_str!("../firstline.toml")).unwrap().sip;
+        let default = SipSection::default();
+        assert_eq!(shipped.user_agent, "firstline", "no version by default");
+        assert_eq!(shipped.user_agent, default.user_agent);
+        assert_eq!(shipped.digest, DigestSetting::Sha256AndMd5, "RFC 8760 order");
+        assert_eq!(shipped.digest, default.digest);
+        assert_eq!(shipped.realm, default.realm);
+        assert_eq!(shipped.trusted_proxies, default.trusted_proxies);
+        let bad = Config::from_toml("[sip]\ntrusted_proxies = [\"proxy.example\"]\n").unwrap();
+        assert!(bad.validate().is_err(), "names are not resolved");
+        let good = Config::from_toml(
+            "[sip]\ntrusted_proxies = [\"192.0.2.5\", \"192.0.2.6:5060\", \"[2001:db8::1]:5060\"]\n",
+        )
+        .unwrap();
+        good.validate().unwrap();
+    }
+
+    #[test]
     fn desk_lists_default_and_parse() {
         let shipped = Config::from_toml(include_str!("../firstline.toml")).unwrap();
         assert_eq!(shipped.desk, DeskSection::default());

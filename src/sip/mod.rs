@@ -15,6 +15,7 @@ mod framing;
 mod leg;
 mod limiter;
 mod message;
+mod nonce_counts;
 mod outgoing;
 mod registrar;
 mod stats;
@@ -33,6 +34,8 @@ mod endpoint_tests;
 mod endpoint_uac_tests;
 #[cfg(test)]
 mod peer_tests;
+#[cfg(test)]
+mod registrar_digest_tests;
 #[cfg(test)]
 mod registrar_tests;
 #[cfg(test)]
