@@ -124,7 +124,8 @@ pub(crate) fn parse(data: &[u8]) -> Result<SipMsg, ParseError> {
         .ok_or(ParseError::NoHeaderEnd)?;
     let line = std::str::from_utf8(&data[..line_end]).map_err(|_| ParseError::NotUtf8)?;
     let start = parse_start_line(line).ok_or(ParseError::BadStartLine)?;
-    if has_control_char(&data[line_end + 2..sep]) {
+    // (No header lines at all: the start line's CRLF is the blank line's first half.)
+    if has_control_char(data.get(line_end + 2..sep).unwrap_or_default()) {
         return Err(ParseError::ControlChar);
     }
     // rsipstack parses the header section; its start-line parser only knows 14 methods, so it is
@@ -237,6 +238,9 @@ fn is_sip_version(v: &str) -> bool {
 
 /// Parses `METHOD SP URI SP SIP/2.0` or `SIP/2.0 SP CODE SP reason` (RFC 3261 §7.1, §7.2).
 pub(crate) fn parse_start_line(line: &str) -> Option<StartLine> {
+    if line.bytes().any(is_control) {
+        return None;
+    }
     let mut parts = line.splitn(3, ' ');
     let a = parts.next()?;
     let b = parts.next()?;
@@ -434,7 +438,8 @@ From: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c\x00d\r\nCSeq: 1 OPTIONS\r\n
             m.extend_from_slice(b"\r\n\r\n");
             assert_eq!(parse(&m).unwrap_err(), ParseError::ControlChar, "{bad:?}");
         }
-        // The body may carry anything.
+        // No header lines at all, and the body may carry anything.
+        assert!(parse(b"OPTIONS sip:x SIP/2.0\r\n\r\n").is_ok());
         assert!(parse(b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 2\r\n\r\n\x00\x01").is_ok());
     }
 
@@ -444,7 +449,12 @@ From: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c\x00d\r\nCSeq: 1 OPTIONS\r\n
         assert_eq!(m.version, "SIP/3.0");
         let m = parse(b"OPTIONS sip:x SIP/2.0\r\nCall-ID: 1\r\n\r\n").unwrap();
         assert_eq!(m.version, "SIP/2.0");
-        for line in ["OPTIONS sip:x HTTP/1.1", "OPTIONS sip:x SIP/x.y", "OPTIONS sip:x SIP/2"] {
+        for line in [
+            "OPTIONS sip:x HTTP/1.1",
+            "OPTIONS sip:x SIP/x.y",
+            "OPTIONS sip:x SIP/2",
+            "OPTIONS sip:x\0 SIP/2.0",
+        ] {
             let raw = format!("{line}\r\nCall-ID: 1\r\n\r\n");
             assert_eq!(parse(raw.as_bytes()).unwrap_err(), ParseError::BadStartLine, "{line}");
         }

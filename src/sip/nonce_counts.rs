@@ -226,10 +226,10 @@ mod tests {
     #[test]
     fn expired_nonces_leave_the_table() {
         let mut t = NonceCounts::default();
-        t.check(0, 300, at("n1", 0, "2001", 1, 1));
+        t.check(1, 300, at("n1", 1, "2001", 1, 1));
         t.check(100, 300, at("n2", 100, "2001", 1, 2));
         assert_eq!(t.len(), 2);
-        t.check(301, 300, at("n3", 301, "2001", 1, 3));
+        t.check(302, 300, at("n3", 302, "2001", 1, 3));
         assert_eq!(t.len(), 2, "n1 is past its lifetime");
     }
 

@@ -110,7 +110,8 @@ impl Phone {
             let Some(m) = SipMsg::parse(&buf[..n]) else {
                 continue;
             };
-            let ours = m.header("cseq") == Some(&format!("{} REGISTER", self.cseq));
+            let want = format!("{} REGISTER", self.cseq);
+            let ours = m.header("cseq") == Some(want.as_str());
             if ours && m.status().is_some_and(|s| s >= 200) {
                 return m;
             }
