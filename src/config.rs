@@ -461,11 +461,17 @@ mod tests {
 
     #[test]
     fn shipped_sip_settings_are_the_defaults() {
-        let shipped = Config::from_toml(include_str!("../firstline.toml")).unwrap().sip;
+        let shipped = Config::from_toml(include_str!("../firstline.toml"))
+            .unwrap()
+            .sip;
         let default = SipSection::default();
         assert_eq!(shipped.user_agent, "firstline", "no version by default");
         assert_eq!(shipped.user_agent, default.user_agent);
-        assert_eq!(shipped.digest, DigestSetting::Sha256AndMd5, "RFC 8760 order");
+        assert_eq!(
+            shipped.digest,
+            DigestSetting::Sha256AndMd5,
+            "RFC 8760 order"
+        );
         assert_eq!(shipped.digest, default.digest);
         assert_eq!(shipped.realm, default.realm);
         assert_eq!(shipped.trusted_proxies, default.trusted_proxies);

@@ -229,7 +229,11 @@ fn parse_media(value: &str) -> Option<Media> {
     }
     // RFC 3550 §5.1: an RTP payload type has 7 bits, so an RTP profile's format above 127 is
     // refused (the whole offer: the caller gets 488).
-    if protocol.contains("RTP/") && formats.iter().any(|f| f.parse::<u32>().is_ok_and(|pt| pt > 127)) {
+    if protocol.contains("RTP/")
+        && formats
+            .iter()
+            .any(|f| f.parse::<u32>().is_ok_and(|pt| pt > 127))
+    {
         return None;
     }
     Some(Media {
@@ -575,7 +579,11 @@ mod tests {
             );
         }
         let sdp = SIPP_UAC.replace("RTP/AVP 0", "RTP/AVP 0 127");
-        assert_eq!(answer(&sdp).unwrap().payload_type, 0, "127 is the last valid one");
+        assert_eq!(
+            answer(&sdp).unwrap().payload_type,
+            0,
+            "127 is the last valid one"
+        );
         // Not an RTP profile: formats are not payload types.
         let other = format!("{SIPP_UAC}m=application 9 TCP/BFCP 300\n");
         assert!(SessionOffer::parse(other.as_bytes()).is_ok());

@@ -415,8 +415,14 @@ mod tests {
     #[test]
     fn digest_uri_must_name_the_request_uri() {
         assert!(same_uri("sip:127.0.0.1:5060", "sip:127.0.0.1:5060"));
-        assert!(same_uri("sip:127.0.0.1", "sip:127.0.0.1:5060"), "default port");
-        assert!(same_uri("SIP:PBX.example.NL", "sip:pbx.example.nl;transport=udp"));
+        assert!(
+            same_uri("sip:127.0.0.1", "sip:127.0.0.1:5060"),
+            "default port"
+        );
+        assert!(same_uri(
+            "SIP:PBX.example.NL",
+            "sip:pbx.example.nl;transport=udp"
+        ));
         assert!(same_uri("sip:2001@[::1]:5070", "sip:2001@[::1]:5070;lr"));
         assert!(same_uri("sips:h", "sips:h:5061"));
         assert!(!same_uri("sip:127.0.0.1:5070", "sip:127.0.0.1:5060"));
@@ -438,7 +444,11 @@ mod tests {
         assert_eq!(NonceMaker::stamp(&n2), Some((100, 2)));
         let mut serial = n2.clone();
         serial.replace_range(16..32, &format!("{:016x}", 1));
-        assert_eq!(m.check(&serial, 100, ip, 300), NonceCheck::Invalid, "serial is MACed");
+        assert_eq!(
+            m.check(&serial, 100, ip, 300),
+            NonceCheck::Invalid,
+            "serial is MACed"
+        );
         assert_eq!(m.check(&n, 100, ip, 300), NonceCheck::Valid);
         assert_eq!(m.check(&n, 400, ip, 300), NonceCheck::Valid);
         assert_eq!(m.check(&n, 401, ip, 300), NonceCheck::Stale);

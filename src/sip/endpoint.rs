@@ -15,8 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::api::{
     Binding, CallLeg, Command, CommandKind, DigestChallenge, IncomingCall, LegEvent, LegId,
-    TrustedProxy,
-    RegistrationEvent, SipConfig, SipCredential, SipError,
+    RegistrationEvent, SipConfig, SipCredential, SipError, TrustedProxy,
 };
 use super::core::{Core, CoreEvent, NewCall, Peer};
 use super::outgoing::{OutEvent, OutLeg, OutgoingCall, OutgoingInvite};

@@ -182,7 +182,11 @@ pub(crate) fn parse_headers_only(data: &[u8]) -> Option<SipMsg> {
     // Control characters become spaces, so that a message refused for one can still be answered.
     tmp.extend(head[line_end..last].iter().enumerate().map(|(i, &b)| {
         let line_break = b == b'\n' || (b == b'\r' && head.get(line_end + i + 1) == Some(&b'\n'));
-        if is_control(b) && !line_break { b' ' } else { b }
+        if is_control(b) && !line_break {
+            b' '
+        } else {
+            b
+        }
     }));
     tmp.extend_from_slice(b"\r\n\r\n");
     let headers = match parse_message(&tmp).ok()? {
@@ -456,7 +460,11 @@ From: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c\x00d\r\nCSeq: 1 OPTIONS\r\n
             "OPTIONS sip:x\0 SIP/2.0",
         ] {
             let raw = format!("{line}\r\nCall-ID: 1\r\n\r\n");
-            assert_eq!(parse(raw.as_bytes()).unwrap_err(), ParseError::BadStartLine, "{line}");
+            assert_eq!(
+                parse(raw.as_bytes()).unwrap_err(),
+                ParseError::BadStartLine,
+                "{line}"
+            );
         }
     }
 

@@ -109,7 +109,10 @@ impl NonceCounts {
             };
         }
         let forgotten = u.serial <= self.floor
-            || self.user_floor.get(u.user).is_some_and(|&(f, _)| u.serial <= f);
+            || self
+                .user_floor
+                .get(u.user)
+                .is_some_and(|&(f, _)| u.serial <= f);
         if forgotten {
             return NcCheck::Forgotten;
         }
@@ -142,7 +145,10 @@ impl NonceCounts {
             && let Some(oldest) = mine.first().copied()
             && let Some(ts) = self.forget(oldest)
         {
-            let f = self.user_floor.entry(u.user.to_string()).or_insert((oldest, ts));
+            let f = self
+                .user_floor
+                .entry(u.user.to_string())
+                .or_insert((oldest, ts));
             *f = (*f).max((oldest, ts));
         }
         while self.entries.len() > self.max_entries {
@@ -216,9 +222,15 @@ mod tests {
             "same nc in a new request"
         );
         assert_eq!(t.check(12, 300, at("n1", 10, "2001", 3, 4)), NcCheck::Fresh);
-        assert_eq!(t.check(12, 300, at("n1", 10, "2001", 2, 5)), NcCheck::Replay);
+        assert_eq!(
+            t.check(12, 300, at("n1", 10, "2001", 2, 5)),
+            NcCheck::Replay
+        );
         // The retransmission window closes after 32 s.
-        assert_eq!(t.check(45, 300, at("n1", 10, "2001", 3, 4)), NcCheck::Replay);
+        assert_eq!(
+            t.check(45, 300, at("n1", 10, "2001", 3, 4)),
+            NcCheck::Replay
+        );
         // Another nonce has its own count.
         assert_eq!(t.check(46, 300, at("n2", 46, "2001", 1, 6)), NcCheck::Fresh);
     }
@@ -258,11 +270,18 @@ mod tests {
             max_per_user: 2,
             ..NonceCounts::default()
         };
-        assert_eq!(t.check(0, 300, at("other", 1, "2002", 1, 1)), NcCheck::Fresh);
+        assert_eq!(
+            t.check(0, 300, at("other", 1, "2002", 1, 1)),
+            NcCheck::Fresh
+        );
         let names: Vec<String> = (0..50).map(|i| format!("m{i}")).collect();
         for (i, n) in names.iter().enumerate() {
             let s = 2 + i as u64;
-            assert_eq!(t.check(1, 300, at(n, s, "2001", 1, 1)), NcCheck::Fresh, "{n}");
+            assert_eq!(
+                t.check(1, 300, at(n, s, "2001", 1, 1)),
+                NcCheck::Fresh,
+                "{n}"
+            );
         }
         assert_eq!(t.len(), 3, "two of 2001's and the other user's");
         assert_eq!(
@@ -270,6 +289,9 @@ mod tests {
             NcCheck::Replay,
             "the other user's nonce is still known"
         );
-        assert_eq!(t.check(60, 300, at("m0", 2, "2001", 1, 1)), NcCheck::Forgotten);
+        assert_eq!(
+            t.check(60, 300, at("m0", 2, "2001", 1, 1)),
+            NcCheck::Forgotten
+        );
     }
 }

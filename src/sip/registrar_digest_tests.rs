@@ -24,7 +24,7 @@ fn cred(ext: &str) -> SipCredential {
     let password = format!("{ext}-sip");
     SipCredential {
         extension: ext.into(),
-        agent_id: crate::domain::AgentId::from_string(&format!("agent-{ext}")),
+        agent_id: crate::domain::AgentId::from_string(format!("agent-{ext}")),
         ha1_md5: Some(auth::ha1_md5(ext, "firstline", &password)),
         ha1_sha256: Some(auth::ha1_sha256(ext, "firstline", &password)),
     }
@@ -188,7 +188,11 @@ fn a_response_without_qop_is_refused_and_not_counted() {
         assert!(!stale(&reply));
     }
     assert!(r.lookup("2001").is_none());
-    assert_eq!(r.limiter.len(), 0, "not a password failure: never locks out");
+    assert_eq!(
+        r.limiter.len(),
+        0,
+        "not a password failure: never locks out"
+    );
     a.qop = true;
     a.nc = "00000000";
     assert_eq!(send(&mut r, t0, &p, &Reg::new("2001", 7), &a).code, 401);
@@ -273,7 +277,10 @@ fn nonce_counts_stay_bounded_under_many_logins() {
         let now = t0 + Duration::from_millis(u64::from(i) * 10);
         let ch = challenge(&mut r, now, &p, &Reg::new("2002", 2 * i + 1));
         let a = Answer::to(&ch, "2002", Algorithm::Sha256);
-        assert_eq!(send(&mut r, now, &p, &Reg::new("2002", 2 * i + 2), &a).code, 200);
+        assert_eq!(
+            send(&mut r, now, &p, &Reg::new("2002", 2 * i + 2), &a).code,
+            200
+        );
         assert!(r.counts.len() <= 8, "per-user cap");
     }
 }
@@ -317,7 +324,11 @@ fn path_is_stored_echoed_and_becomes_the_route_of_our_invite() {
     assert_eq!(b.peer, proxy, "requests go to the flow: the proxy");
 
     // Our INVITE to the phone: Request-URI = Contact, Route = Path, sent to the proxy.
-    let mut c = Core::new("fl".into(), Timers::default(), Arc::new(SipStats::default()));
+    let mut c = Core::new(
+        "fl".into(),
+        Timers::default(),
+        Arc::new(SipStats::default()),
+    );
     let req = OutgoingInvite {
         extension: "2001".into(),
         from_user: "+31201234567".into(),
@@ -329,7 +340,9 @@ fn path_is_stored_echoed_and_becomes_the_route_of_our_invite() {
     let t = c.poll_transmit().unwrap();
     assert_eq!(t.to, proxy);
     let invite = message::parse(&t.bytes).unwrap();
-    assert!(matches!(&invite.start, StartLine::Request { uri, .. } if uri == "sip:2001@10.0.0.7:5070"));
+    assert!(
+        matches!(&invite.start, StartLine::Request { uri, .. } if uri == "sip:2001@10.0.0.7:5070")
+    );
     assert_eq!(
         invite.header_list("Route"),
         [
@@ -350,7 +363,13 @@ fn wrong_passwords_behind_a_proxy_lock_out_that_account_only() {
     for i in 0..3 {
         let mut a = Answer::to(&ch, "2001", Algorithm::Md5);
         a.password = "wrong".into();
-        ch = send(&mut r, t0, &proxy, &through_proxy("2001", 2 + i, "198.51.100.7"), &a);
+        ch = send(
+            &mut r,
+            t0,
+            &proxy,
+            &through_proxy("2001", 2 + i, "198.51.100.7"),
+            &a,
+        );
         codes.push(ch.code);
     }
     assert_eq!(codes, [401, 401, 403]);
@@ -359,7 +378,14 @@ fn wrong_passwords_behind_a_proxy_lock_out_that_account_only() {
     let ch = challenge(&mut r, t0, &proxy, &good);
     let a = Answer::to(&ch, "2002", Algorithm::Md5);
     assert_eq!(
-        send(&mut r, t0, &proxy, &through_proxy("2002", 2, "198.51.100.8"), &a).code,
+        send(
+            &mut r,
+            t0,
+            &proxy,
+            &through_proxy("2002", 2, "198.51.100.8"),
+            &a
+        )
+        .code,
         200
     );
 }
@@ -382,7 +408,14 @@ fn a_trusted_proxy_is_not_blocked_for_one_phone_trying_many_accounts() {
             let ch = challenge(&mut r, t0, &proxy, &through_proxy(user, 1, "198.51.100.66"));
             let mut a = Answer::to(&ch, user, Algorithm::Md5);
             a.password = "guess".into();
-            last = send(&mut r, t0, &proxy, &through_proxy(user, 2, "198.51.100.66"), &a).code;
+            last = send(
+                &mut r,
+                t0,
+                &proxy,
+                &through_proxy(user, 2, "198.51.100.66"),
+                &a,
+            )
+            .code;
         }
         assert_eq!(last, 403, "the 10th failure from one source blocks it");
         let good = through_proxy("2002", 1, "198.51.100.8");
@@ -390,9 +423,20 @@ fn a_trusted_proxy_is_not_blocked_for_one_phone_trying_many_accounts() {
         if trusted {
             assert_eq!(reply.code, 401, "other phones behind a trusted proxy go on");
             let a = Answer::to(&reply, "2002", Algorithm::Md5);
-            let ok = send(&mut r, t0, &proxy, &through_proxy("2002", 2, "198.51.100.8"), &a);
+            let ok = send(
+                &mut r,
+                t0,
+                &proxy,
+                &through_proxy("2002", 2, "198.51.100.8"),
+                &a,
+            );
             assert_eq!(ok.code, 200);
-            let scanner = r.handle(t0, &proxy, local(), &through_proxy("2002", 3, "198.51.100.66").msg());
+            let scanner = r.handle(
+                t0,
+                &proxy,
+                local(),
+                &through_proxy("2002", 3, "198.51.100.66").msg(),
+            );
             assert_eq!(scanner.code, 403, "the scanning phone stays blocked");
         } else {
             assert_eq!(reply.code, 403, "an untrusted proxy is one source");
@@ -409,13 +453,29 @@ fn the_phone_address_behind_a_trusted_proxy_comes_from_its_via() {
     // Only that port is trusted: from another port of the same host the sender counts.
     let other_port = udp("192.0.2.50:5080");
     for i in 0..3 {
-        let ch = challenge(&mut r, t0, &other_port, &through_proxy("2001", 1, "198.51.100.7"));
+        let ch = challenge(
+            &mut r,
+            t0,
+            &other_port,
+            &through_proxy("2001", 1, "198.51.100.7"),
+        );
         let mut a = Answer::to(&ch, "2001", Algorithm::Md5);
         a.password = "wrong".into();
-        send(&mut r, t0, &other_port, &through_proxy("2001", 2 + i, "198.51.100.7"), &a);
+        send(
+            &mut r,
+            t0,
+            &other_port,
+            &through_proxy("2001", 2 + i, "198.51.100.7"),
+            &a,
+        );
     }
     let addr: SocketAddr = "192.0.2.50:5060".parse().unwrap();
-    let blocked_here = r.handle(t0, &Peer::Udp(addr), local(), &through_proxy("2001", 9, "198.51.100.7").msg());
+    let blocked_here = r.handle(
+        t0,
+        &Peer::Udp(addr),
+        local(),
+        &through_proxy("2001", 9, "198.51.100.7").msg(),
+    );
     assert_eq!(
         blocked_here.code, 401,
         "through the trusted port the phone's own address counts, and it has no failures"

@@ -206,7 +206,11 @@ mod tests {
             (400, "Bad Request (conflicting Content-Length)".into())
         );
         // The compact form counts as the same header (RFC 3261 §7.3.3).
-        let v = check_request(&req("OPTIONS sip:x SIP/2.0", None, "l: 4\r\nContent-Length: 0\r\n"));
+        let v = check_request(&req(
+            "OPTIONS sip:x SIP/2.0",
+            None,
+            "l: 4\r\nContent-Length: 0\r\n",
+        ));
         assert_eq!(reason_of(v).0, 400);
         let v = check_request(&req(
             "OPTIONS sip:x SIP/2.0",

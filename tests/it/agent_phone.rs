@@ -143,7 +143,8 @@ impl AgentPhone {
 
     fn register_text(&mut self, expires: u32, auth: Option<String>) -> String {
         self.reg_cseq += 1;
-        let contact = (self.contact.clone()).unwrap_or_else(|| format!("<sip:{}@{}>", self.ext, self.local));
+        let contact =
+            (self.contact.clone()).unwrap_or_else(|| format!("<sip:{}@{}>", self.ext, self.local));
         let mut s = format!(
             "REGISTER sip:{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{br};rport\r\n\
              Max-Forwards: 70\r\nFrom: <sip:{ext}@{srv}>;tag={tag}\r\nTo: <sip:{ext}@{srv}>\r\n\

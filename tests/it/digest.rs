@@ -47,11 +47,17 @@ impl Answer {
         let ha2 = md5_hex(&format!("REGISTER:{}", self.uri));
         let (response, rest) = if self.qop {
             (
-                md5_hex(&format!("{ha1}:{}:{}:c0ffee:auth:{ha2}", self.nonce, self.nc)),
+                md5_hex(&format!(
+                    "{ha1}:{}:{}:c0ffee:auth:{ha2}",
+                    self.nonce, self.nc
+                )),
                 format!(", qop=auth, nc={}, cnonce=\"c0ffee\"", self.nc),
             )
         } else {
-            (md5_hex(&format!("{ha1}:{}:{ha2}", self.nonce)), String::new())
+            (
+                md5_hex(&format!("{ha1}:{}:{ha2}", self.nonce)),
+                String::new(),
+            )
         };
         format!(
             "Digest username=\"{user}\", realm=\"firstline\", nonce=\"{}\", uri=\"{}\", \
@@ -103,10 +109,11 @@ impl Phone {
             .unwrap();
         let mut buf = vec![0u8; 65536];
         loop {
-            let (n, _) = tokio::time::timeout(Duration::from_secs(5), self.sock.recv_from(&mut buf))
-                .await
-                .expect("no answer to REGISTER within 5 s")
-                .unwrap();
+            let (n, _) =
+                tokio::time::timeout(Duration::from_secs(5), self.sock.recv_from(&mut buf))
+                    .await
+                    .expect("no answer to REGISTER within 5 s")
+                    .unwrap();
             let Some(m) = SipMsg::parse(&buf[..n]) else {
                 continue;
             };
@@ -151,7 +158,10 @@ fn challenges(m: &SipMsg) -> Vec<String> {
 }
 
 fn stale(m: &SipMsg) -> bool {
-    m.status() == Some(401) && challenges(m).iter().all(|c| param(c, "stale").as_deref() == Some("true"))
+    m.status() == Some(401)
+        && challenges(m)
+            .iter()
+            .all(|c| param(c, "stale").as_deref() == Some("true"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,18 +176,32 @@ async fn missing_qop_wrong_uri_and_replayed_nc_are_refused() {
         assert_eq!(offered.len(), 2, "{offered:?}");
         assert_eq!(param(&offered[0], "algorithm").as_deref(), Some("SHA-256"));
         assert_eq!(param(&offered[1], "algorithm").as_deref(), Some("MD5"));
-        assert!(offered.iter().all(|c| param(c, "qop").as_deref() == Some("auth")));
-        assert_eq!(ch.header("server"), Some("firstline"), "no version by default");
+        assert!(
+            offered
+                .iter()
+                .all(|c| param(c, "qop").as_deref() == Some("auth"))
+        );
+        assert_eq!(
+            ch.header("server"),
+            Some("firstline"),
+            "no version by default"
+        );
 
         // The right password without qop (RFC 2069 form): refused, since qop was offered.
-        let no_qop = Answer { qop: false, ..good.clone() };
+        let no_qop = Answer {
+            qop: false,
+            ..good.clone()
+        };
         let r = phone.answer(&no_qop, 300, "").await;
         assert_eq!(r.status(), Some(401), "missing qop");
         assert!(!stale(&r));
         assert!(t.app.sip().binding("2001").is_none());
 
         // The right password for another URI: refused.
-        let elsewhere = Answer { uri: "sip:elsewhere.example.org".into(), ..good.clone() };
+        let elsewhere = Answer {
+            uri: "sip:elsewhere.example.org".into(),
+            ..good.clone()
+        };
         let r = phone.answer(&elsewhere, 300, "").await;
         assert_eq!(r.status(), Some(401), "wrong digest uri");
         assert!(t.app.sip().binding("2001").is_none());
@@ -185,19 +209,38 @@ async fn missing_qop_wrong_uri_and_replayed_nc_are_refused() {
         // Right: bound; the 200 echoes the Path and names no version.
         let path = "Path: <sip:127.0.0.1:9;lr>\r\n";
         let ok = phone.answer(&good, 300, path).await;
-        assert_eq!(ok.status(), Some(200), "{}", String::from_utf8_lossy(&ok.raw));
-        assert_eq!(ok.header("path"), Some("<sip:127.0.0.1:9;lr>"), "RFC 3327 §5.3");
+        assert_eq!(
+            ok.status(),
+            Some(200),
+            "{}",
+            String::from_utf8_lossy(&ok.raw)
+        );
+        assert_eq!(
+            ok.header("path"),
+            Some("<sip:127.0.0.1:9;lr>"),
+            "RFC 3327 §5.3"
+        );
         assert_eq!(ok.header("server"), Some("firstline"));
         assert!(t.app.sip().binding("2001").is_some());
 
         // Someone replays the phone's Authorization to unregister it: refused (stale, fresh
         // nonce), the binding stays.
         let replay = phone.answer(&good, 0, "").await;
-        assert!(stale(&replay), "replayed nc: {}", String::from_utf8_lossy(&replay.raw));
-        assert!(t.app.sip().binding("2001").is_some(), "the replay changed nothing");
+        assert!(
+            stale(&replay),
+            "replayed nc: {}",
+            String::from_utf8_lossy(&replay.raw)
+        );
+        assert!(
+            t.app.sip().binding("2001").is_some(),
+            "the replay changed nothing"
+        );
 
         // The phone itself counts on with the same nonce: accepted.
-        let next = Answer { nc: "00000002", ..good.clone() };
+        let next = Answer {
+            nc: "00000002",
+            ..good.clone()
+        };
         let bye = phone.answer(&next, 0, "").await;
         assert_eq!(bye.status(), Some(200));
         assert!(t.app.sip().binding("2001").is_none());

@@ -193,12 +193,15 @@ async fn a_phone_behind_kamailio_is_rung_through_its_path() {
 
         t.login("anna").await;
         let (mut ua, _rtp, _answer) = unclassified_caller(&t).await;
-        let inv = phone.invite(Duration::from_secs(15)).await.unwrap_or_else(|| {
-            panic!(
-                "the phone was not rung through its Path; Kamailio:\n{}",
-                k.log()
-            )
-        });
+        let inv = phone
+            .invite(Duration::from_secs(15))
+            .await
+            .unwrap_or_else(|| {
+                panic!(
+                    "the phone was not rung through its Path; Kamailio:\n{}",
+                    k.log()
+                )
+            });
         assert!(
             inv.msg.start.starts_with(&format!("INVITE {unreachable} ")),
             "Request-URI is the registered Contact: {}",

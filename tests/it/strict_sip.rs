@@ -54,12 +54,20 @@ async fn refused_cases(ua: &mut Ua, proto: &str) {
     // We are the UAS of every request we take and never proxy: Max-Forwards 0 is answered.
     let mf0 = options(ua, |m| m.replacen("Max-Forwards: 70", "Max-Forwards: 0", 1));
     ua.send_raw(&mf0).await;
-    assert_eq!(answer(ua).await.map(|a| a.0), Some(200), "{proto}: Max-Forwards 0");
+    assert_eq!(
+        answer(ua).await.map(|a| a.0),
+        Some(200),
+        "{proto}: Max-Forwards 0"
+    );
 
     // The connection (or socket) is still served.
     let fine = options(ua, str::to_string);
     ua.send_raw(&fine).await;
-    assert_eq!(answer(ua).await.map(|a| a.0), Some(200), "{proto}: afterwards");
+    assert_eq!(
+        answer(ua).await.map(|a| a.0),
+        Some(200),
+        "{proto}: afterwards"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,15 +88,19 @@ async fn a_payload_type_above_127_is_refused_with_488() {
     within(60, async {
         let t = spawn_app().await;
         let mut ua = Ua::udp(t.udp()).await;
-        let sdp = sdp_offer(
-            "127.0.0.1:40000".parse().unwrap(),
-            &[(0, "PCMU/8000")],
-            &[],
-        )
-        .replacen("RTP/AVP 0", "RTP/AVP 0 200", 1);
+        let sdp = sdp_offer("127.0.0.1:40000".parse().unwrap(), &[(0, "PCMU/8000")], &[]).replacen(
+            "RTP/AVP 0",
+            "RTP/AVP 0 200",
+            1,
+        );
         assert!(sdp.contains("RTP/AVP 0 200"), "{sdp}");
         let (_, fin) = ua.call(&sdp).await;
-        assert_eq!(fin.status(), Some(488), "{}", String::from_utf8_lossy(&fin.raw));
+        assert_eq!(
+            fin.status(),
+            Some(488),
+            "{}",
+            String::from_utf8_lossy(&fin.raw)
+        );
         t.finish().await;
     })
     .await;
