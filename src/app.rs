@@ -89,6 +89,12 @@ impl App {
             DigestSetting::Md5First => DigestChallenge::Md5First,
             DigestSetting::Md5Only => DigestChallenge::Md5Only,
         });
+        // Checked by `Config::validate`: every entry parses.
+        sip.set_trusted_proxies(
+            (cfg.sip.trusted_proxies.iter())
+                .filter_map(|p| p.parse().ok())
+                .collect(),
+        );
 
         let acd = AcdService::start(cfg.acd.clone(), &tasks, shutdown.child_token());
         // Subscribed before any command reaches the engine, so no state change is missed.
