@@ -108,6 +108,12 @@ impl App {
             DigestSetting::Md5First => DigestChallenge::Md5First,
             DigestSetting::Md5Only => DigestChallenge::Md5Only,
         });
+        // Checked by `Config::validate`: every entry parses.
+        sip.set_trusted_proxies(
+            (cfg.sip.trusted_proxies.iter())
+                .filter_map(|p| p.parse().ok())
+                .collect(),
+        );
         sip.set_agents_require_tls(cfg.sip.agents_require_tls);
 
         let acd = AcdService::start(cfg.acd.clone(), &tasks, shutdown.child_token());

@@ -79,7 +79,8 @@ pub struct SipSection {
     pub max_message_bytes: usize,
     /// Calls in set-up at once (queued for a call task, or before answer); past it, 503.
     pub max_pending_calls: usize,
-    /// `Server`/`User-Agent` header value.
+    /// `Server`/`User-Agent` header value; `firstline` by default, without a version (set e.g.
+    /// `firstline/0.1.0` to show one).
     pub user_agent: String,
     /// Digest challenges sent to registering phones: `sha256_and_md5` (RFC 8760 order),
     /// `md5_first` (for phones that read only the first challenge) or `md5_only` (for phones
@@ -87,6 +88,9 @@ pub struct SipSection {
     pub digest: DigestSetting,
     /// Digest realm of the agents' phones (their HA1s are computed for it).
     pub realm: String,
+    /// Proxies in front of firstline (`"IP"` or `"IP:port"`): failed REGISTER authentications
+    /// through them count against the phone's address, not the proxy's (see docs/sip.md).
+    pub trusted_proxies: Vec<String>,
     /// SIP over TLS listen address (RFC 3261 §26); used once a certificate is configured (or
     /// `--demo` made one). Port 0 picks a free port.
     pub tls_listen: SocketAddr,
@@ -384,9 +388,10 @@ impl Default for SipSection {
             tcp_listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
             max_message_bytes: 65_535,
             max_pending_calls: 256,
-            user_agent: concat!("firstline/", env!("CARGO_PKG_VERSION")).to_owned(),
-            digest: DigestSetting::Md5First,
+            user_agent: "firstline".to_owned(),
+            digest: DigestSetting::Sha256AndMd5,
             realm: "firstline".to_owned(),
+            trusted_proxies: Vec::new(),
             tls_listen: SocketAddr::from(([127, 0, 0, 1], 5061)),
             agents_require_tls: false,
             connections: SipConnectionsSection::default(),
@@ -495,6 +500,14 @@ impl Config {
             return Err(ConfigError::Invalid {
                 setting: "sip.max_message_bytes",
                 reason: "must be at least 1024".to_owned(),
+            });
+        }
+        if let Some(bad) = (self.sip.trusted_proxies.iter())
+            .find(|p| p.parse::<crate::sip::TrustedProxy>().is_err())
+        {
+            return Err(ConfigError::Invalid {
+                setting: "sip.trusted_proxies",
+                reason: format!("{bad:?} is not an IP address or IP:port"),
             });
         }
         if self.webrtc.candidate_ip().is_unspecified() {
@@ -624,6 +637,31 @@ mod tests {
         let text = include_str!("../firstline.toml");
         let cfg = Config::from_toml(text).unwrap();
         cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn shipped_sip_settings_are_the_defaults() {
+        let shipped = Config::from_toml(include_str!("../firstline.toml"))
+            .unwrap()
+            .sip;
+        let default = SipSection::default();
+        assert_eq!(shipped.user_agent, "firstline", "no version by default");
+        assert_eq!(shipped.user_agent, default.user_agent);
+        assert_eq!(
+            shipped.digest,
+            DigestSetting::Sha256AndMd5,
+            "RFC 8760 order"
+        );
+        assert_eq!(shipped.digest, default.digest);
+        assert_eq!(shipped.realm, default.realm);
+        assert_eq!(shipped.trusted_proxies, default.trusted_proxies);
+        let bad = Config::from_toml("[sip]\ntrusted_proxies = [\"proxy.example\"]\n").unwrap();
+        assert!(bad.validate().is_err(), "names are not resolved");
+        let good = Config::from_toml(
+            "[sip]\ntrusted_proxies = [\"192.0.2.5\", \"192.0.2.6:5060\", \"[2001:db8::1]:5060\"]\n",
+        )
+        .unwrap();
+        good.validate().unwrap();
     }
 
     #[test]

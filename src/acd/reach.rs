@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::domain::{AgentId, Device};
+use crate::events::EventKind;
 
 /// An agent's phone registration as the event stream reports it (`phone_registration`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -21,6 +22,31 @@ pub struct Registration {
     /// Epoch ms the newest binding expires unless refreshed (it may have been refreshed since,
     /// by less than a quarter of its lifetime; docs/sip.md).
     pub expires_at: Option<i64>,
+}
+
+impl Registration {
+    /// The agent and registration a `phone_registration` event reports; `None` for other events.
+    pub fn of_event(kind: &EventKind) -> Option<(&AgentId, Registration)> {
+        match kind {
+            EventKind::PhoneRegistration {
+                agent_id,
+                registered,
+                transport,
+                contact,
+                expires_at,
+                ..
+            } => Some((
+                agent_id,
+                Registration {
+                    registered: *registered,
+                    transport: transport.clone(),
+                    contact: contact.clone(),
+                    expires_at: *expires_at,
+                },
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// An agent's device and its health (the desk's `device` frame, docs/protocol.md).

@@ -423,25 +423,14 @@ impl HubTask {
                 desk.state = Some(view.clone());
                 desk.push(&FrameBody::AgentState(view));
             }
-            EventKind::PhoneRegistration {
-                agent_id,
-                registered,
-                transport,
-                contact,
-                expires_at,
-                ..
-            } => {
-                let registration = Registration {
-                    registered: *registered,
-                    transport: transport.clone(),
-                    contact: contact.clone(),
-                    expires_at: *expires_at,
-                };
-                let require = self.require_registration;
-                let desk = self.desk(agent_id);
-                desk.registration = registration;
-                if let Some(health) = desk.health(require) {
-                    desk.push(&FrameBody::Device(health));
+            kind @ EventKind::PhoneRegistration { .. } => {
+                if let Some((agent_id, registration)) = Registration::of_event(kind) {
+                    let require = self.require_registration;
+                    let desk = self.desk(agent_id);
+                    desk.registration = registration;
+                    if let Some(health) = desk.health(require) {
+                        desk.push(&FrameBody::Device(health));
+                    }
                 }
             }
             EventKind::AgentDevice { agent_id, device } => {

@@ -227,6 +227,15 @@ fn parse_media(value: &str) -> Option<Media> {
     if formats.is_empty() {
         return None;
     }
+    // RFC 3550 §5.1: an RTP payload type has 7 bits, so an RTP profile's format above 127 is
+    // refused (the whole offer: the caller gets 488).
+    if protocol.contains("RTP/")
+        && formats
+            .iter()
+            .any(|f| f.parse::<u32>().is_ok_and(|pt| pt > 127))
+    {
+        return None;
+    }
     Some(Media {
         kind,
         port,
@@ -557,6 +566,27 @@ mod tests {
             answer(&srtp),
             Err(SdpError::UnsupportedProtocol("RTP/SAVP".into()))
         );
+    }
+
+    #[test]
+    fn payload_types_above_127_are_refused() {
+        for pts in ["0 128", "200", "0 255 8", "0 1000"] {
+            let sdp = SIPP_UAC.replace("RTP/AVP 0", &format!("RTP/AVP {pts}"));
+            let got = SessionOffer::parse(sdp.as_bytes());
+            assert!(
+                matches!(got, Err(SdpError::InvalidField { kind: 'm', .. })),
+                "{pts}: {got:?}"
+            );
+        }
+        let sdp = SIPP_UAC.replace("RTP/AVP 0", "RTP/AVP 0 127");
+        assert_eq!(
+            answer(&sdp).unwrap().payload_type,
+            0,
+            "127 is the last valid one"
+        );
+        // Not an RTP profile: formats are not payload types.
+        let other = format!("{SIPP_UAC}m=application 9 TCP/BFCP 300\n");
+        assert!(SessionOffer::parse(other.as_bytes()).is_ok());
     }
 
     #[test]

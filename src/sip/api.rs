@@ -20,7 +20,8 @@ pub struct SipConfig {
     pub max_message_bytes: usize,
     /// Capacity of the new-call channel; a full channel answers 503.
     pub max_pending_calls: usize,
-    /// `Server`/`User-Agent` header value.
+    /// `Server`/`User-Agent` header value (default `firstline`, no version: RFC 3261 §20.35
+    /// warns that a version helps attackers pick known flaws).
     pub user_agent: String,
 }
 
@@ -31,7 +32,7 @@ impl Default for SipConfig {
             tcp_listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
             max_message_bytes: 65_535,
             max_pending_calls: 256,
-            user_agent: concat!("firstline/", env!("CARGO_PKG_VERSION")).to_string(),
+            user_agent: "firstline".to_string(),
         }
     }
 }
@@ -81,6 +82,39 @@ pub enum DigestChallenge {
     Md5First,
     /// MD5 only: for clients that fail on any SHA-256 challenge (baresip 1.0 / old libre).
     Md5Only,
+}
+
+/// A proxy in front of firstline (Kamailio, an SBC) whose Via lines are believed: a REGISTER
+/// from it counts failed authentications against the phone's address (from the Via the proxy
+/// received it over), not against the proxy's. `"IP"` matches any port, `"IP:port"` one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustedProxy {
+    /// Every port of this address.
+    Ip(IpAddr),
+    /// This address and port only.
+    Addr(SocketAddr),
+}
+
+impl TrustedProxy {
+    /// True when a message from `from` comes from this proxy.
+    pub fn matches(&self, from: SocketAddr) -> bool {
+        match self {
+            Self::Ip(ip) => from.ip() == *ip,
+            Self::Addr(a) => from == *a,
+        }
+    }
+}
+
+impl std::str::FromStr for TrustedProxy {
+    type Err = std::net::AddrParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        match s.parse::<SocketAddr>() {
+            Ok(a) => Ok(Self::Addr(a)),
+            Err(_) => s.parse::<IpAddr>().map(Self::Ip),
+        }
+    }
 }
 
 /// Where an agent's phone is registered (RFC 3261 §10): the newest binding of its AOR.

@@ -1,6 +1,7 @@
 //! HTTP Digest for SIP (RFC 7616, RFC 8760): HA1, responses, challenges, stateless nonces; no I/O.
 //!
-//! Only `qop=auth` is offered and accepted. HA1 values are stored, never passwords (RFC 7616 §3.4.2).
+//! Only `qop=auth` is offered, and required. HA1 values are stored, never passwords (RFC 7616
+//! §3.4.2). Nonce counts are tracked in `nonce_counts.rs`.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -188,6 +189,57 @@ pub(crate) fn expected_response(
     Some(alg.hash_hex(&format!("{ha1}:{data}")))
 }
 
+/// The `nc` value (RFC 7616 §3.4: 8 hex digits; 1 to 8 accepted); 0 is not a count.
+pub(crate) fn parse_nc(nc: &str) -> Option<u32> {
+    let nc = nc.trim();
+    if nc.is_empty() || nc.len() > 8 || !nc.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(nc, 16).ok().filter(|n| *n > 0)
+}
+
+/// Whether the digest `uri` names the Request-URI (RFC 7616 §3.4.6): equal as text, or as SIP
+/// URIs compared leniently (RFC 3261 §19.1.4: scheme and host without regard to case, the user
+/// exactly, a missing port equal to the scheme's default; URI parameters and headers are not
+/// compared, since proxies and phones add and drop them).
+pub(crate) fn same_uri(digest_uri: &str, request_uri: &str) -> bool {
+    if digest_uri.trim() == request_uri.trim() {
+        return true;
+    }
+    match (uri_key(digest_uri), uri_key(request_uri)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+fn uri_key(uri: &str) -> Option<(String, String, String, u16)> {
+    let (scheme, rest) = uri.trim().split_once(':')?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "sip" => 5060,
+        "sips" => 5061,
+        _ => return None,
+    };
+    let rest = rest.split('?').next()?;
+    let (user, hostpart) = rest.rsplit_once('@').unwrap_or(("", rest));
+    let hostport = hostpart.split(';').next()?;
+    let (host, port) = match hostport.strip_prefix('[') {
+        Some(v6) => {
+            let (h, after) = v6.split_once(']')?;
+            (h, after.strip_prefix(':'))
+        }
+        None => match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        },
+    };
+    let port = match port {
+        Some(p) => p.parse().ok()?,
+        None => default_port,
+    };
+    (!host.is_empty()).then(|| (scheme, user.to_string(), host.to_ascii_lowercase(), port))
+}
+
 /// Constant-time comparison of two hex strings.
 pub(crate) fn same(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -203,10 +255,13 @@ pub(crate) enum NonceCheck {
     Invalid,
 }
 
-/// Stateless nonces: `hex(ts) . hex(HMAC-SHA256(secret, ts ‖ source ip))[..32]`.
+/// Stateless nonces: `hex(ts) . hex(serial) . hex(HMAC-SHA256(secret, ts ‖ serial ‖ source
+/// ip))[..32]`. The serial grows with every nonce made, so nonces are ordered (the nonce-count
+/// table forgets the oldest first and knows what it forgot).
 #[derive(Clone)]
 pub(crate) struct NonceMaker {
     secret: [u8; 32],
+    serial: u64,
 }
 
 impl std::fmt::Debug for NonceMaker {
@@ -222,17 +277,27 @@ impl NonceMaker {
         for chunk in secret.chunks_mut(8) {
             chunk.copy_from_slice(&random_u64().to_le_bytes());
         }
-        Self { secret }
+        Self { secret, serial: 0 }
     }
 
-    fn mac(&self, ts: u64, source: IpAddr) -> String {
-        let msg = format!("{ts:016x}|{source}");
+    fn mac(&self, ts: u64, serial: u64, source: IpAddr) -> String {
+        let msg = format!("{ts:016x}{serial:016x}|{source}");
         hex(&hmac_sha256(&self.secret, msg.as_bytes())[..16])
     }
 
     /// A nonce for time `ts` (seconds on the registrar's clock) and this source.
-    pub(crate) fn make(&self, ts: u64, source: IpAddr) -> String {
-        format!("{ts:016x}{}", self.mac(ts, source))
+    pub(crate) fn make(&mut self, ts: u64, source: IpAddr) -> String {
+        self.serial += 1;
+        let serial = self.serial;
+        format!("{ts:016x}{serial:016x}{}", self.mac(ts, serial, source))
+    }
+
+    /// The timestamp and serial a nonce of ours carries (`check` it first: this does not
+    /// verify the MAC).
+    pub(crate) fn stamp(nonce: &str) -> Option<(u64, u64)> {
+        let ts = u64::from_str_radix(nonce.get(..16)?, 16).ok()?;
+        let serial = u64::from_str_radix(nonce.get(16..32)?, 16).ok()?;
+        Some((ts, serial))
     }
 
     /// Checks a nonce from `source` at time `now_ts`, valid for `lifetime` seconds.
@@ -243,13 +308,10 @@ impl NonceMaker {
         source: IpAddr,
         lifetime: u64,
     ) -> NonceCheck {
-        let (Some(ts_hex), Some(mac)) = (nonce.get(..16), nonce.get(16..)) else {
+        let (Some((ts, serial)), Some(mac)) = (Self::stamp(nonce), nonce.get(32..)) else {
             return NonceCheck::Invalid;
         };
-        let Ok(ts) = u64::from_str_radix(ts_hex, 16) else {
-            return NonceCheck::Invalid;
-        };
-        if !same(mac, &self.mac(ts, source)) || ts > now_ts {
+        if !same(mac, &self.mac(ts, serial, source)) || ts > now_ts {
             return NonceCheck::Invalid;
         }
         if now_ts - ts > lifetime {
@@ -341,10 +403,52 @@ mod tests {
     }
 
     #[test]
+    fn nonce_counts_are_hex_and_positive() {
+        assert_eq!(parse_nc("00000001"), Some(1));
+        assert_eq!(parse_nc("0000000a"), Some(10));
+        assert_eq!(parse_nc("ffffffff"), Some(u32::MAX));
+        for bad in ["", "00000000", "000000001", "0x01", "zz", "-1"] {
+            assert_eq!(parse_nc(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn digest_uri_must_name_the_request_uri() {
+        assert!(same_uri("sip:127.0.0.1:5060", "sip:127.0.0.1:5060"));
+        assert!(
+            same_uri("sip:127.0.0.1", "sip:127.0.0.1:5060"),
+            "default port"
+        );
+        assert!(same_uri(
+            "SIP:PBX.example.NL",
+            "sip:pbx.example.nl;transport=udp"
+        ));
+        assert!(same_uri("sip:2001@[::1]:5070", "sip:2001@[::1]:5070;lr"));
+        assert!(same_uri("sips:h", "sips:h:5061"));
+        assert!(!same_uri("sip:127.0.0.1:5070", "sip:127.0.0.1:5060"));
+        assert!(!same_uri("sip:other.example", "sip:127.0.0.1"));
+        assert!(!same_uri("sip:2002@h", "sip:2001@h"));
+        assert!(!same_uri("sip:h", "sips:h"));
+        assert!(!same_uri("/index.html", "sip:h"));
+        assert!(!same_uri("sip:;x", "sip:;y"), "no host");
+    }
+
+    #[test]
     fn nonces_expire_to_stale_and_bind_the_source() {
-        let m = NonceMaker::new();
+        let mut m = NonceMaker::new();
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         let n = m.make(100, ip);
+        let n2 = m.make(100, ip);
+        assert_ne!(n, n2);
+        assert_eq!(NonceMaker::stamp(&n), Some((100, 1)));
+        assert_eq!(NonceMaker::stamp(&n2), Some((100, 2)));
+        let mut serial = n2.clone();
+        serial.replace_range(16..32, &format!("{:016x}", 1));
+        assert_eq!(
+            m.check(&serial, 100, ip, 300),
+            NonceCheck::Invalid,
+            "serial is MACed"
+        );
         assert_eq!(m.check(&n, 100, ip, 300), NonceCheck::Valid);
         assert_eq!(m.check(&n, 400, ip, 300), NonceCheck::Valid);
         assert_eq!(m.check(&n, 401, ip, 300), NonceCheck::Stale);

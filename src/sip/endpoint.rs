@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::api::{
     Binding, CallLeg, Command, CommandKind, DigestChallenge, IncomingCall, LegEvent, LegId,
-    RegistrationEvent, SipConfig, SipCredential, SipError,
+    RegistrationEvent, SipConfig, SipCredential, SipError, TrustedProxy,
 };
 use super::core::{Core, CoreEvent, NewCall, Peer};
 use super::outgoing::{OutEvent, OutLeg, OutgoingCall, OutgoingInvite};
@@ -211,6 +211,7 @@ impl SipEndpoint {
             let mut new = CredTable::new(realm.or_else(|| t.realm.clone()), creds);
             new.challenge = t.challenge;
             new.expires = t.expires;
+            new.trusted_proxies = t.trusted_proxies.clone();
             new.require_tls = t.require_tls;
             *t = Arc::new(new);
         });
@@ -231,6 +232,16 @@ impl SipEndpoint {
         self.shared.creds.send_modify(|t| {
             let mut new = (**t).clone();
             new.expires = Some((min_secs, max_secs));
+            *t = Arc::new(new);
+        });
+    }
+
+    /// Proxies in front of us (Kamailio, an SBC): failed REGISTER authentications through them
+    /// count against the phone's address from their Via, not against the proxy (docs/sip.md).
+    pub fn set_trusted_proxies(&self, proxies: Vec<TrustedProxy>) {
+        self.shared.creds.send_modify(|t| {
+            let mut new = (**t).clone();
+            new.trusted_proxies = proxies;
             *t = Arc::new(new);
         });
     }

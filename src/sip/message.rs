@@ -87,6 +87,10 @@ pub(crate) enum ParseError {
     BadStartLine,
     #[error("header section rejected: {0}")]
     Headers(String),
+    /// A control character (NUL, ESC, DEL, a bare CR …) inside the header section, where the
+    /// RFC 3261 §25.1 grammar allows none but HTAB.
+    #[error("control character in header")]
+    ControlChar,
 }
 
 /// One parsed SIP message: start line, headers (rsipstack model), body.
@@ -99,6 +103,8 @@ pub(crate) struct SipMsg {
     pub(crate) content_length: Option<usize>,
     /// Bytes after the blank line (before Content-Length truncation).
     pub(crate) available_body: usize,
+    /// The SIP-Version of a request line (`SIP/2.0`; another one is answered 505 by `validate`).
+    pub(crate) version: String,
 }
 
 /// Finds the end of the header section (index of the CRLFCRLF).
@@ -118,6 +124,10 @@ pub(crate) fn parse(data: &[u8]) -> Result<SipMsg, ParseError> {
         .ok_or(ParseError::NoHeaderEnd)?;
     let line = std::str::from_utf8(&data[..line_end]).map_err(|_| ParseError::NotUtf8)?;
     let start = parse_start_line(line).ok_or(ParseError::BadStartLine)?;
+    // (No header lines at all: the start line's CRLF is the blank line's first half.)
+    if has_control_char(data.get(line_end + 2..sep).unwrap_or_default()) {
+        return Err(ParseError::ControlChar);
+    }
     // rsipstack parses the header section; its start-line parser only knows 14 methods, so it is
     // given a fixed one and ours is kept.
     let mut tmp = Vec::with_capacity(sep + 32);
@@ -135,6 +145,7 @@ pub(crate) fn parse(data: &[u8]) -> Result<SipMsg, ParseError> {
         body: Vec::new(),
         content_length: None,
         available_body: rest.len(),
+        version: version_of(line).to_string(),
     };
     msg.content_length = msg
         .header("Content-Length")
@@ -168,7 +179,15 @@ pub(crate) fn parse_headers_only(data: &[u8]) -> Option<SipMsg> {
         });
     let mut tmp = Vec::with_capacity(last + 32);
     tmp.extend_from_slice(b"OPTIONS sip:x SIP/2.0");
-    tmp.extend_from_slice(&head[line_end..last]);
+    // Control characters become spaces, so that a message refused for one can still be answered.
+    tmp.extend(head[line_end..last].iter().enumerate().map(|(i, &b)| {
+        let line_break = b == b'\n' || (b == b'\r' && head.get(line_end + i + 1) == Some(&b'\n'));
+        if is_control(b) && !line_break {
+            b' '
+        } else {
+            b
+        }
+    }));
     tmp.extend_from_slice(b"\r\n\r\n");
     let headers = match parse_message(&tmp).ok()? {
         SipMessage::Request(r) => r.headers,
@@ -180,11 +199,52 @@ pub(crate) fn parse_headers_only(data: &[u8]) -> Option<SipMsg> {
         body: Vec::new(),
         content_length: None,
         available_body: 0,
+        version: "SIP/2.0".into(),
     })
+}
+
+/// A byte that RFC 3261 §25.1 allows nowhere in a header section but as HTAB or in CRLF.
+fn is_control(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
+}
+
+/// True when the header lines (between the start line's CRLF and the blank line) carry a
+/// control character other than HTAB and line breaks (CRLF; a bare LF is tolerated as old
+/// stacks send it, a bare CR is not).
+fn has_control_char(headers: &[u8]) -> bool {
+    headers.iter().enumerate().any(|(i, &b)| match b {
+        b'\n' => false,
+        b'\r' => headers.get(i + 1) != Some(&b'\n'),
+        b => is_control(b),
+    })
+}
+
+/// The SIP-Version of a request line (its last word), or `SIP/2.0` for a status line.
+fn version_of(line: &str) -> &str {
+    if line.starts_with("SIP/") {
+        return "SIP/2.0";
+    }
+    line.rsplit(' ').next().unwrap_or("").trim()
+}
+
+/// `SIP/<digits>.<digits>` (RFC 3261 §7.1 SIP-Version).
+fn is_sip_version(v: &str) -> bool {
+    let Some(rest) = v.strip_prefix("SIP/") else {
+        return false;
+    };
+    let Some((major, minor)) = rest.split_once('.') else {
+        return false;
+    };
+    [major, minor]
+        .iter()
+        .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Parses `METHOD SP URI SP SIP/2.0` or `SIP/2.0 SP CODE SP reason` (RFC 3261 §7.1, §7.2).
 pub(crate) fn parse_start_line(line: &str) -> Option<StartLine> {
+    if line.bytes().any(is_control) {
+        return None;
+    }
     let mut parts = line.splitn(3, ' ');
     let a = parts.next()?;
     let b = parts.next()?;
@@ -196,7 +256,8 @@ pub(crate) fn parse_start_line(line: &str) -> Option<StartLine> {
         }
         return Some(StartLine::Response { code });
     }
-    if c.trim() != "SIP/2.0" || a.is_empty() || b.is_empty() {
+    // Another SIP version still makes a request line: it is answered 505 (RFC 3261 §21.5.6).
+    if !is_sip_version(c.trim()) || a.is_empty() || b.is_empty() {
         return None;
     }
     if !a
@@ -363,6 +424,48 @@ v=0\r\n";
             ParseError::BadStartLine
         );
         assert!(parse(b"\xff\xfe \x00\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn control_characters_in_headers_are_refused_but_answerable() {
+        let raw = b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+From: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c\x00d\r\nCSeq: 1 OPTIONS\r\n\r\n";
+        assert_eq!(parse(raw).unwrap_err(), ParseError::ControlChar);
+        let m = parse_headers_only(raw).unwrap();
+        assert_eq!(m.call_id(), Some("c d"), "answerable with the NUL blanked");
+        assert_eq!(m.header("CSeq"), Some("1 OPTIONS"));
+        // HTAB, UTF-8 and a folded line are fine; ESC, DEL and a bare CR are not.
+        assert!(parse(b"OPTIONS sip:x SIP/2.0\r\nSubject:\tcaf\xc3\xa9\r\n more\r\n\r\n").is_ok());
+        for bad in [&b"a\rb"[..], b"a\x1bb", b"a\x7fb"] {
+            let mut m = b"OPTIONS sip:x SIP/2.0\r\nSubject: ".to_vec();
+            m.extend_from_slice(bad);
+            m.extend_from_slice(b"\r\n\r\n");
+            assert_eq!(parse(&m).unwrap_err(), ParseError::ControlChar, "{bad:?}");
+        }
+        // No header lines at all, and the body may carry anything.
+        assert!(parse(b"OPTIONS sip:x SIP/2.0\r\n\r\n").is_ok());
+        assert!(parse(b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 2\r\n\r\n\x00\x01").is_ok());
+    }
+
+    #[test]
+    fn another_sip_version_still_parses_as_a_request() {
+        let m = parse(b"OPTIONS sip:x SIP/3.0\r\nCall-ID: 1\r\n\r\n").unwrap();
+        assert_eq!(m.version, "SIP/3.0");
+        let m = parse(b"OPTIONS sip:x SIP/2.0\r\nCall-ID: 1\r\n\r\n").unwrap();
+        assert_eq!(m.version, "SIP/2.0");
+        for line in [
+            "OPTIONS sip:x HTTP/1.1",
+            "OPTIONS sip:x SIP/x.y",
+            "OPTIONS sip:x SIP/2",
+            "OPTIONS sip:x\0 SIP/2.0",
+        ] {
+            let raw = format!("{line}\r\nCall-ID: 1\r\n\r\n");
+            assert_eq!(
+                parse(raw.as_bytes()).unwrap_err(),
+                ParseError::BadStartLine,
+                "{line}"
+            );
+        }
     }
 
     #[test]

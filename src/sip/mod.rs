@@ -16,6 +16,7 @@ mod framing;
 mod leg;
 mod limiter;
 mod message;
+mod nonce_counts;
 mod outgoing;
 mod registrar;
 mod stats;
@@ -35,6 +36,8 @@ mod endpoint_uac_tests;
 #[cfg(test)]
 mod peer_tests;
 #[cfg(test)]
+mod registrar_digest_tests;
+#[cfg(test)]
 mod registrar_tests;
 #[cfg(test)]
 mod tls_core_tests;
@@ -45,7 +48,7 @@ mod uas_register_tests;
 
 pub use api::{
     Binding, CallLeg, DigestChallenge, EndReason, IncomingCall, LegEvent, NameAddr, ReInviteId,
-    RegistrationEvent, SipConfig, SipCredential, SipError, SipTransport,
+    RegistrationEvent, SipConfig, SipCredential, SipError, SipTransport, TrustedProxy,
 };
 pub use auth::{ha1_md5, ha1_sha256};
 pub use endpoint::SipEndpoint;

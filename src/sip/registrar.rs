@@ -1,20 +1,27 @@
 //! Registrar (RFC 3261 §10.3) with digest authentication (RFC 7616, RFC 8760); no I/O.
 //!
 //! `handle(now, peer, local, msg)` answers one REGISTER; bindings expire through
-//! `poll_timeout()`/`handle_timeout(now)`. Memory is capped: bindings per AOR, AORs (only
-//! authenticated users create them), and the per-source failure table.
+//! `poll_timeout()`/`handle_timeout(now)`. Digest: `qop=auth` required, the digest `uri` must
+//! name the Request-URI, nonce counts must rise (a replay is refused), an expired nonce gets
+//! `stale=true`. `Path` (RFC 3327) is stored with the binding and echoed in the 200. Memory is
+//! capped: bindings per AOR, AORs (only authenticated users create them), the nonce-count table
+//! (only correct responses enter it) and the failure table (per account and source).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::api::{Binding, DigestChallenge, SipCredential};
-use super::auth::{self, Algorithm, NonceCheck, NonceMaker};
+use super::api::{Binding, DigestChallenge, SipCredential, TrustedProxy};
+use super::auth::{self, Algorithm, Credentials, NonceCheck, NonceMaker};
 use super::build;
 use super::core::Peer;
 use super::limiter::FailureLimiter;
-use super::message::{SipMsg, header_param};
+use super::message::{SipMsg, StartLine, header_param};
+use super::nonce_counts::{NcCheck, NonceCounts, Use};
+
+/// Longest AOR user accepted (extensions are short; longer is 404 before any work).
+const MAX_AOR: usize = 64;
 
 /// Settings of the registrar.
 #[derive(Debug, Clone)]
@@ -52,6 +59,8 @@ pub(crate) struct CredTable {
     pub(crate) challenge: DigestChallenge,
     /// `(min_expires, max_expires)` in seconds; `None` keeps the registrar's own.
     pub(crate) expires: Option<(u64, u64)>,
+    /// Proxies whose Via lines are believed for the failure limiter's source address.
+    pub(crate) trusted_proxies: Vec<TrustedProxy>,
     /// Agent phones must register over TLS (a REGISTER over UDP or TCP gets 403).
     pub(crate) require_tls: bool,
 }
@@ -67,6 +76,7 @@ impl CredTable {
             users,
             challenge: DigestChallenge::default(),
             expires: None,
+            trusted_proxies: Vec::new(),
             require_tls: false,
         }
     }
@@ -79,6 +89,8 @@ pub(crate) struct BindingEntry {
     pub(crate) peer: Peer,
     pub(crate) local: SocketAddr,
     pub(crate) expires_at: Instant,
+    /// The REGISTER's `Path` values in order (RFC 3327 §5.3): the route set of requests to it.
+    pub(crate) path: Vec<String>,
     registered_at: Instant,
     call_id: String,
     cseq: u32,
@@ -98,6 +110,7 @@ impl BindingEntry {
             peer,
             local,
             expires_at,
+            path: Vec::new(),
             registered_at: expires_at,
             call_id: String::new(),
             cseq: 0,
@@ -142,6 +155,7 @@ pub(crate) struct Registrar {
     bindings: HashMap<String, Vec<BindingEntry>>,
     expiry: BTreeSet<(Instant, String, String)>,
     pub(crate) limiter: FailureLimiter,
+    pub(crate) counts: NonceCounts,
     /// AORs whose bindings changed since the last poll.
     changed: VecDeque<String>,
 }
@@ -156,6 +170,7 @@ impl Registrar {
             bindings: HashMap::new(),
             expiry: BTreeSet::new(),
             limiter: FailureLimiter::default(),
+            counts: NonceCounts::default(),
             changed: VecDeque::new(),
         }
     }
@@ -211,12 +226,7 @@ impl Registrar {
         let ts = self.secs(now);
         let nonce = self.nonces.make(ts, ip);
         let mut r = RegReply::new(401);
-        let order: &[Algorithm] = match self.creds.challenge {
-            DigestChallenge::Sha256AndMd5 => &[Algorithm::Sha256, Algorithm::Md5],
-            DigestChallenge::Md5First => &[Algorithm::Md5, Algorithm::Sha256],
-            DigestChallenge::Md5Only => &[Algorithm::Md5],
-        };
-        for &alg in order {
+        for &alg in self.offered() {
             let stale = if stale { ", stale=true" } else { "" };
             r.extra.push((
                 "WWW-Authenticate",
@@ -230,12 +240,48 @@ impl Registrar {
         r
     }
 
-    /// A failed attempt: 401 with a fresh challenge, or 403 once the source is blocked.
-    fn failed(&mut self, now: Instant, ip: IpAddr) -> RegReply {
-        match self.limiter.fail(now, ip) {
+    /// The algorithms a 401 offers, in order.
+    fn offered(&self) -> &'static [Algorithm] {
+        match self.creds.challenge {
+            DigestChallenge::Sha256AndMd5 => &[Algorithm::Sha256, Algorithm::Md5],
+            DigestChallenge::Md5First => &[Algorithm::Md5, Algorithm::Sha256],
+            DigestChallenge::Md5Only => &[Algorithm::Md5],
+        }
+    }
+
+    /// A failed attempt: 401 with a fresh challenge, or 403 once the account is blocked from
+    /// this source (or the source altogether).
+    fn failed(&mut self, now: Instant, aor: &str, client: IpAddr, ip: IpAddr) -> RegReply {
+        match self.limiter.fail(now, aor, client) {
             Some(retry) => forbidden(retry),
             None => self.challenge(now, ip, false),
         }
+    }
+
+    /// A response that can never succeed (no qop, wrong uri, replayed nc): a fresh challenge,
+    /// not counted as a failure (it proves nothing about the password, and a spoofed or
+    /// replayed packet must not lock the real phone out).
+    fn refused(&mut self, now: Instant, ip: IpAddr, stale: bool, why: &'static str) -> RegReply {
+        tracing::debug!(source = %ip, why, "REGISTER digest refused");
+        self.challenge(now, ip, stale)
+    }
+
+    /// The address the failure limiter counts: the sender's, or behind a trusted proxy the
+    /// phone's, from the Via the proxy received the REGISTER over (its `received`, else its
+    /// sent-by host; RFC 3261 §18.2.1).
+    fn client_source(&self, peer: &Peer, msg: &SipMsg) -> IpAddr {
+        let from = peer.addr();
+        if !self.creds.trusted_proxies.iter().any(|p| p.matches(from)) {
+            return from.ip();
+        }
+        let vias = msg.header_list("Via");
+        let Some(via) = vias.get(1) else {
+            return from.ip();
+        };
+        header_param(via, "received")
+            .and_then(|r| r.trim().parse().ok())
+            .or_else(|| via_host(via))
+            .unwrap_or(from.ip())
     }
 
     /// Answers one REGISTER from `peer` (arrived on `local`).
@@ -247,12 +293,16 @@ impl Registrar {
         msg: &SipMsg,
     ) -> RegReply {
         let ip = peer.addr().ip();
-        if let Some(retry) = self.limiter.blocked(now, ip) {
-            return forbidden(retry);
-        }
         let Some(aor) = msg.header("To").map(build::name_addr).and_then(|n| n.user) else {
             return RegReply::new(404);
         };
+        if aor.len() > MAX_AOR {
+            return RegReply::new(404);
+        }
+        let client = self.client_source(peer, msg);
+        if let Some(retry) = self.limiter.blocked(now, &aor, client) {
+            return forbidden(retry);
+        }
         let Some(c) = msg
             .header("Authorization")
             .and_then(auth::parse_authorization)
@@ -260,7 +310,7 @@ impl Registrar {
             return self.challenge(now, ip, false);
         };
         let alg = match Algorithm::parse(c.algorithm.as_deref()) {
-            Some(a) if c.realm == self.cfg.realm => a,
+            Some(a) if c.realm == self.cfg.realm && self.offered().contains(&a) => a,
             _ => return self.challenge(now, ip, false),
         };
         let lifetime = self.cfg.nonce_lifetime;
@@ -269,6 +319,18 @@ impl Registrar {
         if check == NonceCheck::Invalid {
             // Not ours (or from before a restart): challenge again without counting a failure.
             return self.challenge(now, ip, false);
+        }
+        // RFC 7616 §3.4: we offer qop="auth" only, so a response must use it, with nc and cnonce.
+        let Some(nc) = qop_auth_nc(&c) else {
+            return self.refused(now, ip, false, "no qop=auth");
+        };
+        // RFC 7616 §3.4.6: the digest-uri must name the Request-URI.
+        let request_uri = match &msg.start {
+            StartLine::Request { uri, .. } => uri.as_str(),
+            StartLine::Response { .. } => "",
+        };
+        if !auth::same_uri(&c.uri, request_uri) {
+            return self.refused(now, ip, false, "digest uri is not the Request-URI");
         }
         let ha1 = self.creds.users.get(&c.username).and_then(|u| match alg {
             Algorithm::Md5 => u.ha1_md5.clone(),
@@ -280,13 +342,40 @@ impl Registrar {
         let ha1 = ha1.unwrap_or_else(|| alg.hash_hex("\u{0}"));
         let expected = auth::expected_response(alg, &ha1, "REGISTER", &c).unwrap_or_default();
         if !known || c.username != aor || !auth::same(&expected, &c.response.to_ascii_lowercase()) {
-            return self.failed(now, ip);
+            return self.failed(now, &aor, client, ip);
         }
         if check == NonceCheck::Stale {
             return self.challenge(now, ip, true);
         }
-        self.limiter.succeeded(ip);
-        self.update_bindings(now, peer, local, &aor, msg)
+        // RFC 7616 §3.4 / §5.12: each nc once per nonce; a replay gets a fresh nonce.
+        let branch = msg.branch().unwrap_or_default();
+        let (nonce_ts, serial) = NonceMaker::stamp(&c.nonce).unwrap_or((ts, 0));
+        let use_ = Use {
+            nonce: &c.nonce,
+            nonce_ts,
+            serial,
+            user: &c.username,
+            nc,
+            request: (
+                msg.call_id().unwrap_or(""),
+                msg.cseq().map_or(0, |q| q.0),
+                &branch,
+            ),
+        };
+        match self.counts.check(ts, lifetime, use_) {
+            NcCheck::Fresh | NcCheck::Retransmission => {}
+            NcCheck::Replay => return self.refused(now, ip, true, "nonce count replayed"),
+            NcCheck::Forgotten => return self.refused(now, ip, true, "nonce forgotten"),
+        }
+        self.limiter.succeeded(&aor, client);
+        let path = msg.header_list("Path");
+        let mut reply = self.update_bindings(now, peer, local, &aor, msg, &path);
+        if reply.code == 200 && !path.is_empty() {
+            // RFC 3327 §5.3: the 200 carries the Path values stored, in order.
+            reply.extra.extend(path.into_iter().map(|p| ("Path", p)));
+            reply.extra.push(("Supported", "path".to_string()));
+        }
+        reply
     }
 
     /// RFC 3261 §10.3 steps 6–8 for an authorised request.
@@ -297,6 +386,7 @@ impl Registrar {
         local: SocketAddr,
         aor: &str,
         msg: &SipMsg,
+        path: &[String],
     ) -> RegReply {
         let contacts = msg.header_list("Contact");
         let default_expires = msg
@@ -348,6 +438,7 @@ impl Registrar {
                 peer: peer.clone(),
                 local,
                 expires_at: now + Duration::from_secs(expires),
+                path: path.to_vec(),
                 registered_at: now,
                 call_id: call_id.clone(),
                 cseq,
@@ -435,6 +526,25 @@ impl Registrar {
             self.changed.push_back(aor);
         }
     }
+}
+
+/// The nonce count of a `qop=auth` response with its `cnonce`; `None` without them.
+fn qop_auth_nc(c: &Credentials) -> Option<u32> {
+    let qop = c.qop.as_deref()?;
+    if !qop.trim().eq_ignore_ascii_case("auth") || c.cnonce.as_deref().is_none_or(str::is_empty) {
+        return None;
+    }
+    auth::parse_nc(c.nc.as_deref()?)
+}
+
+/// The host of a Via's sent-by, when it is an IP address.
+fn via_host(via: &str) -> Option<IpAddr> {
+    let sent_by = via.split_whitespace().nth(1)?.split(';').next()?;
+    let host = match sent_by.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => sent_by.rsplit_once(':').map_or(sent_by, |(h, _)| h),
+    };
+    host.parse().ok()
 }
 
 fn forbidden(retry: Duration) -> RegReply {

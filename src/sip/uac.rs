@@ -63,7 +63,7 @@ fn quote(s: &str) -> String {
 }
 
 impl Core {
-    /// Sends a new INVITE to `binding` (the flow the phone registered from).
+    /// Sends a new INVITE to `binding` (the flow the phone registered from), through its Path.
     pub(crate) fn start_invite(
         &mut self,
         now: Instant,
@@ -100,6 +100,11 @@ Allow: {ALLOW}\r\nUser-Agent: {ua}\r\n",
             cid = build::new_tag(),
             ua = self.ua,
         );
+        // RFC 3327 §5.3: the Path the phone registered through is the route set of requests to
+        // it (the packet still goes to the flow the REGISTER came over: the first proxy).
+        for route in &binding.path {
+            let _ = write!(s, "Route: {route}\r\n");
+        }
         for (name, value) in &req.call_info {
             if token(name) && !value.contains(['\r', '\n']) {
                 let _ = write!(s, "{name}: {value}\r\n");

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 
 use super::codec::{category_from, get, language_from};
-use super::sql::Sql;
+use super::sql::names_by_id;
 use super::{Store, StoreError};
 use crate::domain::{AgentId, Category, Device, Language};
 use crate::sip::{SipCredential, ha1_md5, ha1_sha256};
@@ -133,25 +133,18 @@ impl Store {
         &self,
         agents: &[&AgentId],
     ) -> Result<HashMap<AgentId, String>, StoreError> {
-        const OP: &str = "agent_names";
-        if agents.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let mut sql = Sql::new("SELECT id, name FROM agents WHERE id IN ");
-        sql.list(agents.iter().map(|a| a.as_str()));
-        let rows = sql
-            .query()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::query(OP))?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    AgentId::from_string(get::<String>(r, "id", OP)?),
-                    get(r, "name", OP)?,
-                ))
-            })
-            .collect()
+        let ids = agents.iter().map(|a| a.as_str());
+        let rows = names_by_id(
+            self,
+            "SELECT id, name FROM agents WHERE id IN ",
+            ids,
+            "agent_names",
+        );
+        Ok(rows
+            .await?
+            .into_iter()
+            .map(|(id, name)| (AgentId::from_string(id), name))
+            .collect())
     }
 }
 

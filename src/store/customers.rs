@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 
 use super::codec::get;
-use super::sql::Sql;
+use super::sql::{Sql, names_by_id};
 use super::{Store, StoreError};
 use crate::domain::CustomerId;
 
@@ -147,25 +147,13 @@ impl Store {
         &self,
         customers: &[CustomerId],
     ) -> Result<HashMap<CustomerId, String>, StoreError> {
-        const OP: &str = "customer_names";
-        if customers.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let mut sql = Sql::new("SELECT id, name FROM customers WHERE id IN ");
-        sql.list(customers.iter().map(CustomerId::as_str));
-        let rows = sql
-            .query()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::query(OP))?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    CustomerId::from_string(get::<String>(r, "id", OP)?),
-                    get(r, "name", OP)?,
-                ))
-            })
-            .collect()
+        let ids = customers.iter().map(CustomerId::as_str);
+        let query = "SELECT id, name FROM customers WHERE id IN ";
+        let rows = names_by_id(self, query, ids, "customer_names").await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name)| (CustomerId::from_string(id), name))
+            .collect())
     }
 }
 

@@ -112,6 +112,35 @@ impl Sql {
     }
 }
 
+/// `(id, name)` of the rows of `names_query` (`SELECT id, name FROM … WHERE id IN `, followed by
+/// the list of `ids`), one query; unknown ids are left out. The one shape behind the agent and
+/// customer name lookups of the work lists.
+pub(super) async fn names_by_id<'a>(
+    store: &super::Store,
+    names_query: &'static str,
+    ids: impl Iterator<Item = &'a str>,
+    op: &'static str,
+) -> Result<Vec<(String, String)>, super::StoreError> {
+    let mut sql = Sql::new(names_query);
+    sql.list(ids);
+    if sql.args.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sql
+        .query()
+        .fetch_all(&store.pool)
+        .await
+        .map_err(super::StoreError::query(op))?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                super::codec::get(r, "id", op)?,
+                super::codec::get(r, "name", op)?,
+            ))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

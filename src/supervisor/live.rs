@@ -330,21 +330,10 @@ impl LiveModel {
                 }
                 true
             }
-            EventKind::PhoneRegistration {
-                agent_id,
-                registered,
-                transport,
-                contact,
-                expires_at,
-                ..
-            } => {
-                let reg = Registration {
-                    registered: *registered,
-                    transport: transport.clone(),
-                    contact: contact.clone(),
-                    expires_at: *expires_at,
-                };
-                self.agents.set_registration(agent_id, reg);
+            kind @ EventKind::PhoneRegistration { .. } => {
+                if let Some((agent_id, reg)) = Registration::of_event(kind) {
+                    self.agents.set_registration(agent_id, reg);
+                }
                 false
             }
             EventKind::AgentDevice { agent_id, device } => {

@@ -69,6 +69,9 @@ pub(crate) struct AgentPhone {
     pub(crate) local: SocketAddr,
     /// Extension (the digest user and AOR).
     pub(crate) ext: String,
+    /// The Contact to register instead of our own address (e.g. an unreachable one, as a phone
+    /// behind NAT would send, for the tests behind a proxy that records a Path).
+    pub(crate) contact: Option<String>,
     password: String,
     reg_call_id: String,
     reg_tag: String,
@@ -92,6 +95,7 @@ impl AgentPhone {
             server,
             local,
             ext: ext.to_string(),
+            contact: None,
             password: password.to_string(),
             reg_call_id: format!("{}@agent.it", token()),
             reg_tag: token(),
@@ -139,10 +143,12 @@ impl AgentPhone {
 
     fn register_text(&mut self, expires: u32, auth: Option<String>) -> String {
         self.reg_cseq += 1;
+        let contact =
+            (self.contact.clone()).unwrap_or_else(|| format!("<sip:{}@{}>", self.ext, self.local));
         let mut s = format!(
             "REGISTER sip:{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{br};rport\r\n\
              Max-Forwards: 70\r\nFrom: <sip:{ext}@{srv}>;tag={tag}\r\nTo: <sip:{ext}@{srv}>\r\n\
-             Call-ID: {cid}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{ext}@{me}>\r\nExpires: {expires}\r\n\
+             Call-ID: {cid}\r\nCSeq: {cseq} REGISTER\r\nContact: {contact}\r\nExpires: {expires}\r\n\
              User-Agent: firstline-it-agent\r\n",
             srv = self.server,
             me = self.local,

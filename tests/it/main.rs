@@ -1,4 +1,5 @@
-//! Integration tests: the real server on port 0 with real peers (SIPp, baresip, a scripted caller).
+//! Integration tests: the real server on port 0 with real peers (SIPp, baresip, Kamailio, a
+//! scripted caller).
 //!
 //! Run with `scripts/test` (it installs the peers); one binary, `cargo test --test it <filter>`.
 
@@ -17,9 +18,11 @@ mod desk_levels;
 mod desk_page;
 mod desk_screens;
 mod desk_shift;
+mod digest;
 mod helpers;
 mod host;
 mod i18n;
+mod kamailio;
 mod malformed;
 mod queue;
 mod queue_waiting;
@@ -29,6 +32,7 @@ mod scenario;
 mod scripted;
 mod sipp;
 mod softphone;
+mod strict_sip;
 mod supervisor;
 mod supervisor_page;
 mod tls;

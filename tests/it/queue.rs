@@ -136,7 +136,9 @@ async fn check_answered(t: &TestApp, sip_call_id: &str, hangup_by: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_agent_registers_with_digest() {
     within(60, async {
-        let t = spawn_queue_app(|_| {}).await;
+        // SIPp 3.6 reads only the first challenge and computes MD5 only: `md5_first`.
+        let t =
+            spawn_queue_app(|c| c.sip.digest = firstline::config::DigestSetting::Md5First).await;
         let dir = tempfile::tempdir().unwrap();
         let sipp_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/");
         let child = std::process::Command::new(tool("sipp"))
