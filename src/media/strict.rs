@@ -24,16 +24,17 @@ use super::rtp::RtpHeader;
 
 /// Learning runs tracked at once: a caller's run survives strays from up to three others.
 const SLOTS: usize = 4;
-/// A complete run heard this recently is about to be learned: we do not send to the SDP's
-/// address meanwhile (a caller behind NAT would lose the greeting's first word).
-const PENDING: Duration = Duration::from_millis(60);
 
 /// In symmetric mode, how long after confirmation (or new SDP) the SDP's own address is given to
-/// speak before another source may be learned, and before we send to the SDP's address anyway
-/// (a phone that sends nothing until it hears us). A rogue that streams at the port from before
-/// the ACK thus loses to a caller whose SDP is honest. Prompts wait too, so a caller behind NAT
-/// hears the greeting from its first word.
+/// speak before another source may be learned. A rogue that streams at the port from before the
+/// ACK thus loses to a caller whose SDP is honest.
 pub const LEARN_WAIT: Duration = Duration::from_millis(400);
+
+/// In symmetric mode, how long after confirmation (or new SDP) we wait for a source before
+/// sending to the SDP's address anyway (a phone that sends nothing until it hears us). Prompts
+/// wait too, so a caller behind NAT, learned after [`LEARN_WAIT`], hears the greeting from its
+/// first word even when its packets are late.
+pub const SEND_WAIT: Duration = Duration::from_millis(1000);
 
 /// How a leg's RTP source is chosen (`[media] rtp_source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -283,23 +284,15 @@ impl StrictRtp {
         }
         match self.cfg.source {
             RtpSource::Sdp => self.sdp,
-            RtpSource::Symmetric if self.wait_over(now) && !self.run_pending(now) => self.sdp,
+            RtpSource::Symmetric if self.waited(now, SEND_WAIT) => self.sdp,
             RtpSource::Symmetric => None,
         }
     }
 
-    /// A complete run heard within [`PENDING`]: its next packet will be learned.
-    fn run_pending(&self, now: Instant) -> bool {
-        self.candidates.iter().flatten().any(|c| {
-            c.run >= self.cfg.learn_packets && now.saturating_duration_since(c.last) < PENDING
-        })
-    }
-
-    /// Symmetric mode: the leg is confirmed and the SDP's address has had [`LEARN_WAIT`] (since
-    /// confirmation, or since new SDP) to speak.
-    fn wait_over(&self, now: Instant) -> bool {
+    /// The leg is confirmed and `wait` has passed since confirmation, or since new SDP.
+    fn waited(&self, now: Instant, wait: Duration) -> bool {
         self.confirmed_at.is_some_and(|confirmed| {
-            now.saturating_duration_since(confirmed.max(self.sdp_at)) >= LEARN_WAIT
+            now.saturating_duration_since(confirmed.max(self.sdp_at)) >= wait
         })
     }
 
@@ -350,7 +343,7 @@ impl StrictRtp {
             }
         };
         // A run may be complete before the wait is over: the next packet after it decides.
-        if run < self.cfg.learn_packets || !self.wait_over(now) {
+        if run < self.cfg.learn_packets || !self.waited(now, LEARN_WAIT) {
             return Verdict::Drop(DropReason::Learning);
         }
         self.source = Some(src);

@@ -204,8 +204,9 @@ async fn rogue_before_and_during_the_call_gets_none_of_its_audio() {
             .expect("no RTP within 2 s of the ACK")
             .unwrap();
         let delay = acked.elapsed();
+        // A few ms normally; 500 ms leaves room for a loaded test machine.
         assert!(
-            delay < Duration::from_millis(250),
+            delay < Duration::from_millis(500),
             "first RTP {delay:?} after the ACK"
         );
         let mut heard: Vec<RtpPacket> = parse_rtp(&buf[..n]).into_iter().collect();
