@@ -121,6 +121,7 @@ impl App {
             extensions: crate::call::ExtensionCache::default(),
             browser: crate::call::browser::BrowserCalls::default(),
             webrtc: cfg.webrtc.clone(),
+            rtp: crate::media::strict::StrictConfig::from_media(&cfg.media),
         });
         requeue_callbacks(&calls).await;
         tasks.spawn(purge_sessions(store.clone(), shutdown.clone()));

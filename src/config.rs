@@ -133,6 +133,15 @@ pub struct MediaSection {
     pub prompts_dir: PathBuf,
     /// Folder where voice messages are written (created when needed).
     pub recordings_dir: PathBuf,
+    /// Strict RTP (docs/media-security.md): where a leg's RTP may come from: `sdp` (only the
+    /// address the SDP names) or `symmetric` (also a source learned from a run, for NAT).
+    pub rtp_source: crate::media::strict::RtpSource,
+    /// Symmetric mode: in-sequence packets (one SSRC, consecutive sequence numbers) from one
+    /// source before it is learned.
+    pub rtp_learn_packets: u16,
+    /// Symmetric mode: a learned source silent this long may be replaced by a new run; 0: never
+    /// (only a re-INVITE with a new address).
+    pub rtp_relearn_after_ms: u64,
 }
 
 /// `[call]`
@@ -302,6 +311,9 @@ impl Default for MediaSection {
         MediaSection {
             prompts_dir: PathBuf::from("ivr-prompts"),
             recordings_dir: PathBuf::from("recordings"),
+            rtp_source: crate::media::strict::RtpSource::Sdp,
+            rtp_learn_packets: crate::media::strict::StrictConfig::DEFAULT_LEARN_PACKETS,
+            rtp_relearn_after_ms: 0,
         }
     }
 }
@@ -393,6 +405,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 setting: "webrtc.media_timeout_ms / webrtc.stats_interval_ms",
                 reason: "at least 500 ms / 100 ms".to_owned(),
+            });
+        }
+        if !(1..=50).contains(&self.media.rtp_learn_packets) {
+            return Err(ConfigError::Invalid {
+                setting: "media.rtp_learn_packets",
+                reason: "1 to 50 packets".to_owned(),
             });
         }
         if self.call.max_calls == 0 || self.sip.max_pending_calls == 0 {

@@ -68,6 +68,8 @@ pub struct CallContext {
     pub browser: browser::BrowserCalls,
     /// The browser leg's settings.
     pub webrtc: crate::config::WebrtcSection,
+    /// Strict RTP on the caller's and the agent phone's legs (`[media]`).
+    pub rtp: crate::media::strict::StrictConfig,
 }
 
 impl CallContext {
@@ -158,8 +160,8 @@ pub struct CallStats {
     setting_up: AtomicUsize,
     total: AtomicU64,
     refused: AtomicU64,
-    rtp_ignored: AtomicU64,
-    rtp_malformed: AtomicU64,
+    /// RTP datagrams dropped, per reason (strict RTP, malformed, payload type).
+    rtp_drops: crate::media::strict::DropCounters,
 }
 
 impl CallStats {
@@ -181,16 +183,17 @@ impl CallStats {
     }
     /// RTP packets ignored (unexpected source, unknown payload type, malformed).
     pub fn rtp_ignored(&self) -> u64 {
-        self.rtp_ignored.load(Ordering::Relaxed) + self.rtp_malformed.load(Ordering::Relaxed)
+        self.rtp_drops.total()
+    }
+    /// RTP packets dropped, per reason.
+    pub fn rtp_drops_by_reason(&self) -> crate::media::strict::DropSnapshot {
+        self.rtp_drops.snapshot()
     }
     pub(crate) fn count_refused(&self) {
         self.refused.fetch_add(1, Ordering::Relaxed);
     }
-    pub(crate) fn count_rtp_ignored(&self) {
-        self.rtp_ignored.fetch_add(1, Ordering::Relaxed);
-    }
-    pub(crate) fn count_rtp_malformed(&self) {
-        self.rtp_malformed.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn count_rtp_drop(&self, reason: crate::media::strict::DropReason) {
+        self.rtp_drops.count(reason);
     }
     fn enter(&self) -> ActiveGuard<'_> {
         self.active.fetch_add(1, Ordering::Relaxed);

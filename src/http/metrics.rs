@@ -40,6 +40,8 @@ pub(crate) struct Inputs<'a> {
     pub(crate) calls_total: u64,
     pub(crate) calls_refused: u64,
     pub(crate) rtp_ignored: u64,
+    /// RTP datagrams dropped, per reason (strict RTP: docs/media-security.md).
+    pub(crate) rtp_drops: crate::media::strict::DropSnapshot,
     pub(crate) sip: SipStatsSnapshot,
     /// The supervisor feed's sections (`None`: the feed is not answering).
     pub(crate) live: Option<&'a Map<String, Value>>,
@@ -111,6 +113,16 @@ pub(crate) fn render(i: &Inputs<'_>) -> String {
         "RTP packets ignored or malformed.",
         i.rtp_ignored,
     );
+    family(
+        &mut out,
+        "firstline_rtp_dropped_packets_total",
+        c,
+        "RTP datagrams dropped, by reason (strict RTP: foreign_source, learning, ...).",
+    );
+    for (reason, n) in i.rtp_drops.0 {
+        let labels = format!("reason=\"{}\"", reason.as_str());
+        sample(&mut out, "firstline_rtp_dropped_packets_total", &labels, n);
+    }
     let s = &i.sip;
     one(
         &mut out,
@@ -317,6 +329,7 @@ async fn metrics(State(st): State<HttpState>) -> Response {
         calls_total: stats.total(),
         calls_refused: stats.refused(),
         rtp_ignored: stats.rtp_ignored(),
+        rtp_drops: stats.rtp_drops_by_reason(),
         sip: st.sip.stats(),
         live: live.as_ref(),
         pop_latency: st.desk.pop_latency(),
@@ -363,6 +376,11 @@ mod tests {
             calls_total: 10,
             calls_refused: 1,
             rtp_ignored: 7,
+            rtp_drops: {
+                let c = crate::media::strict::DropCounters::default();
+                c.count(crate::media::strict::DropReason::ForeignSource);
+                c.snapshot()
+            },
             sip: SipStatsSnapshot {
                 bad_requests_400: 5,
                 ..SipStatsSnapshot::default()
@@ -381,6 +399,8 @@ mod tests {
             "firstline_browser_calls_in_progress 2",
             "firstline_calls_total 10",
             "firstline_rtp_ignored_packets_total 7",
+            "firstline_rtp_dropped_packets_total{reason=\"foreign_source\"} 1",
+            "firstline_rtp_dropped_packets_total{reason=\"learning\"} 0",
             "firstline_sip_error_responses_total{status=\"400\"} 5",
             "firstline_queue_waiting{queue=\"hardware\"} 2",
             "firstline_queue_waiting{queue=\"software\"} 0",

@@ -26,6 +26,7 @@ mod queue;
 mod queue_waiting;
 mod registration;
 mod rtp;
+mod rtp_strict;
 mod scenario;
 mod scripted;
 mod sipp;

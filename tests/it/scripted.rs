@@ -100,10 +100,15 @@ async fn caller_hears_the_dutch_greeting() {
     .await;
 }
 
+/// With `[media] rtp_source = "symmetric"` (callers behind NAT) the audio follows the caller's
+/// RTP once its run is learned; the default (`"sdp"`) is in `rtp_strict`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_follows_the_rtp_source_not_the_sdp_address() {
     within(60, async {
-        let t = spawn_app().await;
+        let t = spawn_app_with(|c| {
+            c.media.rtp_source = firstline::media::strict::RtpSource::Symmetric;
+        })
+        .await;
         let bogus = "127.0.0.9:9".parse().unwrap();
         let (mut ua, mut rtp, answer) = answered_call(&t, Some(bogus)).await;
         let got = rtp.play(answer.rtp, &vec![0i16; 8 * 2000]).await;
