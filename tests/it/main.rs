@@ -9,6 +9,7 @@ mod agent_phone;
 mod baresip;
 mod browser;
 mod browser_leg;
+mod caller_bounds;
 mod desk_device;
 mod desk_dutch;
 mod desk_levels;
