@@ -89,17 +89,27 @@ async fn voice_messages_are_capped_in_length_and_per_day() {
         while rtp.sock.try_recv_from(&mut [0u8; 2048]).is_ok() {}
         press(&mut ua, '2').await;
         let invalid = read_wav(&crate::helpers::prompts_dir().join("nl/invalid.wav"));
-        let heard = decode_g711(&rtp.play(answer.rtp, &vec![0i16; invalid.len() + 8000]).await);
+        let heard = decode_g711(
+            &rtp.play(answer.rtp, &vec![0i16; invalid.len() + 8000])
+                .await,
+        );
         let (corr, _) = best_alignment(
             &heard,
             &invalid,
             invalid.len().min(4000),
             heard.len().saturating_sub(invalid.len().min(4000)),
         );
-        assert!(corr > 0.9, "\"invalid\" not heard (best correlation {corr:.3})");
+        assert!(
+            corr > 0.9,
+            "\"invalid\" not heard (best correlation {corr:.3})"
+        );
         assert_eq!(ua.bye().await, Some(200), "still in the call");
         let second = t.ended_call(&ua.call_id).await;
-        assert_eq!(second.outcome.as_deref(), Some("abandoned_queue"), "{second:?}");
+        assert_eq!(
+            second.outcome.as_deref(),
+            Some("abandoned_queue"),
+            "{second:?}"
+        );
         let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM voice_messages")
             .fetch_one(&t.pool)
             .await
