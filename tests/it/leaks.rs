@@ -109,16 +109,18 @@ async fn cancel_races_200(server: SocketAddr, sdp: &str, after_ringing: bool, ta
     let mut ua = Ua::udp(server).await;
     let invite = ua.send_invite(sdp).await;
     let mut early_final = None;
-    while after_ringing {
-        let Some(m) = ua.response("INVITE", WAIT).await else {
-            panic!("no answer to INVITE {}", ua.call_id)
-        };
-        match m.status().unwrap_or(0) {
-            s if s >= 200 => early_final = Some(m),
-            s if s >= 180 => {}
-            _ => continue,
+    if after_ringing {
+        loop {
+            let Some(m) = ua.response("INVITE", WAIT).await else {
+                panic!("no answer to INVITE {}", ua.call_id)
+            };
+            match m.status().unwrap_or(0) {
+                s if s >= 200 => early_final = Some(m),
+                s if s >= 180 => {}
+                _ => continue,
+            }
+            break;
         }
-        break;
     }
     let cancel = same_transaction(&invite, "CANCEL", None);
     ua.send_raw(cancel.as_bytes()).await;
