@@ -95,6 +95,8 @@ impl App {
                 .filter_map(|p| p.parse().ok())
                 .collect(),
         );
+        sip.set_rate_limits(cfg.sip.rate_limit.clone());
+        sip.set_timer_t1(std::time::Duration::from_millis(cfg.sip.timer_t1_ms));
 
         let acd = AcdService::start(cfg.acd.clone(), &tasks, shutdown.child_token());
         // Subscribed before any command reaches the engine, so no state change is missed.

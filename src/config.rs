@@ -89,6 +89,10 @@ pub struct SipSection {
     /// Proxies in front of firstline (`"IP"` or `"IP:port"`): failed REGISTER authentications
     /// through them count against the phone's address, not the proxy's (see docs/sip.md).
     pub trusted_proxies: Vec<String>,
+    /// RFC 3261 T1 in milliseconds (500); timers A–J and the 2xx give-up time are multiples.
+    pub timer_t1_ms: u64,
+    /// `[sip.rate_limit]`: per-source limits on new INVITEs and REGISTERs.
+    pub rate_limit: crate::sip::RateLimits,
 }
 
 /// `[sip] digest`.
@@ -156,6 +160,10 @@ pub struct CallSection {
     pub max_wait_secs: u64,
     /// A call whose media has been silent (no RTP at all) this long is ended (dead peer).
     pub rtp_timeout_secs: u64,
+    /// The longest voice message recorded, in seconds.
+    pub max_voice_message_secs: u64,
+    /// Voice messages kept per caller number in 24 hours; past it the option is refused.
+    pub max_voice_messages_per_day: u32,
 }
 
 /// `[webrtc]`
@@ -283,6 +291,8 @@ impl Default for SipSection {
             digest: DigestSetting::Sha256AndMd5,
             realm: "firstline".to_owned(),
             trusted_proxies: Vec::new(),
+            timer_t1_ms: 500,
+            rate_limit: crate::sip::RateLimits::default(),
         }
     }
 }
@@ -325,6 +335,8 @@ impl Default for CallSection {
             answer_delay_ms: 0,
             max_wait_secs: 600,
             rtp_timeout_secs: 60,
+            max_voice_message_secs: 120,
+            max_voice_messages_per_day: 3,
         }
     }
 }
@@ -411,6 +423,18 @@ impl Config {
             return Err(ConfigError::Invalid {
                 setting: "media.rtp_learn_packets",
                 reason: "1 to 50 packets".to_owned(),
+            });
+        }
+        if !(1..=4000).contains(&self.sip.timer_t1_ms) {
+            return Err(ConfigError::Invalid {
+                setting: "sip.timer_t1_ms",
+                reason: "must be 1 to 4000 (T2)".to_owned(),
+            });
+        }
+        if self.call.max_voice_message_secs == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "call.max_voice_message_secs",
+                reason: "must be at least 1".to_owned(),
             });
         }
         if self.call.max_calls == 0 || self.sip.max_pending_calls == 0 {
@@ -532,6 +556,20 @@ mod tests {
         let err = cfg.validate().unwrap_err().to_string();
         assert!(err.contains("desk.time_zone"), "{err}");
         let cfg = Config::from_toml("[desk]\nsecond_level = [\"Net,work\"]\n").unwrap();
+        assert!(cfg.validate().is_err());
+    }
+
+    #[test]
+    fn shipped_signalling_limits_are_the_defaults() {
+        let shipped = Config::from_toml(include_str!("../firstline.toml")).unwrap();
+        assert_eq!(shipped.sip.rate_limit, crate::sip::RateLimits::default());
+        assert_eq!(shipped.sip.timer_t1_ms, 500);
+        assert_eq!(shipped.call.max_voice_message_secs, 120);
+        assert_eq!(shipped.call.max_voice_messages_per_day, 3);
+        let cfg = Config::from_toml("[sip]\nrate_limit.exempt = [\"10.0.0.0/33\"]\n");
+        assert!(cfg.is_err(), "a bad address block is refused");
+        let mut cfg = Config::default();
+        cfg.sip.timer_t1_ms = 0;
         assert!(cfg.validate().is_err());
     }
 
