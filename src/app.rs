@@ -114,6 +114,8 @@ impl App {
                 .filter_map(|p| p.parse().ok())
                 .collect(),
         );
+        sip.set_rate_limits(cfg.sip.rate_limit.clone());
+        sip.set_timer_t1(std::time::Duration::from_millis(cfg.sip.timer_t1_ms));
         sip.set_agents_require_tls(cfg.sip.agents_require_tls);
 
         let acd = AcdService::start(cfg.acd.clone(), &tasks, shutdown.child_token());
@@ -141,6 +143,7 @@ impl App {
             extensions: crate::call::ExtensionCache::default(),
             browser: crate::call::browser::BrowserCalls::default(),
             webrtc: cfg.webrtc.clone(),
+            rtp: crate::media::strict::StrictConfig::from_media(&cfg.media),
         });
         requeue_callbacks(&calls).await;
         tasks.spawn(purge_sessions(store.clone(), shutdown.clone()));

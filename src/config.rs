@@ -91,6 +91,10 @@ pub struct SipSection {
     /// Proxies in front of firstline (`"IP"` or `"IP:port"`): failed REGISTER authentications
     /// through them count against the phone's address, not the proxy's (see docs/sip.md).
     pub trusted_proxies: Vec<String>,
+    /// RFC 3261 T1 in milliseconds (500); timers A–J and the 2xx give-up time are multiples.
+    pub timer_t1_ms: u64,
+    /// `[sip.rate_limit]`: per-source limits on new INVITEs and REGISTERs.
+    pub rate_limit: crate::sip::RateLimits,
     /// SIP over TLS listen address (RFC 3261 §26); used once a certificate is configured (or
     /// `--demo` made one). Port 0 picks a free port.
     pub tls_listen: SocketAddr,
@@ -250,6 +254,15 @@ pub struct MediaSection {
     pub prompts_dir: PathBuf,
     /// Folder where voice messages are written (created when needed).
     pub recordings_dir: PathBuf,
+    /// Strict RTP (docs/media-security.md): where a leg's RTP may come from: `sdp` (only the
+    /// address the SDP names) or `symmetric` (also a source learned from a run, for NAT).
+    pub rtp_source: crate::media::strict::RtpSource,
+    /// Symmetric mode: in-sequence packets (one SSRC, consecutive sequence numbers) from one
+    /// source before it is learned.
+    pub rtp_learn_packets: u16,
+    /// Symmetric mode: a learned source silent this long may be replaced by a new run; 0: never
+    /// (only a re-INVITE with a new address).
+    pub rtp_relearn_after_ms: u64,
 }
 
 /// `[call]`
@@ -264,6 +277,10 @@ pub struct CallSection {
     pub max_wait_secs: u64,
     /// A call whose media has been silent (no RTP at all) this long is ended (dead peer).
     pub rtp_timeout_secs: u64,
+    /// The longest voice message recorded, in seconds.
+    pub max_voice_message_secs: u64,
+    /// Voice messages kept per caller number in 24 hours; past it the option is refused.
+    pub max_voice_messages_per_day: u32,
 }
 
 /// `[webrtc]`
@@ -392,6 +409,8 @@ impl Default for SipSection {
             digest: DigestSetting::Sha256AndMd5,
             realm: "firstline".to_owned(),
             trusted_proxies: Vec::new(),
+            timer_t1_ms: 500,
+            rate_limit: crate::sip::RateLimits::default(),
             tls_listen: SocketAddr::from(([127, 0, 0, 1], 5061)),
             agents_require_tls: false,
             connections: SipConnectionsSection::default(),
@@ -431,6 +450,9 @@ impl Default for MediaSection {
         MediaSection {
             prompts_dir: PathBuf::from("ivr-prompts"),
             recordings_dir: PathBuf::from("recordings"),
+            rtp_source: crate::media::strict::RtpSource::Sdp,
+            rtp_learn_packets: crate::media::strict::StrictConfig::DEFAULT_LEARN_PACKETS,
+            rtp_relearn_after_ms: 0,
         }
     }
 }
@@ -442,6 +464,8 @@ impl Default for CallSection {
             answer_delay_ms: 0,
             max_wait_secs: 600,
             rtp_timeout_secs: 60,
+            max_voice_message_secs: 120,
+            max_voice_messages_per_day: 3,
         }
     }
 }
@@ -522,6 +546,24 @@ impl Config {
             return Err(ConfigError::Invalid {
                 setting: "webrtc.media_timeout_ms / webrtc.stats_interval_ms",
                 reason: "at least 500 ms / 100 ms".to_owned(),
+            });
+        }
+        if !(1..=50).contains(&self.media.rtp_learn_packets) {
+            return Err(ConfigError::Invalid {
+                setting: "media.rtp_learn_packets",
+                reason: "1 to 50 packets".to_owned(),
+            });
+        }
+        if !(1..=4000).contains(&self.sip.timer_t1_ms) {
+            return Err(ConfigError::Invalid {
+                setting: "sip.timer_t1_ms",
+                reason: "must be 1 to 4000 (T2)".to_owned(),
+            });
+        }
+        if self.call.max_voice_message_secs == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "call.max_voice_message_secs",
+                reason: "must be at least 1".to_owned(),
             });
         }
         self.validate_tls()?;
@@ -694,6 +736,20 @@ mod tests {
         let err = cfg.validate().unwrap_err().to_string();
         assert!(err.contains("desk.time_zone"), "{err}");
         let cfg = Config::from_toml("[desk]\nsecond_level = [\"Net,work\"]\n").unwrap();
+        assert!(cfg.validate().is_err());
+    }
+
+    #[test]
+    fn shipped_signalling_limits_are_the_defaults() {
+        let shipped = Config::from_toml(include_str!("../firstline.toml")).unwrap();
+        assert_eq!(shipped.sip.rate_limit, crate::sip::RateLimits::default());
+        assert_eq!(shipped.sip.timer_t1_ms, 500);
+        assert_eq!(shipped.call.max_voice_message_secs, 120);
+        assert_eq!(shipped.call.max_voice_messages_per_day, 3);
+        let cfg = Config::from_toml("[sip]\nrate_limit.exempt = [\"10.0.0.0/33\"]\n");
+        assert!(cfg.is_err(), "a bad address block is refused");
+        let mut cfg = Config::default();
+        cfg.sip.timer_t1_ms = 0;
         assert!(cfg.validate().is_err());
     }
 

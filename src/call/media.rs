@@ -1,5 +1,6 @@
-//! The caller's RTP leg (I/O driver): one UDP socket, symmetric RTP latching, 20 ms pacing,
-//! and DTMF from RFC 4733 events and in-band tones. The protocol logic lives in `crate::media`.
+//! The caller's RTP leg (I/O driver): one UDP socket, strict RTP (`media::strict` decides which
+//! source feeds the call and when we may send), 20 ms pacing, and DTMF from RFC 4733 events and
+//! in-band tones. The protocol logic lives in `crate::media`.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -13,6 +14,7 @@ use crate::media::g711::G711;
 use crate::media::relay::LegFormat;
 use crate::media::rtp::{RtpPacket, RtpSender};
 use crate::media::sdp::{Answer, Direction};
+use crate::media::strict::{DropReason, StrictConfig, StrictRtp, Verdict};
 
 use super::CallContext;
 
@@ -33,10 +35,11 @@ pub(super) struct MediaLeg {
     codec: G711,
     audio_pt: u8,
     event_pt: Option<u8>,
-    /// Where the SDP said to send; used until the caller's own RTP shows where it really is.
-    signalled: Option<SocketAddr>,
-    /// Where the caller's RTP actually comes from (symmetric RTP, for NAT).
-    latched: Option<SocketAddr>,
+    /// Which source feeds the call, where our RTP goes, and from when.
+    strict: StrictRtp,
+    /// Our frames are held back (neither sent nor taken from the playback) until the call is
+    /// confirmed: a spoofed INVITE gets no stream, and the caller hears prompts from the start.
+    held: bool,
     sender: RtpSender,
     events: Rfc4733Receiver,
     inband: InbandDetector,
@@ -54,7 +57,12 @@ pub(super) struct MediaLeg {
 
 impl MediaLeg {
     /// Binds a socket for the call's RTP on the address the INVITE came in on.
-    pub(super) async fn bind(local_ip: IpAddr, answer: &Answer, now: Instant) -> io::Result<Self> {
+    pub(super) async fn bind(
+        local_ip: IpAddr,
+        answer: &Answer,
+        strict: StrictConfig,
+        now: Instant,
+    ) -> io::Result<Self> {
         let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
         let ssrc = rand::random::<u32>();
         let first_seq = rand::random::<u16>();
@@ -64,8 +72,8 @@ impl MediaLeg {
             codec: answer.codec,
             audio_pt: answer.payload_type,
             event_pt: answer.telephone_event,
-            signalled: answer.remote,
-            latched: None,
+            strict: StrictRtp::new(strict, answer.remote, now),
+            held: true,
             sender: RtpSender::new(ssrc, answer.payload_type, first_seq, first_ts, now),
             events: Rfc4733Receiver::new(),
             inband: InbandDetector::new(),
@@ -90,6 +98,27 @@ impl MediaLeg {
         );
     }
 
+    /// The caller ACKed our 2xx: the call is confirmed (RFC 3261 §13.3.1.4).
+    pub(super) fn on_ack(&mut self, now: Instant) {
+        self.strict.confirm(now);
+        self.held_back(now);
+    }
+
+    /// Whether our frames must still wait (not confirmed, or symmetric RTP still waiting for the
+    /// caller's first packet). When the wait ends the 20 ms clock starts at once.
+    pub(super) fn held_back(&mut self, now: Instant) -> bool {
+        if self.held && self.strict.may_send(now) {
+            self.held = false;
+            self.start_clock(now);
+        }
+        self.held
+    }
+
+    /// Lets the frame slots due at `now` pass unsent while held back.
+    pub(super) fn skip_due(&mut self, now: Instant) {
+        self.sender.skip_due(now);
+    }
+
     /// Takes the caller's stream over from a relay at sequence `seq` and timestamp `ts` (hold
     /// music in a bridged call), the first frame due at `now`.
     pub(super) fn continue_from(&mut self, seq: u16, ts: Option<u32>, now: Instant) {
@@ -110,11 +139,8 @@ impl MediaLeg {
     }
 
     /// Applies a re-negotiated answer (re-INVITE: hold, unhold, new address).
-    pub(super) fn renegotiate(&mut self, answer: &Answer) {
-        if answer.remote != self.signalled {
-            self.signalled = answer.remote;
-            self.latched = None;
-        }
+    pub(super) fn renegotiate(&mut self, now: Instant, answer: &Answer) {
+        self.strict.on_sdp(now, answer.remote);
         self.codec = answer.codec;
         self.event_pt = answer.telephone_event;
         if answer.payload_type != self.audio_pt {
@@ -135,7 +161,7 @@ impl MediaLeg {
         self.sending = send;
         self.receiving = we_receive(answer.direction);
         // The silence clock restarts with every new session description.
-        self.last_rx = Instant::now();
+        self.last_rx = now;
     }
 
     /// Whether silence from the caller means something is wrong (not when they put us on hold).
@@ -182,7 +208,7 @@ impl MediaLeg {
     }
 
     /// Checks a datagram: valid RTP of a negotiated payload type from the caller's source
-    /// (latching onto the first such source). Anything else is counted and dropped.
+    /// (`media::strict`). Anything else is counted by reason and dropped.
     pub(super) fn accept<'d>(
         &mut self,
         ctx: &CallContext,
@@ -191,30 +217,27 @@ impl MediaLeg {
         from: SocketAddr,
     ) -> Option<RtpPacket<'d>> {
         let Ok(packet) = RtpPacket::parse(data) else {
-            ctx.stats.count_rtp_malformed();
+            ctx.stats.count_rtp_drop(DropReason::Malformed);
             return None;
         };
         let expected_pt =
             packet.payload_type == self.audio_pt || Some(packet.payload_type) == self.event_pt;
-        match self.latched {
-            // RTP from anywhere but the latched source is ignored (RFC 3550 §8.2 collisions, spoofing).
-            Some(src) if src != from => {
-                ctx.stats.count_rtp_ignored();
-                return None;
+        if !expected_pt {
+            // Comfort noise, muxed RTCP: not for us, but the caller's source is alive.
+            if self.strict.heard(now, from) {
+                self.last_rx = now;
             }
-            Some(_) => {}
-            // Comedia-style latching: the first valid packet of a negotiated payload type
-            // decides where the caller really is (behind NAT the SDP address is private).
-            None if expected_pt => self.latched = Some(from),
-            None => {
-                ctx.stats.count_rtp_ignored();
-                return None;
-            }
+            ctx.stats.count_rtp_drop(DropReason::PayloadType);
+            return None;
+        }
+        if let Verdict::Drop(reason) = self.strict.on_packet(now, from, &packet.header()) {
+            ctx.stats.count_rtp_drop(reason);
+            return None;
         }
         self.last_rx = now;
-        if !expected_pt {
-            ctx.stats.count_rtp_ignored();
-            return None;
+        if self.held {
+            // RTP from the SDP's address confirms the call: the prompts start now.
+            self.held_back(now);
         }
         Some(packet)
     }
@@ -239,11 +262,11 @@ impl MediaLeg {
 
     /// Sends a ready RTP packet to the caller (bridged media). Never waits.
     /// Whether the packet went out (not when the caller holds us or the socket refused it).
-    pub(super) fn send_raw(&self, packet: &[u8]) -> bool {
+    pub(super) fn send_raw(&self, now: Instant, packet: &[u8]) -> bool {
         if !self.sending {
             return false;
         }
-        let Some(to) = self.latched.or(self.signalled) else {
+        let Some(to) = self.strict.destination(now) else {
             return false;
         };
         match self.socket.try_send_to(packet, to) {
@@ -284,8 +307,8 @@ impl MediaLeg {
 
     /// Sends one 20 ms frame (already encoded in our codec). Never waits: a full socket buffer
     /// drops the frame, as a late frame is worthless.
-    pub(super) fn send_frame(&mut self, payload: &[u8]) {
-        let to = self.latched.or(self.signalled);
+    pub(super) fn send_frame(&mut self, now: Instant, payload: &[u8]) {
+        let to = self.strict.destination(now);
         let (true, Some(to)) = (self.sending, to) else {
             self.sender.skip_one();
             return;

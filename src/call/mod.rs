@@ -5,6 +5,7 @@
 //! queue, the agent leg and the bridge); `callback.rs` runs a task per open callback. Nothing
 //! else touches a call's state.
 
+pub(crate) mod bounds;
 pub mod browser;
 pub(crate) mod callback;
 mod identify;
@@ -68,6 +69,8 @@ pub struct CallContext {
     pub browser: browser::BrowserCalls,
     /// The browser leg's settings.
     pub webrtc: crate::config::WebrtcSection,
+    /// Strict RTP on the caller's and the agent phone's legs (`[media]`).
+    pub rtp: crate::media::strict::StrictConfig,
 }
 
 impl CallContext {
@@ -158,8 +161,10 @@ pub struct CallStats {
     setting_up: AtomicUsize,
     total: AtomicU64,
     refused: AtomicU64,
-    rtp_ignored: AtomicU64,
-    rtp_malformed: AtomicU64,
+    /// RTP datagrams dropped, per reason (strict RTP, malformed, payload type).
+    rtp_drops: crate::media::strict::DropCounters,
+    /// INVITEs refused for their SDP before any record was written.
+    refused_sdp: AtomicU64,
 }
 
 impl CallStats {
@@ -179,18 +184,23 @@ impl CallStats {
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
     }
+    /// INVITEs refused with 488 for their SDP (no offer, no codec we speak): counted, not stored.
+    pub fn refused_sdp(&self) -> u64 {
+        self.refused_sdp.load(Ordering::Relaxed)
+    }
     /// RTP packets ignored (unexpected source, unknown payload type, malformed).
     pub fn rtp_ignored(&self) -> u64 {
-        self.rtp_ignored.load(Ordering::Relaxed) + self.rtp_malformed.load(Ordering::Relaxed)
+        self.rtp_drops.total()
+    }
+    /// RTP packets dropped, per reason.
+    pub fn rtp_drops_by_reason(&self) -> crate::media::strict::DropSnapshot {
+        self.rtp_drops.snapshot()
     }
     pub(crate) fn count_refused(&self) {
         self.refused.fetch_add(1, Ordering::Relaxed);
     }
-    pub(crate) fn count_rtp_ignored(&self) {
-        self.rtp_ignored.fetch_add(1, Ordering::Relaxed);
-    }
-    pub(crate) fn count_rtp_malformed(&self) {
-        self.rtp_malformed.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn count_rtp_drop(&self, reason: crate::media::strict::DropReason) {
+        self.rtp_drops.count(reason);
     }
     fn enter(&self) -> ActiveGuard<'_> {
         self.active.fetch_add(1, Ordering::Relaxed);
@@ -225,9 +235,36 @@ impl Drop for ActiveGuard<'_> {
     }
 }
 
+/// Why an INVITE's offer cannot be answered (RFC 3264): no SDP, or nothing in it we speak.
+fn offer_refusal(offer: Option<&[u8]>) -> Option<(&'static str, String)> {
+    use crate::media::g711::G711;
+    use crate::media::sdp::{self, SessionOffer};
+    let Some(offer) = offer else {
+        return Some((
+            "Not Acceptable Here (SDP offer required)",
+            "no SDP offer".to_owned(),
+        ));
+    };
+    match SessionOffer::parse(offer).and_then(|o| sdp::negotiate(&o, &[G711::Pcmu, G711::Pcma])) {
+        Ok(_) => None,
+        Err(e) => Some(("Not Acceptable Here", format!("SDP: {e}"))),
+    }
+}
+
 /// The call task: runs one hotline call from INVITE to hang-up. `setup` is released once the
 /// call is answered (or refused).
+///
+/// An INVITE whose SDP we cannot answer is refused (488) before anything is stored: what an
+/// unauthenticated caller sends only becomes a `calls` row once it is a call we can take
+/// (issue 11); the refusals are counted (`CallStats::refused_sdp`, `/metrics`).
 pub(crate) async fn run(ctx: Arc<CallContext>, incoming: IncomingCall, setup: SetupGuard) {
+    if let Some((phrase, why)) = offer_refusal(incoming.offer.as_deref()) {
+        ctx.stats.refused_sdp.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(sip_call_id = %incoming.sip_call_id, reason = %why, "INVITE refused (488), not recorded");
+        incoming.leg.reject(488, phrase).await;
+        drop(setup);
+        return;
+    }
     let _active = ctx.stats.enter();
     let id = CallId::new_random();
     let caller = identify_caller(&incoming, &ctx.default_country_code);

@@ -40,7 +40,12 @@ pub(crate) struct Inputs<'a> {
     pub(crate) calls_total: u64,
     pub(crate) calls_refused: u64,
     pub(crate) rtp_ignored: u64,
+    /// RTP datagrams dropped, per reason (strict RTP: docs/media-security.md).
+    pub(crate) rtp_drops: crate::media::strict::DropSnapshot,
     pub(crate) sip: SipStatsSnapshot,
+    /// INVITEs refused for their SDP before any record; live SIP state.
+    pub(crate) calls_refused_sdp: u64,
+    pub(crate) sip_live: crate::sip::SipLive,
     /// The supervisor feed's sections (`None`: the feed is not answering).
     pub(crate) live: Option<&'a Map<String, Value>>,
     /// The desk's screen-pop latency histogram.
@@ -111,6 +116,16 @@ pub(crate) fn render(i: &Inputs<'_>) -> String {
         "RTP packets ignored or malformed.",
         i.rtp_ignored,
     );
+    family(
+        &mut out,
+        "firstline_rtp_dropped_packets_total",
+        c,
+        "RTP datagrams dropped, by reason (strict RTP: foreign_source, learning, ...).",
+    );
+    for (reason, n) in i.rtp_drops.0 {
+        let labels = format!("reason=\"{}\"", reason.as_str());
+        sample(&mut out, "firstline_rtp_dropped_packets_total", &labels, n);
+    }
     let s = &i.sip;
     one(
         &mut out,
@@ -178,6 +193,7 @@ pub(crate) fn render(i: &Inputs<'_>) -> String {
         "REGISTERs refused for authentication.",
         s.auth_failures,
     );
+    signalling_plane(&mut out, i);
     one(
         &mut out,
         "firstline_supervisor_feed_up",
@@ -280,6 +296,73 @@ pub(crate) fn render(i: &Inputs<'_>) -> String {
     out
 }
 
+/// Rate limits, refused INFOs, SDP refusals and the live SIP state (issue 11).
+fn signalling_plane(out: &mut String, i: &Inputs<'_>) {
+    let s = &i.sip;
+    let name = "firstline_sip_rate_limited_total";
+    family(
+        out,
+        name,
+        "counter",
+        "New INVITEs and REGISTERs over their source's rate, by method and action (503 or drop).",
+    );
+    for (method, action, v) in [
+        ("INVITE", "503", s.rate_limited_invite),
+        ("INVITE", "drop", s.rate_dropped_invite),
+        ("REGISTER", "503", s.rate_limited_register),
+        ("REGISTER", "drop", s.rate_dropped_register),
+    ] {
+        sample(
+            out,
+            name,
+            &format!("method=\"{method}\",action=\"{action}\""),
+            v,
+        );
+    }
+    one(
+        out,
+        "firstline_sip_info_refused_busy_total",
+        "counter",
+        "INFOs answered 500 because their call task was behind on its events.",
+        s.info_refused_busy,
+    );
+    one(
+        out,
+        "firstline_sip_leg_events_lost_total",
+        "counter",
+        "Leg events that could not be queued for a call task (always 0).",
+        s.leg_events_lost,
+    );
+    one(
+        out,
+        "firstline_calls_refused_sdp_total",
+        "counter",
+        "INVITEs refused for their SDP (488), counted and not stored.",
+        i.calls_refused_sdp,
+    );
+    let l = &i.sip_live;
+    for (name, help, v) in [
+        (
+            "firstline_sip_transactions",
+            "Live SIP transactions.",
+            l.transactions,
+        ),
+        ("firstline_sip_dialogs", "Live SIP dialogs.", l.dialogs),
+        (
+            "firstline_sip_connections",
+            "Open SIP TCP/TLS connections.",
+            l.connections,
+        ),
+        (
+            "firstline_sip_registered_extensions",
+            "Extensions with a registered phone.",
+            l.registrations,
+        ),
+    ] {
+        one(out, name, "gauge", help, v);
+    }
+}
+
 /// `firstline_screen_pop_latency_seconds`: routing decision → pop queued for the agent.
 fn pop_histogram(out: &mut String, h: &crate::desk::latency::PopLatencySnapshot) {
     let name = "firstline_screen_pop_latency_seconds";
@@ -317,7 +400,10 @@ async fn metrics(State(st): State<HttpState>) -> Response {
         calls_total: stats.total(),
         calls_refused: stats.refused(),
         rtp_ignored: stats.rtp_ignored(),
+        rtp_drops: stats.rtp_drops_by_reason(),
         sip: st.sip.stats(),
+        calls_refused_sdp: stats.refused_sdp(),
+        sip_live: st.sip.live(),
         live: live.as_ref(),
         pop_latency: st.desk.pop_latency(),
     });
@@ -364,9 +450,20 @@ mod tests {
             calls_total: 10,
             calls_refused: 1,
             rtp_ignored: 7,
+            rtp_drops: {
+                let c = crate::media::strict::DropCounters::default();
+                c.count(crate::media::strict::DropReason::ForeignSource);
+                c.snapshot()
+            },
             sip: SipStatsSnapshot {
                 bad_requests_400: 5,
+                rate_limited_invite: 4,
                 ..SipStatsSnapshot::default()
+            },
+            calls_refused_sdp: 6,
+            sip_live: crate::sip::SipLive {
+                transactions: 2,
+                ..crate::sip::SipLive::default()
             },
             live: Some(&live),
             pop_latency: {
@@ -382,7 +479,14 @@ mod tests {
             "firstline_browser_calls_in_progress 2",
             "firstline_calls_total 10",
             "firstline_rtp_ignored_packets_total 7",
+            "firstline_rtp_dropped_packets_total{reason=\"foreign_source\"} 1",
+            "firstline_rtp_dropped_packets_total{reason=\"learning\"} 0",
             "firstline_sip_error_responses_total{status=\"400\"} 5",
+            "firstline_sip_rate_limited_total{method=\"INVITE\",action=\"503\"} 4",
+            "firstline_sip_rate_limited_total{method=\"REGISTER\",action=\"drop\"} 0",
+            "firstline_calls_refused_sdp_total 6",
+            "firstline_sip_transactions 2",
+            "firstline_sip_dialogs 0",
             "firstline_queue_waiting{queue=\"hardware\"} 2",
             "firstline_queue_waiting{queue=\"software\"} 0",
             "firstline_queue_longest_wait_seconds{queue=\"hardware\"} 90.5",

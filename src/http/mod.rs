@@ -152,7 +152,11 @@ struct Health {
     calls_total: u64,
     calls_refused: u64,
     rtp_ignored_packets: u64,
+    /// INVITEs refused before a call record (no SDP offer, or none we can answer): not stored.
+    calls_refused_sdp: u64,
     sip: crate::sip::SipStatsSnapshot,
+    /// Live transactions, dialogs, TCP/TLS connections and registered extensions.
+    sip_live: crate::sip::SipLive,
 }
 
 async fn health(State(state): State<HttpState>) -> Json<Health> {
@@ -167,6 +171,8 @@ async fn health(State(state): State<HttpState>) -> Json<Health> {
         calls_total: stats.total(),
         calls_refused: stats.refused(),
         rtp_ignored_packets: stats.rtp_ignored(),
+        calls_refused_sdp: stats.refused_sdp(),
         sip: state.sip.stats(),
+        sip_live: state.sip.live(),
     })
 }

@@ -5,7 +5,7 @@
 //! Method-specific behaviour lives in `uas.rs`.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,8 +16,9 @@ use super::dialog::DialogKey;
 use super::leg::Leg;
 use super::message::{self, Method, ParseError, SipMsg, StartLine};
 use super::outgoing::OutEvent;
+use super::pike::Pike;
 use super::registrar::{Registrar, RegistrarConfig};
-use super::stats::{SipStats, inc};
+use super::stats::{SipLive, SipStats, inc};
 use super::transaction::invite_server::InviteServerTx;
 use super::transaction::non_invite_client::NonInviteClientTx;
 use super::transaction::non_invite_server::NonInviteServerTx;
@@ -181,6 +182,12 @@ pub(crate) struct Core {
     pub(crate) out: HashMap<LegId, OutCall>,
     /// INVITE branch → outgoing call.
     pub(crate) out_branches: HashMap<String, LegId>,
+    /// Per-source limits on new INVITEs and REGISTERs.
+    pub(crate) pike: Pike,
+    /// Legs whose call task is behind on its events: their INFOs are refused (500 +
+    /// Retry-After) so that the slots left always take the events that must arrive (set by
+    /// the driver, which sees the channels).
+    pub(crate) busy_legs: HashSet<LegId>,
     heap: BinaryHeap<Reverse<(Instant, u64)>>,
     tokens: HashMap<u64, TimerRef>,
     deadlines: HashMap<TimerRef, (Instant, u64)>,
@@ -204,6 +211,8 @@ impl Core {
             registrar: Registrar::new(RegistrarConfig::default()),
             out: HashMap::new(),
             out_branches: HashMap::new(),
+            pike: Pike::default(),
+            busy_legs: HashSet::new(),
             heap: BinaryHeap::new(),
             tokens: HashMap::new(),
             deadlines: HashMap::new(),
@@ -220,6 +229,17 @@ impl Core {
 
     pub(crate) fn poll_event(&mut self) -> Option<CoreEvent> {
         self.events.pop_front()
+    }
+
+    /// What the core holds now (`/health`); connections and registrations are the driver's to
+    /// fill in (it sees the sockets and keeps the registered extensions).
+    pub(crate) fn live(&self) -> SipLive {
+        let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+        SipLive {
+            transactions: n(self.server.len() + self.client.len() + self.out.len()),
+            dialogs: n(self.dialogs.len()),
+            ..SipLive::default()
+        }
     }
 
     #[cfg(test)]

@@ -2,6 +2,12 @@
 //!
 //! No lock is held across `.await`; every channel is bounded. A full new-call channel or
 //! `set_accepting(false)` answers new INVITEs with 503 + Retry-After.
+//!
+//! Leg events are never dropped: of a leg's 32 slots the last `RESERVED_SLOTS` are kept for
+//! the events a leg has at most one of unread at a time (ACK, re-INVITE, ringing, answer, its
+//! end). The only event a peer can repeat without bound, INFO, is refused with 500 +
+//! Retry-After while the call task is that far behind (`Core::busy_legs`), so the phone hears
+//! of it instead of the digit vanishing.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,8 +25,9 @@ use super::api::{
 };
 use super::core::{Core, CoreEvent, NewCall, Peer};
 use super::outgoing::{OutEvent, OutLeg, OutgoingCall, OutgoingInvite};
+use super::pike::RateLimits;
 use super::registrar::CredTable;
-use super::stats::{SipStats, SipStatsSnapshot, inc};
+use super::stats::{SipLive, SipStats, SipStatsSnapshot, inc};
 use super::transaction::Timers;
 use super::transport::{
     ConnCounts, ConnTable, INBOUND_CAPACITY, NetIn, StreamSettings, stream, tcp, tls, udp,
@@ -31,6 +38,10 @@ use super::uas_register::worth_telling;
 const COMMAND_CAPACITY: usize = 1024;
 /// Capacity of one leg's event channel.
 const LEG_EVENTS: usize = 32;
+/// Slots of a leg's channel that only the events it has at most one of unread may use:
+/// `Acked`/`Ringing`, `Answered`, `ReInvite` (the next comes only after this one is answered)
+/// and the last event. Past this, INFOs are refused.
+const RESERVED_SLOTS: usize = 4;
 /// Capacity of the registration-event broadcast (a lagging receiver skips, it never blocks us).
 const REGISTRATION_EVENTS: usize = 1024;
 
@@ -50,6 +61,15 @@ struct Shared {
     creds: watch::Sender<Arc<CredTable>>,
     /// Commands to the SIP task (new outgoing calls).
     cmd_tx: mpsc::Sender<Command>,
+    /// Settings the SIP task applies as they change (rate limits, T1).
+    tuning: watch::Sender<Tuning>,
+}
+
+/// Settings that may change after start.
+#[derive(Debug, Clone, PartialEq)]
+struct Tuning {
+    rate_limits: RateLimits,
+    timers: Timers,
 }
 
 /// Handle to the running SIP endpoint; cheap to clone.
@@ -112,8 +132,14 @@ impl SipEndpoint {
             registrations: broadcast::channel(REGISTRATION_EVENTS).0,
             creds: watch::channel(Arc::new(CredTable::default())).0,
             cmd_tx: cmd_tx.clone(),
+            tuning: watch::channel(Tuning {
+                rate_limits: RateLimits::default(),
+                timers: Timers::default(),
+            })
+            .0,
         });
         let creds_rx = shared.creds.subscribe();
+        let tuning_rx = shared.tuning.subscribe();
         let udp = Arc::new(udp);
         let (net_tx, net_rx) = mpsc::channel(INBOUND_CAPACITY);
         let (calls_tx, calls_rx) = mpsc::channel(cfg.max_pending_calls.max(1));
@@ -150,10 +176,11 @@ impl SipEndpoint {
             legs: HashMap::new(),
             out_legs: HashMap::new(),
             told: HashMap::new(),
+            registered: 0,
             cmd_tx,
             calls_tx,
         };
-        tokio::spawn(driver.run(net_rx, cmd_rx, creds_rx, shutdown));
+        tokio::spawn(driver.run(net_rx, cmd_rx, creds_rx, tuning_rx, shutdown));
         Ok((SipEndpoint { shared }, calls_rx))
     }
 
@@ -189,6 +216,27 @@ impl SipEndpoint {
     /// Current counters.
     pub fn stats(&self) -> SipStatsSnapshot {
         self.shared.stats.snapshot()
+    }
+
+    /// What the SIP layer holds now: transactions, dialogs, connections, registrations.
+    pub fn live(&self) -> SipLive {
+        self.shared.stats.live()
+    }
+
+    /// Per-source limits on new INVITEs and REGISTERs (`[sip.rate_limit]`).
+    pub fn set_rate_limits(&self, limits: RateLimits) {
+        self.shared
+            .tuning
+            .send_modify(|t| t.rate_limits = limits.clone());
+    }
+
+    /// RFC 3261 T1 (500 ms by default; §17.1.1.1 allows a smaller value where the round trip is
+    /// known to be short). Timers A–J and the 2xx give-up time scale with it; T2 and T4 do not.
+    /// Applies to transactions started from now on.
+    pub fn set_timer_t1(&self, t1: std::time::Duration) {
+        self.shared.tuning.send_modify(|t| {
+            t.timers.t1 = t1.clamp(std::time::Duration::from_millis(1), t.timers.t2);
+        });
     }
 
     /// Accept new INVITEs (true) or answer them 503 + Retry-After (false, shutdown drain).
@@ -289,6 +337,8 @@ struct Driver {
     out_legs: HashMap<LegId, mpsc::Sender<OutEvent>>,
     /// The binding each extension's last `RegistrationEvent` carried.
     told: HashMap<String, Binding>,
+    /// Extensions with a binding now (the size of `Shared::bindings`).
+    registered: u64,
     cmd_tx: mpsc::Sender<Command>,
     calls_tx: mpsc::Sender<IncomingCall>,
 }
@@ -299,6 +349,7 @@ impl Driver {
         mut net_rx: mpsc::Receiver<NetIn>,
         mut cmd_rx: mpsc::Receiver<Command>,
         mut creds_rx: watch::Receiver<Arc<CredTable>>,
+        mut tuning_rx: watch::Receiver<Tuning>,
         shutdown: CancellationToken,
     ) {
         loop {
@@ -318,13 +369,46 @@ impl Driver {
                     let table = creds_rx.borrow_and_update().clone();
                     self.core.registrar.set_credentials(table);
                 }
+                Ok(()) = tuning_rx.changed() => {
+                    let t = tuning_rx.borrow_and_update().clone();
+                    self.core.pike.set_limits(t.rate_limits);
+                    self.core.timers = t.timers;
+                }
             }
             self.flush();
+            self.publish_live();
         }
+    }
+
+    /// Stores the live counts for `/health`.
+    fn publish_live(&self) {
+        let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+        self.shared.stats.set_live(SipLive {
+            connections: n(self.conns.len()),
+            registrations: self.registered,
+            ..self.core.live()
+        });
+    }
+
+    /// Forgets legs whose call task has caught up (or that are gone).
+    fn refresh_busy(&mut self) {
+        if self.core.busy_legs.is_empty() {
+            return;
+        }
+        let (legs, out) = (&self.legs, &self.out_legs);
+        self.core.busy_legs.retain(|id| {
+            let room = match (legs.get(id), out.get(id)) {
+                (Some(tx), _) => tx.capacity(),
+                (None, Some(tx)) => tx.capacity(),
+                (None, None) => usize::MAX,
+            };
+            room <= RESERVED_SLOTS
+        });
     }
 
     fn on_net(&mut self, net: NetIn) {
         let now = Instant::now();
+        self.refresh_busy();
         self.core.admit =
             self.shared.accepting.load(Ordering::Relaxed) && self.calls_tx.capacity() > 0;
         match net {
@@ -376,8 +460,10 @@ impl Driver {
                         ev,
                         LegEvent::Bye | LegEvent::Cancelled | LegEvent::Ended { .. }
                     );
-                    if let Some(tx) = self.legs.get(&id) {
-                        deliver(id, tx, ev, last);
+                    if let Some(tx) = self.legs.get(&id)
+                        && deliver(&self.shared.stats, id, tx, ev)
+                    {
+                        self.core.busy_legs.insert(id);
                     }
                     if last {
                         self.legs.remove(&id);
@@ -447,8 +533,10 @@ impl Driver {
 
     fn out_event(&mut self, id: LegId, ev: OutEvent) {
         let last = ev.is_last();
-        if let Some(tx) = self.out_legs.get(&id) {
-            deliver(id, tx, ev, last);
+        if let Some(tx) = self.out_legs.get(&id)
+            && deliver(&self.shared.stats, id, tx, ev)
+        {
+            self.core.busy_legs.insert(id);
         }
         if last {
             self.out_legs.remove(&id);
@@ -471,6 +559,7 @@ impl Driver {
                 Some(b) => map.insert(extension.clone(), b.clone()),
                 None => map.remove(&extension),
             };
+            self.registered = u64::try_from(map.len()).unwrap_or(u64::MAX);
         }
         let told = self.told.get(&extension);
         if !worth_telling(told, binding.as_ref(), Instant::now()) {
@@ -518,26 +607,20 @@ impl Driver {
     }
 }
 
-/// Sends a leg event without waiting. The last free slot is kept for the leg's final event
-/// (BYE, CANCEL, end), so a burst of INFOs can never make a hang-up get lost.
-fn deliver<T>(leg: LegId, tx: &mpsc::Sender<T>, ev: T, last: bool) {
-    if !last && tx.capacity() <= 1 {
-        tracing::warn!(leg, "leg event dropped: the call task is not reading");
-        return;
-    }
-    report_dropped(leg, tx.try_send(ev));
-}
-
-/// A full event channel means a call task is stuck (worth a warning); a closed one only means
-/// the call already ended and no longer listens.
-fn report_dropped<T>(leg: LegId, sent: Result<(), mpsc::error::TrySendError<T>>) {
-    match sent {
+/// Sends a leg event without waiting; true when the leg's call task is now so far behind that
+/// only the reserved slots are left (its INFOs are then refused until it catches up). With that
+/// rule a full channel cannot happen; should it, the loss is counted and logged as the bug it is.
+fn deliver<T>(stats: &SipStats, leg: LegId, tx: &mpsc::Sender<T>, ev: T) -> bool {
+    match tx.try_send(ev) {
         Ok(()) => {}
         Err(mpsc::error::TrySendError::Full(_)) => {
-            tracing::warn!(leg, "leg event dropped: the call task is not reading");
+            inc(&stats.leg_events_lost);
+            tracing::error!(leg, "leg event lost: the call task's channel is full");
         }
         Err(mpsc::error::TrySendError::Closed(_)) => {
+            // The call already ended and no longer listens.
             tracing::debug!(leg, "leg event after the call ended");
         }
     }
+    !tx.is_closed() && tx.capacity() <= RESERVED_SLOTS
 }

@@ -2,8 +2,13 @@
 //!
 //! RFC 3261 §18.3 (Content-Length is mandatory on streams), §7.5 (CRLFs before a start line are
 //! ignored), RFC 5626 §3.5.1 (`CRLFCRLF` ping is answered with a `CRLF` pong).
+//!
+//! The cost is linear in the bytes received: the framer remembers how far it has looked for the
+//! first line's end, the header section's end and the frame's length, so a peer that sends one
+//! byte at a time costs no more than one that sends the message at once. Consumed frames only
+//! move a read offset; the buffer is compacted once per `push`, moving the unconsumed tail only.
 
-use super::message::{find_header_end, parse_start_line};
+use super::message::parse_start_line;
 
 /// One unit cut out of the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,12 +29,56 @@ pub(crate) enum Frame {
     Close,
 }
 
+/// How far the scans of the frame at the front of the buffer have got (offsets from its start).
+#[derive(Debug, Default, Clone, Copy)]
+struct Scan {
+    /// No CRLF starts before this offset (while the first line's end is unknown).
+    line_from: usize,
+    /// The first line's CRLF, once found.
+    line_end: Option<usize>,
+    /// Whether the first line is a start line, once checked.
+    start_line: Option<bool>,
+    /// No CRLFCRLF starts before this offset (while the header end is unknown).
+    head_from: usize,
+    /// Where the CRLFCRLF ending the header section starts, once found.
+    sep: Option<usize>,
+    /// The whole frame's length, once the header section and its Content-Length are known.
+    total: Option<usize>,
+}
+
 /// Cuts SIP messages out of a TCP byte stream.
 #[derive(Debug)]
 pub(crate) struct StreamFramer {
     buf: Vec<u8>,
+    /// Bytes at the front of `buf` already handed out (dropped at the next `push`).
+    start: usize,
     max: usize,
+    /// Body bytes of an oversized message still to be skipped as they arrive.
     skip: usize,
+    scan: Scan,
+    /// Bytes examined or moved so far (a measure of the work done; tests bound it).
+    work: u64,
+}
+
+/// The first `needle` in `hay[from..]`; on a miss, the offset to resume from next time (the
+/// needle may straddle the end). `work` counts the positions compared.
+fn find(hay: &[u8], from: usize, needle: &[u8], work: &mut u64) -> Result<usize, usize> {
+    let from = from.min(hay.len());
+    let found = hay[from..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| from + p);
+    match found {
+        Some(at) => {
+            *work += (at - from + 1) as u64;
+            Ok(at)
+        }
+        None => {
+            let resume = hay.len().saturating_sub(needle.len() - 1).max(from);
+            *work += (resume - from) as u64;
+            Err(resume)
+        }
+    }
 }
 
 fn content_length(head: &[u8]) -> Option<usize> {
@@ -43,117 +92,201 @@ fn content_length(head: &[u8]) -> Option<usize> {
     })
 }
 
+fn is_start_line(line: &[u8]) -> bool {
+    std::str::from_utf8(line)
+        .ok()
+        .and_then(parse_start_line)
+        .is_some()
+}
+
 impl StreamFramer {
     pub(crate) fn new(max: usize) -> Self {
         Self {
             buf: Vec::new(),
+            start: 0,
             max,
             skip: 0,
+            scan: Scan::default(),
+            work: 0,
         }
+    }
+
+    /// Bytes examined or moved since the framer was made (linear in the bytes pushed).
+    #[cfg(test)]
+    pub(crate) fn work(&self) -> u64 {
+        self.work
     }
 
     /// Appends bytes read from the socket.
     pub(crate) fn push(&mut self, data: &[u8]) {
+        if self.start > 0 {
+            self.work += (self.buf.len() - self.start) as u64;
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         let skipped = self.skip.min(data.len());
         self.skip -= skipped;
         self.buf.extend_from_slice(&data[skipped..]);
     }
 
+    fn data(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// Hands out the first `n` bytes of the frame and starts scanning the next one.
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        let n = n.min(self.buf.len() - self.start);
+        let out = self.buf[self.start..self.start + n].to_vec();
+        self.drop_front(n);
+        out
+    }
+
+    fn drop_front(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.buf.len());
+        self.scan = Scan::default();
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+    }
+
+    /// The first line's CRLF, resuming the scan where the last call stopped.
+    fn line_end(&mut self) -> Option<usize> {
+        if self.scan.line_end.is_none() {
+            let (from, mut work) = (self.scan.line_from, 0);
+            match find(&self.buf[self.start..], from, b"\r\n", &mut work) {
+                Ok(at) => self.scan.line_end = Some(at),
+                Err(resume) => self.scan.line_from = resume,
+            }
+            self.work += work;
+        }
+        self.scan.line_end
+    }
+
+    /// The header section's CRLFCRLF, resuming the scan where the last call stopped.
+    fn header_end(&mut self) -> Option<usize> {
+        if self.scan.sep.is_none() {
+            let (from, mut work) = (self.scan.head_from, 0);
+            match find(&self.buf[self.start..], from, b"\r\n\r\n", &mut work) {
+                Ok(at) => self.scan.sep = Some(at),
+                Err(resume) => self.scan.head_from = resume,
+            }
+            self.work += work;
+        }
+        self.scan.sep
+    }
+
     /// The next frame, or `None` when more bytes are needed.
     pub(crate) fn next_frame(&mut self) -> Option<Frame> {
         loop {
-            if self.buf.starts_with(b"\r\n\r\n") {
-                self.buf.drain(..4);
-                return Some(Frame::Ping);
+            if let Some(total) = self.scan.total {
+                // Header section known: only the body is awaited.
+                return (self.data().len() >= total).then(|| Frame::Message(self.take(total)));
             }
-            if self.buf.starts_with(b"\r\n") {
-                if self.buf.len() < 4 && self.buf.len() > 2 && self.buf[2] == b'\r' {
-                    return None; // maybe the start of a ping
+            if self.scan.line_end.is_none() {
+                let data = self.data();
+                if data.starts_with(b"\r\n\r\n") {
+                    self.drop_front(4);
+                    return Some(Frame::Ping);
                 }
-                if self.buf.len() == 2 {
-                    return None;
+                if data.starts_with(b"\r\n") {
+                    if data.len() == 2 || (data.len() == 3 && data[2] == b'\r') {
+                        return None; // maybe the start of a ping
+                    }
+                    self.drop_front(2);
+                    continue;
                 }
-                self.buf.drain(..2);
-                continue;
             }
-            let Some(line_end) = self.buf.windows(2).position(|w| w == b"\r\n") else {
-                return (self.buf.len() > self.max).then(|| {
-                    self.buf.clear();
-                    Frame::Close
-                });
+            let Some(line_end) = self.line_end() else {
+                if self.data().len() > self.max {
+                    self.drop_front(self.data().len());
+                    return Some(Frame::Close);
+                }
+                return None;
             };
-            let sip_line = std::str::from_utf8(&self.buf[..line_end])
-                .ok()
-                .and_then(parse_start_line)
-                .is_some();
-            if !sip_line {
+            let start_line = match self.scan.start_line {
+                Some(s) => s,
+                None => {
+                    self.work += line_end as u64;
+                    let s = is_start_line(&self.data()[..line_end]);
+                    self.scan.start_line = Some(s);
+                    s
+                }
+            };
+            if !start_line {
                 return self.not_a_start_line(line_end);
             }
-            let Some(sep) = find_header_end(&self.buf) else {
-                if self.buf.len() > self.max {
-                    let head = std::mem::take(&mut self.buf);
-                    return Some(Frame::TooLarge { head, close: true });
+            let Some(sep) = self.header_end() else {
+                if self.data().len() > self.max {
+                    let n = self.data().len();
+                    return Some(Frame::TooLarge {
+                        head: self.take(n),
+                        close: true,
+                    });
                 }
                 return None;
             };
             let head_len = sep + 4;
-            let Some(body_len) = content_length(&self.buf[..head_len]) else {
-                let head: Vec<u8> = self.buf.drain(..head_len).collect();
-                return Some(Frame::MissingLength(head));
+            self.work += head_len as u64;
+            let Some(body_len) = content_length(&self.data()[..head_len]) else {
+                return Some(Frame::MissingLength(self.take(head_len)));
             };
             let total = head_len.saturating_add(body_len);
             if total > self.max {
-                let head: Vec<u8> = self.buf.drain(..head_len).collect();
-                let have = body_len.min(self.buf.len());
-                self.buf.drain(..have);
+                let head = self.take(head_len);
+                let have = body_len.min(self.data().len());
+                self.drop_front(have);
                 self.skip = body_len - have;
                 return Some(Frame::TooLarge { head, close: false });
             }
-            if self.buf.len() < total {
-                return None;
-            }
-            return Some(Frame::Message(self.buf.drain(..total).collect()));
+            self.scan.total = Some(total);
         }
     }
-}
 
-impl StreamFramer {
-    /// The buffer does not begin with a start line. If a later line of the same header section
+    /// The frame does not begin with a start line. If a later line of the same header section
     /// is one, the bytes before it are garbage. Otherwise, with a Content-Length the framing is
     /// intact and the message goes to the core (which answers 400 when it can); without one the
-    /// first line is dropped and we resynchronise line by line.
+    /// lines scanned are dropped and we resynchronise on what follows. Every byte scanned here
+    /// is either dropped or remembered as part of a frame whose length is known, so nothing is
+    /// scanned twice.
     fn not_a_start_line(&mut self, line_end: usize) -> Option<Frame> {
-        let sep = find_header_end(&self.buf);
-        let scan_end = sep.unwrap_or(self.buf.len());
+        let sep = self.header_end();
+        let data = &self.buf[self.start..];
+        // Header lines end at or before the CRLF that begins the CRLFCRLF.
+        let limit = sep.map_or(data.len(), |s| s + 2);
         let mut pos = line_end + 2;
-        while pos < scan_end {
-            let rest = &self.buf[pos..scan_end];
-            let len = rest
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .unwrap_or(rest.len());
-            let is_start = std::str::from_utf8(&rest[..len])
-                .ok()
-                .and_then(parse_start_line)
-                .is_some();
-            if is_start {
-                self.buf.drain(..pos);
-                return Some(Frame::Garbage);
+        let mut work = 0;
+        let mut found = None;
+        while pos < limit {
+            let Ok(end) = find(&data[..limit], pos, b"\r\n", &mut work) else {
+                break;
+            };
+            if is_start_line(&data[pos..end]) {
+                found = Some(pos);
+                break;
             }
-            pos += len + 2;
+            pos = end + 2;
         }
-        if let Some(sep) = sep
-            && let Some(body_len) = content_length(&self.buf[..sep + 4])
-        {
-            let total = (sep + 4).saturating_add(body_len);
+        self.work += work;
+        if let Some(at) = found {
+            self.drop_front(at);
+            return Some(Frame::Garbage);
+        }
+        let Some(sep) = sep else {
+            // The complete lines so far are none of them a start line: drop them.
+            self.drop_front(pos.min(self.data().len()));
+            return Some(Frame::Garbage);
+        };
+        let head_len = sep + 4;
+        self.work += head_len as u64;
+        if let Some(body_len) = content_length(&self.data()[..head_len]) {
+            let total = head_len.saturating_add(body_len);
             if total <= self.max {
-                if self.buf.len() < total {
-                    return None;
-                }
-                return Some(Frame::Message(self.buf.drain(..total).collect()));
+                self.scan.total = Some(total);
+                return self.next_frame();
             }
         }
-        self.buf.drain(..line_end + 2);
+        self.drop_front(head_len);
         Some(Frame::Garbage)
     }
 }
@@ -191,6 +324,12 @@ mod tests {
             all(&mut f),
             vec![Frame::Garbage, Frame::Message(OPT.to_vec())]
         );
+        // The same garbage on its own is dropped as soon as its lines are complete.
+        let mut g = StreamFramer::new(65_535);
+        g.push(b"hello world\r\n\x00\x01junk\r\n");
+        assert_eq!(all(&mut g), vec![Frame::Garbage]);
+        g.push(OPT);
+        assert_eq!(all(&mut g), vec![Frame::Message(OPT.to_vec())]);
     }
 
     #[test]
@@ -203,6 +342,12 @@ mod tests {
             all(&mut f),
             vec![Frame::Message(bad.to_vec()), Frame::Message(OPT.to_vec())]
         );
+        // Its body may arrive later.
+        let mut g = StreamFramer::new(65_535);
+        g.push(&bad[..bad.len() - 2]);
+        assert_eq!(all(&mut g), vec![]);
+        g.push(&bad[bad.len() - 2..]);
+        assert_eq!(all(&mut g), vec![Frame::Message(bad.to_vec())]);
     }
 
     #[test]
@@ -236,5 +381,90 @@ mod tests {
             g.next_frame(),
             Some(Frame::TooLarge { close: true, .. })
         ));
+    }
+
+    /// An INVITE of about `size` bytes: many header lines, then a body.
+    fn big_invite(size: usize) -> Vec<u8> {
+        let body = "v=0\r\n".repeat(20);
+        let mut head = String::from(
+            "INVITE sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bKbig\r\n",
+        );
+        let mut n = 0;
+        while head.len() + body.len() + 64 < size {
+            head.push_str(&format!("X-Pad-{n}: {}\r\n", "p".repeat(40)));
+            n += 1;
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        head.into_bytes()
+    }
+
+    /// Regression (issue 11): a header section fed one byte at a time was rescanned from its
+    /// start on every read, so a 60 KB message cost ~1.8·10⁹ byte comparisons. The work is
+    /// now linear: a small constant times the bytes received.
+    #[test]
+    fn a_message_fed_a_byte_at_a_time_costs_linear_work() {
+        let msg = big_invite(60_000);
+        assert!(msg.len() > 59_000 && msg.len() < 65_535);
+        let mut f = StreamFramer::new(65_535);
+        let mut frames = Vec::new();
+        for b in &msg {
+            f.push(std::slice::from_ref(b));
+            frames.extend(all(&mut f));
+        }
+        assert_eq!(frames, vec![Frame::Message(msg.clone())]);
+        let n = msg.len() as u64;
+        assert!(f.work() <= 4 * n, "work {} for {n} bytes", f.work());
+        // The same bytes in one read cost the same order of work.
+        let mut g = StreamFramer::new(65_535);
+        g.push(&msg);
+        assert_eq!(all(&mut g), vec![Frame::Message(msg)]);
+        assert!(g.work() <= 4 * n, "work {} for {n} bytes", g.work());
+    }
+
+    /// Many messages and many garbage lines in one read: each byte is looked at a bounded
+    /// number of times (no rescans after each frame, no memmove of the rest per frame).
+    #[test]
+    fn many_frames_and_garbage_lines_in_one_read_cost_linear_work() {
+        let mut stream = Vec::new();
+        for _ in 0..2000 {
+            stream.extend_from_slice(OPT);
+        }
+        let mut f = StreamFramer::new(1 << 20);
+        f.push(&stream);
+        let frames = all(&mut f);
+        assert_eq!(frames.len(), 2000);
+        assert!(frames.iter().all(|fr| *fr == Frame::Message(OPT.to_vec())));
+        let n = stream.len() as u64;
+        assert!(f.work() <= 6 * n, "work {} for {n} bytes", f.work());
+
+        let mut junk = b"x\r\n".repeat(20_000);
+        junk.extend_from_slice(OPT);
+        let mut g = StreamFramer::new(65_535);
+        g.push(&junk);
+        let frames = all(&mut g);
+        assert_eq!(frames.last(), Some(&Frame::Message(OPT.to_vec())));
+        assert!(
+            frames[..frames.len() - 1]
+                .iter()
+                .all(|fr| *fr == Frame::Garbage)
+        );
+        let n = junk.len() as u64;
+        assert!(g.work() <= 6 * n, "work {} for {n} bytes", g.work());
+    }
+
+    /// A garbage line fed a byte at a time is also scanned once.
+    #[test]
+    fn a_long_garbage_line_fed_a_byte_at_a_time_costs_linear_work() {
+        let mut line = vec![b'z'; 30_000];
+        line.extend_from_slice(b"\r\n");
+        let mut f = StreamFramer::new(65_535);
+        let mut frames = Vec::new();
+        for b in line.iter().chain(OPT) {
+            f.push(std::slice::from_ref(b));
+            frames.extend(all(&mut f));
+        }
+        assert_eq!(frames, vec![Frame::Garbage, Frame::Message(OPT.to_vec())]);
+        let n = (line.len() + OPT.len()) as u64;
+        assert!(f.work() <= 4 * n, "work {} for {n} bytes", f.work());
     }
 }

@@ -258,7 +258,17 @@ impl Core {
         }
     }
 
+    /// Answers a re-INVITE the application has not answered yet with 487: the dialog is ending
+    /// (RFC 3261 §15.1.2). Its transaction then runs to its end (ACK and Timer I, or Timer H).
+    pub(crate) fn terminate_reinvite(&mut self, now: Instant, id: LegId) {
+        let Some((_, key, msg)) = self.legs.get_mut(&id).and_then(|l| l.reinvite.take()) else {
+            return;
+        };
+        self.respond_in(now, &key, &msg, &ResponseSpec::new(487));
+    }
+
     pub(crate) fn send_bye(&mut self, now: Instant, id: LegId) {
+        self.terminate_reinvite(now, id);
         let ua = self.ua.clone();
         let timers = self.timers;
         let Some(leg) = self.legs.get_mut(&id) else {
@@ -286,7 +296,8 @@ impl Core {
     }
 
     /// Our BYE got its answer (or timed out).
-    pub(crate) fn bye_done(&mut self, _now: Instant, id: LegId) {
+    pub(crate) fn bye_done(&mut self, now: Instant, id: LegId) {
+        self.terminate_reinvite(now, id);
         self.end_leg(
             id,
             Some(LegEvent::Ended {

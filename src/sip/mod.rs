@@ -1,6 +1,7 @@
 //! SIP layer (RFC 3261 over UDP, TCP and TLS): the only place that knows rsipstack.
 //!
 //! Sans-IO cores: `message` (parsed view over `rsipstack::rsip`), `validate`, `build`, `framing`,
+//! `pike` (per-source INVITE/REGISTER rates),
 //! `transaction/` (§17), `dialog` (§12), `core` + `uas` (method behaviour, call legs).
 //! I/O: `transport/` (UDP socket, TCP and TLS listeners, connection caps and deadlines) and
 //! `endpoint` (the one task that owns all transaction and dialog state). See docs/sip.md and
@@ -18,6 +19,7 @@ mod limiter;
 mod message;
 mod nonce_counts;
 mod outgoing;
+mod pike;
 mod registrar;
 mod stats;
 mod transaction;
@@ -28,7 +30,11 @@ mod uas_register;
 mod validate;
 
 #[cfg(test)]
+mod core_leak_tests;
+#[cfg(test)]
 mod core_tests;
+#[cfg(test)]
+mod endpoint_busy_tests;
 #[cfg(test)]
 mod endpoint_tests;
 #[cfg(test)]
@@ -53,5 +59,6 @@ pub use api::{
 pub use auth::{ha1_md5, ha1_sha256};
 pub use endpoint::SipEndpoint;
 pub use outgoing::{OutEvent, OutLeg, OutgoingCall, OutgoingInvite};
-pub use stats::SipStatsSnapshot;
+pub use pike::{Cidr, CidrError, RateLimits};
+pub use stats::{SipLive, SipStatsSnapshot};
 pub use transport::{ConnCounts, ConnLimits, StreamSettings};

@@ -1,4 +1,5 @@
-//! SIP counters (atomics, shared between the driver and readers of `SipEndpoint::stats`).
+//! SIP counters and live gauges (atomics, shared between the driver and readers of
+//! `SipEndpoint::stats` and `SipEndpoint::live`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -15,6 +16,18 @@ pub(crate) struct SipStats {
     pub(crate) calls: AtomicU64,
     pub(crate) registrations: AtomicU64,
     pub(crate) auth_failures: AtomicU64,
+    pub(crate) rate_limited_invite: AtomicU64,
+    pub(crate) rate_limited_register: AtomicU64,
+    pub(crate) rate_dropped_invite: AtomicU64,
+    pub(crate) rate_dropped_register: AtomicU64,
+    pub(crate) info_refused_busy: AtomicU64,
+    pub(crate) leg_events_lost: AtomicU64,
+    /// Live counts, stored by the SIP task after every turn of its loop.
+    pub(crate) live_transactions: AtomicU64,
+    pub(crate) live_dialogs: AtomicU64,
+    /// TCP (and TLS) connections the SIP task has open; a transport may also keep it itself.
+    pub(crate) live_connections: AtomicU64,
+    pub(crate) live_registrations: AtomicU64,
 }
 
 /// A point-in-time copy of the SIP counters.
@@ -40,6 +53,31 @@ pub struct SipStatsSnapshot {
     pub registrations: u64,
     /// REGISTERs refused for authentication (401 challenges and 403 blocks).
     pub auth_failures: u64,
+    /// New INVITEs over their source's rate, answered 503 (`[sip.rate_limit]`).
+    pub rate_limited_invite: u64,
+    /// REGISTERs over their source's rate, answered 503.
+    pub rate_limited_register: u64,
+    /// New INVITEs over their source's rate for a while, dropped without an answer.
+    pub rate_dropped_invite: u64,
+    /// REGISTERs over their source's rate for a while, dropped without an answer.
+    pub rate_dropped_register: u64,
+    /// INFOs answered 500 + Retry-After because their call task was not keeping up.
+    pub info_refused_busy: u64,
+    /// Leg events that could not be queued for a call task (a bug if ever non-zero).
+    pub leg_events_lost: u64,
+}
+
+/// What the SIP layer holds right now (`/health`): every count returns to zero when idle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SipLive {
+    /// Server and client transactions (INVITE and non-INVITE), outgoing INVITEs included.
+    pub transactions: u64,
+    /// Dialogs (early and confirmed), inbound and outgoing.
+    pub dialogs: u64,
+    /// Open TCP/TLS connections.
+    pub connections: u64,
+    /// Extensions with at least one registered binding.
+    pub registrations: u64,
 }
 
 pub(crate) fn inc(counter: &AtomicU64) {
@@ -60,6 +98,31 @@ impl SipStats {
             calls: g(&self.calls),
             registrations: g(&self.registrations),
             auth_failures: g(&self.auth_failures),
+            rate_limited_invite: g(&self.rate_limited_invite),
+            rate_limited_register: g(&self.rate_limited_register),
+            rate_dropped_invite: g(&self.rate_dropped_invite),
+            rate_dropped_register: g(&self.rate_dropped_register),
+            info_refused_busy: g(&self.info_refused_busy),
+            leg_events_lost: g(&self.leg_events_lost),
         }
+    }
+
+    pub(crate) fn live(&self) -> SipLive {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        SipLive {
+            transactions: g(&self.live_transactions),
+            dialogs: g(&self.live_dialogs),
+            connections: g(&self.live_connections),
+            registrations: g(&self.live_registrations),
+        }
+    }
+
+    /// Stores the live counts (the SIP task, after each turn).
+    pub(crate) fn set_live(&self, live: SipLive) {
+        let s = |c: &AtomicU64, v: u64| c.store(v, Ordering::Relaxed);
+        s(&self.live_transactions, live.transactions);
+        s(&self.live_dialogs, live.dialogs);
+        s(&self.live_connections, live.connections);
+        s(&self.live_registrations, live.registrations);
     }
 }

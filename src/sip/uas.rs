@@ -12,6 +12,7 @@ use super::core::{Core, CoreEvent, NewCall, Peer, ServerEntry, ServerTx, TimerRe
 use super::dialog::{CseqCheck, Dialog, DialogKey};
 use super::leg::{Leg, Phase};
 use super::message::{Method, SipMsg, StartLine};
+use super::pike::{Kind, Verdict};
 use super::stats::inc;
 use super::transaction::invite_server::{InviteServerTx, IstInput};
 use super::transaction::non_invite_server::{NistInput, NonInviteServerTx};
@@ -121,6 +122,16 @@ impl Core {
         if let Some(dkey) = DialogKey::of_request(&msg) {
             return self.on_in_dialog(now, &peer, msg, method, key, dkey);
         }
+        let limited = match method {
+            Method::Invite => Some(Kind::Invite),
+            Method::Register => Some(Kind::Register),
+            _ => None,
+        };
+        if let Some(kind) = limited
+            && self.rate_limited(now, &peer, &msg, kind)
+        {
+            return;
+        }
         let spec = match method {
             Method::Invite if !self.admit => {
                 let mut s = ResponseSpec::new(503);
@@ -140,6 +151,34 @@ impl Core {
             ..spec
         };
         self.reply_new(now, &peer, &key, &msg, spec);
+    }
+
+    /// Per-source rate limits (`pike`): true when the request was answered 503 or dropped. The
+    /// answer is stateless: a source over its limit makes us keep nothing.
+    fn rate_limited(&mut self, now: Instant, peer: &Peer, msg: &SipMsg, kind: Kind) -> bool {
+        let (refused, dropped) = match kind {
+            Kind::Invite => (
+                &self.stats.rate_limited_invite,
+                &self.stats.rate_dropped_invite,
+            ),
+            Kind::Register => (
+                &self.stats.rate_limited_register,
+                &self.stats.rate_dropped_register,
+            ),
+        };
+        match self.pike.check(now, peer.addr().ip(), kind) {
+            Verdict::Pass => false,
+            Verdict::Drop => {
+                inc(dropped);
+                true
+            }
+            Verdict::Refuse { retry_after } => {
+                inc(refused);
+                let extra = vec![("Retry-After", retry_after.to_string())];
+                self.reply_stateless(peer, msg, 503, "Service Unavailable", extra);
+                true
+            }
+        }
     }
 
     fn new_call(&mut self, now: Instant, peer: Peer, local: SocketAddr, msg: SipMsg, key: TxKey) {
@@ -240,6 +279,8 @@ impl Core {
         match method {
             Method::Bye => {
                 self.reply_new(now, peer, &key, &msg, ResponseSpec::new(200));
+                // RFC 3261 §15.1.2: a pending re-INVITE still gets its answer (487).
+                self.terminate_reinvite(now, id);
                 if phase == Phase::Early {
                     // RFC 3261 §15.1.2: answer the pending INVITE with 487.
                     self.final_to_invite(now, id, 487, None);
@@ -247,6 +288,14 @@ impl Core {
                 if phase != Phase::Terminating {
                     self.end_leg(id, Some(LegEvent::Bye));
                 }
+            }
+            Method::Info if !msg.body.is_empty() && self.busy_legs.contains(&id) => {
+                // The call task is behind on its events: refuse rather than lose the digit
+                // (the phone may retry), and keep the last slots for BYE, re-INVITE and ACK.
+                inc(&self.stats.info_refused_busy);
+                let mut spec = ResponseSpec::new(500);
+                spec.extra.push(("Retry-After", "1".into()));
+                self.reply_new(now, peer, &key, &msg, spec);
             }
             Method::Info => {
                 let ctype = content_type(&msg);

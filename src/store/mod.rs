@@ -52,7 +52,7 @@ pub use intakes::{IntakeRecord, IntakeStatus, NewIntake, search_text};
 pub use my_calls::{AnsweredCall, CallIntake};
 pub use notes::{NoteKind, NoteRow};
 pub use quality::{QualitySample, QualitySource};
-pub use queue::{CallbackRow, NewCallback, NewVoiceMessage, OfferResult};
+pub use queue::{CallbackInsert, CallbackRow, NewCallback, NewVoiceMessage, OfferResult};
 pub use reports::{
     AgentFigures, Cell, Date, DayReport, ExportTable, MAX_REPORT_DAYS, QueueFigures, ReportRange,
     Zone,

@@ -219,6 +219,68 @@ impl Store {
         Ok(id)
     }
 
+    /// Stores a callback request unless the number already has one open (pending, offered or
+    /// connected): one open callback per number (issue 11). One statement, so two requests at
+    /// the same moment cannot both pass on SQLite's single writer.
+    pub async fn insert_callback_once(
+        &self,
+        cb: &NewCallback,
+    ) -> Result<CallbackInsert, StoreError> {
+        const OP: &str = "insert_callback_once";
+        let id = format!("cb-{:016x}", rand::random::<u64>());
+        let inserted = sqlx::query(
+            "INSERT INTO callbacks (id, call_id, intake_id, number, contact, category, priority, \
+             queued_at, requested_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
+             WHERE NOT EXISTS (SELECT 1 FROM callbacks WHERE number = $10 \
+             AND status IN ('pending', 'offered', 'connected'))",
+        )
+        .bind(id.as_str())
+        .bind(cb.call_id.as_ref().map(CallId::as_str))
+        .bind(cb.intake_id.as_ref().map(IntakeId::as_str))
+        .bind(cb.number.as_str())
+        .bind(cb.contact.as_deref())
+        .bind(cb.category.as_str())
+        .bind(cb.priority.map(|p| i64::from(p.get())))
+        .bind(cb.queued_at)
+        .bind(cb.requested_at)
+        .bind(cb.number.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::query(OP))?
+        .rows_affected();
+        if inserted > 0 {
+            return Ok(CallbackInsert::Stored(id));
+        }
+        let row = sqlx::query(
+            "SELECT id FROM callbacks WHERE number = $1 \
+             AND status IN ('pending', 'offered', 'connected') ORDER BY requested_at LIMIT 1",
+        )
+        .bind(cb.number.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::query(OP))?;
+        match row {
+            Some(r) => Ok(CallbackInsert::AlreadyOpen(get(&r, "id", OP)?)),
+            // Closed in between: the number may have its new one.
+            None => self.insert_callback(cb).await.map(CallbackInsert::Stored),
+        }
+    }
+
+    /// Voice messages left from calls of `number` since `since` (epoch ms).
+    pub async fn voice_messages_from(&self, number: &str, since: i64) -> Result<i64, StoreError> {
+        const OP: &str = "voice_messages_from";
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM voice_messages v JOIN calls c ON c.id = v.call_id \
+             WHERE c.caller = $1 AND v.created_at >= $2",
+        )
+        .bind(number)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::query(OP))?;
+        get(&row, "n", OP)
+    }
+
     /// Callbacks not yet done, oldest place first (re-queued at start).
     pub async fn open_callbacks(&self) -> Result<Vec<CallbackRow>, StoreError> {
         const OP: &str = "open_callbacks";
@@ -290,6 +352,15 @@ impl Store {
     }
 }
 
+/// What `insert_callback_once` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackInsert {
+    /// Stored with this id.
+    Stored(String),
+    /// The number already has this callback open; nothing was stored.
+    AlreadyOpen(String),
+}
+
 fn callback_from_row(r: &AnyRow, op: &'static str) -> Result<CallbackRow, StoreError> {
     Ok(CallbackRow {
         id: get(r, "id", op)?,
@@ -304,3 +375,7 @@ fn callback_from_row(r: &AnyRow, op: &'static str) -> Result<CallbackRow, StoreE
         attempts: get(r, "attempts", op)?,
     })
 }
+
+#[cfg(test)]
+#[path = "queue_bounds_tests.rs"]
+mod bounds_tests;

@@ -2,7 +2,10 @@
 //!
 //! baresip advertises a non-loopback interface address in its SDP, so both run in a private
 //! network namespace (`unshare -n`) holding only `lo` and a veth pair that leads nowhere:
-//! nothing can leave the machine. The database is a SQLite file the test reads from outside.
+//! nothing can leave the machine. The server listens on that address (`SERVER_IP`), so
+//! baresip's RTP comes from the address its SDP names, as on a real network (strict RTP accepts
+//! only that: docs/media-security.md). The database is a SQLite file the test reads from
+//! outside.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -11,6 +14,9 @@ use std::time::Duration;
 use sqlx::{AnyPool, Row};
 
 use crate::helpers::{prompts_dir, tool, wait_for, within};
+
+/// The namespace's veth address: baresip's SDP address, and where the server listens.
+const SERVER_IP: &str = "10.254.0.1";
 
 /// Writes baresip's config dir: no sound card (aufile silence in, /dev/null out), one account.
 fn baresip_config(dir: &std::path::Path) {
@@ -60,7 +66,7 @@ async fn start_server_in_netns(db_url: &str) -> (Reaped, u16) {
         .args(["-n", "sh", "-c", setup, env!("CARGO_BIN_EXE_firstline")])
         .args([
             "--sip-listen",
-            "127.0.0.1:0",
+            &format!("{SERVER_IP}:0"),
             "--http-listen",
             "127.0.0.1:0",
         ])
@@ -127,7 +133,7 @@ async fn baresip_caller_presses_digits_and_an_intake_is_stored() {
         let mut keys = phone.stdin.take().expect("piped stdin");
         let phone = Reaped(phone);
         tokio::time::sleep(Duration::from_millis(500)).await; // baresip reads stdin once ready
-        keys.write_all(format!("/dial sip:hotline@127.0.0.1:{port}\n").as_bytes())
+        keys.write_all(format!("/dial sip:hotline@{SERVER_IP}:{port}\n").as_bytes())
             .unwrap();
 
         let pool = AnyPool::connect(&db_url).await.unwrap();

@@ -1,8 +1,10 @@
 //! The agent leg: ringing the agent's registered phone when the queue offers the caller, the
-//! answer (or not), and the bridge that relays RTP both ways (transcoding where the legs differ).
+//! answer (or not), and the bridge that relays RTP both ways (transcoding where the legs differ),
+//! with the same strict RTP as the caller's leg (`media::strict`).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
 
 use tokio::net::UdpSocket;
 
@@ -17,6 +19,7 @@ use crate::media::g711::G711;
 use crate::media::relay::{LegFormat, Relayed, RtpRelay};
 use crate::media::rtp::RtpPacket;
 use crate::media::sdp::{self, SessionOffer};
+use crate::media::strict::{DropReason, StrictConfig, StrictRtp, Verdict};
 use crate::sip::{OutEvent, OutLeg, OutgoingInvite};
 use crate::store::{OfferResult, Outcome, now_ms};
 
@@ -38,12 +41,12 @@ pub(super) struct AgentCall {
     on_call: Option<OnCallGuard>,
     /// The phone's leg has ended (BYE, failure): nothing more to send it.
     gone: bool,
-    /// Where the SDP says the phone wants RTP, and where it really comes from.
-    remote: Option<SocketAddr>,
-    latched: Option<SocketAddr>,
+    /// Which source is the phone's media and where ours goes: the address of its answer,
+    /// confirmed by its 2xx.
+    strict: StrictRtp,
     /// When the phone's RTP last arrived (from the answer on): a phone that vanished without BYE
     /// must not keep the caller bridged to silence.
-    pub(super) last_rx: std::time::Instant,
+    pub(super) last_rx: Instant,
     to_agent: Option<RtpRelay>,
     to_caller: Option<RtpRelay>,
     out: Vec<u8>,
@@ -55,7 +58,9 @@ impl AgentCall {
         agent: AgentId,
         leg: Option<OutLeg>,
         browser: Option<BrowserLeg>,
+        strict: StrictConfig,
     ) -> AgentCall {
+        let now = Instant::now();
         AgentCall {
             offer,
             agent,
@@ -64,9 +69,8 @@ impl AgentCall {
             bridged: false,
             on_call: None,
             gone: false,
-            remote: None,
-            latched: None,
-            last_rx: std::time::Instant::now(),
+            strict: StrictRtp::new(strict, None, now),
+            last_rx: now,
             to_agent: None,
             to_caller: None,
             out: Vec::with_capacity(200),
@@ -92,12 +96,13 @@ impl AgentCall {
         socket: &UdpSocket,
         caller: G711,
     ) {
+        let now = Instant::now();
         if let Some(b) = self.browser.as_mut() {
-            b.relay_to_browser(std::time::Instant::now(), packet, caller);
+            b.relay_to_browser(now, packet, caller);
             b.transmit(socket);
             return;
         }
-        let (Some(relay), Some(to)) = (self.to_agent.as_mut(), self.latched.or(self.remote)) else {
+        let (Some(relay), Some(to)) = (self.to_agent.as_mut(), self.strict.destination(now)) else {
             return;
         };
         self.out.clear();
@@ -118,31 +123,31 @@ impl AgentCall {
         caller: &MediaLeg,
     ) {
         let Ok(packet) = RtpPacket::parse(data) else {
-            ctx.stats.count_rtp_malformed();
+            ctx.stats.count_rtp_drop(DropReason::Malformed);
             return;
         };
-        // Nothing is relayed (or latched onto) before the phone answered, and only the
-        // negotiated payload types count: a stray datagram cannot capture the leg.
-        let Some(relay) = self
-            .to_caller
-            .as_mut()
-            .filter(|r| r.accepts(packet.payload_type))
-        else {
-            ctx.stats.count_rtp_ignored();
+        // Nothing is relayed before the phone answered, only the negotiated payload types
+        // count, and only from the phone's source: a stray datagram cannot capture the leg.
+        let Some(relay) = self.to_caller.as_mut() else {
+            ctx.stats.count_rtp_drop(DropReason::BeforeAnswer);
             return;
         };
-        match self.latched {
-            Some(src) if src != from => {
-                ctx.stats.count_rtp_ignored();
-                return;
+        let now = Instant::now();
+        if !relay.accepts(packet.payload_type) {
+            if self.strict.heard(now, from) {
+                self.last_rx = now;
             }
-            Some(_) => {}
-            None => self.latched = Some(from),
+            ctx.stats.count_rtp_drop(DropReason::PayloadType);
+            return;
         }
-        self.last_rx = std::time::Instant::now();
+        if let Verdict::Drop(reason) = self.strict.on_packet(now, from, &packet.header()) {
+            ctx.stats.count_rtp_drop(reason);
+            return;
+        }
+        self.last_rx = now;
         self.out.clear();
         if relay.relay(&packet, &mut self.out) != Relayed::Dropped {
-            caller.send_raw(&self.out);
+            caller.send_raw(now, &self.out);
         }
     }
 }
@@ -207,7 +212,8 @@ impl Session {
         match sent {
             Ok(call) => {
                 tracing::info!(%agent, %offer, "ringing agent");
-                self.agent = Some(AgentCall::new(offer, agent, Some(call.leg), None));
+                let strict = self.ctx.rtp;
+                self.agent = Some(AgentCall::new(offer, agent, Some(call.leg), None, strict));
                 self.agent_events = Some(call.events);
                 self.agent_socket = Some(socket);
             }
@@ -224,7 +230,8 @@ impl Session {
         self.offer_rings(&agent, true).await;
         tracing::info!(%agent, %offer, "ringing agent's browser");
         let browser = self.ring_browser(registration, rx);
-        self.agent = Some(AgentCall::new(offer, agent, None, Some(browser)));
+        let strict = self.ctx.rtp;
+        self.agent = Some(AgentCall::new(offer, agent, None, Some(browser), strict));
     }
 
     /// The offer rings (`ringing`: the screen-pop moment, `call_offered`) and is recorded.
@@ -405,8 +412,11 @@ impl Session {
         let caller_format = self.media.format();
         let (ssrc, seq, ts) = self.media.stream_position();
         if let Some(a) = self.agent.as_mut() {
-            a.last_rx = std::time::Instant::now();
-            a.remote = answer.remote;
+            let now = Instant::now();
+            a.last_rx = now;
+            // The phone's 2xx confirms its leg (we ACK it); its SDP names its media address.
+            a.strict.on_sdp(now, answer.remote);
+            a.strict.confirm(now);
             a.to_agent = Some(RtpRelay::new(
                 caller_format,
                 agent_format,
@@ -501,8 +511,7 @@ impl Session {
             SessionOffer::parse(o).and_then(|o| sdp::negotiate(&o, &[G711::Pcmu, G711::Pcma]))
         }) {
             Some(Ok(answer)) => {
-                a.remote = answer.remote;
-                a.latched = None;
+                a.strict.on_sdp(Instant::now(), answer.remote);
                 self.sdp_version += 1;
                 let body = answer.to_sdp(self.local_ip, port, self.sdp_session, self.sdp_version);
                 leg.answer_reinvite(id, body.into_bytes()).await;

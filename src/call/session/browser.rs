@@ -215,7 +215,7 @@ impl Session {
             };
             b.out.clear();
             if relay.relay(&packet, &mut b.out) != Relayed::Dropped
-                && self.media.send_raw(&b.out)
+                && self.media.send_raw(now, &b.out)
                 && !b.muted
                 && packet.payload_type == format.audio_pt
                 && packet.payload.len() <= 320

@@ -269,7 +269,7 @@ impl Session {
                 return Err(fail(Outcome::Rejected, &format!("SDP: {e}")));
             }
         };
-        let media = match MediaLeg::bind(local_ip, &answer, Instant::now()).await {
+        let media = match MediaLeg::bind(local_ip, &answer, ctx.rtp, Instant::now()).await {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!(error = %e, "cannot bind RTP socket");
@@ -446,7 +446,12 @@ impl Session {
 
     async fn on_leg_event(&mut self, now: Instant, ev: LegEvent) -> Option<Ending> {
         match ev {
-            LegEvent::Acked => None,
+            LegEvent::Acked => {
+                // Confirmed: our RTP may flow now (never before: a spoofed INVITE must not aim
+                // a stream at a third party).
+                self.media.on_ack(now);
+                None
+            }
             LegEvent::Cancelled => Some(Ending::by_caller(Outcome::Cancelled, "CANCEL")),
             LegEvent::Bye => Some(self.caller_hung_up(now).await),
             LegEvent::Info { content_type, body } => {
@@ -464,7 +469,7 @@ impl Session {
                 let port = self.media.local_port().unwrap_or(0);
                 match parsed {
                     Some(Ok(answer)) => {
-                        self.media.renegotiate(&answer);
+                        self.media.renegotiate(now, &answer);
                         let body =
                             answer.to_sdp(self.local_ip, port, self.sdp_session, self.sdp_version);
                         self.answer = answer;

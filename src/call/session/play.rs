@@ -49,6 +49,14 @@ impl Session {
         if self.phase == Phase::Bridged && self.playback.is_none() {
             return;
         }
+        if self.media.held_back(now) {
+            // Not confirmed yet: the clock runs, nothing is sent, the prompt waits at its start.
+            self.media.skip_due(now);
+            if self.ivr.poll_timeout().is_some_and(|t| t <= now) {
+                self.ivr.on_timeout(now);
+            }
+            return;
+        }
         let due = self.media.due(now);
         let codec = self.media.codec();
         for _ in 0..due {
@@ -77,7 +85,7 @@ impl Session {
                 self.frame.resize(160, silence(codec));
             }
             let frame = std::mem::take(&mut self.frame);
-            self.media.send_frame(&frame);
+            self.media.send_frame(now, &frame);
             self.frame = frame;
         }
         if self.ivr.poll_timeout().is_some_and(|t| t <= now) {

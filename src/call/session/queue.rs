@@ -15,8 +15,6 @@ use crate::store::{NewCallback, NewVoiceMessage, OfferResult, Outcome, now_ms};
 
 /// Notices a waiting caller's task may have queued before it reads them.
 const NOTICE_QUEUE: usize = 16;
-/// The longest voice message.
-const MAX_MESSAGE: Duration = Duration::from_secs(120);
 /// Priority of a caller who skipped the priority question (normal).
 const DEFAULT_PRIORITY: u8 = 3;
 
@@ -170,7 +168,18 @@ impl Session {
                 }
             }
             (true, '1') => self.request_callback().await,
-            (true, '2') => self.start_recording(now).await,
+            (true, '2') => {
+                // Issue 11: voice messages per number per day are capped (`[call]`).
+                if crate::call::bounds::voice_message_allowed(&self.ctx, &self.caller.number).await
+                {
+                    self.start_recording(now).await;
+                } else if let Some(p) = self.prompt("invalid") {
+                    if let Some(w) = self.waiting.as_mut() {
+                        w.busy = true;
+                    }
+                    self.play(Playback::once(p));
+                }
+            }
             _ => {}
         }
         None
@@ -217,8 +226,10 @@ impl Session {
             queued_at: queued_ms,
             requested_at: now_ms(),
         };
-        match self.ctx.store.insert_callback(&callback).await {
-            Ok(id) => {
+        // Issue 11: one open callback per number; a second request is confirmed, not stored.
+        match crate::call::bounds::store_callback(&self.ctx, &callback).await {
+            Ok(crate::store::CallbackInsert::AlreadyOpen(_)) => {}
+            Ok(crate::store::CallbackInsert::Stored(id)) => {
                 tracing::info!(callback = %id, "callback requested");
                 self.ctx.events.publish(EventKind::CallbackRequested {
                     call_id: self.id.clone(),
@@ -252,7 +263,9 @@ impl Session {
             .collect();
         // Recording starts when the beep has played (see `on_playback_finished`).
         self.phase = Phase::Recording {
-            until: now + MAX_MESSAGE + Duration::from_secs(30),
+            until: now
+                + crate::call::bounds::max_voice_message(&self.ctx)
+                + Duration::from_secs(30),
         };
         self.recording = None;
         self.play(Playback::sequence(prompts, false));
@@ -262,7 +275,7 @@ impl Session {
     pub(super) fn begin_capture(&mut self, now: Instant) {
         self.recording = Some(Vec::with_capacity(8000 * 10));
         self.phase = Phase::Recording {
-            until: now + MAX_MESSAGE,
+            until: now + crate::call::bounds::max_voice_message(&self.ctx),
         };
     }
 
