@@ -5,7 +5,9 @@
 //!
 //! baresip advertises a non-loopback address in its SDP, so the server (in process), the test's
 //! own SIP/RTP peers and baresip share a private network namespace holding `lo` and a veth pair
-//! that leads nowhere: nothing can leave the machine (as in `baresip`). The database is SQLite
+//! that leads nowhere: nothing can leave the machine (as in `baresip`). The server's SIP listens
+//! on the veth address (`SERVER_IP`), so baresip's RTP comes from the address its SDP names, as
+//! on a real network (strict RTP accepts only that). The database is SQLite
 //! (PostgreSQL on the host's loopback is out of reach from inside).
 
 use std::path::Path;
@@ -19,6 +21,9 @@ use crate::agent_phone::{decode_g711, tone, tone_share};
 use crate::helpers::{TestApp, spawn_queue_app_on_sqlite, tool, wait_for, within};
 use crate::scenario::unclassified_caller;
 use crate::tls_client::cert_files;
+
+/// The namespace's veth address: baresip's SDP address, and where the server's SIP listens.
+const SERVER_IP: [u8; 4] = [10, 254, 0, 1];
 
 /// A network namespace with `lo` and a veth pair (10.254.0.1), held open by a small process
 /// that ends when the test process is gone.
@@ -143,6 +148,8 @@ async fn tls_app(dir: &Path) -> (TestApp, std::path::PathBuf) {
         c.sip.digest = DigestSetting::Md5Only;
         c.sip.agents_require_tls = true;
         c.acd.ring_timeout_secs = 15;
+        let on = std::net::SocketAddr::from((SERVER_IP, 0));
+        (c.sip.udp_listen, c.sip.tcp_listen, c.sip.tls_listen) = (on, on, on);
     })
     .await;
     (t, ca)
@@ -169,11 +176,8 @@ async fn baresip_agent_phone_over_tls_answers_and_audio_crosses_both_ways() {
         std::fs::create_dir_all(&conf).unwrap();
         let source = dir.path().join("440.wav");
         write_wav(&source, &tone(440.0, 60.0));
-        let account = format!(
-            "<sip:2001@127.0.0.1:{port};transport=tls>;auth_pass=2001-sip;answermode=auto;\
-             regint=600",
-            port = tls.port()
-        );
+        let account =
+            format!("<sip:2001@{tls};transport=tls>;auth_pass=2001-sip;answermode=auto;regint=600");
         baresip_config(&conf, &ca, &source, &account);
         let (_phone, _keys) = baresip(&conf);
 
@@ -258,15 +262,13 @@ async fn baresip_caller_over_tls_walks_the_ivr_and_its_intake_is_stored() {
             &conf,
             &ca,
             &silence,
-            "\"baresip\" <sip:+31201234502@127.0.0.1;transport=tls>;regint=0",
+            "\"baresip\" <sip:+31201234502@10.254.0.1;transport=tls>;regint=0",
         );
         let (_caller, mut keys) = baresip(&conf);
         use std::io::Write as _;
         tokio::time::sleep(Duration::from_millis(500)).await; // baresip reads stdin once ready
-        keys.write_all(
-            format!("/dial sip:hotline@127.0.0.1:{};transport=tls\n", tls.port()).as_bytes(),
-        )
-        .unwrap();
+        keys.write_all(format!("/dial sip:hotline@{tls};transport=tls\n").as_bytes())
+            .unwrap();
         let answered = wait_for(Duration::from_secs(15), || async {
             let r = sqlx::query("SELECT id, transport FROM calls WHERE answered_at IS NOT NULL")
                 .fetch_optional(&t.pool)

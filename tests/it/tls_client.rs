@@ -13,7 +13,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-/// A self-signed certificate for 127.0.0.1 and localhost in `dir`: cert path, key path, PEM.
+/// A self-signed certificate for 127.0.0.1, localhost and the baresip namespace's address
+/// (10.254.0.1) in `dir`: cert path, key path, PEM.
 pub(crate) fn cert_files(dir: &Path) -> (PathBuf, PathBuf, String) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let pem = write_cert(&cert, &key);
@@ -22,9 +23,10 @@ pub(crate) fn cert_files(dir: &Path) -> (PathBuf, PathBuf, String) {
 
 /// Writes a fresh certificate and key over `cert` and `key`; the certificate's PEM.
 pub(crate) fn write_cert(cert: &Path, key: &Path) -> String {
-    let made =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-            .unwrap();
+    let made = rcgen::generate_simple_self_signed(
+        ["127.0.0.1", "localhost", "10.254.0.1"].map(String::from),
+    )
+    .unwrap();
     let pem = made.cert.pem();
     // The key first: a reload between the two writes sees a mismatch and keeps the old pair.
     std::fs::write(key, made.signing_key.serialize_pem()).unwrap();
