@@ -24,24 +24,9 @@ pub(crate) async fn run_listener(
     limits: Arc<ConnLimits>,
     sh: Shared,
 ) {
-    let local = listener
-        .local_addr()
-        .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
-    loop {
-        let accepted = tokio::select! {
-            _ = sh.shutdown.cancelled() => return,
-            r = listener.accept() => r,
-        };
-        let Ok((tcp, addr)) = accepted else {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            continue;
-        };
-        let Ok(guard) = sh.table.admit(addr.ip(), true, &limits) else {
-            tracing::debug!(peer = %addr, "SIP TLS connection refused: over the cap");
-            continue;
-        };
-        stream::tune(&tcp);
-        let local = tcp.local_addr().unwrap_or(local);
+    while let Some((tcp, addr, local, guard)) =
+        super::tcp::next_admitted(&listener, true, &limits, &sh).await
+    {
         let acceptor = acceptor.clone();
         let mut clock = ConnClock::new(Instant::now(), (*limits).clone(), true);
         let sh = sh.clone();
