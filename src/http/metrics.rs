@@ -349,11 +349,6 @@ fn signalling_plane(out: &mut String, i: &Inputs<'_>) {
         ),
         ("firstline_sip_dialogs", "Live SIP dialogs.", l.dialogs),
         (
-            "firstline_sip_connections",
-            "Open SIP TCP/TLS connections.",
-            l.connections,
-        ),
-        (
             "firstline_sip_registered_extensions",
             "Extensions with a registered phone.",
             l.registrations,
