@@ -413,3 +413,26 @@ fn rate_limited_requests_are_answered_statelessly_and_counted() {
     );
     assert_eq!(codes(&out(&mut c)), vec![100]);
 }
+
+/// A flood of out-of-dialog OPTIONS, stray BYEs and unknown methods used to leave one server
+/// transaction each for Timer J (32 s over UDP): now they are answered statelessly.
+#[test]
+fn out_of_dialog_non_invites_are_answered_and_keep_no_transaction() {
+    let mut c = core();
+    let t0 = Instant::now();
+    for i in 0..1000 {
+        let method = ["OPTIONS", "BYE", "SUBSCRIBE", "FROB"][i % 4];
+        send(
+            &mut c,
+            t0,
+            &req(method, &format!("o{i}"), &format!("o{i}"), 1, None, ""),
+        );
+        let want = [200, 481, 405, 501][i % 4];
+        assert_eq!(codes(&out(&mut c)), [want], "{method}");
+    }
+    assert_eq!(c.live().transactions, 0);
+    assert!(c.is_idle());
+    // A retransmission is answered again, the same way.
+    send(&mut c, t0, &req("OPTIONS", "o0", "o0", 1, None, ""));
+    assert_eq!(codes(&out(&mut c)), [200]);
+}
