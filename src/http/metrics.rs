@@ -403,6 +403,7 @@ async fn metrics(State(st): State<HttpState>) -> Response {
         pop_latency: st.desk.pop_latency(),
     });
     super::metrics_conn::write(&mut text, &st.sip.connections());
+    super::metrics_conn::write_http(&mut text, &st.http_conns);
     let ct = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
     ([(header::CONTENT_TYPE, ct)], text).into_response()
 }
