@@ -72,6 +72,22 @@ fn migrator_upto(version: i64) -> Migrator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::testing::{TestDbGuard, test_database_url};
+
+    /// A fresh test database (SQLite, or `TEST_DATABASE_URL`'s PostgreSQL) migrated up to
+    /// `version`: its URL, a pool on it and the guard that drops it.
+    async fn database_at(version: i64) -> (String, sqlx::AnyPool, TestDbGuard) {
+        sqlx::any::install_default_drivers();
+        let (url, guard) = test_database_url().await;
+        let pool_url = if url.starts_with("sqlite:") {
+            format!("{url}?mode=rwc")
+        } else {
+            url.clone()
+        };
+        let pool = sqlx::AnyPool::connect(&pool_url).await.unwrap();
+        migrator_upto(version).run(&pool).await.unwrap();
+        (url, pool, guard)
+    }
 
     /// Every `migrations/*.sql` file is listed, with the version and name of its file name.
     #[test]
@@ -94,15 +110,7 @@ mod tests {
     /// recorded before it are kept.
     #[tokio::test]
     async fn migration_6_keeps_who_hung_up() {
-        sqlx::any::install_default_drivers();
-        let (url, guard) = crate::store::testing::test_database_url().await;
-        let url = if url.starts_with("sqlite:") {
-            format!("{url}?mode=rwc")
-        } else {
-            url
-        };
-        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
-        migrator_upto(5).run(&pool).await.unwrap();
+        let (_, pool, guard) = database_at(5).await;
         for (id, by) in [
             ("c-1", Some("caller")),
             ("c-2", Some("server")),
@@ -139,15 +147,7 @@ mod tests {
     /// start after it numbers every older intake, oldest first, in the Amsterdam year.
     #[tokio::test]
     async fn migration_7_keeps_groups_and_numbers_older_intakes() {
-        sqlx::any::install_default_drivers();
-        let (url, guard) = crate::store::testing::test_database_url().await;
-        let pool_url = if url.starts_with("sqlite:") {
-            format!("{url}?mode=rwc")
-        } else {
-            url.clone()
-        };
-        let pool = sqlx::AnyPool::connect(&pool_url).await.unwrap();
-        migrator_upto(6).run(&pool).await.unwrap();
+        let (url, pool, guard) = database_at(6).await;
         sqlx::query(
             "INSERT INTO agents (id, name, login, password_hash, created_at) \
              VALUES ('agent-a', 'A', 'a', 'x', 0)",
@@ -208,15 +208,7 @@ mod tests {
     /// closed as cancelled (each number keeps its earliest), closed ones are untouched.
     #[tokio::test]
     async fn migration_8_keeps_the_earliest_open_callback_per_number() {
-        sqlx::any::install_default_drivers();
-        let (url, guard) = crate::store::testing::test_database_url().await;
-        let pool_url = if url.starts_with("sqlite:") {
-            format!("{url}?mode=rwc")
-        } else {
-            url.clone()
-        };
-        let pool = sqlx::AnyPool::connect(&pool_url).await.unwrap();
-        migrator_upto(7).run(&pool).await.unwrap();
+        let (_, pool, guard) = database_at(7).await;
         for (id, number, at, status) in [
             ("cb-1", "+31201", 30, "pending"),
             ("cb-2", "+31201", 10, "offered"),
