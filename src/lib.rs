@@ -15,10 +15,12 @@
 //! supervisor's live model) are sans-IO; `app` wires the drivers. See docs/architecture.md.
 
 pub mod acd;
+pub mod admin;
 pub mod config;
 pub mod domain;
 pub mod ivr;
 pub mod media;
+pub mod password;
 pub mod phone;
 pub mod sip;
 pub mod store;

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use firstline::app::App;
 use firstline::config::Config;
@@ -41,6 +41,18 @@ struct Cli {
     /// self-signed one so SIP over TLS and HTTPS work out of the box.
     #[arg(long, env = "FIRSTLINE_DEMO")]
     demo: bool,
+    /// Without a command, the server runs.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Administration against the server's database and config (see docs/admin.md).
+    Admin {
+        #[command(subcommand)]
+        cmd: firstline::admin::AdminCommand,
+    },
 }
 
 impl Cli {
@@ -76,8 +88,12 @@ impl Cli {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cfg = Cli::parse().into_config()?;
+async fn main() -> anyhow::Result<std::process::ExitCode> {
+    let mut cli = Cli::parse();
+    if let Some(Command::Admin { cmd }) = cli.command.take() {
+        return admin(cli, cmd).await;
+    }
+    let cfg = cli.into_config()?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cfg.log))
         .context("invalid log filter")?;
@@ -101,7 +117,40 @@ async fn main() -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutting down");
     app.shutdown().await;
-    Ok(())
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `firstline admin …`: the config file is not needed (nor loaded) to check it.
+async fn admin(
+    cli: Cli,
+    cmd: firstline::admin::AdminCommand,
+) -> anyhow::Result<std::process::ExitCode> {
+    use firstline::admin::AdminCommand;
+    let cfg = match cmd {
+        AdminCommand::CheckConfig { .. } => Config::default(),
+        _ => cli.into_config()?,
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let mut input = std::io::stdin().lock();
+    let mut out = std::io::stdout().lock();
+    match firstline::admin::run(cmd, &cfg, &mut input, &mut out).await {
+        Ok(()) => Ok(std::process::ExitCode::SUCCESS),
+        Err(e) => {
+            let mut msg = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                msg.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            eprintln!("firstline admin: {msg}");
+            Ok(std::process::ExitCode::FAILURE)
+        }
+    }
 }
 
 async fn shutdown_signal() {

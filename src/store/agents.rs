@@ -40,6 +40,63 @@ pub struct AgentRow {
     pub language: Option<Language>,
 }
 
+/// The desk roles, from least to most allowed.
+pub const ROLES: &[&str] = &["agent", "supervisor", "admin"];
+
+/// A new agent to store (demo data, `firstline admin create-user`); the password arrives hashed.
+#[derive(Debug, Clone)]
+pub struct NewAgent {
+    /// `agents.id`.
+    pub id: AgentId,
+    /// Full name.
+    pub name: String,
+    /// Login for the desk (unique).
+    pub login: String,
+    /// argon2 PHC string (`crate::password::hash`).
+    pub password_hash: String,
+    /// SIP user of the agent's phone (unique), if any.
+    pub extension: Option<String>,
+    /// The queues the agent serves.
+    pub categories: Vec<Category>,
+    /// Support level, 1 or 2.
+    pub level: i64,
+    /// One of [`ROLES`].
+    pub role: String,
+    /// Phone or browser softphone.
+    pub device: Device,
+    /// Second-level groups (the inbox).
+    pub groups: Vec<String>,
+}
+
+/// Inserts `a` (created at `now`, epoch ms) inside the caller's transaction. A taken id, login or
+/// extension is a constraint violation (`StoreError::is_constraint_violation`).
+pub(super) async fn insert_agent(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    a: &NewAgent,
+    now: i64,
+    op: &'static str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO agents (id, name, login, password_hash, extension, categories, level, \
+         created_at, role, device, groups) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(a.id.as_str())
+    .bind(&a.name)
+    .bind(&a.login)
+    .bind(&a.password_hash)
+    .bind(a.extension.as_deref())
+    .bind(categories_to_text(&a.categories))
+    .bind(a.level)
+    .bind(now)
+    .bind(&a.role)
+    .bind(a.device.as_str())
+    .bind(groups_to_text(&a.groups))
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::query(op))?;
+    Ok(())
+}
+
 /// `SELECT <every column> FROM agents` followed by `$tail`, as one `&'static str`.
 macro_rules! select_agents {
     ($tail:literal) => {
@@ -52,6 +109,14 @@ macro_rules! select_agents {
 }
 
 impl Store {
+    /// Stores a new agent; a taken id, login or extension is a constraint violation.
+    pub async fn create_agent(&self, a: &NewAgent) -> Result<(), StoreError> {
+        const OP: &str = "create_agent";
+        let mut tx = self.begin_write(OP).await?;
+        insert_agent(&mut tx, a, super::now_ms(), OP).await?;
+        tx.commit().await.map_err(StoreError::query(OP))
+    }
+
     /// The agent with this login (for desk sign-in).
     pub async fn agent_by_login(&self, login: &str) -> Result<Option<AgentRow>, StoreError> {
         const OP: &str = "agent_by_login";

@@ -1,11 +1,10 @@
 //! Demo data: about 20 customers and a few agents from `demo_data.toml`, loaded idempotently.
 
-use argon2::password_hash::{PasswordHasher, SaltString};
 use serde::Deserialize;
 
-use super::agents::{categories_to_text, groups_to_text};
+use super::agents::{NewAgent, groups_to_text, insert_agent};
 use super::{Store, StoreError, now_ms};
-use crate::domain::{Category, Device};
+use crate::domain::{AgentId, Category, Device};
 
 /// The demo data file, embedded; readable and editable without touching code.
 const DEMO_TOML: &str = include_str!("demo_data.toml");
@@ -104,21 +103,11 @@ fn demo_number(
     }
 }
 
-/// An argon2id PHC string with argon2's default parameters and a random 16-byte salt.
 fn hash_password(login: &str, password: &str) -> Result<String, StoreError> {
-    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| {
-        StoreError::PasswordHash {
-            login: login.to_owned(),
-            message: e.to_string(),
-        }
-    })?;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| StoreError::PasswordHash {
-            login: login.to_owned(),
-            message: e.to_string(),
-        })
+    crate::password::hash(password).map_err(|e| StoreError::PasswordHash {
+        login: login.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 impl Store {
@@ -173,23 +162,20 @@ impl Store {
                     .await
                     .map_err(StoreError::query(OP))?;
             if exists.is_none() {
-                sqlx::query(
-                    "INSERT INTO agents (id, name, login, password_hash, extension, categories, level, created_at, \
-                     role, device) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind(&a.id)
-                .bind(&a.name)
-                .bind(&a.login)
-                .bind(hash_password(&a.login, &a.password)?)
-                .bind(a.extension.as_deref())
-                .bind(categories_to_text(&a.categories))
-                .bind(a.level)
-                .bind(now)
-                .bind(&a.role)
-                .bind(a.device.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query(OP))?;
+                let new = NewAgent {
+                    id: AgentId::from_string(a.id.as_str()),
+                    name: a.name.clone(),
+                    login: a.login.clone(),
+                    password_hash: hash_password(&a.login, &a.password)?,
+                    extension: a.extension.clone(),
+                    categories: a.categories.clone(),
+                    level: a.level,
+                    role: a.role.clone(),
+                    device: a.device,
+                    // Set below, once.
+                    groups: Vec::new(),
+                };
+                insert_agent(&mut tx, &new, now, OP).await?;
                 agents_created += 1;
             }
             // Groups are set once too: an agent whose groups were changed since keeps them.

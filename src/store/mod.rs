@@ -38,7 +38,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
-pub use agents::AgentRow;
+pub use agents::{AgentRow, NewAgent, ROLES};
 pub use audit::{AuditRow, DayCalls, EscalationCount, NewAudit};
 pub use calls::{CallEnd, CallRow, CallTransport, HangupBy, NewCall, Outcome};
 pub use customer_edit::{CustomerData, CustomerQuery};

@@ -144,7 +144,7 @@ pub(crate) async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 /// Starts the server on `db` after `tweak` has adjusted the test config.
-async fn start_on(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
+pub(crate) async fn start_on(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut cfg = Config::for_tests(db.url.clone(), prompts_dir());
     tweak(&mut cfg);
     let app = App::start(cfg).await.expect("App::start");

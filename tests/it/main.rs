@@ -6,6 +6,7 @@
 // Test code: a failed setup step is a failed test, so `unwrap` is the right reaction here.
 #![allow(clippy::unwrap_used)]
 
+mod admin_cli;
 mod agent_phone;
 mod baresip;
 mod baresip_tls;

@@ -1,0 +1,185 @@
+//! `firstline admin …`: scripting and first set-up against the server's own database (create
+//! and list desk accounts, check a config file). The same store code as the server.
+
+mod check;
+
+use std::io::{BufRead, Write};
+
+use crate::config::Config;
+use crate::domain::{AgentId, Category, Device};
+use crate::store::{NewAgent, ROLES, Store, StoreError};
+
+pub use check::{Problem, check_config};
+
+/// The `admin` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum AdminCommand {
+    /// Creates a desk account (the first admin, say). The desk password is read from standard
+    /// input (its first line), never from the command line.
+    CreateUser {
+        /// Login for the desk.
+        #[arg(long)]
+        login: String,
+        /// Full name.
+        #[arg(long)]
+        name: String,
+        /// `agent`, `supervisor` or `admin`.
+        #[arg(long, default_value = "agent")]
+        role: String,
+        /// Support level: 1 (first level) or 2.
+        #[arg(long, default_value_t = 1)]
+        level: i64,
+        /// Categories served, comma-separated (hardware,software,service).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "hardware,software,service"
+        )]
+        categories: Vec<Category>,
+        /// SIP extension of the agent's phone.
+        #[arg(long)]
+        extension: Option<String>,
+        /// `phone` or `browser`.
+        #[arg(long, default_value = "phone")]
+        device: String,
+        /// Second-level groups, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+    },
+    /// Lists the desk accounts: login, name, role, level, extension, device, categories.
+    ListUsers,
+    /// Checks a config file and prints what is wrong, with line numbers.
+    CheckConfig {
+        /// The file (TOML).
+        path: std::path::PathBuf,
+    },
+}
+
+/// What makes an admin command fail (printed for the user; exit status 1).
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// A value the command cannot use.
+    #[error("{0}")]
+    Invalid(String),
+    /// The new password does not meet the policy.
+    #[error(transparent)]
+    Password(#[from] crate::password::PolicyError),
+    /// The login or extension is taken.
+    #[error("an account with login {login:?} or that extension exists already")]
+    Taken {
+        /// The login asked for.
+        login: String,
+    },
+    /// The config file has problems (printed before).
+    #[error("{0} problem(s) in the config file")]
+    Config(usize),
+    /// Reading standard input or writing the output failed.
+    #[error("input/output")]
+    Io(#[from] std::io::Error),
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Runs `cmd` against the database of `cfg`, reading a password from `input`, writing to `out`.
+pub async fn run(
+    cmd: AdminCommand,
+    cfg: &Config,
+    input: &mut impl BufRead,
+    out: &mut impl Write,
+) -> Result<(), AdminError> {
+    match cmd {
+        AdminCommand::CheckConfig { path } => check_file(&path, out),
+        AdminCommand::ListUsers => {
+            let store = Store::connect(&cfg.database.url).await?;
+            for a in store.list_agents().await? {
+                let cats: Vec<&str> = a.categories.iter().map(|c| c.as_str()).collect();
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    a.login,
+                    a.name,
+                    a.role,
+                    a.level,
+                    a.extension.as_deref().unwrap_or("-"),
+                    a.device.as_str(),
+                    cats.join(",")
+                )?;
+            }
+            store.close().await;
+            Ok(())
+        }
+        AdminCommand::CreateUser {
+            login,
+            name,
+            role,
+            level,
+            categories,
+            extension,
+            device,
+            groups,
+        } => {
+            let login = login.trim().to_owned();
+            if login.is_empty() || login.len() > 64 || login.chars().any(char::is_whitespace) {
+                return Err(AdminError::Invalid(
+                    "the login must be 1 to 64 characters without spaces".into(),
+                ));
+            }
+            if !ROLES.contains(&role.as_str()) {
+                return Err(AdminError::Invalid(format!(
+                    "role {role:?} is not one of {}",
+                    ROLES.join(", ")
+                )));
+            }
+            if !(1..=2).contains(&level) {
+                return Err(AdminError::Invalid("the level must be 1 or 2".into()));
+            }
+            let device = Device::parse(&device).ok_or_else(|| {
+                AdminError::Invalid(format!("device {device:?}: phone or browser"))
+            })?;
+            let mut password = String::new();
+            input.read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            crate::password::check_policy(&login, password)?;
+            let password_hash =
+                crate::password::hash(password).map_err(|e| AdminError::Invalid(e.to_string()))?;
+            let agent = NewAgent {
+                id: AgentId::from_string(format!("agent-{:016x}", rand::random::<u64>())),
+                name: name.trim().to_owned(),
+                login: login.clone(),
+                password_hash,
+                extension: extension.filter(|e| !e.trim().is_empty()),
+                categories,
+                level,
+                role,
+                device,
+                groups,
+            };
+            let store = Store::connect(&cfg.database.url).await?;
+            let created = store.create_agent(&agent).await;
+            store.close().await;
+            match created {
+                Ok(()) => {
+                    writeln!(out, "created {} ({})", agent.login, agent.id.as_str())?;
+                    Ok(())
+                }
+                Err(e) if e.is_constraint_violation() => Err(AdminError::Taken { login }),
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Prints the problems of the config file at `path` (or that it is fine).
+fn check_file(path: &std::path::Path, out: &mut impl Write) -> Result<(), AdminError> {
+    let text = std::fs::read_to_string(path)?;
+    let problems = check_config(&text);
+    for p in &problems {
+        writeln!(out, "{}: {p}", path.display())?;
+    }
+    if problems.is_empty() {
+        writeln!(out, "{}: ok", path.display())?;
+        return Ok(());
+    }
+    Err(AdminError::Config(problems.len()))
+}
