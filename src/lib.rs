@@ -33,3 +33,15 @@ pub mod events;
 pub mod http;
 pub mod supervisor;
 pub mod webrtc;
+
+/// `error: cause: cause…`, for logs and messages that show the whole reason on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

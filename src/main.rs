@@ -141,12 +141,7 @@ async fn admin(
     match firstline::admin::run(cmd, &cfg, &mut input, &mut out).await {
         Ok(()) => Ok(std::process::ExitCode::SUCCESS),
         Err(e) => {
-            let mut msg = e.to_string();
-            let mut cause = std::error::Error::source(&e);
-            while let Some(c) = cause {
-                msg.push_str(&format!(": {c}"));
-                cause = c.source();
-            }
+            let msg = firstline::error_chain(&e);
             eprintln!("firstline admin: {msg}");
             Ok(std::process::ExitCode::FAILURE)
         }

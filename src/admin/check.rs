@@ -44,22 +44,10 @@ pub fn check_config(text: &str) -> Vec<Problem> {
             };
             vec![Problem {
                 line: setting.and_then(|s| line_of_setting(text, s)),
-                message: chain(&e),
+                message: crate::error_chain(&e),
             }]
         }
     }
-}
-
-/// The error and its causes, `a: b: c`.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
 }
 
 /// The 1-based line holding byte `offset`.

@@ -100,7 +100,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         if status.is_server_error() {
             // The cause chain goes to the log only; the client sees a generic message.
-            tracing::error!(error = %error_chain(&self), "API request failed");
+            tracing::error!(error = %crate::error_chain(&self), "API request failed");
         }
         let state = match &self {
             ApiError::Conflict { state, .. } => Some(*state),
@@ -131,18 +131,6 @@ impl From<JsonRejection> for ApiError {
             _ => ApiError::BadRequest(rejection.body_text()),
         }
     }
-}
-
-/// `e: cause: cause…` for logs.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 /// `Json<T>` whose rejections are [`ApiError`]s (so bad bodies get our JSON error format).
