@@ -55,6 +55,10 @@ use register::{Accounts, DigestChoice};
 use stats::Tally;
 use ws_bench::{block_on_local, each_flag, number};
 
+/// The most connections chosen without `--conns`: under the server's default cap per source
+/// address (`[sip.connections] max_per_source`, 64), since every link comes from 127.0.0.1.
+const MAX_AUTO_LINKS: usize = 50;
+
 /// The command line.
 struct Args {
     mode: String,
@@ -156,7 +160,8 @@ async fn run(a: Args) -> Result<bool, String> {
     let server = a.server.ok_or("--server ADDR is required")?;
     let tls = match (&a.ca, a.transport) {
         (Some(ca), Transport::Tls) => {
-            let pem = (std::fs::read_to_string(ca)).map_err(|e| format!("{}: {e}", ca.display()))?;
+            let pem =
+                (std::fs::read_to_string(ca)).map_err(|e| format!("{}: {e}", ca.display()))?;
             Some(tls_trust::connector(&pem)?)
         }
         (None, Transport::Tls) => return Err("--transport tls needs --ca CERT.pem".into()),
@@ -171,7 +176,8 @@ async fn run(a: Args) -> Result<bool, String> {
                 "call" => a.rate * a.hold.as_secs_f64().max(0.05),
                 _ => a.rate,
             };
-            (concurrent / a.calls_per_conn as f64).ceil().max(1.0) as usize
+            let n = (concurrent / a.calls_per_conn as f64).ceil().max(1.0) as usize;
+            n.min(MAX_AUTO_LINKS)
         }
     };
     let links = Rc::new(Links::open(a.transport, server, conns, tls.as_ref()).await?);
@@ -254,7 +260,9 @@ async fn run(a: Args) -> Result<bool, String> {
     );
     println!("{summary}");
     if !drained {
-        eprintln!("sip_load: {unfinished} attempts still running after {drain:?}: failed as timeout_run");
+        eprintln!(
+            "sip_load: {unfinished} attempts still running after {drain:?}: failed as timeout_run"
+        );
     }
     Ok(t.failed() == 0)
 }

@@ -125,3 +125,15 @@ impl SipMsg {
         s
     }
 }
+
+/// `name="value"` or `name=value` in a `Digest …` challenge (RFC 7616 §3.3; the values the
+/// server sends hold no commas).
+pub(crate) fn digest_param(challenge: &str, name: &str) -> Option<String> {
+    let body = challenge.trim().strip_prefix("Digest")?;
+    body.split(',').find_map(|part| {
+        let (n, v) = part.trim().split_once('=')?;
+        n.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().trim_matches('"').to_owned())
+    })
+}

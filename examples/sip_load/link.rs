@@ -87,9 +87,14 @@ impl Link {
             return Err("connection closed".into());
         }
         match &self.tx {
-            Tx::Udp(s) => s.send(msg.as_bytes()).await.map(drop).map_err(|e| e.to_string()),
-            Tx::Stream(tx) => (tx.send(msg.as_bytes().to_vec()).await)
-                .map_err(|_| "connection closed".to_owned()),
+            Tx::Udp(s) => s
+                .send(msg.as_bytes())
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            Tx::Stream(tx) => {
+                (tx.send(msg.as_bytes().to_vec()).await).map_err(|_| "connection closed".to_owned())
+            }
         }
     }
 }

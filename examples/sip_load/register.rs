@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::dialog::{Dialog, Failure, token};
 use crate::link::Links;
-use crate::sip_msg::SipMsg;
+use crate::sip_msg::{SipMsg, digest_param as param};
 
 /// Which challenge the client answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,17 +121,6 @@ pub(crate) async fn register(links: &Links, k: u64, acc: &Accounts) -> Result<Du
     }
 }
 
-/// `name="value"` or `name=value` in a `Digest …` challenge (values here hold no commas).
-fn param(challenge: &str, name: &str) -> Option<String> {
-    let body = challenge.trim().strip_prefix("Digest")?;
-    body.split(',').find_map(|part| {
-        let (n, v) = part.trim().split_once('=')?;
-        n.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| v.trim().trim_matches('"').to_owned())
-    })
-}
-
 /// The `Authorization` value answering the chosen challenge of a 401 with qop=auth, nc=1.
 fn authorization(
     challenge: &SipMsg,
@@ -161,4 +150,62 @@ fn authorization(
          response=\"{response}\", algorithm={alg}, qop=auth, nc={nc}, cnonce=\"{cnonce}\"{opaque}",
         alg = alg.token()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn challenge(algs: &[&str]) -> SipMsg {
+        let mut raw = String::from("SIP/2.0 401 Unauthorized\r\nCSeq: 1 REGISTER\r\n");
+        for a in algs {
+            raw.push_str(&format!(
+                "WWW-Authenticate: Digest realm=\"firstline\", nonce=\"n-{a}\", \
+                 algorithm={a}, qop=\"auth\"\r\n"
+            ));
+        }
+        raw.push_str("Content-Length: 0\r\n\r\n");
+        SipMsg::parse(raw.as_bytes()).expect("a whole message")
+    }
+
+    fn answer(algs: &[&str], choice: DigestChoice) -> Option<String> {
+        authorization(
+            &challenge(algs),
+            "40001",
+            "pw",
+            "sip:127.0.0.1:5061",
+            choice,
+        )
+    }
+
+    #[test]
+    fn answers_the_challenge_asked_for() {
+        let both = ["SHA-256", "MD5"];
+        let auto = answer(&both, DigestChoice::Auto).expect("an answer");
+        assert!(auto.contains("algorithm=SHA-256") && auto.contains("nonce=\"n-SHA-256\""));
+        let md5 = answer(&both, DigestChoice::parse("md5").expect("md5")).expect("an answer");
+        assert!(md5.contains("algorithm=MD5") && md5.contains("nonce=\"n-MD5\""));
+        assert!(md5.contains("qop=auth, nc=00000001"));
+        assert_eq!(
+            answer(&["MD5"], DigestChoice::parse("sha256").expect("sha256")),
+            None
+        );
+    }
+
+    #[test]
+    fn response_is_kd_of_ha1_and_ha2() {
+        let a = answer(&["MD5"], DigestChoice::Auto).expect("an answer");
+        let field = |name: &str| {
+            let (_, rest) = a.split_once(&format!("{name}=\"")).expect("field");
+            rest.split('"').next().expect("closing quote").to_owned()
+        };
+        let md5 = DigestAlgorithm::Md5;
+        let ha1 = md5.hash_hex("40001:firstline:pw");
+        let ha2 = md5.hash_hex("REGISTER:sip:127.0.0.1:5061");
+        let kd = md5.hash_hex(&format!(
+            "{ha1}:n-MD5:00000001:{}:auth:{ha2}",
+            field("cnonce")
+        ));
+        assert_eq!(field("response"), kd);
+    }
 }
