@@ -189,7 +189,9 @@ impl App {
             devices::DeviceWatch::start(sip.clone(), acd.clone(), events.clone(), store.clone())
                 .await;
         tasks.spawn(watch.run(feeds, shutdown.child_token()));
+        let open = http::OpenConns::default();
         let state = http::HttpState {
+            http_conns: open.clone(),
             sip: sip.clone(),
             calls: calls.clone(),
             store: store.clone(),
@@ -212,7 +214,6 @@ impl App {
             max_connections: cfg.http.max_connections,
             ..http::ServeSettings::default()
         });
-        let open = http::OpenConns::default();
         tasks.spawn(http::serve(
             http_listener,
             None,

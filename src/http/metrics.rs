@@ -349,11 +349,6 @@ fn signalling_plane(out: &mut String, i: &Inputs<'_>) {
         ),
         ("firstline_sip_dialogs", "Live SIP dialogs.", l.dialogs),
         (
-            "firstline_sip_connections",
-            "Open SIP TCP/TLS connections.",
-            l.connections,
-        ),
-        (
             "firstline_sip_registered_extensions",
             "Extensions with a registered phone.",
             l.registrations,
@@ -408,6 +403,7 @@ async fn metrics(State(st): State<HttpState>) -> Response {
         pop_latency: st.desk.pop_latency(),
     });
     super::metrics_conn::write(&mut text, &st.sip.connections());
+    super::metrics_conn::write_http(&mut text, &st.http_conns);
     let ct = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
     ([(header::CONTENT_TYPE, ct)], text).into_response()
 }

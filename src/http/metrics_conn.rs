@@ -1,5 +1,6 @@
 //! `/metrics` series of the SIP stream connections (open, refused by the caps, cut by the
-//! deadlines; `sip::ConnCounts`), appended to the exposition text.
+//! deadlines; `sip::ConnCounts`) and of the HTTP listeners' (open, refused at the cap),
+//! appended to the exposition text.
 
 use std::fmt::Write as _;
 
@@ -51,6 +52,24 @@ pub(crate) fn write(out: &mut String, c: &ConnCounts) {
             ("reason=\"message\"", c.message_timeouts),
             ("reason=\"idle\"", c.idle_closed),
         ],
+    );
+}
+
+/// Appends the HTTP connection series to `out`.
+pub(crate) fn write_http(out: &mut String, c: &super::OpenConns) {
+    family(
+        out,
+        "firstline_http_connections_open",
+        "gauge",
+        "Open HTTP and HTTPS connections.",
+        &[("", u64::try_from(c.get()).unwrap_or(u64::MAX))],
+    );
+    family(
+        out,
+        "firstline_http_connections_refused_total",
+        "counter",
+        "HTTP connections closed at accept because [http] max_connections were open.",
+        &[("", c.refused())],
     );
 }
 

@@ -76,6 +76,8 @@ pub struct HttpState {
     pub supervisor: crate::supervisor::SupervisorFeed,
     /// Security headers, HTTPS redirect and `/metrics` access (`edge`).
     pub edge: Arc<Edge>,
+    /// The HTTP listeners' open and refused connections.
+    pub http_conns: OpenConns,
 }
 
 /// What the `/api` handlers share (no SIP or call parts, so tests build it from a store alone).
@@ -157,6 +159,14 @@ struct Health {
     sip: crate::sip::SipStatsSnapshot,
     /// Live transactions, dialogs, TCP/TLS connections and registered extensions.
     sip_live: crate::sip::SipLive,
+    /// HTTP and HTTPS connections: open now, refused at the cap.
+    http_connections: HttpConnections,
+}
+
+#[derive(Serialize)]
+struct HttpConnections {
+    open: usize,
+    refused: u64,
 }
 
 async fn health(State(state): State<HttpState>) -> Json<Health> {
@@ -174,5 +184,9 @@ async fn health(State(state): State<HttpState>) -> Json<Health> {
         calls_refused_sdp: stats.refused_sdp(),
         sip: state.sip.stats(),
         sip_live: state.sip.live(),
+        http_connections: HttpConnections {
+            open: state.http_conns.get(),
+            refused: state.http_conns.refused(),
+        },
     })
 }

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -54,23 +54,37 @@ impl Default for ServeSettings {
     }
 }
 
-/// Open HTTP connections, shared by the listeners (read for `/health`).
+/// Open HTTP connections, shared by the listeners, and those refused at the cap (read for
+/// `/health` and `/metrics`).
 #[derive(Debug, Clone, Default)]
-pub struct OpenConns(Arc<AtomicUsize>);
+pub struct OpenConns {
+    open: Arc<AtomicUsize>,
+    refused: Arc<AtomicU64>,
+}
 
 impl OpenConns {
     /// Connections open now.
     pub fn get(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Connections closed at accept because `max_connections` were open.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     fn admit(&self, max: usize) -> Option<ConnGuard> {
-        self.0
+        let admitted = self
+            .open
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < max).then_some(n + 1)
             })
             .ok()
-            .map(|_| ConnGuard(self.0.clone()))
+            .map(|_| ConnGuard(self.open.clone()));
+        if admitted.is_none() {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        admitted
     }
 }
 
@@ -294,6 +308,7 @@ mod tests {
         let a = open.admit(2).unwrap();
         let _b = open.admit(2).unwrap();
         assert!(open.admit(2).is_none());
+        assert_eq!(open.refused(), 1);
         drop(a);
         assert_eq!(open.get(), 1);
         assert!(open.admit(2).is_some());

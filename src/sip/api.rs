@@ -171,6 +171,24 @@ impl SipTransport {
             SipTransport::Tls => "tls",
         }
     }
+
+    /// The transport token of a Via header (RFC 3261 §18.2.1, §26.2: `UDP`, `TCP`, `TLS`).
+    pub fn via_token(self) -> &'static str {
+        match self {
+            SipTransport::Udp => "UDP",
+            SipTransport::Tcp => "TCP",
+            SipTransport::Tls => "TLS",
+        }
+    }
+
+    /// The `;transport=` URI parameter for our Contact (none for UDP, the default).
+    pub fn uri_param(self) -> &'static str {
+        match self {
+            SipTransport::Udp => "",
+            SipTransport::Tcp => ";transport=tcp",
+            SipTransport::Tls => ";transport=tls",
+        }
+    }
 }
 
 /// A parsed name-addr (From, To, P-Asserted-Identity).

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
-use super::api::NameAddr;
+use super::api::{NameAddr, SipTransport};
 use super::message::SipMsg;
 
 /// Methods we accept (RFC 3261 §20.5).
@@ -182,7 +182,8 @@ pub(crate) struct RequestSpec<'a> {
     pub(crate) method: &'a str,
     pub(crate) target: &'a str,
     pub(crate) via_host: String,
-    pub(crate) tcp: bool,
+    /// The transport the request leaves on (its Via's token).
+    pub(crate) transport: SipTransport,
     pub(crate) branch: &'a str,
     pub(crate) route_set: &'a [String],
     pub(crate) from: &'a str,
@@ -194,7 +195,7 @@ pub(crate) struct RequestSpec<'a> {
 /// Builds a request from a dialog's state.
 pub(crate) fn request(spec: &RequestSpec<'_>, ua: &str) -> Vec<u8> {
     let mut s = String::with_capacity(512);
-    let proto = if spec.tcp { "TCP" } else { "UDP" };
+    let proto = spec.transport.via_token();
     let _ = write!(
         s,
         "{m} {t} SIP/2.0\r\nVia: SIP/2.0/{proto} {h};branch={b};rport\r\nMax-Forwards: 70\r\n",

@@ -2,34 +2,12 @@
 //! every path (re-INVITE then BYE, CANCEL racing the 200, no ACK), busy legs get their INFOs
 //! refused instead of losing events, and per-source limits answer statelessly.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::api::{Command, CommandKind, EndReason, LegEvent, LegId};
-use super::core::{Core, CoreEvent, Peer};
-use super::message::{self, SipMsg, StartLine};
+use super::api::{CommandKind, EndReason, LegEvent, LegId};
+use super::core::{Core, CoreEvent};
+use super::core_test_support::{PHONE, cmd, codes, core, leg_events, local, out, phone};
 use super::pike::RateLimits;
-use super::stats::SipStats;
-use super::transaction::Timers;
-
-const PHONE: &str = "127.0.0.1:5070";
-
-fn core() -> Core {
-    Core::new(
-        "firstline-test".into(),
-        Timers::default(),
-        Arc::new(SipStats::default()),
-    )
-}
-
-fn phone() -> Peer {
-    Peer::Udp(PHONE.parse().unwrap())
-}
-
-fn local() -> SocketAddr {
-    "127.0.0.1:5060".parse().unwrap()
-}
 
 /// A request from the phone; `body` with a Content-Type when not empty.
 fn req(
@@ -60,34 +38,6 @@ Call-ID: {call}\r\nCSeq: {cseq} {cseq_method}\r\nContact: <sip:ann@{PHONE}>\r\n{
 
 fn send(c: &mut Core, now: Instant, bytes: &[u8]) {
     c.handle_message(now, phone(), local(), bytes);
-}
-
-fn out(c: &mut Core) -> Vec<SipMsg> {
-    std::iter::from_fn(|| c.poll_transmit())
-        .map(|t| message::parse(&t.bytes).unwrap())
-        .collect()
-}
-
-fn codes(msgs: &[SipMsg]) -> Vec<u16> {
-    msgs.iter()
-        .map(|m| match m.start {
-            StartLine::Response { code } => code,
-            StartLine::Request { .. } => 0,
-        })
-        .collect()
-}
-
-fn leg_events(c: &mut Core) -> Vec<LegEvent> {
-    std::iter::from_fn(|| c.poll_event())
-        .filter_map(|e| match e {
-            CoreEvent::Leg(_, ev) => Some(ev),
-            _ => None,
-        })
-        .collect()
-}
-
-fn cmd(c: &mut Core, now: Instant, leg: LegId, kind: CommandKind) {
-    c.handle_command(now, Command { leg, kind });
 }
 
 /// Runs every timer up to `until`.
@@ -412,4 +362,27 @@ fn rate_limited_requests_are_answered_statelessly_and_counted() {
         &req("INVITE", "rl-y", "rl-y", 1, None, "v=0\r\n"),
     );
     assert_eq!(codes(&out(&mut c)), vec![100]);
+}
+
+/// A flood of out-of-dialog OPTIONS, stray BYEs and unknown methods used to leave one server
+/// transaction each for Timer J (32 s over UDP): now they are answered statelessly.
+#[test]
+fn out_of_dialog_non_invites_are_answered_and_keep_no_transaction() {
+    let mut c = core();
+    let t0 = Instant::now();
+    for i in 0..1000 {
+        let method = ["OPTIONS", "BYE", "SUBSCRIBE", "FROB"][i % 4];
+        send(
+            &mut c,
+            t0,
+            &req(method, &format!("o{i}"), &format!("o{i}"), 1, None, ""),
+        );
+        let want = [200, 481, 405, 501][i % 4];
+        assert_eq!(codes(&out(&mut c)), [want], "{method}");
+    }
+    assert_eq!(c.live().transactions, 0);
+    assert!(c.is_idle());
+    // A retransmission is answered again, the same way.
+    send(&mut c, t0, &req("OPTIONS", "o0", "o0", 1, None, ""));
+    assert_eq!(codes(&out(&mut c)), [200]);
 }

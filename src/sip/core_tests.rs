@@ -1,33 +1,12 @@
 //! Scenario tests of the sans-IO core with simulated time: calls, CANCEL, BYE, timers, leaks.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::api::{Command, CommandKind, EndReason, LegEvent, LegId};
-use super::core::{Core, CoreEvent, Peer};
+use super::api::{CommandKind, EndReason, LegEvent, LegId};
+use super::core::{Core, CoreEvent};
+use super::core_test_support::{PHONE, cmd, codes, core, events, leg_events, local, out, phone};
 use super::leg::Phase;
-use super::message::{self, SipMsg, StartLine};
-use super::stats::SipStats;
-use super::transaction::Timers;
-
-const PHONE: &str = "127.0.0.1:5070";
-
-fn core() -> Core {
-    Core::new(
-        "firstline-test".into(),
-        Timers::default(),
-        Arc::new(SipStats::default()),
-    )
-}
-
-fn peer() -> Peer {
-    Peer::Udp(PHONE.parse().unwrap())
-}
-
-fn local() -> SocketAddr {
-    "127.0.0.1:5060".parse().unwrap()
-}
+use super::message::SipMsg;
 
 /// A request from the phone.
 fn req(
@@ -52,43 +31,11 @@ Call-ID: {call}\r\nCSeq: {cseq} {cseq_method}\r\nContact: <sip:ann@{PHONE}>\r\n{
     .into_bytes()
 }
 
-fn out(c: &mut Core) -> Vec<SipMsg> {
-    std::iter::from_fn(|| c.poll_transmit())
-        .map(|t| message::parse(&t.bytes).unwrap())
-        .collect()
-}
-
-fn codes(msgs: &[SipMsg]) -> Vec<u16> {
-    msgs.iter()
-        .map(|m| match m.start {
-            StartLine::Response { code } => code,
-            StartLine::Request { .. } => 0,
-        })
-        .collect()
-}
-
-fn events(c: &mut Core) -> Vec<CoreEvent> {
-    std::iter::from_fn(|| c.poll_event()).collect()
-}
-
-fn leg_events(c: &mut Core) -> Vec<LegEvent> {
-    events(c)
-        .into_iter()
-        .filter_map(|e| {
-            if let CoreEvent::Leg(_, ev) = e {
-                Some(ev)
-            } else {
-                None
-            }
-        })
-        .collect()
-}
-
 /// Sends an INVITE and returns the new leg id.
 fn invite(c: &mut Core, now: Instant, call: &str) -> LegId {
     c.handle_message(
         now,
-        peer(),
+        phone(),
         local(),
         &req("INVITE", call, call, 1, None, ""),
     );
@@ -101,10 +48,6 @@ fn invite(c: &mut Core, now: Instant, call: &str) -> LegId {
         }
         other => panic!("expected a new call, got {other:?}"),
     }
-}
-
-fn cmd(c: &mut Core, now: Instant, leg: LegId, kind: CommandKind) {
-    c.handle_command(now, Command { leg, kind });
 }
 
 /// Runs every timer until `until`, returning (time since t0, message) for each transmission.
@@ -143,7 +86,7 @@ fn answered_call_acked_then_remote_bye() {
     let t1 = t0 + Duration::from_millis(100);
     c.handle_message(
         t1,
-        peer(),
+        phone(),
         local(),
         &req("ACK", "a1", "ack1", 1, Some(&tag), ""),
     );
@@ -151,7 +94,7 @@ fn answered_call_acked_then_remote_bye() {
     assert_eq!(c.leg_phase(leg), Some(Phase::Confirmed));
     c.handle_message(
         t1,
-        peer(),
+        phone(),
         local(),
         &req("BYE", "a1", "bye1", 2, Some(&tag), ""),
     );
@@ -193,7 +136,7 @@ fn unacked_2xx_is_retransmitted_then_ack_timeout_sends_bye() {
     let mut resp = b"SIP/2.0 200 OK\r\nVia: ".to_vec();
     resp.extend_from_slice(bye.top_via().unwrap().as_bytes());
     resp.extend_from_slice(b"\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n");
-    c.handle_message(t0 + Duration::from_secs(33), peer(), local(), &resp);
+    c.handle_message(t0 + Duration::from_secs(33), phone(), local(), &resp);
     assert!(leg_events(&mut c).is_empty());
     run_until(&mut c, t0, t0 + Duration::from_secs(70));
     assert!(c.is_idle());
@@ -206,7 +149,12 @@ fn cancel_before_answer_gives_487_and_ack_absorbs_it() {
     let leg = invite(&mut c, t0, "c1");
     cmd(&mut c, t0, leg, CommandKind::Ringing);
     out(&mut c);
-    c.handle_message(t0, peer(), local(), &req("CANCEL", "c1", "c1", 1, None, ""));
+    c.handle_message(
+        t0,
+        phone(),
+        local(),
+        &req("CANCEL", "c1", "c1", 1, None, ""),
+    );
     let sent = out(&mut c);
     assert_eq!(codes(&sent), vec![200, 487]);
     assert_eq!(sent[1].cseq(), Some((1, "INVITE")));
@@ -220,7 +168,7 @@ fn cancel_before_answer_gives_487_and_ack_absorbs_it() {
     );
     c.handle_message(
         t0 + Duration::from_secs(1),
-        peer(),
+        phone(),
         local(),
         &req("ACK", "c1", "c1", 1, Some(&tag), ""),
     );
@@ -228,7 +176,12 @@ fn cancel_before_answer_gives_487_and_ack_absorbs_it() {
     assert!(run_until(&mut c, t0, t0 + Duration::from_secs(40)).is_empty());
     assert!(c.is_idle());
     // A CANCEL for nothing gets 481.
-    c.handle_message(t0, peer(), local(), &req("CANCEL", "zz", "zz", 1, None, ""));
+    c.handle_message(
+        t0,
+        phone(),
+        local(),
+        &req("CANCEL", "zz", "zz", 1, None, ""),
+    );
     assert_eq!(codes(&out(&mut c)), vec![481]);
 }
 
@@ -248,7 +201,7 @@ fn method_table_and_admission_control() {
     for (i, (m, tag, code)) in cases.iter().enumerate() {
         c.handle_message(
             t0,
-            peer(),
+            phone(),
             local(),
             &req(m, &format!("m{i}"), &format!("m{i}"), 1, *tag, ""),
         );
@@ -262,7 +215,7 @@ fn method_table_and_admission_control() {
     c.admit = false;
     c.handle_message(
         t0,
-        peer(),
+        phone(),
         local(),
         &req("INVITE", "full", "full", 1, None, ""),
     );
@@ -279,14 +232,19 @@ fn retransmitted_invite_gets_last_provisional_and_info_reaches_the_app() {
     let leg = invite(&mut c, t0, "d1");
     cmd(&mut c, t0, leg, CommandKind::Ringing);
     out(&mut c);
-    c.handle_message(t0, peer(), local(), &req("INVITE", "d1", "d1", 1, None, ""));
+    c.handle_message(
+        t0,
+        phone(),
+        local(),
+        &req("INVITE", "d1", "d1", 1, None, ""),
+    );
     assert_eq!(codes(&out(&mut c)), vec![180]);
     assert_eq!(c.stats.snapshot().retransmissions, 1);
     cmd(&mut c, t0, leg, CommandKind::Answer(b"v=0\r\n".to_vec()));
     let tag = out(&mut c)[0].to_tag().unwrap().to_string();
     c.handle_message(
         t0,
-        peer(),
+        phone(),
         local(),
         &req("ACK", "d1", "a", 1, Some(&tag), ""),
     );
@@ -294,7 +252,7 @@ fn retransmitted_invite_gets_last_provisional_and_info_reaches_the_app() {
     let mut bytes = req("INFO", "d1", "i1", 2, Some(&tag), info);
     bytes.truncate(bytes.len() - "Content-Length: 0\r\n\r\n".len());
     bytes.extend_from_slice(b"Content-Length: 20\r\n\r\nSignal=5\r\nDuration=1");
-    c.handle_message(t0, peer(), local(), &bytes);
+    c.handle_message(t0, phone(), local(), &bytes);
     assert_eq!(codes(&out(&mut c)), vec![200]);
     let evs = leg_events(&mut c);
     assert_eq!(
@@ -307,7 +265,7 @@ fn retransmitted_invite_gets_last_provisional_and_info_reaches_the_app() {
     // CSeq lower than the last one seen → 500 (RFC 3261 §12.2.2).
     c.handle_message(
         t0,
-        peer(),
+        phone(),
         local(),
         &req("INFO", "d1", "i0", 1, Some(&tag), ""),
     );
@@ -323,7 +281,7 @@ fn reinvite_is_offered_and_answered_and_our_bye_times_out() {
     let tag = out(&mut c)[0].to_tag().unwrap().to_string();
     c.handle_message(
         t0,
-        peer(),
+        phone(),
         local(),
         &req("ACK", "e1", "a", 1, Some(&tag), ""),
     );
@@ -332,7 +290,7 @@ fn reinvite_is_offered_and_answered_and_our_bye_times_out() {
     let mut re = req("INVITE", "e1", "re", 2, Some(&tag), sdp);
     re.truncate(re.len() - "Content-Length: 0\r\n\r\n".len());
     re.extend_from_slice(b"Content-Length: 9\r\n\r\nv=0 hold\n");
-    c.handle_message(t0, peer(), local(), &re);
+    c.handle_message(t0, phone(), local(), &re);
     assert_eq!(codes(&out(&mut c)), vec![100]);
     let Some(LegEvent::ReInvite { id, offer }) = leg_events(&mut c).pop() else {
         panic!("no re-INVITE")
@@ -341,7 +299,7 @@ fn reinvite_is_offered_and_answered_and_our_bye_times_out() {
     // A second re-INVITE while the first is pending → 500 + Retry-After (§14.2).
     c.handle_message(
         t0,
-        peer(),
+        phone(),
         local(),
         &req("INVITE", "e1", "re2", 3, Some(&tag), ""),
     );
@@ -355,7 +313,7 @@ fn reinvite_is_offered_and_answered_and_our_bye_times_out() {
     assert_eq!(codes(&out(&mut c)), vec![200]);
     c.handle_message(
         t0,
-        peer(),
+        phone(),
         local(),
         &req("ACK", "e1", "a2", 2, Some(&tag), ""),
     );
@@ -399,7 +357,7 @@ fn many_calls_leave_no_state_behind() {
             1 => cmd(&mut c, t0, leg, CommandKind::Hangup),
             2 => c.handle_message(
                 t0,
-                peer(),
+                phone(),
                 local(),
                 &req("CANCEL", &call, &call, 1, None, ""),
             ),
@@ -408,13 +366,13 @@ fn many_calls_leave_no_state_behind() {
                 let tag = out(&mut c)[0].to_tag().unwrap().to_string();
                 c.handle_message(
                     t0,
-                    peer(),
+                    phone(),
                     local(),
                     &req("ACK", &call, &format!("ak{i}"), 1, Some(&tag), ""),
                 );
                 c.handle_message(
                     t0,
-                    peer(),
+                    phone(),
                     local(),
                     &req("BYE", &call, &format!("by{i}"), 2, Some(&tag), ""),
                 );
@@ -461,19 +419,19 @@ fn malformed_input_sweep_never_panics() {
         inputs.push(flipped);
     }
     for input in &inputs {
-        c.handle_message(t0, peer(), local(), input);
+        c.handle_message(t0, phone(), local(), input);
         out(&mut c);
         events(&mut c);
     }
     // The bad version and the short body were answered 400 naming the problem.
-    c.handle_message(t0, peer(), local(), &inputs[7]);
+    c.handle_message(t0, phone(), local(), &inputs[7]);
     let sent = std::iter::from_fn(|| c.poll_transmit()).collect::<Vec<_>>();
     let text = String::from_utf8_lossy(&sent[0].bytes).to_string();
     assert!(
         text.starts_with("SIP/2.0 400 Bad Request (Content-Length larger than body)\r\n"),
         "{text}"
     );
-    c.handle_message(t0, peer(), local(), &good);
+    c.handle_message(t0, phone(), local(), &good);
     assert_eq!(
         codes(&out(&mut c)),
         vec![200],

@@ -2,6 +2,7 @@
 //!
 //! UAS side (§12.1.1) and UAC side from a 2xx to our INVITE (§12.1.2).
 
+use super::api::SipTransport;
 use super::build::{self, RequestSpec};
 use super::message::SipMsg;
 
@@ -105,14 +106,14 @@ impl Dialog {
     }
 
     /// Our ACK for a 2xx (§13.2.2.4): a new branch, the INVITE's CSeq number, the dialog's target.
-    pub(crate) fn ack(&self, via_host: String, tcp: bool, ua: &str) -> Vec<u8> {
+    pub(crate) fn ack(&self, via_host: String, transport: SipTransport, ua: &str) -> Vec<u8> {
         let branch = build::new_branch();
         build::request(
             &RequestSpec {
                 method: "ACK",
                 target: &self.remote_target,
                 via_host,
-                tcp,
+                transport,
                 branch: &branch,
                 route_set: &self.route_set,
                 from: &self.local_party,
@@ -138,7 +139,7 @@ impl Dialog {
         &mut self,
         method: &str,
         via_host: String,
-        tcp: bool,
+        transport: SipTransport,
         ua: &str,
     ) -> (String, Vec<u8>) {
         self.local_cseq += 1;
@@ -148,7 +149,7 @@ impl Dialog {
                 method,
                 target: &self.remote_target,
                 via_host,
-                tcp,
+                transport,
                 branch: &branch,
                 route_set: &self.route_set,
                 from: &self.local_party,
@@ -184,7 +185,7 @@ Contact: <sip:a@10.0.0.2:5070;transport=udp>\r\nRecord-Route: <sip:p1;lr>, <sip:
                 remote_tag: "rt".into()
             }
         );
-        let (branch, bye) = d.next_request("BYE", "10.0.0.1:5060".into(), false, "fl");
+        let (branch, bye) = d.next_request("BYE", "10.0.0.1:5060".into(), SipTransport::Udp, "fl");
         let bye = parse(&bye).unwrap();
         assert!(branch.starts_with("z9hG4bK"));
         assert!(
@@ -216,14 +217,14 @@ Contact: <sip:2001@192.0.2.10:5070;transport=tcp>\r\nRecord-Route: <sip:p1;lr>, 
             (d.key.local_tag.as_str(), d.key.remote_tag.as_str()),
             ("our", "ph")
         );
-        let ack = parse(&d.ack("127.0.0.1:5060".into(), true, "fl")).unwrap();
+        let ack = parse(&d.ack("127.0.0.1:5060".into(), SipTransport::Tcp, "fl")).unwrap();
         assert_eq!(ack.cseq(), Some((1, "ACK")));
         assert_eq!(ack.header_list("Route"), vec!["<sip:p2;lr>", "<sip:p1;lr>"]);
         assert!(
             ack.branch().unwrap() != "z9hG4bKo",
             "2xx ACK is a new transaction"
         );
-        let (_, bye) = d.next_request("BYE", "127.0.0.1:5060".into(), true, "fl");
+        let (_, bye) = d.next_request("BYE", "127.0.0.1:5060".into(), SipTransport::Tcp, "fl");
         let bye = parse(&bye).unwrap();
         assert_eq!(bye.cseq(), Some((2, "BYE")));
         assert!(

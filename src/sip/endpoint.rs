@@ -218,9 +218,15 @@ impl SipEndpoint {
         self.shared.stats.snapshot()
     }
 
-    /// What the SIP layer holds now: transactions, dialogs, connections, registrations.
+    /// What the SIP layer holds now: transactions, dialogs, connections, registrations. The
+    /// connection count is the transport's own (`connections().open`), the one `/metrics` splits
+    /// by transport, so the two never disagree.
     pub fn live(&self) -> SipLive {
-        self.shared.stats.live()
+        let open = self.shared.conns.counts().open;
+        SipLive {
+            connections: u64::try_from(open).unwrap_or(u64::MAX),
+            ..self.shared.stats.live()
+        }
     }
 
     /// Per-source limits on new INVITEs and REGISTERs (`[sip.rate_limit]`).
@@ -380,11 +386,9 @@ impl Driver {
         }
     }
 
-    /// Stores the live counts for `/health`.
+    /// Stores the live counts for `/health` (connections are read from the transport's table).
     fn publish_live(&self) {
-        let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
         self.shared.stats.set_live(SipLive {
-            connections: n(self.conns.len()),
             registrations: self.registered,
             ..self.core.live()
         });

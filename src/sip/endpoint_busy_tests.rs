@@ -10,45 +10,14 @@ use tokio::net::UdpSocket;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
+use super::endpoint_tests::{recv_udp as recv, request, to_tag};
 use super::{LegEvent, SipConfig, SipEndpoint};
 
 const WAIT: Duration = Duration::from_secs(5);
 
-fn request(
-    method: &str,
-    branch: &str,
-    cseq: u32,
-    tag: &str,
-    me: SocketAddr,
-    ctype: &str,
-    body: &str,
-) -> Vec<u8> {
-    let to_tag = if tag.is_empty() {
-        String::new()
-    } else {
-        format!(";tag={tag}")
-    };
-    let ctype = if body.is_empty() {
-        String::new()
-    } else {
-        format!("Content-Type: {ctype}\r\n")
-    };
-    format!(
-        "{method} sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{branch};rport\r\n\
-Max-Forwards: 70\r\nFrom: <sip:+31201234567@127.0.0.1>;tag=ph\r\nTo: <sip:100@127.0.0.1>{to_tag}\r\n\
-Call-ID: busy1\r\nCSeq: {cseq} {method}\r\nContact: <sip:ann@{me}>\r\n{ctype}Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
-
-async fn recv(sock: &UdpSocket) -> String {
-    let mut buf = vec![0u8; 65_536];
-    let (n, _) = timeout(WAIT, sock.recv_from(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    String::from_utf8_lossy(&buf[..n]).to_string()
+/// A request in the one call of this test.
+fn busy(method: &str, branch: &str, cseq: u32, tag: &str, me: SocketAddr, body: &str) -> Vec<u8> {
+    request(method, "busy1", branch, cseq, tag, "UDP", me, body)
 }
 
 #[tokio::test]
@@ -62,24 +31,17 @@ async fn a_busy_call_task_loses_no_event() {
     let (ep, mut calls) = SipEndpoint::start(cfg, token.clone()).await.unwrap();
     let phone = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let (me, to) = (phone.local_addr().unwrap(), ep.udp_addr());
-    let sdp = "application/sdp";
     phone
-        .send_to(&request("INVITE", "i1", 1, "", me, sdp, "v=0\r\n"), to)
+        .send_to(&busy("INVITE", "i1", 1, "", me, "v=0\r\n"), to)
         .await
         .unwrap();
     assert!(recv(&phone).await.starts_with("SIP/2.0 100 "));
     let mut call = timeout(WAIT, calls.recv()).await.unwrap().unwrap();
     call.leg.answer(b"v=0\r\n".to_vec()).await;
     let ok = recv(&phone).await;
-    let tag = ok
-        .lines()
-        .find(|l| l.starts_with("To:"))
-        .and_then(|l| l.split(";tag=").nth(1))
-        .unwrap()
-        .trim()
-        .to_string();
+    let tag = to_tag(&ok);
     phone
-        .send_to(&request("ACK", "a1", 1, &tag, me, "", ""), to)
+        .send_to(&busy("ACK", "a1", 1, &tag, me, ""), to)
         .await
         .unwrap();
     assert_eq!(
@@ -88,16 +50,14 @@ async fn a_busy_call_task_loses_no_event() {
     );
 
     // The call task stops reading: 28 INFOs fit beside the 4 reserved slots, the rest get 500.
-    let dtmf = "application/dtmf-relay";
     let mut answers = Vec::new();
     for n in 0..40u32 {
-        let info = request(
+        let info = busy(
             "INFO",
             &format!("f{n}"),
             2 + n,
             &tag,
             me,
-            dtmf,
             "Signal=5\r\nDuration=100\r\n",
         );
         phone.send_to(&info, to).await.unwrap();
@@ -122,13 +82,12 @@ async fn a_busy_call_task_loses_no_event() {
             Some(LegEvent::Info { .. })
         ));
     }
-    let info = request(
+    let info = busy(
         "INFO",
         "f-again",
         50,
         &tag,
         me,
-        dtmf,
         "Signal=6\r\nDuration=100\r\n",
     );
     phone.send_to(&info, to).await.unwrap();
@@ -136,25 +95,24 @@ async fn a_busy_call_task_loses_no_event() {
 
     // Busy again, and then a re-INVITE and a BYE: both reach the task.
     for n in 0..20u32 {
-        let info = request(
+        let info = busy(
             "INFO",
             &format!("g{n}"),
             60 + n,
             &tag,
             me,
-            dtmf,
             "Signal=7\r\nDuration=100\r\n",
         );
         phone.send_to(&info, to).await.unwrap();
         recv(&phone).await;
     }
     phone
-        .send_to(&request("INVITE", "re1", 90, &tag, me, sdp, "v=0\r\n"), to)
+        .send_to(&busy("INVITE", "re1", 90, &tag, me, "v=0\r\n"), to)
         .await
         .unwrap();
     assert!(recv(&phone).await.starts_with("SIP/2.0 100 "));
     phone
-        .send_to(&request("BYE", "b1", 91, &tag, me, "", ""), to)
+        .send_to(&busy("BYE", "b1", 91, &tag, me, ""), to)
         .await
         .unwrap();
     let (x, y) = (recv(&phone).await, recv(&phone).await);

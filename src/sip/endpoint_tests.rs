@@ -31,8 +31,10 @@ async fn start(
     (ep, calls, token)
 }
 
+/// A request from the test phone at `me`; a body gets its Content-Type (SDP, or DTMF relay for
+/// INFO). Shared with `endpoint_busy_tests`.
 #[allow(clippy::too_many_arguments)]
-fn request(
+pub(super) fn request(
     method: &str,
     call: &str,
     branch: &str,
@@ -47,10 +49,10 @@ fn request(
     } else {
         format!(";tag={to_tag}")
     };
-    let ctype = if body.is_empty() {
-        ""
-    } else {
-        "Content-Type: application/sdp\r\n"
+    let ctype = match (body.is_empty(), method) {
+        (true, _) => "",
+        (false, "INFO") => "Content-Type: application/dtmf-relay\r\n",
+        (false, _) => "Content-Type: application/sdp\r\n",
     };
     format!(
         "{method} sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/{proto} {me};branch=z9hG4bK{branch};rport\r\n\
@@ -61,7 +63,7 @@ Call-ID: {call}\r\nCSeq: {cseq} {method}\r\nContact: <sip:ann@{me}>\r\n{ctype}Co
     .into_bytes()
 }
 
-async fn recv_udp(sock: &UdpSocket) -> String {
+pub(super) async fn recv_udp(sock: &UdpSocket) -> String {
     let mut buf = vec![0u8; 65_536];
     let (n, _) = timeout(WAIT, sock.recv_from(&mut buf))
         .await
@@ -70,7 +72,7 @@ async fn recv_udp(sock: &UdpSocket) -> String {
     String::from_utf8_lossy(&buf[..n]).to_string()
 }
 
-fn to_tag(resp: &str) -> String {
+pub(super) fn to_tag(resp: &str) -> String {
     let to = resp.lines().find(|l| l.starts_with("To:")).unwrap();
     to.split(";tag=").nth(1).unwrap().trim().to_string()
 }

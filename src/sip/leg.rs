@@ -69,8 +69,7 @@ impl Core {
         let Some(leg) = self.legs.get(&id) else {
             return;
         };
-        let tcp = leg.peer.reliable();
-        let contact = contact(leg, tcp);
+        let contact = contact(leg);
         let tag = leg.dialog.key.local_tag.clone();
         let (key, invite) = (leg.ist.clone(), leg.invite.clone());
         let mut spec = ResponseSpec {
@@ -181,7 +180,7 @@ impl Core {
         }
         let tcp = leg.peer.reliable();
         let spec = ResponseSpec {
-            extra: vec![("Contact", contact(leg, tcp))],
+            extra: vec![("Contact", contact(leg))],
             body: Some(("application/sdp", &sdp)),
             ..ResponseSpec::new(200)
         };
@@ -280,7 +279,9 @@ impl Core {
         leg.phase = Phase::Terminating;
         let tcp = leg.peer.reliable();
         let via_host = SocketAddr::new(leg.local_ip, leg.local.port()).to_string();
-        let (branch, bytes) = leg.dialog.next_request("BYE", via_host, tcp, &ua);
+        let (branch, bytes) = leg
+            .dialog
+            .next_request("BYE", via_host, leg.peer.transport(), &ua);
         let peer = leg.peer.clone();
         let tx = NonInviteClientTx::new(now, tcp, timers, bytes);
         self.client.insert(
@@ -369,13 +370,7 @@ impl Core {
 
 /// Our Contact (RFC 3261 §8.1.1.8, §12.1.1), with `;transport=tcp` over TCP and
 /// `;transport=tls` over TLS (the peer's in-dialog requests then come back over TLS).
-fn contact(leg: &Leg, tcp: bool) -> String {
+fn contact(leg: &Leg) -> String {
     let addr = SocketAddr::new(leg.local_ip, leg.local.port());
-    if leg.peer.is_tls() {
-        format!("<sip:firstline@{addr};transport=tls>")
-    } else if tcp {
-        format!("<sip:firstline@{addr};transport=tcp>")
-    } else {
-        format!("<sip:firstline@{addr}>")
-    }
+    format!("<sip:firstline@{addr}{}>", leg.peer.transport().uri_param())
 }

@@ -32,6 +32,8 @@ mod validate;
 #[cfg(test)]
 mod core_leak_tests;
 #[cfg(test)]
+mod core_test_support;
+#[cfg(test)]
 mod core_tests;
 #[cfg(test)]
 mod endpoint_busy_tests;

@@ -25,8 +25,6 @@ pub(crate) struct SipStats {
     /// Live counts, stored by the SIP task after every turn of its loop.
     pub(crate) live_transactions: AtomicU64,
     pub(crate) live_dialogs: AtomicU64,
-    /// TCP (and TLS) connections the SIP task has open; a transport may also keep it itself.
-    pub(crate) live_connections: AtomicU64,
     pub(crate) live_registrations: AtomicU64,
 }
 
@@ -112,7 +110,8 @@ impl SipStats {
         SipLive {
             transactions: g(&self.live_transactions),
             dialogs: g(&self.live_dialogs),
-            connections: g(&self.live_connections),
+            // The transport's table counts connections (`Endpoint::live` fills this in).
+            connections: 0,
             registrations: g(&self.live_registrations),
         }
     }
@@ -122,7 +121,6 @@ impl SipStats {
         let s = |c: &AtomicU64, v: u64| c.store(v, Ordering::Relaxed);
         s(&self.live_transactions, live.transactions);
         s(&self.live_dialogs, live.dialogs);
-        s(&self.live_connections, live.connections);
         s(&self.live_registrations, live.registrations);
     }
 }

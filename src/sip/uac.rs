@@ -76,11 +76,7 @@ impl Core {
         let local_ip = pick_local_ip(binding.local, &binding.contact);
         let me = SocketAddr::new(local_ip, binding.local.port());
         let branch = build::new_branch();
-        let (proto, transport) = match (tcp, peer.is_tls()) {
-            (_, true) => ("TLS", ";transport=tls"),
-            (true, false) => ("TCP", ";transport=tcp"),
-            (false, false) => ("UDP", ""),
-        };
+        let (proto, transport) = (peer.transport().via_token(), peer.transport().uri_param());
         let user = if token(&req.from_user) {
             req.from_user.as_str()
         } else {
@@ -221,7 +217,6 @@ Allow: {ALLOW}\r\nUser-Agent: {ua}\r\n",
         let Some(call) = self.out.get_mut(&id) else {
             return;
         };
-        let tcp = call.peer.reliable();
         let via_host = SocketAddr::new(call.local_ip, call.local.port()).to_string();
         if let Some(ack) = call.ack.clone() {
             let peer = call.peer.clone();
@@ -232,7 +227,7 @@ Allow: {ALLOW}\r\nUser-Agent: {ua}\r\n",
             // A 2xx without a To-tag cannot form a dialog; treat as a failure.
             return self.out_finish(id, 502, "Bad Gateway (2xx without To-tag)".into());
         };
-        let ack = dialog.ack(via_host, tcp, &ua);
+        let ack = dialog.ack(via_host, call.peer.transport(), &ua);
         call.ack = Some(ack.clone());
         call.finished = true;
         let cancelled = call.cancel != CancelState::No;

@@ -132,6 +132,7 @@ impl Core {
         {
             return;
         }
+        let stateful = method == Method::Invite;
         let spec = match method {
             Method::Invite if !self.admit => {
                 let mut s = ResponseSpec::new(503);
@@ -150,7 +151,13 @@ impl Core {
             to_tag: Some(&tag),
             ..spec
         };
-        self.reply_new(now, &peer, &key, &msg, spec);
+        if stateful {
+            return self.reply_new(now, &peer, &key, &msg, spec);
+        }
+        // OPTIONS, stray BYEs, unknown methods: answered statelessly (RFC 3261 §8.2.7), so a
+        // flood of them makes us keep no transaction (a retransmission is answered again).
+        let bytes = build::response(&msg, peer.addr(), &spec, &self.ua);
+        self.send(&peer, bytes);
     }
 
     /// Per-source rate limits (`pike`): true when the request was answered 503 or dropped. The

@@ -35,6 +35,9 @@ pub enum StoreError {
         /// Its id.
         id: String,
     },
+    /// Rows kept changing under an operation that retried (a conflict that did not settle).
+    #[error("{0}: the rows kept changing; try again")]
+    Conflict(&'static str),
     /// A stored value that the code cannot read back (a newer schema, or a hand edit).
     #[error("unexpected value {value:?} in column {column}")]
     Corrupt {

@@ -38,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "worklists",
         include_str!("../../migrations/0007_worklists.sql"),
     ),
+    (
+        8,
+        "callback_once",
+        include_str!("../../migrations/0008_callback_once.sql"),
+    ),
 ];
 
 /// A migrator over every embedded migration; `run` is idempotent.
@@ -67,6 +72,22 @@ fn migrator_upto(version: i64) -> Migrator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::testing::{TestDbGuard, test_database_url};
+
+    /// A fresh test database (SQLite, or `TEST_DATABASE_URL`'s PostgreSQL) migrated up to
+    /// `version`: its URL, a pool on it and the guard that drops it.
+    async fn database_at(version: i64) -> (String, sqlx::AnyPool, TestDbGuard) {
+        sqlx::any::install_default_drivers();
+        let (url, guard) = test_database_url().await;
+        let pool_url = if url.starts_with("sqlite:") {
+            format!("{url}?mode=rwc")
+        } else {
+            url.clone()
+        };
+        let pool = sqlx::AnyPool::connect(&pool_url).await.unwrap();
+        migrator_upto(version).run(&pool).await.unwrap();
+        (url, pool, guard)
+    }
 
     /// Every `migrations/*.sql` file is listed, with the version and name of its file name.
     #[test]
@@ -89,15 +110,7 @@ mod tests {
     /// recorded before it are kept.
     #[tokio::test]
     async fn migration_6_keeps_who_hung_up() {
-        sqlx::any::install_default_drivers();
-        let (url, guard) = crate::store::testing::test_database_url().await;
-        let url = if url.starts_with("sqlite:") {
-            format!("{url}?mode=rwc")
-        } else {
-            url
-        };
-        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
-        migrator_upto(5).run(&pool).await.unwrap();
+        let (_, pool, guard) = database_at(5).await;
         for (id, by) in [
             ("c-1", Some("caller")),
             ("c-2", Some("server")),
@@ -134,15 +147,7 @@ mod tests {
     /// start after it numbers every older intake, oldest first, in the Amsterdam year.
     #[tokio::test]
     async fn migration_7_keeps_groups_and_numbers_older_intakes() {
-        sqlx::any::install_default_drivers();
-        let (url, guard) = crate::store::testing::test_database_url().await;
-        let pool_url = if url.starts_with("sqlite:") {
-            format!("{url}?mode=rwc")
-        } else {
-            url.clone()
-        };
-        let pool = sqlx::AnyPool::connect(&pool_url).await.unwrap();
-        migrator_upto(6).run(&pool).await.unwrap();
+        let (url, pool, guard) = database_at(6).await;
         sqlx::query(
             "INSERT INTO agents (id, name, login, password_hash, created_at) \
              VALUES ('agent-a', 'A', 'a', 'x', 0)",
@@ -196,6 +201,60 @@ mod tests {
         .map(|(i, t, g)| (i.to_owned(), t.map(str::to_owned), g.map(str::to_owned)));
         assert_eq!(rows, expected);
         store.close().await;
+        guard.cleanup().await;
+    }
+
+    /// Migration 8 holds one open callback per number: open duplicates from before it are
+    /// closed as cancelled (each number keeps its earliest), closed ones are untouched.
+    #[tokio::test]
+    async fn migration_8_keeps_the_earliest_open_callback_per_number() {
+        let (_, pool, guard) = database_at(7).await;
+        for (id, number, at, status) in [
+            ("cb-1", "+31201", 30, "pending"),
+            ("cb-2", "+31201", 10, "offered"),
+            ("cb-3", "+31201", 20, "pending"),
+            ("cb-4", "+31201", 5, "done"),
+            ("cb-5", "+31202", 40, "pending"),
+        ] {
+            sqlx::query(
+                "INSERT INTO callbacks (id, number, category, queued_at, requested_at, status) \
+                 VALUES ($1, $2, 'hardware', 0, $3, $4)",
+            )
+            .bind(id)
+            .bind(number)
+            .bind(at)
+            .bind(status)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        migrator().run(&pool).await.unwrap();
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, status FROM callbacks ORDER BY id")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        let expected = [
+            ("cb-1", "cancelled"),
+            ("cb-2", "offered"),
+            ("cb-3", "cancelled"),
+            ("cb-4", "done"),
+            ("cb-5", "pending"),
+        ]
+        .map(|(i, s)| (i.to_owned(), s.to_owned()));
+        assert_eq!(rows, expected);
+        // The index now refuses a second open one.
+        let second = sqlx::query(
+            "INSERT INTO callbacks (id, number, category, queued_at, requested_at) \
+             VALUES ('cb-6', '+31202', 'hardware', 0, 50)",
+        )
+        .execute(&pool)
+        .await;
+        assert!(
+            second.is_err(),
+            "a second open callback for +31202 was stored"
+        );
+        pool.close().await;
         guard.cleanup().await;
     }
 }

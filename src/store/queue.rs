@@ -197,73 +197,52 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a callback request (status `pending`); returns its id.
-    pub async fn insert_callback(&self, cb: &NewCallback) -> Result<String, StoreError> {
-        let id = format!("cb-{:016x}", rand::random::<u64>());
-        sqlx::query(
-            "INSERT INTO callbacks (id, call_id, intake_id, number, contact, category, priority, \
-             queued_at, requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(id.as_str())
-        .bind(cb.call_id.as_ref().map(CallId::as_str))
-        .bind(cb.intake_id.as_ref().map(IntakeId::as_str))
-        .bind(cb.number.as_str())
-        .bind(cb.contact.as_deref())
-        .bind(cb.category.as_str())
-        .bind(cb.priority.map(|p| i64::from(p.get())))
-        .bind(cb.queued_at)
-        .bind(cb.requested_at)
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::query("insert_callback"))?;
-        Ok(id)
-    }
-
     /// Stores a callback request unless the number already has one open (pending, offered or
-    /// connected): one open callback per number (issue 11). One statement, so two requests at
-    /// the same moment cannot both pass on SQLite's single writer.
+    /// connected): one open callback per number (issue 11). The partial unique index
+    /// `callbacks_one_open_idx` (migration 0008) decides, so two requests at the same moment
+    /// cannot both pass, on SQLite or PostgreSQL.
     pub async fn insert_callback_once(
         &self,
         cb: &NewCallback,
     ) -> Result<CallbackInsert, StoreError> {
         const OP: &str = "insert_callback_once";
-        let id = format!("cb-{:016x}", rand::random::<u64>());
-        let inserted = sqlx::query(
-            "INSERT INTO callbacks (id, call_id, intake_id, number, contact, category, priority, \
-             queued_at, requested_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
-             WHERE NOT EXISTS (SELECT 1 FROM callbacks WHERE number = $10 \
-             AND status IN ('pending', 'offered', 'connected'))",
-        )
-        .bind(id.as_str())
-        .bind(cb.call_id.as_ref().map(CallId::as_str))
-        .bind(cb.intake_id.as_ref().map(IntakeId::as_str))
-        .bind(cb.number.as_str())
-        .bind(cb.contact.as_deref())
-        .bind(cb.category.as_str())
-        .bind(cb.priority.map(|p| i64::from(p.get())))
-        .bind(cb.queued_at)
-        .bind(cb.requested_at)
-        .bind(cb.number.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?
-        .rows_affected();
-        if inserted > 0 {
-            return Ok(CallbackInsert::Stored(id));
+        // The open one may close between our insert and our look-up: then try once more.
+        for _ in 0..2 {
+            let id = format!("cb-{:016x}", rand::random::<u64>());
+            let inserted = sqlx::query(
+                "INSERT INTO callbacks (id, call_id, intake_id, number, contact, category, \
+                 priority, queued_at, requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(id.as_str())
+            .bind(cb.call_id.as_ref().map(CallId::as_str))
+            .bind(cb.intake_id.as_ref().map(IntakeId::as_str))
+            .bind(cb.number.as_str())
+            .bind(cb.contact.as_deref())
+            .bind(cb.category.as_str())
+            .bind(cb.priority.map(|p| i64::from(p.get())))
+            .bind(cb.queued_at)
+            .bind(cb.requested_at)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?
+            .rows_affected();
+            if inserted > 0 {
+                return Ok(CallbackInsert::Stored(id));
+            }
+            let row = sqlx::query(
+                "SELECT id FROM callbacks WHERE number = $1 \
+                 AND status IN ('pending', 'offered', 'connected')",
+            )
+            .bind(cb.number.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+            if let Some(r) = row {
+                return Ok(CallbackInsert::AlreadyOpen(get(&r, "id", OP)?));
+            }
         }
-        let row = sqlx::query(
-            "SELECT id FROM callbacks WHERE number = $1 \
-             AND status IN ('pending', 'offered', 'connected') ORDER BY requested_at LIMIT 1",
-        )
-        .bind(cb.number.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?;
-        match row {
-            Some(r) => Ok(CallbackInsert::AlreadyOpen(get(&r, "id", OP)?)),
-            // Closed in between: the number may have its new one.
-            None => self.insert_callback(cb).await.map(CallbackInsert::Stored),
-        }
+        Err(StoreError::Conflict(OP))
     }
 
     /// Voice messages left from calls of `number` since `since` (epoch ms).

@@ -79,6 +79,37 @@ async fn one_open_callback_per_number() {
     guard.cleanup().await;
 }
 
+/// On PostgreSQL the one-statement check (INSERT … WHERE NOT EXISTS) let two requests at the
+/// same moment both pass (read committed); the partial unique index now decides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_requests_from_one_number_store_one_callback() {
+    let (store, guard) = test_store().await;
+    for i in 0..16 {
+        call(&store, &format!("r{i}"), "+31201234567").await;
+    }
+    let tries = (0..16).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .insert_callback_once(&callback(&format!("r{i}"), "+31201234567"))
+                .await
+                .unwrap()
+        })
+    });
+    let mut stored = Vec::new();
+    let mut already = Vec::new();
+    for t in tries {
+        match t.await.unwrap() {
+            CallbackInsert::Stored(id) => stored.push(id),
+            CallbackInsert::AlreadyOpen(id) => already.push(id),
+        }
+    }
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert!(already.iter().all(|id| *id == stored[0]), "{already:?}");
+    assert_eq!(store.open_callbacks().await.unwrap().len(), 1);
+    guard.cleanup().await;
+}
+
 #[tokio::test]
 async fn voice_messages_are_counted_per_number_and_window() {
     let (store, guard) = test_store().await;

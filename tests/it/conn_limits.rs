@@ -192,12 +192,19 @@ async fn http_cuts_a_slow_header_and_refuses_connections_past_its_cap() {
                 .is_some(),
             "past the cap"
         );
-        // Once one leaves, a client is served again.
+        // Once one leaves, a client is served again, and /health counts the refusal.
         drop(held.pop());
         tokio::time::sleep(Duration::from_millis(200)).await;
         let mut s = TcpStream::connect(web).await.unwrap();
         let r = http_over(&mut s, web, "GET", "/ready", &[], None).await;
         assert_eq!(r.status, 200);
+        drop(held);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut s = TcpStream::connect(web).await.unwrap();
+        let r = http_over(&mut s, web, "GET", "/health", &[], None).await;
+        let h: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(h["http_connections"]["refused"], 1, "{h}");
+        assert_eq!(h["http_connections"]["open"], 1, "only this one: {h}");
         t.finish().await;
     })
     .await;
