@@ -181,3 +181,26 @@ udp_drops() {
     awk -v ino="$inodes" 'BEGIN { n = split(ino, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
         FNR > 1 && ($10 in want) { d += $NF } END { print d + 0 }' /proc/net/udp /proc/net/udp6
 }
+
+# add_bench_agents DB FIRST N PASS: N agents (logins bench1..benchN, extensions FIRST..) whose
+# phones register with password PASS (MD5 and SHA-256 HA1s for realm firstline) and whose desk
+# password is demo agent anna's (her argon2 hash is reused: DB must hold the demo data).
+add_bench_agents() {
+    local db=$1 first=$2 n=$3 pass=$4 hash
+    hash=$(sqlite3 "$db" "select password_hash from agents where login = 'anna'")
+    [[ -n "$hash" ]] || { echo "no demo agent hash in $db" >&2; return 1; }
+    python3 - "$first" "$n" "$pass" "$hash" "$(date +%s%3N)" <<'PY' | sqlite3 "$db"
+import hashlib, sys
+first, n, pw, pwhash, now = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+print("BEGIN;")
+for i in range(1, n + 1):
+    ext = first + i - 1
+    ha1 = lambda h: h(f"{ext}:firstline:{pw}".encode()).hexdigest()
+    print("INSERT INTO agents (id, name, login, password_hash, extension, categories, level, "
+          "created_at, sip_ha1_md5, sip_ha1_sha256, role) VALUES ("
+          f"'agent-bench-{i}', 'Bench {i}', 'bench{i}', '{pwhash}', '{ext}', "
+          f"'hardware,software,service', 1, {now}, '{ha1(hashlib.md5)}', "
+          f"'{ha1(hashlib.sha256)}', 'agent');")
+print("COMMIT;")
+PY
+}

@@ -13,14 +13,16 @@ use super::build::random_u64;
 
 /// Digest algorithms we offer, strongest first (RFC 8760 §2.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Algorithm {
+pub enum Algorithm {
+    /// SHA-256 (RFC 7616, RFC 8760).
     Sha256,
+    /// MD5 (RFC 2617 compatibility).
     Md5,
 }
 
 impl Algorithm {
     /// The `algorithm=` token (RFC 7616 §3.3).
-    pub(crate) fn token(self) -> &'static str {
+    pub fn token(self) -> &'static str {
         match self {
             Self::Sha256 => "SHA-256",
             Self::Md5 => "MD5",
@@ -28,7 +30,7 @@ impl Algorithm {
     }
 
     /// Parses an `algorithm=` value; absent means MD5 (RFC 7616 §3.3). `-sess` is not supported.
-    pub(crate) fn parse(s: Option<&str>) -> Option<Self> {
+    pub fn parse(s: Option<&str>) -> Option<Self> {
         match s {
             None => Some(Self::Md5),
             Some(t) if t.eq_ignore_ascii_case("MD5") => Some(Self::Md5),
@@ -38,7 +40,7 @@ impl Algorithm {
     }
 
     /// H(data) as lower-case hex (RFC 7616 §3.4.1).
-    pub(crate) fn hash_hex(self, data: &str) -> String {
+    pub fn hash_hex(self, data: &str) -> String {
         match self {
             Self::Md5 => hex(&Md5::digest(data.as_bytes())),
             Self::Sha256 => hex(&Sha256::digest(data.as_bytes())),

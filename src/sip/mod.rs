@@ -58,7 +58,7 @@ pub use api::{
     Binding, CallLeg, DigestChallenge, EndReason, IncomingCall, LegEvent, NameAddr, ReInviteId,
     RegistrationEvent, SipConfig, SipCredential, SipError, SipTransport, TrustedProxy,
 };
-pub use auth::{ha1_md5, ha1_sha256};
+pub use auth::{Algorithm as DigestAlgorithm, ha1_md5, ha1_sha256};
 pub use endpoint::SipEndpoint;
 pub use outgoing::{OutEvent, OutLeg, OutgoingCall, OutgoingInvite};
 pub use pike::{Cidr, CidrError, RateLimits};

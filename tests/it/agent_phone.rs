@@ -11,6 +11,7 @@ use md5::{Digest, Md5};
 use tokio::net::UdpSocket;
 
 use crate::rtp::{RtpPacket, parse_rtp};
+use crate::sip_msg::digest_param as param;
 use crate::ua::{SdpAnswer, SipMsg, parse_sdp, sdp_offer};
 
 /// PCMU (RFC 3551 §6, PT 0).
@@ -27,18 +28,6 @@ fn md5_hex(s: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// A `name="value"` or `name=value` parameter of a Digest challenge.
-fn param(challenge: &str, name: &str) -> Option<String> {
-    let body = challenge.trim().strip_prefix("Digest")?.trim();
-    for part in body.split(',') {
-        let (n, v) = part.trim().split_once('=')?;
-        if n.trim().eq_ignore_ascii_case(name) {
-            return Some(v.trim().trim_matches('"').to_string());
-        }
-    }
-    None
 }
 
 /// The server's INVITE to this phone, with what the tests look at.

@@ -11,6 +11,7 @@ use md5::{Digest, Md5};
 use tokio::net::UdpSocket;
 
 use crate::helpers::{spawn_app_with, within};
+use crate::sip_msg::digest_param as param;
 use crate::ua::SipMsg;
 
 fn md5_hex(s: &str) -> String {
@@ -18,17 +19,6 @@ fn md5_hex(s: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// `name="value"` or `name=value` in one challenge.
-fn param(challenge: &str, name: &str) -> Option<String> {
-    let body = challenge.trim().strip_prefix("Digest")?;
-    body.split(',').find_map(|part| {
-        let (n, v) = part.trim().split_once('=')?;
-        n.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| v.trim().trim_matches('"').to_string())
-    })
 }
 
 /// What goes into one Authorization header; each field can be made wrong.

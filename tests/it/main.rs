@@ -35,6 +35,8 @@ mod rtp;
 mod rtp_strict;
 mod scenario;
 mod scripted;
+#[path = "../../examples/common/sip_msg.rs"]
+mod sip_msg;
 mod sipp;
 mod softphone;
 mod strict_sip;
@@ -42,5 +44,7 @@ mod supervisor;
 mod supervisor_page;
 mod tls;
 mod tls_client;
+#[path = "../../examples/common/tls_trust.rs"]
+mod tls_trust;
 mod ua;
 mod webdriver;

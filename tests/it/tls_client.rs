@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
@@ -23,30 +22,12 @@ pub(crate) fn cert_files(dir: &Path) -> (PathBuf, PathBuf, String) {
 
 /// Writes a fresh certificate and key over `cert` and `key`; the certificate's PEM.
 pub(crate) fn write_cert(cert: &Path, key: &Path) -> String {
-    let made = rcgen::generate_simple_self_signed(
-        ["127.0.0.1", "localhost", "10.254.0.1"].map(String::from),
-    )
-    .unwrap();
-    let pem = made.cert.pem();
-    // The key first: a reload between the two writes sees a mismatch and keeps the old pair.
-    std::fs::write(key, made.signing_key.serialize_pem()).unwrap();
-    std::fs::write(cert, &pem).unwrap();
-    pem
+    crate::tls_trust::write_cert(cert, key).unwrap()
 }
 
 /// A client that trusts exactly the certificate(s) in `pem` (TLS 1.3 and 1.2).
 pub(crate) fn connector(pem: &str) -> TlsConnector {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    TlsConnector::from(Arc::new(cfg))
+    crate::tls_trust::connector(pem).unwrap()
 }
 
 /// A TLS connection to `addr` (name 127.0.0.1) trusting `pem`.
