@@ -8,11 +8,12 @@
 //! outside.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use sqlx::{AnyPool, Row};
 
+use crate::baresip_peer::Reaped;
 use crate::helpers::{prompts_dir, tool, wait_for, within};
 
 /// The namespace's veth address: baresip's SDP address, and where the server listens.
@@ -45,16 +46,6 @@ fn baresip_config(dir: &std::path::Path) {
     )
     .unwrap();
     std::fs::write(dir.join("contacts"), "").unwrap();
-}
-
-/// Kills and reaps the child when the test ends, passed or not.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Starts `firstline` in a fresh network namespace; returns the child and its UDP SIP port.

@@ -8,6 +8,7 @@
 
 mod agent_phone;
 mod baresip;
+mod baresip_peer;
 mod baresip_tls;
 mod browser;
 mod browser_leg;
@@ -36,6 +37,7 @@ mod scenario;
 mod scripted;
 mod sipp;
 mod softphone;
+mod srtp;
 mod strict_sip;
 mod supervisor;
 mod supervisor_page;

@@ -72,6 +72,12 @@ impl RtpPeer {
 
     /// Sends one 20 ms PCMU frame (PT 0) to `to`.
     pub(crate) async fn send_pcmu(&mut self, to: SocketAddr, frame: &[i16]) {
+        let p = self.next_pcmu(frame);
+        self.sock.send_to(&p, to).await.unwrap();
+    }
+
+    /// The next PCMU packet of our stream (the marker on the first), not sent.
+    pub(crate) fn next_pcmu(&mut self, frame: &[i16]) -> Vec<u8> {
         let mut p = Vec::with_capacity(12 + frame.len());
         p.push(0x80);
         p.push(if self.first { 0x80 } else { 0 });
@@ -79,10 +85,10 @@ impl RtpPeer {
         p.extend_from_slice(&self.ts.to_be_bytes());
         p.extend_from_slice(&self.ssrc.to_be_bytes());
         p.extend(frame.iter().map(|&s| ulaw_encode(s)));
-        self.sock.send_to(&p, to).await.unwrap();
         self.first = false;
         self.seq = self.seq.wrapping_add(1);
         self.ts = self.ts.wrapping_add(frame.len() as u32);
+        p
     }
 
     /// Sends `pcm` in 20 ms frames paced in real time, draining what arrives meanwhile.
