@@ -102,7 +102,7 @@ pub(crate) fn write_wav(path: &Path, pcm: &[i16]) {
 
 /// baresip's config dir: `source` as its microphone, what it hears dumped as WAV files into
 /// `dir/dump` (sndfile), the server's certificate as its CA, one account line; `srtp` loads
-/// the SRTP module (the account's `;mediaenc=` then chooses).
+/// the SRTP module (before `account.so`, which reads the account's `;mediaenc=`).
 pub(crate) fn baresip_config(dir: &Path, ca: &Path, source: &Path, account: &str, srtp: bool) {
     let dump = dir.join("dump");
     std::fs::create_dir_all(&dump).unwrap();
@@ -110,8 +110,8 @@ pub(crate) fn baresip_config(dir: &Path, ca: &Path, source: &Path, account: &str
         "poll_method epoll\nsip_listen 127.0.0.1:0\nsip_cafile {ca}\n\
          audio_player aufile,/dev/null\naudio_source aufile,{source}\naudio_alert aufile,/dev/null\n\
          snd_path {dump}\nmodule_path /usr/lib/baresip/modules\n\
-         module g711.so\nmodule aufile.so\nmodule sndfile.so\nmodule account.so\nmodule stdio.so\n\
-         {srtp}module_app menu.so\n",
+         module g711.so\nmodule aufile.so\nmodule sndfile.so\n{srtp}module account.so\n\
+         module stdio.so\nmodule_app menu.so\n",
         ca = ca.display(),
         source = source.display(),
         dump = dump.display(),

@@ -1,0 +1,438 @@
+//! SDES-SRTP (issue 11 item 3) with real peers: baresip as an agent phone with
+//! `mediaenc=srtp-mand` answers a plain caller (audio checked both ways by content, and on the
+//! wire: the phone's leg is SRTP under the key of our INVITE); baresip as an SRTP caller walks
+//! the IVR with RFC 4733 digits; the refusals (keys over UDP, a plain offer when SRTP is
+//! mandatory); and the test's own SRTP caller: forged packets are dropped, counted and never
+//! learned as the source, a replay is refused, real ones are heard.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use firstline::media::srtp::{CryptoLine, MasterKey, SrtpPolicy, SrtpSession, SrtpSuite};
+use firstline::media::strict::RtpSource;
+use sqlx::Row;
+
+use crate::agent_phone::{decode_g711, tone, tone_share};
+use crate::baresip_peer::{
+    VethNs, baresip, baresip_config, best_second, dump_heard, tls_app, write_wav,
+};
+use crate::helpers::{TestApp, spawn_app_with, tool, wait_for, within};
+use crate::rtp::{RtpPacket, RtpPeer, parse_rtp};
+use crate::scenario::unclassified_caller;
+use crate::ua::{Ua, sdp_offer};
+
+/// The SDP block of the message whose `o=` line contains `origin`: its lines up to the next
+/// `o=` line (baresip's trace prints each message as it went on the wire).
+fn sdp_of<'a>(log: &'a str, origin: &str) -> Vec<&'a str> {
+    let mut lines = log.lines().skip_while(|l| !(l.contains("o=") && l.contains(origin)));
+    let first = lines.next().into_iter();
+    first
+        .chain(lines.take_while(|l| !l.contains("o=")))
+        .map(str::trim)
+        .collect()
+}
+
+/// The value of the first line of `sdp` that starts with `prefix`, without it.
+fn field<'a>(sdp: &[&'a str], prefix: &str) -> Option<&'a str> {
+    sdp.iter().find_map(|l| {
+        let at = l.find(prefix)?;
+        Some(l[at + prefix.len()..].trim())
+    })
+}
+
+/// Every UDP datagram the namespace delivers, seen through a raw socket (root): the test can
+/// check what goes to baresip without being on the path. (source port, payload).
+struct Sniffer {
+    rx: std::sync::mpsc::Receiver<(u16, Vec<u8>)>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Sniffer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Sniffer {
+    /// Starts capturing in the calling thread's network namespace.
+    fn start() -> Sniffer {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let raw = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::UDP))
+            .unwrap_or_else(|e| panic!("raw UDP socket (needs root): {e}"));
+        let sock: std::net::UdpSocket = raw.into();
+        sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok(n) = sock.recv(&mut buf) else {
+                    continue;
+                };
+                // IPv4 header (IHL words), then the UDP header (8 bytes).
+                let b = &buf[..n];
+                let ihl = usize::from(b[0] & 0x0f) * 4;
+                let Some(udp) = b.get(ihl..).filter(|u| u.len() >= 8) else {
+                    continue;
+                };
+                let src = u16::from_be_bytes([udp[0], udp[1]]);
+                if tx.send((src, udp[8..].to_vec())).is_err() {
+                    break;
+                }
+            }
+        });
+        Sniffer { rx, stop }
+    }
+
+    /// What was captured so far from source port `port`.
+    fn from_port(&self, port: u16) -> Vec<Vec<u8>> {
+        self.rx
+            .try_iter()
+            .filter(|(p, _)| *p == port)
+            .map(|(_, d)| d)
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn baresip_phone_with_mandatory_srtp_answers_and_its_leg_is_srtp() {
+    let ns = VethNs::new();
+    ns.enter();
+    let sniffer = Sniffer::start();
+    within(120, async {
+        tool("baresip");
+        let dir = tempfile::tempdir().unwrap();
+        let (t, ca) = tls_app(dir.path(), |c| c.media.srtp_agents = SrtpPolicy::Mandatory).await;
+        let tls = t.app.sip_tls_addr().expect("SIP over TLS");
+        let conf = dir.path().join("baresip");
+        std::fs::create_dir_all(&conf).unwrap();
+        let source = dir.path().join("440.wav");
+        write_wav(&source, &tone(440.0, 60.0));
+        let account = format!(
+            "<sip:2001@{tls};transport=tls>;auth_pass=2001-sip;answermode=auto;regint=600;\
+             mediaenc=srtp-mand"
+        );
+        baresip_config(&conf, &ca, &source, &account, true);
+        let phone = baresip(&conf);
+        wait_for(Duration::from_secs(15), || async { t.app.sip().binding("2001") })
+            .await
+            .expect("baresip did not register over TLS within 15 s");
+
+        t.login("anna").await;
+        let (mut ua, mut rtp, answer) = unclassified_caller(&t).await;
+        wait_for(Duration::from_secs(15), || async {
+            t.queue_row(&ua.call_id).await?.connected_at
+        })
+        .await
+        .expect("baresip did not answer within 15 s");
+
+        // Our INVITE offered RTP/SAVP with both suites, and baresip took one of our keys.
+        let log = phone.log();
+        let offer = sdp_of(&log, "firstline");
+        let m = field(&offer, "m=audio ").unwrap_or_else(|| panic!("no offer in:\n{log}"));
+        let our_port: u16 = m.split_whitespace().next().unwrap().parse().unwrap();
+        assert!(m.contains(" RTP/SAVP "), "{m}");
+        let keys: Vec<CryptoLine> = offer
+            .iter()
+            .filter_map(|l| CryptoLine::parse(l.split_once("a=crypto:")?.1.trim()).ok())
+            .collect();
+        assert_eq!(
+            keys.iter().map(|k| (k.tag, k.suite)).collect::<Vec<_>>(),
+            [
+                (1, SrtpSuite::AesCm128HmacSha1_80),
+                (2, SrtpSuite::AesCm128HmacSha1_32)
+            ],
+            "{offer:?}"
+        );
+        let phone_sdp = sdp_of(&log, "o=- ");
+        let took = field(&phone_sdp, "a=crypto:")
+            .and_then(|v| CryptoLine::parse(v).ok())
+            .unwrap_or_else(|| panic!("no key in baresip's answer:\n{log}"));
+        let ours = keys.iter().find(|k| k.tag == took.tag).expect("a tag of ours");
+
+        // Both directions carry the right audio.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        while rtp.sock.try_recv_from(&mut [0u8; 2048]).is_ok() {}
+        let heard = rtp.play(answer.rtp, &tone(1000.0, 4.0)).await;
+        assert!(heard.len() >= 100, "the caller got {} packets in 4 s", heard.len());
+        let pcm = decode_g711(&heard[heard.len() - 50..]);
+        let (hit, miss) = (tone_share(&pcm, 440.0), tone_share(&pcm, 1000.0));
+        assert!(
+            hit > 0.5 && miss < 0.1,
+            "the caller should hear baresip's 440 Hz through SRTP: {hit:.3} (1 kHz: {miss:.3})"
+        );
+
+        // On the wire to baresip: SRTP under our key (the tag's length more, the tone only
+        // after decryption), never the caller's plain G.711.
+        let wire = sniffer.from_port(our_port);
+        assert!(wire.len() >= 100, "{} packets from our port {our_port}", wire.len());
+        let mut rx = SrtpSession::new(ours.suite, &MasterKey::random(), &ours.key, None).unwrap();
+        let (mut plain, mut sealed) = (Vec::new(), Vec::new());
+        for mut p in wire.into_iter().filter(|p| p.len() == 12 + 160 + ours.suite.tag_len()) {
+            sealed.extend(parse_rtp(&p));
+            let n = rx.unprotect(&mut p).expect("our packets authenticate under our key");
+            plain.extend(parse_rtp(&p[..n]));
+        }
+        let tail = |v: &[RtpPacket]| decode_g711(&v[v.len().saturating_sub(50)..]);
+        let on_wire = tone_share(&tail(&sealed), 1000.0);
+        let decrypted = tone_share(&tail(&plain), 1000.0);
+        assert!(
+            decrypted > 0.5 && on_wire < 0.1,
+            "1 kHz decrypted {decrypted:.3}, as sent {on_wire:.3}"
+        );
+        assert_eq!(ua.bye().await, Some(200));
+
+        let got = wait_for(Duration::from_secs(10), || async { dump_heard(&conf, 3) })
+            .await
+            .expect("no dump of what baresip heard");
+        let share = best_second(&got, 1000.0);
+        assert!(share > 0.5, "baresip should hear the caller's 1 kHz: {share:.3}");
+        assert!(phone.log().contains("SRTP is Enabled"), "{}", phone.log());
+        assert_eq!(t.metric("firstline_srtp_legs_total{leg=\"agent\"}").await, 1);
+        assert_eq!(t.metric("firstline_srtp_legs_total{leg=\"caller\"}").await, 0);
+        t.finish().await;
+    })
+    .await;
+}
+
+/// baresip (SRTP module loaded) dials the hotline over TLS with `account`.
+async fn baresip_dials(t: &TestApp, ca: &std::path::Path, dir: &std::path::Path, account: &str) -> crate::baresip_peer::Baresip {
+    let tls = t.app.sip_tls_addr().expect("SIP over TLS");
+    let conf = dir.join("baresip");
+    std::fs::create_dir_all(&conf).unwrap();
+    let silence = dir.join("silence.wav");
+    write_wav(&silence, &vec![0i16; 8000 * 60]);
+    baresip_config(&conf, ca, &silence, account, true);
+    let mut caller = baresip(&conf);
+    tokio::time::sleep(Duration::from_millis(500)).await; // baresip reads stdin once ready
+    caller.command(&format!("/dial sip:hotline@{tls};transport=tls"));
+    caller
+}
+
+#[tokio::test]
+async fn baresip_srtp_caller_walks_the_ivr_with_rfc4733_digits() {
+    let ns = VethNs::new();
+    ns.enter();
+    within(120, async {
+        tool("baresip");
+        let dir = tempfile::tempdir().unwrap();
+        let (t, ca) = tls_app(dir.path(), |c| c.media.srtp_callers = SrtpPolicy::Mandatory).await;
+        let account =
+            "\"baresip\" <sip:+31201234502@10.254.0.1;transport=tls>;regint=0;mediaenc=srtp-mand";
+        let mut caller = baresip_dials(&t, &ca, dir.path(), account).await;
+        let id = wait_for(Duration::from_secs(15), || async {
+            let r = sqlx::query("SELECT id FROM calls WHERE answered_at IS NOT NULL")
+                .fetch_optional(&t.pool)
+                .await;
+            r.ok().flatten()?.try_get::<String, _>("id").ok()
+        })
+        .await
+        .unwrap_or_else(|| panic!("baresip's SRTP call was not answered:\n{}", caller.log()));
+        // Our 200 OK answered RTP/SAVP with a key.
+        let log = caller.log();
+        let ours = sdp_of(&log, "firstline");
+        assert!(field(&ours, "m=audio ").is_some_and(|m| m.contains(" RTP/SAVP ")), "{log}");
+        let key = field(&ours, "a=crypto:").and_then(|v| CryptoLine::parse(v).ok());
+        assert!(key.is_some(), "{ours:?}");
+        for d in ["2", "2", "1"] {
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            caller.command(&format!("/sndcode {d}"));
+        }
+        let intake = wait_for(Duration::from_secs(10), || async {
+            let row = sqlx::query("SELECT category, priority, language FROM intakes WHERE call_id = $1")
+                .bind(id.clone())
+                .fetch_optional(&t.pool)
+                .await
+                .ok()
+                .flatten()?;
+            Some((
+                row.try_get::<String, _>("category").ok()?,
+                row.try_get::<Option<i64>, _>("priority").ok()?,
+                row.try_get::<Option<String>, _>("language").ok()?,
+            ))
+        })
+        .await
+        .expect("no intake for baresip's SRTP call within 10 s");
+        assert_eq!(intake, ("software".to_owned(), Some(1), Some("en".to_owned())));
+        assert!(caller.log().contains("SRTP is Enabled"), "{}", caller.log());
+        assert_eq!(t.metric("firstline_srtp_legs_total{leg=\"caller\"}").await, 1);
+        caller.command("/hangup");
+        let mode = wait_for(Duration::from_secs(10), || async {
+            let row = sqlx::query("SELECT dtmf_mode, ended_at FROM calls WHERE id = $1")
+                .bind(id.clone())
+                .fetch_one(&t.pool)
+                .await
+                .ok()?;
+            row.try_get::<Option<i64>, _>("ended_at").ok()??;
+            row.try_get::<Option<String>, _>("dtmf_mode").ok()
+        })
+        .await
+        .expect("the call did not end within 10 s of /hangup");
+        assert_eq!(mode.as_deref(), Some("rfc4733"), "the digits came as SRTP telephone-events");
+        caller.command("/quit");
+        t.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn mandatory_srtp_refuses_a_plain_offer_over_tls() {
+    let ns = VethNs::new();
+    ns.enter();
+    within(60, async {
+        tool("baresip");
+        let dir = tempfile::tempdir().unwrap();
+        let (t, ca) = tls_app(dir.path(), |c| c.media.srtp_callers = SrtpPolicy::Mandatory).await;
+        let account = "\"baresip\" <sip:+31201234502@10.254.0.1;transport=tls>;regint=0";
+        let caller = baresip_dials(&t, &ca, dir.path(), account).await;
+        wait_for(Duration::from_secs(15), || async {
+            caller.log().contains("SIP/2.0 488").then_some(())
+        })
+        .await
+        .unwrap_or_else(|| panic!("no 488 for the plain offer:\n{}", caller.log()));
+        assert_eq!(t.metric("firstline_calls_refused_sdp_total").await, 1);
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM calls")
+            .fetch_one(&t.pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "a refused offer is not stored");
+        t.finish().await;
+    })
+    .await;
+}
+
+/// An `a=crypto` line with a fresh key of ours; the key.
+fn our_key(tag: u32) -> (String, MasterKey) {
+    let key = MasterKey::random();
+    let line = CryptoLine {
+        tag,
+        suite: SrtpSuite::AesCm128HmacSha1_80,
+        key: key.clone(),
+        lifetime: None,
+    };
+    (format!("a=crypto:{}", line.to_value()), key)
+}
+
+#[tokio::test]
+async fn keys_over_udp_are_refused_by_default() {
+    within(30, async {
+        let t = spawn_app_with(|_| {}).await;
+        let rtp = RtpPeer::bind().await;
+        let (crypto, _) = our_key(1);
+        let avp = sdp_offer(rtp.addr(), &[(0, "PCMU/8000")], &[&crypto]);
+        // RTP/SAVP over UDP: 488, nothing stored.
+        let mut ua = Ua::udp(t.udp()).await;
+        let (_, refused) = ua.call(&avp.replace("RTP/AVP", "RTP/SAVP")).await;
+        assert_eq!(refused.status(), Some(488), "{refused:?}");
+        assert_eq!(t.metric("firstline_calls_refused_sdp_total").await, 1);
+        // Best effort (RTP/AVP with a=crypto) over UDP: answered plain, no key of ours.
+        let mut ua = Ua::udp(t.udp()).await;
+        let (_, ok) = ua.call(&avp).await;
+        assert_eq!(ok.status(), Some(200), "{ok:?}");
+        let body = ok.body_str();
+        assert!(body.contains(" RTP/AVP ") && !body.contains("a=crypto"), "{body}");
+        assert_eq!(ua.bye().await, Some(200));
+        t.finish().await;
+    })
+    .await;
+}
+
+/// Sends `n` packets of our stream (1 kHz), each protected by `srtp` (`None`: with a random
+/// 10-byte tag, as a forger without the key would).
+async fn send_srtp(peer: &mut RtpPeer, to: SocketAddr, srtp: Option<&mut SrtpSession>, n: usize) -> Vec<Vec<u8>> {
+    let pcm = tone(1000.0, 1.0);
+    let mut sent = Vec::new();
+    let mut srtp = srtp;
+    for frame in pcm.chunks(160).cycle().take(n) {
+        let plain = peer.next_pcmu(frame);
+        let mut wire = Vec::new();
+        match srtp.as_deref_mut() {
+            Some(s) => s.protect(&plain, &mut wire).unwrap(),
+            None => {
+                wire = plain;
+                wire.extend((0..10).map(|_| crate::helpers::random_u64() as u8));
+            }
+        }
+        peer.sock.send_to(&wire, to).await.unwrap();
+        sent.push(wire);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sent
+}
+
+#[tokio::test]
+async fn forged_srtp_is_dropped_counted_and_never_learned() {
+    within(60, async {
+        // Keys over UDP allowed for this test; symmetric RTP, the SDP naming an address that
+        // never speaks (the caller behind NAT): only a run of authenticated packets is learned.
+        let t = spawn_app_with(|c| {
+            c.media.srtp_allow_insecure_keys = true;
+            c.media.srtp_callers = SrtpPolicy::Mandatory;
+            c.media.rtp_source = RtpSource::Symmetric;
+        })
+        .await;
+        let mut caller = RtpPeer::bind().await;
+        let mut rogue = RtpPeer::bind().await;
+        let (crypto, caller_key) = our_key(7);
+        let nat: SocketAddr = "127.0.0.2:40000".parse().unwrap();
+        let offer = sdp_offer(nat, &[(0, "PCMU/8000"), (101, "telephone-event/8000")], &[&crypto]);
+        let mut ua = Ua::udp(t.udp()).await;
+        let (_, ok) = ua.call(&offer.replace("RTP/AVP", "RTP/SAVP")).await;
+        assert_eq!(ok.status(), Some(200), "{ok:?}");
+        let body = ok.body_str();
+        let answer = crate::ua::parse_sdp(&body).expect("SDP in 200");
+        let theirs = body
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("a=crypto:"))
+            .and_then(|v| CryptoLine::parse(v).ok())
+            .unwrap_or_else(|| panic!("no key in the answer: {body}"));
+        assert!(body.contains(" RTP/SAVP "), "{body}");
+        assert_eq!((theirs.tag, theirs.suite), (7, SrtpSuite::AesCm128HmacSha1_80));
+        let mut ours = SrtpSession::new(theirs.suite, &caller_key, &theirs.key, None).unwrap();
+
+        // A forger streams in-sequence packets without the key: dropped, counted, not learned.
+        let auth_before = t.metric("firstline_rtp_dropped_packets_total{reason=\"srtp_auth\"}").await;
+        send_srtp(&mut rogue, answer.rtp, None, 50).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let auth = t.metric("firstline_rtp_dropped_packets_total{reason=\"srtp_auth\"}").await;
+        assert!(auth - auth_before >= 50, "{auth_before} → {auth}");
+        assert!(rogue.sock.try_recv_from(&mut [0u8; 2048]).is_err(), "the forger got our audio");
+
+        // The real caller's run is learned: it gets the greeting, protected under our key.
+        let sent = send_srtp(&mut caller, answer.rtp, Some(&mut ours), 50).await;
+        let mut buf = [0u8; 2048];
+        let mut good = 0;
+        while good < 25
+            && let Ok(Ok((n, _))) =
+                tokio::time::timeout(Duration::from_millis(500), caller.sock.recv_from(&mut buf))
+                    .await
+        {
+            let plain = ours.unprotect(&mut buf[..n]).expect("the server's packets authenticate");
+            assert!(parse_rtp(&buf[..plain]).is_some());
+            good += 1;
+        }
+        assert_eq!(good, 25, "the learned caller got {good} SRTP packets");
+        assert!(rogue.sock.try_recv_from(&mut buf).is_err(), "the forger got our audio");
+
+        // The caller's next packet tampered with, and a replay of an earlier one: dropped,
+        // counted per reason (the replay check comes first, so the tampered one is fresh).
+        let replay_before = t.metric("firstline_rtp_dropped_packets_total{reason=\"srtp_replay\"}").await;
+        let mut tampered = Vec::new();
+        ours.protect(&caller.next_pcmu(&[0; 160]), &mut tampered).unwrap();
+        tampered[20] ^= 0x40;
+        caller.sock.send_to(&tampered, answer.rtp).await.unwrap();
+        caller.sock.send_to(&sent[11], answer.rtp).await.unwrap();
+        let counted = wait_for(Duration::from_secs(2), || async {
+            let a = t.metric("firstline_rtp_dropped_packets_total{reason=\"srtp_auth\"}").await;
+            let r = t.metric("firstline_rtp_dropped_packets_total{reason=\"srtp_replay\"}").await;
+            (a > auth && r > replay_before).then_some(())
+        })
+        .await;
+        assert!(counted.is_some(), "the tampered and the replayed packet were not counted");
+        assert_eq!(t.metric("firstline_srtp_legs_total{leg=\"caller\"}").await, 1);
+        assert_eq!(ua.bye().await, Some(200));
+        t.finish().await;
+    })
+    .await;
+}
