@@ -38,6 +38,7 @@ mod scripted;
 mod sipp;
 mod softphone;
 mod srtp;
+mod srtp_udp;
 mod strict_sip;
 mod supervisor;
 mod supervisor_page;
