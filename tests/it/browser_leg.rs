@@ -20,7 +20,7 @@ use crate::rtp::RtpPeer;
 const SECS: Duration = Duration::from_secs(1);
 
 /// A running in-process browser: what it heard, and how to stop it.
-struct Browser {
+pub(crate) struct Browser {
     heard: Arc<Mutex<Heard>>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
@@ -28,7 +28,7 @@ struct Browser {
 
 impl Browser {
     /// Offers to `/api/calls/{call}/webrtc` as `token` and runs the client with a `hz` tone.
-    async fn connect(t: &TestApp, token: &str, call: &str, hz: f64) -> Browser {
+    pub(crate) async fn connect(t: &TestApp, token: &str, call: &str, hz: f64) -> Browser {
         Browser::connect_with(t, token, call, hz, false).await
     }
 
@@ -56,19 +56,19 @@ impl Browser {
         Browser { heard, stop, task }
     }
 
-    fn heard(&self) -> (u64, Vec<i16>) {
+    pub(crate) fn heard(&self) -> (u64, Vec<i16>) {
         let h = self.heard.lock().unwrap();
         (h.packets, h.pcm.clone())
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.stop.cancel();
         self.task.await.unwrap();
     }
 }
 
 /// The agent's call as `GET /api/agents/me/call` shows it.
-async fn my_call(t: &TestApp, token: &str) -> Option<serde_json::Value> {
+pub(crate) async fn my_call(t: &TestApp, token: &str) -> Option<serde_json::Value> {
     let (status, v) = http_json(
         t.app.http_addr(),
         "GET",

@@ -1,7 +1,8 @@
 //! SDES-SRTP with the test's own SRTP caller (`firstline::media::srtp` as the peer's library):
 //! keys over UDP are refused by default; with them allowed (this test only), forged SRTP is
 //! dropped, counted and never learned as the source, a replay is refused, the real caller is
-//! heard; an SRTP caller bridged to a plain agent phone hears and is heard (tones by content).
+//! heard; an SRTP caller bridged to a plain agent phone, and to the browser's DTLS-SRTP leg,
+//! hears and is heard (tones by content).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use firstline::media::srtp::{CryptoLine, MasterKey, SrtpPolicy, SrtpSession, Srt
 use firstline::media::strict::RtpSource;
 
 use crate::agent_phone::{PCMU, decode_g711, tone, tone_share};
+use crate::browser_leg::{Browser, my_call};
 use crate::helpers::{TestApp, spawn_app_with, spawn_queue_app, wait_for, within};
 use crate::rtp::{RtpPacket, RtpPeer, parse_rtp};
 use crate::scenario::{press, registered_phone};
@@ -216,20 +218,62 @@ async fn srtp_caller_bridged_to_a_plain_phone_hears_and_is_heard() {
             play_srtp(&mut caller, Some(&mut srtp), answer.rtp, &high),
             phone.rtp.play(inv.offer.rtp, 0, &low),
         );
-        for (who, got, want, other) in [
-            ("caller", &caller_got, 440.0, 1000.0),
-            ("agent", &agent_got, 1000.0, 440.0),
-        ] {
-            assert!(got.len() >= 50, "{who} received only {} packets in 2 s", got.len());
-            let pcm = decode_g711(&got[got.len() - 40..]);
-            let (hit, miss) = (tone_share(&pcm, want), tone_share(&pcm, other));
-            assert!(
-                hit > 0.5 && miss < 0.1,
-                "{who} should hear {want} Hz: {hit:.3} ({other} Hz: {miss:.3})"
-            );
-        }
+        hears("caller", &caller_got, 440.0, 1000.0);
+        hears("the agent's phone", &agent_got, 1000.0, 440.0);
         assert_eq!(ua.bye().await, Some(200));
         assert!(phone.expect_bye(Duration::from_secs(5)).await);
+        t.finish().await;
+    })
+    .await;
+}
+
+/// `who` hears `want` Hz (and not `other`) in the last 40 packets of `got`.
+fn hears(who: &str, got: &[RtpPacket], want: f64, other: f64) {
+    assert!(got.len() >= 50, "{who} received only {} packets in 2 s", got.len());
+    let pcm = decode_g711(&got[got.len() - 40..]);
+    let (hit, miss) = (tone_share(&pcm, want), tone_share(&pcm, other));
+    assert!(
+        hit > 0.5 && miss < 0.1,
+        "{who} should hear {want} Hz: {hit:.3} ({other} Hz: {miss:.3})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn srtp_caller_bridged_to_a_browser_hears_and_is_heard() {
+    within(60, async {
+        let t = spawn_queue_app(|c| c.media.srtp_allow_insecure_keys = true).await;
+        let token = t.login("femke").await;
+        let mut caller = RtpPeer::bind().await;
+        let (mut ua, answer, mut srtp) = srtp_caller(&t, caller.addr()).await;
+        press(&mut ua, '0').await;
+        let call = wait_for(Duration::from_secs(10), || async { my_call(&t, &token).await })
+            .await
+            .expect("femke's desk rings")["call_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let browser = Browser::connect(&t, &token, &call, 440.0).await;
+        wait_for(Duration::from_secs(5), || async {
+            my_call(&t, &token)
+                .await
+                .filter(|c| c["state"] == "connected")
+        })
+        .await
+        .expect("connected");
+        // SRTP (SDES) in from the caller, DTLS-SRTP out to the browser, and back.
+        play_srtp(&mut caller, Some(&mut srtp), answer.rtp, &vec![0; 2400]).await;
+        let (_, got) = play_srtp(&mut caller, Some(&mut srtp), answer.rtp, &tone(1000.0, 2.0)).await;
+        hears("caller", &got, 440.0, 1000.0);
+        let (packets, pcm) = browser.heard();
+        assert!(packets >= 50, "the browser got only {packets} packets");
+        let tail = &pcm[pcm.len().saturating_sub(6400)..];
+        let (hit, miss) = (tone_share(tail, 1000.0), tone_share(tail, 440.0));
+        assert!(
+            hit > 0.5 && miss < 0.1,
+            "the browser hears the SRTP caller's 1 kHz: {hit:.3} / {miss:.3}"
+        );
+        browser.stop().await;
+        assert_eq!(ua.bye().await, Some(200));
         t.finish().await;
     })
     .await;
