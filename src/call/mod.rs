@@ -270,7 +270,8 @@ fn negotiate_caller(
     let rule = ctx
         .srtp
         .caller_rule(transport == crate::sip::SipTransport::Tls);
-    SessionOffer::parse(offer).and_then(|o| sdp::negotiate_sdes(&o, &[G711::Pcmu, G711::Pcma], rule))
+    SessionOffer::parse(offer)
+        .and_then(|o| sdp::negotiate_sdes(&o, &[G711::Pcmu, G711::Pcma], rule))
 }
 
 /// Why an INVITE's offer cannot be answered: no SDP, nothing in it we speak, or SRTP the

@@ -135,8 +135,18 @@ pub(crate) fn render(i: &Inputs<'_>) -> String {
         c,
         "Call legs that ran SDES-SRTP, by leg (caller, agent phone).",
     );
-    sample(&mut out, "firstline_srtp_legs_total", "leg=\"caller\"", i.srtp_legs.0);
-    sample(&mut out, "firstline_srtp_legs_total", "leg=\"agent\"", i.srtp_legs.1);
+    sample(
+        &mut out,
+        "firstline_srtp_legs_total",
+        "leg=\"caller\"",
+        i.srtp_legs.0,
+    );
+    sample(
+        &mut out,
+        "firstline_srtp_legs_total",
+        "leg=\"agent\"",
+        i.srtp_legs.1,
+    );
     one(
         &mut out,
         "firstline_srtp_agent_skipped_total",

@@ -352,7 +352,8 @@ fn choose(offer: &SessionOffer, supported: &[G711], secure: bool) -> Result<Answ
         .find(|(_, m)| m.kind == "audio" && m.port != 0)
         .ok_or(SdpError::NoAudio)?;
     let plain = audio.protocol == "RTP/AVP" || audio.protocol == "RTP/AVPF";
-    if !plain && !(secure && srtp::is_secure_profile(&audio.protocol)) {
+    let srtp_profile = secure && srtp::is_secure_profile(&audio.protocol);
+    if !(plain || srtp_profile) {
         return Err(SdpError::UnsupportedProtocol(audio.protocol.clone()));
     }
     let rtpmap = |pt: u8| audio.rtpmaps.iter().find(|r| r.payload_type == pt);

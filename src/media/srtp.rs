@@ -16,8 +16,7 @@ mod tests;
 
 pub use sdes::{
     CryptoLine, MAX_CRYPTO_LINES, MasterKey, SdesAnswer, SdesError, SdesOffer, SdesRule,
-    SrtpConfig, SrtpPolicy, SrtpRefusal, SrtpSuite, answer_offer, is_secure_profile,
-    renegotiate,
+    SrtpConfig, SrtpPolicy, SrtpRefusal, SrtpSuite, answer_offer, is_secure_profile, renegotiate,
 };
 
 use rtc::shared::error::Error as RtcError;

@@ -15,9 +15,14 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use firstline::config::{Config, DigestSetting};
+use sqlx::{AnyPool, Row};
 
-use crate::agent_phone::tone_share;
-use crate::helpers::{TestApp, spawn_queue_app_on_sqlite, tool};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::agent_phone::{assert_hears, tone, tone_share};
+use crate::helpers::{TestApp, spawn_queue_app_on_sqlite, tool, wait_for};
+use crate::rtp::RtpPeer;
 use crate::tls_client::cert_files;
 
 /// The namespace's veth address: baresip's SDP address, and where the server's SIP listens.
@@ -192,16 +197,37 @@ pub(crate) async fn tls_app(dir: &Path, tweak: impl FnOnce(&mut Config)) -> (Tes
 }
 
 /// The largest share of `freq` in any one-second window of `pcm`.
-pub(crate) fn best_second(pcm: &[i16], freq: f64) -> f64 {
+fn best_second(pcm: &[i16], freq: f64) -> f64 {
     pcm.chunks(8000)
         .filter(|w| w.len() == 8000)
         .map(|w| tone_share(w, freq))
         .fold(0.0, f64::max)
 }
 
+/// A caller bridged to baresip (which plays 440 Hz) sends 1 kHz for 4 s from `rtp` to `to` and
+/// hears baresip (what arrived before the bridge, prompts and hold music, is not checked).
+pub(crate) async fn caller_hears_baresip(rtp: &mut RtpPeer, to: SocketAddr) {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    while rtp.sock.try_recv_from(&mut [0u8; 2048]).is_ok() {}
+    let heard = rtp.play(to, &tone(1000.0, 4.0)).await;
+    assert_hears("the caller", &heard, (100, 50), 440.0, 1000.0);
+}
+
+/// baresip heard the caller's 1 kHz (its dump, complete once the call ended).
+pub(crate) async fn baresip_heard_the_caller(conf: &Path) {
+    let got = wait_for(Duration::from_secs(10), || async { dump_heard(conf, 3) })
+        .await
+        .expect("no dump of what baresip heard");
+    let share = best_second(&got, 1000.0);
+    assert!(
+        share > 0.5,
+        "baresip should hear the caller's 1 kHz: {share:.3}"
+    );
+}
+
 /// What baresip heard, from its `*-dec.wav` dump (closed when the call ends), once it holds
 /// at least `secs` seconds.
-pub(crate) fn dump_heard(conf: &Path, secs: usize) -> Option<Vec<i16>> {
+fn dump_heard(conf: &Path, secs: usize) -> Option<Vec<i16>> {
     let file = std::fs::read_dir(conf.join("dump"))
         .ok()?
         .filter_map(Result::ok)
@@ -210,4 +236,83 @@ pub(crate) fn dump_heard(conf: &Path, secs: usize) -> Option<Vec<i16>> {
     let mut r = hound::WavReader::open(&file).ok()?;
     let pcm: Vec<i16> = r.samples::<i16>().filter_map(Result::ok).collect();
     (pcm.len() >= 8000 * secs).then_some(pcm)
+}
+
+/// baresip (the SRTP module loaded when `srtp`) dials the hotline over TLS from `account`,
+/// its config in `dir/baresip`, silence as its microphone.
+pub(crate) async fn baresip_dials(
+    t: &TestApp,
+    ca: &Path,
+    dir: &Path,
+    account: &str,
+    srtp: bool,
+) -> Baresip {
+    let tls = t.app.sip_tls_addr().expect("SIP over TLS");
+    let conf = dir.join("baresip");
+    std::fs::create_dir_all(&conf).unwrap();
+    let silence = dir.join("silence.wav");
+    write_wav(&silence, &vec![0i16; 8000 * 60]);
+    baresip_config(&conf, ca, &silence, account, srtp);
+    let mut caller = baresip(&conf);
+    tokio::time::sleep(Duration::from_millis(500)).await; // baresip reads stdin once ready
+    caller.command(&format!("/dial sip:hotline@{tls};transport=tls"));
+    caller
+}
+
+/// The id and transport of the first answered call, within 15 s (the caller's log on failure).
+pub(crate) async fn answered_call(t: &TestApp, caller: &Baresip) -> (String, String) {
+    let answered = wait_for(Duration::from_secs(15), || async {
+        let r = sqlx::query("SELECT id, transport FROM calls WHERE answered_at IS NOT NULL")
+            .fetch_optional(&t.pool)
+            .await;
+        let row = r.ok().flatten()?;
+        Some((
+            row.try_get::<String, _>("id").ok()?,
+            row.try_get::<String, _>("transport").ok()?,
+        ))
+    })
+    .await;
+    answered.unwrap_or_else(|| panic!("baresip's call was not answered:\n{}", caller.log()))
+}
+
+/// baresip presses 2 (English), 2 (software), 1 (business-critical), a second apart, through
+/// `press` (`/sndcode`), and the call's intake in `pool` says so.
+pub(crate) async fn walk_the_ivr(pool: &AnyPool, mut press: impl FnMut(&str), call_id: &str) {
+    for d in ["2", "2", "1"] {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        press(&format!("/sndcode {d}"));
+    }
+    let intake = wait_for(Duration::from_secs(10), || async {
+        let r = sqlx::query("SELECT category, priority, language FROM intakes WHERE call_id = $1")
+            .bind(call_id.to_owned())
+            .fetch_optional(pool)
+            .await;
+        let row = r.ok().flatten()?;
+        Some((
+            row.try_get::<String, _>("category").ok()?,
+            row.try_get::<Option<i64>, _>("priority").ok()?,
+            row.try_get::<Option<String>, _>("language").ok()?,
+        ))
+    })
+    .await
+    .expect("no intake for baresip's call within 10 s");
+    assert_eq!(
+        intake,
+        ("software".to_owned(), Some(1), Some("en".to_owned()))
+    );
+}
+
+/// The DTMF modes of the call once it has ended (within 10 s, e.g. of `/hangup`).
+pub(crate) async fn dtmf_mode_at_end(pool: &AnyPool, call_id: &str) -> Option<String> {
+    wait_for(Duration::from_secs(10), || async {
+        let row = sqlx::query("SELECT dtmf_mode, ended_at FROM calls WHERE id = $1")
+            .bind(call_id.to_owned())
+            .fetch_one(pool)
+            .await
+            .ok()?;
+        row.try_get::<Option<i64>, _>("ended_at").ok()??;
+        row.try_get::<Option<String>, _>("dtmf_mode").ok()
+    })
+    .await
+    .expect("the call did not end within 10 s")
 }

@@ -61,6 +61,19 @@ impl Browser {
         (h.packets, h.pcm.clone())
     }
 
+    /// Asserts that the browser got at least 50 packets and hears `want` Hz (not `other`) in
+    /// its last 0.8 s.
+    pub(crate) fn assert_heard(&self, want: f64, other: f64) {
+        let (packets, pcm) = self.heard();
+        assert!(packets >= 50, "the browser got only {packets} packets");
+        let tail = &pcm[pcm.len().saturating_sub(6400)..];
+        let (hit, miss) = (tone_share(tail, want), tone_share(tail, other));
+        assert!(
+            hit > 0.5 && miss < 0.1,
+            "the browser hears {want} Hz: {hit:.3} / {other} Hz: {miss:.3}"
+        );
+    }
+
     pub(crate) async fn stop(self) {
         self.stop.cancel();
         self.task.await.unwrap();
@@ -113,14 +126,7 @@ async fn tones_cross(rtp: &mut RtpPeer, to: std::net::SocketAddr, browser: &Brow
         hit > 0.5 && miss < 0.1,
         "caller hears the browser's 440 Hz: {hit:.3} / {miss:.3}"
     );
-    let (packets, pcm) = browser.heard();
-    assert!(packets >= 50, "the browser got only {packets} packets");
-    let tail = &pcm[pcm.len().saturating_sub(6400)..];
-    let (hit, miss) = (tone_share(tail, 1000.0), tone_share(tail, 440.0));
-    assert!(
-        hit > 0.5 && miss < 0.1,
-        "browser hears the caller's 1 kHz: {hit:.3} / {miss:.3}"
-    );
+    browser.assert_heard(1000.0, 440.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -89,8 +89,10 @@ async fn collect(sock: &UdpSocket, limit: Duration) -> Vec<RtpPacket> {
 
 /// The value of `firstline_rtp_dropped_packets_total{reason="<reason>"}`.
 async fn dropped(t: &TestApp, reason: &str) -> u64 {
-    t.metric(&format!("firstline_rtp_dropped_packets_total{{reason=\"{reason}\"}}"))
-        .await
+    t.metric(&format!(
+        "firstline_rtp_dropped_packets_total{{reason=\"{reason}\"}}"
+    ))
+    .await
 }
 
 /// Asserts `received` starts with the Dutch greeting (from its first word: shift ≤ 100 ms).

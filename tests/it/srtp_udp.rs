@@ -10,7 +10,7 @@ use std::time::Duration;
 use firstline::media::srtp::{CryptoLine, MasterKey, SrtpPolicy, SrtpSession, SrtpSuite};
 use firstline::media::strict::RtpSource;
 
-use crate::agent_phone::{PCMU, decode_g711, tone, tone_share};
+use crate::agent_phone::{PCMU, assert_hears, tone};
 use crate::browser_leg::{Browser, my_call};
 use crate::helpers::{TestApp, spawn_app_with, spawn_queue_app, wait_for, within};
 use crate::rtp::{RtpPacket, RtpPeer, parse_rtp};
@@ -64,37 +64,32 @@ async fn srtp_caller(t: &TestApp, sdp_addr: SocketAddr) -> (Ua, SdpAnswer, SrtpS
 /// what arrived meanwhile, unprotected (a packet that does not authenticate fails the test).
 async fn play_srtp(
     peer: &mut RtpPeer,
-    mut srtp: Option<&mut SrtpSession>,
+    srtp: Option<&mut SrtpSession>,
     to: SocketAddr,
     pcm: &[i16],
 ) -> (Vec<Vec<u8>>, Vec<RtpPacket>) {
-    let (mut sent, mut got) = (Vec::new(), Vec::new());
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    let mut buf = [0u8; 2048];
-    for frame in pcm.chunks(160) {
-        tick.tick().await;
-        let mut f = frame.to_vec();
-        f.resize(160, 0);
-        let plain = peer.next_pcmu(&f);
-        let mut wire = Vec::new();
-        match srtp.as_deref_mut() {
-            Some(s) => s.protect(&plain, &mut wire).unwrap(),
-            None => {
-                wire = plain;
-                wire.extend((0..10).map(|_| crate::helpers::random_u64() as u8));
-            }
+    let srtp = std::cell::RefCell::new(srtp);
+    let seal = |plain: Vec<u8>| match srtp.borrow_mut().as_deref_mut() {
+        Some(s) => {
+            let mut wire = Vec::new();
+            s.protect(&plain, &mut wire).unwrap();
+            wire
         }
-        peer.sock.send_to(&wire, to).await.unwrap();
-        sent.push(wire);
-        while let Ok((n, _)) = peer.sock.try_recv_from(&mut buf) {
-            let s = srtp.as_deref_mut().expect("a forger got our audio");
-            let len = s
-                .unprotect(&mut buf[..n])
-                .expect("the server's packets authenticate under its key");
-            got.extend(parse_rtp(&buf[..len]));
+        None => {
+            let mut wire = plain;
+            wire.extend((0..10).map(|_| crate::helpers::random_u64() as u8));
+            wire
         }
-    }
-    (sent, got)
+    };
+    let open = |data: &mut [u8]| {
+        let mut s = srtp.borrow_mut();
+        let s = s.as_deref_mut().expect("a forger got our audio");
+        let len = s
+            .unprotect(data)
+            .expect("the server's packets authenticate under its key");
+        parse_rtp(&data[..len])
+    };
+    peer.play_with(to, pcm, seal, open).await
 }
 
 #[tokio::test]
@@ -109,7 +104,10 @@ async fn keys_over_udp_are_refused_by_default() {
         let (_, refused) = ua.call(&avp.replace("RTP/AVP", "RTP/SAVP")).await;
         assert_eq!(refused.status(), Some(488), "{refused:?}");
         assert_eq!(t.metric("firstline_calls_refused_sdp_total").await, 1);
-        assert!(t.call_row(&ua.call_id).await.is_none(), "refused, not stored");
+        assert!(
+            t.call_row(&ua.call_id).await.is_none(),
+            "refused, not stored"
+        );
         // Best effort (RTP/AVP with a=crypto) over UDP: answered plain, no key of ours.
         let mut ua = Ua::udp(t.udp()).await;
         let (_, ok) = ua.call(&avp).await;
@@ -120,7 +118,10 @@ async fn keys_over_udp_are_refused_by_default() {
             "{body}"
         );
         assert_eq!(ua.bye().await, Some(200));
-        assert_eq!(t.metric("firstline_srtp_legs_total{leg=\"caller\"}").await, 0);
+        assert_eq!(
+            t.metric("firstline_srtp_legs_total{leg=\"caller\"}").await,
+            0
+        );
         t.finish().await;
     })
     .await;
@@ -160,8 +161,13 @@ async fn forged_srtp_is_dropped_counted_and_never_learned() {
 
         // The real caller's run is learned: it gets the greeting, protected under the
         // server's key.
-        let (sent, got) = play_srtp(&mut caller, Some(&mut ours), answer.rtp, &tone(1000.0, 1.0)).await;
-        assert!(got.len() >= 25, "the learned caller got {} packets in 1 s", got.len());
+        let (sent, got) =
+            play_srtp(&mut caller, Some(&mut ours), answer.rtp, &tone(1000.0, 1.0)).await;
+        assert!(
+            got.len() >= 25,
+            "the learned caller got {} packets in 1 s",
+            got.len()
+        );
         assert!(rogue.sock.try_recv_from(&mut [0u8; 2048]).is_err());
 
         // The caller's next packet tampered with, and a replay of an earlier one: dropped,
@@ -174,12 +180,21 @@ async fn forged_srtp_is_dropped_counted_and_never_learned() {
         caller.sock.send_to(&tampered, answer.rtp).await.unwrap();
         caller.sock.send_to(&sent[11], answer.rtp).await.unwrap();
         let counted = wait_for(Duration::from_secs(2), || async {
-            let (a, r) = (dropped(&t, "srtp_auth").await, dropped(&t, "srtp_replay").await);
+            let (a, r) = (
+                dropped(&t, "srtp_auth").await,
+                dropped(&t, "srtp_replay").await,
+            );
             (a > auth && r > replay_before).then_some(())
         })
         .await;
-        assert!(counted.is_some(), "the tampered and the replayed packet were not counted");
-        assert_eq!(t.metric("firstline_srtp_legs_total{leg=\"caller\"}").await, 1);
+        assert!(
+            counted.is_some(),
+            "the tampered and the replayed packet were not counted"
+        );
+        assert_eq!(
+            t.metric("firstline_srtp_legs_total{leg=\"caller\"}").await,
+            1
+        );
         assert_eq!(ua.bye().await, Some(200));
         t.finish().await;
     })
@@ -205,7 +220,10 @@ async fn srtp_caller_bridged_to_a_plain_phone_hears_and_is_heard() {
             .await
             .expect("anna's phone was not rung within 15 s");
         let offer = inv.msg.body_str();
-        assert!(offer.contains(" RTP/AVP ") && !offer.contains("a=crypto"), "{offer}");
+        assert!(
+            offer.contains(" RTP/AVP ") && !offer.contains("a=crypto"),
+            "{offer}"
+        );
         phone.ring().await;
         assert!(phone.answer(PCMU).await, "no ACK for the phone's 200");
 
@@ -218,24 +236,13 @@ async fn srtp_caller_bridged_to_a_plain_phone_hears_and_is_heard() {
             play_srtp(&mut caller, Some(&mut srtp), answer.rtp, &high),
             phone.rtp.play(inv.offer.rtp, 0, &low),
         );
-        hears("caller", &caller_got, 440.0, 1000.0);
-        hears("the agent's phone", &agent_got, 1000.0, 440.0);
+        assert_hears("the caller", &caller_got, (50, 40), 440.0, 1000.0);
+        assert_hears("the agent's phone", &agent_got, (50, 40), 1000.0, 440.0);
         assert_eq!(ua.bye().await, Some(200));
         assert!(phone.expect_bye(Duration::from_secs(5)).await);
         t.finish().await;
     })
     .await;
-}
-
-/// `who` hears `want` Hz (and not `other`) in the last 40 packets of `got`.
-fn hears(who: &str, got: &[RtpPacket], want: f64, other: f64) {
-    assert!(got.len() >= 50, "{who} received only {} packets in 2 s", got.len());
-    let pcm = decode_g711(&got[got.len() - 40..]);
-    let (hit, miss) = (tone_share(&pcm, want), tone_share(&pcm, other));
-    assert!(
-        hit > 0.5 && miss < 0.1,
-        "{who} should hear {want} Hz: {hit:.3} ({other} Hz: {miss:.3})"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,9 +253,11 @@ async fn srtp_caller_bridged_to_a_browser_hears_and_is_heard() {
         let mut caller = RtpPeer::bind().await;
         let (mut ua, answer, mut srtp) = srtp_caller(&t, caller.addr()).await;
         press(&mut ua, '0').await;
-        let call = wait_for(Duration::from_secs(10), || async { my_call(&t, &token).await })
-            .await
-            .expect("femke's desk rings")["call_id"]
+        let call = wait_for(Duration::from_secs(10), || async {
+            my_call(&t, &token).await
+        })
+        .await
+        .expect("femke's desk rings")["call_id"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -262,16 +271,10 @@ async fn srtp_caller_bridged_to_a_browser_hears_and_is_heard() {
         .expect("connected");
         // SRTP (SDES) in from the caller, DTLS-SRTP out to the browser, and back.
         play_srtp(&mut caller, Some(&mut srtp), answer.rtp, &vec![0; 2400]).await;
-        let (_, got) = play_srtp(&mut caller, Some(&mut srtp), answer.rtp, &tone(1000.0, 2.0)).await;
-        hears("caller", &got, 440.0, 1000.0);
-        let (packets, pcm) = browser.heard();
-        assert!(packets >= 50, "the browser got only {packets} packets");
-        let tail = &pcm[pcm.len().saturating_sub(6400)..];
-        let (hit, miss) = (tone_share(tail, 1000.0), tone_share(tail, 440.0));
-        assert!(
-            hit > 0.5 && miss < 0.1,
-            "the browser hears the SRTP caller's 1 kHz: {hit:.3} / {miss:.3}"
-        );
+        let (_, got) =
+            play_srtp(&mut caller, Some(&mut srtp), answer.rtp, &tone(1000.0, 2.0)).await;
+        assert_hears("the caller", &got, (50, 40), 440.0, 1000.0);
+        browser.assert_heard(1000.0, 440.0);
         browser.stop().await;
         assert_eq!(ua.bye().await, Some(200));
         t.finish().await;

@@ -221,7 +221,8 @@ impl Session {
             return;
         };
         // Keys go only down a TLS flow (the INVITE goes to the newest binding's flow).
-        let tls = (self.ctx.sip.binding(&extension)).is_some_and(|b| b.transport == SipTransport::Tls);
+        let tls =
+            (self.ctx.sip.binding(&extension)).is_some_and(|b| b.transport == SipTransport::Tls);
         let rule = self.ctx.srtp.agent_rule(tls);
         let sdes = match (rule.policy, rule.keys_allowed) {
             (SrtpPolicy::Off, _) | (SrtpPolicy::Optional, false) => None,
@@ -251,7 +252,8 @@ impl Session {
                 (self.local_ip, port),
                 self.sdp_session,
                 self.media.codec(),
-                sdes.as_ref().map(|k| (k, rule.policy == SrtpPolicy::Mandatory)),
+                sdes.as_ref()
+                    .map(|k| (k, rule.policy == SrtpPolicy::Mandatory)),
             )
             .into_bytes(),
             call_info: vec![("X-Firstline-Call".into(), self.id.to_string())],
@@ -444,7 +446,10 @@ impl Session {
             .and_then(|o| {
                 let answer = sdp::read_answer(&o, &[G711::Pcmu, G711::Pcma])?;
                 let audio = o.audio().ok_or(sdp::SdpError::NoAudio)?;
-                Ok((answer, phone_srtp(sdes, policy, &audio.protocol, &audio.crypto)?))
+                Ok((
+                    answer,
+                    phone_srtp(sdes, policy, &audio.protocol, &audio.crypto)?,
+                ))
             });
         let (answer, srtp) = match answer {
             Ok(a) => a,

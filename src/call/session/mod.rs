@@ -193,7 +193,16 @@ impl Session {
         tracing::info!(customer = ?customer_id, "call arrived");
 
         let srtp_rule = ctx.srtp.caller_rule(transport == SipTransport::Tls);
-        let setup = Self::setup(&ctx, &id, offer.as_deref(), transport, local_ip, &leg, &mut events).await;
+        let setup = Self::setup(
+            &ctx,
+            &id,
+            offer.as_deref(),
+            transport,
+            local_ip,
+            &leg,
+            &mut events,
+        )
+        .await;
         drop(setup_guard);
         let (ending, modes, language) = match setup {
             Ok((mut media, answer, sdp_session)) => {

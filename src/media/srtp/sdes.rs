@@ -32,7 +32,10 @@ pub enum SrtpSuite {
 
 impl SrtpSuite {
     /// Every suite, in our order of preference.
-    pub const ALL: [SrtpSuite; 2] = [SrtpSuite::AesCm128HmacSha1_80, SrtpSuite::AesCm128HmacSha1_32];
+    pub const ALL: [SrtpSuite; 2] = [
+        SrtpSuite::AesCm128HmacSha1_80,
+        SrtpSuite::AesCm128HmacSha1_32,
+    ];
 
     /// The name in `a=crypto`.
     pub fn name(self) -> &'static str {
@@ -376,12 +379,7 @@ impl SdesAnswer {
 
     /// The leg's session.
     pub fn session(&self) -> Result<SrtpSession, SrtpError> {
-        SrtpSession::new(
-            self.suite,
-            &self.local,
-            &self.remote,
-            self.remote_lifetime,
-        )
+        SrtpSession::new(self.suite, &self.local, &self.remote, self.remote_lifetime)
     }
 }
 

@@ -28,9 +28,15 @@ fn crypto_lines_parse_and_format() {
         (1, SrtpSuite::AesCm128HmacSha1_80, None)
     );
     assert_eq!(l.key.to_base64(), KEY);
-    assert_eq!(l.to_value(), format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}"));
+    assert_eq!(
+        l.to_value(),
+        format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}")
+    );
     // Case-insensitive names, extra blanks, a lifetime either way, the two hints we accept.
-    let l = parse(&format!("  42  aes_cm_128_hmac_sha1_32  INLINE:{KEY}|2^31 WSH=64 KDR=0")).unwrap();
+    let l = parse(&format!(
+        "  42  aes_cm_128_hmac_sha1_32  INLINE:{KEY}|2^31 WSH=64 KDR=0"
+    ))
+    .unwrap();
     assert_eq!(
         (l.tag, l.suite, l.lifetime),
         (42, SrtpSuite::AesCm128HmacSha1_32, Some(1 << 31))
@@ -38,7 +44,9 @@ fn crypto_lines_parse_and_format() {
     let l = parse(&format!("7 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|1048576")).unwrap();
     assert_eq!(l.lifetime, Some(1_048_576));
     assert_eq!(
-        parse(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|2^48")).unwrap().lifetime,
+        parse(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|2^48"))
+            .unwrap()
+            .lifetime,
         Some(1 << 48)
     );
 }
@@ -55,7 +63,7 @@ fn lines_we_do_not_support_are_skipped_not_fatal() {
         format!("1 F8_128_HMAC_SHA1_80 inline:{KEY}"),
         format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY} UNENCRYPTED_SRTP"),
         format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY} KDR=8"),
-        format!("1 AES_CM_128_HMAC_SHA1_80 uri:https://example.com/key"),
+        "1 AES_CM_128_HMAC_SHA1_80 uri:https://example.com/key".to_owned(),
     ];
     for v in &unsupported {
         assert!(
@@ -103,7 +111,10 @@ fn malformed_lines_are_errors() {
         format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|2^"),
         format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|3^4"),
         format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|2^20|2^20"),
-        format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY} {}", "WSH=1 ".repeat(100)),
+        format!(
+            "1 AES_CM_128_HMAC_SHA1_80 inline:{KEY} {}",
+            "WSH=1 ".repeat(100)
+        ),
     ] {
         assert!(
             matches!(parse(&v), Err(SdesError::Malformed(_))),
@@ -162,14 +173,39 @@ fn policy_decides_by_profile_keys_and_transport() {
         (rule(Optional, true), "RTP/SAVPF", &key, Ok(true)),
         (rule(Optional, true), "RTP/AVP", &key, Ok(true)),
         (rule(Optional, true), "RTP/AVP", &none, Ok(false)),
-        (rule(Optional, true), "RTP/SAVP", &none, Err(SrtpRefusal::NoUsableCrypto)),
+        (
+            rule(Optional, true),
+            "RTP/SAVP",
+            &none,
+            Err(SrtpRefusal::NoUsableCrypto),
+        ),
         // Not over TLS: keys are refused, a best-effort offer is answered plain.
-        (rule(Optional, false), "RTP/SAVP", &key, Err(SrtpRefusal::InsecureTransport)),
+        (
+            rule(Optional, false),
+            "RTP/SAVP",
+            &key,
+            Err(SrtpRefusal::InsecureTransport),
+        ),
         (rule(Optional, false), "RTP/AVP", &key, Ok(false)),
         (rule(Optional, false), "RTP/AVP", &none, Ok(false)),
-        (rule(Mandatory, false), "RTP/AVP", &none, Err(SrtpRefusal::InsecureTransport)),
-        (rule(Mandatory, false), "RTP/AVP", &key, Err(SrtpRefusal::InsecureTransport)),
-        (rule(Mandatory, true), "RTP/AVP", &none, Err(SrtpRefusal::Required)),
+        (
+            rule(Mandatory, false),
+            "RTP/AVP",
+            &none,
+            Err(SrtpRefusal::InsecureTransport),
+        ),
+        (
+            rule(Mandatory, false),
+            "RTP/AVP",
+            &key,
+            Err(SrtpRefusal::InsecureTransport),
+        ),
+        (
+            rule(Mandatory, true),
+            "RTP/AVP",
+            &none,
+            Err(SrtpRefusal::Required),
+        ),
         (rule(Mandatory, true), "RTP/AVP", &key, Ok(true)),
         (rule(Mandatory, true), "RTP/SAVP", &key, Ok(true)),
     ];
@@ -246,7 +282,11 @@ fn tampered_packets_fail_authentication_and_replays_are_refused() {
         for at in [1, 5, 12, 60, sealed.len() - 1] {
             let mut forged = original.clone();
             forged[at] ^= 0x01;
-            assert_eq!(b.unprotect(&mut forged), Err(SrtpError::Auth), "{suite:?} byte {at}");
+            assert_eq!(
+                b.unprotect(&mut forged),
+                Err(SrtpError::Auth),
+                "{suite:?} byte {at}"
+            );
         }
         let mut short = original[..12 + suite.tag_len() - 1].to_vec();
         assert!(b.unprotect(&mut short).is_err());
@@ -286,12 +326,24 @@ fn answers_to_our_offer() {
     let lines = offer.lines();
     assert_eq!(
         (lines[0].tag, lines[0].suite, lines[1].tag, lines[1].suite),
-        (1, SrtpSuite::AesCm128HmacSha1_80, 2, SrtpSuite::AesCm128HmacSha1_32)
+        (
+            1,
+            SrtpSuite::AesCm128HmacSha1_80,
+            2,
+            SrtpSuite::AesCm128HmacSha1_32
+        )
     );
     assert_ne!(lines[0].key, lines[1].key);
-    assert_ne!(SdesOffer::new().lines()[0].key, lines[0].key, "fresh per offer");
+    assert_ne!(
+        SdesOffer::new().lines()[0].key,
+        lines[0].key,
+        "fresh per offer"
+    );
     let attrs = offer.sdp_attributes();
-    assert!(attrs.starts_with("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"), "{attrs}");
+    assert!(
+        attrs.starts_with("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+        "{attrs}"
+    );
     assert_eq!(attrs.matches("\r\n").count(), 2);
     assert!(offer.accept(&[]).unwrap().is_none(), "a plain answer");
     for bad in [
@@ -300,7 +352,9 @@ fn answers_to_our_offer() {
         format!("1 AEAD_AES_128_GCM inline:{KEY}"),
     ] {
         assert_eq!(
-            offer.accept(&[bad.clone()]).map(|s| s.is_some()),
+            offer
+                .accept(std::slice::from_ref(&bad))
+                .map(|s| s.is_some()),
             Err(SrtpRefusal::NoUsableCrypto),
             "{bad}"
         );
@@ -332,7 +386,10 @@ fn sdp_offer_and_answer_carry_the_keys() {
     assert_eq!((keys.tag, keys.suite), (2, SrtpSuite::AesCm128HmacSha1_80));
     let body = a.to_sdp("10.254.0.1".parse().unwrap(), 4000, 1, 1);
     assert!(body.contains("m=audio 4000 RTP/SAVP 0 101\r\n"), "{body}");
-    let ours = format!("a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:{}\r\n", keys.local.to_base64());
+    let ours = format!(
+        "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:{}\r\n",
+        keys.local.to_base64()
+    );
     assert!(body.contains(&ours), "{body}");
     // Plain `negotiate` (and a policy that is off) keeps refusing RTP/SAVP.
     assert_eq!(
@@ -352,17 +409,26 @@ fn sdp_offer_and_answer_carry_the_keys() {
     let avp = SessionOffer::parse(BARESIP_SAVP.replace("RTP/SAVP", "RTP/AVP").as_bytes()).unwrap();
     let a = sdp::negotiate_sdes(&avp, &[G711::Pcmu], rule).unwrap();
     let body = a.to_sdp("10.254.0.1".parse().unwrap(), 4000, 1, 1);
-    assert!(body.contains("RTP/AVP 0 101\r\n") && body.contains("a=crypto:2 "), "{body}");
+    assert!(
+        body.contains("RTP/AVP 0 101\r\n") && body.contains("a=crypto:2 "),
+        "{body}"
+    );
     let udp = SdesRule {
         keys_allowed: false,
         ..rule
     };
     let a = sdp::negotiate_sdes(&avp, &[G711::Pcmu], udp).unwrap();
     assert!(a.srtp.is_none());
-    assert!(!a.to_sdp("10.254.0.1".parse().unwrap(), 4000, 1, 1).contains("a=crypto"));
+    assert!(
+        !a.to_sdp("10.254.0.1".parse().unwrap(), 4000, 1, 1)
+            .contains("a=crypto")
+    );
     // The phone's answer read back against our offer.
     let phone = SessionOffer::parse(BARESIP_SAVP.as_bytes()).unwrap();
-    assert_eq!(sdp::read_answer(&phone, &[G711::Pcma]).unwrap().codec, G711::Pcma);
+    assert_eq!(
+        sdp::read_answer(&phone, &[G711::Pcma]).unwrap().codec,
+        G711::Pcma
+    );
 }
 
 #[test]
@@ -372,13 +438,15 @@ fn re_invites_keep_or_change_keys_but_never_the_security() {
         keys_allowed: true,
     };
     let offered = |key: &MasterKey, suite: SrtpSuite| {
-        vec![CryptoLine {
-            tag: 1,
-            suite,
-            key: key.clone(),
-            lifetime: None,
-        }
-        .to_value()]
+        vec![
+            CryptoLine {
+                tag: 1,
+                suite,
+                key: key.clone(),
+                lifetime: None,
+            }
+            .to_value(),
+        ]
     };
     let caller_key = MasterKey::random();
     let suite = SrtpSuite::AesCm128HmacSha1_80;
@@ -423,10 +491,16 @@ fn re_invites_keep_or_change_keys_but_never_the_security() {
     assert_ne!(switched.local, first.local);
 
     // Turning SRTP off or on mid-call is refused (488).
-    assert_eq!(renegotiate(Some(&mut us), None), Err(SrtpRefusal::SecurityChange));
+    assert_eq!(
+        renegotiate(Some(&mut us), None),
+        Err(SrtpRefusal::SecurityChange)
+    );
     let mut late = answer_offer(rule, "RTP/SAVP", &offered(&new_key, suite))
         .unwrap()
         .unwrap();
-    assert_eq!(renegotiate(None, Some(&mut late)), Err(SrtpRefusal::SecurityChange));
+    assert_eq!(
+        renegotiate(None, Some(&mut late)),
+        Err(SrtpRefusal::SecurityChange)
+    );
     assert_eq!(renegotiate(None, None), Ok(()));
 }
