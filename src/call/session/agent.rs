@@ -4,11 +4,14 @@
 //! `[media] srtp_agents` asks (`media::srtp`: keys only to a phone registered over TLS).
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
 
+mod phone_sdp;
+
+use self::phone_sdp::{offer_sdp, read_phone_answer};
 use super::browser::BrowserLeg;
 use super::{Ending, Phase, Session};
 use crate::acd::{FailReason, OfferId, OnCallGuard};
@@ -19,14 +22,10 @@ use crate::events::EventKind;
 use crate::media::g711::G711;
 use crate::media::relay::{LegFormat, Relayed, RtpRelay};
 use crate::media::rtp::RtpPacket;
-use crate::media::sdp::{self, SessionOffer};
-use crate::media::srtp::{self, SdesOffer, SdesRule, SrtpPolicy, SrtpSession};
+use crate::media::srtp::{SdesOffer, SdesRule, SrtpPolicy, SrtpSession};
 use crate::media::strict::{DropReason, StrictConfig, StrictRtp, Verdict};
-use crate::sip::{OutEvent, OutLeg, OutgoingInvite, SipTransport};
+use crate::sip::{OutEvent, OutLeg, OutgoingInvite};
 use crate::store::{OfferResult, Outcome, now_ms};
-
-/// Our telephone-event payload type in offers to agents' phones.
-const EVENT_PT: u8 = 101;
 
 /// One offer to an agent's phone, and the bridge once it answered.
 pub(super) struct AgentCall {
@@ -220,19 +219,8 @@ impl Session {
             self.offer_unreachable(offer, &agent).await;
             return;
         };
-        // Keys go only down a TLS flow (the INVITE goes to the newest binding's flow).
-        let tls =
-            (self.ctx.sip.binding(&extension)).is_some_and(|b| b.transport == SipTransport::Tls);
-        let rule = self.ctx.srtp.agent_rule(tls);
-        let sdes = match (rule.policy, rule.keys_allowed) {
-            (SrtpPolicy::Off, _) | (SrtpPolicy::Optional, false) => None,
-            (_, true) => Some(SdesOffer::new()),
-            (SrtpPolicy::Mandatory, false) => {
-                tracing::warn!(%agent, %extension, "SRTP is mandatory for agents' phones and this one is not registered over TLS: not rung");
-                self.ctx.stats.count_srtp_agent_skipped();
-                self.offer_unreachable(offer, &agent).await;
-                return;
-            }
+        let Some((sdes, rule)) = self.phone_keys(offer, &agent, &extension).await else {
+            return;
         };
         let socket = match UdpSocket::bind(SocketAddr::new(self.local_ip, 0)).await {
             Ok(s) => s,
@@ -439,19 +427,7 @@ impl Session {
         let Some(a) = self.agent.as_ref() else {
             return;
         };
-        let (sdes, policy) = (a.sdes.as_ref(), a.srtp_rule.policy);
-        let answer = sdp
-            .ok_or(sdp::SdpError::NoAudio)
-            .and_then(SessionOffer::parse)
-            .and_then(|o| {
-                let answer = sdp::read_answer(&o, &[G711::Pcmu, G711::Pcma])?;
-                let audio = o.audio().ok_or(sdp::SdpError::NoAudio)?;
-                Ok((
-                    answer,
-                    phone_srtp(sdes, policy, &audio.protocol, &audio.crypto)?,
-                ))
-            });
-        let (answer, srtp) = match answer {
+        let (answer, srtp) = match read_phone_answer(sdp, a.sdes.as_ref(), a.srtp_rule.policy) {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(error = %e, "agent phone answered with unusable SDP");
@@ -562,39 +538,6 @@ impl Session {
         }
     }
 
-    async fn answer_agent_reinvite(&mut self, id: crate::sip::ReInviteId, offer: Option<&[u8]>) {
-        let Some(a) = self.agent.as_mut() else {
-            return;
-        };
-        let Some(leg) = a.leg.clone() else {
-            return;
-        };
-        let port = self
-            .agent_socket
-            .as_ref()
-            .and_then(|s| s.local_addr().ok())
-            .map_or(0, |s| s.port());
-        let rule = a.srtp_rule;
-        let srtp = &mut a.srtp;
-        match offer.map(|o| {
-            SessionOffer::parse(o)
-                .and_then(|o| sdp::negotiate_sdes(&o, &[G711::Pcmu, G711::Pcma], rule))
-                .and_then(|mut answer| {
-                    // New keys are taken; SRTP cannot be turned on or off (488).
-                    srtp::renegotiate(srtp.as_mut(), answer.srtp.as_mut())?;
-                    Ok(answer)
-                })
-        }) {
-            Some(Ok(answer)) => {
-                a.strict.on_sdp(Instant::now(), answer.remote);
-                self.sdp_version += 1;
-                let body = answer.to_sdp(self.local_ip, port, self.sdp_session, self.sdp_version);
-                leg.answer_reinvite(id, body.into_bytes()).await;
-            }
-            Some(Err(_)) | None => leg.reject_reinvite(id, 488, "Not Acceptable Here").await,
-        }
-    }
-
     /// Ends the agent leg however the call ends: CANCEL while ringing, BYE and wrap-up when bridged.
     pub(super) async fn end_agent_leg(&mut self) {
         if let Some(mut b) = self.agent.as_mut().and_then(|a| a.browser.take()) {
@@ -621,54 +564,4 @@ impl Session {
             self.offer_over(&a.agent, OfferResult::Cancelled).await;
         }
     }
-}
-
-/// The phone's answer against our keys: its SRTP session, `None` for plain RTP (we offered
-/// none, or best effort and it took none). Mandatory SRTP needs its key; an `RTP/SAVP` answer
-/// without one is unusable.
-fn phone_srtp(
-    sdes: Option<&SdesOffer>,
-    policy: SrtpPolicy,
-    protocol: &str,
-    crypto: &[String],
-) -> Result<Option<SrtpSession>, sdp::SdpError> {
-    let Some(sdes) = sdes else {
-        return Ok(None);
-    };
-    match sdes.accept(crypto)? {
-        None if policy == SrtpPolicy::Mandatory || srtp::is_secure_profile(protocol) => {
-            Err(srtp::SrtpRefusal::NoUsableCrypto.into())
-        }
-        session => Ok(session),
-    }
-}
-
-/// Our offer to an agent's phone: the caller's codec first (no transcoding when the phone takes
-/// it), the other law, and telephone-event for DTMF pass-through; with SDES keys, `RTP/SAVP`
-/// when SRTP is mandatory (`true`), else `RTP/AVP` with `a=crypto` (best effort).
-fn offer_sdp(
-    (ip, port): (IpAddr, u16),
-    session: u64,
-    caller_codec: G711,
-    sdes: Option<(&SdesOffer, bool)>,
-) -> String {
-    let (first, second) = match caller_codec {
-        G711::Pcmu => (G711::Pcmu, G711::Pcma),
-        G711::Pcma => (G711::Pcma, G711::Pcmu),
-    };
-    let family = if ip.is_ipv6() { "IP6" } else { "IP4" };
-    let profile = match sdes {
-        Some((_, true)) => "RTP/SAVP",
-        _ => "RTP/AVP",
-    };
-    let crypto = sdes.map(|(k, _)| k.sdp_attributes()).unwrap_or_default();
-    format!(
-        "v=0\r\no=firstline {session} 1 IN {family} {ip}\r\ns=firstline\r\nc=IN {family} {ip}\r\nt=0 0\r\n\
-         m=audio {port} {profile} {p1} {p2} {EVENT_PT}\r\na=rtpmap:{p1} {n1}/8000\r\na=rtpmap:{p2} {n2}/8000\r\n\
-         a=rtpmap:{EVENT_PT} telephone-event/8000\r\na=fmtp:{EVENT_PT} 0-15\r\na=ptime:20\r\na=sendrecv\r\n{crypto}",
-        p1 = first.payload_type(),
-        p2 = second.payload_type(),
-        n1 = first.encoding_name(),
-        n2 = second.encoding_name(),
-    )
 }
