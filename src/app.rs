@@ -144,6 +144,7 @@ impl App {
             browser: crate::call::browser::BrowserCalls::default(),
             webrtc: cfg.webrtc.clone(),
             rtp: crate::media::strict::StrictConfig::from_media(&cfg.media),
+            srtp: crate::media::srtp::SrtpConfig::from_media(&cfg.media),
         });
         requeue_callbacks(&calls).await;
         tasks.spawn(purge_sessions(store.clone(), shutdown.clone()));

@@ -263,6 +263,14 @@ pub struct MediaSection {
     /// Symmetric mode: a learned source silent this long may be replaced by a new run; 0: never
     /// (only a re-INVITE with a new address).
     pub rtp_relearn_after_ms: u64,
+    /// SDES-SRTP with callers (docs/media-security.md): `off`, `optional` (SRTP when offered
+    /// over TLS) or `mandatory` (a plain offer gets 488).
+    pub srtp_callers: crate::media::srtp::SrtpPolicy,
+    /// SDES-SRTP with agents' phones: `off`, `optional` (best effort: `RTP/AVP` with
+    /// `a=crypto`) or `mandatory` (`RTP/SAVP`; a phone not registered over TLS is skipped).
+    pub srtp_agents: crate::media::srtp::SrtpPolicy,
+    /// Accept and send SDES keys over UDP and TCP too, where they travel in clear text.
+    pub srtp_allow_insecure_keys: bool,
 }
 
 /// `[call]`
@@ -453,6 +461,9 @@ impl Default for MediaSection {
             rtp_source: crate::media::strict::RtpSource::Sdp,
             rtp_learn_packets: crate::media::strict::StrictConfig::DEFAULT_LEARN_PACKETS,
             rtp_relearn_after_ms: 0,
+            srtp_callers: crate::media::srtp::SrtpPolicy::Optional,
+            srtp_agents: crate::media::srtp::SrtpPolicy::Optional,
+            srtp_allow_insecure_keys: false,
         }
     }
 }

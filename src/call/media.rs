@@ -1,6 +1,7 @@
-//! The caller's RTP leg (I/O driver): one UDP socket, strict RTP (`media::strict` decides which
-//! source feeds the call and when we may send), 20 ms pacing, and DTMF from RFC 4733 events and
-//! in-band tones. The protocol logic lives in `crate::media`.
+//! The caller's RTP leg (I/O driver): one UDP socket, SDES-SRTP when negotiated (unprotect
+//! first, protect last: `media::srtp`), strict RTP (`media::strict` decides which source feeds
+//! the call and when we may send), 20 ms pacing, and DTMF from RFC 4733 events and in-band
+//! tones. The protocol logic lives in `crate::media`.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -14,6 +15,7 @@ use crate::media::g711::G711;
 use crate::media::relay::LegFormat;
 use crate::media::rtp::{RtpPacket, RtpSender};
 use crate::media::sdp::{Answer, Direction};
+use crate::media::srtp::{self, SrtpSession};
 use crate::media::strict::{DropReason, StrictConfig, StrictRtp, Verdict};
 
 use super::CallContext;
@@ -37,6 +39,10 @@ pub(super) struct MediaLeg {
     event_pt: Option<u8>,
     /// Which source feeds the call, where our RTP goes, and from when.
     strict: StrictRtp,
+    /// SDES-SRTP keys, when the answer has them: every packet in and out goes through it.
+    srtp: Option<SrtpSession>,
+    /// The SRTP packet being sent.
+    sealed: Vec<u8>,
     /// Our frames are held back (neither sent nor taken from the playback) until the call is
     /// confirmed: a spoofed INVITE gets no stream, and the caller hears prompts from the start.
     held: bool,
@@ -63,6 +69,10 @@ impl MediaLeg {
         strict: StrictConfig,
         now: Instant,
     ) -> io::Result<Self> {
+        let srtp = match answer.srtp.as_ref().map(|k| k.session()).transpose() {
+            Ok(s) => s,
+            Err(e) => return Err(io::Error::other(e)),
+        };
         let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
         let ssrc = rand::random::<u32>();
         let first_seq = rand::random::<u16>();
@@ -73,6 +83,8 @@ impl MediaLeg {
             audio_pt: answer.payload_type,
             event_pt: answer.telephone_event,
             strict: StrictRtp::new(strict, answer.remote, now),
+            srtp,
+            sealed: Vec::with_capacity(200),
             held: true,
             sender: RtpSender::new(ssrc, answer.payload_type, first_seq, first_ts, now),
             events: Rfc4733Receiver::new(),
@@ -132,13 +144,23 @@ impl MediaLeg {
         Ok(self.socket.local_addr()?.port())
     }
 
-    /// Waits for the next datagram.
-    pub(super) async fn recv<'b>(&self, buf: &'b mut [u8]) -> io::Result<(&'b [u8], SocketAddr)> {
+    /// Waits for the next datagram (mutable: an SRTP packet is unprotected in place).
+    pub(super) async fn recv<'b>(
+        &self,
+        buf: &'b mut [u8],
+    ) -> io::Result<(&'b mut [u8], SocketAddr)> {
         let (n, from) = self.socket.recv_from(buf).await?;
-        Ok((&buf[..n], from))
+        Ok((&mut buf[..n], from))
     }
 
-    /// Applies a re-negotiated answer (re-INVITE: hold, unhold, new address).
+    /// Checks a re-INVITE's answer against the leg's SRTP (the security cannot change; new
+    /// keys are taken): on `Ok` the answer carries our key and [`Self::renegotiate`] may follow.
+    pub(super) fn rekey(&mut self, answer: &mut Answer) -> Result<(), srtp::SrtpRefusal> {
+        srtp::renegotiate(self.srtp.as_mut(), answer.srtp.as_mut())
+    }
+
+    /// Applies a re-negotiated answer (re-INVITE: hold, unhold, new address), after
+    /// [`Self::rekey`].
     pub(super) fn renegotiate(&mut self, now: Instant, answer: &Answer) {
         self.strict.on_sdp(now, answer.remote);
         self.codec = answer.codec;
@@ -174,7 +196,7 @@ impl MediaLeg {
         &mut self,
         ctx: &CallContext,
         now: Instant,
-        data: &[u8],
+        data: &mut [u8],
         from: SocketAddr,
         tap: Option<&mut Vec<i16>>,
     ) -> Inbound {
@@ -207,15 +229,23 @@ impl MediaLeg {
         }
     }
 
-    /// Checks a datagram: valid RTP of a negotiated payload type from the caller's source
-    /// (`media::strict`). Anything else is counted by reason and dropped.
+    /// Checks a datagram: valid RTP (authenticated and decrypted in place on an SRTP leg) of a
+    /// negotiated payload type from the caller's source (`media::strict`). Anything else is
+    /// counted by reason and dropped.
     pub(super) fn accept<'d>(
         &mut self,
         ctx: &CallContext,
         now: Instant,
-        data: &'d [u8],
+        data: &'d mut [u8],
         from: SocketAddr,
     ) -> Option<RtpPacket<'d>> {
+        let data = match unprotect(self.srtp.as_mut(), data) {
+            Ok(plain) => plain,
+            Err(reason) => {
+                ctx.stats.count_rtp_drop(reason);
+                return None;
+            }
+        };
         let Ok(packet) = RtpPacket::parse(data) else {
             ctx.stats.count_rtp_drop(DropReason::Malformed);
             return None;
@@ -260,13 +290,17 @@ impl MediaLeg {
         )
     }
 
-    /// Sends a ready RTP packet to the caller (bridged media). Never waits.
-    /// Whether the packet went out (not when the caller holds us or the socket refused it).
-    pub(super) fn send_raw(&self, now: Instant, packet: &[u8]) -> bool {
+    /// Sends a ready RTP packet to the caller (bridged media; protected on an SRTP leg). Never
+    /// waits. Whether the packet went out (not when the caller holds us or the socket refused
+    /// it).
+    pub(super) fn send_raw(&mut self, now: Instant, packet: &[u8]) -> bool {
         if !self.sending {
             return false;
         }
         let Some(to) = self.strict.destination(now) else {
+            return false;
+        };
+        let Some(packet) = protect(self.srtp.as_mut(), packet, &mut self.sealed) else {
             return false;
         };
         match self.socket.try_send_to(packet, to) {
@@ -315,10 +349,52 @@ impl MediaLeg {
         };
         self.out.clear();
         self.sender.build(payload, false, &mut self.out);
-        if let Err(e) = self.socket.try_send_to(&self.out, to)
+        let Some(packet) = protect(self.srtp.as_mut(), &self.out, &mut self.sealed) else {
+            return;
+        };
+        if let Err(e) = self.socket.try_send_to(packet, to)
             && e.kind() != io::ErrorKind::WouldBlock
         {
             tracing::debug!(error = %e, %to, "RTP send failed");
+        }
+    }
+}
+
+/// An incoming datagram as plain RTP: as it is on a plain leg; on an SRTP leg authenticated,
+/// checked against replay and decrypted in place (RFC 3711 §3.3), so strict RTP and the rest
+/// only ever see authenticated packets. Muxed RTCP (RFC 5761 §4: payload types 64–95 as RTP
+/// reads them) is dropped without trying: we send no RTCP on the SIP legs and take none.
+pub(super) fn unprotect<'d>(
+    srtp: Option<&mut SrtpSession>,
+    data: &'d mut [u8],
+) -> Result<&'d [u8], DropReason> {
+    let Some(srtp) = srtp else {
+        return Ok(data);
+    };
+    if data.get(1).is_some_and(|b| (64..96).contains(&(b & 0x7f))) {
+        return Err(DropReason::PayloadType);
+    }
+    match srtp.unprotect(data) {
+        Ok(n) => Ok(&data[..n]),
+        Err(e) => Err(e.drop_reason()),
+    }
+}
+
+/// An outgoing RTP packet as it goes on the wire: itself on a plain leg, protected into
+/// `sealed` on an SRTP leg (`None` when SRTP refuses: logged, the packet is not sent).
+pub(super) fn protect<'p>(
+    srtp: Option<&mut SrtpSession>,
+    packet: &'p [u8],
+    sealed: &'p mut Vec<u8>,
+) -> Option<&'p [u8]> {
+    let Some(srtp) = srtp else {
+        return Some(packet);
+    };
+    match srtp.protect(packet, sealed) {
+        Ok(()) => Some(sealed),
+        Err(e) => {
+            tracing::debug!(error = %e, "SRTP protect failed");
+            None
         }
     }
 }

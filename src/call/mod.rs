@@ -71,6 +71,8 @@ pub struct CallContext {
     pub webrtc: crate::config::WebrtcSection,
     /// Strict RTP on the caller's and the agent phone's legs (`[media]`).
     pub rtp: crate::media::strict::StrictConfig,
+    /// SDES-SRTP on the caller's and the agent phone's legs (`[media] srtp_*`).
+    pub srtp: crate::media::srtp::SrtpConfig,
 }
 
 impl CallContext {
@@ -165,6 +167,10 @@ pub struct CallStats {
     rtp_drops: crate::media::strict::DropCounters,
     /// INVITEs refused for their SDP before any record was written.
     refused_sdp: AtomicU64,
+    /// Legs that ran SRTP: the caller's, the agent phone's.
+    srtp_legs: [AtomicU64; 2],
+    /// Agents' phones not rung because SRTP is mandatory and they are not registered over TLS.
+    srtp_agent_skipped: AtomicU64,
 }
 
 impl CallStats {
@@ -195,6 +201,23 @@ impl CallStats {
     /// RTP packets dropped, per reason.
     pub fn rtp_drops_by_reason(&self) -> crate::media::strict::DropSnapshot {
         self.rtp_drops.snapshot()
+    }
+    /// Legs that ran SRTP since start: (callers, agents' phones).
+    pub fn srtp_legs(&self) -> (u64, u64) {
+        (
+            self.srtp_legs[0].load(Ordering::Relaxed),
+            self.srtp_legs[1].load(Ordering::Relaxed),
+        )
+    }
+    /// Agents' phones skipped for SRTP (mandatory, not registered over TLS).
+    pub fn srtp_agent_skipped(&self) -> u64 {
+        self.srtp_agent_skipped.load(Ordering::Relaxed)
+    }
+    pub(crate) fn count_srtp_leg(&self, agent: bool) {
+        self.srtp_legs[usize::from(agent)].fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn count_srtp_agent_skipped(&self) {
+        self.srtp_agent_skipped.fetch_add(1, Ordering::Relaxed);
     }
     pub(crate) fn count_refused(&self) {
         self.refused.fetch_add(1, Ordering::Relaxed);
@@ -235,17 +258,32 @@ impl Drop for ActiveGuard<'_> {
     }
 }
 
-/// Why an INVITE's offer cannot be answered (RFC 3264): no SDP, or nothing in it we speak.
-fn offer_refusal(offer: Option<&[u8]>) -> Option<(&'static str, String)> {
+/// The caller's offer negotiated as the call answers it (RFC 3264; SDES-SRTP as
+/// `[media] srtp_callers` allows, keys only when the INVITE came over TLS).
+fn negotiate_caller(
+    ctx: &CallContext,
+    transport: crate::sip::SipTransport,
+    offer: &[u8],
+) -> Result<crate::media::sdp::Answer, crate::media::sdp::SdpError> {
     use crate::media::g711::G711;
     use crate::media::sdp::{self, SessionOffer};
-    let Some(offer) = offer else {
+    let rule = ctx
+        .srtp
+        .caller_rule(transport == crate::sip::SipTransport::Tls);
+    SessionOffer::parse(offer)
+        .and_then(|o| sdp::negotiate_sdes(&o, &[G711::Pcmu, G711::Pcma], rule))
+}
+
+/// Why an INVITE's offer cannot be answered: no SDP, nothing in it we speak, or SRTP the
+/// policy refuses.
+fn offer_refusal(ctx: &CallContext, incoming: &IncomingCall) -> Option<(&'static str, String)> {
+    let Some(offer) = incoming.offer.as_deref() else {
         return Some((
             "Not Acceptable Here (SDP offer required)",
             "no SDP offer".to_owned(),
         ));
     };
-    match SessionOffer::parse(offer).and_then(|o| sdp::negotiate(&o, &[G711::Pcmu, G711::Pcma])) {
+    match negotiate_caller(ctx, incoming.transport, offer) {
         Ok(_) => None,
         Err(e) => Some(("Not Acceptable Here", format!("SDP: {e}"))),
     }
@@ -258,7 +296,7 @@ fn offer_refusal(offer: Option<&[u8]>) -> Option<(&'static str, String)> {
 /// unauthenticated caller sends only becomes a `calls` row once it is a call we can take
 /// (issue 11); the refusals are counted (`CallStats::refused_sdp`, `/metrics`).
 pub(crate) async fn run(ctx: Arc<CallContext>, incoming: IncomingCall, setup: SetupGuard) {
-    if let Some((phrase, why)) = offer_refusal(incoming.offer.as_deref()) {
+    if let Some((phrase, why)) = offer_refusal(&ctx, &incoming) {
         ctx.stats.refused_sdp.fetch_add(1, Ordering::Relaxed);
         tracing::info!(sip_call_id = %incoming.sip_call_id, reason = %why, "INVITE refused (488), not recorded");
         incoming.leg.reject(488, phrase).await;

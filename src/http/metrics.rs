@@ -42,6 +42,9 @@ pub(crate) struct Inputs<'a> {
     pub(crate) rtp_ignored: u64,
     /// RTP datagrams dropped, per reason (strict RTP: docs/media-security.md).
     pub(crate) rtp_drops: crate::media::strict::DropSnapshot,
+    /// Legs that ran SDES-SRTP (callers', agents' phones') and phones skipped for it.
+    pub(crate) srtp_legs: (u64, u64),
+    pub(crate) srtp_agent_skipped: u64,
     pub(crate) sip: SipStatsSnapshot,
     /// INVITEs refused for their SDP before any record; live SIP state.
     pub(crate) calls_refused_sdp: u64,
@@ -126,6 +129,31 @@ pub(crate) fn render(i: &Inputs<'_>) -> String {
         let labels = format!("reason=\"{}\"", reason.as_str());
         sample(&mut out, "firstline_rtp_dropped_packets_total", &labels, n);
     }
+    family(
+        &mut out,
+        "firstline_srtp_legs_total",
+        c,
+        "Call legs that ran SDES-SRTP, by leg (caller, agent phone).",
+    );
+    sample(
+        &mut out,
+        "firstline_srtp_legs_total",
+        "leg=\"caller\"",
+        i.srtp_legs.0,
+    );
+    sample(
+        &mut out,
+        "firstline_srtp_legs_total",
+        "leg=\"agent\"",
+        i.srtp_legs.1,
+    );
+    one(
+        &mut out,
+        "firstline_srtp_agent_skipped_total",
+        c,
+        "Agents' phones not rung: SRTP mandatory and not registered over TLS.",
+        i.srtp_agent_skipped,
+    );
     let s = &i.sip;
     one(
         &mut out,
@@ -396,6 +424,8 @@ async fn metrics(State(st): State<HttpState>) -> Response {
         calls_refused: stats.refused(),
         rtp_ignored: stats.rtp_ignored(),
         rtp_drops: stats.rtp_drops_by_reason(),
+        srtp_legs: stats.srtp_legs(),
+        srtp_agent_skipped: stats.srtp_agent_skipped(),
         sip: st.sip.stats(),
         calls_refused_sdp: stats.refused_sdp(),
         sip_live: st.sip.live(),
@@ -451,6 +481,8 @@ mod tests {
                 c.count(crate::media::strict::DropReason::ForeignSource);
                 c.snapshot()
             },
+            srtp_legs: (2, 1),
+            srtp_agent_skipped: 3,
             sip: SipStatsSnapshot {
                 bad_requests_400: 5,
                 rate_limited_invite: 4,
@@ -477,6 +509,10 @@ mod tests {
             "firstline_rtp_ignored_packets_total 7",
             "firstline_rtp_dropped_packets_total{reason=\"foreign_source\"} 1",
             "firstline_rtp_dropped_packets_total{reason=\"learning\"} 0",
+            "firstline_rtp_dropped_packets_total{reason=\"srtp_auth\"} 0",
+            "firstline_srtp_legs_total{leg=\"caller\"} 2",
+            "firstline_srtp_legs_total{leg=\"agent\"} 1",
+            "firstline_srtp_agent_skipped_total 3",
             "firstline_sip_error_responses_total{status=\"400\"} 5",
             "firstline_sip_rate_limited_total{method=\"INVITE\",action=\"503\"} 4",
             "firstline_sip_rate_limited_total{method=\"REGISTER\",action=\"drop\"} 0",

@@ -2,11 +2,13 @@
 //! a builder, no I/O.
 //!
 //! We read what the answer needs: connection address, the audio `m=` line, `a=rtpmap`,
-//! `a=fmtp`, `a=ptime`, direction attributes and the origin. Everything else is ignored.
+//! `a=fmtp`, `a=ptime`, `a=crypto` (SDES keys, decided in `media::srtp`), direction attributes
+//! and the origin. Everything else is ignored.
 
 use std::net::{IpAddr, SocketAddr};
 
 use crate::media::g711::G711;
+use crate::media::srtp::{self, MAX_CRYPTO_LINES, SdesAnswer, SdesRule, SrtpRefusal};
 
 /// Why an SDP body cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,9 +33,13 @@ pub enum SdpError {
     /// No audio stream with a non-zero port.
     #[error("SDP offers no active audio stream")]
     NoAudio,
-    /// The audio stream uses a transport other than RTP/AVP(F), e.g. SRTP.
+    /// The audio stream uses a transport other than RTP/AVP(F) (or RTP/SAVP(F) where SRTP
+    /// may be used).
     #[error("unsupported audio transport {0:?}")]
     UnsupportedProtocol(String),
+    /// The stream's SRTP (`RTP/SAVP`, `a=crypto`) is refused (`media::srtp`).
+    #[error("SRTP: {0}")]
+    Srtp(#[from] SrtpRefusal),
     /// None of the offered payload types is PCMU or PCMA (the caller answers 488).
     #[error("no common codec")]
     NoCommonCodec,
@@ -123,6 +129,9 @@ pub struct Media {
     pub ptime: Option<u32>,
     /// Media-level direction attribute.
     pub direction: Option<Direction>,
+    /// `a=crypto` values (RFC 4568), at most [`MAX_CRYPTO_LINES`] + 1 kept (one more than
+    /// allowed, so `media::srtp` sees that there were too many).
+    pub crypto: Vec<String>,
 }
 
 /// A parsed remote offer (or answer).
@@ -246,6 +255,7 @@ fn parse_media(value: &str) -> Option<Media> {
         fmtps: Vec::new(),
         ptime: None,
         direction: None,
+        crypto: Vec::new(),
     })
 }
 
@@ -283,6 +293,7 @@ fn apply_attribute(offer: &mut SessionOffer, value: &str) {
             }
         }
         "ptime" => m.ptime = arg.trim().parse().ok(),
+        "crypto" if m.crypto.len() <= MAX_CRYPTO_LINES => m.crypto.push(arg.trim().to_owned()),
         _ => {}
     }
 }
@@ -302,17 +313,47 @@ pub struct Answer {
     pub remote: Option<SocketAddr>,
     /// The caller's `a=ptime`, if given.
     pub remote_ptime: Option<u32>,
+    /// SDES-SRTP keys when the stream is SRTP (our `a=crypto` goes into the answer).
+    pub srtp: Option<SdesAnswer>,
     /// Every offered m-line as (kind, protocol, first format); all but `audio_index` are rejected.
     mirrored: Vec<(String, String, String)>,
     audio_index: usize,
 }
 
-/// Picks codec, telephone-event, direction and remote address for the answer (RFC 3264 §6).
+/// Picks codec, telephone-event, direction and remote address for the answer (RFC 3264 §6),
+/// plain RTP only: `RTP/SAVP` is refused and `a=crypto` ignored.
 pub fn negotiate(offer: &SessionOffer, supported: &[G711]) -> Result<Answer, SdpError> {
+    negotiate_sdes(offer, supported, SdesRule::PLAIN)
+}
+
+/// [`negotiate`] with SDES-SRTP as `rule` allows (`media::srtp::answer_offer`): `RTP/SAVP`
+/// is answered `RTP/SAVP`, a best-effort `RTP/AVP` offer with `a=crypto` gets SRTP too; the
+/// answer carries our fresh key.
+pub fn negotiate_sdes(
+    offer: &SessionOffer,
+    supported: &[G711],
+    rule: SdesRule,
+) -> Result<Answer, SdpError> {
+    let mut answer = choose(offer, supported, rule != SdesRule::PLAIN)?;
+    let audio = &offer.media[answer.audio_index];
+    answer.srtp = srtp::answer_offer(rule, &audio.protocol, &audio.crypto)?;
+    Ok(answer)
+}
+
+/// Reads the far end's answer to our offer (an agent's phone): codec, telephone-event,
+/// address, whatever its RTP profile; its keys are checked against our offer by the caller
+/// (`media::srtp::SdesOffer::accept`, on [`SessionOffer::audio`]'s `crypto`).
+pub fn read_answer(answer: &SessionOffer, supported: &[G711]) -> Result<Answer, SdpError> {
+    choose(answer, supported, true)
+}
+
+fn choose(offer: &SessionOffer, supported: &[G711], secure: bool) -> Result<Answer, SdpError> {
     let (audio_index, audio) = (offer.media.iter().enumerate())
         .find(|(_, m)| m.kind == "audio" && m.port != 0)
         .ok_or(SdpError::NoAudio)?;
-    if audio.protocol != "RTP/AVP" && audio.protocol != "RTP/AVPF" {
+    let plain = audio.protocol == "RTP/AVP" || audio.protocol == "RTP/AVPF";
+    let srtp_profile = secure && srtp::is_secure_profile(&audio.protocol);
+    if !(plain || srtp_profile) {
         return Err(SdpError::UnsupportedProtocol(audio.protocol.clone()));
     }
     let rtpmap = |pt: u8| audio.rtpmaps.iter().find(|r| r.payload_type == pt);
@@ -368,6 +409,7 @@ pub fn negotiate(offer: &SessionOffer, supported: &[G711]) -> Result<Answer, Sdp
         direction: offered.answer(),
         remote,
         remote_ptime: audio.ptime,
+        srtp: None,
         mirrored,
         audio_index,
     })
@@ -412,6 +454,9 @@ impl Answer {
             }
             lines.push("a=ptime:20".to_owned());
             lines.push(format!("a={}", self.direction.as_str()));
+            if let Some(keys) = &self.srtp {
+                lines.push(format!("a=crypto:{}", keys.to_value()));
+            }
         }
         lines.push(String::new());
         lines.join("\r\n")

@@ -83,6 +83,9 @@ impl Default for StrictConfig {
     }
 }
 
+/// How many drop reasons there are.
+pub const REASONS: usize = 7;
+
 /// What to do with one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -105,16 +108,22 @@ pub enum DropReason {
     ForeignSource,
     /// Part of a learning run that has not completed (symmetric mode).
     Learning,
+    /// An SRTP leg's packet whose authentication failed (forged, damaged, wrong key).
+    SrtpAuth,
+    /// An SRTP leg's packet already received (replay, RFC 3711 §3.3.2).
+    SrtpReplay,
 }
 
 impl DropReason {
     /// Every reason, in the order of the counters.
-    pub const ALL: [DropReason; 5] = [
+    pub const ALL: [DropReason; REASONS] = [
         DropReason::Malformed,
         DropReason::PayloadType,
         DropReason::BeforeAnswer,
         DropReason::ForeignSource,
         DropReason::Learning,
+        DropReason::SrtpAuth,
+        DropReason::SrtpReplay,
     ];
 
     /// The label value.
@@ -125,6 +134,8 @@ impl DropReason {
             DropReason::BeforeAnswer => "before_answer",
             DropReason::ForeignSource => "foreign_source",
             DropReason::Learning => "learning",
+            DropReason::SrtpAuth => "srtp_auth",
+            DropReason::SrtpReplay => "srtp_replay",
         }
     }
 
@@ -136,7 +147,7 @@ impl DropReason {
 /// Dropped packets per reason, shared by every call (relaxed atomics; touched only on drops).
 #[derive(Debug, Default)]
 pub struct DropCounters {
-    counts: [AtomicU64; 5],
+    counts: [AtomicU64; REASONS],
 }
 
 impl DropCounters {
@@ -158,7 +169,7 @@ impl DropCounters {
 
 /// The counters at one moment, for `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DropSnapshot(pub [(DropReason, u64); 5]);
+pub struct DropSnapshot(pub [(DropReason, u64); REASONS]);
 
 impl Default for DropSnapshot {
     fn default() -> Self {

@@ -487,7 +487,9 @@ fn counters_per_reason() {
             "payload_type",
             "before_answer",
             "foreign_source",
-            "learning"
+            "learning",
+            "srtp_auth",
+            "srtp_replay"
         ]
     );
 }

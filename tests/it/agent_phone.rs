@@ -506,6 +506,28 @@ impl MediaPeer {
     }
 }
 
+/// Asserts that `who` hears `want` Hz and not `other` in the last `last` of `got`, and got at
+/// least `min` packets.
+pub(crate) fn assert_hears(
+    who: &str,
+    got: &[RtpPacket],
+    (min, last): (usize, usize),
+    want: f64,
+    other: f64,
+) {
+    assert!(
+        got.len() >= min,
+        "{who} received only {} RTP packets",
+        got.len()
+    );
+    let pcm = decode_g711(&got[got.len().saturating_sub(last)..]);
+    let (hit, miss) = (tone_share(&pcm, want), tone_share(&pcm, other));
+    assert!(
+        hit > 0.5 && miss < 0.1,
+        "{who} should hear {want} Hz: {hit:.3} ({other} Hz: {miss:.3})"
+    );
+}
+
 /// Decodes PCMU (PT 0) and PCMA (PT 8) payloads in order; other payload types are skipped.
 pub(crate) fn decode_g711(packets: &[RtpPacket]) -> Vec<i16> {
     packets

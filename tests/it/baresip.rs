@@ -8,11 +8,12 @@
 //! outside.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use sqlx::{AnyPool, Row};
 
+use crate::baresip_peer::{Reaped, dtmf_mode_at_end, walk_the_ivr};
 use crate::helpers::{prompts_dir, tool, wait_for, within};
 
 /// The namespace's veth address: baresip's SDP address, and where the server listens.
@@ -45,16 +46,6 @@ fn baresip_config(dir: &std::path::Path) {
     )
     .unwrap();
     std::fs::write(dir.join("contacts"), "").unwrap();
-}
-
-/// Kills and reaps the child when the test ends, passed or not.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Starts `firstline` in a fresh network namespace; returns the child and its UDP SIP port.
@@ -147,44 +138,17 @@ async fn baresip_caller_presses_digits_and_an_intake_is_stored() {
         })
         .await
         .expect("baresip's call was not answered within 15 s");
-        // 2 = English, 2 = software, 1 = business-critical; a second between the answers.
-        for d in ["2", "2", "1"] {
-            tokio::time::sleep(Duration::from_millis(1200)).await;
-            keys.write_all(format!("/sndcode {d}\n").as_bytes())
-                .unwrap();
-        }
-        let intake = wait_for(Duration::from_secs(10), || async {
-            let r =
-                sqlx::query("SELECT category, priority, language FROM intakes WHERE call_id = $1")
-                    .bind(answered.clone())
-                    .fetch_optional(&pool)
-                    .await;
-            let row = r.ok().flatten()?;
-            Some((
-                row.try_get::<String, _>("category").ok()?,
-                row.try_get::<Option<i64>, _>("priority").ok()?,
-                row.try_get::<Option<String>, _>("language").ok()?,
-            ))
-        })
-        .await
-        .expect("no intake for baresip's call within 10 s");
-        assert_eq!(
-            intake,
-            ("software".to_string(), Some(1), Some("en".to_string()))
-        );
+        walk_the_ivr(
+            &pool,
+            |c| {
+                let _ = writeln!(keys, "{c}");
+            },
+            &answered,
+        )
+        .await;
         // Hang up; the call record (with the DTMF mode seen) is complete once the call ended.
         let _ = keys.write_all(b"/hangup\n");
-        let mode = wait_for(Duration::from_secs(10), || async {
-            let row = sqlx::query("SELECT dtmf_mode, ended_at FROM calls WHERE id = $1")
-                .bind(answered.clone())
-                .fetch_one(&pool)
-                .await
-                .ok()?;
-            row.try_get::<Option<i64>, _>("ended_at").ok()??;
-            row.try_get::<Option<String>, _>("dtmf_mode").ok()
-        })
-        .await
-        .expect("baresip's call did not end within 10 s of /hangup");
+        let mode = dtmf_mode_at_end(&pool, &answered).await;
         assert_eq!(
             mode.as_deref(),
             Some("rfc4733"),

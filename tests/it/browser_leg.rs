@@ -20,7 +20,7 @@ use crate::rtp::RtpPeer;
 const SECS: Duration = Duration::from_secs(1);
 
 /// A running in-process browser: what it heard, and how to stop it.
-struct Browser {
+pub(crate) struct Browser {
     heard: Arc<Mutex<Heard>>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
@@ -28,7 +28,7 @@ struct Browser {
 
 impl Browser {
     /// Offers to `/api/calls/{call}/webrtc` as `token` and runs the client with a `hz` tone.
-    async fn connect(t: &TestApp, token: &str, call: &str, hz: f64) -> Browser {
+    pub(crate) async fn connect(t: &TestApp, token: &str, call: &str, hz: f64) -> Browser {
         Browser::connect_with(t, token, call, hz, false).await
     }
 
@@ -56,19 +56,32 @@ impl Browser {
         Browser { heard, stop, task }
     }
 
-    fn heard(&self) -> (u64, Vec<i16>) {
+    pub(crate) fn heard(&self) -> (u64, Vec<i16>) {
         let h = self.heard.lock().unwrap();
         (h.packets, h.pcm.clone())
     }
 
-    async fn stop(self) {
+    /// Asserts that the browser got at least 50 packets and hears `want` Hz (not `other`) in
+    /// its last 0.8 s.
+    pub(crate) fn assert_heard(&self, want: f64, other: f64) {
+        let (packets, pcm) = self.heard();
+        assert!(packets >= 50, "the browser got only {packets} packets");
+        let tail = &pcm[pcm.len().saturating_sub(6400)..];
+        let (hit, miss) = (tone_share(tail, want), tone_share(tail, other));
+        assert!(
+            hit > 0.5 && miss < 0.1,
+            "the browser hears {want} Hz: {hit:.3} / {other} Hz: {miss:.3}"
+        );
+    }
+
+    pub(crate) async fn stop(self) {
         self.stop.cancel();
         self.task.await.unwrap();
     }
 }
 
 /// The agent's call as `GET /api/agents/me/call` shows it.
-async fn my_call(t: &TestApp, token: &str) -> Option<serde_json::Value> {
+pub(crate) async fn my_call(t: &TestApp, token: &str) -> Option<serde_json::Value> {
     let (status, v) = http_json(
         t.app.http_addr(),
         "GET",
@@ -113,14 +126,7 @@ async fn tones_cross(rtp: &mut RtpPeer, to: std::net::SocketAddr, browser: &Brow
         hit > 0.5 && miss < 0.1,
         "caller hears the browser's 440 Hz: {hit:.3} / {miss:.3}"
     );
-    let (packets, pcm) = browser.heard();
-    assert!(packets >= 50, "the browser got only {packets} packets");
-    let tail = &pcm[pcm.len().saturating_sub(6400)..];
-    let (hit, miss) = (tone_share(tail, 1000.0), tone_share(tail, 440.0));
-    assert!(
-        hit > 0.5 && miss < 0.1,
-        "browser hears the caller's 1 kHz: {hit:.3} / {miss:.3}"
-    );
+    browser.assert_heard(1000.0, 440.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -390,6 +390,29 @@ pub(crate) async fn http_json(
 }
 
 impl TestApp {
+    /// `GET /metrics` as text (headers included).
+    pub(crate) async fn metrics(&self) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = self.app.http_addr();
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await.unwrap();
+        String::from_utf8_lossy(&raw).into_owned()
+    }
+
+    /// The value of one `/metrics` series, e.g. `firstline_calls_total` or
+    /// `firstline_rtp_dropped_packets_total{reason="learning"}`; a missing series fails.
+    pub(crate) async fn metric(&self, series: &str) -> u64 {
+        let text = self.metrics().await;
+        let prefix = format!("{series} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series:?} in /metrics:\n{text}"))
+    }
+
     /// Logs a demo agent in through `POST /api/login` (password `<login>-demo`); their token.
     pub(crate) async fn login(&self, login: &str) -> String {
         let body = serde_json::json!({"login": login, "password": format!("{login}-demo")});

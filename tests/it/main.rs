@@ -9,6 +9,7 @@
 mod admin_cli;
 mod agent_phone;
 mod baresip;
+mod baresip_peer;
 mod baresip_tls;
 mod browser;
 mod browser_leg;
@@ -39,6 +40,8 @@ mod scripted;
 mod sip_msg;
 mod sipp;
 mod softphone;
+mod srtp;
+mod srtp_udp;
 mod strict_sip;
 mod supervisor;
 mod supervisor_page;

@@ -70,8 +70,8 @@ impl RtpPeer {
         self.sock.local_addr().unwrap()
     }
 
-    /// Sends one 20 ms PCMU frame (PT 0) to `to`.
-    pub(crate) async fn send_pcmu(&mut self, to: SocketAddr, frame: &[i16]) {
+    /// The next PCMU packet of our stream (the marker on the first), not sent.
+    pub(crate) fn next_pcmu(&mut self, frame: &[i16]) -> Vec<u8> {
         let mut p = Vec::with_capacity(12 + frame.len());
         p.push(0x80);
         p.push(if self.first { 0x80 } else { 0 });
@@ -79,27 +79,41 @@ impl RtpPeer {
         p.extend_from_slice(&self.ts.to_be_bytes());
         p.extend_from_slice(&self.ssrc.to_be_bytes());
         p.extend(frame.iter().map(|&s| ulaw_encode(s)));
-        self.sock.send_to(&p, to).await.unwrap();
         self.first = false;
         self.seq = self.seq.wrapping_add(1);
         self.ts = self.ts.wrapping_add(frame.len() as u32);
+        p
     }
 
     /// Sends `pcm` in 20 ms frames paced in real time, draining what arrives meanwhile.
     pub(crate) async fn play(&mut self, to: SocketAddr, pcm: &[i16]) -> Vec<RtpPacket> {
-        let mut got = Vec::new();
+        self.play_with(to, pcm, |p| p, |d| parse_rtp(d)).await.1
+    }
+
+    /// [`Self::play`] with each packet passed through `seal` before it goes out (e.g. SRTP)
+    /// and each datagram that arrives through `open`; what went out and what arrived.
+    pub(crate) async fn play_with(
+        &mut self,
+        to: SocketAddr,
+        pcm: &[i16],
+        mut seal: impl FnMut(Vec<u8>) -> Vec<u8>,
+        mut open: impl FnMut(&mut [u8]) -> Option<RtpPacket>,
+    ) -> (Vec<Vec<u8>>, Vec<RtpPacket>) {
+        let (mut sent, mut got) = (Vec::new(), Vec::new());
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         let mut buf = [0u8; 2048];
         for frame in pcm.chunks(160) {
             tick.tick().await;
             let mut f = frame.to_vec();
             f.resize(160, 0);
-            self.send_pcmu(to, &f).await;
+            let wire = seal(self.next_pcmu(&f));
+            self.sock.send_to(&wire, to).await.unwrap();
+            sent.push(wire);
             while let Ok((n, _)) = self.sock.try_recv_from(&mut buf) {
-                got.extend(parse_rtp(&buf[..n]));
+                got.extend(open(&mut buf[..n]));
             }
         }
-        got
+        (sent, got)
     }
 }
 

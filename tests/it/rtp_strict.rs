@@ -87,26 +87,12 @@ async fn collect(sock: &UdpSocket, limit: Duration) -> Vec<RtpPacket> {
     got
 }
 
-/// `GET /metrics` as text.
-async fn metrics(t: &TestApp) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = t.app.http_addr();
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    String::from_utf8_lossy(&raw).into_owned()
-}
-
 /// The value of `firstline_rtp_dropped_packets_total{reason="<reason>"}`.
 async fn dropped(t: &TestApp, reason: &str) -> u64 {
-    let text = metrics(t).await;
-    let series = format!("firstline_rtp_dropped_packets_total{{reason=\"{reason}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&series))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {series:?} in /metrics:\n{text}"))
+    t.metric(&format!(
+        "firstline_rtp_dropped_packets_total{{reason=\"{reason}\"}}"
+    ))
+    .await
 }
 
 /// Asserts `received` starts with the Dutch greeting (from its first word: shift ≤ 100 ms).

@@ -1,6 +1,7 @@
 //! The agent leg: ringing the agent's registered phone when the queue offers the caller, the
 //! answer (or not), and the bridge that relays RTP both ways (transcoding where the legs differ),
-//! with the same strict RTP as the caller's leg (`media::strict`).
+//! with the same strict RTP as the caller's leg (`media::strict`) and SDES-SRTP as
+//! `[media] srtp_agents` asks (`media::srtp`: keys only to a phone registered over TLS).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -12,15 +13,16 @@ use super::browser::BrowserLeg;
 use super::{Ending, Phase, Session};
 use crate::acd::{FailReason, OfferId, OnCallGuard};
 use crate::call::CallContext;
-use crate::call::media::MediaLeg;
+use crate::call::media::{self, MediaLeg};
 use crate::domain::{AgentId, Device};
 use crate::events::EventKind;
 use crate::media::g711::G711;
 use crate::media::relay::{LegFormat, Relayed, RtpRelay};
 use crate::media::rtp::RtpPacket;
 use crate::media::sdp::{self, SessionOffer};
+use crate::media::srtp::{self, SdesOffer, SdesRule, SrtpPolicy, SrtpSession};
 use crate::media::strict::{DropReason, StrictConfig, StrictRtp, Verdict};
-use crate::sip::{OutEvent, OutLeg, OutgoingInvite};
+use crate::sip::{OutEvent, OutLeg, OutgoingInvite, SipTransport};
 use crate::store::{OfferResult, Outcome, now_ms};
 
 /// Our telephone-event payload type in offers to agents' phones.
@@ -50,6 +52,14 @@ pub(super) struct AgentCall {
     to_agent: Option<RtpRelay>,
     to_caller: Option<RtpRelay>,
     out: Vec<u8>,
+    /// Our SDES keys in the INVITE to the phone, if we offered SRTP.
+    sdes: Option<SdesOffer>,
+    /// What the phone's re-INVITEs may do with keys.
+    srtp_rule: SdesRule,
+    /// The phone's SRTP, once its answer took one of our keys.
+    srtp: Option<SrtpSession>,
+    /// The SRTP packet being sent.
+    sealed: Vec<u8>,
 }
 
 impl AgentCall {
@@ -74,6 +84,10 @@ impl AgentCall {
             to_agent: None,
             to_caller: None,
             out: Vec::with_capacity(200),
+            sdes: None,
+            srtp_rule: SdesRule::PLAIN,
+            srtp: None,
+            sealed: Vec::with_capacity(200),
         }
     }
 
@@ -106,8 +120,13 @@ impl AgentCall {
             return;
         };
         self.out.clear();
-        if relay.relay(packet, &mut self.out) != Relayed::Dropped
-            && let Err(e) = socket.try_send_to(&self.out, to)
+        if relay.relay(packet, &mut self.out) == Relayed::Dropped {
+            return;
+        }
+        let Some(wire) = media::protect(self.srtp.as_mut(), &self.out, &mut self.sealed) else {
+            return;
+        };
+        if let Err(e) = socket.try_send_to(wire, to)
             && e.kind() != io::ErrorKind::WouldBlock
         {
             tracing::debug!(error = %e, %to, "RTP to agent failed");
@@ -118,18 +137,30 @@ impl AgentCall {
     pub(super) fn relay_from_agent(
         &mut self,
         ctx: &CallContext,
-        data: &[u8],
+        data: &mut [u8],
         from: SocketAddr,
-        caller: &MediaLeg,
+        caller: &mut MediaLeg,
     ) {
-        let Ok(packet) = RtpPacket::parse(data) else {
-            ctx.stats.count_rtp_drop(DropReason::Malformed);
+        // Nothing is relayed before the phone answered, only authenticated packets (an SRTP
+        // leg) of the negotiated payload types count, and only from the phone's source: a
+        // stray datagram cannot capture the leg.
+        let Some(relay) = self.to_caller.as_mut() else {
+            let reason = match RtpPacket::parse(data) {
+                Ok(_) => DropReason::BeforeAnswer,
+                Err(_) => DropReason::Malformed,
+            };
+            ctx.stats.count_rtp_drop(reason);
             return;
         };
-        // Nothing is relayed before the phone answered, only the negotiated payload types
-        // count, and only from the phone's source: a stray datagram cannot capture the leg.
-        let Some(relay) = self.to_caller.as_mut() else {
-            ctx.stats.count_rtp_drop(DropReason::BeforeAnswer);
+        let data = match media::unprotect(self.srtp.as_mut(), data) {
+            Ok(plain) => plain,
+            Err(reason) => {
+                ctx.stats.count_rtp_drop(reason);
+                return;
+            }
+        };
+        let Ok(packet) = RtpPacket::parse(data) else {
+            ctx.stats.count_rtp_drop(DropReason::Malformed);
             return;
         };
         let now = Instant::now();
@@ -156,12 +187,12 @@ impl AgentCall {
 pub(super) async fn recv_rtp<'b>(
     socket: Option<&UdpSocket>,
     buf: &'b mut [u8],
-) -> Option<(&'b [u8], SocketAddr)> {
+) -> Option<(&'b mut [u8], SocketAddr)> {
     let Some(socket) = socket else {
         return std::future::pending().await;
     };
     match socket.recv_from(buf).await {
-        Ok((n, from)) => Some((&buf[..n], from)),
+        Ok((n, from)) => Some((&mut buf[..n], from)),
         Err(e) => {
             tracing::debug!(error = %e, "agent RTP receive error");
             None
@@ -189,6 +220,20 @@ impl Session {
             self.offer_unreachable(offer, &agent).await;
             return;
         };
+        // Keys go only down a TLS flow (the INVITE goes to the newest binding's flow).
+        let tls =
+            (self.ctx.sip.binding(&extension)).is_some_and(|b| b.transport == SipTransport::Tls);
+        let rule = self.ctx.srtp.agent_rule(tls);
+        let sdes = match (rule.policy, rule.keys_allowed) {
+            (SrtpPolicy::Off, _) | (SrtpPolicy::Optional, false) => None,
+            (_, true) => Some(SdesOffer::new()),
+            (SrtpPolicy::Mandatory, false) => {
+                tracing::warn!(%agent, %extension, "SRTP is mandatory for agents' phones and this one is not registered over TLS: not rung");
+                self.ctx.stats.count_srtp_agent_skipped();
+                self.offer_unreachable(offer, &agent).await;
+                return;
+            }
+        };
         let socket = match UdpSocket::bind(SocketAddr::new(self.local_ip, 0)).await {
             Ok(s) => s,
             Err(e) => {
@@ -203,7 +248,14 @@ impl Session {
             extension,
             from_user: self.caller.number.clone(),
             from_display: format!("{} {}", self.caller.number, category),
-            sdp: offer_sdp(self.local_ip, port, self.sdp_session, self.media.codec()).into_bytes(),
+            sdp: offer_sdp(
+                (self.local_ip, port),
+                self.sdp_session,
+                self.media.codec(),
+                sdes.as_ref()
+                    .map(|k| (k, rule.policy == SrtpPolicy::Mandatory)),
+            )
+            .into_bytes(),
             call_info: vec![("X-Firstline-Call".into(), self.id.to_string())],
         };
         // The INVITE goes out first; the record follows (the ring must not wait on the database).
@@ -213,7 +265,9 @@ impl Session {
             Ok(call) => {
                 tracing::info!(%agent, %offer, "ringing agent");
                 let strict = self.ctx.rtp;
-                self.agent = Some(AgentCall::new(offer, agent, Some(call.leg), None, strict));
+                let mut a = AgentCall::new(offer, agent, Some(call.leg), None, strict);
+                (a.sdes, a.srtp_rule) = (sdes, rule);
+                self.agent = Some(a);
                 self.agent_events = Some(call.events);
                 self.agent_socket = Some(socket);
             }
@@ -382,14 +436,22 @@ impl Session {
     }
 
     async fn agent_answered(&mut self, sdp: Option<&[u8]>) {
-        if self.agent.is_none() {
+        let Some(a) = self.agent.as_ref() else {
             return;
-        }
+        };
+        let (sdes, policy) = (a.sdes.as_ref(), a.srtp_rule.policy);
         let answer = sdp
             .ok_or(sdp::SdpError::NoAudio)
             .and_then(SessionOffer::parse)
-            .and_then(|o| sdp::negotiate(&o, &[G711::Pcmu, G711::Pcma]));
-        let answer = match answer {
+            .and_then(|o| {
+                let answer = sdp::read_answer(&o, &[G711::Pcmu, G711::Pcma])?;
+                let audio = o.audio().ok_or(sdp::SdpError::NoAudio)?;
+                Ok((
+                    answer,
+                    phone_srtp(sdes, policy, &audio.protocol, &audio.crypto)?,
+                ))
+            });
+        let (answer, srtp) = match answer {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(error = %e, "agent phone answered with unusable SDP");
@@ -413,6 +475,11 @@ impl Session {
         let (ssrc, seq, ts) = self.media.stream_position();
         if let Some(a) = self.agent.as_mut() {
             let now = Instant::now();
+            if let Some(s) = &srtp {
+                self.ctx.stats.count_srtp_leg(true);
+                tracing::info!(suite = s.suite().name(), "agent phone's media is SRTP");
+            }
+            a.srtp = srtp;
             a.last_rx = now;
             // The phone's 2xx confirms its leg (we ACK it); its SDP names its media address.
             a.strict.on_sdp(now, answer.remote);
@@ -507,8 +574,16 @@ impl Session {
             .as_ref()
             .and_then(|s| s.local_addr().ok())
             .map_or(0, |s| s.port());
+        let rule = a.srtp_rule;
+        let srtp = &mut a.srtp;
         match offer.map(|o| {
-            SessionOffer::parse(o).and_then(|o| sdp::negotiate(&o, &[G711::Pcmu, G711::Pcma]))
+            SessionOffer::parse(o)
+                .and_then(|o| sdp::negotiate_sdes(&o, &[G711::Pcmu, G711::Pcma], rule))
+                .and_then(|mut answer| {
+                    // New keys are taken; SRTP cannot be turned on or off (488).
+                    srtp::renegotiate(srtp.as_mut(), answer.srtp.as_mut())?;
+                    Ok(answer)
+                })
         }) {
             Some(Ok(answer)) => {
                 a.strict.on_sdp(Instant::now(), answer.remote);
@@ -548,18 +623,49 @@ impl Session {
     }
 }
 
+/// The phone's answer against our keys: its SRTP session, `None` for plain RTP (we offered
+/// none, or best effort and it took none). Mandatory SRTP needs its key; an `RTP/SAVP` answer
+/// without one is unusable.
+fn phone_srtp(
+    sdes: Option<&SdesOffer>,
+    policy: SrtpPolicy,
+    protocol: &str,
+    crypto: &[String],
+) -> Result<Option<SrtpSession>, sdp::SdpError> {
+    let Some(sdes) = sdes else {
+        return Ok(None);
+    };
+    match sdes.accept(crypto)? {
+        None if policy == SrtpPolicy::Mandatory || srtp::is_secure_profile(protocol) => {
+            Err(srtp::SrtpRefusal::NoUsableCrypto.into())
+        }
+        session => Ok(session),
+    }
+}
+
 /// Our offer to an agent's phone: the caller's codec first (no transcoding when the phone takes
-/// it), the other law, and telephone-event for DTMF pass-through.
-fn offer_sdp(ip: IpAddr, port: u16, session: u64, caller_codec: G711) -> String {
+/// it), the other law, and telephone-event for DTMF pass-through; with SDES keys, `RTP/SAVP`
+/// when SRTP is mandatory (`true`), else `RTP/AVP` with `a=crypto` (best effort).
+fn offer_sdp(
+    (ip, port): (IpAddr, u16),
+    session: u64,
+    caller_codec: G711,
+    sdes: Option<(&SdesOffer, bool)>,
+) -> String {
     let (first, second) = match caller_codec {
         G711::Pcmu => (G711::Pcmu, G711::Pcma),
         G711::Pcma => (G711::Pcma, G711::Pcmu),
     };
     let family = if ip.is_ipv6() { "IP6" } else { "IP4" };
+    let profile = match sdes {
+        Some((_, true)) => "RTP/SAVP",
+        _ => "RTP/AVP",
+    };
+    let crypto = sdes.map(|(k, _)| k.sdp_attributes()).unwrap_or_default();
     format!(
         "v=0\r\no=firstline {session} 1 IN {family} {ip}\r\ns=firstline\r\nc=IN {family} {ip}\r\nt=0 0\r\n\
-         m=audio {port} RTP/AVP {p1} {p2} {EVENT_PT}\r\na=rtpmap:{p1} {n1}/8000\r\na=rtpmap:{p2} {n2}/8000\r\n\
-         a=rtpmap:{EVENT_PT} telephone-event/8000\r\na=fmtp:{EVENT_PT} 0-15\r\na=ptime:20\r\na=sendrecv\r\n",
+         m=audio {port} {profile} {p1} {p2} {EVENT_PT}\r\na=rtpmap:{p1} {n1}/8000\r\na=rtpmap:{p2} {n2}/8000\r\n\
+         a=rtpmap:{EVENT_PT} telephone-event/8000\r\na=fmtp:{EVENT_PT} 0-15\r\na=ptime:20\r\na=sendrecv\r\n{crypto}",
         p1 = first.payload_type(),
         p2 = second.payload_type(),
         n1 = first.encoding_name(),

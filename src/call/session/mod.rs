@@ -27,9 +27,9 @@ use crate::domain::{CallId, Category, CustomerId, DtmfMode, IntakeId, Language, 
 use crate::events::EventKind;
 use crate::ivr::Ivr;
 use crate::media::dtmf::{DtmfMerger, parse_info_body};
-use crate::media::g711::G711;
 use crate::media::prompts::Playback;
 use crate::media::sdp::{self, SessionOffer};
+use crate::media::srtp::SdesRule;
 use crate::sip::{CallLeg, IncomingCall, LegEvent, OutEvent, SipTransport};
 use crate::store::{CallEnd, CallTransport, HangupBy, NewCall, Outcome, now_ms};
 
@@ -133,6 +133,8 @@ pub(super) struct Session {
     answer: sdp::Answer,
     /// The language of the last prompt the IVR asked for (later prompts use it too).
     language: Language,
+    /// What the caller's re-INVITEs may do with SDES keys (the INVITE's transport decides).
+    srtp_rule: SdesRule,
 }
 
 impl Session {
@@ -190,7 +192,17 @@ impl Session {
         });
         tracing::info!(customer = ?customer_id, "call arrived");
 
-        let setup = Self::setup(&ctx, &id, offer.as_deref(), local_ip, &leg, &mut events).await;
+        let srtp_rule = ctx.srtp.caller_rule(transport == SipTransport::Tls);
+        let setup = Self::setup(
+            &ctx,
+            &id,
+            offer.as_deref(),
+            transport,
+            local_ip,
+            &leg,
+            &mut events,
+        )
+        .await;
         drop(setup_guard);
         let (ending, modes, language) = match setup {
             Ok((mut media, answer, sdp_session)) => {
@@ -220,6 +232,7 @@ impl Session {
                     local_ip,
                     answer,
                     language: ctx.ivr.default_language(),
+                    srtp_rule,
                 };
                 let ending = session.run_loop(&mut events).await;
                 session.leave(&ending).await;
@@ -250,6 +263,7 @@ impl Session {
         ctx: &Arc<CallContext>,
         id: &CallId,
         offer: Option<&[u8]>,
+        transport: SipTransport,
         local_ip: IpAddr,
         leg: &CallLeg,
         events: &mut mpsc::Receiver<LegEvent>,
@@ -260,9 +274,7 @@ impl Session {
                 .await;
             return Err(fail(Outcome::Rejected, "no SDP offer"));
         };
-        let answer = match SessionOffer::parse(offer)
-            .and_then(|o| sdp::negotiate(&o, &[G711::Pcmu, G711::Pcma]))
-        {
+        let answer = match super::negotiate_caller(ctx, transport, offer) {
             Ok(a) => a,
             Err(e) => {
                 leg.reject(488, "Not Acceptable Here").await;
@@ -277,6 +289,10 @@ impl Session {
                 return Err(fail(Outcome::Failed, "no RTP port"));
             }
         };
+        if let Some(keys) = &answer.srtp {
+            ctx.stats.count_srtp_leg(false);
+            tracing::info!(suite = keys.suite.name(), "caller's media is SRTP");
+        }
         leg.ringing().await;
         if ctx.call.answer_delay_ms > 0 {
             let delay = tokio::time::sleep(Duration::from_millis(ctx.call.answer_delay_ms));
@@ -343,7 +359,7 @@ impl Session {
                     let browser = self.agent.as_ref().is_some_and(|a| a.browser.is_some());
                     match (rx, self.agent.as_mut()) {
                         (Some((data, from)), Some(_)) if browser => self.on_browser_datagram(data, from),
-                        (Some((data, from)), Some(agent)) => agent.relay_from_agent(&self.ctx, data, from, &self.media),
+                        (Some((data, from)), Some(agent)) => agent.relay_from_agent(&self.ctx, data, from, &mut self.media),
                         _ => {}
                     }
                     Wake::Nothing
@@ -462,8 +478,15 @@ impl Session {
                 None
             }
             LegEvent::ReInvite { id, offer } => {
+                let codec = [self.media.codec()];
                 let parsed = offer.as_deref().map(|o| {
-                    SessionOffer::parse(o).and_then(|o| sdp::negotiate(&o, &[self.media.codec()]))
+                    SessionOffer::parse(o)
+                        .and_then(|o| sdp::negotiate_sdes(&o, &codec, self.srtp_rule))
+                        .and_then(|mut a| {
+                            // New keys are taken; SRTP cannot be turned on or off (488).
+                            self.media.rekey(&mut a)?;
+                            Ok(a)
+                        })
                 });
                 self.sdp_version += 1;
                 let port = self.media.local_port().unwrap_or(0);
