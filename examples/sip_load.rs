@@ -58,11 +58,11 @@ use tokio::time::{Instant, sleep_until, timeout};
 
 use agent::Phones;
 use call::CallPlan;
-use tokio_rustls::TlsConnector;
 use dialog::Failure;
 use link::{Links, Transport};
 use register::{Accounts, DigestChoice};
 use stats::Tally;
+use tokio_rustls::TlsConnector;
 use ws_bench::{block_on_local, each_flag, number};
 
 /// The most connections chosen without `--conns`: under the server's default cap per source
@@ -314,7 +314,9 @@ async fn agents(a: &Args, server: SocketAddr, tls: Option<&TlsConnector>) -> Res
     let until = Instant::now() + Duration::from_secs_f64(a.secs);
     phones.until.set(Some(until));
     let conns = match a.conns {
-        0 => (a.accounts as usize).div_ceil(a.calls_per_conn).min(MAX_AUTO_LINKS),
+        0 => (a.accounts as usize)
+            .div_ceil(a.calls_per_conn)
+            .min(MAX_AUTO_LINKS),
         n => n,
     };
     let hook = agent::on_invite(phones.clone());

@@ -36,7 +36,11 @@ pub(crate) struct Phones {
 
 impl Phones {
     fn fail(&self, why: &str) {
-        *self.failures.borrow_mut().entry(why.to_owned()).or_default() += 1;
+        *self
+            .failures
+            .borrow_mut()
+            .entry(why.to_owned())
+            .or_default() += 1;
     }
 
     /// The summary fields.
@@ -93,7 +97,9 @@ async fn answer(
     };
     let srtp = keys.as_ref().map(SdesAnswer::session).transpose();
     let srtp = srtp.map_err(|_| "srtp_session")?;
-    let sock = RtpSocket::bind(link.local.ip()).await.map_err(|_| "rtp_bind")?;
+    let sock = RtpSocket::bind(link.local.ip())
+        .await
+        .map_err(|_| "rtp_bind")?;
     let sdp = answer_sdp(sock.local(), &audio.protocol, keys.as_ref());
     let tag = token();
     let contact = format!("Contact: <sip:agent@{};transport=tls>\r\n", link.local);
@@ -105,7 +111,9 @@ async fn answer(
     send(ok(&invite)).await?;
     phones.answered.set(phones.answered.get() + 1);
     let media = &phones.media;
-    media.srtp_calls.set(media.srtp_calls.get() + u64::from(srtp.is_some()));
+    media
+        .srtp_calls
+        .set(media.srtp_calls.get() + u64::from(srtp.is_some()));
     let mut echo: EchoLeg = sock.echo(SocketAddr::new(ip, audio.port), srtp);
     let mut acked = false;
     let until = phones.until.get().unwrap_or_else(Instant::now);
@@ -177,7 +185,11 @@ mod tests {
         let crypto: Vec<String> = ours.lines().iter().map(|l| l.to_value()).collect();
         let keys = answer_offer(RULE, "RTP/SAVP", &crypto).expect("an SRTP answer");
         let keys = keys.expect("keys");
-        let sdp = answer_sdp("127.0.0.1:4000".parse().expect("addr"), "RTP/SAVP", Some(&keys));
+        let sdp = answer_sdp(
+            "127.0.0.1:4000".parse().expect("addr"),
+            "RTP/SAVP",
+            Some(&keys),
+        );
         let parsed = SessionOffer::parse(sdp.as_bytes()).expect("our SDP parses");
         let audio = parsed.audio().expect("audio");
         assert_eq!(audio.protocol, "RTP/SAVP");

@@ -48,7 +48,14 @@ pub(crate) async fn call(links: &Links, k: u64, plan: &CallPlan) -> Result<Durat
     let rtp_at = media.as_ref().map_or(plan.sink, RtpSocket::local);
     let keys = plan.srtp.then(SdesOffer::new);
     let branch = token();
-    let invite = d.request("INVITE", &ruri, 1, &branch, "", &offer(rtp_at, keys.as_ref()));
+    let invite = d.request(
+        "INVITE",
+        &ruri,
+        1,
+        &branch,
+        "",
+        &offer(rtp_at, keys.as_ref()),
+    );
     let started = Instant::now();
     let ok = d
         .transact(&invite, "INVITE", 1, started + plan.timeout)
@@ -80,12 +87,16 @@ pub(crate) async fn call(links: &Links, k: u64, plan: &CallPlan) -> Result<Durat
             let ip = (audio.connection.or(answer.connection)).ok_or(Failure::Malformed("sdp_c"))?;
             let srtp = match &keys {
                 Some(k) => {
-                    let s = k.accept(&audio.crypto).map_err(|_| Failure::Malformed("crypto"))?;
+                    let s = k
+                        .accept(&audio.crypto)
+                        .map_err(|_| Failure::Malformed("crypto"))?;
                     Some(s.ok_or(Failure::Malformed("no_crypto"))?)
                 }
                 None => None,
             };
-            plan.media.srtp_calls.set(plan.media.srtp_calls.get() + u64::from(srtp.is_some()));
+            plan.media
+                .srtp_calls
+                .set(plan.media.srtp_calls.get() + u64::from(srtp.is_some()));
             Some(leg.start(SocketAddr::new(ip, audio.port), srtp))
         }
         None => None,

@@ -82,7 +82,8 @@ fn seal<'a>(
     match srtp {
         None => Ok(rtp),
         Some(s) => {
-            s.protect(rtp, sealed).map_err(|e| format!("SRTP protect: {e}"))?;
+            s.protect(rtp, sealed)
+                .map_err(|e| format!("SRTP protect: {e}"))?;
             Ok(sealed)
         }
     }
@@ -217,8 +218,8 @@ pub(crate) struct EchoLeg {
 impl EchoLeg {
     /// Takes one packet and sends it back (cancel safe: nothing is held across the send).
     pub(crate) async fn step(&mut self, stats: &MediaStats) -> Result<(), String> {
-        let (n, _) = (self.sock.recv_from(&mut self.buf).await)
-            .map_err(|e| format!("RTP receive: {e}"))?;
+        let (n, _) =
+            (self.sock.recv_from(&mut self.buf).await).map_err(|e| format!("RTP receive: {e}"))?;
         let Some(packet) = self.buf.get_mut(..n) else {
             return Ok(());
         };
