@@ -216,7 +216,8 @@ pub(crate) struct EchoLeg {
 }
 
 impl EchoLeg {
-    /// Takes one packet and sends it back (cancel safe: nothing is held across the send).
+    /// Takes one packet and sends it back (a step cancelled during the send loses that one
+    /// packet, as the network might).
     pub(crate) async fn step(&mut self, stats: &MediaStats) -> Result<(), String> {
         let (n, _) =
             (self.sock.recv_from(&mut self.buf).await).map_err(|e| format!("RTP receive: {e}"))?;
