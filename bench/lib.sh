@@ -160,6 +160,12 @@ median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# bridged_calls DB: calls bridged to an agent right now (call_connected without call_ended,
+# from the events table; read-only).
+bridged_calls() {
+    sqlite3 "file:$1?mode=ro" "select (select count(*) from events where kind = 'call_connected') - (select count(*) from events e where kind = 'call_ended' and exists (select 1 from events c where c.kind = 'call_connected' and c.call_id = e.call_id))" 2>/dev/null || echo 0
+}
+
 # health: the server's /health JSON.
 health() {
     curl -sf --max-time 5 "http://$HTTP_ADDR/health"

@@ -6,15 +6,21 @@
 //!   `--rtp on`, PCMU both ways) → BYE, spread over a pool of connections (TCP/TLS: one per
 //!   `--calls-per-conn` concurrent calls, like a carrier trunk; UDP: one socket, like SIPp).
 //!   Latency is INVITE → 200.
+//!   `--queue on` presses 0 by SIP INFO after the ACK (the IVR's way to the queue) and fails a
+//!   call whose own frames never come back (no agent echoed them); `--srtp on` offers
+//!   `RTP/SAVP` with SDES keys and protects the media (bench/srtp).
 //! - `--mode register`: `--accounts` phones (extensions from `--first-ext`, `--password`)
 //!   REGISTER with digest auth (`--digest auto|sha256|md5`); latency is first REGISTER → 200.
+//! - `--mode agents`: `--accounts` agent phones register the same way, answer the server's
+//!   INVITEs (plain or SRTP) and echo the media for `--secs` (or until SIGTERM); prints
+//!   `registered N` once all are in, then its summary (sip_load/agent.rs).
 //! - `--mode cert --out DIR`: writes DIR/cert.pem and DIR/key.pem (self-signed, 127.0.0.1) for
 //!   the server's `[tls]`; the client then trusts exactly it with `--ca DIR/cert.pem`.
 //!
 //! `target/release/examples/sip_load --server 127.0.0.1:5061 --transport tls --ca cert.pem
 //!  --mode call --rate 200 --secs 10 [--hold-ms 1000] [--rtp off] [--calls-per-conn 50]
 //!  [--conns N] [--max-inflight 20000] [--timeout-ms 8000] [--accounts 1000] [--first-ext 40001]
-//!  [--password bench-sip] [--digest auto]`
+//!  [--password bench-sip] [--digest auto] [--srtp off] [--queue off]`
 
 #[path = "common/sip_msg.rs"]
 #[allow(dead_code)]
@@ -25,6 +31,8 @@ mod tls_trust;
 #[allow(dead_code)]
 mod ws_bench;
 
+#[path = "sip_load/agent.rs"]
+mod agent;
 #[path = "sip_load/call.rs"]
 mod call;
 #[path = "sip_load/dialog.rs"]
@@ -48,11 +56,13 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, sleep_until, timeout};
 
+use agent::Phones;
 use call::CallPlan;
 use dialog::Failure;
 use link::{Links, Transport};
 use register::{Accounts, DigestChoice};
 use stats::Tally;
+use tokio_rustls::TlsConnector;
 use ws_bench::{block_on_local, each_flag, number};
 
 /// The most connections chosen without `--conns`: under the server's default cap per source
@@ -78,6 +88,8 @@ struct Args {
     first_ext: u64,
     password: String,
     digest: DigestChoice,
+    srtp: bool,
+    queue: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -99,6 +111,8 @@ fn parse_args() -> Result<Args, String> {
         first_ext: 40001,
         password: "bench-sip".into(),
         digest: DigestChoice::Auto,
+        srtp: false,
+        queue: false,
     };
     each_flag(|flag, v| {
         let ms = |v: &str| number(flag, v).map(Duration::from_millis);
@@ -111,7 +125,7 @@ fn parse_args() -> Result<Args, String> {
             "--rate" => a.rate = number(flag, &v)?,
             "--secs" => a.secs = number(flag, &v)?,
             "--hold-ms" => a.hold = ms(&v)?,
-            "--rtp" => a.rtp = v == "on",
+            "--rtp" => a.rtp = on_off(flag, &v)?,
             "--calls-per-conn" => a.calls_per_conn = number(flag, &v)?,
             "--conns" => a.conns = number(flag, &v)?,
             "--max-inflight" => a.max_inflight = number(flag, &v)?,
@@ -120,6 +134,8 @@ fn parse_args() -> Result<Args, String> {
             "--first-ext" => a.first_ext = number(flag, &v)?,
             "--password" => a.password = v,
             "--digest" => a.digest = DigestChoice::parse(&v)?,
+            "--srtp" => a.srtp = on_off(flag, &v)?,
+            "--queue" => a.queue = on_off(flag, &v)?,
             _ => return Err(format!("unknown flag {flag}")),
         }
         Ok(())
@@ -127,7 +143,19 @@ fn parse_args() -> Result<Args, String> {
     if !(a.rate > 0.0 && a.secs > 0.0 && a.max_inflight > 0 && a.calls_per_conn > 0) {
         return Err("--rate, --secs, --max-inflight and --calls-per-conn must be > 0".into());
     }
+    if (a.srtp || a.queue) && !a.rtp {
+        return Err("--srtp on and --queue on need --rtp on".into());
+    }
     Ok(a)
+}
+
+/// `on` or `off`.
+fn on_off(flag: &str, v: &str) -> Result<bool, String> {
+    match v {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{flag}: on or off, not {v:?}")),
+    }
 }
 
 fn main() {
@@ -167,6 +195,9 @@ async fn run(a: Args) -> Result<bool, String> {
         (None, Transport::Tls) => return Err("--transport tls needs --ca CERT.pem".into()),
         _ => None,
     };
+    if a.mode == "agents" {
+        return agents(&a, server, tls.as_ref()).await;
+    }
     let conns = match (a.conns, a.transport) {
         (n, _) if n > 0 => n,
         (_, Transport::Udp) => 1,
@@ -180,12 +211,13 @@ async fn run(a: Args) -> Result<bool, String> {
             n.min(MAX_AUTO_LINKS)
         }
     };
-    let links = Rc::new(Links::open(a.transport, server, conns, tls.as_ref()).await?);
+    let links = Rc::new(Links::open(a.transport, server, conns, tls.as_ref(), None).await?);
     let tally = Rc::new(RefCell::new(Tally::default()));
     let total = (a.rate * a.secs).round() as u64;
     let cap = Arc::new(Semaphore::new(a.max_inflight));
     let start = Instant::now();
     let _sink;
+    let mut media: Option<Rc<CallPlan>> = None;
     let job: Rc<dyn Fn(u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = _>>>> =
         match a.mode.as_str() {
             "call" => {
@@ -195,7 +227,11 @@ async fn run(a: Args) -> Result<bool, String> {
                     rtp: a.rtp,
                     sink: sink.local_addr().map_err(|e| e.to_string())?,
                     timeout: a.timeout,
+                    srtp: a.srtp,
+                    queue: a.queue,
+                    media: Default::default(),
                 });
+                media = Some(plan.clone());
                 _sink = sink;
                 let links = links.clone();
                 Rc::new(move |k| {
@@ -217,7 +253,7 @@ async fn run(a: Args) -> Result<bool, String> {
                     Box::pin(async move { register::register(&links, k, &acc).await })
                 })
             }
-            m => return Err(format!("--mode: call, register or cert, not {m:?}")),
+            m => return Err(format!("--mode: call, register, agents or cert, not {m:?}")),
         };
     for k in 0..total {
         sleep_until(start + Duration::from_secs_f64(k as f64 / a.rate)).await;
@@ -244,8 +280,9 @@ async fn run(a: Args) -> Result<bool, String> {
     for _ in 0..unfinished {
         t.record(Err(Failure::Timeout("run")));
     }
-    let summary = t.summary(
-        offered,
+    let mut extra = media.map_or(serde_json::json!({}), |p| p.media.json());
+    if let (Some(to), serde_json::Value::Object(from)) = (
+        extra.as_object_mut(),
         serde_json::json!({
             "mode": a.mode,
             "transport": a.transport.via().to_lowercase(),
@@ -257,7 +294,10 @@ async fn run(a: Args) -> Result<bool, String> {
             "unparsable": ls.unparsable.get(),
             "conns_closed": ls.closed.get(),
         }),
-    );
+    ) {
+        to.extend(from);
+    }
+    let summary = t.summary(offered, extra);
     println!("{summary}");
     if !drained {
         eprintln!(
@@ -265,6 +305,64 @@ async fn run(a: Args) -> Result<bool, String> {
         );
     }
     Ok(t.failed() == 0)
+}
+
+/// `--mode agents`: registers the phones, answers calls until `--secs` end or SIGTERM, prints
+/// the summary; `Ok(true)` when every phone registered and no call failed.
+async fn agents(a: &Args, server: SocketAddr, tls: Option<&TlsConnector>) -> Result<bool, String> {
+    let phones = Rc::new(Phones::default());
+    let until = Instant::now() + Duration::from_secs_f64(a.secs);
+    phones.until.set(Some(until));
+    let conns = match a.conns {
+        0 => (a.accounts as usize)
+            .div_ceil(a.calls_per_conn)
+            .min(MAX_AUTO_LINKS),
+        n => n,
+    };
+    let hook = agent::on_invite(phones.clone());
+    let links = Rc::new(Links::open(a.transport, server, conns, tls, Some(hook)).await?);
+    let acc = Rc::new(Accounts::new(
+        a.first_ext,
+        a.accounts,
+        a.password.clone(),
+        a.digest,
+        a.timeout,
+    ));
+    let mut tally = Tally::default();
+    let regs: Vec<_> = (0..acc.count)
+        .map(|k| {
+            let (links, acc) = (links.clone(), acc.clone());
+            tokio::task::spawn_local(async move { register::register(&links, k, &acc).await })
+        })
+        .collect();
+    let started = Instant::now();
+    for r in regs {
+        tally.started += 1;
+        tally.record(r.await.unwrap_or(Err(Failure::Link("task".into()))));
+    }
+    let registered = tally.ok();
+    println!("registered {registered} of {}", acc.count);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("signal: {e}"))?;
+    tokio::select! {
+        _ = sleep_until(until) => {}
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    let calls = phones.json();
+    let failed = phones.failures.borrow().values().sum::<u64>();
+    let mut extra = serde_json::json!({
+        "mode": "agents",
+        "transport": a.transport.via().to_lowercase(),
+        "links": links.len(),
+        "conns_closed": links.stats.closed.get(),
+        "stray": links.stats.stray.get(),
+    });
+    if let (Some(to), serde_json::Value::Object(from)) = (extra.as_object_mut(), calls) {
+        to.extend(from);
+    }
+    println!("{}", tally.summary(started.elapsed().as_secs_f64(), extra));
+    Ok(tally.failed() == 0 && failed == 0)
 }
 
 /// A UDP socket on the server's address family that nobody reads, with a tiny receive buffer:

@@ -25,6 +25,9 @@ pub(crate) enum Failure {
     Malformed(&'static str),
     /// No RTP from the server during the call (with `--rtp on`).
     NoRtp,
+    /// None of our frames came back (with `--queue on`: the call was never bridged to an
+    /// agent phone that echoes).
+    NoEcho,
     /// The in-flight cap was reached when this attempt was due: it was never started.
     InflightCap,
     /// The account's previous registration was still running (too few `--accounts`).
@@ -40,6 +43,7 @@ impl fmt::Display for Failure {
             Failure::ServerBye => f.write_str("server_bye"),
             Failure::Malformed(w) => write!(f, "malformed_{w}"),
             Failure::NoRtp => f.write_str("no_rtp"),
+            Failure::NoEcho => f.write_str("no_echo"),
             Failure::InflightCap => f.write_str("inflight_cap"),
             Failure::AccountBusy => f.write_str("account_busy"),
         }
@@ -106,10 +110,24 @@ impl<'a> Dialog<'a> {
         sdp: &str,
     ) -> String {
         let ctype = if sdp.is_empty() {
-            ""
+            String::new()
         } else {
-            "Content-Type: application/sdp\r\n"
+            format!("{extra}Content-Type: application/sdp\r\n")
         };
+        let extra = if sdp.is_empty() { extra } else { &ctype };
+        self.request_with(method, uri, cseq, branch, extra, sdp)
+    }
+
+    /// [`Dialog::request`] with `body` as is: `extra` names its Content-Type, if any.
+    pub(crate) fn request_with(
+        &self,
+        method: &str,
+        uri: &str,
+        cseq: u32,
+        branch: &str,
+        extra: &str,
+        body: &str,
+    ) -> String {
         format!(
             "{method} {uri} SIP/2.0\r\n\
              Via: SIP/2.0/{proto} {local};branch=z9hG4bK{branch};rport\r\n\
@@ -120,7 +138,7 @@ impl<'a> Dialog<'a> {
              CSeq: {cseq} {method}\r\n\
              Contact: {contact}\r\n\
              User-Agent: firstline-sip-load\r\n\
-             {extra}{ctype}Content-Length: {len}\r\n\r\n{sdp}",
+             {extra}Content-Length: {len}\r\n\r\n{body}",
             proto = self.transport.via(),
             local = self.link.local,
             user = self.user,
@@ -129,7 +147,7 @@ impl<'a> Dialog<'a> {
             to = self.to,
             cid = self.call_id,
             contact = self.contact(),
-            len = sdp.len(),
+            len = body.len(),
         )
     }
 

@@ -1,7 +1,9 @@
 //! The load client's signalling links to the server: UDP sockets, or a pool of TCP or TLS
 //! connections shared by many calls (as a carrier trunk or SBC holds them), each with a reader
 //! task that frames messages and hands each to the call (or registration) waiting for its
-//! Call-ID. Requests for an unknown Call-ID get 481; nothing here grows without a bound.
+//! Call-ID. An INVITE for an unknown Call-ID goes to the run's [`OnInvite`] hook (agent phones,
+//! `--mode agents`) with a fresh inbox; other requests for an unknown Call-ID get 481. Nothing
+//! here grows without a bound.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -64,6 +66,10 @@ impl Transport {
 /// Where each Call-ID's messages go.
 type Routes = Rc<RefCell<HashMap<String, mpsc::Sender<SipMsg>>>>;
 
+/// What takes a new dialog's INVITE, the inbox of the dialog's later messages and the link
+/// the INVITE came on.
+pub(crate) type OnInvite = Rc<dyn Fn(SipMsg, Inbox, Link)>;
+
 /// How a link sends.
 #[derive(Clone)]
 enum Tx {
@@ -118,6 +124,7 @@ pub(crate) struct Links {
     pub(crate) server: SocketAddr,
     links: Vec<Link>,
     routes: Routes,
+    on_invite: Option<OnInvite>,
     pub(crate) stats: Rc<LinkStats>,
 }
 
@@ -135,18 +142,21 @@ impl Drop for Inbox {
 }
 
 impl Links {
-    /// Opens `n` links to `server` (TLS: trusting exactly what `tls` trusts).
+    /// Opens `n` links to `server` (TLS: trusting exactly what `tls` trusts); new dialogs'
+    /// INVITEs go to `on_invite` (none: 481).
     pub(crate) async fn open(
         transport: Transport,
         server: SocketAddr,
         n: usize,
         tls: Option<&TlsConnector>,
+        on_invite: Option<OnInvite>,
     ) -> Result<Links, String> {
         let mut links = Links {
             transport,
             server,
             links: Vec::with_capacity(n),
             routes: Rc::default(),
+            on_invite,
             stats: Rc::default(),
         };
         for i in 0..n.max(1) {
@@ -187,12 +197,16 @@ impl Links {
 
     /// Starts routing `call_id`'s messages to the returned inbox.
     pub(crate) fn inbox(&self, call_id: &str) -> Inbox {
-        let (tx, rx) = mpsc::channel(INBOX);
-        self.routes.borrow_mut().insert(call_id.to_owned(), tx);
-        Inbox {
-            rx,
-            call_id: call_id.to_owned(),
+        inbox(&self.routes, call_id)
+    }
+
+    /// What a reader task needs to deliver.
+    fn reader(&self, link: &Link) -> Reader {
+        Reader {
             routes: self.routes.clone(),
+            stats: self.stats.clone(),
+            on_invite: self.on_invite.clone(),
+            link: link.clone(),
         }
     }
 
@@ -208,13 +222,13 @@ impl Links {
             tx: Tx::Udp(sock.clone()),
             alive: Rc::new(Cell::new(true)),
         };
-        let (routes, stats, back) = (self.routes.clone(), self.stats.clone(), link.clone());
+        let reader = self.reader(&link);
         tokio::task::spawn_local(async move {
             let mut buf = vec![0u8; 65536];
             while let Ok(n) = sock.recv(&mut buf).await {
                 match buf.get(..n).and_then(SipMsg::parse) {
-                    Some(m) => deliver(m, &routes, &stats, &back).await,
-                    None => stats.unparsable.set(stats.unparsable.get() + 1),
+                    Some(m) => reader.deliver(m).await,
+                    None => (reader.stats.unparsable).set(reader.stats.unparsable.get() + 1),
                 }
             }
         });
@@ -243,8 +257,9 @@ impl Links {
             gone.set(false);
             let _ = wr.shutdown().await;
         });
-        let (routes, stats, back) = (self.routes.clone(), self.stats.clone(), link.clone());
+        let reader = self.reader(&link);
         tokio::task::spawn_local(async move {
+            let stats = reader.stats.clone();
             let mut buf = Vec::with_capacity(16384);
             let mut chunk = vec![0u8; 16384];
             let why = loop {
@@ -259,7 +274,7 @@ impl Links {
                 }
                 while let Some(m) = SipMsg::parse(&buf) {
                     buf.drain(..m.raw.len());
-                    deliver(m, &routes, &stats, &back).await;
+                    reader.deliver(m).await;
                     while buf.starts_with(b"\r\n") {
                         buf.drain(..2);
                     }
@@ -285,21 +300,48 @@ async fn connect(server: SocketAddr) -> Result<TcpStream, String> {
     Ok(tcp)
 }
 
-/// Hands `m` to the call waiting for its Call-ID; answers a request nobody waits for with 481.
-async fn deliver(m: SipMsg, routes: &Routes, stats: &LinkStats, link: &Link) {
-    let to = m
-        .header("call-id")
-        .and_then(|id| routes.borrow().get(id).cloned());
-    let Some(tx) = to else {
-        stats.stray.set(stats.stray.get() + 1);
-        if m.method().is_some_and(|method| method != "ACK") {
-            let _ = link
-                .send(&m.response(481, "Call/Transaction Does Not Exist"))
-                .await;
+fn inbox(routes: &Routes, call_id: &str) -> Inbox {
+    let (tx, rx) = mpsc::channel(INBOX);
+    routes.borrow_mut().insert(call_id.to_owned(), tx);
+    Inbox {
+        rx,
+        call_id: call_id.to_owned(),
+        routes: routes.clone(),
+    }
+}
+
+/// One reader task's view of the run.
+struct Reader {
+    routes: Routes,
+    stats: Rc<LinkStats>,
+    on_invite: Option<OnInvite>,
+    link: Link,
+}
+
+impl Reader {
+    /// Hands `m` to the call waiting for its Call-ID, or a new dialog's INVITE to the hook;
+    /// answers another request nobody waits for with 481.
+    async fn deliver(&self, m: SipMsg) {
+        let Some(call_id) = m.header("call-id").map(str::to_owned) else {
+            self.stats.unparsable.set(self.stats.unparsable.get() + 1);
+            return;
+        };
+        let to = self.routes.borrow().get(&call_id).cloned();
+        let Some(tx) = to else {
+            if let (Some(hook), Some("INVITE")) = (&self.on_invite, m.method()) {
+                hook(m, inbox(&self.routes, &call_id), self.link.clone());
+                return;
+            }
+            self.stats.stray.set(self.stats.stray.get() + 1);
+            if m.method().is_some_and(|method| method != "ACK") {
+                let _ = (self.link)
+                    .send(&m.response(481, "Call/Transaction Does Not Exist"))
+                    .await;
+            }
+            return;
+        };
+        if tx.try_send(m).is_err() {
+            self.stats.inbox_full.set(self.stats.inbox_full.get() + 1);
         }
-        return;
-    };
-    if tx.try_send(m).is_err() {
-        stats.inbox_full.set(stats.inbox_full.get() + 1);
     }
 }
