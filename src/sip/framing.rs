@@ -12,7 +12,7 @@ use super::message::parse_start_line;
 
 /// One unit cut out of the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Frame {
+pub enum Frame {
     /// A complete message (headers + Content-Length bytes of body).
     Message(Vec<u8>),
     /// A message whose header section has no Content-Length: answered 400, and since the body
@@ -48,7 +48,7 @@ struct Scan {
 
 /// Cuts SIP messages out of a TCP byte stream.
 #[derive(Debug)]
-pub(crate) struct StreamFramer {
+pub struct StreamFramer {
     buf: Vec<u8>,
     /// Bytes at the front of `buf` already handed out (dropped at the next `push`).
     start: usize,
@@ -100,7 +100,7 @@ fn is_start_line(line: &[u8]) -> bool {
 }
 
 impl StreamFramer {
-    pub(crate) fn new(max: usize) -> Self {
+    pub fn new(max: usize) -> Self {
         Self {
             buf: Vec::new(),
             start: 0,
@@ -112,13 +112,12 @@ impl StreamFramer {
     }
 
     /// Bytes examined or moved since the framer was made (linear in the bytes pushed).
-    #[cfg(test)]
-    pub(crate) fn work(&self) -> u64 {
+    pub fn work(&self) -> u64 {
         self.work
     }
 
     /// Appends bytes read from the socket.
-    pub(crate) fn push(&mut self, data: &[u8]) {
+    pub fn push(&mut self, data: &[u8]) {
         if self.start > 0 {
             self.work += (self.buf.len() - self.start) as u64;
             self.buf.drain(..self.start);
@@ -177,7 +176,7 @@ impl StreamFramer {
     }
 
     /// The next frame, or `None` when more bytes are needed.
-    pub(crate) fn next_frame(&mut self) -> Option<Frame> {
+    pub fn next_frame(&mut self) -> Option<Frame> {
         loop {
             if let Some(total) = self.scan.total {
                 // Header section known: only the body is awaited.

@@ -7,7 +7,7 @@ use rsipstack::rsip::{Header, Headers, SipMessage, parser::parse_message};
 
 /// The methods this layer knows; anything else is kept as text (RFC 3261 §7.1, extension-method).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) enum Method {
+pub enum Method {
     Invite,
     Ack,
     Cancel,
@@ -46,7 +46,7 @@ impl Method {
         }
     }
 
-    pub(crate) fn as_str(&self) -> &str {
+    pub fn as_str(&self) -> &str {
         match self {
             Self::Invite => "INVITE",
             Self::Ack => "ACK",
@@ -69,14 +69,14 @@ impl Method {
 
 /// Request line or status line.
 #[derive(Debug, Clone)]
-pub(crate) enum StartLine {
+pub enum StartLine {
     Request { method: Method, uri: String },
     Response { code: u16 },
 }
 
 /// Why a message could not be parsed at all (nothing to answer from).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum ParseError {
+pub enum ParseError {
     #[error("empty message")]
     Empty,
     #[error("missing CRLFCRLF after the headers")]
@@ -95,16 +95,16 @@ pub(crate) enum ParseError {
 
 /// One parsed SIP message: start line, headers (rsipstack model), body.
 #[derive(Debug, Clone)]
-pub(crate) struct SipMsg {
-    pub(crate) start: StartLine,
-    pub(crate) headers: Headers,
-    pub(crate) body: Vec<u8>,
+pub struct SipMsg {
+    pub start: StartLine,
+    pub headers: Headers,
+    pub body: Vec<u8>,
     /// `Some(n)` when a Content-Length header was present and numeric.
     pub(crate) content_length: Option<usize>,
     /// Bytes after the blank line (before Content-Length truncation).
     pub(crate) available_body: usize,
     /// The SIP-Version of a request line (`SIP/2.0`; another one is answered 505 by `validate`).
-    pub(crate) version: String,
+    pub version: String,
 }
 
 /// Finds the end of the header section (index of the CRLFCRLF).
@@ -113,7 +113,7 @@ pub(crate) fn find_header_end(data: &[u8]) -> Option<usize> {
 }
 
 /// Parses a complete message (one datagram or one framed TCP message). Never panics.
-pub(crate) fn parse(data: &[u8]) -> Result<SipMsg, ParseError> {
+pub fn parse(data: &[u8]) -> Result<SipMsg, ParseError> {
     if data.is_empty() {
         return Err(ParseError::Empty);
     }
@@ -158,7 +158,7 @@ pub(crate) fn parse(data: &[u8]) -> Result<SipMsg, ParseError> {
 /// Best-effort parse of a message whose start line or framing is broken, to answer it with
 /// 400/413: the header section (possibly truncated at the last complete line) is still read.
 /// Returns `None` for responses and for input without a single header line.
-pub(crate) fn parse_headers_only(data: &[u8]) -> Option<SipMsg> {
+pub fn parse_headers_only(data: &[u8]) -> Option<SipMsg> {
     if let Ok(m) = parse(data) {
         return Some(m);
     }
