@@ -250,6 +250,21 @@ fn fnv(bytes: &[u8]) -> u64 {
     })
 }
 
+/// Frames for a report: kind and the first bytes.
+fn show(frames: &[Frame]) -> String {
+    let text = |b: &[u8]| format!("{:?}", String::from_utf8_lossy(&b[..b.len().min(80)]));
+    frames
+        .iter()
+        .map(|f| match f {
+            Frame::Message(b) => format!("  Message({}) {}", b.len(), text(b)),
+            Frame::MissingLength(b) => format!("  MissingLength({}) {}", b.len(), text(b)),
+            Frame::TooLarge { head, close } => format!("  TooLarge({}, close {close})", head.len()),
+            other => format!("  {other:?}"),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn check_linear(work: u64, n: usize, how: &str) -> Result<(), String> {
     let n = n as u64;
     if work > 8 * n + 1024 {
@@ -272,8 +287,9 @@ fn run_stream(input: &Input) -> Result<(), String> {
     let whole = coalesced(whole);
     if coalesced(pieces.clone()) != whole {
         return Err(format!(
-            "cut at {cuts:?}: {:?}\none read: {whole:?}",
-            coalesced(pieces)
+            "cut at {cuts:?}:\n{}\none read:\n{}",
+            show(&coalesced(pieces)),
+            show(&whole)
         ));
     }
     if stream.len() <= 4096 {
