@@ -6,7 +6,14 @@ use crate::mutate::Input;
 const PHONE: &str = "127.0.0.1:5070";
 
 /// A request from a phone, as `src/sip/core_tests.rs` builds them.
-pub(crate) fn sip_request(method: &str, call: &str, cseq: u32, to_tag: &str, extra: &str, body: &str) -> String {
+pub(crate) fn sip_request(
+    method: &str,
+    call: &str,
+    cseq: u32,
+    to_tag: &str,
+    extra: &str,
+    body: &str,
+) -> String {
     let cseq_method = if method == "ACK" { "INVITE" } else { method };
     format!(
         "{method} sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {PHONE};branch=z9hG4bK{call}{cseq}{method};rport\r\n\
@@ -106,12 +113,27 @@ Call-ID: c\x00d\r\nCSeq: 1 OPTIONS\r\n\r\n"
         invite.clone().into_bytes(),
         sip_request("BYE", "c1", 2, tag, "", "").into_bytes(),
         sip_request("INVITE", "c1", 3, tag, ct, SDP_SIPP).into_bytes(),
-        sip_request("INFO", "c1", 4, tag, "Content-Type: application/dtmf-relay\r\n", "Signal=5\r\nDuration=160\r\n")
-            .into_bytes(),
+        sip_request(
+            "INFO",
+            "c1",
+            4,
+            tag,
+            "Content-Type: application/dtmf-relay\r\n",
+            "Signal=5\r\nDuration=160\r\n",
+        )
+        .into_bytes(),
     ]);
     seeds.push(vec![
         sip_request("REGISTER", "r4", 1, "", "Expires: 3600\r\n", "").into_bytes(),
-        sip_request("REGISTER", "r4", 2, "", &format!("Expires: 3600\r\n{auth}"), "").into_bytes(),
+        sip_request(
+            "REGISTER",
+            "r4",
+            2,
+            "",
+            &format!("Expires: 3600\r\n{auth}"),
+            "",
+        )
+        .into_bytes(),
     ]);
     seeds
 }

@@ -121,7 +121,9 @@ fn run_sdp(input: &Input) -> Result<(), String> {
         if (again.codec, again.payload_type, again.telephone_event)
             != (answer.codec, answer.payload_type, answer.telephone_event)
         {
-            return Err(format!("our answer reads back as {again:?}, not {answer:?}: {sdp:?}"));
+            return Err(format!(
+                "our answer reads back as {again:?}, not {answer:?}: {sdp:?}"
+            ));
         }
     }
     Ok(())
@@ -150,11 +152,17 @@ fn rtp_seeds() -> Vec<Input> {
         p.extend_from_slice(&dur.to_be_bytes());
         p
     };
-    let dtmf: Input = [(160, false), (320, false), (480, true), (480, true), (480, true)]
-        .iter()
-        .enumerate()
-        .map(|(i, &(d, e))| packet(101, i == 0, 2000 + i as u16, 8000, &event(d, e)))
-        .collect();
+    let dtmf: Input = [
+        (160, false),
+        (320, false),
+        (480, true),
+        (480, true),
+        (480, true),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, &(d, e))| packet(101, i == 0, 2000 + i as u16, 8000, &event(d, e)))
+    .collect();
     // A key press in the audio itself.
     let mut ulaw = Vec::new();
     G711::Pcmu.encode_into(&synthesise("7"), &mut ulaw);
@@ -242,9 +250,17 @@ fn run_rtp(input: &Input) -> Result<(), String> {
         write_rtp(&mut again, &p.header(), p.payload);
         let q = RtpPacket::parse(&again).map_err(|e| format!("re-written packet: {e}"))?;
         if q.header() != p.header() || q.payload != p.payload {
-            return Err(format!("round trip changed {:?} to {:?}", p.header(), q.header()));
+            return Err(format!(
+                "round trip changed {:?} to {:?}",
+                p.header(),
+                q.header()
+            ));
         }
-        let from = if fnv(data) % 5 == 0 { rogue } else { caller };
+        let from = if fnv(data).is_multiple_of(5) {
+            rogue
+        } else {
+            caller
+        };
         if i == 3 && choice & 16 != 0 {
             strict.on_sdp(now, Some(rogue));
         }

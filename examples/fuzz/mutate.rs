@@ -166,7 +166,12 @@ fn mutate_bytes(rng: &mut StdRng, data: &mut Vec<u8>, donor: &[u8], dict: &[&'st
             let chunk = data[a..b].to_vec();
             let times = rng.random_range(16..1024);
             let i = at(rng);
-            let rep: Vec<u8> = chunk.iter().copied().cycle().take(chunk.len() * times).collect();
+            let rep: Vec<u8> = chunk
+                .iter()
+                .copied()
+                .cycle()
+                .take(chunk.len() * times)
+                .collect();
             data.splice(i..i, rep);
         }
         12 if len > 0 => {

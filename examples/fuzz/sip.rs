@@ -163,12 +163,12 @@ fn check_round_trip(bytes: &[u8]) -> Result<(), String> {
     let a: Vec<(String, String)> = m
         .headers
         .iter()
-        .map(|h| (h.name().to_ascii_lowercase(), squash(&h.value())))
+        .map(|h| (h.name().to_ascii_lowercase(), squash(h.value())))
         .collect();
     let b: Vec<(String, String)> = m2
         .headers
         .iter()
-        .map(|h| (h.name().to_ascii_lowercase(), squash(&h.value())))
+        .map(|h| (h.name().to_ascii_lowercase(), squash(h.value())))
         .collect();
     if format!("{:?}", m.start) != format!("{:?}", m2.start) || a != b || m.body != m2.body {
         return Err(format!(
@@ -204,8 +204,16 @@ fn run_udp(input: &Input) -> Result<(), String> {
 fn stream_seeds() -> Vec<Input> {
     let mut seeds = corpus::sip_seeds();
     let first = seeds[0][0].clone();
-    seeds.push(vec![b"\r\n\r\n".to_vec(), first.clone(), b"\r\n".to_vec(), first.clone()]);
-    seeds.push(vec![b"hello world\r\n\x00\x01junk\r\n".to_vec(), first.clone()]);
+    seeds.push(vec![
+        b"\r\n\r\n".to_vec(),
+        first.clone(),
+        b"\r\n".to_vec(),
+        first.clone(),
+    ]);
+    seeds.push(vec![
+        b"hello world\r\n\x00\x01junk\r\n".to_vec(),
+        first.clone(),
+    ]);
     seeds.push(vec![
         b"OPT(ONS sip:a SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 2\r\n\r\nab".to_vec(),
         first,

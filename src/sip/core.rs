@@ -261,13 +261,7 @@ impl Core {
     }
 
     /// One complete message from a peer (a datagram or a framed TCP message).
-    pub fn handle_message(
-        &mut self,
-        now: Instant,
-        peer: Peer,
-        local: SocketAddr,
-        bytes: &[u8],
-    ) {
+    pub fn handle_message(&mut self, now: Instant, peer: Peer, local: SocketAddr, bytes: &[u8]) {
         inc(&self.stats.messages_in);
         match message::parse(bytes) {
             Ok(msg) => match msg.start {
