@@ -224,7 +224,7 @@ fn version_of(line: &str) -> &str {
     if line.starts_with("SIP/") {
         return "SIP/2.0";
     }
-    line.rsplit(' ').next().unwrap_or("").trim()
+    line.trim_end().rsplit(' ').next().unwrap_or("").trim()
 }
 
 /// `SIP/<digits>.<digits>` (RFC 3261 §7.1 SIP-Version).
@@ -466,6 +466,17 @@ From: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c\x00d\r\nCSeq: 1 OPTIONS\r\n
                 "{line}"
             );
         }
+    }
+
+    /// Regression (fuzz, sip): a request line with trailing white space is accepted by
+    /// `parse_start_line` (it trims the version), but `version_of` took the empty last word,
+    /// so `OPTIONS sip:x SIP/2.0 ` was answered 505 Version Not Supported.
+    #[test]
+    fn trailing_white_space_after_the_version_is_not_another_version() {
+        let m = parse(b"OPTIONS sip:x SIP/2.0 \r\nCall-ID: 1\r\n\r\n").unwrap();
+        assert_eq!(m.version, "SIP/2.0");
+        let m = parse(b"OPTIONS sip:x SIP/3.0 \t\r\nCall-ID: 1\r\n\r\n").unwrap();
+        assert_eq!(m.version, "SIP/3.0");
     }
 
     #[test]
