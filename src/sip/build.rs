@@ -328,7 +328,6 @@ Content-Length: 0\r\n\r\n"
         );
     }
 
-    #[test]
     /// Regression (fuzz, sip): a From without `<` whose fourth byte is inside a multi-byte
     /// character (`"An\u{feff}n" sip:…`) panicked slicing `uri[..4]` to look for `tel:`,
     /// taking the SIP task down with one datagram.
@@ -341,10 +340,14 @@ Content-Length: 0\r\n\r\n"
         assert_eq!(uri_user("s\u{e9}:1@h").as_deref(), Some("1"));
         assert_eq!(uri_host("s\u{e9}:1@h"), "h");
         assert_eq!(uri_user("t\u{e9}l:+31"), None);
-        assert_eq!(uri_user("TEL:+31201234567").as_deref(), Some("+31201234567"));
+        assert_eq!(
+            uri_user("TEL:+31201234567").as_deref(),
+            Some("+31201234567")
+        );
         assert_eq!(uri_host("tel:+31201234567"), "");
     }
 
+    #[test]
     fn name_addrs_parse() {
         let n =
             name_addr("\"Ann de Vries\" <sip:+31201234567@pbx.example.nl:5060;user=phone>;tag=9");
