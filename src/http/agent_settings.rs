@@ -23,7 +23,7 @@ use crate::supervisor::SupervisorFeed;
 /// a 400 (docs/api.md), not a field error.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct DeviceRequest {
+pub struct DeviceRequest {
     device: String,
 }
 
@@ -165,7 +165,7 @@ async fn change_device(
 /// `PUT /api/agents/me/language` body: `"nl"`, `"en"` or `null` (the browser's language).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct LanguageRequest {
+pub struct LanguageRequest {
     language: serde_json::Value,
 }
 

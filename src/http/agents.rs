@@ -49,7 +49,7 @@ pub(super) fn router(state: ApiState) -> Router {
 }
 
 #[derive(Deserialize)]
-struct LoginRequest {
+pub struct LoginRequest {
     login: String,
     password: String,
 }
@@ -309,7 +309,7 @@ async fn me(State(st): State<ApiState>, session: Session) -> Result<Json<MeRespo
 /// `PUT /api/me/state` body.
 #[derive(Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
-enum StateRequest {
+pub enum StateRequest {
     Available,
     NotReady {
         #[serde(default)]

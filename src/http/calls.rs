@@ -45,7 +45,7 @@ pub(super) fn router(state: ApiState, calls: Arc<CallContext>) -> Router {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SdpBody {
+pub struct SdpBody {
     sdp: String,
 }
 
@@ -58,20 +58,20 @@ struct SdpAnswer {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct OnBody {
+pub struct OnBody {
     on: bool,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DigitsBody {
+pub struct DigitsBody {
     digits: String,
 }
 
 /// The desk's getStats() summary (all optional: a browser may not report every figure yet).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct QualityBody {
+pub struct QualityBody {
     packets_received: Option<i64>,
     packets_lost: Option<i64>,
     jitter_ms: Option<f64>,

@@ -151,7 +151,7 @@ pub(super) async fn written(
 /// `POST /api/intakes`: an intake opened by hand, with optional first fields.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewIntakeRequest {
+pub struct NewIntakeRequest {
     channel: String,
     customer_id: Option<CustomerId>,
     title: Option<String>,
@@ -203,7 +203,7 @@ async fn update(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ResolveRequest {
+pub struct ResolveRequest {
     solution: String,
 }
 
@@ -223,7 +223,7 @@ async fn resolve(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct EscalateRequest {
+pub struct EscalateRequest {
     to_level: u8,
     target: String,
     reason: String,
@@ -254,7 +254,7 @@ async fn escalate(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ReturnRequest {
+pub struct ReturnRequest {
     reason: String,
 }
 
@@ -274,7 +274,7 @@ async fn return_to_first(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ContinueRequest {
+pub struct ContinueRequest {
     existing_id: IntakeId,
 }
 
@@ -295,7 +295,7 @@ async fn continue_existing(
 /// `{ "customer_id": … }` links an existing customer; `{ "fields": { … } }` creates one.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CustomerRequest {
+pub struct CustomerRequest {
     customer_id: Option<CustomerId>,
     fields: Option<CustomerFields>,
 }

@@ -55,6 +55,22 @@ pub use serve::{OpenConns, ServeSettings, serve};
 
 use limit::{LoginLimiter, LoginLimits};
 
+/// What the handlers decode from the wire (REST bodies, the supervisor feed's client frames),
+/// public only for the fuzz targets (`examples/fuzz`); the desk's frames are
+/// `crate::desk::client::parse`.
+#[doc(hidden)]
+pub mod wire {
+    pub use super::agent_settings::{DeviceRequest, LanguageRequest};
+    pub use super::agents::{LoginRequest, StateRequest};
+    pub use super::calls::{DigitsBody, OnBody, QualityBody, SdpBody};
+    pub use super::intakes::{
+        ContinueRequest, CustomerRequest, EscalateRequest, NewIntakeRequest, ResolveRequest,
+        ReturnRequest,
+    };
+    pub use super::supervisor::{NotReadyBody, PriorityBody, QueueBody, client_reply, parse_hello};
+    pub use super::worklists::{ClaimRequest, NoteRequest, ReopenRequest};
+}
+
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
 pub struct HttpState {

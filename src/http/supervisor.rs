@@ -109,7 +109,7 @@ fn checked_id(id: &str) -> Result<&str, ApiError> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NotReadyBody {
+pub struct NotReadyBody {
     reason: String,
 }
 
@@ -151,7 +151,7 @@ async fn logout(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PriorityBody {
+pub struct PriorityBody {
     priority: u8,
 }
 
@@ -175,7 +175,7 @@ async fn priority(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct QueueBody {
+pub struct QueueBody {
     queue: Category,
 }
 
@@ -311,7 +311,7 @@ async fn run(
 }
 
 /// `ping` → `pong`; anything else after `hello` → `error` (the feed takes no other frames).
-fn client_reply(text: &str) -> String {
+pub fn client_reply(text: &str) -> String {
     let parsed: Option<Value> = serde_json::from_str(text).ok();
     let reference = parsed
         .as_ref()
@@ -335,7 +335,7 @@ fn client_reply(text: &str) -> String {
 }
 
 /// Parses `{"v":1,"type":"hello","last_seq":n|null,"epoch":s|null}`.
-fn parse_hello(text: &str) -> Option<FeedHello> {
+pub fn parse_hello(text: &str) -> Option<FeedHello> {
     let v: Value = serde_json::from_str(text).ok()?;
     if v.get("type")?.as_str()? != "hello" {
         return None;

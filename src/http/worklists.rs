@@ -28,7 +28,7 @@ const MAX_SEARCH_LIMIT: u32 = 50;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub(super) struct ClaimRequest {
+pub struct ClaimRequest {
     #[serde(default)]
     force: bool,
 }
@@ -67,7 +67,7 @@ pub(super) async fn release(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct NoteRequest {
+pub struct NoteRequest {
     body: String,
 }
 
@@ -89,7 +89,7 @@ pub(super) async fn add_note(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct ReopenRequest {
+pub struct ReopenRequest {
     reason: String,
 }
 

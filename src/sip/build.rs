@@ -242,10 +242,15 @@ pub(crate) fn addr_uri(value: &str) -> &str {
     }
 }
 
+/// A `tel:` URI (its first 4 bytes need not be a char boundary: the URI is wire data).
+fn is_tel(uri: &str) -> bool {
+    uri.get(..4).is_some_and(|s| s.eq_ignore_ascii_case("tel:"))
+}
+
 /// User part of a SIP or tel URI.
 pub(crate) fn uri_user(uri: &str) -> Option<String> {
     let rest = uri.split_once(':')?.1;
-    if uri.len() >= 4 && uri[..4].eq_ignore_ascii_case("tel:") {
+    if is_tel(uri) {
         return Some(rest.split(';').next()?.to_string()).filter(|u| !u.is_empty());
     }
     let (user, _) = rest.split_once('@')?;
@@ -260,7 +265,7 @@ fn uri_host(uri: &str) -> String {
     if let Some(v6) = hostport.strip_prefix('[') {
         return v6.split(']').next().unwrap_or("").to_string();
     }
-    if uri.len() >= 4 && uri[..4].eq_ignore_ascii_case("tel:") {
+    if is_tel(uri) {
         return String::new();
     }
     hostport.split(':').next().unwrap_or("").to_string()
@@ -322,6 +327,25 @@ Via: SIP/2.0/UDP h2;branch=z9hG4bKb\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>;ta
 Call-ID: c\r\nCSeq: 2 OPTIONS\r\nServer: fl\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER\r\n\
 Content-Length: 0\r\n\r\n"
         );
+    }
+
+    /// Regression (fuzz, sip): a From without `<` whose fourth byte is inside a multi-byte
+    /// character (`"An\u{feff}n" sip:…`) panicked slicing `uri[..4]` to look for `tel:`,
+    /// taking the SIP task down with one datagram.
+    #[test]
+    fn a_uri_with_a_multibyte_character_near_its_start_does_not_panic() {
+        assert_eq!(
+            uri_user("\"An\u{feff}n\" <sip:ann@example.com:").as_deref(),
+            Some("ann")
+        );
+        assert_eq!(uri_user("s\u{e9}:1@h").as_deref(), Some("1"));
+        assert_eq!(uri_host("s\u{e9}:1@h"), "h");
+        assert_eq!(uri_user("t\u{e9}l:+31"), None);
+        assert_eq!(
+            uri_user("TEL:+31201234567").as_deref(),
+            Some("+31201234567")
+        );
+        assert_eq!(uri_host("tel:+31201234567"), "");
     }
 
     #[test]

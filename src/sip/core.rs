@@ -28,7 +28,7 @@ use super::validate::{self, Verdict};
 
 /// Where a message came from / goes to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) enum Peer {
+pub enum Peer {
     Udp(SocketAddr),
     /// A stream connection: plain TCP, or TLS over TCP when `tls` (RFC 3261 §26).
     Tcp {
@@ -62,9 +62,9 @@ impl Peer {
 
 /// Bytes to send to a peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Transmit {
-    pub(crate) to: Peer,
-    pub(crate) bytes: Vec<u8>,
+pub struct Transmit {
+    pub to: Peer,
+    pub bytes: Vec<u8>,
 }
 
 /// A new call for the application (the driver turns it into an `IncomingCall`).
@@ -167,7 +167,7 @@ pub(crate) enum TimerRef {
 }
 
 /// The UAS core. One owner (the SIP task) drives it.
-pub(crate) struct Core {
+pub struct Core {
     pub(crate) ua: String,
     pub(crate) timers: Timers,
     pub(crate) stats: Arc<SipStats>,
@@ -198,7 +198,7 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(ua: String, timers: Timers, stats: Arc<SipStats>) -> Self {
+    pub fn new(ua: String, timers: Timers, stats: Arc<SipStats>) -> Self {
         Self {
             ua,
             timers,
@@ -223,7 +223,7 @@ impl Core {
         }
     }
 
-    pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
 
@@ -261,13 +261,7 @@ impl Core {
     }
 
     /// One complete message from a peer (a datagram or a framed TCP message).
-    pub(crate) fn handle_message(
-        &mut self,
-        now: Instant,
-        peer: Peer,
-        local: SocketAddr,
-        bytes: &[u8],
-    ) {
+    pub fn handle_message(&mut self, now: Instant, peer: Peer, local: SocketAddr, bytes: &[u8]) {
         inc(&self.stats.messages_in);
         match message::parse(bytes) {
             Ok(msg) => match msg.start {
@@ -291,7 +285,7 @@ impl Core {
     }
 
     /// 413 for an oversized message whose head is readable; false when nothing could be sent.
-    pub(crate) fn reject_too_large(&mut self, peer: &Peer, head: &[u8]) -> bool {
+    pub fn reject_too_large(&mut self, peer: &Peer, head: &[u8]) -> bool {
         inc(&self.stats.messages_in);
         match message::parse_headers_only(head) {
             Some(msg) if answerable(&msg) && matches!(msg.start, StartLine::Request { .. }) => {
@@ -306,7 +300,7 @@ impl Core {
     }
 
     /// 400 with `reason` for a framing error whose head is readable (e.g. no Content-Length on TCP).
-    pub(crate) fn reject_bad(&mut self, peer: &Peer, head: &[u8], reason: &str) {
+    pub fn reject_bad(&mut self, peer: &Peer, head: &[u8], reason: &str) {
         inc(&self.stats.messages_in);
         match message::parse_headers_only(head) {
             Some(msg) if answerable(&msg) && matches!(msg.start, StartLine::Request { .. }) => {
@@ -499,7 +493,7 @@ impl Core {
     }
 
     /// The next instant `handle_timeout` must be called.
-    pub(crate) fn poll_timeout(&mut self) -> Option<Instant> {
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
         let mut next = None;
         while let Some(Reverse((at, tok))) = self.heap.peek() {
             if self.tokens.contains_key(tok) {
@@ -512,7 +506,7 @@ impl Core {
     }
 
     /// Fires every due timer.
-    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         self.registrar.handle_timeout(now);
         self.registration_events();
         while let Some(Reverse((at, tok))) = self.heap.peek().copied() {

@@ -12,7 +12,7 @@ use super::message::parse_start_line;
 
 /// One unit cut out of the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Frame {
+pub enum Frame {
     /// A complete message (headers + Content-Length bytes of body).
     Message(Vec<u8>),
     /// A message whose header section has no Content-Length: answered 400, and since the body
@@ -44,11 +44,15 @@ struct Scan {
     sep: Option<usize>,
     /// The whole frame's length, once the header section and its Content-Length are known.
     total: Option<usize>,
+    /// A frame that is not a start line: the first of its lines not yet checked for one, and
+    /// where the search for that line's CRLF resumes.
+    lines_from: usize,
+    crlf_from: usize,
 }
 
 /// Cuts SIP messages out of a TCP byte stream.
 #[derive(Debug)]
-pub(crate) struct StreamFramer {
+pub struct StreamFramer {
     buf: Vec<u8>,
     /// Bytes at the front of `buf` already handed out (dropped at the next `push`).
     start: usize,
@@ -100,7 +104,7 @@ fn is_start_line(line: &[u8]) -> bool {
 }
 
 impl StreamFramer {
-    pub(crate) fn new(max: usize) -> Self {
+    pub fn new(max: usize) -> Self {
         Self {
             buf: Vec::new(),
             start: 0,
@@ -112,13 +116,12 @@ impl StreamFramer {
     }
 
     /// Bytes examined or moved since the framer was made (linear in the bytes pushed).
-    #[cfg(test)]
-    pub(crate) fn work(&self) -> u64 {
+    pub fn work(&self) -> u64 {
         self.work
     }
 
     /// Appends bytes read from the socket.
-    pub(crate) fn push(&mut self, data: &[u8]) {
+    pub fn push(&mut self, data: &[u8]) {
         if self.start > 0 {
             self.work += (self.buf.len() - self.start) as u64;
             self.buf.drain(..self.start);
@@ -177,7 +180,7 @@ impl StreamFramer {
     }
 
     /// The next frame, or `None` when more bytes are needed.
-    pub(crate) fn next_frame(&mut self) -> Option<Frame> {
+    pub fn next_frame(&mut self) -> Option<Frame> {
         loop {
             if let Some(total) = self.scan.total {
                 // Header section known: only the body is awaited.
@@ -246,26 +249,32 @@ impl StreamFramer {
     /// The frame does not begin with a start line. If a later line of the same header section
     /// is one, the bytes before it are garbage. Otherwise, with a Content-Length the framing is
     /// intact and the message goes to the core (which answers 400 when it can); without one the
-    /// lines scanned are dropped and we resynchronise on what follows. Every byte scanned here
-    /// is either dropped or remembered as part of a frame whose length is known, so nothing is
-    /// scanned twice.
+    /// header section is dropped and we resynchronise on what follows. Until the header section
+    /// is complete nothing is decided, so the frames do not depend on how the bytes were cut
+    /// into reads; the lines already checked are remembered, so nothing is scanned twice.
     fn not_a_start_line(&mut self, line_end: usize) -> Option<Frame> {
         let sep = self.header_end();
         let data = &self.buf[self.start..];
         // Header lines end at or before the CRLF that begins the CRLFCRLF.
         let limit = sep.map_or(data.len(), |s| s + 2);
-        let mut pos = line_end + 2;
+        let mut pos = self.scan.lines_from.max(line_end + 2);
+        let mut crlf_from = self.scan.crlf_from.max(pos);
         let mut work = 0;
         let mut found = None;
         while pos < limit {
-            let Ok(end) = find(&data[..limit], pos, b"\r\n", &mut work) else {
-                break;
+            let end = match find(&data[..limit], crlf_from, b"\r\n", &mut work) {
+                Ok(end) => end,
+                Err(resume) => {
+                    crlf_from = resume;
+                    break;
+                }
             };
             if is_start_line(&data[pos..end]) {
                 found = Some(pos);
                 break;
             }
             pos = end + 2;
+            crlf_from = pos;
         }
         self.work += work;
         if let Some(at) = found {
@@ -273,9 +282,14 @@ impl StreamFramer {
             return Some(Frame::Garbage);
         }
         let Some(sep) = sep else {
-            // The complete lines so far are none of them a start line: drop them.
-            self.drop_front(pos.min(self.data().len()));
-            return Some(Frame::Garbage);
+            if self.data().len() > self.max {
+                // No header end within the limit: drop the complete lines.
+                self.drop_front(pos.min(self.data().len()));
+                return Some(Frame::Garbage);
+            }
+            self.scan.lines_from = pos;
+            self.scan.crlf_from = crlf_from;
+            return None;
         };
         let head_len = sep + 4;
         self.work += head_len as u64;
@@ -324,12 +338,51 @@ mod tests {
             all(&mut f),
             vec![Frame::Garbage, Frame::Message(OPT.to_vec())]
         );
-        // The same garbage on its own is dropped as soon as its lines are complete.
+        // The same garbage on its own waits for what follows: a start line or the header end.
         let mut g = StreamFramer::new(65_535);
         g.push(b"hello world\r\n\x00\x01junk\r\n");
-        assert_eq!(all(&mut g), vec![Frame::Garbage]);
+        assert_eq!(all(&mut g), vec![]);
         g.push(OPT);
-        assert_eq!(all(&mut g), vec![Frame::Message(OPT.to_vec())]);
+        assert_eq!(
+            all(&mut g),
+            vec![Frame::Garbage, Frame::Message(OPT.to_vec())]
+        );
+    }
+
+    /// Regression (fuzz, sip-stream): a frame whose first line is not a start line was cut
+    /// differently depending on where the reads ended: before its header end had arrived its
+    /// complete lines were dropped at once, so its Content-Length could be lost and its body
+    /// framed as new messages. Now nothing is decided before the header end arrives.
+    #[test]
+    fn a_broken_start_line_frames_the_same_however_the_bytes_are_cut() {
+        let bad = b"OPT(ONS sip:a SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 31\r\n\r\n\
+OPTIONS sip:b SIP/2.0\r\nl: 0\r\n\r\n";
+        let mut stream = bad.to_vec();
+        stream.extend_from_slice(OPT);
+        let mut one = StreamFramer::new(65_535);
+        one.push(&stream);
+        let whole = all(&mut one);
+        assert_eq!(
+            whole,
+            vec![Frame::Message(bad.to_vec()), Frame::Message(OPT.to_vec())]
+        );
+        for cut in 1..stream.len() {
+            let mut f = StreamFramer::new(65_535);
+            f.push(&stream[..cut]);
+            let mut frames = all(&mut f);
+            f.push(&stream[cut..]);
+            frames.extend(all(&mut f));
+            assert_eq!(frames, whole, "cut at {cut}");
+        }
+        // Fed a byte at a time it is still linear.
+        let mut g = StreamFramer::new(65_535);
+        let mut frames = Vec::new();
+        for b in &stream {
+            g.push(std::slice::from_ref(b));
+            frames.extend(all(&mut g));
+        }
+        assert_eq!(frames, whole);
+        assert!(g.work() <= 4 * stream.len() as u64, "work {}", g.work());
     }
 
     #[test]

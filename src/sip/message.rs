@@ -7,7 +7,7 @@ use rsipstack::rsip::{Header, Headers, SipMessage, parser::parse_message};
 
 /// The methods this layer knows; anything else is kept as text (RFC 3261 §7.1, extension-method).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) enum Method {
+pub enum Method {
     Invite,
     Ack,
     Cancel,
@@ -46,7 +46,7 @@ impl Method {
         }
     }
 
-    pub(crate) fn as_str(&self) -> &str {
+    pub fn as_str(&self) -> &str {
         match self {
             Self::Invite => "INVITE",
             Self::Ack => "ACK",
@@ -69,14 +69,14 @@ impl Method {
 
 /// Request line or status line.
 #[derive(Debug, Clone)]
-pub(crate) enum StartLine {
+pub enum StartLine {
     Request { method: Method, uri: String },
     Response { code: u16 },
 }
 
 /// Why a message could not be parsed at all (nothing to answer from).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum ParseError {
+pub enum ParseError {
     #[error("empty message")]
     Empty,
     #[error("missing CRLFCRLF after the headers")]
@@ -95,16 +95,16 @@ pub(crate) enum ParseError {
 
 /// One parsed SIP message: start line, headers (rsipstack model), body.
 #[derive(Debug, Clone)]
-pub(crate) struct SipMsg {
-    pub(crate) start: StartLine,
-    pub(crate) headers: Headers,
-    pub(crate) body: Vec<u8>,
+pub struct SipMsg {
+    pub start: StartLine,
+    pub headers: Headers,
+    pub body: Vec<u8>,
     /// `Some(n)` when a Content-Length header was present and numeric.
     pub(crate) content_length: Option<usize>,
     /// Bytes after the blank line (before Content-Length truncation).
     pub(crate) available_body: usize,
     /// The SIP-Version of a request line (`SIP/2.0`; another one is answered 505 by `validate`).
-    pub(crate) version: String,
+    pub version: String,
 }
 
 /// Finds the end of the header section (index of the CRLFCRLF).
@@ -113,7 +113,7 @@ pub(crate) fn find_header_end(data: &[u8]) -> Option<usize> {
 }
 
 /// Parses a complete message (one datagram or one framed TCP message). Never panics.
-pub(crate) fn parse(data: &[u8]) -> Result<SipMsg, ParseError> {
+pub fn parse(data: &[u8]) -> Result<SipMsg, ParseError> {
     if data.is_empty() {
         return Err(ParseError::Empty);
     }
@@ -158,7 +158,7 @@ pub(crate) fn parse(data: &[u8]) -> Result<SipMsg, ParseError> {
 /// Best-effort parse of a message whose start line or framing is broken, to answer it with
 /// 400/413: the header section (possibly truncated at the last complete line) is still read.
 /// Returns `None` for responses and for input without a single header line.
-pub(crate) fn parse_headers_only(data: &[u8]) -> Option<SipMsg> {
+pub fn parse_headers_only(data: &[u8]) -> Option<SipMsg> {
     if let Ok(m) = parse(data) {
         return Some(m);
     }
@@ -224,7 +224,7 @@ fn version_of(line: &str) -> &str {
     if line.starts_with("SIP/") {
         return "SIP/2.0";
     }
-    line.rsplit(' ').next().unwrap_or("").trim()
+    line.trim_end().rsplit(' ').next().unwrap_or("").trim()
 }
 
 /// `SIP/<digits>.<digits>` (RFC 3261 §7.1 SIP-Version).
@@ -466,6 +466,17 @@ From: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c\x00d\r\nCSeq: 1 OPTIONS\r\n
                 "{line}"
             );
         }
+    }
+
+    /// Regression (fuzz, sip): a request line with trailing white space is accepted by
+    /// `parse_start_line` (it trims the version), but `version_of` took the empty last word,
+    /// so `OPTIONS sip:x SIP/2.0 ` was answered 505 Version Not Supported.
+    #[test]
+    fn trailing_white_space_after_the_version_is_not_another_version() {
+        let m = parse(b"OPTIONS sip:x SIP/2.0 \r\nCall-ID: 1\r\n\r\n").unwrap();
+        assert_eq!(m.version, "SIP/2.0");
+        let m = parse(b"OPTIONS sip:x SIP/3.0 \t\r\nCall-ID: 1\r\n\r\n").unwrap();
+        assert_eq!(m.version, "SIP/3.0");
     }
 
     #[test]

@@ -64,3 +64,14 @@ pub use outgoing::{OutEvent, OutLeg, OutgoingCall, OutgoingInvite};
 pub use pike::{Cidr, CidrError, RateLimits};
 pub use stats::{SipLive, SipStatsSnapshot};
 pub use transport::{ConnCounts, ConnLimits, StreamSettings};
+
+/// The entry points for wire data (a datagram or framed message into the sans-IO core, the
+/// stream framer, the message parser), public only for the fuzz targets (`examples/fuzz`).
+#[doc(hidden)]
+pub mod wire {
+    pub use super::core::{Core, Peer, Transmit};
+    pub use super::framing::{Frame, StreamFramer};
+    pub use super::message::{Method, ParseError, SipMsg, StartLine, parse, parse_headers_only};
+    pub use super::stats::SipStats;
+    pub use super::transaction::Timers;
+}

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Live counters; incremented by the SIP task and the socket tasks.
 #[derive(Debug, Default)]
-pub(crate) struct SipStats {
+pub struct SipStats {
     pub(crate) messages_in: AtomicU64,
     pub(crate) messages_out: AtomicU64,
     pub(crate) parse_errors_dropped: AtomicU64,

@@ -16,7 +16,7 @@ pub(crate) mod non_invite_server;
 
 /// Timer base values (RFC 3261 §17.1.1.1 and Table 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Timers {
+pub struct Timers {
     /// RTT estimate, 500 ms.
     pub(crate) t1: Duration,
     /// Maximum retransmit interval for non-INVITE requests and INVITE responses, 4 s.
