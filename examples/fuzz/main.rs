@@ -19,6 +19,7 @@ mod corpus;
 mod media;
 mod mutate;
 mod sip;
+mod srtp;
 mod web;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -56,6 +57,7 @@ pub(crate) const TARGETS: &[Target] = &[
     media::SDP,
     media::RTP,
     media::INFO,
+    srtp::SRTP,
     web::WS_DESK,
     web::WS_SUPERVISOR,
     web::REST,
@@ -327,6 +329,7 @@ mod tests {
                 "sdp",
                 "rtp",
                 "info",
+                "srtp",
                 "ws-desk",
                 "ws-supervisor",
                 "rest"
@@ -359,6 +362,10 @@ mod tests {
     #[test]
     fn info() {
         short_run("info");
+    }
+    #[test]
+    fn srtp() {
+        short_run("srtp");
     }
     #[test]
     fn ws_desk() {
