@@ -10,6 +10,7 @@ pub mod browser;
 pub(crate) mod callback;
 mod identify;
 mod media;
+mod phone_offer;
 mod session;
 
 use std::sync::Arc;
