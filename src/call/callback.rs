@@ -11,6 +11,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::CallContext;
+use super::phone_offer::PhoneOffer;
 use crate::acd::{
     Entry, EntryId, EntryKind, FailReason, OfferId, OnCallGuard, QueueNotice, RemoveReason,
 };
@@ -18,7 +19,8 @@ use crate::domain::{AgentId, Category, Language, Priority};
 use crate::media::g711::G711;
 use crate::media::prompts::Playback;
 use crate::media::rtp::RtpSender;
-use crate::media::sdp::{self, SessionOffer};
+use crate::media::sdp::Direction;
+use crate::media::srtp::SrtpSession;
 use crate::sip::{OutEvent, OutgoingInvite};
 use crate::store::{CallbackRow, now_ms};
 
@@ -128,6 +130,12 @@ async fn offer_to(
     let Some(extension) = ctx.agent_extension(agent).await else {
         return fail(FailReason::Unreachable).await;
     };
+    // The same offer a call makes the phone (SRTP per `[media] srtp_agents`), but send-only:
+    // the agent only hears a notice.
+    let Some(phone) = PhoneOffer::for_phone(&ctx.sip, ctx.srtp, &ctx.stats, agent, &extension)
+    else {
+        return fail(FailReason::Unreachable).await;
+    };
     let ip = IpAddr::from([127, 0, 0, 1]);
     let local_ip = ctx.sip.udp_addr().ip();
     let local_ip = if local_ip.is_unspecified() {
@@ -139,10 +147,11 @@ async fn offer_to(
         return fail(FailReason::Unreachable).await;
     };
     let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
-    let sdp = format!(
-        "v=0\r\no=firstline {s} 1 IN IP4 {local_ip}\r\ns=firstline\r\nc=IN IP4 {local_ip}\r\nt=0 0\r\n\
-         m=audio {port} RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=ptime:20\r\na=sendonly\r\n",
-        s = rand::random::<u32>()
+    let sdp = phone.sdp(
+        (local_ip, port),
+        rand::random::<u32>().into(),
+        G711::Pcmu,
+        Direction::SendOnly,
     );
     let invite = OutgoingInvite {
         extension,
@@ -192,6 +201,16 @@ async fn offer_to(
             _ => return fail(FailReason::Unreachable).await,
         }
     };
+    // The answer is read as on a call: a phone that took none of our mandatory keys (or answered
+    // unusable SDP) is hung up and the offer refused.
+    let (remote, mut srtp) = match phone.read_answer(answer.as_deref()) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(error = %e, callback = %cb.id, "agent phone answered the callback with unusable SDP");
+            call.leg.hangup().await;
+            return fail(FailReason::Rejected).await;
+        }
+    };
     if ctx.acd.offer_answered(offer).await.is_err() {
         call.leg.hangup().await;
         set_status(ctx, cb, "pending", None).await;
@@ -201,14 +220,13 @@ async fn offer_to(
     let mut on_call = OnCallGuard::new(ctx.acd.clone(), agent.clone());
     set_status(ctx, cb, "connected", Some(agent)).await;
     tracing::info!(callback = %cb.id, %agent, "callback handed to agent");
-    let remote = answer
-        .as_deref()
-        .and_then(|s| SessionOffer::parse(s).ok())
-        .and_then(|o| sdp::negotiate(&o, &[G711::Pcmu, G711::Pcma]).ok());
-    if let Some(a) = remote
-        && let Some(to) = a.remote
-    {
-        play_notice(ctx, &socket, to, a.codec, a.payload_type).await;
+    if let Some(s) = &srtp {
+        ctx.stats.count_srtp_leg(true);
+        tracing::info!(suite = s.suite().name(), "callback notice is SRTP");
+    }
+    if let Some(to) = remote.remote {
+        let format = (remote.codec, remote.payload_type);
+        play_notice(ctx, &socket, to, format, srtp.as_mut()).await;
     }
     call.leg.hangup().await;
     let _ = ctx.acd.call_ended(agent.clone()).await;
@@ -234,15 +252,22 @@ async fn set_status(
     }
 }
 
-/// Plays the "callback request" notice to the agent's phone, paced at 20 ms.
-async fn play_notice(ctx: &CallContext, socket: &UdpSocket, to: SocketAddr, codec: G711, pt: u8) {
+/// Plays the "callback request" notice to the agent's phone, paced at 20 ms; protected when the
+/// phone's answer took our SDES keys.
+async fn play_notice(
+    ctx: &CallContext,
+    socket: &UdpSocket,
+    to: SocketAddr,
+    (codec, pt): (G711, u8),
+    mut srtp: Option<&mut SrtpSession>,
+) {
     let Some(prompt) = ctx.prompts.get(Language::En, "callback_agent") else {
         return;
     };
     let mut playback = Playback::once(prompt);
     let start = Instant::now();
     let mut sender = RtpSender::new(rand::random(), pt, rand::random(), rand::random(), start);
-    let mut out = Vec::with_capacity(200);
+    let (mut out, mut sealed) = (Vec::with_capacity(200), Vec::with_capacity(200));
     loop {
         tokio::time::sleep_until(tokio::time::Instant::from_std(sender.poll_timeout())).await;
         for _ in 0..sender.due(Instant::now()) {
@@ -251,7 +276,9 @@ async fn play_notice(ctx: &CallContext, socket: &UdpSocket, to: SocketAddr, code
             };
             out.clear();
             sender.build(frame, false, &mut out);
-            let _ = socket.try_send_to(&out, to);
+            if let Some(wire) = super::media::protect(srtp.as_deref_mut(), &out, &mut sealed) {
+                let _ = socket.try_send_to(wire, to);
+            }
         }
     }
 }

@@ -2,7 +2,8 @@
 //! its IVR and its place in the queue.
 //!
 //! `run` identifies the caller and hands over to `session/` (record, SDP, answer, the IVR, the
-//! queue, the agent leg and the bridge); `callback.rs` runs a task per open callback. Nothing
+//! queue, the agent leg and the bridge); `callback.rs` runs a task per open callback;
+//! `phone_offer.rs` is the offer both make an agent's phone. Nothing
 //! else touches a call's state.
 
 pub(crate) mod bounds;
@@ -10,6 +11,7 @@ pub mod browser;
 pub(crate) mod callback;
 mod identify;
 mod media;
+mod phone_offer;
 mod session;
 
 use std::sync::Arc;

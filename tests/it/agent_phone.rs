@@ -14,6 +14,8 @@ use crate::rtp::{RtpPacket, parse_rtp};
 use crate::sip_msg::digest_param as param;
 use crate::ua::{SdpAnswer, SipMsg, parse_sdp, sdp_offer};
 
+pub(crate) use crate::tones::{tone, tone_share};
+
 /// PCMU (RFC 3551 §6, PT 0).
 pub(crate) const PCMU: (u8, &str) = (0, "PCMU/8000");
 /// PCMA (RFC 3551 §6, PT 8).
@@ -352,9 +354,14 @@ impl AgentPhone {
     /// 200 OK with an SDP answer taking `codec`, retransmitted until the ACK (RFC 3261
     /// §13.3.1.4); true when the ACK came.
     pub(crate) async fn answer(&mut self, codec: (u8, &str)) -> bool {
+        self.answer_sdp(&sdp_offer(self.rtp.addr(), &[codec], &[]))
+            .await
+    }
+
+    /// `answer` with this SDP.
+    pub(crate) async fn answer_sdp(&mut self, sdp: &str) -> bool {
         let d = self.dialog.as_ref().expect("no INVITE to answer");
-        let sdp = sdp_offer(self.rtp.addr(), &[codec], &[]);
-        let text = self.response(&d.invite, 200, "OK", Some(&d.our_tag), Some(&sdp));
+        let text = self.response(&d.invite, 200, "OK", Some(&d.our_tag), Some(sdp));
         let invite = d.invite.clone();
         self.answer_request(&invite, text.clone()).await;
         for _ in 0..8 {
@@ -541,50 +548,6 @@ pub(crate) fn decode_g711(packets: &[RtpPacket]) -> Vec<i16> {
             })
         })
         .collect()
-}
-
-/// `secs` seconds of a sine at `freq` Hz, -10 dBFS, 8 kHz.
-pub(crate) fn tone(freq: f64, secs: f64) -> Vec<i16> {
-    let amp = 32767.0 * 10f64.powf(-10.0 / 20.0);
-    (0..(secs * 8000.0) as usize)
-        .map(|n| (amp * (2.0 * std::f64::consts::PI * freq * n as f64 / 8000.0).sin()) as i16)
-        .collect()
-}
-
-/// Share of the signal's power at `freq` (Goertzel, normalised: a pure tone gives about 1,
-/// silence or another tone about 0).
-pub(crate) fn tone_share(pcm: &[i16], freq: f64) -> f64 {
-    let n = pcm.len() as f64;
-    if pcm.is_empty() {
-        return 0.0;
-    }
-    let k = 2.0 * (2.0 * std::f64::consts::PI * freq / 8000.0).cos();
-    let (mut s1, mut s2, mut energy) = (0f64, 0f64, 0f64);
-    for &x in pcm {
-        let x = x as f64;
-        energy += x * x;
-        let s0 = x + k * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    let power = s1 * s1 + s2 * s2 - k * s1 * s2;
-    if energy <= 0.0 {
-        return 0.0;
-    }
-    // |X|² ≈ (A·N/2)² and the energy is A²·N/2 for a sine of amplitude A.
-    2.0 * power / (n * energy)
-}
-
-#[test]
-fn tone_share_tells_tones_apart() {
-    let a = tone(440.0, 1.0);
-    let b = tone(1000.0, 1.0);
-    assert!(tone_share(&a, 440.0) > 0.95, "{}", tone_share(&a, 440.0));
-    assert!(tone_share(&a, 1000.0) < 0.01, "{}", tone_share(&a, 1000.0));
-    assert!(tone_share(&b, 1000.0) > 0.95);
-    let through_alaw: Vec<i16> = b.iter().map(|&s| alaw_decode(alaw_encode(s))).collect();
-    assert!(tone_share(&through_alaw, 1000.0) > 0.9);
-    assert_eq!(tone_share(&[0i16; 800], 1000.0), 0.0);
 }
 
 #[test]

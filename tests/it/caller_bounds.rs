@@ -10,7 +10,9 @@ use sqlx::Row;
 use crate::agent_phone::{decode_g711, tone};
 use crate::helpers::{spawn_queue_app, within};
 use crate::rtp::{best_alignment, read_wav};
-use crate::scenario::{bye_from_server, press, registered_phone, unclassified_caller};
+use crate::scenario::{
+    bye_from_server, caller_asks_for_callback, press, registered_phone, unclassified_caller,
+};
 
 const SECS: Duration = Duration::from_secs(1);
 
@@ -22,13 +24,7 @@ async fn a_number_has_one_open_callback() {
         t.not_ready("anna", "lunch").await;
         let mut calls = Vec::new();
         for _ in 0..2 {
-            let (mut ua, _rtp, _) = unclassified_caller(&t).await;
-            t.queued(&ua.call_id).await;
-            press(&mut ua, '1').await;
-            tokio::time::sleep(SECS).await;
-            press(&mut ua, '1').await;
-            bye_from_server(&mut ua, 20 * SECS, "goodbye after callback").await;
-            calls.push(t.ended_call(&ua.call_id).await);
+            calls.push(caller_asks_for_callback(&t).await);
         }
         for call in &calls {
             assert_eq!(call.outcome.as_deref(), Some("callback"), "{call:?}");

@@ -13,6 +13,7 @@ mod baresip_peer;
 mod baresip_tls;
 mod browser;
 mod browser_leg;
+mod callback_srtp;
 mod caller_bounds;
 mod conn_limits;
 mod desk_device;
@@ -49,5 +50,6 @@ mod tls;
 mod tls_client;
 #[path = "../../examples/common/tls_trust.rs"]
 mod tls_trust;
+mod tones;
 mod ua;
 mod webdriver;

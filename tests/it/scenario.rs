@@ -1,10 +1,11 @@
 //! The SIP steps a queue scenario is made of, on the caller's and the agent phone's side: an
-//! answered caller, DTMF by SIP INFO, the server's BYE answered, a registered agent phone.
+//! answered caller, DTMF by SIP INFO, the server's BYE answered, a caller who asks for a
+//! callback, a registered agent phone.
 
 use std::time::Duration;
 
 use crate::agent_phone::AgentPhone;
-use crate::helpers::TestApp;
+use crate::helpers::{CallRow, TestApp};
 use crate::rtp::RtpPeer;
 use crate::ua::{SdpAnswer, Ua};
 
@@ -36,6 +37,18 @@ pub(crate) async fn unclassified_caller(t: &TestApp) -> (Ua, RtpPeer, SdpAnswer)
 pub(crate) async fn bye_from_server(ua: &mut Ua, limit: Duration, what: &str) {
     let bye = ua.request("BYE", limit).await.expect(what);
     ua.reply(&bye, 200, "OK").await;
+}
+
+/// An unclassified caller who waits in the queue (nobody available), asks for a callback (1
+/// opens the waiting options, 1 again asks) and is said goodbye: their ended call.
+pub(crate) async fn caller_asks_for_callback(t: &TestApp) -> CallRow {
+    let (mut ua, _rtp, _) = unclassified_caller(t).await;
+    t.queued(&ua.call_id).await;
+    press(&mut ua, '1').await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    press(&mut ua, '1').await;
+    bye_from_server(&mut ua, Duration::from_secs(20), "goodbye after callback").await;
+    t.ended_call(&ua.call_id).await
 }
 
 /// Presses `digit` with SIP INFO (application/dtmf-relay).

@@ -11,18 +11,19 @@ use tokio::net::UdpSocket;
 
 mod phone_sdp;
 
-use self::phone_sdp::{offer_sdp, read_phone_answer};
 use super::browser::BrowserLeg;
 use super::{Ending, Phase, Session};
 use crate::acd::{FailReason, OfferId, OnCallGuard};
 use crate::call::CallContext;
 use crate::call::media::{self, MediaLeg};
+use crate::call::phone_offer::PhoneOffer;
 use crate::domain::{AgentId, Device};
 use crate::events::EventKind;
 use crate::media::g711::G711;
 use crate::media::relay::{LegFormat, Relayed, RtpRelay};
 use crate::media::rtp::RtpPacket;
-use crate::media::srtp::{SdesOffer, SdesRule, SrtpPolicy, SrtpSession};
+use crate::media::sdp::Direction;
+use crate::media::srtp::{SdesRule, SrtpSession};
 use crate::media::strict::{DropReason, StrictConfig, StrictRtp, Verdict};
 use crate::sip::{OutEvent, OutLeg, OutgoingInvite};
 use crate::store::{OfferResult, Outcome, now_ms};
@@ -51,10 +52,9 @@ pub(super) struct AgentCall {
     to_agent: Option<RtpRelay>,
     to_caller: Option<RtpRelay>,
     out: Vec<u8>,
-    /// Our SDES keys in the INVITE to the phone, if we offered SRTP.
-    sdes: Option<SdesOffer>,
-    /// What the phone's re-INVITEs may do with keys.
-    srtp_rule: SdesRule,
+    /// Our SDES keys in the INVITE to the phone (if we offered SRTP) and what the phone's
+    /// answer and re-INVITEs may do with them.
+    phone: PhoneOffer,
     /// The phone's SRTP, once its answer took one of our keys.
     srtp: Option<SrtpSession>,
     /// The SRTP packet being sent.
@@ -83,8 +83,10 @@ impl AgentCall {
             to_agent: None,
             to_caller: None,
             out: Vec::with_capacity(200),
-            sdes: None,
-            srtp_rule: SdesRule::PLAIN,
+            phone: PhoneOffer {
+                sdes: None,
+                rule: SdesRule::PLAIN,
+            },
             srtp: None,
             sealed: Vec::with_capacity(200),
         }
@@ -219,7 +221,7 @@ impl Session {
             self.offer_unreachable(offer, &agent).await;
             return;
         };
-        let Some((sdes, rule)) = self.phone_keys(offer, &agent, &extension).await else {
+        let Some(phone) = self.phone_offer(offer, &agent, &extension).await else {
             return;
         };
         let socket = match UdpSocket::bind(SocketAddr::new(self.local_ip, 0)).await {
@@ -236,13 +238,12 @@ impl Session {
             extension,
             from_user: self.caller.number.clone(),
             from_display: format!("{} {}", self.caller.number, category),
-            sdp: offer_sdp(
+            sdp: (phone.sdp(
                 (self.local_ip, port),
                 self.sdp_session,
                 self.media.codec(),
-                sdes.as_ref()
-                    .map(|k| (k, rule.policy == SrtpPolicy::Mandatory)),
-            )
+                Direction::SendRecv,
+            ))
             .into_bytes(),
             call_info: vec![("X-Firstline-Call".into(), self.id.to_string())],
         };
@@ -254,7 +255,7 @@ impl Session {
                 tracing::info!(%agent, %offer, "ringing agent");
                 let strict = self.ctx.rtp;
                 let mut a = AgentCall::new(offer, agent, Some(call.leg), None, strict);
-                (a.sdes, a.srtp_rule) = (sdes, rule);
+                a.phone = phone;
                 self.agent = Some(a);
                 self.agent_events = Some(call.events);
                 self.agent_socket = Some(socket);
@@ -427,7 +428,7 @@ impl Session {
         let Some(a) = self.agent.as_ref() else {
             return;
         };
-        let (answer, srtp) = match read_phone_answer(sdp, a.sdes.as_ref(), a.srtp_rule.policy) {
+        let (answer, srtp) = match a.phone.read_answer(sdp) {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(error = %e, "agent phone answered with unusable SDP");
