@@ -67,7 +67,11 @@ fn srtp_seeds() -> Vec<Input> {
             key: key.clone(),
             lifetime: None,
         };
-        let lines = format!("{}\n2 AES_CM_128_HMAC_SHA1_32 inline:{}|2^31", line.to_value(), key.to_base64());
+        let lines = format!(
+            "{}\n2 AES_CM_128_HMAC_SHA1_32 inline:{}|2^31",
+            line.to_value(),
+            key.to_base64()
+        );
         let Ok(mut sender) = SrtpSession::new(suite, &key, &MasterKey::random(), None) else {
             continue;
         };
@@ -122,7 +126,10 @@ fn run_srtp(input: &Input) -> Result<(), String> {
             Err(_) => {}
             Ok(n) => {
                 if n + tag > datagram.len() {
-                    return Err(format!("{n} plain bytes from a {}-byte packet", datagram.len()));
+                    return Err(format!(
+                        "{n} plain bytes from a {}-byte packet",
+                        datagram.len()
+                    ));
                 }
                 RtpPacket::parse(&buf[..n])
                     .map_err(|e| format!("an authenticated packet is not RTP: {e}"))?;
@@ -135,7 +142,11 @@ fn run_srtp(input: &Input) -> Result<(), String> {
         // What we would send: any bytes in, never a panic; out grows by the tag at most.
         let mut out = Vec::new();
         if session.protect(datagram, &mut out).is_ok() && out.len() > datagram.len() + tag {
-            return Err(format!("protect grew {} bytes to {}", datagram.len(), out.len()));
+            return Err(format!(
+                "protect grew {} bytes to {}",
+                datagram.len(),
+                out.len()
+            ));
         }
     }
     Ok(())
