@@ -192,6 +192,7 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, String> {
 fn run_rest(input: &Input) -> Result<(), String> {
     let b = &input[0];
     decode::<rest::LoginRequest>(b)?;
+    decode::<rest::ChangePasswordRequest>(b)?;
     decode::<rest::StateRequest>(b)?;
     decode::<rest::DeviceRequest>(b)?;
     decode::<rest::LanguageRequest>(b)?;

@@ -37,6 +37,7 @@ pub(super) fn router(state: ApiState) -> Router {
         .route("/logout", post(logout))
         .route("/me", get(me))
         .route("/me/state", put(set_state))
+        .route("/me/password", put(super::password::change_my_password))
         .route("/me/wrapup-done", post(wrapup_done))
         .route("/agents", get(list_agents))
         .route("/agents/me/device", put(agent_settings::set_my_device))
@@ -190,7 +191,11 @@ async fn login(
 /// 429 when the address or the login has too many recent failures.
 /// Checks the limit and counts this attempt as a failure up front (refunded on success), so
 /// that a burst of parallel requests cannot all pass the check before any failure is counted.
-fn check_limit(st: &ApiState, ip: Option<std::net::IpAddr>, login: &str) -> Result<(), ApiError> {
+pub(super) fn check_limit(
+    st: &ApiState,
+    ip: Option<std::net::IpAddr>,
+    login: &str,
+) -> Result<(), ApiError> {
     // A poisoned lock only means another request panicked mid-update; the counters stay usable.
     let mut limiter = st.limiter.lock().unwrap_or_else(|p| p.into_inner());
     let now = Instant::now();

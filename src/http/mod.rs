@@ -25,6 +25,7 @@ mod limit;
 mod metrics;
 mod metrics_conn;
 mod ops;
+mod password;
 mod reports;
 mod serve;
 mod supervisor;
@@ -67,6 +68,7 @@ pub mod wire {
         ContinueRequest, CustomerRequest, EscalateRequest, NewIntakeRequest, ResolveRequest,
         ReturnRequest,
     };
+    pub use super::password::ChangePasswordRequest;
     pub use super::supervisor::{NotReadyBody, PriorityBody, QueueBody, client_reply, parse_hello};
     pub use super::worklists::{ClaimRequest, NoteRequest, ReopenRequest};
 }

@@ -41,6 +41,40 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces `agent`'s desk password hash and ends their sessions but `keep` (the one that
+    /// changed it), in one transaction; returns how many sessions ended.
+    pub async fn change_password(
+        &self,
+        agent: &AgentId,
+        password_hash: &str,
+        keep: &str,
+    ) -> Result<u64, StoreError> {
+        const OP: &str = "change_password";
+        let mut tx = self.begin_write(OP).await?;
+        let changed = sqlx::query("UPDATE agents SET password_hash = $2 WHERE id = $1")
+            .bind(agent.as_str())
+            .bind(password_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query(OP))?
+            .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::NotFound {
+                what: "agent",
+                id: agent.as_str().to_owned(),
+            });
+        }
+        let ended = sqlx::query("DELETE FROM sessions WHERE agent_id = $1 AND token_hash <> $2")
+            .bind(agent.as_str())
+            .bind(keep)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query(OP))?
+            .rows_affected();
+        tx.commit().await.map_err(StoreError::query(OP))?;
+        Ok(ended)
+    }
+
     /// The session for a token hash, if it exists and has not expired at `now`.
     pub async fn session(
         &self,

@@ -29,6 +29,7 @@ mod i18n;
 mod kamailio;
 mod leaks;
 mod malformed;
+mod password;
 mod pike;
 mod queue;
 mod queue_waiting;
