@@ -70,3 +70,15 @@ pub(super) fn leg_events(c: &mut Core) -> Vec<LegEvent> {
 pub(super) fn cmd(c: &mut Core, now: Instant, leg: LegId, kind: CommandKind) {
     c.handle_command(now, Command { leg, kind });
 }
+
+/// Runs every timer until `until`, returning (time since t0, message) for each transmission.
+pub(super) fn run_until(c: &mut Core, t0: Instant, until: Instant) -> Vec<(u128, SipMsg)> {
+    let mut sent = Vec::new();
+    while let Some(at) = c.poll_timeout().filter(|at| *at <= until) {
+        c.handle_timeout(at);
+        for m in out(c) {
+            sent.push(((at - t0).as_millis(), m));
+        }
+    }
+    sent
+}

@@ -4,9 +4,10 @@ use std::time::{Duration, Instant};
 
 use super::api::{CommandKind, EndReason, LegEvent, LegId};
 use super::core::{Core, CoreEvent};
-use super::core_test_support::{PHONE, cmd, codes, core, events, leg_events, local, out, phone};
+use super::core_test_support::{
+    PHONE, cmd, codes, core, events, leg_events, local, out, phone, run_until,
+};
 use super::leg::Phase;
-use super::message::SipMsg;
 
 /// A request from the phone.
 fn req(
@@ -48,18 +49,6 @@ fn invite(c: &mut Core, now: Instant, call: &str) -> LegId {
         }
         other => panic!("expected a new call, got {other:?}"),
     }
-}
-
-/// Runs every timer until `until`, returning (time since t0, message) for each transmission.
-fn run_until(c: &mut Core, t0: Instant, until: Instant) -> Vec<(u128, SipMsg)> {
-    let mut sent = Vec::new();
-    while let Some(at) = c.poll_timeout().filter(|at| *at <= until) {
-        c.handle_timeout(at);
-        for m in out(c) {
-            sent.push(((at - t0).as_millis(), m));
-        }
-    }
-    sent
 }
 
 #[test]
