@@ -102,10 +102,17 @@ impl TestServer {
         self.guard.cleanup().await;
     }
 
-    /// A session token for `agent` with `role`, as `POST /api/login` would store it.
+    /// A session token for `agent` with `role`, as `POST /api/login` would store it. Sessions
+    /// take the agent's current role, so the agent is given `role` first.
     pub(super) async fn token(&self, agent: &str, role: &str) -> String {
         let token = new_token();
         let now = now_ms();
+        sqlx::query("UPDATE agents SET role = $2 WHERE id = $1")
+            .bind(agent)
+            .bind(role)
+            .execute(self.store.pool())
+            .await
+            .unwrap();
         self.store
             .create_session(
                 &hash_token(&token),

@@ -342,7 +342,7 @@ async fn the_pop_reaches_only_the_offered_agent_with_customer_and_ivr_choices() 
 async fn a_withdrawn_offer_clears_the_pop_and_supervisors_get_no_pops() {
     let desk = Desk::start().await;
     let anna = desk.token(ANNA, "agent").await;
-    let sup = desk.token(ANNA, "supervisor").await;
+    let sup = desk.token(BAS, "supervisor").await;
     let (mut a, _) = desk.hello(&anna, json!({"v":1,"type":"hello"})).await;
     next(&mut a).await;
     let (mut s, _) = desk.hello(&sup, json!({"v":1,"type":"hello"})).await;
@@ -365,7 +365,7 @@ async fn a_withdrawn_offer_clears_the_pop_and_supervisors_get_no_pops() {
     let gone = next(&mut a).await;
     assert_eq!(gone["type"], "offer_withdrawn");
     assert_eq!(gone["call_id"], call.as_str());
-    // The supervisor connection of the same person saw neither frame.
+    // A supervisor's connection saw neither frame.
     nothing_pending(&mut s).await;
     // A reload shows no call.
     let (mut again, _) = desk.hello(&anna, json!({"v":1,"type":"hello"})).await;

@@ -75,7 +75,8 @@ impl Store {
         Ok(ended)
     }
 
-    /// The session for a token hash, if it exists and has not expired at `now`.
+    /// The session for a token hash, if it exists and has not expired at `now`. The role is
+    /// the agent's role now, not the one at sign-in: a role change applies at the next request.
     pub async fn session(
         &self,
         token_hash: &str,
@@ -83,7 +84,8 @@ impl Store {
     ) -> Result<Option<SessionRow>, StoreError> {
         const OP: &str = "session";
         let row = sqlx::query(
-            "SELECT agent_id, role, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+            "SELECT s.agent_id, a.role, s.expires_at FROM sessions s JOIN agents a ON a.id = s.agent_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
         .bind(token_hash)
         .bind(now)

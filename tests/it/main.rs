@@ -6,6 +6,7 @@
 // Test code: a failed setup step is a failed test, so `unwrap` is the right reaction here.
 #![allow(clippy::unwrap_used)]
 
+mod account;
 mod admin_cli;
 mod agent_phone;
 mod baresip;
@@ -29,7 +30,6 @@ mod i18n;
 mod kamailio;
 mod leaks;
 mod malformed;
-mod password;
 mod pike;
 mod queue;
 mod queue_waiting;

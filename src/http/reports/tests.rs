@@ -46,6 +46,13 @@ impl Server {
             (SUPERVISOR, "agent-a", "supervisor"),
             (AGENT, "agent-b", "agent"),
         ] {
+            // Sessions take the agent's current role.
+            sqlx::query("UPDATE agents SET role = $2 WHERE id = $1")
+                .bind(agent)
+                .bind(role)
+                .execute(store.pool())
+                .await
+                .unwrap();
             store
                 .create_session(
                     &hash_token(token),

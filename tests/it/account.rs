@@ -1,6 +1,7 @@
-//! An agent changes their own desk password (issue 13 item 2): the current one must be right and
-//! the new one meet the policy; afterwards their other sessions are signed out, this one stays,
-//! and only the new password signs in.
+//! Sessions follow the account (issue 13 item 2): an agent changes their own desk password (the
+//! current one must be right and the new one meet the policy; afterwards their other sessions are
+//! signed out, this one stays, and only the new password signs in); a role changed in the
+//! database applies to a session at its next request, not at its next sign-in.
 
 use serde_json::json;
 
@@ -66,6 +67,31 @@ async fn changing_the_password_ends_the_other_sessions_and_only_the_new_one_sign
         )
         .await;
         assert_eq!(status, 200, "{body}");
+        t.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_role_change_applies_to_an_open_session_at_once() {
+    within(60, async {
+        let t = spawn_queue_app(|_| {}).await;
+        let web = t.app.http_addr();
+        let token = t.login("anna").await;
+        let (status, _) = http_json(web, "GET", "/api/agents", Some(&token), None).await;
+        assert_eq!(status, 403, "an agent does not list agents");
+        sqlx::query("UPDATE agents SET role = 'supervisor' WHERE login = 'anna'")
+            .execute(&t.pool)
+            .await
+            .unwrap();
+        let (status, body) = http_json(web, "GET", "/api/agents", Some(&token), None).await;
+        assert_eq!(status, 200, "the same session, now a supervisor: {body}");
+        sqlx::query("UPDATE agents SET role = 'agent' WHERE login = 'anna'")
+            .execute(&t.pool)
+            .await
+            .unwrap();
+        let (status, _) = http_json(web, "GET", "/api/agents", Some(&token), None).await;
+        assert_eq!(status, 403, "and back");
         t.finish().await;
     })
     .await;
