@@ -240,13 +240,7 @@ async fn run(a: Args) -> Result<bool, String> {
                 })
             }
             "register" => {
-                let acc = Rc::new(Accounts::new(
-                    a.first_ext,
-                    a.accounts,
-                    a.password.clone(),
-                    a.digest,
-                    a.timeout,
-                ));
+                let acc = accounts(&a);
                 let links = links.clone();
                 Rc::new(move |k| {
                     let (links, acc) = (links.clone(), acc.clone());
@@ -321,13 +315,7 @@ async fn agents(a: &Args, server: SocketAddr, tls: Option<&TlsConnector>) -> Res
     };
     let hook = agent::on_invite(phones.clone());
     let links = Rc::new(Links::open(a.transport, server, conns, tls, Some(hook)).await?);
-    let acc = Rc::new(Accounts::new(
-        a.first_ext,
-        a.accounts,
-        a.password.clone(),
-        a.digest,
-        a.timeout,
-    ));
+    let acc = accounts(a);
     let mut tally = Tally::default();
     let regs: Vec<_> = (0..acc.count)
         .map(|k| {
@@ -378,4 +366,15 @@ fn discard_socket(server: SocketAddr) -> Result<std::net::UdpSocket, String> {
     sock.bind(&SocketAddr::new(server.ip(), 0).into())
         .map_err(|e| format!("sink bind: {e}"))?;
     Ok(sock.into())
+}
+
+/// The phones' accounts the command line names (register and agents modes).
+fn accounts(a: &Args) -> Rc<Accounts> {
+    Rc::new(Accounts::new(
+        a.first_ext,
+        a.accounts,
+        a.password.clone(),
+        a.digest,
+        a.timeout,
+    ))
 }

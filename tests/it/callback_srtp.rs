@@ -126,11 +126,7 @@ async fn a_callback_notice_to_an_srtp_mandatory_phone_is_srtp() {
             t.metric("firstline_srtp_legs_total{leg=\"agent\"}").await,
             1
         );
-        let done = crate::helpers::wait_for(5 * SECS, || async {
-            let (_, s) = callback(&t).await;
-            (s == "done").then_some(s)
-        })
-        .await;
+        let done = t.callback_reaches(&cb_id, "done", 5 * SECS).await;
         assert_eq!(done.as_deref(), Some("done"));
         t.finish().await;
     })

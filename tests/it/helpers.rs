@@ -196,6 +196,25 @@ impl TestApp {
         })
     }
 
+    /// Waits up to `limit` for the callback `id` to reach `status`; the status, once it has.
+    pub(crate) async fn callback_reaches(
+        &self,
+        id: &str,
+        status: &str,
+        limit: Duration,
+    ) -> Option<String> {
+        wait_for(limit, || async {
+            let r = sqlx::query("SELECT status FROM callbacks WHERE id = $1")
+                .bind(id.to_owned())
+                .fetch_one(&self.pool)
+                .await
+                .ok()?;
+            let s: String = r.get("status");
+            (s == status).then_some(s)
+        })
+        .await
+    }
+
     /// Waits until the call has ended (`ended_at` set, outcome not in progress) and returns it.
     pub(crate) async fn ended_call(&self, sip_call_id: &str) -> CallRow {
         let found = wait_for(Duration::from_secs(10), || async {

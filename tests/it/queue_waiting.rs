@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::agent_phone::{PCMU, decode_g711, tone, tone_share};
-use crate::helpers::{TestApp, prompts_dir, spawn_queue_app, wait_for, within};
+use crate::helpers::{TestApp, prompts_dir, spawn_queue_app, within};
 use crate::rtp::{best_alignment, read_wav};
 use crate::scenario::{bye_from_server, press, registered_phone, unclassified_caller};
 
@@ -81,16 +81,7 @@ async fn callback_request_is_stored_and_linked() {
             phone.expect_bye(20 * SECS).await,
             "the notice ends with BYE"
         );
-        let done = wait_for(5 * SECS, || async {
-            let r = sqlx::query("SELECT status FROM callbacks WHERE id = $1")
-                .bind(cb_id.clone())
-                .fetch_one(&t.pool)
-                .await
-                .ok()?;
-            let s: String = r.get("status");
-            (s == "done").then_some(s)
-        })
-        .await;
+        let done = t.callback_reaches(&cb_id, "done", 5 * SECS).await;
         assert_eq!(done.as_deref(), Some("done"));
         t.finish().await;
     })
