@@ -90,7 +90,6 @@ pub struct SrtpSession {
     /// Packets the remote key may still protect (RFC 4568 §6.1 lifetime); `None`: no limit
     /// beyond SRTP's own 2^48.
     rx_left: Option<u64>,
-    out: bytes::BytesMut,
 }
 
 impl std::fmt::Debug for SrtpSession {
@@ -118,7 +117,6 @@ impl SrtpSession {
             tx: SyncWrapper::new(context(suite, local, false)?),
             rx: SyncWrapper::new(context(suite, remote, true)?),
             rx_left: remote_lifetime,
-            out: bytes::BytesMut::new(),
         })
     }
 
@@ -157,13 +155,12 @@ impl SrtpSession {
             .get_mut()
             .decrypt_rtp(packet)
             .map_err(SrtpError::from_rtc)?;
-        self.out = plain;
-        let n = self.out.len();
+        let n = plain.len();
         // The plain packet is the SRTP packet less its tag: it always fits.
         let Some(dst) = packet.get_mut(..n) else {
             return Err(SrtpError::Malformed);
         };
-        dst.copy_from_slice(&self.out);
+        dst.copy_from_slice(&plain);
         if let Some(left) = self.rx_left.as_mut() {
             *left -= 1;
         }
