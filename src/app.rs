@@ -37,6 +37,10 @@ pub struct App {
     calls: Arc<CallContext>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
+    /// The journal's writer runs on its own tracker and token: it stops last, after every
+    /// other task handed in its final writes.
+    journal_stop: CancellationToken,
+    journal_tasks: TaskTracker,
 }
 
 impl App {
@@ -68,11 +72,24 @@ impl App {
 
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
+        // Calls the last run left open (it was killed: nothing ended them) are closed first.
+        let interrupted = store
+            .close_interrupted_calls(crate::store::now_ms())
+            .await
+            .context("cannot close the calls the last run left open")?;
+        if interrupted > 0 {
+            tracing::warn!(
+                calls = interrupted,
+                "closed calls the last run left open as interrupted"
+            );
+        }
+        let (journal_stop, journal_tasks) = (CancellationToken::new(), TaskTracker::new());
+        let journal = store.start_journal(&journal_tasks, journal_stop.clone());
         let first_seq = store
             .next_event_seq()
             .await
             .context("cannot read the event log")?;
-        let events = EventBus::start(store.clone(), first_seq, &tasks, shutdown.clone());
+        let events = EventBus::start(journal.clone(), first_seq);
 
         let certs = tls::certificate(&cfg).context("cannot load the TLS certificate")?;
         if let Some(c) = &certs {
@@ -128,6 +145,7 @@ impl App {
 
         let calls = Arc::new(CallContext {
             store: store.clone(),
+            journal,
             prompts: Arc::new(prompts),
             ivr: Arc::new(cfg.ivr.clone()),
             call: cfg.call.clone(),
@@ -252,6 +270,8 @@ impl App {
             calls,
             shutdown,
             tasks,
+            journal_stop,
+            journal_tasks,
         })
     }
 
@@ -325,6 +345,10 @@ impl App {
         {
             tracing::warn!("some tasks did not stop in time");
         }
+        // Everything else has stopped: the journal commits what it holds, then ends.
+        self.journal_stop.cancel();
+        self.journal_tasks.close();
+        self.journal_tasks.wait().await;
         self.store.close().await;
     }
 }
@@ -343,8 +367,11 @@ async fn dispatch(
         let Some(call) = call else { break };
         // Overload: too many calls at once, or too many still being set up (the database or the
         // machine cannot keep up). 503 with Retry-After now beats a caller waiting for seconds.
+        // A journal that cannot keep up (or a database that is away) refuses new calls too, so
+        // the writes waiting in memory stay bounded.
         if calls.stats.active() >= calls.call.max_calls
             || calls.stats.setting_up() >= calls.max_setting_up
+            || calls.journal.pending() >= crate::call::MAX_JOURNAL_PENDING
         {
             calls.stats.count_refused();
             call.leg.reject(503, "Service Unavailable").await;

@@ -1,21 +1,17 @@
 //! The one event stream: every change of state is published once by its owner, given a sequence
-//! number, stored in `events`, and fanned out to live consumers (the desk hub, the supervisor
-//! view, the queue engine's reachability driver).
+//! number, handed to the write-behind journal for `events`, and fanned out to live consumers
+//! (the desk hub, the supervisor view, the queue engine's reachability driver).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
-use tokio::sync::{broadcast, mpsc};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use tokio::sync::broadcast;
 
 use crate::acd::StateReason;
 use crate::domain::{AgentId, CallId, Category, CustomerId, Device, DtmfMode, IntakeId, Priority};
-use crate::store::{NewEvent, Store, now_ms};
+use crate::store::{Journal, NewEvent, Write, now_ms};
 
-/// How many events may wait for the database writer before new ones are dropped (and counted).
-const PERSIST_QUEUE: usize = 8192;
 /// How many events a slow live subscriber may lag behind before it must resynchronise.
 const LIVE_QUEUE: usize = 4096;
 
@@ -191,42 +187,42 @@ pub struct EventBus {
 
 struct Inner {
     seq: AtomicU64,
-    dropped: AtomicU64,
     live: broadcast::Sender<Arc<Event>>,
-    persist: mpsc::Sender<Arc<Event>>,
+    journal: Journal,
 }
 
 impl EventBus {
-    /// Starts the writer task that stores events; sequence numbers continue from `first_seq`.
-    pub fn start(
-        store: Store,
-        first_seq: u64,
-        tasks: &TaskTracker,
-        stop: CancellationToken,
-    ) -> EventBus {
-        let (persist, rx) = mpsc::channel(PERSIST_QUEUE);
+    /// An event bus whose events the `journal` stores; sequence numbers continue from
+    /// `first_seq`.
+    pub fn start(journal: Journal, first_seq: u64) -> EventBus {
         let (live, _) = broadcast::channel(LIVE_QUEUE);
-        tasks.spawn(write_events(store, rx, stop));
         EventBus {
             inner: Arc::new(Inner {
                 seq: AtomicU64::new(first_seq),
-                dropped: AtomicU64::new(0),
                 live,
-                persist,
+                journal,
             }),
         }
     }
 
-    /// Publishes an event: numbered, queued for storage, sent to live subscribers. Never waits.
+    /// Publishes an event: numbered, handed to the journal (never dropped: the journal keeps
+    /// it until it is stored), sent to live subscribers. Never waits.
     pub fn publish(&self, kind: EventKind) {
         let event = Arc::new(Event {
             seq: self.inner.seq.fetch_add(1, Ordering::Relaxed),
             at: now_ms(),
             kind,
         });
-        if self.inner.persist.try_send(event.clone()).is_err() {
-            self.inner.dropped.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(seq = event.seq, "event log queue full; event not stored");
+        match serde_json::to_string(&event.kind) {
+            Ok(payload) => self.inner.journal.write(Write::Event(NewEvent {
+                seq: event.seq as i64,
+                at: event.at,
+                kind: event.kind.name().to_owned(),
+                call_id: event.kind.call_id().cloned(),
+                agent_id: event.kind.agent_id().cloned(),
+                payload,
+            })),
+            Err(e) => tracing::error!(error = %e, seq = event.seq, "cannot encode event"),
         }
         // No live subscriber is not an error.
         let _ = self.inner.live.send(event);
@@ -235,43 +231,6 @@ impl EventBus {
     /// A live feed of events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.inner.live.subscribe()
-    }
-
-    /// Events that could not be queued for storage.
-    pub fn dropped(&self) -> u64 {
-        self.inner.dropped.load(Ordering::Relaxed)
-    }
-}
-
-async fn write_events(store: Store, mut rx: mpsc::Receiver<Arc<Event>>, stop: CancellationToken) {
-    loop {
-        let event = tokio::select! {
-            e = rx.recv() => e,
-            _ = stop.cancelled() => {
-                // Flush what is queued, then stop.
-                rx.close();
-                rx.recv().await
-            }
-        };
-        let Some(event) = event else { break };
-        let payload = match serde_json::to_string(&event.kind) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot encode event");
-                continue;
-            }
-        };
-        let row = NewEvent {
-            seq: event.seq as i64,
-            at: event.at,
-            kind: event.kind.name().to_owned(),
-            call_id: event.kind.call_id().cloned(),
-            agent_id: event.kind.agent_id().cloned(),
-            payload,
-        };
-        if let Err(e) = store.append_event(&row).await {
-            tracing::error!(error = %e, seq = event.seq, "cannot store event");
-        }
     }
 }
 

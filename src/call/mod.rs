@@ -37,10 +37,16 @@ use crate::store::Store;
 
 pub use identify::{CallerIdentity, identify_caller};
 
+/// New calls are refused (503) while this many writes wait for the journal: the database is
+/// away or slower than the calls (a few hundred bytes each: this bounds their memory).
+pub const MAX_JOURNAL_PENDING: usize = 50_000;
+
 /// What every call task shares (read-only, or atomics).
 pub struct CallContext {
-    /// Records.
+    /// Records, for reads (look-ups go to the read connections).
     pub store: Store,
+    /// Where the call path's records go: never waited on (issue 12).
+    pub journal: crate::store::Journal,
     /// Prompts decoded once at start.
     pub prompts: Arc<PromptLibrary>,
     /// The IVR menu.

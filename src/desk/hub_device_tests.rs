@@ -32,7 +32,7 @@ async fn start() -> Hub {
     store.load_demo().await.unwrap();
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let events = EventBus::start(store.clone(), 1, &tasks, stop.clone());
+    let events = EventBus::start(store.start_journal(&tasks, stop.clone()), 1);
     let acd = AcdService::start(AcdConfig::default(), &tasks, stop.clone());
     let ops = IntakeOps::new(store.clone(), DeskSection::default());
     let hub = DeskHub::start(

@@ -185,6 +185,7 @@ pub(crate) async fn caller_of(
     store: &Store,
     call: &CallId,
 ) -> Result<Option<(String, Option<String>)>, StoreError> {
+    store.synced().await;
     let Some(part) = call_part(store, call).await? else {
         return Ok(None);
     };
@@ -257,6 +258,8 @@ pub(crate) async fn build(
     call: &CallId,
     now_ms: i64,
 ) -> Result<Pop, PopError> {
+    // The call's row and its intake come through the journal: wait for what was handed in.
+    store.synced().await;
     let part = call_part(store, call)
         .await?
         .ok_or_else(|| PopError::CallNotFound(call.clone()))?;

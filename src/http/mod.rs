@@ -24,6 +24,7 @@ mod intakes;
 mod limit;
 mod metrics;
 mod metrics_conn;
+mod metrics_journal;
 mod ops;
 mod password;
 mod reports;
@@ -140,6 +141,7 @@ pub fn router(state: HttpState) -> Router {
     let call_control = state.calls.clone();
     let supervisor_feed = state.supervisor.clone();
     let edge = state.edge.clone();
+    let read_store = state.store.clone();
     Router::new()
         .route("/health", get(health))
         .with_state(state)
@@ -157,7 +159,29 @@ pub fn router(state: HttpState) -> Router {
                 .layer(axum::Extension(supervisor_feed)),
         )
         .fallback_service(pages)
+        .layer(axum::middleware::from_fn_with_state(
+            read_store.clone(),
+            read_your_writes,
+        ))
         .layer(axum::middleware::from_fn_with_state(edge, edge::layer))
+}
+
+/// The longest an API request waits for the journal before it is served anyway.
+const SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// An API request sees what the call path handed to the journal before it arrived (a call that
+/// just ended, the intake the IVR just drafted): it waits for the journal's next commit, at most
+/// [`SYNC_WAIT`] (a stalled database then shows older data rather than hanging the desk).
+/// `/health`, `/metrics`, `/ready` and the static pages do not wait.
+async fn read_your_writes(
+    State(store): State<crate::store::Store>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if req.uri().path().starts_with("/api/") {
+        let _ = tokio::time::timeout(SYNC_WAIT, store.synced()).await;
+    }
+    next.run(req).await
 }
 
 #[derive(Serialize)]
@@ -179,6 +203,8 @@ struct Health {
     sip_live: crate::sip::SipLive,
     /// HTTP and HTTPS connections: open now, refused at the cap.
     http_connections: HttpConnections,
+    /// The write-behind journal: writes waiting, committed, retried, refused.
+    journal: crate::store::JournalSnapshot,
 }
 
 #[derive(Serialize)]
@@ -206,5 +232,6 @@ async fn health(State(state): State<HttpState>) -> Json<Health> {
             open: state.http_conns.get(),
             refused: state.http_conns.refused(),
         },
+        journal: state.calls.journal.stats(),
     })
 }

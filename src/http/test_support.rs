@@ -68,7 +68,7 @@ impl TestServer {
         store.load_demo().await.unwrap();
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let events = EventBus::start(store.clone(), 1, &tasks, stop.clone());
+        let events = EventBus::start(store.start_journal(&tasks, stop.clone()), 1);
         let acd = AcdService::start(AcdConfig::default(), &tasks, stop.clone());
         let parts = Parts {
             store,

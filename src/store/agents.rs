@@ -133,7 +133,7 @@ impl Store {
         const OP: &str = "get_agent";
         let row = sqlx::query(select_agents!(" WHERE id = $1"))
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await
             .map_err(StoreError::query(OP))?;
         row.map(|r| agent_from_row(&r, OP)).transpose()

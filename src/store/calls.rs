@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use sqlx::AnyConnection;
+
 use super::codec::{dtmf_from_text, dtmf_to_text, get, language_from};
 use super::{Store, StoreError};
 use crate::domain::{CallId, CustomerId, DtmfMode, Language};
@@ -58,6 +60,9 @@ pub enum Outcome {
     Callback,
     /// The caller left a voice message describing the problem.
     VoiceMessage,
+    /// The server stopped without ending the call (kill -9, power loss); closed at the next
+    /// start with what the journal had stored (docs/durability.md).
+    Interrupted,
 }
 
 impl Outcome {
@@ -74,6 +79,7 @@ impl Outcome {
             Outcome::Answered => "answered",
             Outcome::Callback => "callback",
             Outcome::VoiceMessage => "voice_message",
+            Outcome::Interrupted => "interrupted",
         }
     }
 
@@ -90,6 +96,7 @@ impl Outcome {
             Outcome::Answered,
             Outcome::Callback,
             Outcome::VoiceMessage,
+            Outcome::Interrupted,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)
@@ -206,32 +213,14 @@ pub struct CallRow {
 impl Store {
     /// Records a new call with outcome `in_progress`.
     pub async fn insert_call(&self, call: &NewCall) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO calls (id, sip_call_id, caller, caller_name, customer_id, transport, arrived_at, outcome) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'in_progress')",
-        )
-        .bind(call.id.as_str())
-        .bind(&call.sip_call_id)
-        .bind(&call.caller)
-        .bind(call.caller_name.as_deref())
-        .bind(call.customer_id.as_ref().map(CustomerId::as_str))
-        .bind(call.transport.as_str())
-        .bind(call.arrived_at)
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::query("insert_call"))?;
-        Ok(())
+        let mut conn = self.writer("insert_call").await?;
+        insert_call_on(&mut conn, call).await
     }
 
     /// Sets `answered_at` (our 200 OK acknowledged).
     pub async fn set_call_answered(&self, id: &CallId, at_ms: i64) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE calls SET answered_at = $2 WHERE id = $1")
-            .bind(id.as_str())
-            .bind(at_ms)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::query("set_call_answered"))?;
-        found(done.rows_affected(), id)
+        let mut conn = self.writer("set_call_answered").await?;
+        found(set_call_answered_on(&mut conn, id, at_ms).await?, id)
     }
 
     /// Sets `ivr_ended_at` and the language the caller was served in.
@@ -241,37 +230,18 @@ impl Store {
         at_ms: i64,
         language: Language,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE calls SET ivr_ended_at = $2, language = $3 WHERE id = $1")
-            .bind(id.as_str())
-            .bind(at_ms)
-            .bind(language.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::query("set_call_ivr_ended"))?;
-        found(done.rows_affected(), id)
+        let mut conn = self.writer("set_call_ivr_ended").await?;
+        found(set_call_ivr_ended_on(&mut conn, id, at_ms, language).await?, id)
     }
 
     /// Writes the end of a call once: `Ok(true)` when written, `Ok(false)` when the call had
     /// already ended (the first end wins), `NotFound` for an unknown id.
     pub async fn finish_call(&self, id: &CallId, end: &CallEnd) -> Result<bool, StoreError> {
-        const OP: &str = "finish_call";
-        let done = sqlx::query(
-            "UPDATE calls SET ended_at = $2, outcome = $3, hangup_by = $4, end_reason = $5, \
-             dtmf_mode = $6, language = COALESCE(language, $7) WHERE id = $1 AND ended_at IS NULL",
-        )
-        .bind(id.as_str())
-        .bind(end.ended_at)
-        .bind(end.outcome.as_str())
-        .bind(end.hangup_by.map(HangupBy::as_str))
-        .bind(end.end_reason.as_deref())
-        .bind(dtmf_to_text(&end.dtmf_mode))
-        .bind(end.language.map(Language::as_str))
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?;
-        if done.rows_affected() > 0 {
+        let mut conn = self.writer("finish_call").await?;
+        if finish_call_on(&mut conn, id, end).await? > 0 {
             return Ok(true);
         }
+        drop(conn);
         match self.get_call(id).await? {
             Some(_) => Ok(false),
             None => Err(StoreError::NotFound {
@@ -279,6 +249,35 @@ impl Store {
                 id: id.to_string(),
             }),
         }
+    }
+
+    /// Closes every call the last run left unfinished (`ended_at IS NULL`: the server was
+    /// killed) as `interrupted`, ended at the last moment known of it; returns how many.
+    /// Run at start, before any call is taken.
+    pub async fn close_interrupted_calls(&self, now: i64) -> Result<u64, StoreError> {
+        const OP: &str = "close_interrupted_calls";
+        let mut tx = self.begin_write(OP).await?;
+        // The last thing known of each: its latest offer, connection, IVR end, answer, arrival.
+        let done = sqlx::query(
+            "UPDATE calls SET outcome = 'interrupted', hangup_by = 'server', \
+             end_reason = 'server stopped during the call', \
+             ended_at = COALESCE((SELECT MAX(offered_at) FROM call_offers o WHERE o.call_id = calls.id), \
+                                 connected_at, ivr_ended_at, answered_at, arrived_at, $1) \
+             WHERE ended_at IS NULL",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::query(OP))?;
+        sqlx::query(
+            "UPDATE call_offers SET ended_at = (SELECT ended_at FROM calls c WHERE c.id = call_offers.call_id), \
+             result = 'cancelled' WHERE ended_at IS NULL",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::query(OP))?;
+        tx.commit().await.map_err(StoreError::query(OP))?;
+        Ok(done.rows_affected())
     }
 
     /// One call by id.
@@ -332,7 +331,84 @@ impl Store {
     }
 }
 
-fn found(rows: u64, id: &CallId) -> Result<(), StoreError> {
+/// Inserts a call row (outcome `in_progress`) on `conn`.
+pub(super) async fn insert_call_on(
+    conn: &mut AnyConnection,
+    call: &NewCall,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO calls (id, sip_call_id, caller, caller_name, customer_id, transport, arrived_at, outcome) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'in_progress')",
+    )
+    .bind(call.id.as_str())
+    .bind(&call.sip_call_id)
+    .bind(&call.caller)
+    .bind(call.caller_name.as_deref())
+    .bind(call.customer_id.as_ref().map(CustomerId::as_str))
+    .bind(call.transport.as_str())
+    .bind(call.arrived_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::query("insert_call"))?;
+    Ok(())
+}
+
+/// Sets `answered_at`; the rows changed.
+pub(super) async fn set_call_answered_on(
+    conn: &mut AnyConnection,
+    id: &CallId,
+    at_ms: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query("UPDATE calls SET answered_at = $2 WHERE id = $1")
+        .bind(id.as_str())
+        .bind(at_ms)
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::query("set_call_answered"))?;
+    Ok(done.rows_affected())
+}
+
+/// Sets `ivr_ended_at` and the language; the rows changed.
+pub(super) async fn set_call_ivr_ended_on(
+    conn: &mut AnyConnection,
+    id: &CallId,
+    at_ms: i64,
+    language: Language,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query("UPDATE calls SET ivr_ended_at = $2, language = $3 WHERE id = $1")
+        .bind(id.as_str())
+        .bind(at_ms)
+        .bind(language.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::query("set_call_ivr_ended"))?;
+    Ok(done.rows_affected())
+}
+
+/// Writes the end of a call unless it already ended; the rows changed (0: ended or unknown).
+pub(super) async fn finish_call_on(
+    conn: &mut AnyConnection,
+    id: &CallId,
+    end: &CallEnd,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE calls SET ended_at = $2, outcome = $3, hangup_by = $4, end_reason = $5, \
+         dtmf_mode = $6, language = COALESCE(language, $7) WHERE id = $1 AND ended_at IS NULL",
+    )
+    .bind(id.as_str())
+    .bind(end.ended_at)
+    .bind(end.outcome.as_str())
+    .bind(end.hangup_by.map(HangupBy::as_str))
+    .bind(end.end_reason.as_deref())
+    .bind(dtmf_to_text(&end.dtmf_mode))
+    .bind(end.language.map(Language::as_str))
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::query("finish_call"))?;
+    Ok(done.rows_affected())
+}
+
+pub(super) fn found(rows: u64, id: &CallId) -> Result<(), StoreError> {
     if rows == 0 {
         Err(StoreError::NotFound {
             what: "call",

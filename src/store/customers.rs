@@ -66,7 +66,7 @@ impl Store {
              UNION SELECT customer_id FROM customer_phones WHERE number = $1",
         )
         .bind(e164)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await
         .map_err(StoreError::query(OP))?;
         Ok(ids.into_iter().map(CustomerId::from_string).collect())
@@ -92,7 +92,7 @@ impl Store {
             sqlx::query_scalar("SELECT id FROM customers ORDER BY name, id LIMIT $1 OFFSET $2")
                 .bind(limit.max(0))
                 .bind(offset.max(0))
-                .fetch_all(&self.pool)
+                .fetch_all(&self.read)
                 .await
                 .map_err(StoreError::query(OP))?;
         let ids: Vec<CustomerId> = ids.into_iter().map(CustomerId::from_string).collect();
@@ -117,7 +117,7 @@ impl Store {
         phones.list(list()).push(" ORDER BY customer_id, number");
         let phone_rows = phones
             .query()
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await
             .map_err(StoreError::query(OP))?;
         let mut extra: HashMap<String, Vec<String>> = HashMap::new();
@@ -129,7 +129,7 @@ impl Store {
         }
         let rows = rows
             .query()
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await
             .map_err(StoreError::query(OP))?;
         let mut found: HashMap<CustomerId, Customer> = HashMap::with_capacity(rows.len());

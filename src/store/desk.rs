@@ -13,6 +13,7 @@ use sqlx::{Any, Transaction};
 use super::codec::get;
 use super::intakes::{IntakeRecord, search_text, select_intakes, write_search_words};
 use super::sql::Sql;
+use super::tickets::next_ticket_no;
 use super::{Store, StoreError};
 use crate::domain::{AgentId, CallId, Category, CustomerId, IntakeId, Priority};
 
@@ -234,7 +235,7 @@ impl Store {
         const OP: &str = "insert_manual_intake";
         let id = IntakeId::new_random();
         let mut tx = self.begin_write(OP).await?;
-        let ticket = self.next_ticket_no(&mut tx, intake.at, OP).await?;
+        let ticket = next_ticket_no(&mut tx, self.zone, intake.at, OP).await?;
         sqlx::query(
             "INSERT INTO intakes (id, customer_id, caller, category, ivr_path, status, level, \
              channel, updated_by, created_at, updated_at, ticket_no) \

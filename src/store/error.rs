@@ -95,4 +95,36 @@ impl StoreError {
             _ => false,
         }
     }
+
+    /// True when trying again later may succeed: the database was busy or locked (SQLite's
+    /// writer lock held elsewhere), unreachable, restarting, or the transaction lost a
+    /// serialization race. The journal retries these; everything else is a refusal.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Query { source, .. } | StoreError::Connect { source, .. } => {
+                transient(source)
+            }
+            StoreError::Conflict(_) => true,
+            _ => false,
+        }
+    }
+}
+
+fn transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else { return false };
+            // PostgreSQL gives a five-character SQLSTATE: class 08 connection exception, 40
+            // transaction rollback (serialization, deadlock), 53 insufficient resources, 57P0x
+            // the server shutting down. SQLite gives its extended result code, a number below
+            // 10000 whose low byte is the primary code: 5 SQLITE_BUSY, 6 SQLITE_LOCKED.
+            if code.len() == 5 {
+                ["08", "40", "53", "57P0"].iter().any(|c| code.starts_with(c))
+            } else {
+                code.parse::<i32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
+            }
+        }
+        _ => false,
+    }
 }

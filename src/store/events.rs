@@ -34,19 +34,8 @@ impl Store {
     /// Stores an event under its sequence number; a number already stored is a constraint
     /// violation ([`StoreError::is_constraint_violation`]).
     pub async fn append_event(&self, event: &NewEvent) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO events (seq, at, kind, call_id, agent_id, payload) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(event.seq)
-        .bind(event.at)
-        .bind(event.kind.as_str())
-        .bind(event.call_id.as_ref().map(CallId::as_str))
-        .bind(event.agent_id.as_ref().map(AgentId::as_str))
-        .bind(event.payload.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::query("append_event"))?;
-        Ok(())
+        let mut conn = self.writer("append_event").await?;
+        append_event_on(&mut conn, event).await
     }
 
     /// Up to `limit` events with `seq > after`, in order; `after = 0` reads from the start.
@@ -89,6 +78,26 @@ impl Store {
                 value: max.to_string(),
             })
     }
+}
+
+/// Stores one event under its sequence number on `conn`.
+pub(super) async fn append_event_on(
+    conn: &mut sqlx::AnyConnection,
+    event: &NewEvent,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO events (seq, at, kind, call_id, agent_id, payload) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(event.seq)
+    .bind(event.at)
+    .bind(event.kind.as_str())
+    .bind(event.call_id.as_ref().map(CallId::as_str))
+    .bind(event.agent_id.as_ref().map(AgentId::as_str))
+    .bind(event.payload.as_str())
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::query("append_event"))?;
+    Ok(())
 }
 
 #[cfg(test)]

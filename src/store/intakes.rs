@@ -156,29 +156,7 @@ impl Store {
         const OP: &str = "insert_intake";
         let id = IntakeId::new_random();
         let mut tx = self.begin_write(OP).await?;
-        let ticket = self.next_ticket_no(&mut tx, intake.created_at, OP).await?;
-        sqlx::query(
-            "INSERT INTO intakes (id, call_id, customer_id, caller, category, priority, language, ivr_path, \
-             dtmf_mode, status, description, created_at, updated_at, ticket_no) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $11, $11, $12)",
-        )
-        .bind(id.as_str())
-        .bind(intake.call_id.as_ref().map(CallId::as_str))
-        .bind(intake.customer_id.as_ref().map(CustomerId::as_str))
-        .bind(intake.caller.as_deref())
-        .bind(intake.category.as_str())
-        .bind(intake.priority.map(|p| i32::from(p.get())))
-        .bind(intake.language.map(Language::as_str))
-        .bind(&intake.ivr_path)
-        .bind(dtmf_to_text(&intake.dtmf_mode))
-        .bind(intake.description.as_deref())
-        .bind(intake.created_at)
-        .bind(ticket)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::query(OP))?;
-        let words = search_text(None, intake.description.as_deref(), None);
-        write_search_words(&mut tx, &id, intake.created_at, &words, OP).await?;
+        insert_intake_on(&mut tx, self.zone, &id, intake).await?;
         tx.commit().await.map_err(StoreError::query(OP))?;
         Ok(id)
     }
@@ -267,6 +245,40 @@ pub(super) fn intake_from_row(row: &AnyRow, op: &'static str) -> Result<IntakeRe
 
 /// Stores (or replaces) the words the search matches for an intake created at `sort_at`, in
 /// the caller's transaction (`intake_search`, migration 7).
+/// Stores a draft intake under `id` with the next ticket number of its year in `zone` and its
+/// search words (several statements: run it inside a transaction).
+pub(super) async fn insert_intake_on(
+    conn: &mut sqlx::AnyConnection,
+    zone: super::Zone,
+    id: &IntakeId,
+    intake: &NewIntake,
+) -> Result<(), StoreError> {
+    const OP: &str = "insert_intake";
+    let ticket = super::tickets::next_ticket_no(conn, zone, intake.created_at, OP).await?;
+    sqlx::query(
+        "INSERT INTO intakes (id, call_id, customer_id, caller, category, priority, language, ivr_path, \
+         dtmf_mode, status, description, created_at, updated_at, ticket_no) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $11, $11, $12)",
+    )
+    .bind(id.as_str())
+    .bind(intake.call_id.as_ref().map(CallId::as_str))
+    .bind(intake.customer_id.as_ref().map(CustomerId::as_str))
+    .bind(intake.caller.as_deref())
+    .bind(intake.category.as_str())
+    .bind(intake.priority.map(|p| i32::from(p.get())))
+    .bind(intake.language.map(Language::as_str))
+    .bind(&intake.ivr_path)
+    .bind(dtmf_to_text(&intake.dtmf_mode))
+    .bind(intake.description.as_deref())
+    .bind(intake.created_at)
+    .bind(ticket)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::query(OP))?;
+    let words = search_text(None, intake.description.as_deref(), None);
+    write_search_words(conn, id, intake.created_at, &words, OP).await
+}
+
 pub(super) async fn write_search_words(
     conn: &mut sqlx::AnyConnection,
     id: &IntakeId,

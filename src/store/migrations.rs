@@ -43,6 +43,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "callback_once",
         include_str!("../../migrations/0008_callback_once.sql"),
     ),
+    (
+        9,
+        "interrupted",
+        include_str!("../../migrations/0009_interrupted.sql"),
+    ),
 ];
 
 /// A migrator over every embedded migration; `run` is idempotent.

@@ -21,6 +21,7 @@ mod error;
 mod escalations;
 mod events;
 mod intakes;
+pub mod journal;
 mod migrations;
 mod my_calls;
 mod notes;
@@ -49,10 +50,13 @@ pub use error::StoreError;
 pub use escalations::{EscalationRow, NewEscalation};
 pub use events::{EventRow, NewEvent};
 pub use intakes::{IntakeRecord, IntakeStatus, NewIntake, search_text};
+pub use journal::{Journal, JournalSnapshot, Write};
 pub use my_calls::{AnsweredCall, CallIntake};
 pub use notes::{NoteKind, NoteRow};
 pub use quality::{QualitySample, QualitySource};
-pub use queue::{CallbackInsert, CallbackRow, NewCallback, NewVoiceMessage, OfferResult};
+pub use queue::{
+    CallbackInsert, CallbackRow, NewCallback, NewVoiceMessage, OfferResult, new_voice_message_id,
+};
 pub use reports::{
     AgentFigures, Cell, Date, DayReport, ExportTable, MAX_REPORT_DAYS, QueueFigures, ReportRange,
     Zone,
@@ -75,8 +79,9 @@ pub(crate) enum Backend {
     Postgres,
 }
 
-/// Read-only SQLite connections for the work lists (`Store::read`).
-const READERS: u32 = 2;
+/// Read-only SQLite connections for the work lists and the call set-up's look-ups (customer by
+/// number, agent by id), which so never queue behind the writer (`Store::read`).
+const READERS: u32 = 4;
 
 /// Handle to the database; cheap to clone (the pool is shared).
 #[derive(Debug, Clone)]
@@ -87,6 +92,9 @@ pub struct Store {
     backend: Backend,
     /// The zone whose calendar year numbers tickets (`[desk] time_zone`).
     zone: Zone,
+    /// The write-behind journal the server attached ([`Store::attach_journal`]), for
+    /// [`Store::synced`].
+    journal: std::sync::Arc<std::sync::OnceLock<Journal>>,
 }
 
 impl Store {
@@ -146,6 +154,7 @@ impl Store {
             read,
             backend,
             zone,
+            journal: std::sync::Arc::default(),
         };
         store.backfill_ticket_numbers().await?;
         if backend == Backend::Postgres {
@@ -184,6 +193,29 @@ impl Store {
         self.zone
     }
 
+    /// Starts the write-behind journal on this store and attaches it, so [`Store::synced`]
+    /// waits for it; `stop` ends it after it committed what is queued.
+    pub fn start_journal(
+        &self,
+        tasks: &tokio_util::task::TaskTracker,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> Journal {
+        let journal = Journal::start(self.clone(), tasks, stop);
+        if self.journal.set(journal.clone()).is_err() {
+            tracing::warn!("a second journal was started on one store");
+        }
+        journal
+    }
+
+    /// Returns once everything the journal was handed before this call is committed (at once
+    /// without a journal): a reader that must see what the call path just wrote (the screen
+    /// pop, the API) awaits this first. Never on the call or media path.
+    pub async fn synced(&self) {
+        if let Some(j) = self.journal.get() {
+            j.synced().await;
+        }
+    }
+
     /// The pool, for reports and tests that read tables directly.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
@@ -199,6 +231,14 @@ impl Store {
     /// file, where it is read-only connections beside the one writer).
     pub(crate) fn read_pool(&self) -> &AnyPool {
         &self.read
+    }
+
+    /// A connection of the writer pool for one statement (the `_on` query functions take it).
+    pub(crate) async fn writer(
+        &self,
+        op: &'static str,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        self.pool.acquire().await.map_err(StoreError::query(op))
     }
 
     /// Starts a write transaction; on SQLite `BEGIN IMMEDIATE` takes the writer lock up front,

@@ -158,13 +158,8 @@ impl Store {
         call: &CallId,
         device: Device,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE calls SET agent_device = $2 WHERE id = $1")
-            .bind(call.as_str())
-            .bind(device.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::query("set_call_agent_device"))?;
-        if done.rows_affected() == 0 {
+        let mut conn = self.writer("set_call_agent_device").await?;
+        if set_call_agent_device_on(&mut conn, call, device).await? == 0 {
             return Err(not_found(call));
         }
         Ok(())
@@ -211,6 +206,22 @@ fn sample_from_row(r: &AnyRow, op: &'static str) -> Result<QualitySample, StoreE
         voiced_from_agent_ms: get(r, "voiced_from_agent_ms", op)?,
         audio_level: get(r, "audio_level", op)?,
     })
+}
+
+
+/// Sets `calls.agent_device`; the rows changed.
+pub(super) async fn set_call_agent_device_on(
+    conn: &mut sqlx::AnyConnection,
+    call: &CallId,
+    device: Device,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query("UPDATE calls SET agent_device = $2 WHERE id = $1")
+        .bind(call.as_str())
+        .bind(device.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::query("set_call_agent_device"))?;
+    Ok(done.rows_affected())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The queue part of the call record (`calls` queue columns, `call_offers`), `callbacks` and
 //! `voice_messages` (issue 3).
 
+use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 
 use super::codec::{category_from, get, priority_from};
@@ -105,15 +106,8 @@ impl Store {
         category: Category,
         priority: Option<Priority>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE calls SET queued_at = $2, category = $3, priority = $4 WHERE id = $1")
-            .bind(id.as_str())
-            .bind(at)
-            .bind(category.as_str())
-            .bind(priority.map(|p| i64::from(p.get())))
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::query("set_call_queued"))?;
-        Ok(())
+        let mut conn = self.writer("set_call_queued").await?;
+        set_call_queued_on(&mut conn, id, at, category, priority).await
     }
 
     /// The caller's call was offered to an agent (their phone rings).
@@ -124,22 +118,8 @@ impl Store {
         at: i64,
     ) -> Result<(), StoreError> {
         const OP: &str = "record_offer";
-        let mut tx = self.pool.begin().await.map_err(StoreError::query(OP))?;
-        sqlx::query(
-            "UPDATE calls SET offers = offers + 1, offered_at = COALESCE(offered_at, $2) WHERE id = $1",
-        )
-        .bind(id.as_str())
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::query(OP))?;
-        sqlx::query("INSERT INTO call_offers (call_id, agent_id, offered_at) VALUES ($1, $2, $3)")
-            .bind(id.as_str())
-            .bind(agent.as_str())
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::query(OP))?;
+        let mut tx = self.begin_write(OP).await?;
+        record_offer_on(&mut tx, id, agent, at).await?;
         tx.commit().await.map_err(StoreError::query(OP))
     }
 
@@ -151,18 +131,8 @@ impl Store {
         at: i64,
         result: OfferResult,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE call_offers SET ended_at = $3, result = $4 \
-             WHERE call_id = $1 AND agent_id = $2 AND ended_at IS NULL",
-        )
-        .bind(id.as_str())
-        .bind(agent.as_str())
-        .bind(at)
-        .bind(result.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::query("finish_offer"))?;
-        Ok(())
+        let mut conn = self.writer("finish_offer").await?;
+        finish_offer_on(&mut conn, id, agent, at, result).await
     }
 
     /// An agent answered: the caller is connected after waiting `wait_ms` in the queue.
@@ -173,28 +143,14 @@ impl Store {
         at: i64,
         wait_ms: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE calls SET agent_id = $2, connected_at = $3, wait_ms = $4 WHERE id = $1",
-        )
-        .bind(id.as_str())
-        .bind(agent.as_str())
-        .bind(at)
-        .bind(wait_ms)
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::query("set_call_connected"))?;
-        Ok(())
+        let mut conn = self.writer("set_call_connected").await?;
+        set_call_connected_on(&mut conn, id, agent, at, wait_ms).await
     }
 
     /// The caller left the queue without an agent (hang-up, callback, message): time waited.
     pub async fn set_call_wait(&self, id: &CallId, wait_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE calls SET wait_ms = $2 WHERE id = $1 AND wait_ms IS NULL")
-            .bind(id.as_str())
-            .bind(wait_ms)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::query("set_call_wait"))?;
-        Ok(())
+        let mut conn = self.writer("set_call_wait").await?;
+        set_call_wait_on(&mut conn, id, wait_ms).await
     }
 
     /// Stores a callback request unless the number already has one open (pending, offered or
@@ -254,7 +210,7 @@ impl Store {
         )
         .bind(number)
         .bind(since)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.read)
         .await
         .map_err(StoreError::query(OP))?;
         get(&row, "n", OP)
@@ -313,20 +269,9 @@ impl Store {
 
     /// Stores a voice message's record; returns its id.
     pub async fn insert_voice_message(&self, vm: &NewVoiceMessage) -> Result<String, StoreError> {
-        let id = format!("vm-{:016x}", rand::random::<u64>());
-        sqlx::query(
-            "INSERT INTO voice_messages (id, call_id, intake_id, path, duration_ms, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id.as_str())
-        .bind(vm.call_id.as_ref().map(CallId::as_str))
-        .bind(vm.intake_id.as_ref().map(IntakeId::as_str))
-        .bind(vm.path.as_str())
-        .bind(vm.duration_ms)
-        .bind(vm.created_at)
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::query("insert_voice_message"))?;
+        let id = new_voice_message_id();
+        let mut conn = self.writer("insert_voice_message").await?;
+        insert_voice_message_on(&mut conn, &id, vm).await?;
         Ok(id)
     }
 }
@@ -353,6 +298,136 @@ fn callback_from_row(r: &AnyRow, op: &'static str) -> Result<CallbackRow, StoreE
         status: get(r, "status", op)?,
         attempts: get(r, "attempts", op)?,
     })
+}
+
+
+/// A fresh voice message id (`vm-` and 16 hex digits).
+pub fn new_voice_message_id() -> String {
+    format!("vm-{:016x}", rand::random::<u64>())
+}
+
+/// Sets when the caller entered the queue, with their choice.
+pub(super) async fn set_call_queued_on(
+    conn: &mut AnyConnection,
+    id: &CallId,
+    at: i64,
+    category: Category,
+    priority: Option<Priority>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE calls SET queued_at = $2, category = $3, priority = $4 WHERE id = $1")
+        .bind(id.as_str())
+        .bind(at)
+        .bind(category.as_str())
+        .bind(priority.map(|p| i64::from(p.get())))
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::query("set_call_queued"))?;
+    Ok(())
+}
+
+/// Counts an offer on the call and opens its `call_offers` row (two statements: run it inside
+/// a transaction).
+pub(super) async fn record_offer_on(
+    conn: &mut AnyConnection,
+    id: &CallId,
+    agent: &AgentId,
+    at: i64,
+) -> Result<(), StoreError> {
+    const OP: &str = "record_offer";
+    sqlx::query(
+        "UPDATE calls SET offers = offers + 1, offered_at = COALESCE(offered_at, $2) WHERE id = $1",
+    )
+    .bind(id.as_str())
+    .bind(at)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::query(OP))?;
+    sqlx::query("INSERT INTO call_offers (call_id, agent_id, offered_at) VALUES ($1, $2, $3)")
+        .bind(id.as_str())
+        .bind(agent.as_str())
+        .bind(at)
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::query(OP))?;
+    Ok(())
+}
+
+/// Closes the open offer of `id` to `agent` with its result.
+pub(super) async fn finish_offer_on(
+    conn: &mut AnyConnection,
+    id: &CallId,
+    agent: &AgentId,
+    at: i64,
+    result: OfferResult,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE call_offers SET ended_at = $3, result = $4 \
+         WHERE call_id = $1 AND agent_id = $2 AND ended_at IS NULL",
+    )
+    .bind(id.as_str())
+    .bind(agent.as_str())
+    .bind(at)
+    .bind(result.as_str())
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::query("finish_offer"))?;
+    Ok(())
+}
+
+/// Records who took the call, when, and how long the caller waited.
+pub(super) async fn set_call_connected_on(
+    conn: &mut AnyConnection,
+    id: &CallId,
+    agent: &AgentId,
+    at: i64,
+    wait_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE calls SET agent_id = $2, connected_at = $3, wait_ms = $4 WHERE id = $1")
+        .bind(id.as_str())
+        .bind(agent.as_str())
+        .bind(at)
+        .bind(wait_ms)
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::query("set_call_connected"))?;
+    Ok(())
+}
+
+/// Records the time waited unless one is recorded already.
+pub(super) async fn set_call_wait_on(
+    conn: &mut AnyConnection,
+    id: &CallId,
+    wait_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE calls SET wait_ms = $2 WHERE id = $1 AND wait_ms IS NULL")
+        .bind(id.as_str())
+        .bind(wait_ms)
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::query("set_call_wait"))?;
+    Ok(())
+}
+
+/// Stores a voice message's record under `id`.
+pub(super) async fn insert_voice_message_on(
+    conn: &mut AnyConnection,
+    id: &str,
+    vm: &NewVoiceMessage,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO voice_messages (id, call_id, intake_id, path, duration_ms, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(vm.call_id.as_ref().map(CallId::as_str))
+    .bind(vm.intake_id.as_ref().map(IntakeId::as_str))
+    .bind(vm.path.as_str())
+    .bind(vm.duration_ms)
+    .bind(vm.created_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::query("insert_voice_message"))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -8,10 +8,9 @@
 //! row until commit, so two inserts never read the same value. A rolled-back insert rolls its
 //! number back too. The unique index `intakes_ticket_no_idx` guards the rest.
 
-use sqlx::{Any, Transaction};
 
 use super::intakes::{search_text, write_search_words};
-use super::{Store, StoreError};
+use super::{Store, StoreError, Zone};
 use crate::domain::IntakeId;
 
 /// The number's prefix.
@@ -48,26 +47,27 @@ pub fn parse_ticket_no(text: &str) -> Option<String> {
     ((2000..=2099).contains(&year) && n > 0).then(|| format_ticket_no(year, n))
 }
 
-impl Store {
-    /// The next ticket number for an intake created at `at`, inside the caller's transaction.
-    pub(super) async fn next_ticket_no(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        at: i64,
-        op: &'static str,
-    ) -> Result<String, StoreError> {
-        let year = self.zone.date_of(at).year();
-        let value: i64 = sqlx::query_scalar(
-            "INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) \
-             DO UPDATE SET value = counters.value + 1 RETURNING value",
-        )
-        .bind(format!("ticket:{year}"))
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(StoreError::query(op))?;
-        Ok(format_ticket_no(year, value))
-    }
+/// The next ticket number for an intake created at `at` (numbered per calendar year in
+/// `zone`), inside the caller's transaction.
+pub(super) async fn next_ticket_no(
+    conn: &mut sqlx::AnyConnection,
+    zone: Zone,
+    at: i64,
+    op: &'static str,
+) -> Result<String, StoreError> {
+    let year = zone.date_of(at).year();
+    let value: i64 = sqlx::query_scalar(
+        "INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) \
+         DO UPDATE SET value = counters.value + 1 RETURNING value",
+    )
+    .bind(format!("ticket:{year}"))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(StoreError::query(op))?;
+    Ok(format_ticket_no(year, value))
+}
 
+impl Store {
     /// Numbers every intake without a ticket number (rows from before migration 7), oldest
     /// first, and writes their search words (`intake_search`); returns how many. Safe to run at every start:
     /// a row numbered meanwhile by another process is left alone.
@@ -88,7 +88,7 @@ impl Store {
             }
             let mut tx = self.begin_write(OP).await?;
             for (id, created_at, title, description, solution) in &rows {
-                let ticket = self.next_ticket_no(&mut tx, *created_at, OP).await?;
+                let ticket = next_ticket_no(&mut tx, self.zone, *created_at, OP).await?;
                 let text = search_text(
                     title.as_deref(),
                     description.as_deref(),

@@ -26,7 +26,7 @@ use crate::media::sdp::Direction;
 use crate::media::srtp::{SdesRule, SrtpSession};
 use crate::media::strict::{DropReason, StrictConfig, StrictRtp, Verdict};
 use crate::sip::{OutEvent, OutLeg, OutgoingInvite};
-use crate::store::{OfferResult, Outcome, now_ms};
+use crate::store::{OfferResult, Outcome, Write, now_ms};
 
 /// One offer to an agent's phone, and the bridge once it answered.
 pub(super) struct AgentCall {
@@ -285,9 +285,11 @@ impl Session {
                 agent_id: agent.clone(),
             });
         }
-        if let Err(e) = self.ctx.store.record_offer(&self.id, agent, now_ms()).await {
-            tracing::warn!(error = %e, "cannot record offer");
-        }
+        self.ctx.journal.write(Write::Offer {
+            call: self.id.clone(),
+            agent: agent.clone(),
+            at: now_ms(),
+        });
     }
 
     /// The agent cannot be rung (no extension, no socket, the INVITE failed at once).
@@ -316,14 +318,12 @@ impl Session {
 
     /// Records how an offer ended and tells the desk (the pop is withdrawn).
     async fn offer_over(&self, agent: &AgentId, result: OfferResult) {
-        if let Err(e) = self
-            .ctx
-            .store
-            .finish_offer(&self.id, agent, now_ms(), result)
-            .await
-        {
-            tracing::warn!(error = %e, "cannot record offer result");
-        }
+        self.ctx.journal.write(Write::OfferEnded {
+            call: self.id.clone(),
+            agent: agent.clone(),
+            at: now_ms(),
+            result,
+        });
         self.ctx.events.publish(EventKind::OfferEnded {
             call_id: self.id.clone(),
             agent_id: agent.clone(),
@@ -504,25 +504,23 @@ impl Session {
         self.phase = Phase::Bridged;
         let waited_ms = i64::try_from(waited.as_millis()).unwrap_or(i64::MAX);
         let at = now_ms();
-        if let Err(e) = self
-            .ctx
-            .store
-            .set_call_connected(&self.id, &agent, at, waited_ms)
-            .await
-        {
-            tracing::warn!(error = %e, "cannot record connection");
-        }
-        if let Err(e) = self.ctx.store.set_call_agent_device(&self.id, device).await {
-            tracing::warn!(error = %e, "cannot record the agent's device");
-        }
-        if let Err(e) = self
-            .ctx
-            .store
-            .finish_offer(&self.id, &agent, at, OfferResult::Answered)
-            .await
-        {
-            tracing::warn!(error = %e, "cannot record offer result");
-        }
+        let call = &self.id;
+        self.ctx.journal.write(Write::Connected {
+            call: call.clone(),
+            agent: agent.clone(),
+            at,
+            wait_ms: waited_ms,
+        });
+        self.ctx.journal.write(Write::AgentDevice {
+            call: call.clone(),
+            device,
+        });
+        self.ctx.journal.write(Write::OfferEnded {
+            call: call.clone(),
+            agent: agent.clone(),
+            at,
+            result: OfferResult::Answered,
+        });
         self.ctx.events.publish(EventKind::CallConnected {
             call_id: self.id.clone(),
             agent_id: agent.clone(),

@@ -300,9 +300,13 @@ impl Session {
             if let Some(socket) = self.agent_socket.as_ref() {
                 b.transmit(socket);
             }
-            if let Err(e) = self.ctx.store.record_quality(&s).await {
-                tracing::warn!(error = %e, "cannot store the last quality sample");
-            }
+            // Off the call task, like every sample: the call's end never waits on the database.
+            let store = self.ctx.store.clone();
+            self.ctx.tasks.spawn(async move {
+                if let Err(e) = store.record_quality(&s).await {
+                    tracing::warn!(error = %e, "cannot store the last quality sample");
+                }
+            });
         }
     }
 }

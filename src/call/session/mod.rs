@@ -31,7 +31,7 @@ use crate::media::prompts::Playback;
 use crate::media::sdp::{self, SessionOffer};
 use crate::media::srtp::SdesRule;
 use crate::sip::{CallLeg, IncomingCall, LegEvent, OutEvent, SipTransport};
-use crate::store::{CallEnd, CallTransport, HangupBy, NewCall, Outcome, now_ms};
+use crate::store::{CallEnd, CallTransport, HangupBy, NewCall, Outcome, Write, now_ms};
 
 use self::agent::AgentCall;
 use self::queue::Waiting;
@@ -179,12 +179,8 @@ impl Session {
             },
             arrived_at: now_ms(),
         };
-        if let Err(e) = ctx.store.insert_call(&new_call).await {
-            // Without a call record nothing could be stored later: refuse the call cleanly.
-            tracing::error!(error = %e, "cannot record call; refusing it");
-            leg.reject(503, "Service Unavailable").await;
-            return;
-        }
+        // Handed to the journal: set-up never waits on the database (issue 12).
+        ctx.journal.write(Write::Call(new_call));
         ctx.events.publish(EventKind::CallArrived {
             call_id: id.clone(),
             caller: caller.number.clone(),
@@ -248,9 +244,10 @@ impl Session {
             dtmf_mode: modes,
             language,
         };
-        if let Err(e) = ctx.store.finish_call(&id, &end).await {
-            tracing::error!(error = %e, "cannot complete call record");
-        }
+        ctx.journal.write(Write::Ended {
+            call: id.clone(),
+            end,
+        });
         ctx.events.publish(EventKind::CallEnded {
             call_id: id.clone(),
             outcome: ending.outcome.as_str().to_owned(),
@@ -315,9 +312,10 @@ impl Session {
             .map_err(|_| fail(Outcome::Failed, "no RTP port"))?;
         leg.answer(answer.to_sdp(local_ip, port, sdp_session, 1).into_bytes())
             .await;
-        if let Err(e) = ctx.store.set_call_answered(id, now_ms()).await {
-            tracing::warn!(error = %e, "cannot record answer time");
-        }
+        ctx.journal.write(Write::Answered {
+            call: id.clone(),
+            at: now_ms(),
+        });
         Ok((media, answer, sdp_session))
     }
 

@@ -4,12 +4,12 @@
 use std::time::{Duration, Instant};
 
 use super::{Ending, Phase, Session};
-use crate::domain::DtmfMode;
+use crate::domain::{DtmfMode, IntakeId};
 use crate::events::EventKind;
 use crate::ivr::{IvrAction, IvrOutcome};
 use crate::media::g711::G711;
 use crate::media::prompts::{Playback, Prompt};
-use crate::store::{NewIntake, now_ms};
+use crate::store::{NewIntake, Write, now_ms};
 
 impl Session {
     /// A digit from any source: deduplicated, then given to the IVR or the waiting menu.
@@ -192,27 +192,26 @@ impl Session {
             description: None,
             created_at: at,
         };
-        if let Err(e) = self
-            .ctx
-            .store
-            .set_call_ivr_ended(&self.id, at, outcome.language)
-            .await
-        {
-            tracing::error!(error = %e, "cannot record IVR end");
-        }
-        match self.ctx.store.insert_intake(&intake).await {
-            Ok(intake_id) => {
-                tracing::info!(intake = %intake_id, category = %outcome.category, priority = ?outcome.priority, "intake drafted");
-                self.ctx.events.publish(EventKind::IntakeDrafted {
-                    call_id: self.id.clone(),
-                    intake_id: intake_id.clone(),
-                    category: outcome.category,
-                    priority: outcome.priority,
-                });
-                self.intake_id = Some(intake_id);
-            }
-            Err(e) => tracing::error!(error = %e, "cannot store intake"),
-        }
+        // Handed to the journal under an id chosen here: on disk within one group commit
+        // (docs/durability.md), before the caller hears "connecting".
+        self.ctx.journal.write(Write::IvrEnded {
+            call: self.id.clone(),
+            at,
+            language: outcome.language,
+        });
+        let intake_id = IntakeId::new_random();
+        self.ctx.journal.write(Write::Intake {
+            id: intake_id.clone(),
+            intake,
+        });
+        tracing::info!(intake = %intake_id, category = %outcome.category, priority = ?outcome.priority, "intake drafted");
+        self.ctx.events.publish(EventKind::IntakeDrafted {
+            call_id: self.id.clone(),
+            intake_id: intake_id.clone(),
+            category: outcome.category,
+            priority: outcome.priority,
+        });
+        self.intake_id = Some(intake_id);
     }
 }
 

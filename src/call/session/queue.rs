@@ -11,7 +11,7 @@ use crate::acd::{CancelReason, Entry, EntryId, EntryKind, QueueNotice, RemoveRea
 use crate::domain::{CallId, Priority};
 use crate::events::EventKind;
 use crate::media::prompts::{Playback, Prompt};
-use crate::store::{NewCallback, NewVoiceMessage, OfferResult, Outcome, now_ms};
+use crate::store::{NewCallback, NewVoiceMessage, OfferResult, Outcome, Write, now_ms};
 
 /// Notices a waiting caller's task may have queued before it reads them.
 const NOTICE_QUEUE: usize = 16;
@@ -39,9 +39,10 @@ impl Waiting {
         match ctx.acd.remove(self.entry, reason).await {
             Ok(waited) => {
                 let ms = i64::try_from(waited.as_millis()).unwrap_or(i64::MAX);
-                if let Err(e) = ctx.store.set_call_wait(id, ms).await {
-                    tracing::warn!(error = %e, "cannot record wait time");
-                }
+                ctx.journal.write(Write::Waited {
+                    call: id.clone(),
+                    wait_ms: ms,
+                });
             }
             // Already served or removed (e.g. an agent answered at the same moment).
             Err(e) => tracing::debug!(error = %e, "queue entry already gone"),
@@ -79,14 +80,12 @@ impl Session {
             busy: false,
             options_open: false,
         });
-        if let Err(e) = self
-            .ctx
-            .store
-            .set_call_queued(&self.id, queued_ms, category, priority)
-            .await
-        {
-            tracing::warn!(error = %e, "cannot record queue entry");
-        }
+        self.ctx.journal.write(Write::Queued {
+            call: self.id.clone(),
+            at: queued_ms,
+            category,
+            priority,
+        });
         self.ctx.events.publish(EventKind::CallQueued {
             call_id: self.id.clone(),
             category,
@@ -227,27 +226,37 @@ impl Session {
             requested_at: now_ms(),
         };
         // Issue 11: one open callback per number; a second request is confirmed, not stored.
-        match crate::call::bounds::store_callback(&self.ctx, &callback).await {
-            Ok(crate::store::CallbackInsert::AlreadyOpen(_)) => {}
-            Ok(crate::store::CallbackInsert::Stored(id)) => {
-                tracing::info!(callback = %id, "callback requested");
-                self.ctx.events.publish(EventKind::CallbackRequested {
-                    call_id: self.id.clone(),
-                    callback_id: id.clone(),
-                });
-                crate::call::callback::spawn(
-                    self.ctx.clone(),
-                    crate::call::callback::Callback {
-                        id,
-                        number: callback.number,
-                        category,
-                        priority,
-                        queued_at: queued_ms,
-                    },
-                );
+        // The caller hears the same confirmation either way, so the insert runs off the call
+        // task (it needs the database's answer) once the journal has stored the call row the
+        // callback refers to.
+        let (ctx, call_id) = (self.ctx.clone(), self.id.clone());
+        let store_it = async move {
+            ctx.store.synced().await;
+            match crate::call::bounds::store_callback(&ctx, &callback).await {
+                Ok(crate::store::CallbackInsert::AlreadyOpen(_)) => {}
+                Ok(crate::store::CallbackInsert::Stored(id)) => {
+                    tracing::info!(callback = %id, "callback requested");
+                    ctx.events.publish(EventKind::CallbackRequested {
+                        call_id,
+                        callback_id: id.clone(),
+                    });
+                    crate::call::callback::spawn(
+                        ctx.clone(),
+                        crate::call::callback::Callback {
+                            id,
+                            number: callback.number,
+                            category,
+                            priority,
+                            queued_at: queued_ms,
+                        },
+                    );
+                }
+                Err(e) => tracing::error!(error = %e, "cannot store callback request"),
             }
-            Err(e) => tracing::error!(error = %e, "cannot store callback request"),
-        }
+        };
+        self.ctx
+            .tasks
+            .spawn(tracing::Instrument::in_current_span(store_it));
         self.phase = Phase::Closing {
             outcome: Outcome::Callback,
         };
@@ -321,16 +330,16 @@ impl Session {
             duration_ms,
             created_at: now_ms(),
         };
-        match self.ctx.store.insert_voice_message(&message).await {
-            Ok(id) => {
-                tracing::info!(message = %id, duration_ms, "voice message stored");
-                self.ctx.events.publish(EventKind::VoiceMessage {
-                    call_id: self.id.clone(),
-                    message_id: id,
-                });
-            }
-            Err(e) => tracing::error!(error = %e, "cannot store voice message record"),
-        }
+        let id = crate::store::new_voice_message_id();
+        self.ctx.journal.write(Write::VoiceMessage {
+            id: id.clone(),
+            message,
+        });
+        tracing::info!(message = %id, duration_ms, "voice message stored");
+        self.ctx.events.publish(EventKind::VoiceMessage {
+            call_id: self.id.clone(),
+            message_id: id,
+        });
     }
 }
 

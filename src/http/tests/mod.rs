@@ -62,7 +62,7 @@ impl TestApi {
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
         let acd = AcdService::start(AcdConfig::default(), &tasks, stop.clone());
-        let events = EventBus::start(store.clone(), 1, &tasks, stop.clone());
+        let events = EventBus::start(store.start_journal(&tasks, stop.clone()), 1);
         let state = ApiState::new(store.clone(), acd.clone(), AuthConfig::default(), limits);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
