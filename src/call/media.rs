@@ -40,7 +40,8 @@ pub(super) struct MediaLeg {
     /// Which source feeds the call, where our RTP goes, and from when.
     strict: StrictRtp,
     /// SDES-SRTP keys, when the answer has them: every packet in and out goes through it.
-    srtp: Option<SrtpSession>,
+    /// Boxed: a plain RTP call does not carry the contexts' room.
+    srtp: Option<Box<SrtpSession>>,
     /// The SRTP packet being sent.
     sealed: Vec<u8>,
     /// Our frames are held back (neither sent nor taken from the playback) until the call is
@@ -70,7 +71,7 @@ impl MediaLeg {
         now: Instant,
     ) -> io::Result<Self> {
         let srtp = match answer.srtp.as_ref().map(|k| k.session()).transpose() {
-            Ok(s) => s,
+            Ok(s) => s.map(Box::new),
             Err(e) => return Err(io::Error::other(e)),
         };
         let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
@@ -156,7 +157,7 @@ impl MediaLeg {
     /// Checks a re-INVITE's answer against the leg's SRTP (the security cannot change; new
     /// keys are taken): on `Ok` the answer carries our key and [`Self::renegotiate`] may follow.
     pub(super) fn rekey(&mut self, answer: &mut Answer) -> Result<(), srtp::SrtpRefusal> {
-        srtp::renegotiate(self.srtp.as_mut(), answer.srtp.as_mut())
+        srtp::renegotiate(self.srtp.as_deref_mut(), answer.srtp.as_mut())
     }
 
     /// Applies a re-negotiated answer (re-INVITE: hold, unhold, new address), after
@@ -239,7 +240,7 @@ impl MediaLeg {
         data: &'d mut [u8],
         from: SocketAddr,
     ) -> Option<RtpPacket<'d>> {
-        let data = match unprotect(self.srtp.as_mut(), data) {
+        let data = match unprotect(self.srtp.as_deref_mut(), data) {
             Ok(plain) => plain,
             Err(reason) => {
                 ctx.stats.count_rtp_drop(reason);
@@ -300,7 +301,7 @@ impl MediaLeg {
         let Some(to) = self.strict.destination(now) else {
             return false;
         };
-        let Some(packet) = protect(self.srtp.as_mut(), packet, &mut self.sealed) else {
+        let Some(packet) = protect(self.srtp.as_deref_mut(), packet, &mut self.sealed) else {
             return false;
         };
         match self.socket.try_send_to(packet, to) {
@@ -349,7 +350,7 @@ impl MediaLeg {
         };
         self.out.clear();
         self.sender.build(payload, false, &mut self.out);
-        let Some(packet) = protect(self.srtp.as_mut(), &self.out, &mut self.sealed) else {
+        let Some(packet) = protect(self.srtp.as_deref_mut(), &self.out, &mut self.sealed) else {
             return;
         };
         if let Err(e) = self.socket.try_send_to(packet, to)

@@ -1,6 +1,12 @@
 //! RTP relay between two call legs (no I/O): re-stamps each packet for the other leg (our SSRC,
-//! continuous sequence numbers, translated timestamps), transcodes PCMU↔PCMA when the legs
-//! negotiated different codecs, and maps the telephone-event payload type (DTMF pass-through).
+//! the source's sequence numbers and timestamps shifted by a per-source offset), transcodes
+//! PCMU↔PCMA when the legs negotiated different codecs, and maps the telephone-event payload
+//! type (DTMF pass-through).
+//!
+//! Sequence numbers are translated, not renumbered (RFC 3550 §7.2): the offset is set when a
+//! source starts (its SSRC changes), so our stream continues without a jump, and a packet lost
+//! before us stays a gap the far end can count; only the packets the relay itself drops (a
+//! payload type the far leg cannot carry) are closed up, so they do not count as loss.
 
 use super::g711::{G711, alaw_decode, alaw_encode, ulaw_decode, ulaw_encode};
 use super::rtp::{RtpHeader, RtpPacket, write_rtp};
@@ -27,15 +33,32 @@ pub enum Relayed {
     Dropped,
 }
 
+/// A jump ahead in a source's sequence numbers beyond this is a restarted sender, not loss
+/// (RFC 3550 A.1).
+const MAX_DROPOUT: u16 = 3000;
+/// A packet further behind than this is a restarted sender, not a late one (RFC 3550 A.1).
+const MAX_MISORDER: u16 = 100;
+
+/// The stream being relayed: its SSRC and how its numbering maps onto ours.
+#[derive(Debug, Clone, Copy)]
+struct Source {
+    ssrc: u32,
+    /// Added to the source's sequence numbers.
+    seq_offset: u16,
+    /// Added to the source's timestamps.
+    ts_offset: u32,
+}
+
 /// One direction of a bridge: packets from leg `from` re-stamped for leg `to`.
 #[derive(Debug)]
 pub struct RtpRelay {
     from: LegFormat,
     to: LegFormat,
     ssrc: u32,
+    /// One past the highest sequence number we sent (where a new source continues).
     next_seq: u16,
-    /// Source SSRC and the timestamp offset that maps its clock onto ours.
-    source: Option<(u32, u32)>,
+    /// The current source and the offsets that map its sequence numbers and clock onto ours.
+    source: Option<Source>,
     /// The last timestamp we sent, to re-base continuously when the source changes SSRC.
     last_ts: Option<u32>,
     payload: Vec<u8>,
@@ -100,17 +123,24 @@ impl RtpRelay {
     /// forwarded. The payload is the source's, or the transcoded copy held by the relay.
     pub fn restamp<'a>(&'a mut self, packet: &RtpPacket<'a>) -> Option<(Relayed, RtpPacket<'a>)> {
         let (kind, payload_type) = if packet.payload_type == self.from.audio_pt {
-            (Relayed::Audio, self.to.audio_pt)
+            (Relayed::Audio, Some(self.to.audio_pt))
         } else if Some(packet.payload_type) == self.from.event_pt {
             // RFC 4733 §2.6: without telephone-event on the far leg the event is not sent as RTP.
-            (Relayed::Event, self.to.event_pt?)
+            (Relayed::Event, self.to.event_pt)
         } else {
+            (Relayed::Dropped, None)
+        };
+        let Some(payload_type) = payload_type else {
+            self.dropped(packet);
             return None;
         };
-        let timestamp = self.translate(packet.ssrc, packet.timestamp);
-        let sequence = self.next_seq;
-        self.next_seq = self.next_seq.wrapping_add(1);
-        self.last_ts = Some(timestamp);
+        let source = self.source_of(packet);
+        let timestamp = packet.timestamp.wrapping_add(source.ts_offset);
+        let sequence = packet.sequence.wrapping_add(source.seq_offset);
+        if self.is_newest(sequence) {
+            self.next_seq = sequence.wrapping_add(1);
+            self.last_ts = Some(timestamp);
+        }
         let payload: &[u8] = if kind == Relayed::Audio && self.from.codec != self.to.codec {
             self.payload.clear();
             self.payload.extend(
@@ -136,19 +166,58 @@ impl RtpRelay {
         ))
     }
 
-    /// Maps the source's timestamp onto our continuous clock (RFC 3550 §7.2: a translator keeps
-    /// timing; a new source SSRC starts just after the last timestamp we sent).
-    fn translate(&mut self, ssrc: u32, ts: u32) -> u32 {
-        let offset = match self.source {
-            Some((s, offset)) if s == ssrc => offset,
-            _ => {
-                let start = self.last_ts.map_or(ts, |t| t.wrapping_add(160));
-                let offset = start.wrapping_sub(ts);
-                self.source = Some((ssrc, offset));
-                offset
+    /// The offsets for `packet`'s source (RFC 3550 §7.2: a translator keeps sequence and
+    /// timing). A new source starts just after the last packet we sent (the next sequence
+    /// number, the timestamp one 20 ms frame on): a new SSRC, or the same SSRC whose numbering
+    /// jumped further than loss or reordering explain (RFC 3550 A.1, a restarted sender).
+    fn source_of(&mut self, packet: &RtpPacket<'_>) -> Source {
+        match self.source {
+            Some(s)
+                if s.ssrc == packet.ssrc
+                    && !self.is_restart(packet.sequence.wrapping_add(s.seq_offset)) =>
+            {
+                s
             }
-        };
-        ts.wrapping_add(offset)
+            _ => {
+                let start = self
+                    .last_ts
+                    .map_or(packet.timestamp, |t| t.wrapping_add(160));
+                let s = Source {
+                    ssrc: packet.ssrc,
+                    seq_offset: self.next_seq.wrapping_sub(packet.sequence),
+                    ts_offset: start.wrapping_sub(packet.timestamp),
+                };
+                self.source = Some(s);
+                s
+            }
+        }
+    }
+
+    /// Whether our `sequence` is at or past the next one expected (RFC 3550 A.1: modulo 2^16,
+    /// within half the space), rather than a late or repeated packet.
+    fn is_newest(&self, sequence: u16) -> bool {
+        sequence.wrapping_sub(self.next_seq) < 0x8000
+    }
+
+    /// Whether our `sequence` is too far from the next one expected to be the same stream:
+    /// more than `MAX_DROPOUT` ahead or `MAX_MISORDER` behind (RFC 3550 A.1).
+    fn is_restart(&self, sequence: u16) -> bool {
+        let ahead = sequence.wrapping_sub(self.next_seq);
+        let behind = self.next_seq.wrapping_sub(sequence);
+        ahead > MAX_DROPOUT && behind > MAX_MISORDER
+    }
+
+    /// A packet of the current source that we do not forward: dropped by us, not lost, so the
+    /// packets after it close up (a newer packet only; a late one leaves the numbering alone).
+    fn dropped(&mut self, packet: &RtpPacket<'_>) {
+        let Some(s) = self.source else { return };
+        let sequence = packet.sequence.wrapping_add(s.seq_offset);
+        if s.ssrc == packet.ssrc && self.is_newest(sequence) && !self.is_restart(sequence) {
+            self.source = Some(Source {
+                seq_offset: s.seq_offset.wrapping_sub(1),
+                ..s
+            });
+        }
     }
 }
 
@@ -197,15 +266,26 @@ mod tests {
         (kind, out)
     }
 
+    /// The sequence numbers we send for packets with these source sequence numbers and SSRCs.
+    fn relayed_seqs(r: &mut RtpRelay, packets: &[(u8, u16, u32)]) -> Vec<u16> {
+        packets
+            .iter()
+            .filter_map(|&(pt, seq, ssrc)| {
+                let ts = u32::from(seq) * 160;
+                let (kind, out) = relay_one(r, &packet(pt, seq, ts, ssrc, false, &[0xff; 160]));
+                (kind != Relayed::Dropped).then(|| RtpPacket::parse(&out).unwrap().sequence)
+            })
+            .collect()
+    }
+
     #[test]
-    fn restamps_with_own_ssrc_and_continuous_sequence() {
+    fn restamps_with_own_ssrc_and_starts_at_first_seq() {
         let mut r = RtpRelay::new(PCMU, PCMU, 0xabcd, 65534);
         let mut seqs = Vec::new();
         for i in 0..4u16 {
-            // The source skips a sequence number (loss): we still number our packets 1 by 1.
             let bytes = packet(
                 0,
-                100 + i * 2,
+                100 + i,
                 8000 + u32::from(i) * 160,
                 7,
                 i == 0,
@@ -219,7 +299,73 @@ mod tests {
             assert_eq!(p.payload, &[0xff; 160][..]);
             seqs.push(p.sequence);
         }
-        assert_eq!(seqs, vec![65534, 65535, 0, 1]);
+        assert_eq!(seqs, vec![65534, 65535, 0, 1], "wraps modulo 2^16");
+    }
+
+    #[test]
+    fn a_packet_lost_upstream_stays_a_gap() {
+        let mut r = RtpRelay::new(PCMU, PCMU, 1, 500);
+        // Source packet 102 never arrived; 105 and 106 came swapped.
+        let seqs = relayed_seqs(
+            &mut r,
+            &[
+                (0, 100, 7),
+                (0, 101, 7),
+                (0, 103, 7),
+                (0, 104, 7),
+                (0, 106, 7),
+                (0, 105, 7),
+            ],
+        );
+        assert_eq!(seqs, vec![500, 501, 503, 504, 506, 505]);
+        assert_eq!(
+            r.position().1,
+            507,
+            "a late packet does not move the stream back"
+        );
+    }
+
+    #[test]
+    fn a_new_source_continues_our_numbering() {
+        let mut r = RtpRelay::new(PCMU, PCMU, 1, 10);
+        // The phone restarts its stream with a new SSRC and unrelated numbering; later a loss.
+        let seqs = relayed_seqs(
+            &mut r,
+            &[
+                (0, 40_000, 7),
+                (0, 40_001, 7),
+                (0, 3, 8),
+                (0, 4, 8),
+                (0, 6, 8),
+            ],
+        );
+        assert_eq!(seqs, vec![10, 11, 12, 13, 15]);
+        // The same SSRC jumping far ahead is a restarted sender, not 20,000 lost packets.
+        let seqs = relayed_seqs(&mut r, &[(0, 20_006, 8), (0, 20_007, 8)]);
+        assert_eq!(seqs, vec![16, 17]);
+    }
+
+    #[test]
+    fn packets_the_relay_drops_leave_no_gap() {
+        let no_events = LegFormat {
+            event_pt: None,
+            ..PCMA
+        };
+        let mut r = RtpRelay::new(PCMU, no_events, 1, 0);
+        // 101 is a telephone-event the far leg cannot carry, 13 an unknown payload type; 5 is
+        // lost upstream and stays a gap.
+        let seqs = relayed_seqs(
+            &mut r,
+            &[
+                (0, 1, 7),
+                (101, 2, 7),
+                (0, 3, 7),
+                (13, 4, 7),
+                (0, 6, 7),
+                (0, 7, 7),
+            ],
+        );
+        assert_eq!(seqs, vec![0, 1, 3, 4]);
     }
 
     #[test]

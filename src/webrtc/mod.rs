@@ -88,8 +88,9 @@ pub struct Quality {
 
 /// One WebRTC peer connection carrying one G.711 audio track both ways.
 pub struct BrowserPeer {
-    /// Only ever used through `&mut self` (`SyncWrapper` makes the peer `Sync` for free).
-    pc: sync_wrapper::SyncWrapper<RTCPeerConnection>,
+    /// Only ever used through `&mut self` (`SyncWrapper` makes the peer `Sync` for free). Boxed:
+    /// the connection is ~8 KiB, and a call holds its peer inline in the call task's state.
+    pc: Box<sync_wrapper::SyncWrapper<RTCPeerConnection>>,
     sender: RTCRtpSenderId,
     ssrc: u32,
     local: SocketAddr,
@@ -176,7 +177,7 @@ impl BrowserPeer {
         let init = RTCIceCandidate::from(&host).to_json().map_err(rtc_err)?;
         pc.add_local_candidate(init).map_err(rtc_err)?;
         Ok(BrowserPeer {
-            pc: sync_wrapper::SyncWrapper::new(pc),
+            pc: Box::new(sync_wrapper::SyncWrapper::new(pc)),
             sender,
             ssrc,
             local,

@@ -184,14 +184,21 @@ impl AgentCall {
     }
 }
 
+/// The receive buffer of an agent leg's socket (allocated with the first agent leg: a call
+/// that never reaches an agent does not carry it).
+const AGENT_BUF: usize = 2048;
+
 /// Waits for a datagram on the agent leg's socket; pending forever when there is none.
 pub(super) async fn recv_rtp<'b>(
     socket: Option<&UdpSocket>,
-    buf: &'b mut [u8],
+    buf: &'b mut Vec<u8>,
 ) -> Option<(&'b mut [u8], SocketAddr)> {
     let Some(socket) = socket else {
         return std::future::pending().await;
     };
+    if buf.len() < AGENT_BUF {
+        buf.resize(AGENT_BUF, 0);
+    }
     match socket.recv_from(buf).await {
         Ok((n, from)) => Some((&mut buf[..n], from)),
         Err(e) => {
@@ -256,7 +263,7 @@ impl Session {
                 let strict = self.ctx.rtp;
                 let mut a = AgentCall::new(offer, agent, Some(call.leg), None, strict);
                 a.phone = phone;
-                self.agent = Some(a);
+                self.agent = Some(Box::new(a));
                 self.agent_events = Some(call.events);
                 self.agent_socket = Some(socket);
             }
@@ -274,7 +281,13 @@ impl Session {
         tracing::info!(%agent, %offer, "ringing agent's browser");
         let browser = self.ring_browser(registration, rx);
         let strict = self.ctx.rtp;
-        self.agent = Some(AgentCall::new(offer, agent, None, Some(browser), strict));
+        self.agent = Some(Box::new(AgentCall::new(
+            offer,
+            agent,
+            None,
+            Some(browser),
+            strict,
+        )));
     }
 
     /// The offer rings (`ringing`: the screen-pop moment, `call_offered`) and is recorded.
@@ -408,7 +421,7 @@ impl Session {
     }
 
     /// Forgets the agent leg (its events and socket too).
-    fn take_agent(&mut self) -> Option<AgentCall> {
+    fn take_agent(&mut self) -> Option<Box<AgentCall>> {
         self.agent_events = None;
         self.browser_cmds = None;
         let a = self.agent.take();

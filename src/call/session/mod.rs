@@ -15,6 +15,8 @@ mod browser;
 mod browser_control;
 mod play;
 mod queue;
+#[cfg(test)]
+mod size_tests;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -118,7 +120,7 @@ pub(super) struct Session {
     /// In the queue (after the IVR, until an agent answers or the caller leaves).
     waiting: Option<Waiting>,
     /// The agent leg being rung or bridged.
-    agent: Option<AgentCall>,
+    agent: Option<Box<AgentCall>>,
     /// Its SIP events (a field of its own so the loop can wait on it beside the agent's RTP).
     agent_events: Option<mpsc::Receiver<OutEvent>>,
     /// Its RTP socket (a phone's RTP, or the browser leg's ICE/DTLS/SRTP datagrams).
@@ -321,7 +323,7 @@ impl Session {
 
     async fn run_loop(&mut self, events: &mut mpsc::Receiver<LegEvent>) -> Ending {
         let mut buf = vec![0u8; 2048];
-        let mut agent_buf = vec![0u8; 2048];
+        let mut agent_buf = Vec::new(); // sized by `agent::recv_rtp` once there is an agent leg
         let rtp_timeout = Duration::from_secs(self.ctx.call.rtp_timeout_secs.max(1));
         self.drain_ivr(Instant::now()).await;
         loop {
