@@ -176,6 +176,8 @@ impl TestApp {
 
     /// The `calls` row for a SIP Call-ID, once it exists.
     pub(crate) async fn call_row(&self, sip_call_id: &str) -> Option<CallRow> {
+        // The server writes through its journal: read what it has handed in so far.
+        self.app.store().synced().await;
         let row = sqlx::query(
             "SELECT id, caller, outcome, dtmf_mode, language, hangup_by, answered_at, ended_at \
              FROM calls WHERE sip_call_id = $1",
@@ -480,6 +482,8 @@ impl TestApp {
 
     /// The queue columns of the `calls` row for a SIP Call-ID.
     pub(crate) async fn queue_row(&self, sip_call_id: &str) -> Option<QueueRow> {
+        // The server writes through its journal: read what it has handed in so far.
+        self.app.store().synced().await;
         let row = sqlx::query(
             "SELECT id, category, priority, queued_at, offered_at, offers, agent_id, \
              connected_at, wait_ms, outcome, hangup_by FROM calls WHERE sip_call_id = $1",
