@@ -217,6 +217,23 @@ impl EventBus {
         }
     }
 
+    /// Like [`EventBus::start`], but a slow live subscriber may lag only `live` events behind
+    /// before it must resynchronise (tests force a subscriber to lag with a small one).
+    pub fn start_with_capacity(
+        store: Store,
+        first_seq: u64,
+        tasks: &TaskTracker,
+        stop: CancellationToken,
+        live: usize,
+    ) -> EventBus {
+        let mut bus = Self::start(store, first_seq, tasks, stop);
+        // Nobody else holds the new bus yet, so its live channel can still be replaced.
+        if let Some(inner) = Arc::get_mut(&mut bus.inner) {
+            inner.live = broadcast::channel(live.max(1)).0;
+        }
+        bus
+    }
+
     /// Publishes an event: numbered, queued for storage, sent to live subscribers. Never waits.
     pub fn publish(&self, kind: EventKind) {
         let event = Arc::new(Event {
