@@ -179,6 +179,14 @@ struct Health {
     sip_live: crate::sip::SipLive,
     /// HTTP and HTTPS connections: open now, refused at the cap.
     http_connections: HttpConnections,
+    /// Times a live view fell behind the event stream and rebuilt itself from its owners.
+    lag_repairs: LagRepairs,
+}
+
+#[derive(Serialize)]
+struct LagRepairs {
+    desk_hub: u64,
+    supervisor_feed: u64,
 }
 
 #[derive(Serialize)]
@@ -205,6 +213,10 @@ async fn health(State(state): State<HttpState>) -> Json<Health> {
         http_connections: HttpConnections {
             open: state.http_conns.get(),
             refused: state.http_conns.refused(),
+        },
+        lag_repairs: LagRepairs {
+            desk_hub: state.desk.lag_repairs(),
+            supervisor_feed: state.supervisor.lag_repairs(),
         },
     })
 }
