@@ -1,7 +1,8 @@
 //! Wiring: `App::start(Config)` opens the store, loads prompts, binds SIP and HTTP, and runs the
-//! dispatcher that gives every incoming call its own task, the bridge of agent states into the
-//! event stream and the devices' watcher (`devices`). `App::shutdown` drains. With a certificate
-//! (`[tls]`, or a self-signed one for `--demo`) SIP over TLS and HTTPS listen too (`tls`).
+//! dispatcher that gives every incoming call its own task and the devices' watcher (`devices`);
+//! the queue engine publishes its agent state changes into the event stream itself.
+//! `App::shutdown` drains. With a certificate (`[tls]`, or a self-signed one for `--demo`) SIP
+//! over TLS and HTTPS listen too (`tls`).
 
 mod devices;
 mod tls;
@@ -15,10 +16,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::acd::{AcdService, AgentStateChange, StateReason};
+use crate::acd::AcdService;
 use crate::call::{CallContext, CallStats};
 use crate::config::{Config, DigestSetting};
-use crate::events::{EventBus, EventKind};
+use crate::events::EventBus;
 use crate::http;
 use crate::media::prompts::PromptLibrary;
 use crate::sip::{DigestChallenge, IncomingCall, SipConfig, SipEndpoint};
@@ -135,13 +136,14 @@ impl App {
         sip.set_timer_t1(std::time::Duration::from_millis(cfg.sip.timer_t1_ms));
         sip.set_agents_require_tls(cfg.sip.agents_require_tls);
 
-        let acd = AcdService::start(cfg.acd.clone(), &tasks, shutdown.child_token());
-        // Subscribed before any command reaches the engine, so no state change is missed.
-        tasks.spawn(record_agent_states(
-            acd.agent_states(),
+        // The engine's owner task publishes every agent state change itself (no forwarder that
+        // could fall behind and lose one).
+        let acd = AcdService::start_recording(
+            cfg.acd.clone(),
             events.clone(),
-            shutdown.clone(),
-        ));
+            &tasks,
+            shutdown.child_token(),
+        );
 
         let calls = Arc::new(CallContext {
             store: store.clone(),
@@ -384,39 +386,6 @@ async fn dispatch(
     incoming.close();
     while let Some(call) = incoming.recv().await {
         call.leg.reject(503, "Service Unavailable").await;
-    }
-}
-
-/// Stores every agent state change the queue engine reports as an `agent_state` event.
-async fn record_agent_states(
-    mut changes: tokio::sync::broadcast::Receiver<AgentStateChange>,
-    events: EventBus,
-    stop: CancellationToken,
-) {
-    use tokio::sync::broadcast::error::RecvError;
-    loop {
-        let change = tokio::select! {
-            c = changes.recv() => c,
-            _ = stop.cancelled() => break,
-        };
-        match change {
-            Ok(c) => events.publish(EventKind::AgentState {
-                agent_id: c.agent,
-                from: c.from.name().to_owned(),
-                to: c.to.name().to_owned(),
-                reason: c.reason.map(|text| StateReason {
-                    text,
-                    code: c.reason_code,
-                }),
-            }),
-            Err(RecvError::Lagged(n)) => {
-                tracing::error!(
-                    missed = n,
-                    "agent state changes were lost from the event log"
-                );
-            }
-            Err(RecvError::Closed) => break,
-        }
     }
 }
 

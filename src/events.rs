@@ -205,6 +205,17 @@ impl EventBus {
         }
     }
 
+    /// Like [`EventBus::start`], but a slow live subscriber may lag only `live` events behind
+    /// before it must resynchronise (tests force a subscriber to lag with a small one).
+    pub fn start_with_capacity(journal: Journal, first_seq: u64, live: usize) -> EventBus {
+        let mut bus = Self::start(journal, first_seq);
+        // Nobody else holds the new bus yet, so its live channel can still be replaced.
+        if let Some(inner) = Arc::get_mut(&mut bus.inner) {
+            inner.live = broadcast::channel(live.max(1)).0;
+        }
+        bus
+    }
+
     /// Publishes an event: numbered, handed to the journal (never dropped: the journal keeps
     /// it until it is stored), sent to live subscribers. Never waits.
     pub fn publish(&self, kind: EventKind) {

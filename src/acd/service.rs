@@ -1,6 +1,8 @@
 //! The queue engine's owner task (thin I/O): one tokio task owns the [`Acd`], takes commands
 //! from a bounded channel, sleeps until the engine's next deadline, and delivers outputs: notices
-//! to each entry's caller task (never blocking), agent state changes to a broadcast channel.
+//! to each entry's caller task (never blocking), agent state changes to the event stream
+//! (published by this task itself, so none can be lost between the engine and the event log)
+//! and to a broadcast channel.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -11,10 +13,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::domain::{AgentId, Category, Priority};
+use crate::events::{EventBus, EventKind};
 
 use super::{
     Acd, AcdConfig, AcdError, AcdOutput, AcdSnapshot, AgentInfo, AgentState, CallbackReason,
     CancelReason, Entry, EntryId, FailReason, OfferId, Position, ReasonCode, RemoveReason,
+    StateReason,
 };
 
 /// Commands that may wait for the owner task before senders are made to wait.
@@ -70,6 +74,27 @@ impl AcdService {
     /// Spawns the engine's owner task on `tasks`; it ends when `stop` is cancelled or every
     /// handle is dropped. Subscribe to [`AcdHandle::agent_states`] before the first command.
     pub fn start(cfg: AcdConfig, tasks: &TaskTracker, stop: CancellationToken) -> AcdHandle {
+        Self::spawn(cfg, None, tasks, stop)
+    }
+
+    /// Like [`AcdService::start`], and the owner task publishes every agent state change as an
+    /// `agent_state` event on `events` the moment the engine reports it: no channel between
+    /// the engine and the event stream that a slow reader could overflow (issue 12, item 7).
+    pub fn start_recording(
+        cfg: AcdConfig,
+        events: EventBus,
+        tasks: &TaskTracker,
+        stop: CancellationToken,
+    ) -> AcdHandle {
+        Self::spawn(cfg, Some(events), tasks, stop)
+    }
+
+    fn spawn(
+        cfg: AcdConfig,
+        events: Option<EventBus>,
+        tasks: &TaskTracker,
+        stop: CancellationToken,
+    ) -> AcdHandle {
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let (states, _) = broadcast::channel(STATE_QUEUE);
         let require_registration = cfg.require_registration;
@@ -77,6 +102,7 @@ impl AcdService {
             acd: Acd::new(cfg, now()),
             notices: HashMap::new(),
             states: states.clone(),
+            events,
             dropped_notices: 0,
         };
         tasks.spawn(run(core, rx, stop));
@@ -251,6 +277,8 @@ struct Core {
     /// Each queued entry's caller task.
     notices: HashMap<EntryId, mpsc::Sender<QueueNotice>>,
     states: broadcast::Sender<AgentStateChange>,
+    /// Where agent state changes are published as events (`start_recording`).
+    events: Option<EventBus>,
     /// Notices dropped because a caller task's channel was full.
     dropped_notices: u64,
 }
@@ -299,6 +327,9 @@ impl Core {
                         reason_code: code,
                         at: wall.checked_sub(ago).unwrap_or(wall),
                     };
+                    if let Some(events) = &self.events {
+                        events.publish(state_event(&change));
+                    }
                     // No subscriber is not an error: nobody is listening yet.
                     let _ = self.states.send(change);
                 }
@@ -327,6 +358,19 @@ impl Core {
                 }
             }
         }
+    }
+}
+
+/// The `agent_state` event of a change.
+fn state_event(c: &AgentStateChange) -> EventKind {
+    EventKind::AgentState {
+        agent_id: c.agent.clone(),
+        from: c.from.name().to_owned(),
+        to: c.to.name().to_owned(),
+        reason: c.reason.clone().map(|text| StateReason {
+            text,
+            code: c.reason_code,
+        }),
     }
 }
 

@@ -4,6 +4,7 @@
 //! handlers; every frame goes to that agent's connections only (docs/protocol.md).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -100,6 +101,7 @@ pub struct DeskHub {
     tx: mpsc::Sender<Cmd>,
     epoch: Arc<str>,
     latency: Arc<super::latency::PopLatency>,
+    repairs: Arc<AtomicU64>,
     ops: IntakeOps,
     acd: AcdHandle,
     store: Store,
@@ -110,6 +112,11 @@ impl DeskHub {
     /// The screen-pop latency histogram (routing decision → pop queued for the agent).
     pub fn pop_latency(&self) -> crate::desk::latency::PopLatencySnapshot {
         self.latency.snapshot()
+    }
+
+    /// How often the hub fell behind the event stream and rebuilt the desks from their owners.
+    pub fn lag_repairs(&self) -> u64 {
+        self.repairs.load(Ordering::Relaxed)
     }
 
     /// Starts the hub task, subscribed to `events` from now on.
@@ -130,6 +137,7 @@ impl DeskHub {
             third_level: third.to_vec(),
         };
         let latency = Arc::new(super::latency::PopLatency::default());
+        let repairs = Arc::new(AtomicU64::new(0));
         let task = HubTask::new(
             epoch.clone(),
             lists,
@@ -138,13 +146,15 @@ impl DeskHub {
             ops.clone(),
             tasks.clone(),
             latency.clone(),
-            acd.require_registration(),
+            acd.clone(),
+            repairs.clone(),
         );
         tasks.spawn(task.run(rx, events.subscribe(), stop));
         DeskHub {
             tx,
             epoch,
             latency,
+            repairs,
             ops,
             acd,
             store,
@@ -235,3 +245,7 @@ mod tests;
 #[cfg(test)]
 #[path = "hub_device_tests.rs"]
 mod device_tests;
+
+#[cfg(test)]
+#[path = "hub_lag_tests.rs"]
+mod lag_tests;

@@ -1,10 +1,12 @@
 //! The desk hub's owner task: per agent the outbox (numbered frames, a ring of the last 1,000
 //! for resume), the connections, the agent state, the device and its registration, the call in
-//! the pop and the intake being edited; fed by the event bus and the hub handle's commands. No lock, never awaits a
-//! connection (a full connection queue closes that connection).
+//! the pop and the intake being edited; fed by the event bus and the hub handle's commands. No
+//! lock, never awaits a connection (a full connection queue closes that connection). After
+//! missed events it repairs itself (`hub_repair`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast::error::RecvError;
@@ -12,14 +14,17 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::frames::{AgentView, Frame, FrameBody, Lists, MissReason, StateView};
+use super::frames::{Frame, FrameBody, Lists, MissReason, StateView};
 use super::hub::{CONN_QUEUE, Cmd, Connection, Hello, RING, Seed};
 use super::intakes::{IntakeOps, IntakeView};
 use super::pop::{self, CustomerView, Phase, Pop};
-use crate::acd::{DeviceHealth, Registration};
+use crate::acd::{AcdHandle, DeviceHealth, Registration};
 use crate::domain::{AgentId, CallId, Device};
 use crate::events::{Event, EventKind};
 use crate::store::Store;
+
+#[path = "hub_repair.rs"]
+mod repair;
 
 struct Conn {
     id: u64,
@@ -163,6 +168,10 @@ pub(super) struct HubTask {
     latency: Arc<super::latency::PopLatency>,
     /// `[acd] require_registration`, for the `reachable` of device frames.
     require_registration: bool,
+    /// The queue engine, whose snapshot repairs the desks after missed events.
+    acd: AcdHandle,
+    /// How often the hub fell behind the event stream and repaired itself.
+    repairs: Arc<AtomicU64>,
 }
 
 impl HubTask {
@@ -176,11 +185,14 @@ impl HubTask {
         ops: IntakeOps,
         tasks: TaskTracker,
         latency: Arc<super::latency::PopLatency>,
-        require_registration: bool,
+        acd: AcdHandle,
+        repairs: Arc<AtomicU64>,
     ) -> HubTask {
         HubTask {
             latency,
-            require_registration,
+            require_registration: acd.require_registration(),
+            acd,
+            repairs,
             agents: HashMap::new(),
             calls: HashMap::new(),
             epoch,
@@ -208,7 +220,10 @@ impl HubTask {
                 event = events.recv() => match event {
                     Ok(e) => self.event(&e),
                     Err(RecvError::Lagged(n)) => {
-                        tracing::error!(missed = n, "desk hub fell behind the event stream");
+                        tracing::warn!(missed = n, "desk hub fell behind the event stream; repairing");
+                        // From now on; what was missed is read from its owners.
+                        events = events.resubscribe();
+                        self.repair().await;
                     }
                     Err(RecvError::Closed) => break,
                 },
@@ -284,17 +299,8 @@ impl HubTask {
                 .cloned()
                 .collect(),
             None => {
-                let body = FrameBody::Snapshot {
-                    agent: AgentView {
-                        id: agent.clone(),
-                        name: desk.name.clone(),
-                        state,
-                    },
-                    device: DeviceHealth::of(device, &desk.registration, require),
-                    call: desk.call.clone().filter(|_| pops),
-                    intake: desk.intake.clone().filter(|_| pops),
-                    lists,
-                };
+                let health = DeviceHealth::of(device, &desk.registration, require);
+                let body = desk.snapshot(agent, state, health, lists, pops);
                 vec![Arc::new(Frame::new(None, &body))]
             }
         };

@@ -53,6 +53,8 @@ pub(crate) struct Inputs<'a> {
     pub(crate) live: Option<&'a Map<String, Value>>,
     /// The desk's screen-pop latency histogram.
     pub(crate) pop_latency: crate::desk::latency::PopLatencySnapshot,
+    /// Repairs after lagging the event stream: desk hub, supervisor feed.
+    pub(crate) lag_repairs: (u64, u64),
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -321,7 +323,22 @@ pub(crate) fn render(i: &Inputs<'_>) -> String {
         );
     }
     pop_histogram(&mut out, &i.pop_latency);
+    lag_repairs(&mut out, i.lag_repairs);
     out
+}
+
+/// `firstline_event_lag_repairs_total{view}`: a live view fell behind the event stream and
+/// rebuilt itself from its owners.
+fn lag_repairs(out: &mut String, (desk, feed): (u64, u64)) {
+    let name = "firstline_event_lag_repairs_total";
+    family(
+        out,
+        name,
+        "counter",
+        "Live views rebuilt after falling behind the event stream.",
+    );
+    sample(out, name, "view=\"desk_hub\"", desk);
+    sample(out, name, "view=\"supervisor_feed\"", feed);
 }
 
 /// Rate limits, refused INFOs, SDP refusals and the live SIP state (issue 11).
@@ -431,6 +448,7 @@ async fn metrics(State(st): State<HttpState>) -> Response {
         sip_live: st.sip.live(),
         live: live.as_ref(),
         pop_latency: st.desk.pop_latency(),
+        lag_repairs: (st.desk.lag_repairs(), st.supervisor.lag_repairs()),
     });
     super::metrics_conn::write(&mut text, &st.sip.connections());
     super::metrics_conn::write_http(&mut text, &st.http_conns);
@@ -501,8 +519,11 @@ mod tests {
                 h.observe(30_000);
                 h.snapshot()
             },
+            lag_repairs: (2, 1),
         });
         for line in [
+            "firstline_event_lag_repairs_total{view=\"desk_hub\"} 2",
+            "firstline_event_lag_repairs_total{view=\"supervisor_feed\"} 1",
             "# TYPE firstline_calls_in_progress gauge",
             "firstline_calls_in_progress 3",
             "firstline_browser_calls_in_progress 2",

@@ -205,6 +205,14 @@ struct Health {
     http_connections: HttpConnections,
     /// The write-behind journal: writes waiting, committed, retried, refused.
     journal: crate::store::JournalSnapshot,
+    /// Times a live view fell behind the event stream and rebuilt itself from its owners.
+    lag_repairs: LagRepairs,
+}
+
+#[derive(Serialize)]
+struct LagRepairs {
+    desk_hub: u64,
+    supervisor_feed: u64,
 }
 
 #[derive(Serialize)]
@@ -233,5 +241,9 @@ async fn health(State(state): State<HttpState>) -> Json<Health> {
             refused: state.http_conns.refused(),
         },
         journal: state.calls.journal.stats(),
+        lag_repairs: LagRepairs {
+            desk_hub: state.desk.lag_repairs(),
+            supervisor_feed: state.supervisor.lag_repairs(),
+        },
     })
 }

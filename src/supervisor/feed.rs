@@ -1,10 +1,12 @@
 //! The supervisor feed's owner task: subscribed to the event stream from its start, it keeps the
 //! live model, refreshes it from the queue engine (every second, and after each event that
 //! touches queues or agents), and sends numbered `update` frames (at most one per 25 ms) to
-//! every supervisor connection, keeping the last 1,000 for resume (docs/supervisor.md).
+//! every supervisor connection, keeping the last 1,000 for resume (docs/supervisor.md). After
+//! missed events it rebuilds the model as a fresh feed would and sends a numbered `snapshot`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
@@ -108,6 +110,8 @@ pub struct SupervisorFeed {
     threshold: std::time::Duration,
     /// For `agent_device` events (see [`SupervisorFeed::set_device`]).
     events: EventBus,
+    /// How often the feed fell behind the event stream and rebuilt its model.
+    repairs: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for SupervisorFeed {
@@ -138,7 +142,9 @@ impl SupervisorFeed {
         let threshold = std::time::Duration::from_secs(cfg.service_level_threshold_secs);
         let mut model = LiveModel::new(cfg.clone(), now_ms());
         model.set_require_registration(acd.require_registration());
+        let repairs = Arc::new(AtomicU64::new(0));
         let task = FeedTask {
+            repairs: repairs.clone(),
             model,
             cfg,
             epoch: epoch.clone(),
@@ -160,12 +166,18 @@ impl SupervisorFeed {
             epoch,
             threshold,
             events: events.clone(),
+            repairs,
         }
     }
 
     /// This server run's epoch (random per process start).
     pub fn epoch(&self) -> &str {
         &self.epoch
+    }
+
+    /// How often the feed fell behind the event stream and rebuilt its model.
+    pub fn lag_repairs(&self) -> u64 {
+        self.repairs.load(Ordering::Relaxed)
     }
 
     /// Registers a connection: `welcome`, then a replay after `hello.last_seq` or a snapshot.
@@ -231,6 +243,8 @@ struct FeedTask {
     /// When the next update goes out (`None`: nothing changed).
     flush_at: Option<Instant>,
     last_flush: Instant,
+    /// Counted by [`FeedTask::repair`].
+    repairs: Arc<AtomicU64>,
 }
 
 impl FeedTask {
@@ -255,8 +269,10 @@ impl FeedTask {
                 event = events.recv() => match event {
                     Ok(e) => self.event(&e),
                     Err(RecvError::Lagged(n)) => {
-                        tracing::error!(missed = n, "supervisor feed fell behind the event stream");
-                        self.changed(true);
+                        tracing::warn!(missed = n, "supervisor feed fell behind the event stream; rebuilding");
+                        // From now on; what was missed is read from its owners.
+                        events = events.resubscribe();
+                        self.repair().await;
                     }
                     Err(RecvError::Closed) => break,
                 },
@@ -266,6 +282,27 @@ impl FeedTask {
                 () = stop.cancelled() => break,
             }
         }
+    }
+
+    /// Rebuilds the model from its owners as a fresh feed does at start (the day's figures and
+    /// the agents from the store, queues and agent states from the engine), then sends every
+    /// connection a numbered `snapshot` (kept for resume) that the next `update` builds on.
+    async fn repair(&mut self) {
+        self.repairs.fetch_add(1, Ordering::Relaxed);
+        self.model = self.model.rebuilt(now_ms());
+        self.load_day().await;
+        self.load_names().await;
+        self.read_acd().await;
+        self.need_acd = false;
+        self.flush_at = None;
+        self.last_flush = Instant::now();
+        // What the snapshot shows is what the next update is compared with.
+        let sections = self.model.sections();
+        let _ = self.model.take_update();
+        self.seq += 1;
+        let mut frame = FeedFrame::new("snapshot", self.seq, sections);
+        frame.seq = Some(self.seq);
+        self.push(Arc::new(frame));
     }
 
     /// Counts the day so far from the store (the feed starts with the server).
@@ -499,3 +536,7 @@ async fn sleep_until(at: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+#[path = "feed_lag_tests.rs"]
+mod lag_tests;

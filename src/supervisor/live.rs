@@ -128,6 +128,14 @@ impl LiveModel {
         model
     }
 
+    /// An empty model for the day containing `now_ms`, as a fresh feed starts with, keeping the
+    /// reachability rule and the phone registrations (the feed's repair after lag).
+    pub(crate) fn rebuilt(&self, now_ms: i64) -> LiveModel {
+        let mut model = LiveModel::new(self.cfg.clone(), now_ms);
+        model.agents = self.agents.rebuilt();
+        model
+    }
+
     /// Epoch ms of the start of the model's day (to read the day's figures from).
     pub(crate) fn day_start(&self) -> i64 {
         self.day_start

@@ -123,6 +123,16 @@ impl Default for Agents {
 }
 
 impl Agents {
+    /// A fresh book that keeps only the reachability rule and the phone registrations (which
+    /// only the event stream carries; kept as last seen when the feed rebuilds after lag).
+    pub(super) fn rebuilt(&self) -> Agents {
+        Agents {
+            registrations: self.registrations.clone(),
+            require_registration: self.require_registration,
+            ..Agents::default()
+        }
+    }
+
     /// An agent's display name.
     pub(super) fn set_name(&mut self, id: AgentId, name: String) {
         if let Some(a) = self.views.get_mut(&id) {

@@ -90,7 +90,8 @@ function onFrame(f) {
   }
   update((s) => applyFrame(s, f));
   for (const l of frameListeners) l(f, state);
-  if (f.type === 'snapshot' && typeof snapshotSeq === 'number') remember(snapshotSeq);
+  // A numbered snapshot (the hub's repair after missed events) is its own resume point.
+  if (f.type === 'snapshot' && typeof f.seq !== 'number' && typeof snapshotSeq === 'number') remember(snapshotSeq);
   else if (typeof f.seq === 'number' && f.type !== 'welcome') remember(f.seq);
 }
 

@@ -129,3 +129,48 @@ async fn the_handle_carries_reachability_and_supervisor_codes() {
     );
     stop.cancel();
 }
+
+/// Regression (issue 12, item 7): agent state changes went through a broadcast of 1,024 to a
+/// forwarder task, and a burst beyond it was lost from the event log. The owner task now
+/// publishes each change itself: more than that many, with nobody reading meanwhile, all
+/// arrive, in order.
+#[tokio::test]
+async fn every_agent_state_change_reaches_the_event_stream() {
+    let (store, guard) = crate::store::testing::test_store().await;
+    let tasks = TaskTracker::new();
+    let stop = CancellationToken::new();
+    let events = crate::events::EventBus::start(store.start_journal(&tasks, stop.clone()), 1);
+    let mut feed = events.subscribe();
+    let acd = AcdService::start_recording(AcdConfig::default(), events, &tasks, stop.clone());
+    acd.agent_login(AgentInfo {
+        id: aid("a1"),
+        categories: vec![Hardware],
+        level: 1,
+    })
+    .await
+    .unwrap();
+    let rounds = 600;
+    for n in 0..rounds {
+        acd.set_not_ready(aid("a1"), format!("break {n}"))
+            .await
+            .unwrap();
+        acd.set_available(aid("a1")).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    while let Ok(e) = feed.try_recv() {
+        if let crate::events::EventKind::AgentState { to, reason, .. } = &e.kind {
+            seen.push((to.clone(), reason.as_ref().map(|r| r.text.clone())));
+        }
+    }
+    assert_eq!(seen.len(), 1 + 2 * rounds, "login and every change");
+    assert_eq!(seen[0].0, "available");
+    for n in 0..rounds {
+        assert_eq!(
+            seen[1 + 2 * n],
+            ("not_ready".to_owned(), Some(format!("break {n}")))
+        );
+        assert_eq!(seen[2 + 2 * n].0, "available");
+    }
+    stop.cancel();
+    guard.cleanup().await;
+}
