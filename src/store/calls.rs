@@ -231,7 +231,10 @@ impl Store {
         language: Language,
     ) -> Result<(), StoreError> {
         let mut conn = self.writer("set_call_ivr_ended").await?;
-        found(set_call_ivr_ended_on(&mut conn, id, at_ms, language).await?, id)
+        found(
+            set_call_ivr_ended_on(&mut conn, id, at_ms, language).await?,
+            id,
+        )
     }
 
     /// Writes the end of a call once: `Ok(true)` when written, `Ok(false)` when the call had

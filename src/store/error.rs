@@ -120,7 +120,9 @@ fn transient(e: &sqlx::Error) -> bool {
             // the server shutting down. SQLite gives its extended result code, a number below
             // 10000 whose low byte is the primary code: 5 SQLITE_BUSY, 6 SQLITE_LOCKED.
             if code.len() == 5 {
-                ["08", "40", "53", "57P0"].iter().any(|c| code.starts_with(c))
+                ["08", "40", "53", "57P0"]
+                    .iter()
+                    .any(|c| code.starts_with(c))
             } else {
                 code.parse::<i32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
             }

@@ -29,7 +29,9 @@ use super::queue::{
     finish_offer_on, insert_voice_message_on, record_offer_on, set_call_connected_on,
     set_call_queued_on, set_call_wait_on,
 };
-use super::{CallEnd, NewCall, NewEvent, NewIntake, NewVoiceMessage, OfferResult, Store, StoreError};
+use super::{
+    CallEnd, NewCall, NewEvent, NewIntake, NewVoiceMessage, OfferResult, Store, StoreError,
+};
 use crate::domain::{AgentId, CallId, Category, Device, IntakeId, Language, Priority};
 
 /// The most writes one transaction takes.
@@ -86,7 +88,10 @@ pub enum Write {
     /// The caller left the queue without an agent after `wait_ms`.
     Waited { call: CallId, wait_ms: i64 },
     /// A voice message's record, under an id chosen by the call.
-    VoiceMessage { id: String, message: NewVoiceMessage },
+    VoiceMessage {
+        id: String,
+        message: NewVoiceMessage,
+    },
     /// The end of the call (the first end wins).
     Ended { call: CallId, end: CallEnd },
     /// An event of the one stream.
@@ -107,9 +112,9 @@ impl Write {
             Write::IvrEnded { call, at, language } => {
                 set_call_ivr_ended_on(conn, call, *at, *language).await
             }
-            Write::Intake { id, intake } => insert_intake_on(conn, zone, id, intake)
-                .await
-                .map(|()| 1),
+            Write::Intake { id, intake } => {
+                insert_intake_on(conn, zone, id, intake).await.map(|()| 1)
+            }
             Write::Queued {
                 call,
                 at,
@@ -143,9 +148,9 @@ impl Write {
             Write::Waited { call, wait_ms } => {
                 set_call_wait_on(conn, call, *wait_ms).await.map(|()| 1)
             }
-            Write::VoiceMessage { id, message } => insert_voice_message_on(conn, id, message)
-                .await
-                .map(|()| 1),
+            Write::VoiceMessage { id, message } => {
+                insert_voice_message_on(conn, id, message).await.map(|()| 1)
+            }
             // 0 rows: the call had ended already (the first end wins).
             Write::Ended { call, end } => finish_call_on(conn, call, end).await.map(|_| 1),
             Write::Event(e) => append_event_on(conn, e).await.map(|()| 1),

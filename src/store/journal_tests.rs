@@ -77,7 +77,11 @@ async fn writes_land_in_order_many_per_transaction() {
         "group commit: {stats:?}"
     );
     assert_eq!(
-        count(&store, "SELECT COUNT(*) FROM calls WHERE outcome = 'abandoned_ivr'").await,
+        count(
+            &store,
+            "SELECT COUNT(*) FROM calls WHERE outcome = 'abandoned_ivr'"
+        )
+        .await,
         500
     );
     assert_eq!(count(&store, "SELECT COUNT(*) FROM events").await, 500);
@@ -186,7 +190,10 @@ async fn unfinished_calls_are_closed_as_interrupted_with_what_is_known() {
     let (a, b) = (new_call(1), new_call(2));
     store.insert_call(&a).await.unwrap();
     store.insert_call(&b).await.unwrap();
-    store.set_call_ivr_ended(&a.id, a.arrived_at + 9_000, Language::En).await.unwrap();
+    store
+        .set_call_ivr_ended(&a.id, a.arrived_at + 9_000, Language::En)
+        .await
+        .unwrap();
     let end = CallEnd {
         ended_at: b.arrived_at + 1_000,
         outcome: Outcome::Cancelled,

@@ -208,7 +208,6 @@ fn sample_from_row(r: &AnyRow, op: &'static str) -> Result<QualitySample, StoreE
     })
 }
 
-
 /// Sets `calls.agent_device`; the rows changed.
 pub(super) async fn set_call_agent_device_on(
     conn: &mut sqlx::AnyConnection,

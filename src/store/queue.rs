@@ -300,7 +300,6 @@ fn callback_from_row(r: &AnyRow, op: &'static str) -> Result<CallbackRow, StoreE
     })
 }
 
-
 /// A fresh voice message id (`vm-` and 16 hex digits).
 pub fn new_voice_message_id() -> String {
     format!("vm-{:016x}", rand::random::<u64>())

@@ -8,7 +8,6 @@
 //! row until commit, so two inserts never read the same value. A rolled-back insert rolls its
 //! number back too. The unique index `intakes_ticket_no_idx` guards the rest.
 
-
 use super::intakes::{search_text, write_search_words};
 use super::{Store, StoreError, Zone};
 use crate::domain::IntakeId;
