@@ -99,66 +99,49 @@ pub enum Write {
 }
 
 impl Write {
-    /// Applies the write on `conn` (inside the batch's transaction). A row that is not there
-    /// (an update of a call whose insert was refused) is not an error of the batch.
+    /// Applies the write on `conn` (inside the batch's transaction). An update that finds no
+    /// row (a call whose insert was refused, an end after the first end) is not an error.
     async fn apply(
         &self,
         conn: &mut sqlx::AnyConnection,
         zone: super::Zone,
     ) -> Result<(), StoreError> {
-        let changed = match self {
-            Write::Call(c) => insert_call_on(conn, c).await.map(|()| 1),
-            Write::Answered { call, at } => set_call_answered_on(conn, call, *at).await,
+        match self {
+            Write::Call(c) => insert_call_on(conn, c).await,
+            Write::Answered { call, at } => set_call_answered_on(conn, call, *at).await.map(drop),
             Write::IvrEnded { call, at, language } => {
-                set_call_ivr_ended_on(conn, call, *at, *language).await
+                set_call_ivr_ended_on(conn, call, *at, *language)
+                    .await
+                    .map(drop)
             }
-            Write::Intake { id, intake } => {
-                insert_intake_on(conn, zone, id, intake).await.map(|()| 1)
-            }
+            Write::Intake { id, intake } => insert_intake_on(conn, zone, id, intake).await,
             Write::Queued {
                 call,
                 at,
                 category,
                 priority,
-            } => set_call_queued_on(conn, call, *at, *category, *priority)
-                .await
-                .map(|()| 1),
-            Write::Offer { call, agent, at } => {
-                record_offer_on(conn, call, agent, *at).await.map(|()| 1)
-            }
+            } => set_call_queued_on(conn, call, *at, *category, *priority).await,
+            Write::Offer { call, agent, at } => record_offer_on(conn, call, agent, *at).await,
             Write::OfferEnded {
                 call,
                 agent,
                 at,
                 result,
-            } => finish_offer_on(conn, call, agent, *at, *result)
-                .await
-                .map(|()| 1),
+            } => finish_offer_on(conn, call, agent, *at, *result).await,
             Write::Connected {
                 call,
                 agent,
                 at,
                 wait_ms,
-            } => set_call_connected_on(conn, call, agent, *at, *wait_ms)
+            } => set_call_connected_on(conn, call, agent, *at, *wait_ms).await,
+            Write::AgentDevice { call, device } => set_call_agent_device_on(conn, call, *device)
                 .await
-                .map(|()| 1),
-            Write::AgentDevice { call, device } => {
-                set_call_agent_device_on(conn, call, *device).await
-            }
-            Write::Waited { call, wait_ms } => {
-                set_call_wait_on(conn, call, *wait_ms).await.map(|()| 1)
-            }
-            Write::VoiceMessage { id, message } => {
-                insert_voice_message_on(conn, id, message).await.map(|()| 1)
-            }
-            // 0 rows: the call had ended already (the first end wins).
-            Write::Ended { call, end } => finish_call_on(conn, call, end).await.map(|_| 1),
-            Write::Event(e) => append_event_on(conn, e).await.map(|()| 1),
-        }?;
-        if changed == 0 {
-            tracing::debug!(write = self.name(), "journal write found no row");
+                .map(drop),
+            Write::Waited { call, wait_ms } => set_call_wait_on(conn, call, *wait_ms).await,
+            Write::VoiceMessage { id, message } => insert_voice_message_on(conn, id, message).await,
+            Write::Ended { call, end } => finish_call_on(conn, call, end).await.map(drop),
+            Write::Event(e) => append_event_on(conn, e).await,
         }
-        Ok(())
     }
 
     fn name(&self) -> &'static str {
@@ -331,19 +314,23 @@ async fn run(
 /// database refuses the batch, writes it one write per transaction so only the refused ones
 /// are lost.
 async fn commit(store: &Store, batch: &[Box<Write>], stats: &JournalStats) {
-    match commit_retrying(store, batch, stats).await {
-        Ok(()) => {}
-        Err(e) if batch.len() == 1 => {
-            stats.failed.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(error = %crate::error_chain(&e), write = batch[0].name(), "journal write refused; lost");
-        }
-        Err(e) => {
-            tracing::warn!(error = %crate::error_chain(&e), writes = batch.len(), "journal batch refused; writing one at a time");
-            for w in batch {
-                Box::pin(commit(store, std::slice::from_ref(w), stats)).await;
-            }
+    let Err(e) = commit_retrying(store, batch, stats).await else {
+        return;
+    };
+    if let [w] = batch {
+        return refused(w, &e, stats);
+    }
+    tracing::warn!(error = %crate::error_chain(&e), writes = batch.len(), "journal batch refused; writing one at a time");
+    for w in batch {
+        if let Err(e) = commit_retrying(store, std::slice::from_ref(w), stats).await {
+            refused(w, &e, stats);
         }
     }
+}
+
+fn refused(w: &Write, e: &StoreError, stats: &JournalStats) {
+    stats.failed.fetch_add(1, Ordering::Relaxed);
+    tracing::error!(error = %crate::error_chain(e), write = w.name(), "journal write refused; lost");
 }
 
 async fn commit_retrying(
