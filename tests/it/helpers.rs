@@ -167,6 +167,16 @@ impl TestApp {
         self.app.sip_tcp_addr()
     }
 
+    /// The database URL the server runs on.
+    pub(crate) fn db_url(&self) -> &str {
+        &self.db.url
+    }
+
+    /// Callers waiting in all queues together, from `/metrics` (the ACD's own state).
+    pub(crate) async fn waiting(&self) -> u64 {
+        waiting_in(&self.metrics().await)
+    }
+
     /// Stops the server and removes the database.
     pub(crate) async fn finish(self) {
         self.pool.close().await;
@@ -353,6 +363,15 @@ fn db_name_is_replaced() {
         replace_db_name("postgres://h/x?sslmode=disable", "fl_2"),
         "postgres://h/fl_2?sslmode=disable"
     );
+}
+
+/// The sum of the `firstline_queue_waiting{queue=…}` samples in a `/metrics` text.
+pub(crate) fn waiting_in(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("firstline_queue_waiting{"))
+        .filter_map(|l| l.rsplit(' ').next()?.trim().parse::<u64>().ok())
+        .sum()
 }
 
 /// Starts the server with the demo agents and short queue timers (ring 2 s, wrap-up 1 s, no

@@ -44,6 +44,7 @@ mod sipp;
 mod softphone;
 mod srtp;
 mod srtp_udp;
+mod stalled_writer;
 mod strict_sip;
 mod supervisor;
 mod supervisor_page;

@@ -96,7 +96,7 @@ async fn dropped(t: &TestApp, reason: &str) -> u64 {
 }
 
 /// Asserts `received` starts with the Dutch greeting (from its first word: shift ≤ 100 ms).
-fn assert_greeting(received: &[i16], who: &str) {
+pub(crate) fn assert_greeting(received: &[i16], who: &str) {
     let greeting = read_wav(&prompts_dir().join("nl/greeting.wav"));
     let len = greeting.len().min(16_000);
     let (corr, shift) = best_alignment(received, &greeting, len, 8 * 400);
