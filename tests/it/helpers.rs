@@ -38,31 +38,49 @@ pub(crate) struct TestDb {
 impl TestDb {
     /// A new empty database; PostgreSQL when `TEST_DATABASE_URL` is set, SQLite otherwise.
     pub(crate) async fn new() -> TestDb {
-        sqlx::any::install_default_drivers();
         match std::env::var("TEST_DATABASE_URL") {
-            Ok(admin_url) if !admin_url.is_empty() => {
-                let name = format!("fl_{:016x}", crate::helpers::random_u64());
-                let admin = AnyPool::connect(&admin_url)
-                    .await
-                    .unwrap_or_else(|e| panic!("connect {admin_url}: {e}"));
-                sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&admin)
-                    .await
-                    .unwrap();
-                admin.close().await;
-                let url = replace_db_name(&admin_url, &name);
-                TestDb {
-                    url,
-                    _dir: None,
-                    pg_admin: Some((admin_url, name)),
-                }
-            }
+            Ok(admin_url) if !admin_url.is_empty() => TestDb::postgres_at(&admin_url).await,
             _ => TestDb::sqlite(),
         }
     }
 
+    /// A fresh PostgreSQL database whatever the default is: on `TEST_DATABASE_URL`, else on
+    /// the machine's server (`postgres://postgres@127.0.0.1:5432/test`); an unreachable server
+    /// fails the test.
+    pub(crate) async fn postgres() -> TestDb {
+        let admin_url = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_string());
+        TestDb::postgres_at(&admin_url).await
+    }
+
+    async fn postgres_at(admin_url: &str) -> TestDb {
+        sqlx::any::install_default_drivers();
+        let name = format!("fl_{:016x}", crate::helpers::random_u64());
+        let admin = AnyPool::connect(admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("connect {admin_url}: {e}"));
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+        let url = replace_db_name(admin_url, &name);
+        TestDb {
+            url,
+            _dir: None,
+            pg_admin: Some((admin_url.to_string(), name)),
+        }
+    }
+
+    /// True for a PostgreSQL database.
+    pub(crate) fn is_postgres(&self) -> bool {
+        self.pg_admin.is_some()
+    }
+
     /// A new empty SQLite database in a temp dir.
-    fn sqlite() -> TestDb {
+    pub(crate) fn sqlite() -> TestDb {
         sqlx::any::install_default_drivers();
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());

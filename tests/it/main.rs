@@ -17,6 +17,7 @@ mod browser_leg;
 mod callback_srtp;
 mod caller_bounds;
 mod conn_limits;
+mod crash;
 mod desk_device;
 mod desk_dutch;
 mod desk_levels;
