@@ -195,6 +195,10 @@ struct Health {
     browser_calls: usize,
     calls_total: u64,
     calls_refused: u64,
+    /// INVITEs shed under overload with 503 + Retry-After before any record or media: over
+    /// `call.max_calls`, `sip.max_pending_calls` or the journal's bound (`calls_refused`), or
+    /// while the call dispatcher's queue was full (`sip.unavailable_503`).
+    calls_shed: u64,
     rtp_ignored_packets: u64,
     /// INVITEs refused before a call record (no SDP offer, or none we can answer): not stored.
     calls_refused_sdp: u64,
@@ -223,6 +227,7 @@ struct HttpConnections {
 
 async fn health(State(state): State<HttpState>) -> Json<Health> {
     let stats = &state.calls.stats;
+    let sip = state.sip.stats();
     Json(Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
@@ -232,9 +237,10 @@ async fn health(State(state): State<HttpState>) -> Json<Health> {
         browser_calls: state.calls.browser.len(),
         calls_total: stats.total(),
         calls_refused: stats.refused(),
+        calls_shed: stats.refused() + sip.unavailable_503,
         rtp_ignored_packets: stats.rtp_ignored(),
         calls_refused_sdp: stats.refused_sdp(),
-        sip: state.sip.stats(),
+        sip,
         sip_live: state.sip.live(),
         http_connections: HttpConnections {
             open: state.http_conns.get(),

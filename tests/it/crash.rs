@@ -7,18 +7,17 @@
 //! PostgreSQL.
 
 use std::collections::HashSet;
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
 
 use crate::baresip_peer::Reaped;
-use crate::helpers::{TestDb, free_port, free_udp_port_pair, http_json, prompts_dir, tool, within};
+use crate::helpers::{TestDb, free_port, free_udp_port_pair, http_json, tool, within};
+use crate::server_process::Server;
 use crate::ua::{Ua, sdp_offer};
 
 /// The bound docs/durability.md states: an intake handed in is on disk within this.
@@ -28,101 +27,6 @@ const CALLERS: &str = "150";
 const RATE: &str = "30";
 /// The kill comes once this many intakes were drafted (SIPp is then still placing calls).
 const KILL_AFTER: usize = 40;
-
-/// The server binary as a child process, and every line it printed with the time it was read.
-struct Server {
-    child: Reaped,
-    sip: SocketAddr,
-    http: SocketAddr,
-    lines: Arc<Mutex<Vec<(Instant, String)>>>,
-}
-
-impl Server {
-    /// Starts `firstline` on `db_url` in `dir` (no config file there: the defaults), every
-    /// listener on a loopback port 0; waits for its ready line.
-    async fn start(db_url: &str, dir: &Path) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_firstline"));
-        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("FIRSTLINE_")) {
-            cmd.env_remove(k);
-        }
-        let any = "127.0.0.1:0";
-        let child = cmd
-            .current_dir(dir)
-            .args(["--sip-listen", any, "--http-listen", any])
-            .args(["--sip-tls-listen", any, "--https-listen", any])
-            .args(["--database-url", db_url])
-            .arg("--prompts-dir")
-            .arg(prompts_dir())
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn firstline");
-        let mut child = Reaped(child);
-        let stdout = child.0.stdout.take().expect("piped stdout");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let keep = lines.clone();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.starts_with("firstline ready")
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(line.clone());
-                }
-                keep.lock().unwrap().push((Instant::now(), line));
-            }
-        });
-        let ready = tokio::time::timeout(Duration::from_secs(60), rx)
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .expect("firstline did not print its ready line within 60 s");
-        let addr = |key: &str| -> SocketAddr {
-            ready
-                .split_whitespace()
-                .find_map(|w| w.strip_prefix(key))
-                .and_then(|a| a.parse().ok())
-                .unwrap_or_else(|| panic!("no {key}IP:PORT in {ready:?}"))
-        };
-        Server {
-            sip: addr("sip_udp="),
-            http: addr("http="),
-            child,
-            lines,
-        }
-    }
-
-    /// The intake ids of the "intake drafted" lines read before `before`.
-    fn drafted_before(&self, before: Instant) -> Vec<String> {
-        let lines = self.lines.lock().unwrap();
-        lines
-            .iter()
-            .filter(|(at, l)| *at < before && l.contains("intake drafted"))
-            .filter_map(|(_, l)| {
-                l.split_whitespace()
-                    .find_map(|w| w.strip_prefix("intake="))
-                    .map(str::to_string)
-            })
-            .collect()
-    }
-
-    /// SIGKILL, and the time just before it was sent.
-    fn kill_9(mut self) -> Instant {
-        let at = Instant::now();
-        self.child.0.kill().expect("SIGKILL firstline");
-        let status = self.child.0.wait().expect("reap firstline");
-        assert!(
-            !status.success(),
-            "killed server exited cleanly: {status:?}"
-        );
-        at
-    }
-}
 
 /// SIPp placing [`CALLERS`] waiting callers at [`RATE`] per second against `server`.
 fn sipp_callers(server: SocketAddr, dir: &Path) -> Reaped {
@@ -160,7 +64,7 @@ async fn count(pool: &AnyPool, sql: &str) -> i64 {
 /// The whole scenario on `db`.
 async fn killed_under_load_then_restarted(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&db.url, dir.path()).await;
+    let server = Server::start(&db.url, dir.path(), None).await;
     let sipp = sipp_callers(server.sip, dir.path());
 
     // Kill as soon as KILL_AFTER intakes were drafted: SIPp is still placing calls, callers are
@@ -260,7 +164,7 @@ async fn killed_under_load_then_restarted(db: TestDb) {
 
     // Restarted on the same database: the calls in flight are closed as interrupted, with
     // the last time known of each; nothing stays open; the server takes calls again.
-    let again = Server::start(&db.url, dir.path()).await;
+    let again = Server::start(&db.url, dir.path(), None).await;
     let pool = AnyPoolOptions::new()
         .max_connections(1)
         .connect(&db.url)

@@ -31,6 +31,7 @@ mod i18n;
 mod kamailio;
 mod leaks;
 mod malformed;
+mod overload;
 mod pike;
 mod queue;
 mod queue_waiting;
@@ -39,6 +40,7 @@ mod rtp;
 mod rtp_strict;
 mod scenario;
 mod scripted;
+mod server_process;
 #[path = "../../examples/common/sip_msg.rs"]
 mod sip_msg;
 mod sipp;
