@@ -134,6 +134,11 @@ impl Ua {
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let m = self.recv(left).await?;
+            // A response of another Call-ID is a late retransmission to an earlier socket
+            // that had this port: a UA drops it (no matching transaction).
+            if m.status().is_some() && m.header("call-id") != Some(self.call_id.as_str()) {
+                continue;
+            }
             if m.status().is_some() && m.cseq_method() == Some(method) {
                 return Some(m);
             }
