@@ -214,6 +214,12 @@ impl Acd {
         Ok(())
     }
 
+    /// How many entries have left the queues so far (a driver keeping something per entry
+    /// prunes it only when this moved).
+    pub fn removed_entries(&self) -> u64 {
+        self.queues.removed()
+    }
+
     /// True while the entry waits (offered or not).
     pub fn is_queued(&self, id: &EntryId) -> bool {
         self.queues.contains(id)
@@ -260,7 +266,7 @@ impl Acd {
         }
         self.end_timed_wrapups(now);
         self.route(now);
-        for id in self.queues.ids_by_seq() {
+        for id in self.queues.due_by_seq(now) {
             self.entry_timers(now, &id);
         }
     }

@@ -78,6 +78,8 @@ pub(crate) fn effective_priority(
 pub(crate) struct Queues {
     entries: HashMap<EntryId, Waiting>,
     next_seq: u64,
+    /// Entries removed so far (a driver forgets what it keeps per entry only when this moved).
+    removed: u64,
 }
 
 impl Queues {
@@ -115,7 +117,14 @@ impl Queues {
     }
 
     pub(crate) fn remove(&mut self, id: &EntryId) -> Option<Waiting> {
-        self.entries.remove(id)
+        let w = self.entries.remove(id);
+        self.removed += u64::from(w.is_some());
+        w
+    }
+
+    /// How many entries were removed so far.
+    pub(crate) fn removed(&self) -> u64 {
+        self.removed
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Waiting> {
@@ -142,6 +151,18 @@ impl Queues {
     }
 
     /// Ids in enqueue order (deterministic iteration for timers and snapshots).
+    /// The entries with an announcement or callback offer due at `now`, in queue order (a
+    /// timeout touches only those: with thousands waiting, all of them on every beat was
+    /// quadratic).
+    pub(crate) fn due_by_seq(&self, now: Instant) -> Vec<EntryId> {
+        let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+        let mut hit: Vec<&Waiting> = (self.entries.values())
+            .filter(|w| due(w.next_announce) || due(w.callback_at))
+            .collect();
+        hit.sort_by_key(|w| w.seq);
+        hit.into_iter().map(|w| w.entry.id.clone()).collect()
+    }
+
     pub(crate) fn ids_by_seq(&self) -> Vec<EntryId> {
         let mut all: Vec<&Waiting> = self.entries.values().collect();
         all.sort_by_key(|w| w.seq);

@@ -104,6 +104,7 @@ impl AcdService {
             states: states.clone(),
             events,
             dropped_notices: 0,
+            pruned_at: 0,
         };
         tasks.spawn(run(core, rx, stop));
         AcdHandle {
@@ -281,6 +282,8 @@ struct Core {
     events: Option<EventBus>,
     /// Notices dropped because a caller task's channel was full.
     dropped_notices: u64,
+    /// `Acd::removed_entries` when `notices` was last pruned.
+    pruned_at: u64,
 }
 
 impl Core {
@@ -335,8 +338,12 @@ impl Core {
                 }
             }
         }
-        let acd = &self.acd;
-        self.notices.retain(|id, _| acd.is_queued(id));
+        let removed = self.acd.removed_entries();
+        if removed != self.pruned_at {
+            self.pruned_at = removed;
+            let acd = &self.acd;
+            self.notices.retain(|id, _| acd.is_queued(id));
+        }
     }
 
     /// Never blocks: a full channel drops the notice (counted); a closed one means the caller's

@@ -47,6 +47,11 @@ struct CallInfo {
     answered: bool,
 }
 
+/// The waiting callers a queue lists, in service order (`waiting` counts them all): a page
+/// shows a few dozen, and with thousands waiting the feed must not rebuild and compare them
+/// all every second.
+pub(crate) const CALLERS_SHOWN: usize = 100;
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 struct CallerView {
     call_id: String,
@@ -429,13 +434,16 @@ impl LiveModel {
                 .filter(|s| s.category == cat)
                 .flat_map(|s| s.entries.iter())
                 .filter(|e| e.kind == EntryKind::Call);
+            let mut by_priority = [0usize; 256];
             for e in entries {
                 let waited = ms(e.waited);
-                let call = self.calls.get(&CallId::from_string(e.id.as_str()));
-                *q.by_priority
-                    .entry(e.priority.get().to_string())
-                    .or_default() += 1;
+                by_priority[usize::from(e.priority.get())] += 1;
+                q.waiting += 1;
                 q.longest_wait_ms = q.longest_wait_ms.max(waited);
+                if q.callers.len() >= CALLERS_SHOWN {
+                    continue;
+                }
+                let call = self.calls.get(&CallId::from_string(e.id.as_str()));
                 q.callers.push(CallerView {
                     call_id: e.id.as_str().to_owned(),
                     caller: call.map(|c| c.caller.clone()).filter(|c| !c.is_empty()),
@@ -445,7 +453,9 @@ impl LiveModel {
                     over_threshold: waited > long,
                 });
             }
-            q.waiting = q.callers.len();
+            for (p, n) in by_priority.iter().enumerate().filter(|(_, n)| **n > 0) {
+                q.by_priority.insert(p.to_string(), *n);
+            }
             q.estimated_wait_ms = estimates.get(&cat).copied().flatten().map(ms);
             queues.push(q);
         }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::LiveModel;
+use super::{CALLERS_SHOWN, LiveModel};
 use crate::acd::{
     AcdSnapshot, AgentSnapshot, AgentState, EntryId, EntryKind, EntrySnapshot, QueueSnapshot,
 };
@@ -518,4 +518,47 @@ fn a_device_change_is_an_agent_delta() {
     assert_eq!(update["agents"][0]["state"], "available");
     m.set_device(anna(), Device::Browser);
     assert_eq!(m.take_update(), None);
+}
+
+#[test]
+fn a_long_queue_lists_its_first_callers_and_counts_them_all() {
+    let mut m = LiveModel::new(SupervisorConfig::default(), T0);
+    let base = Instant::now();
+    let n = CALLERS_SHOWN + 50;
+    let entries = (0..n)
+        .map(|i| {
+            let prio = if i % 2 == 0 { 2 } else { 5 };
+            entry(
+                &format!("c{i}"),
+                Category::Software,
+                prio,
+                100 - (i % 100) as u64,
+                base,
+            )
+        })
+        .collect();
+    let snap = AcdSnapshot {
+        at: base + Duration::from_secs(100),
+        queues: vec![QueueSnapshot {
+            category: Category::Software,
+            entries,
+        }],
+        agents: vec![],
+    };
+    m.apply_acd(&snap, T0 + 100_000, &HashMap::new());
+    let s = m.sections();
+    let sw = &s["queues"][1];
+    assert_eq!(sw["name"], "software");
+    assert_eq!(sw["waiting"], n);
+    assert_eq!(sw["callers"].as_array().map(Vec::len), Some(CALLERS_SHOWN));
+    assert_eq!(sw["callers"][0]["call_id"], "c0");
+    assert_eq!(
+        sw["callers"][CALLERS_SHOWN - 1]["call_id"],
+        format!("c{}", CALLERS_SHOWN - 1)
+    );
+    assert_eq!(
+        sw["by_priority"],
+        json!({"1": 0, "2": n.div_ceil(2), "3": 0, "4": 0, "5": n / 2})
+    );
+    assert_eq!(sw["longest_wait_ms"], 100_000);
 }
