@@ -58,15 +58,23 @@ EOF
 }
 
 # start_server DIR: starts firstline with its database in DIR; sets SERVER_PID, SIP_ADDR,
-# SIP_PORT, HTTP_ADDR. SERVER_FLAGS (e.g. "--demo") are added to the command line.
+# SIP_PORT, HTTP_ADDR. SERVER_FLAGS (e.g. "--demo") are added to the command line; BENCH_PG=1
+# puts the database on PostgreSQL instead of SQLite.
 start_server() {
     local dir=$1
     local -a flags=()
     read -r -a flags <<<"${SERVER_FLAGS:-}"
     write_config "$dir/bench.toml"
+    # BENCH_PG=1: a fresh PostgreSQL database `bench` on 127.0.0.1:5432 (trust auth) per server.
+    local db="sqlite://$dir/fl.db"
+    if [[ -n "${BENCH_PG:-}" ]]; then
+        dropdb -h 127.0.0.1 -U postgres --if-exists bench
+        createdb -h 127.0.0.1 -U postgres bench
+        db="postgres://postgres@127.0.0.1:5432/bench"
+    fi
     (cd "$ROOT" && exec "$BIN" --config "$dir/bench.toml" --sip-listen 127.0.0.1:0 \
         --http-listen 127.0.0.1:0 --sip-tls-listen 127.0.0.1:0 --https-listen 127.0.0.1:0 \
-        --database-url "sqlite://$dir/fl.db" \
+        --database-url "$db" \
         --prompts-dir "$ROOT/ivr-prompts" "${flags[@]}") >"$dir/server.out" 2>"$dir/server.err" &
     SERVER_PID=$!
     PIDS_TO_KILL+=("$SERVER_PID")
