@@ -7,7 +7,7 @@
 //! only that: docs/media-security.md). The database is a SQLite file the test reads from
 //! outside.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -72,18 +72,7 @@ async fn start_server_in_netns(db_url: &str) -> (Reaped, u16) {
     let stdout = child.stdout.take().expect("piped stdout");
     let server = Reaped(child);
     // A thread reads stdout: it hands over the ready line, then keeps draining the pipe.
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line.starts_with("firstline ready")
-                && let Some(tx) = tx.take()
-            {
-                let _ = tx.send(line);
-            }
-        }
-    });
+    let (rx, _lines) = crate::server_process::read_lines(stdout);
     let ready = tokio::time::timeout(Duration::from_secs(30), rx)
         .await
         .ok()

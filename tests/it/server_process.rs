@@ -9,15 +9,41 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::sync::oneshot;
+
 use crate::baresip_peer::Reaped;
 use crate::helpers::prompts_dir;
+
+/// Every line a server printed, with the time it was read.
+pub(crate) type Lines = Arc<Mutex<Vec<(Instant, String)>>>;
+
+/// Reads the server's stdout on a thread until it closes: the ready line is handed over at once,
+/// and every line is kept with the time it was read.
+pub(crate) fn read_lines(stdout: std::process::ChildStdout) -> (oneshot::Receiver<String>, Lines) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = oneshot::channel();
+    let keep = lines.clone();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.starts_with("firstline ready")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(line.clone());
+            }
+            keep.lock().unwrap().push((Instant::now(), line));
+        }
+    });
+    (rx, lines)
+}
 
 /// The server binary as a child process, and every line it printed with the time it was read.
 pub(crate) struct Server {
     pub(crate) child: Reaped,
     pub(crate) sip: SocketAddr,
     pub(crate) http: SocketAddr,
-    pub(crate) lines: Arc<Mutex<Vec<(Instant, String)>>>,
+    pub(crate) lines: Lines,
 }
 
 impl Server {
@@ -50,21 +76,7 @@ impl Server {
             .expect("spawn firstline");
         let mut child = Reaped(child);
         let stdout = child.0.stdout.take().expect("piped stdout");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let keep = lines.clone();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.starts_with("firstline ready")
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(line.clone());
-                }
-                keep.lock().unwrap().push((Instant::now(), line));
-            }
-        });
+        let (rx, lines) = read_lines(stdout);
         let ready = tokio::time::timeout(Duration::from_secs(60), rx)
             .await
             .ok()
