@@ -150,7 +150,6 @@ impl Queues {
             .map(|w| w.entry.id.clone())
     }
 
-    /// Ids in enqueue order (deterministic iteration for timers and snapshots).
     /// The entries with an announcement or callback offer due at `now`, in queue order (a
     /// timeout touches only those: with thousands waiting, all of them on every beat was
     /// quadratic).
@@ -163,6 +162,7 @@ impl Queues {
         hit.into_iter().map(|w| w.entry.id.clone()).collect()
     }
 
+    /// Ids in enqueue order (deterministic iteration for timers and snapshots).
     pub(crate) fn ids_by_seq(&self) -> Vec<EntryId> {
         let mut all: Vec<&Waiting> = self.entries.values().collect();
         all.sort_by_key(|w| w.seq);

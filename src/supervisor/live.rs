@@ -434,6 +434,7 @@ impl LiveModel {
                 .filter(|s| s.category == cat)
                 .flat_map(|s| s.entries.iter())
                 .filter(|e| e.kind == EntryKind::Call);
+            // Indexed by the priority's number (a u8: no index can be out of range).
             let mut by_priority = [0usize; 256];
             for e in entries {
                 let waited = ms(e.waited);
