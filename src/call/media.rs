@@ -1,11 +1,13 @@
 //! The caller's RTP leg (I/O driver): one UDP socket, SDES-SRTP when negotiated (unprotect
 //! first, protect last: `media::srtp`), strict RTP (`media::strict` decides which source feeds
 //! the call and when we may send), 20 ms pacing, and DTMF from RFC 4733 events and in-band
-//! tones. The protocol logic lives in `crate::media`.
+//! tones. Frames of prompts and hold music are built ahead and sent at their slots by the
+//! pacer (`call::pacer`) on plain RTP legs. The protocol logic lives in `crate::media`.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
@@ -19,6 +21,13 @@ use crate::media::srtp::{self, SrtpSession};
 use crate::media::strict::{DropReason, StrictConfig, StrictRtp, Verdict};
 
 use super::CallContext;
+use super::pacer::{PacedStream, Pacer};
+
+/// How far ahead frames are built for the pacer, and the lead below which the call wakes to
+/// build more: a task playing a prompt wakes every ~60 ms instead of every 20, and may be up
+/// to 40 ms late before a frame would miss its slot.
+const AHEAD: Duration = Duration::from_millis(100);
+const AHEAD_LOW: Duration = Duration::from_millis(40);
 
 /// The most audio a recording keeps (120 s at 8 kHz), however fast packets arrive.
 pub(super) const MAX_RECORDING_SAMPLES: usize = 120 * 8000;
@@ -33,7 +42,9 @@ pub(super) enum Inbound {
 
 /// The RTP leg of one call.
 pub(super) struct MediaLeg {
-    socket: UdpSocket,
+    socket: Arc<UdpSocket>,
+    /// Frames handed to the pacer (plain RTP legs); boxed, the checkpoints are its only room.
+    paced: Option<Box<PacedStream>>,
     codec: G711,
     audio_pt: u8,
     event_pt: Option<u8>,
@@ -68,18 +79,24 @@ impl MediaLeg {
         local_ip: IpAddr,
         answer: &Answer,
         strict: StrictConfig,
+        pacer: &Pacer,
         now: Instant,
     ) -> io::Result<Self> {
         let srtp = match answer.srtp.as_ref().map(|k| k.session()).transpose() {
             Ok(s) => s.map(Box::new),
             Err(e) => return Err(io::Error::other(e)),
         };
-        let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
+        let socket = Arc::new(UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?);
+        // An SRTP packet is protected under its index once: a revoked one is never rebuilt.
+        let paced = srtp
+            .is_none()
+            .then(|| Box::new(pacer.stream(Arc::clone(&socket))));
         let ssrc = rand::random::<u32>();
         let first_seq = rand::random::<u16>();
         let first_ts = rand::random::<u32>();
         Ok(MediaLeg {
             socket,
+            paced,
             codec: answer.codec,
             audio_pt: answer.payload_type,
             event_pt: answer.telephone_event,
@@ -135,6 +152,7 @@ impl MediaLeg {
     /// Takes the caller's stream over from a relay at sequence `seq` and timestamp `ts` (hold
     /// music in a bridged call), the first frame due at `now`.
     pub(super) fn continue_from(&mut self, seq: u16, ts: Option<u32>, now: Instant) {
+        self.revoke();
         let ts = ts.unwrap_or_else(|| self.sender.next_timestamp());
         self.sender = RtpSender::new(self.sender.ssrc(), self.audio_pt, seq, ts, now);
         self.sender.set_talkspurt_start();
@@ -163,6 +181,7 @@ impl MediaLeg {
     /// Applies a re-negotiated answer (re-INVITE: hold, unhold, new address), after
     /// [`Self::rekey`].
     pub(super) fn renegotiate(&mut self, now: Instant, answer: &Answer) {
+        self.revoke();
         self.strict.on_sdp(now, answer.remote);
         self.codec = answer.codec;
         self.event_pt = answer.telephone_event;
@@ -282,8 +301,10 @@ impl MediaLeg {
         }
     }
 
-    /// Our stream's SSRC, next sequence number and next timestamp (the bridge continues them).
-    pub(super) fn stream_position(&self) -> (u32, u16, u32) {
+    /// Our stream's SSRC, next sequence number and next timestamp (the bridge continues them;
+    /// frames built ahead are taken back first, so the bridge follows what was sent).
+    pub(super) fn stream_position(&mut self) -> (u32, u16, u32) {
+        self.revoke();
         (
             self.sender.ssrc(),
             self.sender.next_sequence(),
@@ -295,6 +316,7 @@ impl MediaLeg {
     /// waits. Whether the packet went out (not when the caller holds us or the socket refused
     /// it).
     pub(super) fn send_raw(&mut self, now: Instant, packet: &[u8]) -> bool {
+        self.revoke();
         if !self.sending {
             return false;
         }
@@ -320,14 +342,34 @@ impl MediaLeg {
         self.inband_off = true;
     }
 
-    /// When the next frame is due.
-    pub(super) fn poll_timeout(&self) -> Instant {
-        self.sender.poll_timeout()
+    /// When the call must wake to send or build the next frame: at its slot, or `AHEAD_LOW`
+    /// before it when building `ahead` for the pacer.
+    pub(super) fn poll_timeout(&self, ahead: bool) -> Instant {
+        let slot = self.sender.poll_timeout();
+        // Held back, the slots only pass: waking early would find nothing to do.
+        if ahead && self.paced.is_some() && !self.held {
+            slot.checked_sub(AHEAD_LOW).unwrap_or(slot)
+        } else {
+            slot
+        }
     }
 
-    /// Frames due at `now` (0 when woken early).
-    pub(super) fn due(&mut self, now: Instant) -> usize {
-        self.sender.due(now)
+    /// Frames to build at `now` (0 when woken early): those due, and with `ahead` (the caller
+    /// hears only what the call plays: prompts, music) those due within `AHEAD`.
+    pub(super) fn due(&mut self, now: Instant, ahead: bool) -> usize {
+        if ahead && self.paced.is_some() {
+            self.sender.due_within(now, AHEAD)
+        } else {
+            self.sender.due(now)
+        }
+    }
+
+    /// Takes back the frames built ahead and not sent yet (the audio changes): the stream goes
+    /// on from the first of them, with no gap in the sequence numbers.
+    pub(super) fn revoke(&mut self) {
+        if let Some(sender) = self.paced.as_mut().and_then(|p| p.revoke()) {
+            self.sender = sender;
+        }
     }
 
     /// Marks the next packet as the start of a talkspurt (marker bit).
@@ -340,16 +382,26 @@ impl MediaLeg {
         self.codec
     }
 
-    /// Sends one 20 ms frame (already encoded in our codec). Never waits: a full socket buffer
-    /// drops the frame, as a late frame is worthless.
+    /// Sends one 20 ms frame (already encoded in our codec), or hands it to the pacer when its
+    /// slot is still to come. Never waits: a full socket buffer drops the frame, as a late
+    /// frame is worthless.
     pub(super) fn send_frame(&mut self, now: Instant, payload: &[u8]) {
         let to = self.strict.destination(now);
         let (true, Some(to)) = (self.sending, to) else {
             self.sender.skip_one();
             return;
         };
+        let slot = self.sender.poll_timeout();
         self.out.clear();
-        self.sender.build(payload, false, &mut self.out);
+        if let Some(paced) = self.paced.as_mut().filter(|_| slot > now) {
+            let before = self.sender.clone();
+            self.sender.build(payload, false, &mut self.out);
+            if paced.push(slot, to, &self.out, &before) {
+                return;
+            }
+        } else {
+            self.sender.build(payload, false, &mut self.out);
+        }
         let Some(packet) = protect(self.srtp.as_deref_mut(), &self.out, &mut self.sealed) else {
             return;
         };

@@ -11,6 +11,7 @@ pub mod browser;
 pub(crate) mod callback;
 mod identify;
 mod media;
+pub mod pacer;
 mod phone_offer;
 mod session;
 
@@ -81,6 +82,8 @@ pub struct CallContext {
     pub rtp: crate::media::strict::StrictConfig,
     /// SDES-SRTP on the caller's and the agent phone's legs (`[media] srtp_*`).
     pub srtp: crate::media::srtp::SrtpConfig,
+    /// Sends the frames calls build ahead (prompts, hold music), each at its slot.
+    pub pacer: pacer::Pacer,
 }
 
 impl CallContext {

@@ -42,6 +42,8 @@ pub(crate) struct Inputs<'a> {
     pub(crate) rtp_ignored: u64,
     /// RTP datagrams dropped, per reason (strict RTP: docs/media-security.md).
     pub(crate) rtp_drops: crate::media::strict::DropSnapshot,
+    /// Prompt and music frames the pacer sent more than 2 ms after their slot.
+    pub(crate) rtp_paced_late: u64,
     /// Legs that ran SDES-SRTP (callers', agents' phones') and phones skipped for it.
     pub(crate) srtp_legs: (u64, u64),
     pub(crate) srtp_agent_skipped: u64,
@@ -131,6 +133,13 @@ pub(crate) fn render(i: &Inputs<'_>) -> String {
         let labels = format!("reason=\"{}\"", reason.as_str());
         sample(&mut out, "firstline_rtp_dropped_packets_total", &labels, n);
     }
+    one(
+        &mut out,
+        "firstline_rtp_paced_late_packets_total",
+        c,
+        "Prompt and hold-music packets the pacer sent more than 2 ms after their slot.",
+        i.rtp_paced_late,
+    );
     family(
         &mut out,
         "firstline_srtp_legs_total",
@@ -441,6 +450,7 @@ async fn metrics(State(st): State<HttpState>) -> Response {
         calls_refused: stats.refused(),
         rtp_ignored: stats.rtp_ignored(),
         rtp_drops: stats.rtp_drops_by_reason(),
+        rtp_paced_late: st.calls.pacer.late(),
         srtp_legs: stats.srtp_legs(),
         srtp_agent_skipped: stats.srtp_agent_skipped(),
         sip: st.sip.stats(),
@@ -500,6 +510,7 @@ mod tests {
                 c.count(crate::media::strict::DropReason::ForeignSource);
                 c.snapshot()
             },
+            rtp_paced_late: 4,
             srtp_legs: (2, 1),
             srtp_agent_skipped: 3,
             sip: SipStatsSnapshot {
@@ -528,6 +539,7 @@ mod tests {
             "firstline_calls_in_progress 3",
             "firstline_browser_calls_in_progress 2",
             "firstline_calls_total 10",
+            "firstline_rtp_paced_late_packets_total 4",
             "firstline_rtp_ignored_packets_total 7",
             "firstline_rtp_dropped_packets_total{reason=\"foreign_source\"} 1",
             "firstline_rtp_dropped_packets_total{reason=\"learning\"} 0",

@@ -251,6 +251,8 @@ fn read_wav(path: &Path) -> Result<Prompt, PromptError> {
 /// playback is over (never for a looping one).
 #[derive(Debug, Clone)]
 pub struct Playback {
+    /// Tells one playback from the next (a call notices that its audio changed).
+    id: u32,
     items: Vec<Arc<Prompt>>,
     item: usize,
     frame: usize,
@@ -270,7 +272,9 @@ impl Playback {
 
     /// Plays `items` back to back (e.g. `position_intro`, `number_3`), once or looping.
     pub fn sequence(items: Vec<Arc<Prompt>>, looping: bool) -> Playback {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         Playback {
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             items,
             item: 0,
             frame: 0,
@@ -308,6 +312,11 @@ impl Playback {
     pub fn next_pcm_frame(&mut self) -> Option<&[i16]> {
         let (item, frame) = self.advance()?;
         self.items.get(item)?.pcm_frame(frame)
+    }
+
+    /// This playback's identity: a new playback (even of the same prompt) has another.
+    pub fn id(&self) -> u32 {
+        self.id
     }
 
     /// True once [`Self::next_frame`] has returned `None` (never for a looping playback).

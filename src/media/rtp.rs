@@ -202,6 +202,15 @@ impl RtpSender {
         }
     }
 
+    /// How many frames are due by `now + ahead`: those due at `now` as [`Self::due`] counts
+    /// them, then the ones whose slots come within `ahead` (built early, sent at their slot by
+    /// a pacer).
+    pub fn due_within(&mut self, now: Instant, ahead: Duration) -> usize {
+        let late = self.due(now);
+        let early = self.frames_due(now + ahead) - self.frames_due(now);
+        late + usize::try_from(early).unwrap_or(usize::MAX)
+    }
+
     /// Drops every frame due at `now` without sending (a pause, e.g. on hold); returns how many.
     pub fn skip_due(&mut self, now: Instant) -> u64 {
         let due = self.frames_due(now);

@@ -280,14 +280,15 @@ impl Session {
                 return Err(fail(Outcome::Rejected, &format!("SDP: {e}")));
             }
         };
-        let media = match MediaLeg::bind(local_ip, &answer, ctx.rtp, Instant::now()).await {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot bind RTP socket");
-                leg.reject(503, "Service Unavailable").await;
-                return Err(fail(Outcome::Failed, "no RTP port"));
-            }
-        };
+        let media =
+            match MediaLeg::bind(local_ip, &answer, ctx.rtp, &ctx.pacer, Instant::now()).await {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot bind RTP socket");
+                    leg.reject(503, "Service Unavailable").await;
+                    return Err(fail(Outcome::Failed, "no RTP port"));
+                }
+            };
         if let Some(keys) = &answer.srtp {
             ctx.stats.count_srtp_leg(false);
             tracing::info!(suite = keys.suite.name(), "caller's media is SRTP");
@@ -368,11 +369,15 @@ impl Session {
                 _ = self.ctx.shutdown.cancelled() => Wake::Shutdown,
             };
             let now = Instant::now();
+            // What the caller hears before the wake-up was handled (after the frames a timer
+            // builds: one prompt running into the next is not a change).
+            let mut heard = self.audio();
             let flow = match woke {
                 Wake::Nothing => None,
                 Wake::Digit(d, mode) => self.on_digit(now, d, mode).await,
                 Wake::Timer => {
                     self.on_timer(now);
+                    heard = self.audio();
                     let silent = self.media.expects_rtp()
                         && now.duration_since(self.media.last_rx) > rtp_timeout
                         && !matches!(self.phase, Phase::Closing { .. });
@@ -424,6 +429,10 @@ impl Session {
                 return ending;
             }
             self.drain_ivr(now).await;
+            if self.audio() != heard {
+                // The frames built ahead belong to what was playing: the new audio starts now.
+                self.media.revoke();
+            }
             if let Phase::Closing { outcome } = self.phase
                 && self.playback.is_none()
             {
@@ -439,12 +448,30 @@ impl Session {
         }
     }
 
+    /// Whether frames may be built ahead for the pacer: only while the call alone speaks to
+    /// the caller (prompts, music, the beep). Not when bridged (the other side's audio may
+    /// take any slot) nor while closing (we hang up when the last prompt has been sent).
+    fn builds_ahead(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Ivr | Phase::Connecting | Phase::Hold { .. } | Phase::Recording { .. }
+        )
+    }
+
+    /// What the caller is hearing: the playback (by identity) and the phase.
+    fn audio(&self) -> (Option<u32>, std::mem::Discriminant<Phase>) {
+        (
+            self.playback.as_ref().map(Playback::id),
+            std::mem::discriminant(&self.phase),
+        )
+    }
+
     fn next_deadline(&mut self) -> Instant {
         let mut t = match self.phase {
             // Bridged media is paced by the far end; wake only for the dead-peer check (and to
             // play hold music or DTMF to the caller of a browser call).
             Phase::Bridged if self.playback.is_none() => Instant::now() + Duration::from_secs(1),
-            _ => self.media.poll_timeout(),
+            _ => self.media.poll_timeout(self.builds_ahead()),
         };
         if let Some(b) = self.agent.as_mut().and_then(|a| a.browser.as_mut())
             && let Some(bt) = b.poll_timeout()

@@ -57,7 +57,7 @@ impl Session {
             }
             return;
         }
-        let due = self.media.due(now);
+        let due = self.media.due(now, self.builds_ahead());
         let codec = self.media.codec();
         for _ in 0..due {
             self.frame.clear();
