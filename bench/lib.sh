@@ -47,7 +47,7 @@ max_pending_calls = 4096
 [call]
 rtp_timeout_secs = 3600
 max_wait_secs = 3600
-max_calls = 10000
+max_calls = 12000
 
 [ivr]
 digit_timeout_ms = 1000

@@ -9,8 +9,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
-
 use crate::domain::DtmfMode;
 use crate::media::dtmf::{InbandDetector, Rfc4733Receiver};
 use crate::media::g711::G711;
@@ -22,6 +20,7 @@ use crate::media::strict::{DropReason, StrictConfig, StrictRtp, Verdict};
 
 use super::CallContext;
 use super::pacer::{PacedStream, Pacer};
+use super::rtp_socket::RtpSocket;
 
 /// How far ahead frames are built for the pacer, and the lead below which the call wakes to
 /// build more: a task playing a prompt wakes every ~60 ms instead of every 20, and may be up
@@ -42,7 +41,7 @@ pub(super) enum Inbound {
 
 /// The RTP leg of one call.
 pub(super) struct MediaLeg {
-    socket: Arc<UdpSocket>,
+    socket: Arc<RtpSocket>,
     /// Frames handed to the pacer (plain RTP legs); boxed, the checkpoints are its only room.
     paced: Option<Box<PacedStream>>,
     codec: G711,
@@ -86,7 +85,7 @@ impl MediaLeg {
             Ok(s) => s.map(Box::new),
             Err(e) => return Err(io::Error::other(e)),
         };
-        let socket = Arc::new(UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?);
+        let socket = Arc::new(RtpSocket::bind(SocketAddr::new(local_ip, 0))?);
         // An SRTP packet is protected under its index once: a revoked one is never rebuilt.
         let paced = srtp
             .is_none()

@@ -13,6 +13,7 @@ mod identify;
 mod media;
 pub mod pacer;
 mod phone_offer;
+mod rtp_socket;
 mod session;
 
 use std::sync::Arc;

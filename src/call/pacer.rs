@@ -20,17 +20,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
-
+use super::rtp_socket::RtpSocket;
 use crate::media::rtp::RtpSender;
 
 /// The longest packet the pacer carries (RTP header and one 20 ms G.711 frame); longer packets
 /// are sent by the call itself.
 pub(crate) const MAX_PACKET: usize = 12 + 160;
 
-/// Milliseconds the wheel spans; a packet may be handed over at most this far ahead (less a
-/// margin). Call tasks build ~100 ms ahead.
-const WHEEL_MS: u64 = 512;
+/// Milliseconds the wheel spans: the calls' lead (100 ms) and a little. Every bucket keeps the
+/// room of its busiest tick (about 1.2 KiB per 20 calls), so the span is no longer than the
+/// lead needs. When the thread runs late by more than the margin, a packet further ahead than
+/// the span waits in the last bucket and moves on a tick at a time until its slot: never sent
+/// early, never out of order.
+const WHEEL_MS: u64 = 128;
+
+/// A packet this late is dropped, not sent: the thread is catching up after a stall, and a
+/// burst of stale audio is worse than a gap (the gap shows as loss at the far end).
+const STALE: Duration = Duration::from_millis(100);
 
 /// The pacer: a cheap handle to the thread and its wheel.
 #[derive(Clone)]
@@ -52,6 +58,8 @@ struct Shared {
     work: Condvar,
     /// Packets sent late (more than 2 ms after their slot): a symptom of an overloaded machine.
     late: AtomicU64,
+    /// Packets dropped as stale (`STALE` after their slot).
+    dropped: AtomicU64,
 }
 
 struct Wheel {
@@ -67,7 +75,9 @@ struct Wheel {
 
 /// One packet waiting for its slot.
 struct Pending {
-    stream: Arc<StreamCtl>,
+    /// The call's socket, which also holds the stream's state (one allocation: the thread
+    /// touches one place per packet besides the packet).
+    stream: Arc<RtpSocket>,
     /// The stream's epoch when the packet was built: a revoke moves the epoch on.
     epoch: u32,
     /// The stream's number for the packet (what a revoke reports as sent).
@@ -78,16 +88,12 @@ struct Pending {
     data: [u8; MAX_PACKET],
 }
 
-/// What the thread and the call share about one stream.
-struct StreamCtl {
-    socket: Arc<UdpSocket>,
-    /// Taken by the thread around each send and by the call to revoke: a revoke either comes
-    /// before a send (the packet is not sent) or after it (it is reported as sent).
-    state: Mutex<StreamState>,
-}
-
-#[derive(Default)]
-struct StreamState {
+/// What the thread and the call share about one stream, kept in its socket
+/// ([`RtpSocket::paced`]). Locked by the thread around each send and by the call to revoke: a
+/// revoke either comes before a send (the packet is not sent) or after it (it is reported as
+/// sent).
+#[derive(Debug, Default)]
+pub(crate) struct StreamState {
     epoch: u32,
     /// The number of the last packet sent.
     sent: Option<u64>,
@@ -106,6 +112,7 @@ impl Pacer {
             }),
             work: Condvar::new(),
             late: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
         });
         let thread = Arc::clone(&shared);
         std::thread::Builder::new()
@@ -115,13 +122,10 @@ impl Pacer {
     }
 
     /// A stream sending from `socket`.
-    pub(crate) fn stream(&self, socket: Arc<UdpSocket>) -> PacedStream {
+    pub(crate) fn stream(&self, socket: Arc<RtpSocket>) -> PacedStream {
         PacedStream {
             shared: Arc::clone(&self.shared),
-            ctl: Arc::new(StreamCtl {
-                socket,
-                state: Mutex::new(StreamState::default()),
-            }),
+            ctl: socket,
             epoch: 0,
             next_number: 0,
             unsent: Vec::new(),
@@ -132,12 +136,17 @@ impl Pacer {
     pub fn late(&self) -> u64 {
         self.shared.late.load(Ordering::Relaxed)
     }
+
+    /// Packets dropped as stale (100 ms after their slot) since start.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
 }
 
 /// One call's stream through the pacer (owned by the call task).
 pub(crate) struct PacedStream {
     shared: Arc<Shared>,
-    ctl: Arc<StreamCtl>,
+    ctl: Arc<RtpSocket>,
     epoch: u32,
     next_number: u64,
     /// The packets handed over and maybe not yet sent: their numbers and the sender as it was
@@ -148,7 +157,8 @@ pub(crate) struct PacedStream {
 impl PacedStream {
     /// Hands `packet` over to be sent to `to` at `due`; `before` is the sender as it was before
     /// the packet was built (what a revoke goes back to). `false` when the pacer cannot take
-    /// it (too long, too late or too far ahead): the caller sends it itself.
+    /// it (too long, or its tick has passed: every packet before it has been sent, so the
+    /// caller sends it itself, in order).
     pub(crate) fn push(
         &mut self,
         due: Instant,
@@ -176,10 +186,12 @@ impl PacedStream {
         pending.data[..packet.len()].copy_from_slice(packet);
         {
             let mut wheel = lock(&self.shared.wheel);
-            if tick <= wheel.done || tick >= wheel.done + WHEEL_MS - 16 {
+            if tick <= wheel.done {
                 return false;
             }
-            wheel.buckets[(tick % WHEEL_MS) as usize].push(pending);
+            // Past the span only while the thread is late: it waits in the last bucket.
+            let at = tick.min(wheel.done + WHEEL_MS - 1);
+            wheel.buckets[(at % WHEEL_MS) as usize].push(pending);
             wheel.queued += 1;
             if tick < wheel.sleeping_until {
                 wheel.sleeping_until = tick;
@@ -199,7 +211,7 @@ impl PacedStream {
             return None;
         }
         let sent = {
-            let mut state = lock(&self.ctl.state);
+            let mut state = lock(&self.ctl.paced);
             state.epoch = state.epoch.wrapping_add(1);
             state.sent
         };
@@ -216,7 +228,7 @@ impl PacedStream {
         if self.unsent.len() < 8 {
             return;
         }
-        let sent = lock(&self.ctl.state).sent;
+        let sent = lock(&self.ctl.paced).sent;
         if let Some(s) = sent {
             self.unsent.retain(|(n, _)| *n > s);
         }
@@ -231,7 +243,7 @@ impl PacedStream {
 impl Drop for PacedStream {
     fn drop(&mut self) {
         // The call is over: nothing more goes out for it.
-        let mut state = lock(&self.ctl.state);
+        let mut state = lock(&self.ctl.paced);
         state.epoch = state.epoch.wrapping_add(1);
     }
 }
@@ -262,6 +274,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// handle or stream is left.
 fn run(shared: &Arc<Shared>) {
     let mut batch: Vec<Pending> = Vec::new();
+    let mut later: Vec<Pending> = Vec::new();
     let mut tick = shared.tick_of(Instant::now());
     loop {
         // Wait for the next bucket with packets to come due.
@@ -299,7 +312,13 @@ fn run(shared: &Arc<Shared>) {
                 std::mem::swap(bucket, &mut batch);
                 wheel.queued -= batch.len();
             }
-            send(shared, tick, &mut batch);
+            send(shared, tick, &mut batch, &mut later);
+            if !later.is_empty() {
+                let mut wheel = lock(&shared.wheel);
+                wheel.queued += later.len();
+                let next = &mut wheel.buckets[((tick + 1) % WHEEL_MS) as usize];
+                next.append(&mut later);
+            }
             tick += 1;
         }
     }
@@ -313,22 +332,35 @@ fn wait<'a>(shared: &Shared, wheel: MutexGuard<'a, Wheel>, d: Duration) -> Mutex
         .unwrap_or_else(|p| p.into_inner().0)
 }
 
-/// Sends a tick's packets (those of a revoked epoch are dropped).
-fn send(shared: &Shared, tick: u64, batch: &mut Vec<Pending>) {
+/// Sends a tick's packets (those of a revoked epoch are dropped, stale ones too); packets that
+/// waited in the last bucket and are not due yet go to `later`.
+fn send(shared: &Shared, tick: u64, batch: &mut Vec<Pending>, later: &mut Vec<Pending>) {
+    if batch.iter().any(|p| p.tick > tick) {
+        let (wait, due): (Vec<_>, Vec<_>) = batch.drain(..).partition(|p| p.tick > tick);
+        later.extend(wait);
+        batch.extend(due);
+    }
     let now = Instant::now();
-    if now > shared.instant_of(tick) + Duration::from_millis(2) {
+    let slot = shared.instant_of(tick);
+    let stale = now > slot + STALE;
+    if now > slot + Duration::from_millis(2) {
         shared.late.fetch_add(batch.len() as u64, Ordering::Relaxed);
     }
-    for p in batch.drain(..) {
-        debug_assert_eq!(p.tick, tick);
-        let mut state = lock(&p.stream.state);
+    if stale {
+        shared
+            .dropped
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    }
+    for p in batch.iter() {
+        let mut state = lock(&p.stream.paced);
         if state.epoch != p.epoch {
             continue;
         }
-        if let Err(e) = p
-            .stream
-            .socket
-            .try_send_to(&p.data[..usize::from(p.len)], p.to)
+        if stale {
+            state.sent = Some(p.number);
+            continue;
+        }
+        if let Err(e) = p.stream.try_send_to(&p.data[..usize::from(p.len)], p.to)
             && e.kind() != std::io::ErrorKind::WouldBlock
         {
             tracing::debug!(error = %e, to = %p.to, "RTP send failed");
@@ -336,6 +368,7 @@ fn send(shared: &Shared, tick: u64, batch: &mut Vec<Pending>) {
         // Sent or refused by a full buffer: either way its slot has passed.
         state.sent = Some(p.number);
     }
+    batch.clear();
 }
 
 #[cfg(test)]

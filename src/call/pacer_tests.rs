@@ -10,8 +10,8 @@ use tokio::time::timeout;
 
 use super::*;
 
-async fn pair() -> (Arc<UdpSocket>, UdpSocket) {
-    let from = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+async fn pair() -> (Arc<RtpSocket>, UdpSocket) {
+    let from = RtpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let to = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     (Arc::new(from), to)
 }
@@ -91,8 +91,9 @@ async fn a_revoke_takes_back_unsent_packets_and_returns_the_first_ones_sender() 
 async fn a_dropped_stream_sends_nothing_more() {
     let pacer = Pacer::start().unwrap();
     let (from, to) = pair().await;
+    let (other, _) = pair().await;
     let dest = to.local_addr().unwrap();
-    let mut gone = pacer.stream(Arc::clone(&from));
+    let mut gone = pacer.stream(other);
     let mut kept = pacer.stream(from);
     let now = Instant::now();
     assert!(gone.push(now + Duration::from_millis(100), dest, &[1; 20], &sender(1)));
@@ -108,7 +109,7 @@ async fn refuses_what_it_cannot_carry() {
     let dest = to.local_addr().unwrap();
     let mut stream = pacer.stream(from);
     let now = Instant::now();
-    // Too long, already due, too far ahead: the call sends those itself.
+    // Too long, or its tick already passed: the call sends those itself.
     assert!(!stream.push(
         now + Duration::from_millis(50),
         dest,
@@ -116,6 +117,18 @@ async fn refuses_what_it_cannot_carry() {
         &sender(1)
     ));
     assert!(!stream.push(now - Duration::from_millis(50), dest, &[0; 20], &sender(1)));
-    assert!(!stream.push(now + Duration::from_secs(5), dest, &[0; 20], &sender(1)));
     assert!(stream.revoke().is_none());
+}
+
+#[tokio::test]
+async fn a_packet_beyond_the_span_waits_for_its_slot() {
+    let pacer = Pacer::start().unwrap();
+    let (from, to) = pair().await;
+    let dest = to.local_addr().unwrap();
+    let mut stream = pacer.stream(from);
+    let due = Instant::now() + Duration::from_millis(400);
+    assert!(stream.push(due, dest, &[7; 20], &sender(1)));
+    let (id, at) = recv(&to).await;
+    assert_eq!(id, 7);
+    assert!(at >= due, "sent {:?} before its slot", due - at);
 }

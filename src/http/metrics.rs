@@ -44,6 +44,8 @@ pub(crate) struct Inputs<'a> {
     pub(crate) rtp_drops: crate::media::strict::DropSnapshot,
     /// Prompt and music frames the pacer sent more than 2 ms after their slot.
     pub(crate) rtp_paced_late: u64,
+    /// ... and dropped as stale (100 ms after their slot: the pacer caught up after a stall).
+    pub(crate) rtp_paced_dropped: u64,
     /// Legs that ran SDES-SRTP (callers', agents' phones') and phones skipped for it.
     pub(crate) srtp_legs: (u64, u64),
     pub(crate) srtp_agent_skipped: u64,
@@ -139,6 +141,13 @@ pub(crate) fn render(i: &Inputs<'_>) -> String {
         c,
         "Prompt and hold-music packets the pacer sent more than 2 ms after their slot.",
         i.rtp_paced_late,
+    );
+    one(
+        &mut out,
+        "firstline_rtp_paced_dropped_packets_total",
+        c,
+        "Prompt and hold-music packets the pacer dropped as stale (100 ms after their slot).",
+        i.rtp_paced_dropped,
     );
     family(
         &mut out,
@@ -451,6 +460,7 @@ async fn metrics(State(st): State<HttpState>) -> Response {
         rtp_ignored: stats.rtp_ignored(),
         rtp_drops: stats.rtp_drops_by_reason(),
         rtp_paced_late: st.calls.pacer.late(),
+        rtp_paced_dropped: st.calls.pacer.dropped(),
         srtp_legs: stats.srtp_legs(),
         srtp_agent_skipped: stats.srtp_agent_skipped(),
         sip: st.sip.stats(),
@@ -511,6 +521,7 @@ mod tests {
                 c.snapshot()
             },
             rtp_paced_late: 4,
+            rtp_paced_dropped: 1,
             srtp_legs: (2, 1),
             srtp_agent_skipped: 3,
             sip: SipStatsSnapshot {
@@ -540,6 +551,7 @@ mod tests {
             "firstline_browser_calls_in_progress 2",
             "firstline_calls_total 10",
             "firstline_rtp_paced_late_packets_total 4",
+            "firstline_rtp_paced_dropped_packets_total 1",
             "firstline_rtp_ignored_packets_total 7",
             "firstline_rtp_dropped_packets_total{reason=\"foreign_source\"} 1",
             "firstline_rtp_dropped_packets_total{reason=\"learning\"} 0",
