@@ -165,7 +165,8 @@ impl App {
             webrtc: cfg.webrtc.clone(),
             rtp: crate::media::strict::StrictConfig::from_media(&cfg.media),
             srtp: crate::media::srtp::SrtpConfig::from_media(&cfg.media),
-            pacer: crate::call::pacer::Pacer::start().context("cannot start the RTP pacer")?,
+            pacer: crate::call::pacer::Pacer::start(cfg.media.pacer_threads)
+                .context("cannot start the RTP pacer")?,
         });
         requeue_callbacks(&calls).await;
         tasks.spawn(purge_sessions(store.clone(), shutdown.clone()));

@@ -271,6 +271,9 @@ pub struct MediaSection {
     pub srtp_agents: crate::media::srtp::SrtpPolicy,
     /// Accept and send SDES keys over UDP and TCP too, where they travel in clear text.
     pub srtp_allow_insecure_keys: bool,
+    /// Threads sending the prompt and hold-music frames calls build ahead (`call::pacer`);
+    /// 0: every call sends its own frames at their slots.
+    pub pacer_threads: usize,
 }
 
 /// `[call]`
@@ -464,6 +467,7 @@ impl Default for MediaSection {
             srtp_callers: crate::media::srtp::SrtpPolicy::Optional,
             srtp_agents: crate::media::srtp::SrtpPolicy::Optional,
             srtp_allow_insecure_keys: false,
+            pacer_threads: 1,
         }
     }
 }

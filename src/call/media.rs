@@ -44,6 +44,8 @@ pub(super) struct MediaLeg {
     socket: Arc<RtpSocket>,
     /// Frames handed to the pacer (plain RTP legs); boxed, the checkpoints are its only room.
     paced: Option<Box<PacedStream>>,
+    /// The frames being built go to the pacer (set by [`Self::due`]).
+    ahead: bool,
     codec: G711,
     audio_pt: u8,
     event_pt: Option<u8>,
@@ -89,13 +91,15 @@ impl MediaLeg {
         // An SRTP packet is protected under its index once: a revoked one is never rebuilt.
         let paced = srtp
             .is_none()
-            .then(|| Box::new(pacer.stream(Arc::clone(&socket))));
+            .then(|| pacer.stream(Arc::clone(&socket)).map(Box::new))
+            .flatten();
         let ssrc = rand::random::<u32>();
         let first_seq = rand::random::<u16>();
         let first_ts = rand::random::<u32>();
         Ok(MediaLeg {
             socket,
             paced,
+            ahead: false,
             codec: answer.codec,
             audio_pt: answer.payload_type,
             event_pt: answer.telephone_event,
@@ -356,10 +360,21 @@ impl MediaLeg {
     /// Frames to build at `now` (0 when woken early): those due, and with `ahead` (the caller
     /// hears only what the call plays: prompts, music) those due within `AHEAD`.
     pub(super) fn due(&mut self, now: Instant, ahead: bool) -> usize {
-        if ahead && self.paced.is_some() {
-            self.sender.due_within(now, AHEAD)
-        } else {
-            self.sender.due(now)
+        let Some(paced) = self.paced.as_ref().filter(|_| ahead) else {
+            self.ahead = false;
+            return self.sender.due(now);
+        };
+        // Once frames go to the pacer they all do (late ones too), so none overtakes another.
+        self.ahead = true;
+        // No further than the pacer's wheel reaches: a pacer far behind real time (a machine
+        // short of CPU) gets fewer frames, and the slots it cannot reach pass unsent.
+        let until = (now + AHEAD).min(paced.horizon());
+        match until.checked_duration_since(now) {
+            Some(lead) => self.sender.due_within(now, lead),
+            None => {
+                self.sender.skip_due(now);
+                0
+            }
         }
     }
 
@@ -392,7 +407,7 @@ impl MediaLeg {
         };
         let slot = self.sender.poll_timeout();
         self.out.clear();
-        if let Some(paced) = self.paced.as_mut().filter(|_| slot > now) {
+        if let Some(paced) = self.paced.as_mut().filter(|_| self.ahead) {
             let before = self.sender.clone();
             self.sender.build(payload, false, &mut self.out);
             if paced.push(slot, to, &self.out, &before) {

@@ -5,7 +5,7 @@
 //! thousands of calls those wake-ups queue behind each other on the two runtime workers and a
 //! frame leaves late (issue 12: pacing p99 8 ms at 5,000 calls). Now a call task playing a
 //! prompt or hold music wakes about every 80 ms, builds the next few packets (numbered, and the
-//! RTP header final) and hands them here; the pacer thread sleeps to the next millisecond that
+//! RTP header final) and hands them here; a pacer thread sleeps to the next millisecond that
 //! has packets, sends them, and sleeps again. A packet goes out at the first tick at or after
 //! its slot, never before.
 //!
@@ -29,19 +29,20 @@ pub(crate) const MAX_PACKET: usize = 12 + 160;
 
 /// Milliseconds the wheel spans: the calls' lead (100 ms) and a little. Every bucket keeps the
 /// room of its busiest tick (about 1.2 KiB per 20 calls), so the span is no longer than the
-/// lead needs. When the thread runs late by more than the margin, a packet further ahead than
-/// the span waits in the last bucket and moves on a tick at a time until its slot: never sent
-/// early, never out of order.
+/// lead needs. A call builds no further ahead than the span ([`PacedStream::horizon`]): when
+/// the thread runs late, calls build less, and nothing beyond 128 ms is ever held.
 const WHEEL_MS: u64 = 128;
 
 /// A packet this late is dropped, not sent: the thread is catching up after a stall, and a
 /// burst of stale audio is worse than a gap (the gap shows as loss at the far end).
 const STALE: Duration = Duration::from_millis(100);
 
-/// The pacer: a cheap handle to the thread and its wheel.
+/// The pacer: a cheap handle to its threads (`[media] pacer_threads`, one by default), each
+/// with its own wheel; a stream stays on the thread it was given.
 #[derive(Clone)]
 pub struct Pacer {
-    shared: Arc<Shared>,
+    shards: Arc<Vec<Arc<Shared>>>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for Pacer {
@@ -100,47 +101,70 @@ pub(crate) struct StreamState {
 }
 
 impl Pacer {
-    /// Starts the pacer thread. It ends by itself once the last handle and stream are gone.
-    pub fn start() -> std::io::Result<Pacer> {
-        let shared = Arc::new(Shared {
-            origin: Instant::now(),
-            wheel: Mutex::new(Wheel {
-                buckets: (0..WHEEL_MS).map(|_| Vec::new()).collect(),
-                done: 0,
-                queued: 0,
-                sleeping_until: u64::MAX,
-            }),
-            work: Condvar::new(),
-            late: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-        });
-        let thread = Arc::clone(&shared);
-        std::thread::Builder::new()
-            .name("rtp-pacer".into())
-            .spawn(move || run(&thread))?;
-        Ok(Pacer { shared })
+    /// Starts `threads` pacer threads (at most 8; none: calls pace themselves). Each ends by
+    /// itself once the last handle and stream are gone.
+    pub fn start(threads: usize) -> std::io::Result<Pacer> {
+        let n = threads.min(8);
+        let shards = (0..n)
+            .map(|_| start_thread())
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(Pacer {
+            shards: Arc::new(shards),
+            next: Arc::default(),
+        })
     }
 
-    /// A stream sending from `socket`.
-    pub(crate) fn stream(&self, socket: Arc<RtpSocket>) -> PacedStream {
-        PacedStream {
-            shared: Arc::clone(&self.shared),
+    /// A stream sending from `socket` (`None` without pacer threads).
+    pub(crate) fn stream(&self, socket: Arc<RtpSocket>) -> Option<PacedStream> {
+        if self.shards.is_empty() {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.shards.len();
+        Some(PacedStream {
+            shared: Arc::clone(&self.shards[i]),
             ctl: socket,
             epoch: 0,
             next_number: 0,
             unsent: Vec::new(),
-        }
+        })
     }
 
     /// Packets sent more than 2 ms after their slot since start.
     pub fn late(&self) -> u64 {
-        self.shared.late.load(Ordering::Relaxed)
+        self.shards
+            .iter()
+            .map(|s| s.late.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Packets dropped as stale (100 ms after their slot) since start.
     pub fn dropped(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
+        self.shards
+            .iter()
+            .map(|s| s.dropped.load(Ordering::Relaxed))
+            .sum()
     }
+}
+
+/// One pacer thread and its wheel.
+fn start_thread() -> std::io::Result<Arc<Shared>> {
+    let shared = Arc::new(Shared {
+        origin: Instant::now(),
+        wheel: Mutex::new(Wheel {
+            buckets: (0..WHEEL_MS).map(|_| Vec::new()).collect(),
+            done: 0,
+            queued: 0,
+            sleeping_until: u64::MAX,
+        }),
+        work: Condvar::new(),
+        late: AtomicU64::new(0),
+        dropped: AtomicU64::new(0),
+    });
+    let thread = Arc::clone(&shared);
+    std::thread::Builder::new()
+        .name("rtp-pacer".into())
+        .spawn(move || run(&thread))?;
+    Ok(shared)
 }
 
 /// One call's stream through the pacer (owned by the call task).
@@ -157,8 +181,8 @@ pub(crate) struct PacedStream {
 impl PacedStream {
     /// Hands `packet` over to be sent to `to` at `due`; `before` is the sender as it was before
     /// the packet was built (what a revoke goes back to). `false` when the pacer cannot take
-    /// it (too long, or its tick has passed: every packet before it has been sent, so the
-    /// caller sends it itself, in order).
+    /// it (too long; its tick has passed, so every packet before it has been sent and the
+    /// caller sends it itself, in order; or beyond [`Self::horizon`]).
     pub(crate) fn push(
         &mut self,
         due: Instant,
@@ -186,12 +210,11 @@ impl PacedStream {
         pending.data[..packet.len()].copy_from_slice(packet);
         {
             let mut wheel = lock(&self.shared.wheel);
-            if tick <= wheel.done {
+            self.shared.catch_up(&mut wheel);
+            if tick <= wheel.done || tick >= wheel.done + WHEEL_MS {
                 return false;
             }
-            // Past the span only while the thread is late: it waits in the last bucket.
-            let at = tick.min(wheel.done + WHEEL_MS - 1);
-            wheel.buckets[(at % WHEEL_MS) as usize].push(pending);
+            wheel.buckets[(tick % WHEEL_MS) as usize].push(pending);
             wheel.queued += 1;
             if tick < wheel.sleeping_until {
                 wheel.sleeping_until = tick;
@@ -202,6 +225,14 @@ impl PacedStream {
         self.prune();
         self.unsent.push((number, before.clone()));
         true
+    }
+
+    /// The last instant a packet may be due at to be taken now: the end of the wheel's span
+    /// from where its thread is (it runs behind real time when the machine is short of CPU).
+    pub(crate) fn horizon(&self) -> Instant {
+        let mut wheel = lock(&self.shared.wheel);
+        self.shared.catch_up(&mut wheel);
+        self.shared.instant_of(wheel.done + WHEEL_MS - 1)
     }
 
     /// Takes back every packet not sent yet; returns the sender as it was before the first of
@@ -249,6 +280,15 @@ impl Drop for PacedStream {
 }
 
 impl Shared {
+    /// An empty wheel owes nothing for the ticks that passed: it is where real time is (the
+    /// thread sleeps while idle and moves `done` only as it works).
+    fn catch_up(&self, wheel: &mut Wheel) {
+        if wheel.queued == 0 {
+            let now = self.tick_of(Instant::now()).saturating_sub(1);
+            wheel.done = wheel.done.max(now);
+        }
+    }
+
     /// The first tick at or after `at`: a packet is never sent before its slot.
     fn tick_of(&self, at: Instant) -> u64 {
         let d = at.saturating_duration_since(self.origin);
@@ -274,7 +314,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// handle or stream is left.
 fn run(shared: &Arc<Shared>) {
     let mut batch: Vec<Pending> = Vec::new();
-    let mut later: Vec<Pending> = Vec::new();
     let mut tick = shared.tick_of(Instant::now());
     loop {
         // Wait for the next bucket with packets to come due.
@@ -291,6 +330,8 @@ fn run(shared: &Arc<Shared>) {
                 wheel = wait(shared, wheel, Duration::from_millis(500));
                 continue;
             }
+            // Ticks up to `done` were caught up while the wheel was empty: nothing is there.
+            tick = tick.max(wheel.done + 1);
             let next = (tick..tick + WHEEL_MS)
                 .find(|t| !wheel.buckets[(t % WHEEL_MS) as usize].is_empty())
                 .unwrap_or(tick + WHEEL_MS);
@@ -307,18 +348,12 @@ fn run(shared: &Arc<Shared>) {
         while tick <= last {
             {
                 let mut wheel = lock(&shared.wheel);
-                wheel.done = tick;
+                wheel.done = wheel.done.max(tick);
                 let bucket = &mut wheel.buckets[(tick % WHEEL_MS) as usize];
                 std::mem::swap(bucket, &mut batch);
                 wheel.queued -= batch.len();
             }
-            send(shared, tick, &mut batch, &mut later);
-            if !later.is_empty() {
-                let mut wheel = lock(&shared.wheel);
-                wheel.queued += later.len();
-                let next = &mut wheel.buckets[((tick + 1) % WHEEL_MS) as usize];
-                next.append(&mut later);
-            }
+            send(shared, tick, &mut batch);
             tick += 1;
         }
     }
@@ -332,14 +367,8 @@ fn wait<'a>(shared: &Shared, wheel: MutexGuard<'a, Wheel>, d: Duration) -> Mutex
         .unwrap_or_else(|p| p.into_inner().0)
 }
 
-/// Sends a tick's packets (those of a revoked epoch are dropped, stale ones too); packets that
-/// waited in the last bucket and are not due yet go to `later`.
-fn send(shared: &Shared, tick: u64, batch: &mut Vec<Pending>, later: &mut Vec<Pending>) {
-    if batch.iter().any(|p| p.tick > tick) {
-        let (wait, due): (Vec<_>, Vec<_>) = batch.drain(..).partition(|p| p.tick > tick);
-        later.extend(wait);
-        batch.extend(due);
-    }
+/// Sends a tick's packets (those of a revoked epoch are dropped, stale ones too).
+fn send(shared: &Shared, tick: u64, batch: &mut Vec<Pending>) {
     let now = Instant::now();
     let slot = shared.instant_of(tick);
     let stale = now > slot + STALE;
@@ -352,6 +381,7 @@ fn send(shared: &Shared, tick: u64, batch: &mut Vec<Pending>, later: &mut Vec<Pe
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
     }
     for p in batch.iter() {
+        debug_assert_eq!(p.tick, tick);
         let mut state = lock(&p.stream.paced);
         if state.epoch != p.epoch {
             continue;
