@@ -1,5 +1,6 @@
-//! A call's RTP socket (I/O driver): registered with the runtime for reading only; sends are
-//! plain non-blocking `sendto`s that never wait and never wake the runtime.
+//! A call's UDP media sockets (I/O driver: the caller's RTP, the agent phone's RTP, the browser
+//! leg's ICE/DTLS/SRTP): registered with the runtime for reading only; sends are plain
+//! non-blocking `sendto`s that never wait and never wake the runtime.
 //!
 //! `tokio::net::UdpSocket` registers for write readiness too, so every datagram we send makes
 //! the kernel signal write space to the runtime's epoll when its buffer is freed: one readiness

@@ -7,7 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use tokio::net::UdpSocket;
+use crate::call::rtp_socket::RtpSocket;
 
 mod phone_sdp;
 
@@ -108,7 +108,7 @@ impl AgentCall {
     pub(super) fn relay_to_agent(
         &mut self,
         packet: &RtpPacket<'_>,
-        socket: &UdpSocket,
+        socket: &RtpSocket,
         caller: G711,
     ) {
         let now = Instant::now();
@@ -190,7 +190,7 @@ const AGENT_BUF: usize = 2048;
 
 /// Waits for a datagram on the agent leg's socket; pending forever when there is none.
 pub(super) async fn recv_rtp<'b>(
-    socket: Option<&UdpSocket>,
+    socket: Option<&RtpSocket>,
     buf: &'b mut Vec<u8>,
 ) -> Option<(&'b mut [u8], SocketAddr)> {
     let Some(socket) = socket else {
@@ -231,7 +231,7 @@ impl Session {
         let Some(phone) = self.phone_offer(offer, &agent, &extension).await else {
             return;
         };
-        let socket = match UdpSocket::bind(SocketAddr::new(self.local_ip, 0)).await {
+        let socket = match RtpSocket::bind(SocketAddr::new(self.local_ip, 0)) {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "cannot bind agent RTP socket");

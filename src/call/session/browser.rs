@@ -10,7 +10,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
+use crate::call::rtp_socket::RtpSocket;
 
 use super::{Ending, Phase, Session};
 use crate::call::browser::Registration;
@@ -139,7 +139,7 @@ impl BrowserLeg {
     }
 
     /// Sends whatever the peer has queued on the socket. Never waits.
-    pub(super) fn transmit(&mut self, socket: &UdpSocket) {
+    pub(super) fn transmit(&mut self, socket: &RtpSocket) {
         let Some(peer) = self.peer.as_mut() else {
             return;
         };

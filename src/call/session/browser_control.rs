@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
+use crate::call::rtp_socket::RtpSocket;
 
 use super::browser::{BrowserLeg, MAX_DIGITS};
 use super::{Ending, Phase, Session};
@@ -153,7 +153,7 @@ impl Session {
         }
         if self.agent_socket.is_none() {
             let bind = SocketAddr::new(self.ctx.webrtc.bind_ip, 0);
-            match UdpSocket::bind(bind).await {
+            match RtpSocket::bind(bind) {
                 Ok(s) => self.agent_socket = Some(s),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot bind the browser leg's socket");

@@ -124,7 +124,7 @@ pub(super) struct Session {
     /// Its SIP events (a field of its own so the loop can wait on it beside the agent's RTP).
     agent_events: Option<mpsc::Receiver<OutEvent>>,
     /// Its RTP socket (a phone's RTP, or the browser leg's ICE/DTLS/SRTP datagrams).
-    agent_socket: Option<tokio::net::UdpSocket>,
+    agent_socket: Option<crate::call::rtp_socket::RtpSocket>,
     /// The desk's call-control requests, while a browser agent is rung or bridged.
     browser_cmds: Option<mpsc::Receiver<crate::call::browser::BrowserCommand>>,
     frame: Vec<u8>,
