@@ -1,13 +1,13 @@
-//! The RTP pacer (I/O driver): one thread sends the frames that call tasks built ahead, each
-//! at its 20 ms slot, from a 1 ms timer wheel.
+//! The RTP pacer (I/O driver): a thread (`[media] pacer_threads`, one by default) sends the
+//! frames that call tasks built ahead, each at its 20 ms slot, from a 1 ms timer wheel.
 //!
 //! Without it every held call wakes its task, its timer and the socket 50 times a second; with
 //! thousands of calls those wake-ups queue behind each other on the two runtime workers and a
-//! frame leaves late (issue 12: pacing p99 8 ms at 5,000 calls). Now a call task playing a
-//! prompt or hold music wakes about every 80 ms, builds the next few packets (numbered, and the
-//! RTP header final) and hands them here; a pacer thread sleeps to the next millisecond that
-//! has packets, sends them, and sleeps again. A packet goes out at the first tick at or after
-//! its slot, never before.
+//! frame leaves late (issue 12; figures in BENCHMARKS.md, "the RTP pacer"). Now a call task
+//! playing a prompt or hold music wakes about every 60 ms, builds the next few packets
+//! (numbered, the RTP header final) and hands them here; the pacer thread sleeps to the next
+//! millisecond that has packets, sends them, and sleeps again. A packet goes out at the first
+//! tick at or after its slot, never before, and never after a later packet of its stream.
 //!
 //! A call whose audio changes (a digit stops the prompt, an agent answers, a re-INVITE puts us
 //! on hold) takes its unsent packets back with [`PacedStream::revoke`], which returns the RTP
