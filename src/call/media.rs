@@ -396,9 +396,9 @@ impl MediaLeg {
         self.codec
     }
 
-    /// Sends one 20 ms frame (already encoded in our codec), or hands it to the pacer when its
-    /// slot is still to come. Never waits: a full socket buffer drops the frame, as a late
-    /// frame is worthless.
+    /// Sends one 20 ms frame (already encoded in our codec), or hands it to the pacer when
+    /// [`Self::due`] counted it for building ahead. Never waits: a full socket buffer drops
+    /// the frame, as a late frame is worthless.
     pub(super) fn send_frame(&mut self, now: Instant, payload: &[u8]) {
         let to = self.strict.destination(now);
         let (true, Some(to)) = (self.sending, to) else {

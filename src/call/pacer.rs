@@ -57,7 +57,8 @@ struct Shared {
     wheel: Mutex<Wheel>,
     /// Signalled when a packet arrives in an empty wheel (the thread sleeps until then).
     work: Condvar,
-    /// Packets sent late (more than 2 ms after their slot): a symptom of an overloaded machine.
+    /// Packets reached more than 2 ms after their slot (sent late, or dropped when stale): a
+    /// symptom of an overloaded machine.
     late: AtomicU64,
     /// Packets dropped as stale (`STALE` after their slot).
     dropped: AtomicU64,
@@ -129,7 +130,7 @@ impl Pacer {
         })
     }
 
-    /// Packets sent more than 2 ms after their slot since start.
+    /// Packets reached more than 2 ms after their slot since start (sent late or dropped).
     pub fn late(&self) -> u64 {
         self.shards
             .iter()
@@ -190,12 +191,12 @@ impl PacedStream {
         packet: &[u8],
         before: &RtpSender,
     ) -> bool {
-        let Ok(len) = u8::try_from(packet.len()) else {
+        let Some(len) = u8::try_from(packet.len())
+            .ok()
+            .filter(|&l| usize::from(l) <= MAX_PACKET)
+        else {
             return false;
         };
-        if packet.len() > MAX_PACKET {
-            return false;
-        }
         let tick = self.shared.tick_of(due);
         let number = self.next_number;
         let mut pending = Pending {
@@ -323,9 +324,8 @@ fn run(shared: &Arc<Shared>) {
                 if Arc::strong_count(shared) == 1 {
                     return;
                 }
-                // Idle: nothing is owed for the ticks that pass.
-                tick = tick.max(shared.tick_of(Instant::now()).saturating_sub(1));
-                wheel.done = wheel.done.max(tick.saturating_sub(1));
+                // Idle: nothing is owed for the ticks that pass (`tick` follows below).
+                shared.catch_up(&mut wheel);
                 wheel.sleeping_until = u64::MAX;
                 wheel = wait(shared, wheel, Duration::from_millis(500));
                 continue;
@@ -359,6 +359,7 @@ fn run(shared: &Arc<Shared>) {
     }
 }
 
+/// Waits on the wheel's condition variable for at most `d` (a push due sooner wakes it).
 fn wait<'a>(shared: &Shared, wheel: MutexGuard<'a, Wheel>, d: Duration) -> MutexGuard<'a, Wheel> {
     shared
         .work
@@ -372,20 +373,14 @@ fn send(shared: &Shared, tick: u64, batch: &mut Vec<Pending>) {
     let now = Instant::now();
     let slot = shared.instant_of(tick);
     let stale = now > slot + STALE;
-    if now > slot + Duration::from_millis(2) {
-        shared.late.fetch_add(batch.len() as u64, Ordering::Relaxed);
-    }
-    if stale {
-        shared
-            .dropped
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-    }
+    let mut live = 0u64;
     for p in batch.iter() {
         debug_assert_eq!(p.tick, tick);
         let mut state = lock(&p.stream.paced);
         if state.epoch != p.epoch {
             continue;
         }
+        live += 1;
         if stale {
             state.sent = Some(p.number);
             continue;
@@ -399,6 +394,12 @@ fn send(shared: &Shared, tick: u64, batch: &mut Vec<Pending>) {
         state.sent = Some(p.number);
     }
     batch.clear();
+    if now > slot + Duration::from_millis(2) {
+        shared.late.fetch_add(live, Ordering::Relaxed);
+    }
+    if stale {
+        shared.dropped.fetch_add(live, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]

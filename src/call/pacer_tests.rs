@@ -16,6 +16,15 @@ async fn pair() -> (Arc<RtpSocket>, UdpSocket) {
     (Arc::new(from), to)
 }
 
+/// A pacer, one stream through it, and the socket its packets go to (and that socket's address).
+async fn stream() -> (Pacer, PacedStream, UdpSocket, std::net::SocketAddr) {
+    let pacer = Pacer::start(1).unwrap();
+    let (from, to) = pair().await;
+    let dest = to.local_addr().unwrap();
+    let stream = pacer.stream(from).unwrap();
+    (pacer, stream, to, dest)
+}
+
 fn sender(seq: u16) -> RtpSender {
     RtpSender::new(1, 0, seq, 0, Instant::now())
 }
@@ -33,10 +42,7 @@ async fn recv(sock: &UdpSocket) -> (u8, Instant) {
 
 #[tokio::test]
 async fn packets_leave_in_slot_order_and_never_before_their_slot() {
-    let pacer = Pacer::start(1).unwrap();
-    let (from, to) = pair().await;
-    let dest = to.local_addr().unwrap();
-    let mut stream = pacer.stream(from).unwrap();
+    let (_pacer, mut stream, to, dest) = stream().await;
     let start = Instant::now() + Duration::from_millis(30);
     // Handed over out of order: the wheel sends by slot.
     let slots = [(3u8, 60u64), (1, 0), (2, 20), (4, 80)];
@@ -54,10 +60,7 @@ async fn packets_leave_in_slot_order_and_never_before_their_slot() {
 
 #[tokio::test]
 async fn a_revoke_takes_back_unsent_packets_and_returns_the_first_ones_sender() {
-    let pacer = Pacer::start(1).unwrap();
-    let (from, to) = pair().await;
-    let dest = to.local_addr().unwrap();
-    let mut stream = pacer.stream(from).unwrap();
+    let (_pacer, mut stream, to, dest) = stream().await;
     let now = Instant::now();
     assert!(stream.push(now + Duration::from_millis(5), dest, &[1; 20], &sender(100)));
     assert!(stream.push(
@@ -104,10 +107,7 @@ async fn a_dropped_stream_sends_nothing_more() {
 
 #[tokio::test]
 async fn refuses_what_it_cannot_carry() {
-    let pacer = Pacer::start(1).unwrap();
-    let (from, to) = pair().await;
-    let dest = to.local_addr().unwrap();
-    let mut stream = pacer.stream(from).unwrap();
+    let (_pacer, mut stream, _to, dest) = stream().await;
     let now = Instant::now();
     // Too long, or its tick already passed: the call sends those itself.
     assert!(!stream.push(
@@ -122,10 +122,7 @@ async fn refuses_what_it_cannot_carry() {
 
 #[tokio::test]
 async fn nothing_is_taken_beyond_the_horizon() {
-    let pacer = Pacer::start(1).unwrap();
-    let (from, to) = pair().await;
-    let dest = to.local_addr().unwrap();
-    let mut stream = pacer.stream(from).unwrap();
+    let (_pacer, mut stream, _to, dest) = stream().await;
     let horizon = stream.horizon();
     assert!(horizon > Instant::now() + Duration::from_millis(100));
     let beyond = horizon + Duration::from_millis(2);

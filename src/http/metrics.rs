@@ -42,7 +42,7 @@ pub(crate) struct Inputs<'a> {
     pub(crate) rtp_ignored: u64,
     /// RTP datagrams dropped, per reason (strict RTP: docs/media-security.md).
     pub(crate) rtp_drops: crate::media::strict::DropSnapshot,
-    /// Prompt and music frames the pacer sent more than 2 ms after their slot.
+    /// Prompt and music frames the pacer reached more than 2 ms after their slot.
     pub(crate) rtp_paced_late: u64,
     /// ... and dropped as stale (100 ms after their slot: the pacer caught up after a stall).
     pub(crate) rtp_paced_dropped: u64,
@@ -139,7 +139,7 @@ pub(crate) fn render(i: &Inputs<'_>) -> String {
         &mut out,
         "firstline_rtp_paced_late_packets_total",
         c,
-        "Prompt and hold-music packets the pacer sent more than 2 ms after their slot.",
+        "Prompt and hold-music packets the pacer reached more than 2 ms after their slot.",
         i.rtp_paced_late,
     );
     one(
