@@ -48,6 +48,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "interrupted",
         include_str!("../../migrations/0009_interrupted.sql"),
     ),
+    (10, "admin", include_str!("../../migrations/0010_admin.sql")),
 ];
 
 /// A migrator over every embedded migration; `run` is idempotent.
