@@ -28,3 +28,6 @@ CREATE TABLE vendors (
     created_at  BIGINT NOT NULL,
     updated_at  BIGINT NOT NULL
 );
+
+-- One phone per extension: a second agent with a taken extension is refused (409 on the admin API).
+CREATE UNIQUE INDEX agents_extension_idx ON agents (extension);

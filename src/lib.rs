@@ -14,6 +14,7 @@
 //! Protocol cores (`sip` transactions and dialogs, `media`, `ivr`, the `acd` engine, the
 //! supervisor's live model) are sans-IO; `app` wires the drivers. See docs/architecture.md.
 
+pub mod accounts;
 pub mod acd;
 pub mod admin;
 pub mod config;

@@ -181,6 +181,13 @@ impl AcdHandle {
             .await?
     }
 
+    /// An admin changed a signed-in agent's queues or level (see `Acd::agent_update`); returns
+    /// whether they were signed in.
+    pub async fn agent_update(&self, info: AgentInfo) -> Result<bool, AcdError> {
+        self.call(move |core, now| core.acd.agent_update(now, info))
+            .await
+    }
+
     /// Logs an agent out.
     pub async fn agent_logout(&self, id: AgentId) -> Result<(), AcdError> {
         self.call(move |core, now| core.acd.agent_logout(now, &id))

@@ -131,16 +131,10 @@ impl DeskHub {
     ) -> DeskHub {
         let (tx, rx) = mpsc::channel(CMD_QUEUE);
         let epoch: Arc<str> = format!("{:016x}", rand::random::<u64>()).into();
-        let (second, third) = ops.lists();
-        let lists = Lists {
-            second_level: second.to_vec(),
-            third_level: third.to_vec(),
-        };
         let latency = Arc::new(super::latency::PopLatency::default());
         let repairs = Arc::new(AtomicU64::new(0));
         let task = HubTask::new(
             epoch.clone(),
-            lists,
             tx.downgrade(),
             store.clone(),
             ops.clone(),

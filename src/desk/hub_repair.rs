@@ -206,7 +206,7 @@ impl HubTask {
 
     /// Applies the owners' facts to one desk and sends it a snapshot.
     fn rebuild(&mut self, id: &AgentId, facts: Facts, row: Option<&AgentRow>) {
-        let (lists, require) = (self.lists.clone(), self.require_registration);
+        let (lists, require) = ((*self.ops.lists()).clone(), self.require_registration);
         let desk = self.desk(id);
         if let Some(row) = row {
             desk.name.clone_from(&row.name);

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::frames::{Frame, FrameBody, Lists, MissReason, StateView};
+use super::frames::{Frame, FrameBody, MissReason, StateView};
 use super::hub::{CONN_QUEUE, Cmd, Connection, Hello, RING, Seed};
 use super::intakes::{IntakeOps, IntakeView};
 use super::pop::{self, CustomerView, Phase, Pop};
@@ -159,7 +159,6 @@ pub(super) struct HubTask {
     /// Which agent's pop shows a call (for `call_ended`, which names no agent).
     calls: HashMap<CallId, AgentId>,
     epoch: Arc<str>,
-    lists: Lists,
     next_conn: u64,
     tx: mpsc::WeakSender<Cmd>,
     store: Store,
@@ -179,7 +178,6 @@ impl HubTask {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         epoch: Arc<str>,
-        lists: Lists,
         tx: mpsc::WeakSender<Cmd>,
         store: Store,
         ops: IntakeOps,
@@ -196,7 +194,6 @@ impl HubTask {
             agents: HashMap::new(),
             calls: HashMap::new(),
             epoch,
-            lists,
             next_conn: 1,
             tx,
             store,
@@ -273,7 +270,7 @@ impl HubTask {
         let id = self.next_conn;
         self.next_conn += 1;
         let epoch = self.epoch.to_string();
-        let lists = self.lists.clone();
+        let lists = (*self.ops.lists()).clone();
         let require = self.require_registration;
         let desk = self.desk(agent);
         desk.name = seed.name;

@@ -16,6 +16,7 @@ mod worklist;
 use std::sync::Arc;
 
 use crate::config::DeskSection;
+use crate::desk::frames::Lists;
 use crate::domain::{AgentId, CallId, CustomerId, IntakeId};
 use crate::phone;
 use crate::store::{
@@ -32,6 +33,9 @@ pub use worklist::{Inbox, InboxQuery, Search};
 pub struct IntakeOps {
     store: Store,
     desk: Arc<DeskSection>,
+    /// The escalation targets offered now: `[desk]` at first, then the admin pages' lists
+    /// (`set_lists`); a std lock held only to clone or swap the `Arc`.
+    lists: Arc<std::sync::RwLock<Arc<Lists>>>,
     /// For customer numbers typed in national form (`[numbers] default_country_code`).
     country_code: Arc<str>,
 }
@@ -39,8 +43,13 @@ pub struct IntakeOps {
 impl IntakeOps {
     /// Operations over `store` with the escalation lists of `desk`.
     pub fn new(store: Store, desk: DeskSection) -> Self {
+        let lists = Lists {
+            second_level: desk.second_level.clone(),
+            third_level: desk.third_level.clone(),
+        };
         IntakeOps {
             store,
+            lists: Arc::new(std::sync::RwLock::new(Arc::new(lists))),
             desk: Arc::new(desk),
             country_code: Arc::from("31"),
         }
@@ -52,9 +61,22 @@ impl IntakeOps {
         self
     }
 
-    /// The second-level groups and third-level vendors.
-    pub fn lists(&self) -> (&[String], &[String]) {
-        (&self.desk.second_level, &self.desk.third_level)
+    /// The second-level groups and third-level vendors escalation offers now.
+    pub fn lists(&self) -> Arc<Lists> {
+        match self.lists.read() {
+            Ok(l) => l.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the escalation targets (an admin changed a group or vendor); every clone of
+    /// these operations, the desk hub's included, offers the new lists from now on.
+    pub fn set_lists(&self, lists: Lists) {
+        let new = Arc::new(lists);
+        match self.lists.write() {
+            Ok(mut l) => *l = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
     }
 
     /// Whether an agent needs an outcome for their last call before becoming available.
@@ -158,9 +180,10 @@ impl IntakeOps {
         reason: &str,
         case_ref: Option<&str>,
     ) -> Result<IntakeView, DeskError> {
+        let lists = self.lists();
         let list = match to_level {
-            2 => &self.desk.second_level,
-            3 => &self.desk.third_level,
+            2 => &lists.second_level,
+            3 => &lists.third_level,
             _ => {
                 return Err(DeskError::Invalid(format!(
                     "to_level must be 2 or 3 (use return for level 1), not {to_level}"

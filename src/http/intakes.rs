@@ -336,10 +336,10 @@ struct Lists<'a> {
 
 async fn lists(_session: Session, Extension(hub): Extension<DeskHub>) -> Response {
     let ops = hub.ops();
-    let (second_level, third_level) = ops.lists();
+    let targets = ops.lists();
     Json(Lists {
-        second_level,
-        third_level,
+        second_level: &targets.second_level,
+        third_level: &targets.third_level,
         time_zone: ops.time_zone(),
         second_level_takes_calls: ops.second_level_takes_calls(),
     })

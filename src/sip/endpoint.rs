@@ -374,6 +374,7 @@ impl Driver {
                 Ok(()) = creds_rx.changed() => {
                     let table = creds_rx.borrow_and_update().clone();
                     self.core.registrar.set_credentials(table);
+                    self.core.registration_events();
                 }
                 Ok(()) = tuning_rx.changed() => {
                     let t = tuning_rx.borrow_and_update().clone();

@@ -184,7 +184,22 @@ impl Registrar {
             self.cfg.min_expires = min.max(1);
             self.cfg.max_expires = max.max(self.cfg.min_expires);
         }
+        // An extension that left the table (a deactivated agent, a changed extension) or now
+        // belongs to another agent loses its bindings at once: no call is offered to a phone
+        // whose account is gone. A changed password keeps the binding until the phone's next
+        // REGISTER, which must then carry the new one.
+        let gone: Vec<String> = (self.bindings.keys())
+            .filter(|aor| {
+                let old = self.creds.users.get(*aor).map(|u| &u.agent_id);
+                let new = table.users.get(*aor).map(|u| &u.agent_id);
+                new.is_none() || new != old
+            })
+            .cloned()
+            .collect();
         self.creds = table;
+        for aor in gone {
+            self.remove_aor(&aor);
+        }
     }
 
     /// Whether agent phones must register over TLS.

@@ -174,6 +174,36 @@ fn sha256_and_md5_logins_bind_with_clamped_expiry() {
     }
 }
 
+/// An admin's change to the accounts (issue 13): a removed extension loses its binding at once
+/// (and tells the application), a new password keeps it until the phone's next REGISTER, which
+/// then needs the new password.
+#[test]
+fn a_removed_extension_loses_its_binding_and_a_new_password_applies_at_the_next_register() {
+    let t0 = Instant::now();
+    let mut r = registrar();
+    let ok = login(&mut r, t0, 1, "<sip:2001@192.0.2.10:5070>", None, Algorithm::Sha256);
+    assert_eq!(ok.code, 200);
+    while r.poll_changed().is_some() {}
+
+    let anna = crate::domain::AgentId::from_string("agent-demo-anna");
+    let new_password = SipCredential {
+        extension: "2001".into(),
+        agent_id: anna.clone(),
+        ha1_md5: Some(auth::ha1_md5("2001", "firstline", "new-2001-sip")),
+        ha1_sha256: Some(auth::ha1_sha256("2001", "firstline", "new-2001-sip")),
+    };
+    r.set_credentials(Arc::new(CredTable::new(None, vec![new_password])));
+    assert!(r.lookup("2001").is_some(), "a new password keeps the binding");
+    assert_eq!(r.poll_changed(), None);
+    let old = login(&mut r, t0, 3, "<sip:2001@192.0.2.10:5070>", None, Algorithm::Sha256);
+    assert_eq!(old.code, 401, "the old password no longer registers");
+
+    r.set_credentials(Arc::new(CredTable::new(None, vec![])));
+    assert!(r.lookup("2001").is_none(), "a removed extension has no binding");
+    assert_eq!(r.poll_changed().as_deref(), Some("2001"));
+    assert_eq!(r.agent_of("2001"), None);
+}
+
 #[test]
 fn too_brief_gets_423_and_zero_removes_and_star_clears() {
     let t0 = Instant::now();

@@ -38,6 +38,11 @@ pub struct AgentRow {
     pub groups: Vec<String>,
     /// The desk language the agent chose; `None`: the browser's.
     pub language: Option<Language>,
+    /// False once an admin deactivated the account: no sign-in, no sessions, no phone
+    /// registration; the row stays for the history that points at it.
+    pub active: bool,
+    /// `local` (desk password here) or `ldap` (signs in with directory credentials).
+    pub source: String,
 }
 
 /// The desk roles, from least to most allowed.
@@ -102,11 +107,14 @@ macro_rules! select_agents {
     ($tail:literal) => {
         concat!(
             "SELECT id, name, login, password_hash, extension, categories, level, created_at, role, ",
-            "device, groups, language FROM agents",
+            "device, groups, language, active, source FROM agents",
             $tail
         )
     };
 }
+
+/// One agent by id (`$1`).
+pub(super) const SELECT_AGENT_BY_ID: &str = select_agents!(" WHERE id = $1");
 
 impl Store {
     /// Stores a new agent; a taken id, login or extension is a constraint violation.
@@ -131,7 +139,7 @@ impl Store {
     /// One agent by id.
     pub async fn get_agent(&self, id: &AgentId) -> Result<Option<AgentRow>, StoreError> {
         const OP: &str = "get_agent";
-        let row = sqlx::query(select_agents!(" WHERE id = $1"))
+        let row = sqlx::query(SELECT_AGENT_BY_ID)
             .bind(id.as_str())
             .fetch_optional(&self.read)
             .await
@@ -214,12 +222,13 @@ impl Store {
 }
 
 impl Store {
-    /// Digest credentials of every agent with an extension and at least one HA1 (for the registrar).
+    /// Digest credentials of every active agent with an extension and at least one HA1 (for the
+    /// registrar).
     pub async fn sip_credentials(&self) -> Result<Vec<SipCredential>, StoreError> {
         const OP: &str = "sip_credentials";
         let rows = sqlx::query(
             "SELECT id, extension, sip_ha1_md5, sip_ha1_sha256 FROM agents \
-             WHERE extension IS NOT NULL AND (sip_ha1_md5 IS NOT NULL OR sip_ha1_sha256 IS NOT NULL) \
+             WHERE active = 1 AND extension IS NOT NULL AND (sip_ha1_md5 IS NOT NULL OR sip_ha1_sha256 IS NOT NULL) \
              ORDER BY extension",
         )
         .fetch_all(&self.pool)
@@ -285,7 +294,7 @@ pub(crate) fn categories_to_text(categories: &[Category]) -> String {
         .join(",")
 }
 
-fn agent_from_row(row: &AnyRow, op: &'static str) -> Result<AgentRow, StoreError> {
+pub(super) fn agent_from_row(row: &AnyRow, op: &'static str) -> Result<AgentRow, StoreError> {
     let categories: String = get(row, "categories", op)?;
     Ok(AgentRow {
         id: AgentId::from_string(get::<String>(row, "id", op)?),
@@ -309,6 +318,8 @@ fn agent_from_row(row: &AnyRow, op: &'static str) -> Result<AgentRow, StoreError
             .map(str::to_owned)
             .collect(),
         language: language_from(get(row, "language", op)?, "agents.language")?,
+        active: get::<i64>(row, "active", op)? != 0,
+        source: get(row, "source", op)?,
     })
 }
 

@@ -69,21 +69,8 @@ impl Store {
     /// Records a supervisor action; returns its id.
     pub async fn append_audit(&self, a: &NewAudit) -> Result<String, StoreError> {
         const OP: &str = "append_audit";
-        let id = format!("aud-{:016x}", rand::random::<u64>());
-        sqlx::query(
-            "INSERT INTO audit (id, at, agent_id, action, target, details) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id.as_str())
-        .bind(a.at)
-        .bind(a.actor.as_str())
-        .bind(a.action.as_str())
-        .bind(a.target.as_str())
-        .bind(a.details.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::query(OP))?;
-        Ok(id)
+        let mut conn = self.pool.acquire().await.map_err(StoreError::query(OP))?;
+        insert_audit(&mut *conn, a, OP).await
     }
 
     /// The latest `limit` audit rows, newest first.
@@ -168,6 +155,30 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Inserts one audit row on `conn` (a pooled connection or a transaction, so an admin change
+/// and its audit row commit together); returns its id.
+pub(super) async fn insert_audit(
+    conn: &mut sqlx::AnyConnection,
+    a: &NewAudit,
+    op: &'static str,
+) -> Result<String, StoreError> {
+    let id = format!("aud-{:016x}", rand::random::<u64>());
+    sqlx::query(
+        "INSERT INTO audit (id, at, agent_id, action, target, details) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id.as_str())
+    .bind(a.at)
+    .bind(a.actor.as_str())
+    .bind(a.action.as_str())
+    .bind(a.target.as_str())
+    .bind(a.details.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::query(op))?;
+    Ok(id)
 }
 
 fn audit_from_row(r: &AnyRow, op: &'static str) -> Result<AuditRow, StoreError> {

@@ -8,6 +8,7 @@
 //! `tickets`, `my_calls`); `sql` assembles the few statements whose shape depends on the
 //! request; `testing` gives each test a fresh database.
 
+mod accounts;
 mod agents;
 mod audit;
 mod calls;
@@ -30,6 +31,7 @@ mod queue;
 pub(crate) mod reports;
 mod sessions;
 mod sql;
+mod targets;
 pub mod testing;
 mod tickets;
 mod worklist;
@@ -39,6 +41,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
+pub use accounts::{AgentPatch, agent_audit_view};
 pub use agents::{AgentRow, NewAgent, ROLES};
 pub use audit::{AuditRow, DayCalls, EscalationCount, NewAudit};
 pub use calls::{CallEnd, CallRow, CallTransport, HangupBy, NewCall, Outcome};
@@ -62,6 +65,7 @@ pub use reports::{
     Zone,
 };
 pub use sessions::SessionRow;
+pub use targets::{Target, TargetKind};
 pub use tickets::{format_ticket_no, parse_ticket_no};
 pub use worklist::{GroupCount, IntakeFilter, IntakeSort, OwnerFilter, TextQuery};
 

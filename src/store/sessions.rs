@@ -76,7 +76,8 @@ impl Store {
     }
 
     /// The session for a token hash, if it exists and has not expired at `now`. The role is
-    /// the agent's role now, not the one at sign-in: a role change applies at the next request.
+    /// the agent's role now, not the one at sign-in: a role change applies at the next request;
+    /// a deactivated agent has no session.
     pub async fn session(
         &self,
         token_hash: &str,
@@ -85,7 +86,7 @@ impl Store {
         const OP: &str = "session";
         let row = sqlx::query(
             "SELECT s.agent_id, a.role, s.expires_at FROM sessions s JOIN agents a ON a.id = s.agent_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.active = 1",
         )
         .bind(token_hash)
         .bind(now)

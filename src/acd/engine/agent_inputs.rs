@@ -21,6 +21,22 @@ impl Acd {
         Ok(())
     }
 
+    /// An admin changed the agent's queues or level. A signed-in agent serves the new queues
+    /// from now on (a phone already ringing goes on ringing); callers left in a queue nobody
+    /// serves any more are told so. An agent not signed in is left alone (their next login
+    /// brings the new settings). Returns whether the agent was signed in.
+    pub fn agent_update(&mut self, now: Instant, info: AgentInfo) -> bool {
+        let Some(rec) = self.agents.get_mut(&info.id).filter(|a| a.logged_in()) else {
+            return false;
+        };
+        rec.info = info;
+        self.route(now);
+        for entry in self.queues.ids_by_seq() {
+            self.tell_if_nobody_serves(&entry);
+        }
+        true
+    }
+
     /// Logs an agent out; a ringing offer is cancelled and its entry offered to the next agent.
     /// Refused while on a call.
     pub fn agent_logout(&mut self, now: Instant, id: &AgentId) -> Result<(), AcdError> {

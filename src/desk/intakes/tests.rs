@@ -115,9 +115,10 @@ async fn view_shows_the_ivr_draft_and_lists_come_from_config() {
         ops.view(&IntakeId::from_string("intake-none")).await,
         Err(DeskError::NotFound("intake"))
     ));
-    let (l2, l3) = ops.lists();
-    assert_eq!(l2, ["Workplace", "Network", "Applications", "Servers"]);
-    assert_eq!(l3, ["Dell", "HP", "Microsoft", "Cisco", "Telecom provider"]);
+    let lists = ops.lists();
+    let (l2, l3) = (&lists.second_level, &lists.third_level);
+    assert_eq!(l2, &["Workplace", "Network", "Applications", "Servers"]);
+    assert_eq!(l3, &["Dell", "HP", "Microsoft", "Cisco", "Telecom provider"]);
     guard.cleanup().await;
 }
 
