@@ -186,10 +186,35 @@ impl App {
             None => None,
         };
         let https_addr = https.as_ref().map(|(a, _, _)| *a);
+        let intake_ops = crate::desk::intakes::IntakeOps::new(store.clone(), cfg.desk.clone())
+            .with_country_code(&cfg.numbers.default_country_code);
+        let accounts = {
+            let registrar = sip.clone();
+            crate::accounts::Accounts::new(
+                store.clone(),
+                acd.clone(),
+                intake_ops.clone(),
+                &cfg.sip.realm,
+                Arc::new(move |creds| registrar.set_credentials(creds)),
+                tokio::sync::broadcast::channel(64).0,
+            )
+        };
+        // The groups and vendors live in the database from schema 10 on, seeded from `[desk]`.
+        store
+            .seed_targets(
+                &cfg.desk.second_level,
+                &cfg.desk.third_level,
+                crate::store::now_ms(),
+            )
+            .await
+            .context("cannot seed the escalation groups and vendors")?;
+        accounts
+            .reload_lists()
+            .await
+            .context("cannot read the escalation groups and vendors")?;
         let desk = crate::desk::hub::DeskHub::start(
             &events,
-            crate::desk::intakes::IntakeOps::new(store.clone(), cfg.desk.clone())
-                .with_country_code(&cfg.numbers.default_country_code),
+            intake_ops,
             acd.clone(),
             store.clone(),
             cfg.desk.require_outcome,
@@ -214,6 +239,7 @@ impl App {
         tasks.spawn(watch.run(feeds, shutdown.child_token()));
         let open = http::OpenConns::default();
         let state = http::HttpState {
+            accounts,
             http_conns: open.clone(),
             sip: sip.clone(),
             calls: calls.clone(),

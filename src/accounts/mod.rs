@@ -22,9 +22,7 @@ use crate::desk::frames::Lists;
 use crate::desk::intakes::IntakeOps;
 use crate::domain::{AgentId, Category, Device};
 use crate::sip::SipCredential;
-use crate::store::{
-    AgentPatch, AgentRow, NewAgent, Store, StoreError, Target, TargetKind, now_ms,
-};
+use crate::store::{AgentPatch, AgentRow, NewAgent, Store, StoreError, Target, TargetKind, now_ms};
 
 pub use validate::Invalid;
 
@@ -166,7 +164,10 @@ impl Accounts {
 
     /// One account.
     pub async fn get(&self, id: &AgentId) -> Result<AgentRow, AccountError> {
-        self.store.get_agent(id).await?.ok_or(AccountError::NotFound)
+        self.store
+            .get_agent(id)
+            .await?
+            .ok_or(AccountError::NotFound)
     }
 
     /// Applies `patch` (validated here); returns the account after.
@@ -235,18 +236,25 @@ impl Accounts {
                 ));
             }
             let snap = self.acd.snapshot().await?;
-            if snap.agent(id).is_some_and(|a| a.state == AgentState::OnCall) {
+            if snap
+                .agent(id)
+                .is_some_and(|a| a.state == AgentState::OnCall)
+            {
                 return Err(AccountError::Conflict(
                     "the agent is on a call; deactivate them when it has ended".into(),
                 ));
             }
         }
-        self.store.set_agent_active(id, active, by, now_ms()).await?;
+        self.store
+            .set_agent_active(id, active, by, now_ms())
+            .await?;
         if !active {
             match self.acd.supervisor_logout(id.clone()).await {
                 Ok(()) | Err(AcdError::NotLoggedIn(_)) => {}
                 Err(AcdError::UnknownAgent(_)) => {}
-                Err(e) => tracing::warn!(agent = %id, error = %e, "deactivated agent not logged out"),
+                Err(e) => {
+                    tracing::warn!(agent = %id, error = %e, "deactivated agent not logged out")
+                }
             }
             let _ = self.revoked.send(id.clone());
         }
@@ -290,29 +298,33 @@ impl Accounts {
         self.reload_credentials().await
     }
 
-    /// Creates or updates a group or vendor; the desk offers the new lists at once.
+    /// Creates or updates a group or vendor; the desk offers the new lists at once. Returns
+    /// the target as stored.
     pub async fn save_target(
         &self,
         by: &AgentId,
         kind: TargetKind,
         t: Target,
-    ) -> Result<Option<Target>, AccountError> {
+    ) -> Result<Target, AccountError> {
         let t = Target {
             name: validate::target_name(&t.name)?,
             contact: validate::text("contact", t.contact.as_deref(), 500)?,
             notes: validate::text("notes", t.notes.as_deref(), 2000)?,
             active: t.active,
         };
-        let before = self.store.save_target(kind, &t, by, now_ms()).await?;
+        self.store.save_target(kind, &t, by, now_ms()).await?;
         self.reload_lists().await?;
-        Ok(before)
+        Ok(t)
     }
 
     /// Reads the groups and vendors into the desk's escalation lists (at start and after a
     /// change).
     pub async fn reload_lists(&self) -> Result<(), AccountError> {
         let active = |ts: Vec<Target>| -> Vec<String> {
-            ts.into_iter().filter(|t| t.active).map(|t| t.name).collect()
+            ts.into_iter()
+                .filter(|t| t.active)
+                .map(|t| t.name)
+                .collect()
         };
         let lists = Lists {
             second_level: active(self.store.targets(TargetKind::Group).await?),
@@ -320,6 +332,12 @@ impl Accounts {
         };
         self.ops.set_lists(lists);
         Ok(())
+    }
+
+    /// The channel on which deactivations, password resets and role changes are told to the
+    /// agent's open desk feeds.
+    pub fn revoked(&self) -> broadcast::Sender<AgentId> {
+        self.revoked.clone()
     }
 
     /// Hands the registrar the credentials of every active agent.

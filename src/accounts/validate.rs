@@ -63,7 +63,10 @@ pub fn role(s: &str) -> Result<String, Invalid> {
     if ROLES.contains(&s) {
         return Ok(s.to_owned());
     }
-    Err(invalid(format!("role {s:?} is not one of {}", ROLES.join(", "))))
+    Err(invalid(format!(
+        "role {s:?} is not one of {}",
+        ROLES.join(", ")
+    )))
 }
 
 /// A support level an agent works at: 1 or 2 (the third level is vendors, not accounts).
@@ -123,7 +126,12 @@ mod tests {
         assert_eq!(extension("2042").unwrap().as_deref(), Some("2042"));
         assert!(extension("20 42").is_err());
         assert!(extension("2042@evil").is_err());
-        assert!(role("root").unwrap_err().0.contains("agent, supervisor, admin"));
+        assert!(
+            role("root")
+                .unwrap_err()
+                .0
+                .contains("agent, supervisor, admin")
+        );
         assert!(level(3).is_err() && level(0).is_err() && level(2).is_ok());
         assert!(target_name("Net,work").is_err());
         assert_eq!(target_name(" Network ").unwrap(), "Network");

@@ -57,7 +57,7 @@ pub struct LoginRequest {
 
 /// An agent as the API shows them (never the password hash).
 #[derive(Serialize)]
-struct AgentView {
+pub(super) struct AgentView {
     id: AgentId,
     name: String,
     login: String,
@@ -143,7 +143,12 @@ async fn login(
     let ip = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
     check_limit(&st, ip, &req.login)?;
 
-    let row = st.store.agent_by_login(&req.login).await?;
+    // A deactivated account signs in no more than an unknown one (same work, same answer).
+    let row = st
+        .store
+        .agent_by_login(&req.login)
+        .await?
+        .filter(|r| r.active);
     let hash = row.as_ref().map(|r| r.password_hash.clone());
     let ok = auth::verify_password(hash, req.password).await?;
     let row = match (ok, row) {

@@ -11,6 +11,7 @@
 //! headers, HSTS, `Secure` cookies, redirect to HTTPS), `ops` (who may read `/metrics` and the
 //! detailed `/health`); docs/security.md.
 
+mod admin;
 mod agent_settings;
 mod agents;
 mod auth;
@@ -62,6 +63,9 @@ use limit::{LoginLimiter, LoginLimits};
 /// `crate::desk::client::parse`.
 #[doc(hidden)]
 pub mod wire {
+    pub use super::admin::{
+        CreateAgentRequest, PasswordRequest, TargetRequest, UpdateAgentRequest,
+    };
     pub use super::agent_settings::{DeviceRequest, LanguageRequest};
     pub use super::agents::{LoginRequest, StateRequest};
     pub use super::calls::{DigitsBody, OnBody, QualityBody, SdpBody};
@@ -97,6 +101,8 @@ pub struct HttpState {
     pub edge: Arc<Edge>,
     /// The HTTP listeners' open and refused connections.
     pub http_conns: OpenConns,
+    /// The admin operations on accounts, groups and vendors.
+    pub accounts: crate::accounts::Accounts,
 }
 
 /// What the `/api` handlers share (no SIP or call parts, so tests build it from a store alone).
@@ -107,6 +113,9 @@ pub(crate) struct ApiState {
     pub(crate) auth: Arc<AuthConfig>,
     /// Failed-login counters; a std mutex, never held across an await.
     pub(crate) limiter: Arc<Mutex<LoginLimiter>>,
+    /// Agents whose sessions an admin ended or changed (deactivation, password reset, role):
+    /// their open desk feeds re-check their session at once.
+    pub(crate) revoked: tokio::sync::broadcast::Sender<crate::domain::AgentId>,
 }
 
 impl ApiState {
@@ -116,7 +125,17 @@ impl ApiState {
             acd,
             auth: Arc::new(auth),
             limiter: Arc::new(Mutex::new(LoginLimiter::new(limits))),
+            revoked: tokio::sync::broadcast::channel(64).0,
         }
+    }
+
+    /// Uses `revoked` (the admin operations' channel) for the desk feeds' re-checks.
+    pub(crate) fn with_revoked(
+        mut self,
+        revoked: tokio::sync::broadcast::Sender<crate::domain::AgentId>,
+    ) -> Self {
+        self.revoked = revoked;
+        self
     }
 }
 
@@ -129,7 +148,9 @@ pub fn router(state: HttpState) -> Router {
         state.acd.clone(),
         state.auth.clone(),
         LoginLimits::default(),
-    );
+    )
+    .with_revoked(state.accounts.revoked());
+    let admin = admin::router(api.clone(), state.accounts.clone());
     let pages = tower_http::services::ServeDir::new(&state.web_dir);
     let desk_ws = ws::router(api.clone(), state.desk.clone());
     let ops = state.desk.ops().clone();
@@ -146,6 +167,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/health", get(health))
         .with_state(state)
         .merge(desk_ws)
+        .merge(admin)
         .merge(intakes)
         .merge(customers)
         .merge(supervisor)

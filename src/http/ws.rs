@@ -194,8 +194,21 @@ impl DeskConn {
         }
         let mut tick = tokio::time::interval(TICK);
         tick.tick().await;
+        let mut revoked = self.api.revoked.subscribe();
         loop {
             tokio::select! {
+                r = revoked.recv() => {
+                    let mine = match r {
+                        Ok(agent) => agent == self.session.agent_id,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => false,
+                    };
+                    if mine {
+                        if let Some(close) = self.recheck_session().await {
+                            return close;
+                        }
+                    }
+                },
                 frame = conn.rx.recv() => match frame {
                     Some(f) => if self.send(&f).await.is_err() { return Step::Continue },
                     // The hub dropped us: too far behind. The client resumes with last_seq.
@@ -215,10 +228,8 @@ impl DeskConn {
                     if self.last_heard.elapsed() > IDLE {
                         return Step::Close(1001, "idle");
                     }
-                    match self.api.store.session(&self.session.token_hash, now_ms()).await {
-                        Ok(Some(_)) => {}
-                        Ok(None) => return Step::Close(4001, "session expired"),
-                        Err(e) => tracing::warn!(error = %e, "cannot re-check a desk session"),
+                    if let Some(close) = self.recheck_session().await {
+                        return close;
                     }
                     if self.socket.send(Message::Ping(Default::default())).await.is_err() {
                         return Step::Continue;
@@ -226,6 +237,13 @@ impl DeskConn {
                 }
             }
         }
+    }
+
+    /// `Some(close)` when the session has ended (expired, signed out elsewhere, or ended by an
+    /// admin: deactivation, password reset) or its role changed.
+    fn recheck_session(&self) -> impl std::future::Future<Output = Option<Step>> + Send + 'static {
+        let (api, session) = (self.api.clone(), self.session.clone());
+        async move { recheck(&api, &session).await }
     }
 
     async fn message(&mut self, msg: Message) -> Step {
@@ -530,3 +548,16 @@ async fn voice(
 #[cfg(test)]
 #[path = "ws_tests.rs"]
 mod tests;
+
+/// See `DeskConn::recheck_session`.
+async fn recheck(api: &ApiState, session: &Session) -> Option<Step> {
+    match api.store.session(&session.token_hash, now_ms()).await {
+        Ok(Some(row)) if row.role == session.role => None,
+        Ok(Some(_)) => Some(Step::Close(4001, "role changed; sign in again")),
+        Ok(None) => Some(Step::Close(4001, "session expired")),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot re-check a desk session");
+            None
+        }
+    }
+}

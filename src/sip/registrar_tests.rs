@@ -181,7 +181,14 @@ fn sha256_and_md5_logins_bind_with_clamped_expiry() {
 fn a_removed_extension_loses_its_binding_and_a_new_password_applies_at_the_next_register() {
     let t0 = Instant::now();
     let mut r = registrar();
-    let ok = login(&mut r, t0, 1, "<sip:2001@192.0.2.10:5070>", None, Algorithm::Sha256);
+    let ok = login(
+        &mut r,
+        t0,
+        1,
+        "<sip:2001@192.0.2.10:5070>",
+        None,
+        Algorithm::Sha256,
+    );
     assert_eq!(ok.code, 200);
     while r.poll_changed().is_some() {}
 
@@ -193,13 +200,26 @@ fn a_removed_extension_loses_its_binding_and_a_new_password_applies_at_the_next_
         ha1_sha256: Some(auth::ha1_sha256("2001", "firstline", "new-2001-sip")),
     };
     r.set_credentials(Arc::new(CredTable::new(None, vec![new_password])));
-    assert!(r.lookup("2001").is_some(), "a new password keeps the binding");
+    assert!(
+        r.lookup("2001").is_some(),
+        "a new password keeps the binding"
+    );
     assert_eq!(r.poll_changed(), None);
-    let old = login(&mut r, t0, 3, "<sip:2001@192.0.2.10:5070>", None, Algorithm::Sha256);
+    let old = login(
+        &mut r,
+        t0,
+        3,
+        "<sip:2001@192.0.2.10:5070>",
+        None,
+        Algorithm::Sha256,
+    );
     assert_eq!(old.code, 401, "the old password no longer registers");
 
     r.set_credentials(Arc::new(CredTable::new(None, vec![])));
-    assert!(r.lookup("2001").is_none(), "a removed extension has no binding");
+    assert!(
+        r.lookup("2001").is_none(),
+        "a removed extension has no binding"
+    );
     assert_eq!(r.poll_changed().as_deref(), Some("2001"));
     assert_eq!(r.agent_of("2001"), None);
 }

@@ -7,11 +7,11 @@ use serde_json::{Value, json};
 use super::agents::{AgentRow, NewAgent, categories_to_text, groups_to_text, insert_agent};
 use super::audit::insert_audit;
 use super::{NewAudit, Store, StoreError};
-use crate::domain::{AgentId, Category, Device};
+use crate::domain::{AgentId, Category};
 use crate::sip::{ha1_md5, ha1_sha256};
 
 /// What an admin changes on an agent; `None` leaves a field as it is. Values arrive validated
-/// (`crate::accounts`).
+/// (`crate::accounts`). The device has its own route and rules (`PUT /api/agents/{id}/device`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AgentPatch {
     /// Full name.
@@ -26,8 +26,6 @@ pub struct AgentPatch {
     pub level: Option<i64>,
     /// `agent`, `supervisor` or `admin`.
     pub role: Option<String>,
-    /// Phone or browser.
-    pub device: Option<Device>,
     /// Second-level groups.
     pub groups: Option<Vec<String>>,
 }
@@ -138,9 +136,9 @@ impl Store {
         let new_extension = extension != before.extension;
         sqlx::query(
             "UPDATE agents SET name = $2, login = $3, extension = $4, categories = $5, level = $6, \
-             role = $7, device = $8, groups = $9, updated_at = $10, \
-             sip_ha1_md5 = CASE WHEN $11 = 1 THEN NULL ELSE sip_ha1_md5 END, \
-             sip_ha1_sha256 = CASE WHEN $11 = 1 THEN NULL ELSE sip_ha1_sha256 END \
+             role = $7, groups = $8, updated_at = $9, \
+             sip_ha1_md5 = CASE WHEN $10 = 1 THEN NULL ELSE sip_ha1_md5 END, \
+             sip_ha1_sha256 = CASE WHEN $10 = 1 THEN NULL ELSE sip_ha1_sha256 END \
              WHERE id = $1",
         )
         .bind(id.as_str())
@@ -152,7 +150,6 @@ impl Store {
         ))
         .bind(p.level.unwrap_or(before.level))
         .bind(p.role.as_ref().unwrap_or(&before.role))
-        .bind(p.device.unwrap_or(before.device).as_str())
         .bind(groups_to_text(p.groups.as_ref().unwrap_or(&before.groups)))
         .bind(now)
         .bind(i64::from(new_extension))
@@ -195,7 +192,11 @@ impl Store {
         if !active {
             ended = end_sessions(&mut tx, id, OP).await?;
         }
-        let action = if active { "agent_reactivate" } else { "agent_deactivate" };
+        let action = if active {
+            "agent_reactivate"
+        } else {
+            "agent_deactivate"
+        };
         let details = json!({
             "before": { "active": before.active },
             "after": { "active": active },

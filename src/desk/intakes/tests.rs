@@ -118,7 +118,10 @@ async fn view_shows_the_ivr_draft_and_lists_come_from_config() {
     let lists = ops.lists();
     let (l2, l3) = (&lists.second_level, &lists.third_level);
     assert_eq!(l2, &["Workplace", "Network", "Applications", "Servers"]);
-    assert_eq!(l3, &["Dell", "HP", "Microsoft", "Cisco", "Telecom provider"]);
+    assert_eq!(
+        l3,
+        &["Dell", "HP", "Microsoft", "Cisco", "Telecom provider"]
+    );
     guard.cleanup().await;
 }
 

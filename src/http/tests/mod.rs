@@ -2,6 +2,7 @@
 //! `app.rs` serves it), a fresh database with the demo agents, a live ACD, and a small
 //! hand-written HTTP/1.1 client.
 
+mod admin_api;
 mod desk_customers;
 mod desk_feed;
 mod desk_intakes;
@@ -21,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::limit::LoginLimits;
-use super::{ApiState, AuthConfig, agents, customers, intakes, ws};
+use super::{ApiState, AuthConfig, admin, agents, customers, intakes, ws};
 use crate::acd::{AcdConfig, AcdHandle, AcdService, AgentState};
 use crate::config::DeskSection;
 use crate::desk::hub::DeskHub;
@@ -38,6 +39,10 @@ struct TestApi {
     acd: AcdHandle,
     /// Kept alive: the desk hub stops when the event stream closes.
     _events: EventBus,
+    /// Every credential table the admin operations handed the registrar, in order.
+    sip_tables: std::sync::Arc<std::sync::Mutex<Vec<Vec<crate::sip::SipCredential>>>>,
+    /// The escalation lists the desk offers.
+    ops: IntakeOps,
     stop: CancellationToken,
     guard: TestDbGuard,
 }
@@ -79,8 +84,24 @@ impl TestApi {
             &tasks,
             stop.clone(),
         );
+        let sip_tables = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorder = sip_tables.clone();
+        let accounts = crate::accounts::Accounts::new(
+            store.clone(),
+            acd.clone(),
+            ops.clone(),
+            "firstline",
+            std::sync::Arc::new(move |t| recorder.lock().unwrap().push(t)),
+            tokio::sync::broadcast::channel(64).0,
+        );
+        store
+            .seed_targets(&["Network".into()], &["Dell".into()], 0)
+            .await
+            .unwrap();
+        let state = state.with_revoked(accounts.revoked());
         let app = agents::router(state.clone())
-            .layer(axum::Extension(ops))
+            .layer(axum::Extension(ops.clone()))
+            .merge(admin::router(state.clone(), accounts))
             .merge(intakes::router(state.clone(), hub.clone()))
             .merge(customers::router(state.clone(), hub.clone()))
             .merge(ws::router(state, hub))
@@ -96,6 +117,8 @@ impl TestApi {
             store,
             acd,
             _events: events,
+            sip_tables,
+            ops,
             stop,
             guard,
         }
