@@ -203,10 +203,8 @@ impl DeskConn {
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => false,
                     };
-                    if mine {
-                        if let Some(close) = self.recheck_session().await {
-                            return close;
-                        }
+                    if mine && let Some(close) = self.recheck_session().await {
+                        return close;
                     }
                 },
                 frame = conn.rx.recv() => match frame {

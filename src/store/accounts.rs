@@ -97,7 +97,7 @@ async fn audit_in(
         target: target.as_str().to_owned(),
         details,
     };
-    insert_audit(&mut **tx, &entry, op).await.map(drop)
+    insert_audit(tx, &entry, op).await.map(drop)
 }
 
 impl Store {

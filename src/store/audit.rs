@@ -70,7 +70,7 @@ impl Store {
     pub async fn append_audit(&self, a: &NewAudit) -> Result<String, StoreError> {
         const OP: &str = "append_audit";
         let mut conn = self.pool.acquire().await.map_err(StoreError::query(OP))?;
-        insert_audit(&mut *conn, a, OP).await
+        insert_audit(&mut conn, a, OP).await
     }
 
     /// The latest `limit` audit rows, newest first.

@@ -182,7 +182,7 @@ impl Store {
             target: t.name.clone(),
             details: json!({ "before": before, "after": t }),
         };
-        insert_audit(&mut *tx, &entry, OP).await?;
+        insert_audit(&mut tx, &entry, OP).await?;
         tx.commit().await.map_err(StoreError::query(OP))?;
         Ok(before)
     }
