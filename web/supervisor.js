@@ -93,6 +93,7 @@ function TopBar({ me, view, conn, status, onLanguage, onHelp }) {
       ${WALLBOARD && html`<${Clock} />`}
       ${!WALLBOARD && html`
         <a class="topbar-link" href="/supervisor.html?wallboard=1" data-testid="wallboard-link">${t('app.wallboard')}</a>
+        <a class="topbar-link" href="/admin.html" data-testid="admin-link">${t('app.admin')}</a>
         <label class="sr-only" for="lang-select">${t('lang.choose')}</label>
         <select id="lang-select" data-testid="lang-select" value=${language()} onChange=${(e) => onLanguage(e.currentTarget.value)}>
           ${Object.keys(LANGUAGES).map((l) => html`<option value=${l}>${t(`lang.${l}`)}</option>`)}

@@ -8,6 +8,7 @@
 
 mod account;
 mod admin_cli;
+mod admin_page;
 mod agent_phone;
 mod baresip;
 mod baresip_peer;

@@ -1,0 +1,173 @@
+//! The admin pages in headless Chromium (issue 13's acceptance): an admin creates an agent with
+//! an extension, a SIP password and one skill; a SIPp phone registers with those credentials at
+//! once and receives the next caller of that queue; the new agent works in a desk of their own;
+//! deactivating them on the admin page ends that desk session and unregisters the phone. Every
+//! change leaves an audit row.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::desk_page::submit_login;
+use crate::helpers::{TestApp, spawn_queue_app, wait_for, within};
+use crate::host::{free_port, tool};
+use crate::scenario::{caller, press};
+use crate::webdriver::Browser;
+
+const SIP_PASSWORD: &str = "tulip-phone-77";
+
+/// The admin `olga` (no default password: created as `firstline admin create-user` does).
+async fn create_admin(t: &TestApp) {
+    let store = firstline::store::Store::connect(t.db_url()).await.unwrap();
+    let agent = firstline::store::NewAgent {
+        id: firstline::domain::AgentId::from_string("agent-olga"),
+        name: "Olga Ops".into(),
+        login: "olga".into(),
+        password_hash: firstline::password::hash("olga-admin-2026").unwrap(),
+        extension: None,
+        categories: vec![],
+        level: 1,
+        role: "admin".into(),
+        device: firstline::domain::Device::Phone,
+        groups: vec![],
+    };
+    store.create_agent(&agent).await.unwrap();
+    store.close().await;
+}
+
+/// A SIPp agent phone that registers as `ext` and answers the server's INVITEs.
+fn sipp_phone(t: &TestApp, ext: &str, password: &str) -> tokio::process::Child {
+    let sipp_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/");
+    tokio::process::Command::new(tool("sipp"))
+        .args(["-sf", &format!("{sipp_dir}agent_register_stay.xml")])
+        .args(["-oocsf", &format!("{sipp_dir}agent_answer.xml")])
+        .args(["-au", ext, "-ap", password, "-s", ext])
+        .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
+        .args(["-m", "1", "-nostdin", "-timeout", "90"])
+        .arg(t.udp().to_string())
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("sipp")
+}
+
+async fn fill(b: &Browser, testid: &str, text: &str) {
+    b.send_keys(&b.testid(testid).await, text).await;
+}
+
+async fn audit_actions(t: &TestApp) -> Vec<String> {
+    let rows = sqlx::query_scalar::<_, String>("SELECT action FROM audit ORDER BY at, id")
+        .fetch_all(&t.pool)
+        .await
+        .unwrap();
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_creates_an_agent_whose_phone_takes_the_next_caller_then_deactivates_them() {
+    within(150, Box::pin(async {
+        // SIPp 3.6 reads only the first challenge and computes MD5 only.
+        let t = spawn_queue_app(|c| c.sip.digest = firstline::config::DigestSetting::Md5First)
+            .await;
+        create_admin(&t).await;
+        let admin = Browser::start(t.app.http_addr()).await;
+        submit_login(&admin, "olga", "olga-admin-2026").await;
+        admin
+            .until(10, "the live view after login", "return location.pathname === '/supervisor.html'", json!([]))
+            .await;
+        admin.click(&admin.testid("admin-link").await).await;
+        admin
+            .until(10, "the agents table", "return !!document.querySelector('[data-testid=agent-row-anna]');", json!([]))
+            .await;
+
+        // The new agent: software only, extension 2042 with a SIP password.
+        fill(&admin, "agent-login", "henk").await;
+        fill(&admin, "agent-name", "Henk de Vries").await;
+        fill(&admin, "agent-password", "tulips and windmills").await;
+        fill(&admin, "agent-extension", "2042").await;
+        fill(&admin, "agent-sip-password", SIP_PASSWORD).await;
+        admin.click(&admin.testid("agent-cat-hardware").await).await;
+        admin.click(&admin.testid("agent-cat-service").await).await;
+        admin.click(&admin.testid("agent-save").await).await;
+        let row = admin
+            .until(10, "henk's row", "const e = document.querySelector('[data-testid=agent-row-henk]'); return e && e.textContent;", json!([]))
+            .await;
+        let row = row.as_str().unwrap_or_default().to_owned();
+        assert!(row.contains("2042") && row.contains("Software") && !row.contains("Hardware"), "{row:?}");
+
+        // The phone registers with those credentials at once (no restart).
+        let mut phone = sipp_phone(&t, "2042", SIP_PASSWORD);
+        let bound = wait_for(Duration::from_secs(10), || async { t.app.sip().binding("2042") }).await;
+        assert!(bound.is_some(), "SIPp did not register 2042 with the new credentials");
+
+        // Henk signs in to a desk of his own and is available.
+        let desk = Browser::start(t.app.http_addr()).await;
+        submit_login(&desk, "henk", "tulips and windmills").await;
+        desk.until(15, "henk's desk, available", "const e = document.querySelector('[data-testid=agent-state]'); return e && e.dataset.state === 'available';", json!([]))
+            .await;
+
+        // A software caller (English, software, priority 3) is offered to henk's phone.
+        let (mut ua, _rtp, _) = caller(&t).await;
+        for d in ['2', '2', '3'] {
+            press(&mut ua, d).await;
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        }
+        let henk_id = sqlx::query_scalar::<_, String>("SELECT id FROM agents WHERE login = 'henk'")
+            .fetch_one(&t.pool)
+            .await
+            .unwrap();
+        let row = t.queued(&ua.call_id).await;
+        assert_eq!(row.category.as_deref(), Some("software"), "{row:?}");
+        let answered = wait_for(Duration::from_secs(15), || async {
+            let offers = t.offers_of(&row.id).await;
+            offers
+                .iter()
+                .any(|(a, r)| a == &henk_id && r.as_deref() == Some("answered"))
+                .then_some(offers)
+        })
+        .await;
+        assert!(answered.is_some(), "henk's SIPp phone did not answer the caller: {:?}", t.offers_of(&row.id).await);
+        assert_eq!(ua.bye().await, Some(200));
+
+        // Deactivated on the admin page (confirmed in place) once the call has ended.
+        let off = wait_for(Duration::from_secs(10), || async {
+            let states = t.agent_states(&henk_id).await;
+            let last = states.last().map(|(_, to, _)| to.clone());
+            let talked = states.iter().any(|(_, to, _)| to == "on_call");
+            (talked && last.as_deref() != Some("on_call")).then_some(())
+        })
+        .await;
+        assert!(off.is_some(), "henk's call did not end");
+        admin.click(&admin.testid("deactivate-henk").await).await;
+        admin.click(&admin.testid("confirm-deactivate-henk").await).await;
+        let status = admin
+            .until(10, "henk inactive", "const e = document.querySelector('[data-testid=agent-active-henk]'); return e && e.textContent === 'inactive' && e.textContent;", json!([]))
+            .await;
+        assert_eq!(status, json!("inactive"));
+
+        // His desk session ends (the desk goes back to the login page) and his phone's binding is gone.
+        desk.until(15, "henk's desk signed out", "return location.pathname === '/';", json!([]))
+            .await;
+        let gone = wait_for(Duration::from_secs(5), || async {
+            t.app.sip().binding("2042").is_none().then_some(())
+        })
+        .await;
+        assert!(gone.is_some(), "the deactivated agent's phone is still registered");
+        let me = crate::helpers::http_json(t.app.http_addr(), "POST", "/api/login", None,
+            Some(json!({ "login": "henk", "password": "tulips and windmills" }))).await;
+        assert_eq!(me.0, 401, "a deactivated agent cannot sign in: {}", me.1);
+        let actions = audit_actions(&t).await;
+        for a in ["agent_create", "agent_sip_password", "agent_deactivate"] {
+            assert!(actions.iter().any(|x| x == a), "audit has {a}: {actions:?}");
+        }
+        let _ = phone.kill().await;
+        desk.quit().await;
+        admin.quit().await;
+        t.finish().await;
+    }))
+    .await;
+}
