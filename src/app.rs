@@ -32,6 +32,8 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
 pub struct App {
     sip: SipEndpoint,
     http_addr: SocketAddr,
+    /// The one-time setup token when no admin existed at start (`/setup.html#<token>`).
+    setup_token: Option<String>,
     https_addr: Option<SocketAddr>,
     certs: Option<crate::tls::Certs>,
     store: Store,
@@ -212,6 +214,10 @@ impl App {
             .reload_lists()
             .await
             .context("cannot read the escalation groups and vendors")?;
+        let setup_token = accounts
+            .open_setup_if_needed()
+            .await
+            .context("cannot look for an admin account")?;
         let desk = crate::desk::hub::DeskHub::start(
             &events,
             intake_ops,
@@ -292,6 +298,7 @@ impl App {
             "firstline started"
         );
         Ok(App {
+            setup_token,
             sip,
             http_addr,
             https_addr,
@@ -318,6 +325,14 @@ impl App {
     /// The bound HTTP address.
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// The path of the one-time link that creates the first admin, when no admin existed at
+    /// start (`/setup.html#<token>`; the token works once and only until a restart).
+    pub fn setup_path(&self) -> Option<String> {
+        self.setup_token
+            .as_ref()
+            .map(|t| format!("/setup.html#{t}"))
     }
 
     /// The bound SIP over TLS address, when a certificate is configured.

@@ -114,6 +114,14 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         ready.push_str(&format!(" https={a}"));
     }
     println!("{ready}");
+    if let Some(path) = app.setup_path() {
+        // Printed, never logged to a file: whoever has it can create the first admin.
+        println!(
+            "firstline: no admin account yet. Create one at http://{}{path} (works once), \
+             or with `firstline admin create-user --role admin`.",
+            app.http_addr()
+        );
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     app.shutdown().await;

@@ -11,6 +11,7 @@
 //!   close now rather than at their next periodic check;
 //! - the desk's escalation lists are replaced.
 
+pub mod setup;
 pub mod validate;
 
 use std::sync::Arc;
@@ -47,6 +48,9 @@ pub enum AccountError {
     /// Hashing a password failed.
     #[error("cannot hash the password")]
     Hash,
+    /// A wrong or used setup token.
+    #[error("this setup link is not valid (used, or from before a restart)")]
+    Forbidden,
 }
 
 impl From<StoreError> for AccountError {
@@ -98,6 +102,7 @@ pub struct Accounts {
     realm: Arc<str>,
     credentials: CredentialSink,
     revoked: broadcast::Sender<AgentId>,
+    setup: setup::SetupToken,
 }
 
 impl Accounts {
@@ -118,7 +123,73 @@ impl Accounts {
             realm: Arc::from(realm),
             credentials,
             revoked,
+            setup: setup::SetupToken::default(),
         }
+    }
+
+    /// Opens the one-time setup when no active admin exists; returns the token for the link.
+    pub async fn open_setup_if_needed(&self) -> Result<Option<String>, AccountError> {
+        let agents = self.store.list_agents().await?;
+        if agents.iter().any(|a| a.active && a.role == "admin") {
+            return Ok(None);
+        }
+        Ok(Some(self.setup.issue()))
+    }
+
+    /// Whether the one-time setup is open.
+    pub fn setup_pending(&self) -> bool {
+        self.setup.pending()
+    }
+
+    /// Creates the first admin with the setup token (used up on success). A wrong or used token
+    /// is `Forbidden`; so is a setup when an admin exists by now.
+    pub async fn complete_setup(
+        &self,
+        token: &str,
+        login: &str,
+        name: &str,
+        password: String,
+    ) -> Result<AgentRow, AccountError> {
+        if !self.setup.take(token) {
+            return Err(AccountError::Forbidden);
+        }
+        let agents = self.store.list_agents().await?;
+        if agents.iter().any(|a| a.active && a.role == "admin") {
+            return Err(AccountError::Forbidden);
+        }
+        let made = self.create_first_admin(login, name, password).await;
+        if made.is_err() {
+            self.setup.restore(token);
+        }
+        made
+    }
+
+    async fn create_first_admin(
+        &self,
+        login: &str,
+        name: &str,
+        password: String,
+    ) -> Result<AgentRow, AccountError> {
+        let login = validate::login(login)?;
+        crate::password::check_policy(&login, &password)
+            .map_err(|e| Invalid(format!("password: {e}")))?;
+        let agent = NewAgent {
+            id: AgentId::from_string(format!("agent-{:016x}", rand::random::<u64>())),
+            name: validate::name(name)?,
+            login,
+            password_hash: hash(password).await?,
+            extension: None,
+            categories: vec![],
+            level: 1,
+            role: "admin".into(),
+            device: Device::Phone,
+            groups: vec![],
+        };
+        let row = (self.store)
+            .create_agent_audited(&agent, &agent.id, now_ms())
+            .await?;
+        tracing::info!(agent = %row.id, login = %row.login, "first admin created with the setup link");
+        Ok(row)
     }
 
     /// Creates an account; with a SIP password its phone can register at once.

@@ -23,6 +23,7 @@ const MAX_PATH_ID: usize = 200;
 
 /// The admin routes; [`Accounts`] reaches the handlers as an extension.
 pub(super) fn router(api: ApiState, accounts: Accounts) -> Router {
+    let accounts_for_setup = accounts.clone();
     let routes = Router::new()
         .route("/agents", get(list_agents).post(create_agent))
         .route("/agents/{id}", get(get_agent).patch(update_agent))
@@ -35,10 +36,46 @@ pub(super) fn router(api: ApiState, accounts: Accounts) -> Router {
         .route("/vendors", get(list_vendors))
         .route("/vendors/{name}", put(save_vendor))
         .fallback(not_found)
-        .layer(Extension(accounts))
+        .layer(Extension(accounts.clone()))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(api);
-    Router::new().nest("/api/admin", routes)
+    let setup = Router::new()
+        .route("/api/setup", get(setup_status).post(setup))
+        .layer(Extension(accounts_for_setup))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    Router::new().nest("/api/admin", routes).merge(setup)
+}
+
+#[derive(Serialize)]
+struct SetupStatus {
+    /// True while the one-time setup link (printed at start) can create the first admin.
+    needed: bool,
+}
+
+async fn setup_status(Extension(accounts): Extension<Accounts>) -> Json<SetupStatus> {
+    Json(SetupStatus {
+        needed: accounts.setup_pending(),
+    })
+}
+
+/// `POST /api/setup` body: the token from the link and the first admin's account.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupRequest {
+    token: String,
+    login: String,
+    name: String,
+    password: String,
+}
+
+async fn setup(
+    Extension(accounts): Extension<Accounts>,
+    ApiJson(req): ApiJson<SetupRequest>,
+) -> Result<(axum::http::StatusCode, Json<AccountView>), ApiError> {
+    let row = accounts
+        .complete_setup(&req.token, &req.login, &req.name, req.password)
+        .await?;
+    Ok((axum::http::StatusCode::CREATED, Json(row.into())))
 }
 
 impl From<AccountError> for ApiError {
@@ -56,6 +93,9 @@ impl From<AccountError> for ApiError {
                 state: "queues",
             },
             AccountError::Hash => ApiError::Unavailable,
+            AccountError::Forbidden => ApiError::Forbidden {
+                needed: "a valid setup link".into(),
+            },
         }
     }
 }

@@ -64,7 +64,7 @@ use limit::{LoginLimiter, LoginLimits};
 #[doc(hidden)]
 pub mod wire {
     pub use super::admin::{
-        CreateAgentRequest, PasswordRequest, TargetRequest, UpdateAgentRequest,
+        CreateAgentRequest, PasswordRequest, SetupRequest, TargetRequest, UpdateAgentRequest,
     };
     pub use super::agent_settings::{DeviceRequest, LanguageRequest};
     pub use super::agents::{LoginRequest, StateRequest};

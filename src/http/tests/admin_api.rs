@@ -317,3 +317,84 @@ async fn a_password_reset_ends_the_sessions_and_groups_and_vendors_reach_the_des
     assert_eq!(upd[0].details["after"]["active"], false);
     api.stop().await;
 }
+
+#[tokio::test]
+async fn the_setup_link_creates_the_first_admin_once_and_a_wrong_token_nothing() {
+    let api = TestApi::start().await;
+    let needed = |r: Resp| r.json()["needed"].clone();
+    assert_eq!(
+        needed(api.send("GET", "/api/setup", &[], None).await),
+        json!(false)
+    );
+    let token = api
+        .accounts
+        .open_setup_if_needed()
+        .await
+        .unwrap()
+        .expect("no admin yet");
+    assert_eq!(
+        needed(api.send("GET", "/api/setup", &[], None).await),
+        json!(true)
+    );
+    let body = |token: &str, password: &str| {
+        json!({ "token": token, "login": "root-olga", "name": "Olga", "password": password })
+            .to_string()
+    };
+    let wrong = api
+        .send(
+            "POST",
+            "/api/setup",
+            &[],
+            Some(&body(&"0".repeat(32), "a long admin password")),
+        )
+        .await;
+    assert_eq!(wrong.status, 403, "{}", wrong.body);
+    let weak = api
+        .send("POST", "/api/setup", &[], Some(&body(&token, "short")))
+        .await;
+    assert_eq!(weak.status, 422, "{}", weak.body);
+    assert!(
+        api.store
+            .agent_by_login("root-olga")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let made = api
+        .send(
+            "POST",
+            "/api/setup",
+            &[],
+            Some(&body(&token, "a long admin password")),
+        )
+        .await;
+    assert_eq!(
+        made.status, 201,
+        "the token survives a refused password: {}",
+        made.body
+    );
+    assert_eq!(made.json()["role"], "admin");
+    let olga = api.token("root-olga", "a long admin password").await;
+    let list = call(&api, &olga, "GET", "/api/admin/agents", None).await;
+    assert_eq!(list.status, 200, "the new admin administers: {}", list.body);
+    let again = api
+        .send(
+            "POST",
+            "/api/setup",
+            &[],
+            Some(&body(&token, "another long password")),
+        )
+        .await;
+    assert_eq!(again.status, 403, "used up: {}", again.body);
+    assert_eq!(
+        needed(api.send("GET", "/api/setup", &[], None).await),
+        json!(false)
+    );
+    assert_eq!(
+        api.accounts.open_setup_if_needed().await.unwrap(),
+        None,
+        "an admin exists now"
+    );
+    assert_eq!(audits(&api, "agent_create").await.len(), 1);
+    api.stop().await;
+}

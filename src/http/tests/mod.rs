@@ -43,6 +43,8 @@ struct TestApi {
     sip_tables: std::sync::Arc<std::sync::Mutex<Vec<Vec<crate::sip::SipCredential>>>>,
     /// The escalation lists the desk offers.
     ops: IntakeOps,
+    /// The admin operations behind `/api/admin` and `/api/setup`.
+    accounts: crate::accounts::Accounts,
     stop: CancellationToken,
     guard: TestDbGuard,
 }
@@ -101,7 +103,7 @@ impl TestApi {
         let state = state.with_revoked(accounts.revoked());
         let app = agents::router(state.clone())
             .layer(axum::Extension(ops.clone()))
-            .merge(admin::router(state.clone(), accounts))
+            .merge(admin::router(state.clone(), accounts.clone()))
             .merge(intakes::router(state.clone(), hub.clone()))
             .merge(customers::router(state.clone(), hub.clone()))
             .merge(ws::router(state, hub))
@@ -119,6 +121,7 @@ impl TestApi {
             _events: events,
             sip_tables,
             ops,
+            accounts,
             stop,
             guard,
         }
