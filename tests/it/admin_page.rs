@@ -171,3 +171,84 @@ async fn an_admin_creates_an_agent_whose_phone_takes_the_next_caller_then_deacti
     }))
     .await;
 }
+
+/// The binary on a database without an admin prints a one-time setup link; the link creates the
+/// first admin once; a restart on that database prints none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_start_prints_a_one_time_setup_link_that_creates_the_admin() {
+    within(
+        120,
+        Box::pin(async {
+            let db = crate::helpers::TestDb::new().await;
+            let dir = tempfile::tempdir().unwrap();
+            let server = crate::server_process::Server::start(&db.url, dir.path(), None).await;
+            let link = wait_for(Duration::from_secs(10), || async {
+                let lines = server.lines.lock().unwrap();
+                lines.iter().find_map(|(_, l)| {
+                    l.split_whitespace()
+                        .find_map(|w| w.split_once("/setup.html#").map(|(_, t)| t.to_owned()))
+                })
+            })
+            .await;
+            let token = link.expect("no setup link printed");
+            let token = token
+                .trim_end_matches(|c: char| !c.is_ascii_hexdigit())
+                .to_owned();
+            let body = |token: &str| {
+                json!({ "token": token, "login": "olga", "name": "Olga Ops",
+                    "password": "correct horse battery staple" })
+            };
+            let (status, _) =
+                crate::helpers::http_json(server.http, "POST", "/api/setup", None, Some(body("0")))
+                    .await;
+            assert_eq!(status, 403);
+            let (status, made) = crate::helpers::http_json(
+                server.http,
+                "POST",
+                "/api/setup",
+                None,
+                Some(body(&token)),
+            )
+            .await;
+            assert_eq!(status, 201, "{made}");
+            let (status, _) = crate::helpers::http_json(
+                server.http,
+                "POST",
+                "/api/setup",
+                None,
+                Some(body(&token)),
+            )
+            .await;
+            assert_eq!(status, 403, "the link works once");
+            let login = json!({ "login": "olga", "password": "correct horse battery staple" });
+            let (status, me) =
+                crate::helpers::http_json(server.http, "POST", "/api/login", None, Some(login))
+                    .await;
+            assert_eq!(
+                (status, me["agent"]["role"].as_str()),
+                (200, Some("admin")),
+                "{me}"
+            );
+            drop(server);
+
+            let again = crate::server_process::Server::start(&db.url, dir.path(), None).await;
+            let (status, needed) =
+                crate::helpers::http_json(again.http, "GET", "/api/setup", None, None).await;
+            assert_eq!(
+                (status, needed["needed"].as_bool()),
+                (200, Some(false)),
+                "{needed}"
+            );
+            let printed = again
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(_, l)| l.contains("setup.html#"));
+            assert!(!printed, "no link once an admin exists");
+            drop(again);
+            db.drop_db().await;
+        }),
+    )
+    .await;
+}
