@@ -7,7 +7,7 @@ use std::io::{BufRead, Write};
 
 use crate::config::Config;
 use crate::domain::{AgentId, Category, Device};
-use crate::store::{NewAgent, ROLES, Store, StoreError};
+use crate::store::{NewAgent, Store, StoreError};
 
 pub use check::{Problem, check_config};
 
@@ -119,21 +119,17 @@ pub async fn run(
             device,
             groups,
         } => {
-            let login = login.trim().to_owned();
-            if login.is_empty() || login.len() > 64 || login.chars().any(char::is_whitespace) {
-                return Err(AdminError::Invalid(
-                    "the login must be 1 to 64 characters without spaces".into(),
-                ));
-            }
-            if !ROLES.contains(&role.as_str()) {
-                return Err(AdminError::Invalid(format!(
-                    "role {role:?} is not one of {}",
-                    ROLES.join(", ")
-                )));
-            }
-            if !(1..=2).contains(&level) {
-                return Err(AdminError::Invalid("the level must be 1 or 2".into()));
-            }
+            // The same rules as the admin pages (`crate::accounts::validate`).
+            use crate::accounts::validate;
+            let invalid = |e: validate::Invalid| AdminError::Invalid(e.0);
+            let login = validate::login(&login).map_err(invalid)?;
+            let name = validate::name(&name).map_err(invalid)?;
+            let role = validate::role(&role).map_err(invalid)?;
+            let level = validate::level(level).map_err(invalid)?;
+            let extension = match extension {
+                Some(e) => validate::extension(&e).map_err(invalid)?,
+                None => None,
+            };
             let device = Device::parse(&device).ok_or_else(|| {
                 AdminError::Invalid(format!("device {device:?}: phone or browser"))
             })?;
@@ -145,10 +141,10 @@ pub async fn run(
                 crate::password::hash(password).map_err(|e| AdminError::Invalid(e.to_string()))?;
             let agent = NewAgent {
                 id: AgentId::from_string(format!("agent-{:016x}", rand::random::<u64>())),
-                name: name.trim().to_owned(),
+                name,
                 login: login.clone(),
                 password_hash,
-                extension: extension.filter(|e| !e.trim().is_empty()),
+                extension,
                 categories,
                 level,
                 role,

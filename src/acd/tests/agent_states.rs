@@ -238,3 +238,30 @@ fn round_robin_rotates_and_fewest_calls_counts() {
         0
     );
 }
+
+/// An admin's change of a signed-in agent's queues (issue 13): a removed queue stops new offers
+/// at once, an added one routes its waiting caller to them; an agent not signed in is untouched.
+#[test]
+fn an_admin_changes_a_signed_in_agents_queues_and_routing_follows_at_once() {
+    let mut sim = Sim::new(AcdConfig::default());
+    sim.login("a1", &[Hardware]);
+    let update = |categories| AgentInfo {
+        id: aid("a1"),
+        categories,
+        level: 1,
+    };
+    assert!(sim.acd.agent_update(sim.now, update(vec![Service])));
+    assert!(
+        offers(&sim.call("c1", Hardware, 3)).is_empty(),
+        "hardware was taken away: no offer"
+    );
+    assert!(sim.acd.agent_update(sim.now, update(vec![Service, Hardware])));
+    let (_, entry, agent) = one_offer(&sim.drain());
+    assert_eq!((entry.as_str(), agent.as_str()), ("c1", "a1"), "the waiting caller is offered");
+    let offline = AgentInfo {
+        id: aid("zz"),
+        categories: vec![Hardware],
+        level: 1,
+    };
+    assert!(!sim.acd.agent_update(sim.now, offline), "not signed in: nothing to change");
+}
