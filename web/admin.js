@@ -1,17 +1,20 @@
 // firstline: the admin pages, rendered with Preact + htm from state (web/ui.js): the agents
-// (`#agents`), the second-level groups (`#groups`) and the third-level vendors (`#vendors`). The
+// (`#agents`), the second-level groups (`#groups`), the third-level vendors (`#vendors`), the
+// customer import from CSV (`#import`) and the company directory's sync (`#directory`). The
 // lists come from /api/admin/…; each change is one REST call (the server validates, audits and
 // applies it at once) after which the list is read again, so the page shows what is stored.
 // Admins change; supervisors see the same lists read-only. Every visible string comes from the
 // catalogue (web/i18n/<lang>/{common,admin}.json).
 
 import { html, render, api, useEffect, useState } from './ui.js';
-import { t, chooseLanguage, loadLanguage, language, LANGUAGES } from './i18n.js';
+import { t, chooseLanguage, loadLanguage, language, setTimeZone, LANGUAGES } from './i18n.js';
 import { AgentsView } from './admin/agents.js';
 import { TargetsView } from './admin/targets.js';
+import { ImportView } from './admin/import.js';
+import { DirectoryView } from './admin/directory.js';
 
 const PARTS = ['common', 'admin'];
-const VIEWS = ['agents', 'groups', 'vendors'];
+const VIEWS = ['agents', 'groups', 'vendors', 'import', 'directory'];
 const viewOfHash = () => (VIEWS.includes(location.hash.slice(1)) ? location.hash.slice(1) : 'agents');
 
 async function logoutSelf() {
@@ -61,9 +64,11 @@ function App({ me }) {
   // `say(ok, message)`: the outcome of the last change, in words.
   const say = (ok, message) => setNotice({ ok, message });
   document.title = t('admin.title');
-  const body = view === 'agents'
-    ? html`<${AgentsView} me=${me} canEdit=${canEdit} say=${say} />`
-    : html`<${TargetsView} kind=${view} canEdit=${canEdit} say=${say} />`;
+  let body;
+  if (view === 'agents') body = html`<${AgentsView} me=${me} canEdit=${canEdit} say=${say} />`;
+  else if (view === 'import') body = html`<${ImportView} canEdit=${canEdit} say=${say} />`;
+  else if (view === 'directory') body = html`<${DirectoryView} canEdit=${canEdit} say=${say} />`;
+  else body = html`<${TargetsView} kind=${view} canEdit=${canEdit} say=${say} />`;
   return html`
     <${TopBar} me=${me} view=${view} onLanguage=${chooseLang} />
     ${!canEdit && html`<p class="notice ok" data-testid="read-only">${t('admin.read_only')}</p>`}
@@ -78,6 +83,8 @@ async function start() {
   try {
     await loadLanguage(chooseLanguage(null), PARTS);
     me = (await api('GET', '/api/me')).json.agent;
+    const lists = (await api('GET', '/api/desk/lists').catch(() => null))?.json ?? null;
+    if (lists && lists.time_zone) setTimeZone(lists.time_zone);
   } catch (e) {
     if (e.status === 401) {
       location.assign('/');
