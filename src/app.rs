@@ -212,8 +212,17 @@ impl App {
             devices::DeviceWatch::start(sip.clone(), acd.clone(), events.clone(), store.clone())
                 .await;
         tasks.spawn(watch.run(feeds, shutdown.child_token()));
+        // The directory sync runs in its own task; the call path never waits on it.
+        let directory = crate::directory::Directory::start(
+            &cfg.directory,
+            &cfg.numbers.default_country_code,
+            store.clone(),
+            &tasks,
+            shutdown.child_token(),
+        );
         let open = http::OpenConns::default();
         let state = http::HttpState {
+            directory,
             http_conns: open.clone(),
             sip: sip.clone(),
             calls: calls.clone(),

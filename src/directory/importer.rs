@@ -134,6 +134,33 @@ pub enum ImportError {
     Task(#[from] tokio::task::JoinError),
 }
 
+/// Reads `column=field` mappings (`--map`, the API's `map`); the field by its exact name.
+pub fn parse_overrides<S: AsRef<str>>(items: &[S]) -> Result<Vec<(String, Field)>, String> {
+    items
+        .iter()
+        .map(|item| {
+            let item = item.as_ref();
+            let (column, field) = item
+                .rsplit_once('=')
+                .ok_or_else(|| format!("mapping {item:?} is not column=field"))?;
+            let field = Field::ALL
+                .into_iter()
+                .find(|f| f.name() == field.trim())
+                .ok_or_else(|| {
+                    let names: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+                    format!(
+                        "mapping {item:?}: {field:?} is not one of {}",
+                        names.join(", ")
+                    )
+                })?;
+            if column.trim().is_empty() {
+                return Err(format!("mapping {item:?} names no column"));
+            }
+            Ok((column.trim().to_owned(), field))
+        })
+        .collect()
+}
+
 /// Checks the file at `path` and, unless `opts.preview` (or it has bad rows and not
 /// `opts.valid_only`), imports it.
 pub async fn import_file(

@@ -114,3 +114,30 @@ async fn a_file_level_problem_is_an_error_not_a_report() {
     assert!(matches!(missing, Err(ImportError::Open { .. })));
     guard.cleanup().await;
 }
+
+#[test]
+fn mappings_read_column_equals_field() {
+    let got = parse_overrides(&["Personnel no.=external_id", " Tel = phone"]).unwrap();
+    assert_eq!(
+        got,
+        [
+            ("Personnel no.".to_owned(), Field::ExternalId),
+            ("Tel".to_owned(), Field::Phone)
+        ]
+    );
+    assert!(
+        parse_overrides(&["Tel"])
+            .unwrap_err()
+            .contains("not column=field")
+    );
+    assert!(
+        parse_overrides(&["Tel=fax"])
+            .unwrap_err()
+            .contains("is not one of external_id")
+    );
+    assert!(
+        parse_overrides(&["=phone"])
+            .unwrap_err()
+            .contains("names no column")
+    );
+}

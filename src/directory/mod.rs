@@ -14,3 +14,9 @@ pub mod mapping;
 pub use config::DirectorySection;
 pub use importer::{ImportError, ImportOptions, ImportReport, import_file};
 pub use mapping::Field;
+pub mod ldap;
+pub mod sign_in;
+pub mod sync;
+
+pub use sign_in::{DirectoryAccount, SignInResult, authenticate};
+pub use sync::{Directory, DirectoryStatus, SyncError};

@@ -128,6 +128,7 @@ async fn login(
     State(st): State<ApiState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     desk: Option<Extension<IntakeOps>>,
+    directory: Option<Extension<crate::directory::Directory>>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
@@ -144,11 +145,27 @@ async fn login(
     check_limit(&st, ip, &req.login)?;
 
     let row = st.store.agent_by_login(&req.login).await?;
-    let hash = row.as_ref().map(|r| r.password_hash.clone());
-    let ok = auth::verify_password(hash, req.password).await?;
-    let row = match (ok, row) {
-        (true, Some(row)) => row,
-        _ => {
+    // Not a local account (unknown here, or `source = 'ldap'`): the directory decides, when
+    // sign-in with directory accounts is on (docs/directory.md); a local account never asks it.
+    let directory = directory.map(|Extension(d)| d);
+    let via_directory = match directory.as_ref() {
+        Some(d) => super::directory::is_directory_login(&st, d, &req.login, row.is_some()).await?,
+        None => false,
+    };
+    let checked = match directory.as_ref().filter(|_| via_directory) {
+        Some(d) => match super::directory::sign_in(&st, d, &req.login, &req.password).await {
+            Ok(row) => row,
+            Err(unreachable) => return Ok(unreachable),
+        },
+        None => {
+            let hash = row.as_ref().map(|r| r.password_hash.clone());
+            let ok = auth::verify_password(hash, req.password).await?;
+            row.filter(|_| ok)
+        }
+    };
+    let row = match checked {
+        Some(row) => row,
+        None => {
             // Already counted by `check_limit`.
             tracing::info!(login = %req.login.escape_debug(), ?ip, "failed login");
             return Err(ApiError::InvalidCredentials);

@@ -17,6 +17,7 @@ mod auth;
 mod calls;
 mod customers;
 mod desk_feed;
+mod directory;
 mod edge;
 mod error;
 mod intake_list;
@@ -24,6 +25,7 @@ mod intakes;
 mod limit;
 mod metrics;
 mod metrics_conn;
+mod metrics_directory;
 mod metrics_journal;
 mod ops;
 mod password;
@@ -97,6 +99,8 @@ pub struct HttpState {
     pub edge: Arc<Edge>,
     /// The HTTP listeners' open and refused connections.
     pub http_conns: OpenConns,
+    /// The company directory's sync and sign-in (docs/directory.md).
+    pub directory: crate::directory::Directory,
 }
 
 /// What the `/api` handlers share (no SIP or call parts, so tests build it from a store alone).
@@ -138,6 +142,11 @@ pub fn router(state: HttpState) -> Router {
     let threshold = state.supervisor.service_level_threshold();
     let supervisor = supervisor::router(api.clone(), state.supervisor.clone());
     let metrics = metrics::router(state.clone());
+    let directory_api = directory::DirectoryApi {
+        directory: state.directory.clone(),
+        country_code: state.desk.ops().country_code().to_owned(),
+    };
+    let directory_login = state.directory.clone();
     let call_control = state.calls.clone();
     let supervisor_feed = state.supervisor.clone();
     let edge = state.edge.clone();
@@ -148,6 +157,7 @@ pub fn router(state: HttpState) -> Router {
         .merge(desk_ws)
         .merge(intakes)
         .merge(customers)
+        .merge(directory::router(api.clone(), directory_api))
         .merge(supervisor)
         .merge(metrics)
         .merge(reports::router(api.clone(), threshold))
@@ -156,7 +166,8 @@ pub fn router(state: HttpState) -> Router {
             agents::router(api)
                 .layer(axum::Extension(ops))
                 .layer(axum::Extension(call_control))
-                .layer(axum::Extension(supervisor_feed)),
+                .layer(axum::Extension(supervisor_feed))
+                .layer(axum::Extension(directory_login)),
         )
         .fallback_service(pages)
         .layer(axum::middleware::from_fn_with_state(

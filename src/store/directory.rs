@@ -281,6 +281,18 @@ impl Store {
             .map_err(StoreError::query("count_customers"))
     }
 
+    /// How many active customers came from `source`.
+    pub async fn count_directory_customers(
+        &self,
+        source: CustomerSource,
+    ) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE source = $1 AND active = 1")
+            .bind(source.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::query("count_directory_customers"))
+    }
+
     /// A customer's source, active flag and synced fields, by external id.
     pub async fn directory_state(
         &self,
@@ -370,6 +382,91 @@ impl Store {
         .await
         .map_err(StoreError::query(OP))?;
         rows.iter().map(|r| run_from_row(r, OP)).collect()
+    }
+}
+
+impl Store {
+    /// `agents.source` and `agents.active` of the account with this login.
+    pub async fn agent_source(&self, login: &str) -> Result<Option<(String, bool)>, StoreError> {
+        const OP: &str = "agent_source";
+        let row = sqlx::query("SELECT source, active FROM agents WHERE login = $1")
+            .bind(login)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        row.map(|r| Ok((get(&r, "source", OP)?, get::<i64>(&r, "active", OP)? == 1)))
+            .transpose()
+    }
+
+    /// Creates or updates the desk account of a directory user at sign-in (`source = 'ldap'`):
+    /// name, role and level follow the directory. `false` when the login belongs to a local
+    /// account or a deactivated one (nothing changed).
+    pub async fn upsert_directory_agent(
+        &self,
+        login: &str,
+        name: &str,
+        role: &str,
+        level: i64,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        const OP: &str = "upsert_directory_agent";
+        let mut tx = self.begin_write(OP).await?;
+        let existing = sqlx::query("SELECT source, active FROM agents WHERE login = $1")
+            .bind(login)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::query(OP))?;
+        match existing {
+            Some(r) => {
+                let source: String = get(&r, "source", OP)?;
+                if source != "ldap" || get::<i64>(&r, "active", OP)? != 1 {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "UPDATE agents SET name = $2, role = $3, level = $4, updated_at = $5 \
+                     WHERE login = $1",
+                )
+                .bind(login)
+                .bind(name)
+                .bind(role)
+                .bind(level)
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query(OP))?;
+            }
+            None => {
+                let agent = super::NewAgent {
+                    id: crate::domain::AgentId::from_string(format!(
+                        "agent-{:016x}",
+                        rand::random::<u64>()
+                    )),
+                    name: name.to_owned(),
+                    login: login.to_owned(),
+                    // Never a valid PHC string: a directory account has no local password.
+                    password_hash: "!directory".to_owned(),
+                    extension: None,
+                    categories: vec![
+                        crate::domain::Category::Hardware,
+                        crate::domain::Category::Software,
+                        crate::domain::Category::Service,
+                    ],
+                    level,
+                    role: role.to_owned(),
+                    device: crate::domain::Device::Phone,
+                    groups: Vec::new(),
+                };
+                super::agents::insert_agent(&mut tx, &agent, at, OP).await?;
+                sqlx::query("UPDATE agents SET source = 'ldap', updated_at = $2 WHERE login = $1")
+                    .bind(login)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query(OP))?;
+            }
+        }
+        tx.commit().await.map_err(StoreError::query(OP))?;
+        Ok(true)
     }
 }
 

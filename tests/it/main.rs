@@ -18,6 +18,7 @@ mod callback_srtp;
 mod caller_bounds;
 mod conn_limits;
 mod crash;
+mod csv_import;
 mod desk_device;
 mod desk_dutch;
 mod desk_levels;
