@@ -30,6 +30,8 @@ mod helpers;
 mod host;
 mod i18n;
 mod kamailio;
+mod ldap;
+mod ldap_fixture;
 mod leaks;
 mod malformed;
 mod overload;
