@@ -239,7 +239,7 @@ pub fn requested_attributes(map: &AttributeMap) -> Vec<String> {
 }
 
 /// The values of `attr` in `entry`, matched without regard to case (RFC 4512 §2.5).
-pub fn values<'e>(entry: &'e SearchEntry, attr: &str) -> Vec<String> {
+pub fn values(entry: &SearchEntry, attr: &str) -> Vec<String> {
     if let Some((_, v)) = entry
         .attrs
         .iter()
