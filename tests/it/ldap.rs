@@ -280,8 +280,50 @@ async fn a_refused_bind_or_a_directory_down_changes_nothing_and_local_admins_sti
             let people = i64::try_from(GENERATED + NAMED).unwrap();
             assert_eq!(active_ldap(&t).await, people);
 
+            // `firstline admin sync-directory` runs one against the same database.
+            let conf = dir.path().join("firstline.toml");
+            std::fs::write(
+                &conf,
+                format!(
+                    "[directory]\nurl = \"{}\"\nbind_dn = \"{SERVICE_DN}\"\n\
+                     password_file = \"{}\"\nbase_dn = \"{PEOPLE}\"\n",
+                    slapd.url,
+                    pw.display()
+                ),
+            )
+            .unwrap();
+            let cli = || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_firstline"))
+                    .arg("--config")
+                    .arg(&conf)
+                    .arg("--database-url")
+                    .arg(t.db_url())
+                    .args(["admin", "sync-directory"])
+                    .output()
+                    .unwrap()
+            };
+            let out = cli();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                format!(
+                    "synced {people} people: 0 new, {people} updated, 0 deactivated, 0 skipped\n"
+                )
+            );
+
             // The directory goes down: the sync fails and deactivates nobody.
             slapd.stop();
+            let out = cli();
+            assert!(!out.status.success());
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("directory sync failed: cannot reach the directory"),
+                "{err}"
+            );
             let (status, run) = http_json(
                 addr,
                 "POST",
@@ -296,7 +338,11 @@ async fn a_refused_bind_or_a_directory_down_changes_nothing_and_local_admins_sti
                 "{run}"
             );
             assert_eq!(active_ldap(&t).await, people, "nothing deactivated");
-            assert_eq!(t.metric("firstline_directory_sync_failures_total").await, 2);
+            assert_eq!(
+                t.metric("firstline_directory_sync_failures_total").await,
+                2,
+                "the server's own runs (the CLI's are in directory_syncs only)"
+            );
             assert!(t.metric("firstline_directory_syncs_total").await == 1);
             assert!(
                 t.app
