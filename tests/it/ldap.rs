@@ -366,3 +366,47 @@ async fn a_refused_bind_or_a_directory_down_changes_nothing_and_local_admins_sti
     )
     .await;
 }
+
+/// StartTLS on `ldap://` and `ldaps://` against slapd with a certificate the config trusts
+/// (`ca_file`): the sync and a sign-in work; without that trust the TLS handshake fails, the
+/// sync reports it and changes nothing.
+#[tokio::test]
+async fn starttls_and_ldaps_work_with_the_configured_ca_and_fail_without_it() {
+    within(60, async {
+        let slapd = Slapd::start_tls();
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("bind.pw");
+        std::fs::write(&pw, format!("{SERVICE_PASSWORD}\n")).unwrap();
+        let mut cfg = Config::default();
+        directory(&mut cfg, &slapd, &pw);
+        let mut d = cfg.directory;
+        d.starttls = true;
+        d.ca_file = slapd.ca_file.clone();
+        d.validate().unwrap();
+        let (store, guard) = firstline::store::testing::test_store().await;
+        let run = firstline::directory::sync::run_recorded(&d, &store, "31").await;
+        let people = u64::try_from(GENERATED + NAMED).unwrap();
+        assert_eq!(run.expect("a sync over StartTLS").seen, people);
+        let signed = firstline::directory::authenticate(&d, "helga", "helga-ldap-pass").await;
+        assert!(
+            matches!(signed, Ok(firstline::directory::SignInResult::Accepted(ref a)) if a.role == "admin"),
+            "{signed:?}"
+        );
+
+        let mut ldaps = d.clone();
+        ldaps.starttls = false;
+        ldaps.url = slapd.ldaps_url.clone().unwrap();
+        let run = firstline::directory::sync::run_recorded(&ldaps, &store, "31").await;
+        assert_eq!(run.expect("a sync over ldaps").counts.updated, people);
+
+        let mut untrusted = d.clone();
+        untrusted.ca_file = None;
+        let err = firstline::directory::sync::run_recorded(&untrusted, &store, "31")
+            .await
+            .unwrap_err();
+        assert!(err.contains("cannot reach the directory"), "{err}");
+        assert_eq!(store.count_directory_customers(firstline::store::CustomerSource::Ldap).await.unwrap(), i64::try_from(people).unwrap());
+        guard.cleanup().await;
+    })
+    .await;
+}

@@ -31,6 +31,10 @@ pub(crate) struct Slapd {
     child: Child,
     /// `ldap://127.0.0.1:PORT/`.
     pub(crate) url: String,
+    /// `ldaps://127.0.0.1:PORT/` when started with TLS.
+    pub(crate) ldaps_url: Option<String>,
+    /// The server's self-signed certificate (for 127.0.0.1), PEM, when started with TLS.
+    pub(crate) ca_file: Option<std::path::PathBuf>,
     _dir: tempfile::TempDir,
 }
 
@@ -38,12 +42,22 @@ impl Slapd {
     /// Starts slapd on a free port (retried when the port was taken meanwhile), waits until it
     /// answers, loads the base entries and [`people_ldif`].
     pub(crate) fn start() -> Slapd {
+        Slapd::start_with(false)
+    }
+
+    /// [`Slapd::start`] with TLS: StartTLS on the `ldap://` port and an `ldaps://` port, under
+    /// a self-signed certificate for 127.0.0.1 ([`Slapd::ca_file`]).
+    pub(crate) fn start_tls() -> Slapd {
+        Slapd::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Slapd {
         assert!(
             Path::new(SLAPD).exists(),
             "{SLAPD} is missing: install the Debian packages slapd and ldap-utils (scripts/test does)"
         );
         for _ in 0..5 {
-            if let Some(s) = Slapd::try_start() {
+            if let Some(s) = Slapd::try_start(tls) {
                 s.add(&base_ldif());
                 s.add(&people_ldif());
                 return s;
@@ -52,11 +66,25 @@ impl Slapd {
         panic!("slapd did not start on any of 5 free ports");
     }
 
-    fn try_start() -> Option<Slapd> {
+    fn try_start(tls: bool) -> Option<Slapd> {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("db");
         std::fs::create_dir(&db).unwrap();
         let conf = dir.path().join("slapd.conf");
+        let mut tls_lines = String::new();
+        let mut ca_file = None;
+        if tls {
+            let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+            let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+            std::fs::write(&cert, made.cert.pem()).unwrap();
+            std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+            tls_lines = format!(
+                "TLSCertificateFile {}\nTLSCertificateKeyFile {}\n",
+                cert.display(),
+                key.display()
+            );
+            ca_file = Some(cert);
+        }
         std::fs::write(
             &conf,
             format!(
@@ -64,7 +92,7 @@ impl Slapd {
                  include /etc/ldap/schema/cosine.schema\n\
                  include /etc/ldap/schema/inetorgperson.schema\n\
                  include /etc/ldap/schema/nis.schema\n\
-                 pidfile {dir}/slapd.pid\n\
+                 pidfile {dir}/slapd.pid\n{tls_lines}\
                  modulepath /usr/lib/ldap\nmoduleload back_mdb\n\
                  database mdb\nmaxsize 104857600\n\
                  suffix \"{BASE}\"\nrootdn \"{ROOT_DN}\"\nrootpw {ROOT_PW}\n\
@@ -80,10 +108,22 @@ impl Slapd {
             .unwrap()
             .port();
         let url = format!("ldap://127.0.0.1:{port}/");
+        let ldaps_url = tls.then(|| {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            format!("ldaps://127.0.0.1:{port}/")
+        });
+        let listen = match &ldaps_url {
+            Some(s) => format!("{url} {s}"),
+            None => url.clone(),
+        };
         let mut child = Command::new(SLAPD)
             .arg("-f")
             .arg(&conf)
-            .args(["-h", &url, "-d", "0"])
+            .args(["-h", &listen, "-d", "0"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -105,6 +145,8 @@ impl Slapd {
                 return Some(Slapd {
                     child,
                     url,
+                    ldaps_url,
+                    ca_file,
                     _dir: dir,
                 });
             }
