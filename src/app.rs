@@ -222,7 +222,6 @@ impl App {
         );
         let open = http::OpenConns::default();
         let state = http::HttpState {
-            directory,
             http_conns: open.clone(),
             sip: sip.clone(),
             calls: calls.clone(),
@@ -232,6 +231,7 @@ impl App {
             web_dir: cfg.http.web_dir.clone(),
             desk,
             supervisor,
+            directory,
             edge: Arc::new(http::Edge {
                 https_port: https_addr.map(|a| a.port()),
                 plain: cfg.http.plain_http,

@@ -143,33 +143,33 @@ async fn login(
     }
     let ip = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
     check_limit(&st, ip, &req.login)?;
+    // For a directory account's bind, when the local check fails.
+    let password = req.password.clone();
 
     let row = st.store.agent_by_login(&req.login).await?;
-    // Not a local account (unknown here, or `source = 'ldap'`): the directory decides, when
-    // sign-in with directory accounts is on (docs/directory.md); a local account never asks it.
-    let directory = directory.map(|Extension(d)| d);
-    let via_directory = match directory.as_ref() {
-        Some(d) => super::directory::is_directory_login(&st, d, &req.login, row.is_some()).await?,
-        None => false,
-    };
-    let checked = match directory.as_ref().filter(|_| via_directory) {
-        Some(d) => match super::directory::sign_in(&st, d, &req.login, &req.password).await {
-            Ok(row) => row,
+    let hash = row.as_ref().map(|r| r.password_hash.clone());
+    let ok = auth::verify_password(hash, req.password).await?;
+    let row = match (ok, row) {
+        (true, Some(row)) => row,
+        // Not a local account (unknown, or made by the directory): the directory decides when
+        // sign-in with directory accounts is on (docs/directory.md).
+        (_, local) => match super::directory::after_local_failure(
+            &st,
+            directory.as_deref(),
+            local.is_some(),
+            &req.login,
+            password,
+        )
+        .await
+        {
+            Ok(Some(row)) => row,
             Err(unreachable) => return Ok(unreachable),
+            Ok(None) => {
+                // Already counted by `check_limit`.
+                tracing::info!(login = %req.login.escape_debug(), ?ip, "failed login");
+                return Err(ApiError::InvalidCredentials);
+            }
         },
-        None => {
-            let hash = row.as_ref().map(|r| r.password_hash.clone());
-            let ok = auth::verify_password(hash, req.password).await?;
-            row.filter(|_| ok)
-        }
-    };
-    let row = match checked {
-        Some(row) => row,
-        None => {
-            // Already counted by `check_limit`.
-            tracing::info!(login = %req.login.escape_debug(), ?ip, "failed login");
-            return Err(ApiError::InvalidCredentials);
-        }
     };
     if let Ok(mut limiter) = st.limiter.lock() {
         limiter.record_success(&req.login);

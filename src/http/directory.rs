@@ -236,31 +236,36 @@ async fn sync_now(
     Ok((status, Json(details)).into_response())
 }
 
-/// Whether `login` signs in through the directory: sign-in is on, and the login is not a
-/// local account (unknown here, or an account the directory made).
-pub(super) async fn is_directory_login(
+/// After the local password check failed: when sign-in with directory accounts is on and
+/// `login` is not a local account (unknown here, or made by the directory), the directory
+/// decides. Their agent row, `Ok(None)` when refused, or the 503 to answer.
+pub(super) async fn after_local_failure(
     st: &ApiState,
-    directory: &Directory,
-    login: &str,
+    directory: Option<&Directory>,
     known: bool,
-) -> Result<bool, ApiError> {
+    login: &str,
+    password: String,
+) -> Result<Option<crate::store::AgentRow>, Response> {
+    let Some(directory) = directory else {
+        return Ok(None);
+    };
     let cfg = directory.config();
     if !(cfg.enabled() && cfg.sign_in.enabled) {
-        return Ok(false);
+        return Ok(None);
     }
-    if !known {
-        return Ok(true);
+    if known {
+        let source = st.store.agent_source(login).await;
+        let source = source.map_err(|e| ApiError::Store(e).into_response())?;
+        if !source.is_some_and(|(source, _)| source == "ldap") {
+            return Ok(None);
+        }
     }
-    Ok(st
-        .store
-        .agent_source(login)
-        .await?
-        .is_some_and(|(source, _)| source == "ldap"))
+    sign_in(st, directory, login, &password).await
 }
 
 /// Signs `login` in against the directory: their agent row (created or updated from the
 /// directory), `Ok(None)` when refused, or the 503 to answer when the directory is away.
-pub(super) async fn sign_in(
+async fn sign_in(
     st: &ApiState,
     directory: &Directory,
     login: &str,

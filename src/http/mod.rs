@@ -95,12 +95,12 @@ pub struct HttpState {
     pub desk: crate::desk::hub::DeskHub,
     /// The supervisor view's live feed.
     pub supervisor: crate::supervisor::SupervisorFeed,
+    /// The company directory's sync and sign-in (docs/directory.md).
+    pub directory: crate::directory::Directory,
     /// Security headers, HTTPS redirect and `/metrics` access (`edge`).
     pub edge: Arc<Edge>,
     /// The HTTP listeners' open and refused connections.
     pub http_conns: OpenConns,
-    /// The company directory's sync and sign-in (docs/directory.md).
-    pub directory: crate::directory::Directory,
 }
 
 /// What the `/api` handlers share (no SIP or call parts, so tests build it from a store alone).

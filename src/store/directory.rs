@@ -295,6 +295,21 @@ impl Store {
         at: i64,
     ) -> Result<bool, StoreError> {
         const OP: &str = "upsert_directory_agent";
+        // A directory account has no local password: a new one gets the hash of 32 random
+        // bytes nobody knows (a valid PHC string, so a local check fails quietly), made off the
+        // async threads and before the write lock.
+        let fresh_hash = if self.agent_source(login).await?.is_none() {
+            let secret = format!("{:032x}", rand::random::<u128>());
+            let hashed = tokio::task::spawn_blocking(move || crate::password::hash(&secret)).await;
+            Some(
+                hashed
+                    .ok()
+                    .and_then(Result::ok)
+                    .ok_or(StoreError::Conflict(OP))?,
+            )
+        } else {
+            None
+        };
         let mut tx = self.begin_write(OP).await?;
         let existing = sqlx::query("SELECT source, active FROM agents WHERE login = $1")
             .bind(login)
@@ -328,8 +343,7 @@ impl Store {
                     )),
                     name: name.to_owned(),
                     login: login.to_owned(),
-                    // Never a valid PHC string: a directory account has no local password.
-                    password_hash: "!directory".to_owned(),
+                    password_hash: fresh_hash.ok_or(StoreError::Conflict(OP))?,
                     extension: None,
                     categories: vec![
                         crate::domain::Category::Hardware,
