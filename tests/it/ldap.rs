@@ -355,6 +355,8 @@ async fn a_refused_bind_or_a_directory_down_changes_nothing_and_local_admins_sti
 
             // A local admin signs in; a directory account gets a clear 503.
             account(&t, "olav", "admin").await;
+            let (status, _) = sign_in(&t, "olav", "a wrong password").await;
+            assert_eq!(status, 401, "a local account never asks the directory");
             let (status, body) = sign_in(&t, "helga", "helga-ldap-pass").await;
             assert_eq!(status, 503, "{body}");
             assert!(
