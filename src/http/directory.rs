@@ -256,7 +256,7 @@ pub(super) async fn after_local_failure(
     if known {
         let source = st.store.agent_source(login).await;
         let source = source.map_err(|e| ApiError::Store(e).into_response())?;
-        if !source.is_some_and(|(source, _)| source == "ldap") {
+        if source.is_none_or(|(source, _)| source != "ldap") {
             return Ok(None);
         }
     }
