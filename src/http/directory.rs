@@ -1,7 +1,8 @@
 //! The directory's admin API (issue 13 points 3 and 6; docs/api.md "Directory"): the CSV
 //! import of customers (`POST /api/admin/customers/import`, the file streamed to a temporary
 //! file under a size cap, then checked and imported by `directory::importer`), the sync's
-//! status (`GET /api/admin/directory`) and "sync now" (`POST /api/admin/directory/sync`).
+//! status (`GET /api/admin/directory`), "sync now" (`POST /api/admin/directory/sync`), and
+//! where a customer came from (`GET /api/admin/customers/{id}/origin`).
 //! Admins only; every import and sync asked for here writes an audit row.
 
 use std::time::Duration;
@@ -44,6 +45,7 @@ pub(super) fn router(state: ApiState, api: DirectoryApi) -> Router {
         .route("/api/admin/customers/import", post(import))
         .route("/api/admin/directory", get(status))
         .route("/api/admin/directory/sync", post(sync_now))
+        .route("/api/admin/customers/{id}/origin", get(origin))
         .layer(Extension(api))
         .with_state(state)
 }
@@ -174,6 +176,21 @@ async fn spool(body: Body) -> Result<tempfile::NamedTempFile, ApiError> {
     }
     out.flush().await.map_err(io)?;
     Ok(file)
+}
+
+/// Where a customer came from and which fields its source owns (hand edits keep those).
+async fn origin(
+    State(st): State<ApiState>,
+    session: Session,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_role(&session, ADMINS)?;
+    let id = crate::domain::CustomerId::from_string(id);
+    st.store
+        .customer_origin(&id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound)
 }
 
 /// The sync's state and its recent runs.

@@ -245,6 +245,35 @@ impl Store {
             .map_err(StoreError::query("count_directory_customers"))
     }
 
+    /// Where customer `id` came from: `{source, external_id, active, synced_fields,
+    /// synced_at, deactivated_at}` for the admin pages; `None` when unknown.
+    pub async fn customer_origin(
+        &self,
+        id: &CustomerId,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        const OP: &str = "customer_origin";
+        let row = sqlx::query(
+            "SELECT source, external_id, active, synced_fields, synced_at, deactivated_at \
+             FROM customers WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&self.read)
+        .await
+        .map_err(StoreError::query(OP))?;
+        row.map(|r| {
+            let fields: String = get(&r, "synced_fields", OP)?;
+            Ok(serde_json::json!({
+                "source": get::<String>(&r, "source", OP)?,
+                "external_id": get::<Option<String>>(&r, "external_id", OP)?,
+                "active": get::<i64>(&r, "active", OP)? == 1,
+                "synced_fields": fields.split(',').filter(|f| !f.is_empty()).collect::<Vec<_>>(),
+                "synced_at": get::<Option<i64>>(&r, "synced_at", OP)?,
+                "deactivated_at": get::<Option<i64>>(&r, "deactivated_at", OP)?,
+            }))
+        })
+        .transpose()
+    }
+
     /// A customer's source, active flag and synced fields, by external id.
     pub async fn directory_state(
         &self,

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use firstline::domain::{AgentId, Category, Device};
 use firstline::store::NewAgent;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, http_json, spawn_app_with, within};
 
@@ -179,6 +179,36 @@ async fn ten_thousand_rows_with_three_bad_ones_import_only_when_chosen() {
         .await;
         assert_eq!(status, 200, "{found}");
         assert_eq!(found[0]["name"], "Person 42, Jr.", "{found}");
+        // The record says where it came from and which fields the import owns.
+        let id = found[0]["id"].as_str().unwrap();
+        let path = format!("/api/admin/customers/{id}/origin");
+        let (status, origin) = http_json(addr, "GET", &path, Some(&admin), None).await;
+        assert_eq!(status, 200, "{origin}");
+        assert_eq!(
+            (&origin["source"], &origin["external_id"], &origin["active"]),
+            (&json!("csv"), &json!("E00042"), &json!(true))
+        );
+        assert_eq!(
+            origin["synced_fields"],
+            json!(["name", "department", "phone", "extra_phones"])
+        );
+        let (status, _) = http_json(addr, "GET", &path, Some(&supervisor), None).await;
+        assert_eq!(status, 403);
+        // A hand edit of a synced field keeps the imported value; other fields change.
+        let edit = json!({"department": "Hand-made", "notes": "prefers e-mail"});
+        let (status, edited) = http_json(
+            addr,
+            "PATCH",
+            &format!("/api/customers/{id}"),
+            Some(&agent),
+            Some(edit),
+        )
+        .await;
+        assert_eq!(status, 200, "{edited}");
+        assert_eq!(
+            (&edited["department"], &edited["notes"]),
+            (&json!("Dept 0"), &json!("prefers e-mail"))
+        );
         assert_eq!(
             count(
                 &t,
