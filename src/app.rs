@@ -243,6 +243,14 @@ impl App {
             devices::DeviceWatch::start(sip.clone(), acd.clone(), events.clone(), store.clone())
                 .await;
         tasks.spawn(watch.run(feeds, shutdown.child_token()));
+        // The directory sync runs in its own task; the call path never waits on it.
+        let directory = crate::directory::Directory::start(
+            &cfg.directory,
+            &cfg.numbers.default_country_code,
+            store.clone(),
+            &tasks,
+            shutdown.child_token(),
+        );
         let open = http::OpenConns::default();
         let state = http::HttpState {
             accounts,
@@ -255,6 +263,7 @@ impl App {
             web_dir: cfg.http.web_dir.clone(),
             desk,
             supervisor,
+            directory,
             edge: Arc::new(http::Edge {
                 https_port: https_addr.map(|a| a.port()),
                 plain: cfg.http.plain_http,

@@ -61,6 +61,8 @@ pub struct Config {
     pub webrtc: WebrtcSection,
     /// The certificate of SIP over TLS and HTTPS.
     pub tls: TlsSection,
+    /// The company directory: LDAP / Active Directory sync and sign-in (docs/directory.md).
+    pub directory: crate::directory::DirectorySection,
     /// Load the demo customers and agents at start (idempotent).
     pub load_demo: bool,
     /// Log filter in `tracing-subscriber` EnvFilter syntax (`RUST_LOG` wins when set).
@@ -403,6 +405,7 @@ impl Default for Config {
             desk: DeskSection::default(),
             webrtc: WebrtcSection::default(),
             tls: TlsSection::default(),
+            directory: crate::directory::DirectorySection::default(),
             load_demo: false,
             log: "info".to_owned(),
         }
@@ -528,6 +531,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.ivr.validate()?;
         self.desk.validate()?;
+        self.directory
+            .validate()
+            .map_err(|(setting, reason)| ConfigError::Invalid { setting, reason })?;
         let cc = &self.numbers.default_country_code;
         if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ConfigError::Invalid {
@@ -663,6 +669,23 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_directory_section_is_read_and_checked() {
+        let cfg = Config::from_toml(
+            "[directory]\nurl = \"ldap://dir.example\"\nstarttls = true\n\
+             base_dn = \"ou=people,dc=example,dc=com\"\n\
+             bind_dn = \"cn=firstline,dc=example,dc=com\"\npassword_env = \"LDAP_PW\"\n\
+             [directory.sign_in]\nenabled = true\nadmin_groups = [\"cn=admins,dc=example,dc=com\"]\n",
+        )
+        .unwrap();
+        cfg.validate().unwrap();
+        assert!(cfg.directory.enabled() && cfg.directory.sign_in.enabled);
+        let bad = Config::from_toml("[directory]\nurl = \"ldap://dir.example\"\n").unwrap();
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("directory.base_dn"), "{err}");
+        assert!(Config::from_toml("[directory]\nbind_password = \"x\"\n").is_err());
+    }
 
     #[test]
     fn webrtc_needs_a_reachable_candidate_address() {

@@ -30,6 +30,7 @@ pub mod tls;
 pub mod app;
 pub mod call;
 pub mod desk;
+pub mod directory;
 pub mod events;
 pub mod http;
 pub mod supervisor;

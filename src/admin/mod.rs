@@ -1,7 +1,9 @@
 //! `firstline admin …`: scripting and first set-up against the server's own database (create
-//! and list desk accounts, check a config file). The same store code as the server.
+//! and list desk accounts, import customers from CSV, run a directory sync, check a config
+//! file). The same store code as the server.
 
 mod check;
+mod import;
 
 use std::io::{BufRead, Write};
 
@@ -48,6 +50,23 @@ pub enum AdminCommand {
     },
     /// Lists the desk accounts: login, name, role, level, extension, device, categories.
     ListUsers,
+    /// Imports customers from a CSV file (UTF-8, RFC 4180, a header row); a file with bad rows
+    /// imports nothing unless `--valid-only` (docs/directory.md).
+    ImportCustomers {
+        /// The CSV file.
+        file: std::path::PathBuf,
+        /// Import the valid rows even when some rows are bad.
+        #[arg(long)]
+        valid_only: bool,
+        /// Only check the file and show the first rows; write nothing.
+        #[arg(long)]
+        preview: bool,
+        /// Map a column to a field, e.g. `--map "Personnel no.=external_id"` (repeatable).
+        #[arg(long = "map", value_name = "COLUMN=FIELD")]
+        map: Vec<String>,
+    },
+    /// Runs one LDAP / Active Directory sync now (`[directory]` of the config file).
+    SyncDirectory,
     /// Checks a config file and prints what is wrong, with line numbers.
     CheckConfig {
         /// The file (TOML).
@@ -90,6 +109,13 @@ pub async fn run(
 ) -> Result<(), AdminError> {
     match cmd {
         AdminCommand::CheckConfig { path } => check_file(&path, out),
+        AdminCommand::ImportCustomers {
+            file,
+            valid_only,
+            preview,
+            map,
+        } => import::import_customers(cfg, file, valid_only, preview, &map, out).await,
+        AdminCommand::SyncDirectory => import::sync_directory(cfg, out).await,
         AdminCommand::ListUsers => {
             let store = Store::connect(&cfg.database.url).await?;
             for a in store.list_agents().await? {

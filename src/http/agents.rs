@@ -128,6 +128,7 @@ async fn login(
     State(st): State<ApiState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     desk: Option<Extension<IntakeOps>>,
+    directory: Option<Extension<crate::directory::Directory>>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
@@ -142,6 +143,8 @@ async fn login(
     }
     let ip = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
     check_limit(&st, ip, &req.login)?;
+    // For a directory account's bind, when the local check fails.
+    let password = req.password.clone();
 
     // A deactivated account signs in no more than an unknown one (same work, same answer).
     let row = st
@@ -153,11 +156,25 @@ async fn login(
     let ok = auth::verify_password(hash, req.password).await?;
     let row = match (ok, row) {
         (true, Some(row)) => row,
-        _ => {
-            // Already counted by `check_limit`.
-            tracing::info!(login = %req.login.escape_debug(), ?ip, "failed login");
-            return Err(ApiError::InvalidCredentials);
-        }
+        // Not a local account (unknown, or made by the directory): the directory decides when
+        // sign-in with directory accounts is on (docs/directory.md).
+        (_, local) => match super::directory::after_local_failure(
+            &st,
+            directory.as_deref(),
+            local.is_some(),
+            &req.login,
+            password,
+        )
+        .await
+        {
+            Ok(Some(row)) => row,
+            Err(unreachable) => return Ok(unreachable),
+            Ok(None) => {
+                // Already counted by `check_limit`.
+                tracing::info!(login = %req.login.escape_debug(), ?ip, "failed login");
+                return Err(ApiError::InvalidCredentials);
+            }
+        },
     };
     if let Ok(mut limiter) = st.limiter.lock() {
         limiter.record_success(&req.login);

@@ -18,6 +18,7 @@ mod auth;
 mod calls;
 mod customers;
 mod desk_feed;
+mod directory;
 mod edge;
 mod error;
 mod intake_list;
@@ -25,6 +26,7 @@ mod intakes;
 mod limit;
 mod metrics;
 mod metrics_conn;
+mod metrics_directory;
 mod metrics_journal;
 mod ops;
 mod password;
@@ -97,6 +99,8 @@ pub struct HttpState {
     pub desk: crate::desk::hub::DeskHub,
     /// The supervisor view's live feed.
     pub supervisor: crate::supervisor::SupervisorFeed,
+    /// The company directory's sync and sign-in (docs/directory.md).
+    pub directory: crate::directory::Directory,
     /// Security headers, HTTPS redirect and `/metrics` access (`edge`).
     pub edge: Arc<Edge>,
     /// The HTTP listeners' open and refused connections.
@@ -159,6 +163,11 @@ pub fn router(state: HttpState) -> Router {
     let threshold = state.supervisor.service_level_threshold();
     let supervisor = supervisor::router(api.clone(), state.supervisor.clone());
     let metrics = metrics::router(state.clone());
+    let directory_api = directory::DirectoryApi {
+        directory: state.directory.clone(),
+        country_code: state.desk.ops().country_code().to_owned(),
+    };
+    let directory_login = state.directory.clone();
     let call_control = state.calls.clone();
     let supervisor_feed = state.supervisor.clone();
     let edge = state.edge.clone();
@@ -170,6 +179,7 @@ pub fn router(state: HttpState) -> Router {
         .merge(admin)
         .merge(intakes)
         .merge(customers)
+        .merge(directory::router(api.clone(), directory_api))
         .merge(supervisor)
         .merge(metrics)
         .merge(reports::router(api.clone(), threshold))
@@ -178,7 +188,8 @@ pub fn router(state: HttpState) -> Router {
             agents::router(api)
                 .layer(axum::Extension(ops))
                 .layer(axum::Extension(call_control))
-                .layer(axum::Extension(supervisor_feed)),
+                .layer(axum::Extension(supervisor_feed))
+                .layer(axum::Extension(directory_login)),
         )
         .fallback_service(pages)
         .layer(axum::middleware::from_fn_with_state(

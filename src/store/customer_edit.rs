@@ -227,23 +227,35 @@ impl Store {
         Ok(id)
     }
 
-    /// Overwrites the given fields (`Some("")` clears one); `false` when the customer is unknown.
+    /// Overwrites the given fields (`Some("")` clears one) except those a directory source
+    /// owns (`synced_fields`), which keep their synced value; `false` when the customer is
+    /// unknown.
     pub async fn update_customer(
         &self,
         id: &CustomerId,
         data: &CustomerData,
         at: i64,
     ) -> Result<bool, StoreError> {
-        // Per column: $flag = 1 means "set to $value" (NULL when empty), 0 means "keep".
+        // Per column: $flag = 1 means "set to $value" (NULL when empty), 0 means "keep". A
+        // column a directory sync or CSV import set (`synced_fields`, schema 11) is kept: the
+        // source owns it, and its next run would undo the edit (docs/directory.md).
         let flag = |v: &Option<String>| i32::from(v.is_some());
         let done = sqlx::query(
-            "UPDATE customers SET name = COALESCE($2, name), \
-             organisation = CASE WHEN $3 = 1 THEN $4 ELSE organisation END, \
-             department = CASE WHEN $5 = 1 THEN $6 ELSE department END, \
-             email = CASE WHEN $7 = 1 THEN $8 ELSE email END, \
-             phone = CASE WHEN $9 = 1 THEN $10 ELSE phone END, \
-             location = CASE WHEN $11 = 1 THEN $12 ELSE location END, \
-             notes = CASE WHEN $13 = 1 THEN $14 ELSE notes END, \
+            "UPDATE customers SET \
+             name = CASE WHEN (',' || synced_fields || ',') LIKE '%,name,%' THEN name \
+             ELSE COALESCE($2, name) END, \
+             organisation = CASE WHEN $3 = 1 AND (',' || synced_fields || ',') NOT LIKE \
+             '%,organisation,%' THEN $4 ELSE organisation END, \
+             department = CASE WHEN $5 = 1 AND (',' || synced_fields || ',') NOT LIKE \
+             '%,department,%' THEN $6 ELSE department END, \
+             email = CASE WHEN $7 = 1 AND (',' || synced_fields || ',') NOT LIKE '%,email,%' \
+             THEN $8 ELSE email END, \
+             phone = CASE WHEN $9 = 1 AND (',' || synced_fields || ',') NOT LIKE '%,phone,%' \
+             THEN $10 ELSE phone END, \
+             location = CASE WHEN $11 = 1 AND (',' || synced_fields || ',') NOT LIKE \
+             '%,location,%' THEN $12 ELSE location END, \
+             notes = CASE WHEN $13 = 1 AND (',' || synced_fields || ',') NOT LIKE '%,notes,%' \
+             THEN $14 ELSE notes END, \
              updated_at = $15 WHERE id = $1",
         )
         .bind(id.as_str())

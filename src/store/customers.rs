@@ -38,7 +38,8 @@ pub struct Customer {
 }
 
 impl Store {
-    /// The customer whose main or extra number is `e164`, if exactly one matches.
+    /// The active customer whose main or extra number is `e164`, if exactly one matches (a
+    /// customer deactivated by a directory sync is no longer recognised).
     ///
     /// A number shared by several customers (a switchboard) identifies nobody: showing an
     /// agent the wrong person's record is worse than none; [`Store::customers_by_phone`]
@@ -51,7 +52,7 @@ impl Store {
         }
     }
 
-    /// Every customer with `e164` as main or extra number, by name.
+    /// Every active customer with `e164` as main or extra number, by name.
     pub async fn customers_by_phone(&self, e164: &str) -> Result<Vec<Customer>, StoreError> {
         let ids = self.customer_ids_by_phone(e164).await?;
         let mut out = self.customers_by_ids(&ids).await?;
@@ -62,8 +63,9 @@ impl Store {
     async fn customer_ids_by_phone(&self, e164: &str) -> Result<Vec<CustomerId>, StoreError> {
         const OP: &str = "find_customer_by_phone";
         let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM customers WHERE phone = $1 \
-             UNION SELECT customer_id FROM customer_phones WHERE number = $1",
+            "SELECT id FROM customers WHERE phone = $1 AND active = 1 \
+             UNION SELECT p.customer_id FROM customer_phones p \
+             JOIN customers c ON c.id = p.customer_id WHERE p.number = $1 AND c.active = 1",
         )
         .bind(e164)
         .fetch_all(&self.read)

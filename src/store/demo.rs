@@ -143,7 +143,7 @@ impl Store {
             for number in &c.extra_phones {
                 sqlx::query(
                     "INSERT INTO customer_phones (customer_id, number, label) VALUES ($1, $2, 'mobile') \
-                     ON CONFLICT (number) DO NOTHING",
+                     ON CONFLICT (customer_id, number) DO NOTHING",
                 )
                 .bind(&c.id)
                 .bind(number)

@@ -49,6 +49,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0009_interrupted.sql"),
     ),
     (10, "admin", include_str!("../../migrations/0010_admin.sql")),
+    (
+        11,
+        "directory",
+        include_str!("../../migrations/0011_directory.sql"),
+    ),
 ];
 
 /// A migrator over every embedded migration; `run` is idempotent.

@@ -18,6 +18,7 @@ mod customer_edit;
 mod customers;
 mod demo;
 mod desk;
+mod directory;
 mod error;
 mod escalations;
 mod events;
@@ -49,6 +50,9 @@ pub use customer_edit::{CustomerData, CustomerQuery};
 pub use customers::Customer;
 pub use demo::DemoSummary;
 pub use desk::{IntakeEdit, NewManualIntake};
+pub use directory::{
+    CustomerSource, DirectoryPerson, SyncOutcome, SyncRun, SyncedFields, UpsertCounts,
+};
 pub use error::StoreError;
 pub use escalations::{EscalationRow, NewEscalation};
 pub use events::{EventRow, NewEvent};

@@ -1,0 +1,407 @@
+//! Customers from the company directory (schema 11, docs/directory.md): people upserted by
+//! their source's own id (`external_id`) in one transaction per batch, people who left an LDAP
+//! directory deactivated (never deleted), and the run history in `directory_syncs`.
+
+use super::codec::get;
+use super::{Store, StoreError};
+use crate::domain::CustomerId;
+
+/// Where a customer record came from (`customers.source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CustomerSource {
+    /// Created or edited by hand at the desk.
+    Manual,
+    /// A CSV import.
+    Csv,
+    /// An LDAP / Active Directory sync.
+    Ldap,
+}
+
+impl CustomerSource {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustomerSource::Manual => "manual",
+            CustomerSource::Csv => "csv",
+            CustomerSource::Ldap => "ldap",
+        }
+    }
+}
+
+/// One person as a directory source gives them: values already checked and numbers in E.164.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirectoryPerson {
+    /// The source's own id (CSV column, `entryUUID`, `objectGUID` or the DN).
+    pub external_id: String,
+    /// Full name.
+    pub name: String,
+    /// Company or institution.
+    pub organisation: Option<String>,
+    /// Department.
+    pub department: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Main number, E.164.
+    pub phone: Option<String>,
+    /// Further numbers, E.164, with a label (`mobile`, `ipphone`, …); none equal to `phone`.
+    pub extra_phones: Vec<(String, String)>,
+    /// Site, building or room.
+    pub location: Option<String>,
+    /// Free text.
+    pub notes: Option<String>,
+}
+
+/// The customer columns a source sets (the others keep what a hand edit put there). The names
+/// are those of `customers.synced_fields`: `organisation`, `department`, `email`, `phone`,
+/// `extra_phones`, `location`, `notes` (the name is always synced).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncedFields {
+    /// `organisation`.
+    pub organisation: bool,
+    /// `department`.
+    pub department: bool,
+    /// `email`.
+    pub email: bool,
+    /// `phone`.
+    pub phone: bool,
+    /// `customer_phones` (replaced as a whole).
+    pub extra_phones: bool,
+    /// `location`.
+    pub location: bool,
+    /// `notes`.
+    pub notes: bool,
+}
+
+impl SyncedFields {
+    /// The comma list stored in `customers.synced_fields`, e.g. `name,department,phone`.
+    pub fn to_text(self) -> String {
+        let all = [
+            (true, "name"),
+            (self.organisation, "organisation"),
+            (self.department, "department"),
+            (self.email, "email"),
+            (self.phone, "phone"),
+            (self.extra_phones, "extra_phones"),
+            (self.location, "location"),
+            (self.notes, "notes"),
+        ];
+        let on: Vec<&str> = all.iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect();
+        on.join(",")
+    }
+}
+
+/// What one batch changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct UpsertCounts {
+    /// New customers.
+    pub inserted: u64,
+    /// Customers found by external id and overwritten (and made active again).
+    pub updated: u64,
+}
+
+impl std::ops::AddAssign for UpsertCounts {
+    fn add_assign(&mut self, other: UpsertCounts) {
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+    }
+}
+
+fn flag(on: bool) -> i32 {
+    i32::from(on)
+}
+
+impl Store {
+    /// Upserts `people` by external id in one transaction: new ones get a fresh `cust-…` id,
+    /// known ones have the `fields` overwritten; all become active, from `source`, synced at
+    /// `at` (epoch ms). With `fields.extra_phones` a person's extra numbers are replaced.
+    pub async fn upsert_directory_people(
+        &self,
+        people: &[DirectoryPerson],
+        source: CustomerSource,
+        fields: SyncedFields,
+        at: i64,
+    ) -> Result<UpsertCounts, StoreError> {
+        const OP: &str = "upsert_directory_people";
+        let mut counts = UpsertCounts::default();
+        if people.is_empty() {
+            return Ok(counts);
+        }
+        let synced = fields.to_text();
+        let mut tx = self.begin_write(OP).await?;
+        for p in people {
+            let fresh = CustomerId::new_random();
+            let row = sqlx::query(
+                "INSERT INTO customers (id, name, organisation, department, email, phone, \
+                 location, notes, created_at, updated_at, external_id, source, active, synced_at, \
+                 synced_fields) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, 1, $9, $12) \
+                 ON CONFLICT (external_id) DO UPDATE SET name = excluded.name, \
+                 organisation = CASE WHEN $13 = 1 THEN excluded.organisation ELSE customers.organisation END, \
+                 department = CASE WHEN $14 = 1 THEN excluded.department ELSE customers.department END, \
+                 email = CASE WHEN $15 = 1 THEN excluded.email ELSE customers.email END, \
+                 phone = CASE WHEN $16 = 1 THEN excluded.phone ELSE customers.phone END, \
+                 location = CASE WHEN $17 = 1 THEN excluded.location ELSE customers.location END, \
+                 notes = CASE WHEN $18 = 1 THEN excluded.notes ELSE customers.notes END, \
+                 updated_at = excluded.updated_at, source = excluded.source, active = 1, \
+                 deactivated_at = NULL, synced_at = excluded.synced_at, \
+                 synced_fields = excluded.synced_fields RETURNING id",
+            )
+            .bind(fresh.as_str())
+            .bind(p.name.as_str())
+            .bind(p.organisation.as_deref())
+            .bind(p.department.as_deref())
+            .bind(p.email.as_deref())
+            .bind(p.phone.as_deref())
+            .bind(p.location.as_deref())
+            .bind(p.notes.as_deref())
+            .bind(at)
+            .bind(p.external_id.as_str())
+            .bind(source.as_str())
+            .bind(synced.as_str())
+            .bind(flag(fields.organisation))
+            .bind(flag(fields.department))
+            .bind(flag(fields.email))
+            .bind(flag(fields.phone))
+            .bind(flag(fields.location))
+            .bind(flag(fields.notes))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::query(OP))?;
+            let id: String = get(&row, "id", OP)?;
+            if id == fresh.as_str() {
+                counts.inserted += 1;
+            } else {
+                counts.updated += 1;
+            }
+            if fields.extra_phones {
+                sqlx::query("DELETE FROM customer_phones WHERE customer_id = $1")
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query(OP))?;
+                for (number, label) in &p.extra_phones {
+                    sqlx::query(
+                        "INSERT INTO customer_phones (customer_id, number, label) \
+                         VALUES ($1, $2, $3) ON CONFLICT (customer_id, number) DO NOTHING",
+                    )
+                    .bind(id.as_str())
+                    .bind(number.as_str())
+                    .bind(label.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query(OP))?;
+                }
+            }
+        }
+        tx.commit().await.map_err(StoreError::query(OP))?;
+        Ok(counts)
+    }
+
+    /// Deactivates the active customers from `source` that the run started at `run_started`
+    /// did not see (their `synced_at` is older): they left the directory. Their records, calls
+    /// and intakes stay; they are no longer recognised by number.
+    pub async fn deactivate_unseen(
+        &self,
+        source: CustomerSource,
+        run_started: i64,
+        at: i64,
+    ) -> Result<u64, StoreError> {
+        const OP: &str = "deactivate_unseen";
+        let done = sqlx::query(
+            "UPDATE customers SET active = 0, deactivated_at = $3, updated_at = $3 \
+             WHERE source = $1 AND active = 1 AND (synced_at IS NULL OR synced_at < $2)",
+        )
+        .bind(source.as_str())
+        .bind(run_started)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::query(OP))?;
+        Ok(done.rows_affected())
+    }
+
+    /// How many customers there are (`active_only`: only those recognised by number).
+    pub async fn count_customers(&self, active_only: bool) -> Result<i64, StoreError> {
+        let sql = if active_only {
+            "SELECT COUNT(*) FROM customers WHERE active = 1"
+        } else {
+            "SELECT COUNT(*) FROM customers"
+        };
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.read)
+            .await
+            .map_err(StoreError::query("count_customers"))
+    }
+
+    /// How many active customers came from `source`.
+    pub async fn count_directory_customers(
+        &self,
+        source: CustomerSource,
+    ) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE source = $1 AND active = 1")
+            .bind(source.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::query("count_directory_customers"))
+    }
+
+    /// Where customer `id` came from: `{source, external_id, active, synced_fields,
+    /// synced_at, deactivated_at}` for the admin pages; `None` when unknown.
+    pub async fn customer_origin(
+        &self,
+        id: &CustomerId,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        const OP: &str = "customer_origin";
+        let row = sqlx::query(
+            "SELECT source, external_id, active, synced_fields, synced_at, deactivated_at \
+             FROM customers WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&self.read)
+        .await
+        .map_err(StoreError::query(OP))?;
+        row.map(|r| {
+            let fields: String = get(&r, "synced_fields", OP)?;
+            Ok(serde_json::json!({
+                "source": get::<String>(&r, "source", OP)?,
+                "external_id": get::<Option<String>>(&r, "external_id", OP)?,
+                "active": get::<i64>(&r, "active", OP)? == 1,
+                "synced_fields": fields.split(',').filter(|f| !f.is_empty()).collect::<Vec<_>>(),
+                "synced_at": get::<Option<i64>>(&r, "synced_at", OP)?,
+                "deactivated_at": get::<Option<i64>>(&r, "deactivated_at", OP)?,
+            }))
+        })
+        .transpose()
+    }
+
+    /// A customer's source, active flag and synced fields, by external id.
+    pub async fn directory_state(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<(CustomerId, String, bool, String)>, StoreError> {
+        const OP: &str = "directory_state";
+        let row = sqlx::query(
+            "SELECT id, source, active, synced_fields FROM customers WHERE external_id = $1",
+        )
+        .bind(external_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::query(OP))?;
+        row.map(|r| {
+            Ok((
+                CustomerId::from_string(get::<String>(&r, "id", OP)?),
+                get(&r, "source", OP)?,
+                get::<i64>(&r, "active", OP)? == 1,
+                get(&r, "synced_fields", OP)?,
+            ))
+        })
+        .transpose()
+    }
+}
+
+impl Store {
+    /// `agents.source` and `agents.active` of the account with this login.
+    pub async fn agent_source(&self, login: &str) -> Result<Option<(String, bool)>, StoreError> {
+        const OP: &str = "agent_source";
+        let row = sqlx::query("SELECT source, active FROM agents WHERE login = $1")
+            .bind(login)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+        row.map(|r| Ok((get(&r, "source", OP)?, get::<i64>(&r, "active", OP)? == 1)))
+            .transpose()
+    }
+
+    /// Creates or updates the desk account of a directory user at sign-in (`source = 'ldap'`):
+    /// name, role and level follow the directory. `false` when the login belongs to a local
+    /// account or a deactivated one (nothing changed).
+    pub async fn upsert_directory_agent(
+        &self,
+        login: &str,
+        name: &str,
+        role: &str,
+        level: i64,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        const OP: &str = "upsert_directory_agent";
+        // A directory account has no local password: a new one gets the hash of 32 random
+        // bytes nobody knows (a valid PHC string, so a local check fails quietly), made off the
+        // async threads and before the write lock.
+        let fresh_hash = if self.agent_source(login).await?.is_none() {
+            let secret = format!("{:032x}", rand::random::<u128>());
+            let hashed = tokio::task::spawn_blocking(move || crate::password::hash(&secret)).await;
+            Some(
+                hashed
+                    .ok()
+                    .and_then(Result::ok)
+                    .ok_or(StoreError::Conflict(OP))?,
+            )
+        } else {
+            None
+        };
+        let mut tx = self.begin_write(OP).await?;
+        let existing = sqlx::query("SELECT source, active FROM agents WHERE login = $1")
+            .bind(login)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::query(OP))?;
+        match existing {
+            Some(r) => {
+                let source: String = get(&r, "source", OP)?;
+                if source != "ldap" || get::<i64>(&r, "active", OP)? != 1 {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "UPDATE agents SET name = $2, role = $3, level = $4, updated_at = $5 \
+                     WHERE login = $1",
+                )
+                .bind(login)
+                .bind(name)
+                .bind(role)
+                .bind(level)
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query(OP))?;
+            }
+            None => {
+                let agent = super::NewAgent {
+                    id: crate::domain::AgentId::from_string(format!(
+                        "agent-{:016x}",
+                        rand::random::<u64>()
+                    )),
+                    name: name.to_owned(),
+                    login: login.to_owned(),
+                    password_hash: fresh_hash.ok_or(StoreError::Conflict(OP))?,
+                    extension: None,
+                    categories: vec![
+                        crate::domain::Category::Hardware,
+                        crate::domain::Category::Software,
+                        crate::domain::Category::Service,
+                    ],
+                    level,
+                    role: role.to_owned(),
+                    device: crate::domain::Device::Phone,
+                    groups: Vec::new(),
+                };
+                super::agents::insert_agent(&mut tx, &agent, at, OP).await?;
+                sqlx::query("UPDATE agents SET source = 'ldap', updated_at = $2 WHERE login = $1")
+                    .bind(login)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query(OP))?;
+            }
+        }
+        tx.commit().await.map_err(StoreError::query(OP))?;
+        Ok(true)
+    }
+}
+
+#[path = "directory_runs.rs"]
+mod runs;
+pub use runs::{SyncOutcome, SyncRun};
+
+#[cfg(test)]
+#[path = "directory_tests.rs"]
+mod tests;
