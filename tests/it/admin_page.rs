@@ -252,3 +252,61 @@ async fn the_first_start_prints_a_one_time_setup_link_that_creates_the_admin() {
     )
     .await;
 }
+
+/// The customer import in the browser: the check names the bad row and column, offers no
+/// "import all" for a file with a bad row, and "import the valid rows" stores exactly those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_import_page_reports_the_bad_row_and_imports_the_valid_ones_on_request() {
+    within(120, Box::pin(async {
+        let t = spawn_queue_app(|_| {}).await;
+        create_admin(&t).await;
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("staff.csv");
+        std::fs::write(
+            &csv,
+            "Personnel no.,Name,Department,Phone\r\n\
+             E-1,Lieke Jansen,Finance,020 555 7101\r\n\
+             E-2,Ruben Bakker,Facilities,020 555 7102\r\n\
+             E-3,,Finance,020 555 7103\r\n\
+             E-4,Sara Koç,HR,+31 20 555 7104\r\n",
+        )
+        .unwrap();
+        let count = || async {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM customers WHERE external_id LIKE 'E-%'")
+                .fetch_one(&t.pool)
+                .await
+                .unwrap()
+        };
+        let b = Browser::start(t.app.http_addr()).await;
+        submit_login(&b, "olga", "olga-admin-2026").await;
+        b.until(10, "the live view", "return location.pathname === '/supervisor.html'", json!([])).await;
+        b.goto("/admin.html#import").await;
+        b.send_keys(&b.testid("import-file").await, csv.to_str().unwrap()).await;
+        b.send_keys(&b.testid("import-map").await, "Personnel no.=external_id").await;
+        b.click(&b.testid("import-check").await).await;
+        let error = b
+            .until(15, "the bad row in the report", "const e = document.querySelector('[data-testid=import-error-4]'); return e && e.textContent;", json!([]))
+            .await;
+        let error = error.as_str().unwrap_or_default().to_owned();
+        assert!(error.contains("Name"), "the report names the column: {error:?}");
+        let counts = b.text(&b.testid("import-counts").await).await;
+        assert!(counts.contains("4 rows") && counts.contains("3 valid") && counts.contains("1 with problems"), "{counts:?}");
+        assert!(b.try_find("[data-testid=import-commit]").await.is_none(), "no import-all with a bad row");
+        assert_eq!(count().await, 0, "a check stores nothing");
+
+        b.click(&b.testid("import-valid").await).await;
+        let notice = b
+            .until(15, "the import done", "const e = document.querySelector('[data-testid=notice]'); return e && e.textContent.includes('Imported') && e.textContent;", json!([]))
+            .await;
+        assert!(notice.as_str().unwrap_or_default().contains("3 new"), "{notice}");
+        assert_eq!(count().await, 3);
+        let dept: String = sqlx::query_scalar("SELECT department FROM customers WHERE external_id = 'E-4'")
+            .fetch_one(&t.pool)
+            .await
+            .unwrap();
+        assert_eq!(dept, "HR");
+        b.quit().await;
+        t.finish().await;
+    }))
+    .await;
+}

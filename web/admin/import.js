@@ -8,8 +8,9 @@ import { html, useState } from '../ui.js';
 import { t } from '../i18n.js';
 
 /** Sends `file` for `mode` (`preview` or `commit`); resolves to `{ status, report }`. */
-async function send(file, mode, validOnly) {
+async function send(file, mode, validOnly, map) {
   const q = new URLSearchParams({ mode, valid_only: String(validOnly) });
+  if (map.trim()) q.set('map', map.trim());
   const r = await fetch(`/api/admin/customers/import?${q}`, {
     method: 'POST',
     credentials: 'same-origin',
@@ -46,11 +47,13 @@ export function ImportView({ canEdit, say }) {
   const [file, setFile] = useState(null);
   const [report, setReport] = useState(null);
   const [busy, setBusy] = useState(false);
+  // Columns whose titles the server does not know: `Personnel no.=external_id, Surname=name`.
+  const [map, setMap] = useState('');
   const run = async (mode, validOnly) => {
     if (!file) return;
     setBusy(true);
     try {
-      const { status, report: r } = await send(file, mode, validOnly);
+      const { status, report: r } = await send(file, mode, validOnly, map);
       if (r && Array.isArray(r.errors)) setReport(r);
       if (status === 200 && mode === 'commit') {
         say(true, t('admin.import.done', { inserted: r.inserted, updated: r.updated }));
@@ -79,6 +82,10 @@ export function ImportView({ canEdit, say }) {
         ${canEdit ? html`
           <label>${t('admin.import.file')}
             <input type="file" accept=".csv,text/csv" data-testid="import-file" onChange=${choose} /></label>
+          <label>${t('admin.import.map')}
+            <input data-testid="import-map" value=${map} placeholder="Personnel no.=external_id"
+              onInput=${(e) => { setMap(e.currentTarget.value); setReport(null); }} /></label>
+          <p class="muted">${t('admin.import.map_help')}</p>
           <button type="button" data-testid="import-check" disabled=${!file || busy}
             onClick=${() => run('preview', false)}>${t('admin.import.check')}</button>
           ${ready && report.rejected === 0 && html`<button type="button" data-testid="import-commit"

@@ -255,13 +255,23 @@ fn an_admin_changes_a_signed_in_agents_queues_and_routing_follows_at_once() {
         offers(&sim.call("c1", Hardware, 3)).is_empty(),
         "hardware was taken away: no offer"
     );
-    assert!(sim.acd.agent_update(sim.now, update(vec![Service, Hardware])));
+    assert!(
+        sim.acd
+            .agent_update(sim.now, update(vec![Service, Hardware]))
+    );
     let (_, entry, agent) = one_offer(&sim.drain());
-    assert_eq!((entry.as_str(), agent.as_str()), ("c1", "a1"), "the waiting caller is offered");
+    assert_eq!(
+        (entry.as_str(), agent.as_str()),
+        ("c1", "a1"),
+        "the waiting caller is offered"
+    );
     let offline = AgentInfo {
         id: aid("zz"),
         categories: vec![Hardware],
         level: 1,
     };
-    assert!(!sim.acd.agent_update(sim.now, offline), "not signed in: nothing to change");
+    assert!(
+        !sim.acd.agent_update(sim.now, offline),
+        "not signed in: nothing to change"
+    );
 }
