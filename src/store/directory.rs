@@ -2,7 +2,10 @@
 //! their source's own id (`external_id`) in one transaction per batch, people who left an LDAP
 //! directory deactivated (never deleted), and the run history in `directory_syncs`.
 
+use std::collections::HashMap;
+
 use super::codec::get;
+use super::sql::Sql;
 use super::{Store, StoreError};
 use crate::domain::CustomerId;
 
@@ -107,14 +110,25 @@ impl std::ops::AddAssign for UpsertCounts {
     }
 }
 
-fn flag(on: bool) -> i32 {
-    i32::from(on)
+/// People per multi-row statement (13 values each: well under both engines' parameter limits).
+const UPSERT_ROWS: usize = 200;
+
+/// A placeholder bound to `value`, or `NULL`.
+fn opt<'s>(sql: &'s mut Sql, value: Option<&str>) -> &'s mut Sql {
+    match value {
+        Some(v) => sql.text(v),
+        None => sql.push("NULL"),
+    }
 }
 
 impl Store {
     /// Upserts `people` by external id in one transaction: new ones get a fresh `cust-…` id,
     /// known ones have the `fields` overwritten; all become active, from `source`, synced at
-    /// `at` (epoch ms). With `fields.extra_phones` a person's extra numbers are replaced.
+    /// `at` (epoch ms). With `fields.extra_phones` a person's extra numbers are replaced. A
+    /// person given twice counts once, as the last given.
+    ///
+    /// Multi-row statements ([`UPSERT_ROWS`] people, one `DELETE` and a few `INSERT`s of
+    /// numbers per batch): on PostgreSQL each statement is a round trip.
     pub async fn upsert_directory_people(
         &self,
         people: &[DirectoryPerson],
@@ -124,73 +138,124 @@ impl Store {
     ) -> Result<UpsertCounts, StoreError> {
         const OP: &str = "upsert_directory_people";
         let mut counts = UpsertCounts::default();
+        // The last of each external id (one statement may not update a row twice).
+        let mut last: HashMap<&str, usize> = HashMap::with_capacity(people.len());
+        for (i, p) in people.iter().enumerate() {
+            last.insert(p.external_id.as_str(), i);
+        }
+        let people: Vec<&DirectoryPerson> = (people.iter().enumerate())
+            .filter(|(i, p)| last.get(p.external_id.as_str()) == Some(i))
+            .map(|(_, p)| p)
+            .collect();
         if people.is_empty() {
             return Ok(counts);
         }
         let synced = fields.to_text();
         let mut tx = self.begin_write(OP).await?;
-        for p in people {
-            let fresh = CustomerId::new_random();
-            let row = sqlx::query(
+        let mut ids: HashMap<String, String> = HashMap::with_capacity(people.len());
+        for chunk in people.chunks(UPSERT_ROWS) {
+            let mut sql = Sql::new(
                 "INSERT INTO customers (id, name, organisation, department, email, phone, \
                  location, notes, created_at, updated_at, external_id, source, active, synced_at, \
-                 synced_fields) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, 1, $9, $12) \
-                 ON CONFLICT (external_id) DO UPDATE SET name = excluded.name, \
-                 organisation = CASE WHEN $13 = 1 THEN excluded.organisation ELSE customers.organisation END, \
-                 department = CASE WHEN $14 = 1 THEN excluded.department ELSE customers.department END, \
-                 email = CASE WHEN $15 = 1 THEN excluded.email ELSE customers.email END, \
-                 phone = CASE WHEN $16 = 1 THEN excluded.phone ELSE customers.phone END, \
-                 location = CASE WHEN $17 = 1 THEN excluded.location ELSE customers.location END, \
-                 notes = CASE WHEN $18 = 1 THEN excluded.notes ELSE customers.notes END, \
+                 synced_fields) VALUES ",
+            );
+            let mut fresh: HashMap<&str, String> = HashMap::with_capacity(chunk.len());
+            for (i, p) in chunk.iter().enumerate() {
+                let id = CustomerId::new_random().as_str().to_owned();
+                fresh.insert(p.external_id.as_str(), id.clone());
+                sql.push(if i == 0 { "(" } else { ", (" });
+                sql.text(id).push(", ").text(p.name.as_str()).push(", ");
+                opt(&mut sql, p.organisation.as_deref()).push(", ");
+                opt(&mut sql, p.department.as_deref()).push(", ");
+                opt(&mut sql, p.email.as_deref()).push(", ");
+                opt(&mut sql, p.phone.as_deref()).push(", ");
+                opt(&mut sql, p.location.as_deref()).push(", ");
+                opt(&mut sql, p.notes.as_deref()).push(", ");
+                sql.int(at).push(", ").int(at).push(", ");
+                sql.text(p.external_id.as_str()).push(", ");
+                sql.text(source.as_str()).push(", 1, ").int(at).push(", ");
+                sql.text(synced.as_str()).push(")");
+            }
+            // The columns a known person gets from the source (the others keep theirs).
+            let set = |on: bool, col: &'static str| -> &'static str {
+                match (on, col) {
+                    (false, _) => "",
+                    (true, "organisation") => ", organisation = excluded.organisation",
+                    (true, "department") => ", department = excluded.department",
+                    (true, "email") => ", email = excluded.email",
+                    (true, "phone") => ", phone = excluded.phone",
+                    (true, "location") => ", location = excluded.location",
+                    (true, _) => ", notes = excluded.notes",
+                }
+            };
+            sql.push(
+                " ON CONFLICT (external_id) DO UPDATE SET name = excluded.name, \
                  updated_at = excluded.updated_at, source = excluded.source, active = 1, \
                  deactivated_at = NULL, synced_at = excluded.synced_at, \
-                 synced_fields = excluded.synced_fields RETURNING id",
-            )
-            .bind(fresh.as_str())
-            .bind(p.name.as_str())
-            .bind(p.organisation.as_deref())
-            .bind(p.department.as_deref())
-            .bind(p.email.as_deref())
-            .bind(p.phone.as_deref())
-            .bind(p.location.as_deref())
-            .bind(p.notes.as_deref())
-            .bind(at)
-            .bind(p.external_id.as_str())
-            .bind(source.as_str())
-            .bind(synced.as_str())
-            .bind(flag(fields.organisation))
-            .bind(flag(fields.department))
-            .bind(flag(fields.email))
-            .bind(flag(fields.phone))
-            .bind(flag(fields.location))
-            .bind(flag(fields.notes))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(StoreError::query(OP))?;
-            let id: String = get(&row, "id", OP)?;
-            if id == fresh.as_str() {
-                counts.inserted += 1;
-            } else {
-                counts.updated += 1;
+                 synced_fields = excluded.synced_fields",
+            );
+            for (on, col) in [
+                (fields.organisation, "organisation"),
+                (fields.department, "department"),
+                (fields.email, "email"),
+                (fields.phone, "phone"),
+                (fields.location, "location"),
+                (fields.notes, "notes"),
+            ] {
+                sql.push(set(on, col));
             }
-            if fields.extra_phones {
-                sqlx::query("DELETE FROM customer_phones WHERE customer_id = $1")
-                    .bind(id.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::query(OP))?;
-                for (number, label) in &p.extra_phones {
-                    sqlx::query(
-                        "INSERT INTO customer_phones (customer_id, number, label) \
-                         VALUES ($1, $2, $3) ON CONFLICT (customer_id, number) DO NOTHING",
-                    )
-                    .bind(id.as_str())
-                    .bind(number.as_str())
-                    .bind(label.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::query(OP))?;
+            sql.push(" RETURNING id, external_id");
+            let rows = sql
+                .query()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::query(OP))?;
+            for row in &rows {
+                let id: String = get(row, "id", OP)?;
+                let external: String = get(row, "external_id", OP)?;
+                if fresh.get(external.as_str()) == Some(&id) {
+                    counts.inserted += 1;
+                } else {
+                    counts.updated += 1;
                 }
+                ids.insert(external, id);
+            }
+        }
+        if fields.extra_phones {
+            let owners: Vec<&str> = (people.iter())
+                .filter_map(|p| ids.get(&p.external_id).map(String::as_str))
+                .collect();
+            for chunk in owners.chunks(UPSERT_ROWS) {
+                let mut sql = Sql::new("DELETE FROM customer_phones WHERE customer_id IN ");
+                sql.list(chunk.iter().copied());
+                sql.query()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query(OP))?;
+            }
+            let numbers: Vec<(&str, &str, &str)> = (people.iter())
+                .filter_map(|p| Some((ids.get(&p.external_id)?.as_str(), p)))
+                .flat_map(|(id, p)| {
+                    (p.extra_phones.iter()).map(move |(n, l)| (id, n.as_str(), l.as_str()))
+                })
+                .collect();
+            for chunk in numbers.chunks(UPSERT_ROWS) {
+                let mut sql =
+                    Sql::new("INSERT INTO customer_phones (customer_id, number, label) VALUES ");
+                for (i, (id, number, label)) in chunk.iter().enumerate() {
+                    sql.push(if i == 0 { "(" } else { ", (" });
+                    sql.text(*id)
+                        .push(", ")
+                        .text(*number)
+                        .push(", ")
+                        .text(*label);
+                    sql.push(")");
+                }
+                sql.push(" ON CONFLICT (customer_id, number) DO NOTHING");
+                sql.query()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query(OP))?;
             }
         }
         tx.commit().await.map_err(StoreError::query(OP))?;

@@ -251,3 +251,47 @@ async fn runs_are_recorded_with_their_counts_and_errors() {
     assert!(store.recent_sync_runs("csv", 10).await.unwrap().is_empty());
     guard.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_person_given_twice_in_a_batch_counts_once_as_the_last() {
+    let (store, guard) = test_store().await;
+    let batch = [
+        person("u-1", "Ada", "+31201110001", &["+31611110001"]),
+        person("u-1", "Ada King", "+31201110001", &["+31622220001"]),
+    ];
+    let counts = store
+        .upsert_directory_people(&batch, CustomerSource::Csv, ALL, T0)
+        .await
+        .unwrap();
+    assert_eq!((counts.inserted, counts.updated), (1, 0));
+    let c = store
+        .find_customer_by_phone("+31622220001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((c.name.as_str(), c.extra_phones.len()), ("Ada King", 1));
+    // More than one statement's worth of people, numbers included.
+    let many: Vec<DirectoryPerson> = (0..450)
+        .map(|i| {
+            person(
+                &format!("m-{i}"),
+                "M",
+                &format!("+3130{i:07}"),
+                &[&format!("+3160{i:07}")],
+            )
+        })
+        .collect();
+    let counts = store
+        .upsert_directory_people(&many, CustomerSource::Csv, ALL, T0 + 1)
+        .await
+        .unwrap();
+    assert_eq!(counts.inserted, 450);
+    assert!(
+        store
+            .find_customer_by_phone("+31600000449")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    guard.cleanup().await;
+}
