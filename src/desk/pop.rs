@@ -40,6 +40,8 @@ pub struct CustomerView {
     pub location: Option<String>,
     /// Notes for agents.
     pub notes: Option<String>,
+    /// The fields the company directory or an import owns (the desk marks them).
+    pub synced_fields: Vec<String>,
 }
 
 impl From<Customer> for CustomerView {
@@ -53,6 +55,7 @@ impl From<Customer> for CustomerView {
             phone: c.phone,
             location: c.location,
             notes: c.notes,
+            synced_fields: c.synced_fields,
         }
     }
 }

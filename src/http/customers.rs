@@ -45,6 +45,10 @@ pub(super) struct CustomerView {
     notes: Option<String>,
     created_at: i64,
     updated_at: i64,
+    /// `manual`, `csv` or `ldap`.
+    source: String,
+    /// Fields the directory or import owns: shown as such, kept on a hand edit.
+    synced_fields: Vec<String>,
 }
 
 impl From<Customer> for CustomerView {
@@ -61,6 +65,8 @@ impl From<Customer> for CustomerView {
             notes: c.notes,
             created_at: c.created_at,
             updated_at: c.updated_at,
+            source: c.source,
+            synced_fields: c.synced_fields,
         }
     }
 }

@@ -35,6 +35,10 @@ pub struct Customer {
     pub created_at: i64,
     /// Epoch ms.
     pub updated_at: i64,
+    /// Where the record comes from: `manual`, `csv` or `ldap` (schema 11).
+    pub source: String,
+    /// The fields its source owns (a hand edit keeps them): `name`, `department`, …
+    pub synced_fields: Vec<String>,
 }
 
 impl Store {
@@ -111,7 +115,7 @@ impl Store {
         let list = || ids.iter().map(CustomerId::as_str);
         let mut rows = Sql::new(
             "SELECT id, name, organisation, department, email, phone, location, notes, \
-             created_at, updated_at FROM customers WHERE id IN ",
+             created_at, updated_at, source, synced_fields FROM customers WHERE id IN ",
         );
         rows.list(list());
         let mut phones =
@@ -178,6 +182,12 @@ fn customer_from_row(
         notes: get(row, "notes", op)?,
         created_at: get(row, "created_at", op)?,
         updated_at: get(row, "updated_at", op)?,
+        source: get(row, "source", op)?,
+        synced_fields: (get::<String>(row, "synced_fields", op)?.split(','))
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect(),
     })
 }
 

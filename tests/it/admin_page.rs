@@ -305,6 +305,22 @@ async fn the_import_page_reports_the_bad_row_and_imports_the_valid_ones_on_reque
             .await
             .unwrap();
         assert_eq!(dept, "HR");
+        // The desk's customer view says which fields the import owns.
+        let id: String = sqlx::query_scalar("SELECT id FROM customers WHERE external_id = 'E-4'")
+            .fetch_one(&t.pool)
+            .await
+            .unwrap();
+        let token = {
+            let body = json!({ "login": "olga", "password": "olga-admin-2026" });
+            let (_, j) = crate::helpers::http_json(t.app.http_addr(), "POST", "/api/login", None, Some(body)).await;
+            j["token"].as_str().unwrap().to_owned()
+        };
+        let (status, view) = crate::helpers::http_json(
+            t.app.http_addr(), "GET", &format!("/api/customers/{id}"), Some(&token), None).await;
+        assert_eq!(status, 200, "{view}");
+        assert_eq!(view["source"], "csv", "{view}");
+        let owned = view["synced_fields"].as_array().cloned().unwrap_or_default();
+        assert!(owned.contains(&json!("name")) && owned.contains(&json!("department")), "{view}");
         b.quit().await;
         t.finish().await;
     }))

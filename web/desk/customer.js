@@ -10,14 +10,21 @@ import { outcomeText, ticketNo } from './words.js';
 
 const FIELDS = ['organisation', 'department', 'email', 'phone', 'location', 'notes'];
 
+/** Marks a field the company directory or an import owns (a hand edit keeps its value). */
+function Synced({ customer, field }) {
+  const owned = Array.isArray(customer.synced_fields) && customer.synced_fields.includes(field);
+  return owned ? html` <span class="synced" data-testid=${`synced-${field}`}
+    title=${t('customer.synced_hint')}>${t('customer.synced')}</span>` : null;
+}
+
 /** A known customer's card. */
 export function CustomerCard({ customer }) {
   return html`
     <div class="customer-card" data-testid="customer">
-      <h3 class="big" data-testid="customer-name">${customer.name || t('none')}</h3>
+      <h3 class="big" data-testid="customer-name">${customer.name || t('none')}<${Synced} customer=${customer} field="name" /></h3>
       <dl>
         ${FIELDS.map((k) => customer[k] ? html`
-          <dt>${t(`customer.${k}`)}</dt><dd data-testid=${`customer-${k}`}>${customer[k]}</dd>` : null)}
+          <dt>${t(`customer.${k}`)}<${Synced} customer=${customer} field=${k} /></dt><dd data-testid=${`customer-${k}`}>${customer[k]}</dd>` : null)}
         ${Array.isArray(customer.extra_phones) && customer.extra_phones.length ? html`
           <dt>${t('customer.extra_phones')}</dt><dd>${customer.extra_phones.join(', ')}</dd>` : null}
       </dl>
