@@ -59,7 +59,7 @@ EOF
 
 # start_server DIR: starts firstline with its database in DIR; sets SERVER_PID, SIP_ADDR,
 # SIP_PORT, HTTP_ADDR. SERVER_FLAGS (e.g. "--demo") are added to the command line; BENCH_PG=1
-# puts the database on PostgreSQL instead of SQLite.
+# puts the database on PostgreSQL instead of SQLite; SEED_CSV=FILE imports customers first.
 start_server() {
     local dir=$1
     local -a flags=()
@@ -71,6 +71,12 @@ start_server() {
         dropdb -h 127.0.0.1 -U postgres --if-exists bench
         createdb -h 127.0.0.1 -U postgres bench
         db="postgres://postgres@127.0.0.1:5432/bench"
+    fi
+    # SEED_CSV=FILE: customers imported into the fresh database before the server starts (the
+    # caller-lookup comparison of issue 13), with the same binary's `admin import-customers`.
+    if [[ -n "${SEED_CSV:-}" ]]; then
+        "$BIN" --config "$dir/bench.toml" --database-url "$db" admin import-customers \
+            "$SEED_CSV" >"$dir/seed.out" 2>&1 || { cat "$dir/seed.out" >&2; return 1; }
     fi
     (cd "$ROOT" && exec "$BIN" --config "$dir/bench.toml" --sip-listen 127.0.0.1:0 \
         --http-listen 127.0.0.1:0 --sip-tls-listen 127.0.0.1:0 --https-listen 127.0.0.1:0 \

@@ -10,31 +10,12 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::desk_page::submit_login;
-use crate::helpers::{TestApp, spawn_queue_app, wait_for, within};
+use crate::helpers::{PASSWORD, TestApp, account, spawn_queue_app, wait_for, within};
 use crate::host::{free_port, tool};
 use crate::scenario::{caller, press};
 use crate::webdriver::Browser;
 
 const SIP_PASSWORD: &str = "tulip-phone-77";
-
-/// The admin `olga` (no default password: created as `firstline admin create-user` does).
-async fn create_admin(t: &TestApp) {
-    let store = firstline::store::Store::connect(t.db_url()).await.unwrap();
-    let agent = firstline::store::NewAgent {
-        id: firstline::domain::AgentId::from_string("agent-olga"),
-        name: "Olga Ops".into(),
-        login: "olga".into(),
-        password_hash: firstline::password::hash("olga-admin-2026").unwrap(),
-        extension: None,
-        categories: vec![],
-        level: 1,
-        role: "admin".into(),
-        device: firstline::domain::Device::Phone,
-        groups: vec![],
-    };
-    store.create_agent(&agent).await.unwrap();
-    store.close().await;
-}
 
 /// A SIPp agent phone that registers as `ext` and answers the server's INVITEs.
 fn sipp_phone(t: &TestApp, ext: &str, password: &str) -> tokio::process::Child {
@@ -73,9 +54,9 @@ async fn an_admin_creates_an_agent_whose_phone_takes_the_next_caller_then_deacti
         // SIPp 3.6 reads only the first challenge and computes MD5 only.
         let t = spawn_queue_app(|c| c.sip.digest = firstline::config::DigestSetting::Md5First)
             .await;
-        create_admin(&t).await;
+        account(&t, "olga", "admin").await;
         let admin = Browser::start(t.app.http_addr()).await;
-        submit_login(&admin, "olga", "olga-admin-2026").await;
+        submit_login(&admin, "olga", PASSWORD).await;
         admin
             .until(10, "the live view after login", "return location.pathname === '/supervisor.html'", json!([]))
             .await;
@@ -259,7 +240,7 @@ async fn the_first_start_prints_a_one_time_setup_link_that_creates_the_admin() {
 async fn the_import_page_reports_the_bad_row_and_imports_the_valid_ones_on_request() {
     within(120, Box::pin(async {
         let t = spawn_queue_app(|_| {}).await;
-        create_admin(&t).await;
+        account(&t, "olga", "admin").await;
         let dir = tempfile::tempdir().unwrap();
         let csv = dir.path().join("staff.csv");
         std::fs::write(
@@ -278,7 +259,7 @@ async fn the_import_page_reports_the_bad_row_and_imports_the_valid_ones_on_reque
                 .unwrap()
         };
         let b = Browser::start(t.app.http_addr()).await;
-        submit_login(&b, "olga", "olga-admin-2026").await;
+        submit_login(&b, "olga", PASSWORD).await;
         b.until(10, "the live view", "return location.pathname === '/supervisor.html'", json!([])).await;
         b.goto("/admin.html#import").await;
         b.send_keys(&b.testid("import-file").await, csv.to_str().unwrap()).await;
@@ -311,8 +292,10 @@ async fn the_import_page_reports_the_bad_row_and_imports_the_valid_ones_on_reque
             .await
             .unwrap();
         let token = {
-            let body = json!({ "login": "olga", "password": "olga-admin-2026" });
-            let (_, j) = crate::helpers::http_json(t.app.http_addr(), "POST", "/api/login", None, Some(body)).await;
+            let body = json!({ "login": "olga", "password": PASSWORD });
+            let (_, j) =
+                crate::helpers::http_json(t.app.http_addr(), "POST", "/api/login", None, Some(body))
+                    .await;
             j["token"].as_str().unwrap().to_owned()
         };
         let (status, view) = crate::helpers::http_json(
@@ -321,6 +304,69 @@ async fn the_import_page_reports_the_bad_row_and_imports_the_valid_ones_on_reque
         assert_eq!(view["source"], "csv", "{view}");
         let owned = view["synced_fields"].as_array().cloned().unwrap_or_default();
         assert!(owned.contains(&json!("name")) && owned.contains(&json!("department")), "{view}");
+        b.quit().await;
+        t.finish().await;
+    }))
+    .await;
+}
+
+/// The directory page against a real OpenLDAP: the status after the sync at start, then a person
+/// removed from the directory is deactivated by "Sync now", which the page reports in words; a
+/// directory that went down is reported as a failed sync that changed nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_page_syncs_now_and_reports_a_directory_that_is_down() {
+    use crate::ldap_fixture::{PEOPLE, SERVICE_PASSWORD, Slapd};
+    within(120, Box::pin(async {
+        let mut slapd = Slapd::start();
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("bind.pw");
+        std::fs::write(&pw, format!("{SERVICE_PASSWORD}\n")).unwrap();
+        let t = spawn_queue_app(|c| crate::ldap::directory(c, &slapd, &pw)).await;
+        account(&t, "olga", "admin").await;
+        let active = || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM customers WHERE source = 'ldap' AND active = 1",
+            )
+            .fetch_one(&t.pool)
+            .await
+            .unwrap()
+        };
+        let first = wait_for(Duration::from_secs(20), || async {
+            let n = active().await;
+            (n > 0).then_some(n)
+        })
+        .await
+        .expect("the sync at start stored nobody");
+
+        let b = Browser::start(t.app.http_addr()).await;
+        submit_login(&b, "olga", PASSWORD).await;
+        b.until(10, "the live view", "return location.pathname === '/supervisor.html'", json!([])).await;
+        b.goto("/admin.html#directory").await;
+        let url = b
+            .until(10, "the directory status", "const e = document.querySelector('[data-testid=directory-url]'); return e && e.textContent;", json!([]))
+            .await;
+        assert_eq!(url, json!(slapd.url), "the page shows the server, never the password");
+        assert!(!b.body_text().await.contains(SERVICE_PASSWORD));
+
+        slapd.delete(&format!("uid=lieke,{PEOPLE}"));
+        b.click(&b.testid("directory-sync").await).await;
+        let notice = b
+            .until(30, "the sync's result", "const e = document.querySelector('[data-testid=notice]'); return e && e.textContent.includes('Synced') && e.textContent;", json!([]))
+            .await;
+        assert!(notice.as_str().unwrap_or_default().contains("1 deactivated"), "{notice}");
+        assert_eq!(active().await, first - 1);
+
+        slapd.stop();
+        b.click(&b.testid("directory-sync").await).await;
+        let failed = b
+            .until(30, "the failed sync", "const e = document.querySelector('[data-testid=notice]'); return e && e.textContent.includes('failed') && e.textContent;", json!([]))
+            .await;
+        assert!(failed.as_str().unwrap_or_default().contains("changed nothing"), "{failed}");
+        let failures = b
+            .until(10, "the failure count", "const e = document.querySelector('[data-testid=directory-failures]'); return e && e.textContent !== '0' && e.textContent;", json!([]))
+            .await;
+        assert_eq!(failures, json!("1"));
+        assert_eq!(active().await, first - 1, "a failed sync deactivates nobody");
         b.quit().await;
         t.finish().await;
     }))

@@ -7,34 +7,9 @@
 use std::net::SocketAddr;
 use std::process::Command;
 
-use firstline::domain::{AgentId, Category, Device};
-use firstline::store::NewAgent;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, http_json, spawn_app_with, within};
-
-const PASSWORD: &str = "correct horse battery staple";
-
-/// Creates a desk account with `role`; its bearer token.
-pub(crate) async fn account(t: &TestApp, login: &str, role: &str) -> String {
-    let agent = NewAgent {
-        id: AgentId::from_string(format!("agent-{login}")),
-        name: login.to_owned(),
-        login: login.to_owned(),
-        password_hash: firstline::password::hash(PASSWORD).unwrap(),
-        extension: None,
-        categories: vec![Category::Hardware],
-        level: 1,
-        role: role.to_owned(),
-        device: Device::Phone,
-        groups: Vec::new(),
-    };
-    t.app.store().create_agent(&agent).await.unwrap();
-    let body = serde_json::json!({"login": login, "password": PASSWORD});
-    let (status, json) = http_json(t.app.http_addr(), "POST", "/api/login", None, Some(body)).await;
-    assert_eq!(status, 200, "{json}");
-    json["token"].as_str().unwrap().to_owned()
-}
+use crate::helpers::{TestApp, account, http_json, spawn_app_with, within};
 
 /// `POST path` with `body` as text/csv; the status and the JSON answer.
 pub(crate) async fn post_csv(

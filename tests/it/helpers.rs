@@ -632,3 +632,27 @@ pub(crate) async fn spawn_queue_app_on_sqlite(tweak: impl FnOnce(&mut Config)) -
     })
     .await
 }
+
+/// The desk password of the accounts [`account`] makes.
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
+
+/// Creates a desk account with `role`; its bearer token.
+pub(crate) async fn account(t: &TestApp, login: &str, role: &str) -> String {
+    let agent = firstline::store::NewAgent {
+        id: firstline::domain::AgentId::from_string(format!("agent-{login}")),
+        name: login.to_owned(),
+        login: login.to_owned(),
+        password_hash: firstline::password::hash(PASSWORD).unwrap(),
+        extension: None,
+        categories: vec![firstline::domain::Category::Hardware],
+        level: 1,
+        role: role.to_owned(),
+        device: firstline::domain::Device::Phone,
+        groups: Vec::new(),
+    };
+    t.app.store().create_agent(&agent).await.unwrap();
+    let body = serde_json::json!({"login": login, "password": PASSWORD});
+    let (status, json) = http_json(t.app.http_addr(), "POST", "/api/login", None, Some(body)).await;
+    assert_eq!(status, 200, "{json}");
+    json["token"].as_str().unwrap().to_owned()
+}

@@ -13,9 +13,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
 use crate::agent_phone::PCMU;
-use crate::csv_import::account;
 use crate::desk_page::{agent_hangs_up, sipp_caller};
-use crate::helpers::{TestApp, http_json, spawn_queue_app, wait_for, within};
+use crate::helpers::{TestApp, account, http_json, spawn_queue_app, wait_for, within};
 use crate::ldap_fixture::{GENERATED, GROUPS, NAMED, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, Slapd};
 use crate::scenario::registered_phone;
 use firstline::config::Config;
@@ -24,7 +23,7 @@ const SECS: Duration = Duration::from_secs(1);
 const LIEKE: &str = "+31205557001";
 
 /// `[directory]` for `slapd`, the bind password in `password_file`.
-fn directory(c: &mut Config, slapd: &Slapd, password_file: &std::path::Path) {
+pub(crate) fn directory(c: &mut Config, slapd: &Slapd, password_file: &std::path::Path) {
     let d = &mut c.directory;
     d.url = slapd.url.clone();
     d.bind_dn = SERVICE_DN.into();
