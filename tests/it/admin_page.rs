@@ -41,11 +41,10 @@ async fn fill(b: &Browser, testid: &str, text: &str) {
 }
 
 async fn audit_actions(t: &TestApp) -> Vec<String> {
-    let rows = sqlx::query_scalar::<_, String>("SELECT action FROM audit ORDER BY at, id")
+    sqlx::query_scalar::<_, String>("SELECT action FROM audit ORDER BY at, id")
         .fetch_all(&t.pool)
         .await
-        .unwrap();
-    rows
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
