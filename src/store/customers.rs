@@ -49,11 +49,21 @@ impl Store {
     /// agent the wrong person's record is worse than none; [`Store::customers_by_phone`]
     /// gives the candidates.
     pub async fn find_customer_by_phone(&self, e164: &str) -> Result<Option<Customer>, StoreError> {
-        let ids = self.customer_ids_by_phone(e164).await?;
-        match ids.as_slice() {
-            [only] => self.get_customer(only).await,
-            _ => Ok(None),
+        match self.customer_id_by_phone(e164).await? {
+            Some(id) => self.get_customer(&id).await,
+            None => Ok(None),
         }
+    }
+
+    /// The id of the one active customer with `e164`, as [`Store::find_customer_by_phone`] finds
+    /// them, in one indexed query: what the call set-up needs (the record itself is read when
+    /// the pop is built).
+    pub async fn customer_id_by_phone(&self, e164: &str) -> Result<Option<CustomerId>, StoreError> {
+        let mut ids = self.customer_ids_by_phone(e164).await?;
+        Ok(match ids.len() {
+            1 => ids.pop(),
+            _ => None,
+        })
     }
 
     /// Every active customer with `e164` as main or extra number, by name.

@@ -158,8 +158,8 @@ impl Session {
             ..
         } = incoming;
         let customer_id = if caller.normalised {
-            match ctx.store.find_customer_by_phone(&caller.number).await {
-                Ok(c) => c.map(|c| c.id),
+            match ctx.store.customer_id_by_phone(&caller.number).await {
+                Ok(id) => id,
                 Err(e) => {
                     tracing::warn!(error = %e, "customer lookup failed");
                     None
