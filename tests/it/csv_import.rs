@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, account, http_json, spawn_app_with, within};
+use crate::helpers::{TestApp, account, http_body, http_json, spawn_app_with, within};
 
 /// `POST path` with `body` as text/csv; the status and the JSON answer.
 pub(crate) async fn post_csv(
@@ -18,25 +18,7 @@ pub(crate) async fn post_csv(
     token: &str,
     body: &[u8],
 ) -> (u16, Value) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Authorization: Bearer {token}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).await.unwrap();
-    s.write_all(body).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    http_body(addr, "POST", path, Some(token), Some("text/csv"), body).await
 }
 
 /// 10,000 people; rows 1001 (a bad number), 5002 (not UTF-8) and 9999 (a field missing) bad.

@@ -420,18 +420,33 @@ pub(crate) async fn http_json(
     token: Option<&str>,
     body: Option<serde_json::Value>,
 ) -> (u16, serde_json::Value) {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let kind = (!body.is_empty()).then_some("application/json");
+    http_body(addr, method, path, token, kind, body.as_bytes()).await
+}
+
+/// One HTTP/1.1 request with `body` of `content_type` (none: no body type); the status and the
+/// JSON answer (`Null` when it is not JSON).
+pub(crate) async fn http_body(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> (u16, serde_json::Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some(t) = token {
-        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
     }
-    if !body.is_empty() {
-        req.push_str("Content-Type: application/json\r\n");
+    if let Some(kind) = content_type {
+        head.push_str(&format!("Content-Type: {kind}\r\n"));
     }
-    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    s.write_all(req.as_bytes()).await.unwrap();
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await.unwrap();
     let text = String::from_utf8_lossy(&raw);
