@@ -251,6 +251,16 @@ impl App {
             &tasks,
             shutdown.child_token(),
         );
+        // Before the first call: the outbox needs its routes before the journal writes.
+        let integrations = crate::integrations::Integrations::start(
+            &cfg.integrations,
+            &format!("http://{http_addr}"),
+            store.clone(),
+            &tasks,
+            shutdown.child_token(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("integrations: {e}"))?;
         let open = http::OpenConns::default();
         let state = http::HttpState {
             accounts,
@@ -264,6 +274,7 @@ impl App {
             desk,
             supervisor,
             directory,
+            integrations,
             edge: Arc::new(http::Edge {
                 https_port: https_addr.map(|a| a.port()),
                 plain: cfg.http.plain_http,

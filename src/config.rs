@@ -63,6 +63,8 @@ pub struct Config {
     pub tls: TlsSection,
     /// The company directory: LDAP / Active Directory sync and sign-in (docs/directory.md).
     pub directory: crate::directory::DirectorySection,
+    /// Hand-off to ticket systems and webhooks (docs/integrations.md).
+    pub integrations: crate::integrations::IntegrationsSection,
     /// Load the demo customers and agents at start (idempotent).
     pub load_demo: bool,
     /// Log filter in `tracing-subscriber` EnvFilter syntax (`RUST_LOG` wins when set).
@@ -406,6 +408,7 @@ impl Default for Config {
             webrtc: WebrtcSection::default(),
             tls: TlsSection::default(),
             directory: crate::directory::DirectorySection::default(),
+            integrations: crate::integrations::IntegrationsSection::default(),
             load_demo: false,
             log: "info".to_owned(),
         }
@@ -534,6 +537,12 @@ impl Config {
         self.directory
             .validate()
             .map_err(|(setting, reason)| ConfigError::Invalid { setting, reason })?;
+        self.integrations
+            .check()
+            .map_err(|reason| ConfigError::Invalid {
+                setting: "integrations",
+                reason,
+            })?;
         let cc = &self.numbers.default_country_code;
         if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ConfigError::Invalid {

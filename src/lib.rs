@@ -33,6 +33,7 @@ pub mod desk;
 pub mod directory;
 pub mod events;
 pub mod http;
+pub mod integrations;
 pub mod supervisor;
 pub mod webrtc;
 

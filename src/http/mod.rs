@@ -101,6 +101,8 @@ pub struct HttpState {
     pub supervisor: crate::supervisor::SupervisorFeed,
     /// The company directory's sync and sign-in (docs/directory.md).
     pub directory: crate::directory::Directory,
+    /// The ticket-system and webhook targets (docs/integrations.md).
+    pub integrations: crate::integrations::Integrations,
     /// Security headers, HTTPS redirect and `/metrics` access (`edge`).
     pub edge: Arc<Edge>,
     /// The HTTP listeners' open and refused connections.

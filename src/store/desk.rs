@@ -154,7 +154,13 @@ impl Store {
         if edit.title.is_some() || edit.description.is_some() {
             refresh_search_text(&mut tx, id, OP).await?;
         }
+        let queued = self
+            .enqueue_intake_in(&mut tx, "intake.updated", id, None, at)
+            .await?;
         tx.commit().await.map_err(StoreError::query(OP))?;
+        if queued {
+            self.outbox_wake();
+        }
         Ok(true)
     }
 
@@ -184,7 +190,13 @@ impl Store {
             return Ok(false);
         }
         refresh_search_text(&mut tx, id, OP).await?;
+        let queued = self
+            .enqueue_intake_in(&mut tx, "intake.resolved", id, None, at)
+            .await?;
         tx.commit().await.map_err(StoreError::query(OP))?;
+        if queued {
+            self.outbox_wake();
+        }
         Ok(true)
     }
 
@@ -222,7 +234,13 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::query(OP))?;
+        let queued = self
+            .enqueue_intake_in(&mut tx, "intake.updated", id, None, at)
+            .await?;
         tx.commit().await.map_err(StoreError::query(OP))?;
+        if queued {
+            self.outbox_wake();
+        }
         Ok(true)
     }
 
@@ -252,7 +270,13 @@ impl Store {
         .await
         .map_err(StoreError::query(OP))?;
         write_search_words(&mut tx, &id, intake.at, "", OP).await?;
+        let queued = self
+            .enqueue_intake_in(&mut tx, "intake.created", &id, None, intake.at)
+            .await?;
         tx.commit().await.map_err(StoreError::query(OP))?;
+        if queued {
+            self.outbox_wake();
+        }
         Ok(id)
     }
 

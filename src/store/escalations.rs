@@ -114,7 +114,23 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::query(OP))?;
+        let (kind, key) = if esc.returned {
+            ("intake.returned", "returned")
+        } else {
+            ("intake.escalated", "escalation")
+        };
+        let detail = serde_json::json!({
+            "id": id, "from_level": esc.from_level, "to_level": esc.to_level,
+            "target": esc.target, "reason": esc.reason, "case_ref": esc.case_ref,
+            "agent_id": esc.agent_id.as_str(),
+        });
+        let queued = self
+            .enqueue_intake_in(&mut tx, kind, &esc.intake_id, Some((key, detail)), esc.at)
+            .await?;
         tx.commit().await.map_err(StoreError::query(OP))?;
+        if queued {
+            self.outbox_wake();
+        }
         Ok(Some(id))
     }
 

@@ -157,7 +157,13 @@ impl Store {
         let id = IntakeId::new_random();
         let mut tx = self.begin_write(OP).await?;
         insert_intake_on(&mut tx, self.zone, &id, intake).await?;
+        let queued = self
+            .enqueue_intake_in(&mut tx, "intake.created", &id, None, intake.created_at)
+            .await?;
         tx.commit().await.map_err(StoreError::query(OP))?;
+        if queued {
+            self.outbox_wake();
+        }
         Ok(id)
     }
 

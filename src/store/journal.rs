@@ -24,6 +24,7 @@ use tokio_util::task::TaskTracker;
 use super::calls::{finish_call_on, insert_call_on, set_call_answered_on, set_call_ivr_ended_on};
 use super::events::append_event_on;
 use super::intakes::insert_intake_on;
+use super::outbox::{OutboxRoutes, enqueue_intake_on, enqueue_on};
 use super::quality::set_call_agent_device_on;
 use super::queue::{
     finish_offer_on, insert_voice_message_on, record_offer_on, set_call_connected_on,
@@ -144,6 +145,30 @@ impl Write {
         }
     }
 
+    /// Enqueues, in the same transaction, the integration event this write reports (an intake
+    /// drafted by the IVR; a call arriving, answered, ended; a callback; a voice message);
+    /// returns how many outbox rows.
+    async fn enqueue(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        routes: &OutboxRoutes,
+    ) -> Result<usize, StoreError> {
+        match self {
+            Write::Intake { id, intake } => {
+                enqueue_intake_on(conn, routes, "intake.created", id, None, intake.created_at)
+                    .await
+            }
+            Write::Event(e) => {
+                let Some(kind) = integration_kind(&e.kind) else {
+                    return Ok(0);
+                };
+                let subject = e.call_id.as_ref().map(CallId::as_str);
+                enqueue_on(conn, routes, kind, subject, &e.payload, e.at).await
+            }
+            _ => Ok(0),
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Write::Call(_) => "call",
@@ -161,6 +186,18 @@ impl Write {
             Write::Event(_) => "event",
         }
     }
+}
+
+/// The integration event (docs/integrations.md) an event of the stream is, if any.
+fn integration_kind(event_kind: &str) -> Option<&'static str> {
+    Some(match event_kind {
+        "call_arrived" => "call.arrived",
+        "call_connected" => "call.answered",
+        "call_ended" => "call.ended",
+        "callback_requested" => "callback.requested",
+        "voice_message" => "voice_message.recorded",
+        _ => return None,
+    })
 }
 
 enum Entry {
@@ -363,11 +400,18 @@ async fn commit_retrying(
 
 async fn commit_once(store: &Store, batch: &[Box<Write>]) -> Result<(), StoreError> {
     const OP: &str = "journal";
+    let routes = store.outbox_routes();
     let mut tx = store.begin_write(OP).await?;
+    let mut enqueued = 0;
     for w in batch {
         w.apply(&mut tx, store.zone).await?;
+        enqueued += w.enqueue(&mut tx, &routes).await?;
     }
-    tx.commit().await.map_err(StoreError::query(OP))
+    tx.commit().await.map_err(StoreError::query(OP))?;
+    if enqueued > 0 {
+        store.outbox_wake();
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub mod journal;
 mod migrations;
 mod my_calls;
 mod notes;
+pub mod outbox;
+mod outbox_intake;
 mod quality;
 mod queue;
 pub(crate) mod reports;
@@ -60,6 +62,8 @@ pub use intakes::{IntakeRecord, IntakeStatus, NewIntake, search_text};
 pub use journal::{Journal, JournalSnapshot, Write};
 pub use my_calls::{AnsweredCall, CallIntake};
 pub use notes::{NoteKind, NoteRow};
+pub use outbox::{DeliveryState, KindFilter, OutboxRoutes, OutboxRow};
+pub use outbox_intake::{CustomerRef, ExternalTicket, IntakeSnapshot, PersonRef};
 pub use quality::{QualitySample, QualitySource};
 pub use queue::{
     CallbackInsert, CallbackRow, NewCallback, NewVoiceMessage, OfferResult, new_voice_message_id,
@@ -103,6 +107,8 @@ pub struct Store {
     /// The write-behind journal the server attached ([`Store::attach_journal`]), for
     /// [`Store::synced`].
     journal: std::sync::Arc<std::sync::OnceLock<Journal>>,
+    /// The integration targets' routes and their workers' wake-up (`outbox`).
+    outbox: std::sync::Arc<outbox::OutboxShared>,
 }
 
 impl Store {
@@ -163,6 +169,7 @@ impl Store {
             backend,
             zone,
             journal: std::sync::Arc::default(),
+            outbox: std::sync::Arc::default(),
         };
         store.backfill_ticket_numbers().await?;
         if backend == Backend::Postgres {

@@ -1,0 +1,119 @@
+//! One delivery worker per target: takes the target's pending outbox rows in `seq` order,
+//! counts each attempt before making it, and records the outcome the retry policy decides.
+//! A row waiting for its retry holds back the target's later rows (per-target order, so a
+//! ticket's "resolved" never overtakes its creation); a dead row does not. Wakes on a commit
+//! that enqueued rows, a retry coming due, a resume, or once a second.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Target;
+use super::retry::{Decision, Outcome, RetryPolicy};
+use crate::store::{Store, StoreError, now_ms};
+
+/// Rows read per look at the outbox.
+const BATCH: i64 = 32;
+/// The longest sleep without a wake-up (a missed one costs at most this).
+const IDLE: Duration = Duration::from_secs(1);
+
+/// Runs `target`'s deliveries until `stop`.
+pub(super) async fn run(
+    target: Arc<Target>,
+    store: Store,
+    policy: RetryPolicy,
+    stop: CancellationToken,
+) {
+    loop {
+        // Enabled before the look, so a commit during it still wakes this loop.
+        let woken = store.outbox_notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let resumed = target.wake.notified();
+        tokio::pin!(resumed);
+        resumed.as_mut().enable();
+        let wait = if target.paused.load(Ordering::Relaxed) {
+            Duration::from_secs(3600)
+        } else {
+            match step(&target, &store, &policy).await {
+                Ok(wait) => wait,
+                Err(e) => {
+                    tracing::warn!(target = %target.name, error = %crate::error_chain(&e), "outbox read failed; trying again");
+                    IDLE
+                }
+            }
+        };
+        if wait.is_zero() {
+            continue;
+        }
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = &mut woken => {}
+            () = &mut resumed => {}
+            () = tokio::time::sleep(wait.min(IDLE)) => {}
+        }
+    }
+}
+
+/// Delivers what is due; returns how long to wait before looking again.
+async fn step(target: &Target, store: &Store, policy: &RetryPolicy) -> Result<Duration, StoreError> {
+    let rows = store.outbox_head(&target.name, BATCH).await?;
+    let full = rows.len() as i64 == BATCH;
+    for mut row in rows {
+        if target.paused.load(Ordering::Relaxed) {
+            return Ok(IDLE);
+        }
+        let now = now_ms();
+        if row.next_at > now {
+            return Ok(Duration::from_millis(u64::try_from(row.next_at - now).unwrap_or(0)));
+        }
+        store.outbox_attempt(row.seq, now).await?;
+        row.attempts += 1;
+        let outcome = target.adapter.deliver(&row, store, &target.name).await;
+        let attempts = u32::try_from(row.attempts).unwrap_or(u32::MAX);
+        let done_at = now_ms();
+        match policy.decide(attempts, &outcome, rand::random::<f64>()) {
+            Decision::Done => {
+                let status = match outcome {
+                    Outcome::Delivered { status } => status,
+                    _ => None,
+                };
+                store.outbox_delivered(row.seq, done_at, status).await?;
+                target.stats.delivered(done_at - row.created_at);
+            }
+            Decision::RetryAfter(wait) => {
+                let (status, error) = failure(&outcome);
+                let next = done_at + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+                store.outbox_retry_at(row.seq, next, status, error).await?;
+                target.stats.retried(done_at, error);
+                tracing::warn!(target = %target.name, seq = row.seq, kind = %row.kind, attempts, retry_in_ms = wait.as_millis() as u64, error, "delivery failed; will retry");
+                return Ok(wait);
+            }
+            Decision::Dead => {
+                let (status, error) = failure(&outcome);
+                store.outbox_dead(row.seq, done_at, status, error).await?;
+                target.stats.dead(done_at, error);
+                tracing::error!(target = %target.name, seq = row.seq, kind = %row.kind, attempts, error, "delivery given up (dead letter)");
+                if target.adapter.keeps_tickets() && row.kind.starts_with("intake.") {
+                    if let Some(intake) = &row.subject {
+                        store
+                            .set_external_ticket_error(intake, &target.name, Some(error), done_at)
+                            .await?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(if full { Duration::ZERO } else { IDLE })
+}
+
+fn failure(o: &Outcome) -> (Option<u16>, &str) {
+    match o {
+        Outcome::Retry { status, error, .. } | Outcome::Refused { status, error } => {
+            (*status, error.as_str())
+        }
+        Outcome::Delivered { status } => (*status, ""),
+    }
+}
