@@ -474,6 +474,12 @@ async fn metrics(State(st): State<HttpState>) -> Response {
     super::metrics_conn::write_http(&mut text, &st.http_conns);
     super::metrics_journal::write(&mut text, &st.calls.journal.stats());
     super::metrics_directory::write(&mut text, &st.directory.status());
+    match st.integrations.status().await {
+        Ok(targets) => super::metrics_integrations::write(&mut text, &targets),
+        Err(e) => {
+            tracing::warn!(error = %crate::error_chain(&e), "cannot read the outbox for /metrics")
+        }
+    }
     let ct = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
     ([(header::CONTENT_TYPE, ct)], text).into_response()
 }

@@ -23,10 +23,12 @@ mod edge;
 mod error;
 mod intake_list;
 mod intakes;
+mod integrations;
 mod limit;
 mod metrics;
 mod metrics_conn;
 mod metrics_directory;
+mod metrics_integrations;
 mod metrics_journal;
 mod ops;
 mod password;
@@ -170,6 +172,7 @@ pub fn router(state: HttpState) -> Router {
         country_code: state.desk.ops().country_code().to_owned(),
     };
     let directory_login = state.directory.clone();
+    let integrations = state.integrations.clone();
     let call_control = state.calls.clone();
     let supervisor_feed = state.supervisor.clone();
     let edge = state.edge.clone();
@@ -182,6 +185,7 @@ pub fn router(state: HttpState) -> Router {
         .merge(intakes)
         .merge(customers)
         .merge(directory::router(api.clone(), directory_api))
+        .merge(integrations::router(api.clone(), integrations))
         .merge(supervisor)
         .merge(metrics)
         .merge(reports::router(api.clone(), threshold))

@@ -43,10 +43,10 @@ impl Default for IntegrationsSection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetrySettings {
-    /// The first wait after a failed attempt, in seconds; it doubles per attempt.
-    pub first_secs: u64,
-    /// The longest wait between attempts, in seconds.
-    pub max_secs: u64,
+    /// The first wait after a failed attempt, in milliseconds; it doubles per attempt.
+    pub first_ms: u64,
+    /// The longest wait between attempts, in milliseconds.
+    pub max_ms: u64,
     /// Attempts before a row is given up (dead); the defaults ride out about a day's outage.
     pub max_attempts: u32,
     /// Seconds a receiver has to answer one request.
@@ -56,8 +56,8 @@ pub struct RetrySettings {
 impl Default for RetrySettings {
     fn default() -> Self {
         RetrySettings {
-            first_secs: 2,
-            max_secs: 900,
+            first_ms: 2000,
+            max_ms: 900_000,
             max_attempts: 100,
             timeout_secs: 10,
         }
@@ -318,10 +318,9 @@ impl IntegrationsSection {
             check_url(url).map_err(|e| format!("integrations.public_url {url:?}: {e}"))?;
         }
         let r = &self.retry;
-        if r.first_secs == 0 || r.max_secs < r.first_secs || r.max_attempts == 0 {
+        if r.first_ms < 10 || r.max_ms < r.first_ms || r.max_attempts == 0 {
             return Err(
-                "integrations.retry: first_secs ≥ 1, max_secs ≥ first_secs, max_attempts ≥ 1"
-                    .to_owned(),
+                "integrations.retry: first_ms ≥ 10, max_ms ≥ first_ms, max_attempts ≥ 1".to_owned(),
             );
         }
         if r.timeout_secs == 0 || r.timeout_secs > 300 {

@@ -10,8 +10,8 @@ pub mod client;
 pub mod config;
 pub mod retry;
 pub mod rt;
-mod ticket_text;
 mod stats;
+mod ticket_text;
 pub mod webhook;
 pub mod wire;
 mod worker;
@@ -146,7 +146,12 @@ impl Integrations {
                 w.secret_file.as_deref(),
                 &format!("integrations.webhook {} secret", w.name),
             )?
-            .ok_or_else(|| format!("integration {}: a webhook needs secret_env or secret_file", w.name))?;
+            .ok_or_else(|| {
+                format!(
+                    "integration {}: a webhook needs secret_env or secret_file",
+                    w.name
+                )
+            })?;
             let http = client::Http::new(w.ca_file.as_deref(), timeout)?;
             let adapter = Adapter::Webhook(webhook::Webhook {
                 url: w.url.clone(),
@@ -158,7 +163,12 @@ impl Integrations {
         }
         for r in &cfg.rt {
             let adapter = Adapter::Rt(rt::Rt::new(r, &public_url, timeout)?);
-            targets.push(target(&r.name, &r.url, adapter, vec!["intake.*".to_owned()]));
+            targets.push(target(
+                &r.name,
+                &r.url,
+                adapter,
+                vec!["intake.*".to_owned()],
+            ));
         }
         for z in &cfg.zammad {
             let z2 = zammad::Zammad::new(z, &public_url, timeout)?;
@@ -172,12 +182,21 @@ impl Integrations {
                 .collect(),
         ));
         for t in &targets {
-            let paused = store.integration_paused(&t.name).await.map_err(|e| e.to_string())?;
+            let paused = store
+                .integration_paused(&t.name)
+                .await
+                .map_err(|e| e.to_string())?;
             t.paused.store(paused, Ordering::Relaxed);
-            let span = tracing::info_span!("integration", target = %t.name, kind = t.adapter.kind());
+            let span =
+                tracing::info_span!("integration", target = %t.name, kind = t.adapter.kind());
             tasks.spawn(
-                worker::run(t.clone(), store.clone(), RetryPolicy::new(&cfg.retry), stop.clone())
-                    .instrument(span),
+                worker::run(
+                    t.clone(),
+                    store.clone(),
+                    RetryPolicy::new(&cfg.retry),
+                    stop.clone(),
+                )
+                .instrument(span),
             );
         }
         if !targets.is_empty() {
@@ -239,7 +258,9 @@ impl Integrations {
         let (Some(t), Some(store)) = (self.target(name), &self.store) else {
             return Ok(false);
         };
-        store.set_integration_paused(name, paused, by, now_ms()).await?;
+        store
+            .set_integration_paused(name, paused, by, now_ms())
+            .await?;
         t.paused.store(paused, Ordering::Relaxed);
         t.wake.notify_waiters();
         tracing::info!(target = name, paused, by, "integration paused or resumed");

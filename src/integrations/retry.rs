@@ -47,8 +47,8 @@ impl RetryPolicy {
     /// The policy of `[integrations.retry]`.
     pub fn new(s: &RetrySettings) -> RetryPolicy {
         RetryPolicy {
-            first: Duration::from_secs(s.first_secs),
-            max: Duration::from_secs(s.max_secs),
+            first: Duration::from_millis(s.first_ms),
+            max: Duration::from_millis(s.max_ms),
             max_attempts: s.max_attempts,
         }
     }
@@ -146,15 +146,27 @@ mod tests {
     #[test]
     fn retries_end_dead_after_the_limit_and_respect_retry_after() {
         let p = RetryPolicy::from_millis(100, 10_000, 3);
-        assert_eq!(p.decide(1, &retry(503), 0.0), Decision::RetryAfter(Duration::from_millis(50)));
-        assert_eq!(p.decide(2, &retry(503), 1.0), Decision::RetryAfter(Duration::from_millis(200)));
+        assert_eq!(
+            p.decide(1, &retry(503), 0.0),
+            Decision::RetryAfter(Duration::from_millis(50))
+        );
+        assert_eq!(
+            p.decide(2, &retry(503), 1.0),
+            Decision::RetryAfter(Duration::from_millis(200))
+        );
         assert_eq!(p.decide(3, &retry(503), 0.5), Decision::Dead);
         assert_eq!(p.decide(1, &retry(400), 0.5), Decision::Dead);
         assert_eq!(p.decide(9, &retry(200), 0.5), Decision::Done);
         let asked = classify(429, "", Some(Duration::from_secs(5)));
-        assert_eq!(p.decide(1, &asked, 0.0), Decision::RetryAfter(Duration::from_secs(5)));
+        assert_eq!(
+            p.decide(1, &asked, 0.0),
+            Decision::RetryAfter(Duration::from_secs(5))
+        );
         // A Retry-After past the cap is capped.
         let long = classify(503, "", Some(Duration::from_secs(3600)));
-        assert_eq!(p.decide(1, &long, 0.0), Decision::RetryAfter(Duration::from_secs(10)));
+        assert_eq!(
+            p.decide(1, &long, 0.0),
+            Decision::RetryAfter(Duration::from_secs(10))
+        );
     }
 }

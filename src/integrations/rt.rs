@@ -83,7 +83,9 @@ impl Rt {
                     cfg.password_file.as_deref(),
                     &format!("{setting} password"),
                 )?
-                .ok_or_else(|| format!("{setting}: user {user} needs password_env or password_file"))?;
+                .ok_or_else(|| {
+                    format!("{setting}: user {user} needs password_env or password_file")
+                })?;
                 Auth::Basic(user.clone(), pw)
             }
             (None, None) => {
@@ -141,7 +143,13 @@ impl Rt {
 
     /// "Test delivery": our account can list the queues.
     pub async fn check(&self) -> Outcome {
-        match self.call_ok(self.http.client().get(self.api("queues/all")), "list queues").await {
+        match self
+            .call_ok(
+                self.http.client().get(self.api("queues/all")),
+                "list queues",
+            )
+            .await
+        {
             Ok(r) => Outcome::Delivered {
                 status: Some(r.status),
             },
@@ -181,7 +189,14 @@ impl Rt {
                     "Queue": queue,
                 });
                 self.update(&id, &body).await?;
-                return self.clear_error(store, target, known.as_ref().and_then(|k| k.error.as_ref()), &intake).await;
+                return self
+                    .clear_error(
+                        store,
+                        target,
+                        known.as_ref().and_then(|k| k.error.as_ref()),
+                        &intake,
+                    )
+                    .await;
             }
             (_, Some(id)) => {
                 self.live_ticket(&id).await?;
@@ -198,31 +213,50 @@ impl Rt {
             }
             "intake.escalated" => {
                 let d = detail("escalation");
-                let to = d.get("to_level").and_then(Value::as_i64).unwrap_or(intake.level);
+                let to = d
+                    .get("to_level")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(intake.level);
                 let group = d.get("target").and_then(Value::as_str).unwrap_or_default();
                 let queue = if to == 3 {
-                    self.cfg.vendor_queue.clone().unwrap_or_else(|| group.to_owned())
+                    self.cfg
+                        .vendor_queue
+                        .clone()
+                        .unwrap_or_else(|| group.to_owned())
                 } else {
-                    self.cfg.group_queues.get(group).cloned().unwrap_or_else(|| group.to_owned())
+                    self.cfg
+                        .group_queues
+                        .get(group)
+                        .cloned()
+                        .unwrap_or_else(|| group.to_owned())
                 };
                 self.require_queue(&queue).await?;
                 self.comment(&id, &text::escalated(&intake, &d)).await?;
-                self.update(&id, &json!({ "Queue": queue, "Status": "open" })).await?;
+                self.update(&id, &json!({ "Queue": queue, "Status": "open" }))
+                    .await?;
             }
             "intake.returned" => {
                 let queue = self.first_level_queue(&intake);
                 self.require_queue(&queue).await?;
-                self.comment(&id, &text::returned(&intake, &detail("returned"))).await?;
-                self.update(&id, &json!({ "Queue": queue, "Status": "open" })).await?;
+                self.comment(&id, &text::returned(&intake, &detail("returned")))
+                    .await?;
+                self.update(&id, &json!({ "Queue": queue, "Status": "open" }))
+                    .await?;
             }
             "intake.reopened" => {
-                self.comment(&id, &text::reopened(&intake, &detail("reopened"))).await?;
+                self.comment(&id, &text::reopened(&intake, &detail("reopened")))
+                    .await?;
                 self.update(&id, &json!({ "Status": "open" })).await?;
             }
             other => return Err(refused(format!("RT takes intake events, not {other}"))),
         }
-        self.clear_error(store, target, known.as_ref().and_then(|k| k.error.as_ref()), &intake)
-            .await
+        self.clear_error(
+            store,
+            target,
+            known.as_ref().and_then(|k| k.error.as_ref()),
+            &intake,
+        )
+        .await
     }
 
     async fn clear_error(
@@ -242,14 +276,22 @@ impl Rt {
     }
 
     fn first_level_queue(&self, i: &IntakeSnapshot) -> String {
-        self.cfg.queues.get(&i.category, &self.cfg.default_queue).to_owned()
+        self.cfg
+            .queues
+            .get(&i.category, &self.cfg.default_queue)
+            .to_owned()
     }
 
     /// The queue the intake belongs in now: its category's at level 1, its group's above.
     fn queue_for(&self, i: &IntakeSnapshot) -> String {
         match (i.level, &i.group) {
             (3, Some(g)) => self.cfg.vendor_queue.clone().unwrap_or_else(|| g.clone()),
-            (2, Some(g)) => self.cfg.group_queues.get(g).cloned().unwrap_or_else(|| g.clone()),
+            (2, Some(g)) => self
+                .cfg
+                .group_queues
+                .get(g)
+                .cloned()
+                .unwrap_or_else(|| g.clone()),
             _ => self.first_level_queue(i),
         }
     }
@@ -270,7 +312,14 @@ impl Rt {
             None => self.create(i).await?,
         };
         store
-            .save_external_ticket(&i.id, target, &id, &id, Some(&self.ticket_url(&id)), now_ms())
+            .save_external_ticket(
+                &i.id,
+                target,
+                &id,
+                &id,
+                Some(&self.ticket_url(&id)),
+                now_ms(),
+            )
             .await
             .map_err(|e| store_error(&e))?;
         Ok(id)
@@ -278,11 +327,11 @@ impl Rt {
 
     async fn find_by_marker(&self, marker: &str) -> Step<Option<String>> {
         let query = format!("Subject LIKE '{marker}'");
-        let req = self
-            .http
-            .client()
-            .get(self.api("tickets"))
-            .query(&[("query", query.as_str()), ("orderby", "id"), ("order", "ASC")]);
+        let req = self.http.client().get(self.api("tickets")).query(&[
+            ("query", query.as_str()),
+            ("orderby", "id"),
+            ("order", "ASC"),
+        ]);
         let resp = self.call_ok(req, "search tickets").await?;
         let v = resp.json()?;
         Ok(v.get("items")
@@ -306,7 +355,10 @@ impl Rt {
         let req = self.http.client().post(self.api("ticket")).json(&body);
         let resp = self.call_ok(req, "create the ticket").await?;
         id_of(&resp.json()?).ok_or_else(|| {
-            refused(format!("RT created a ticket but its answer has no id: {}", resp.body.trim()))
+            refused(format!(
+                "RT created a ticket but its answer has no id: {}",
+                resp.body.trim()
+            ))
         })
     }
 
@@ -318,7 +370,9 @@ impl Rt {
             200 => Ok(()),
             404 => Err(Outcome::Refused {
                 status: Some(404),
-                error: format!("RT has no queue {queue:?} (renamed or removed in RT? check [[integrations.rt]] queues)"),
+                error: format!(
+                    "RT has no queue {queue:?} (renamed or removed in RT? check [[integrations.rt]] queues)"
+                ),
             }),
             _ => Err(resp.outcome()),
         }
@@ -331,7 +385,11 @@ impl Rt {
             .await?;
         match resp.status {
             200 => {
-                let status = resp.json()?.get("Status").and_then(Value::as_str).map(str::to_owned);
+                let status = resp
+                    .json()?
+                    .get("Status")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
                 if status.as_deref() == Some("deleted") {
                     return Err(refused(format!("ticket {id} was deleted in RT")));
                 }
@@ -371,13 +429,19 @@ impl Rt {
             .filter_map(Value::as_str)
             .filter(|m| {
                 let m = m.to_ascii_lowercase();
-                m.contains("denied") || m.contains("invalid") || m.contains("could not") || m.contains("couldn't")
+                m.contains("denied")
+                    || m.contains("invalid")
+                    || m.contains("could not")
+                    || m.contains("couldn't")
             })
             .collect();
         if failed.is_empty() {
             Ok(())
         } else {
-            Err(refused(format!("RT did not apply {body}: {}", failed.join("; "))))
+            Err(refused(format!(
+                "RT did not apply {body}: {}",
+                failed.join("; ")
+            )))
         }
     }
 
@@ -410,8 +474,16 @@ impl Rt {
                 let id = id_of(t)?;
                 Some(OpenTicket {
                     url: self.ticket_url(&id),
-                    subject: t.get("Subject").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                    status: t.get("Status").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    subject: t
+                        .get("Subject")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    status: t
+                        .get("Status")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
                     id,
                 })
             })

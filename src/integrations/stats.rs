@@ -40,8 +40,10 @@ impl Stats {
         self.delivered.fetch_add(1, Ordering::Relaxed);
         self.lag_ms_sum.fetch_add(lag, Ordering::Relaxed);
         self.lag_ms_max.fetch_max(lag, Ordering::Relaxed);
-        self.last_delivered_at
-            .store(u64::try_from(crate::store::now_ms()).unwrap_or(0), Ordering::Relaxed);
+        self.last_delivered_at.store(
+            u64::try_from(crate::store::now_ms()).unwrap_or(0),
+            Ordering::Relaxed,
+        );
     }
 
     pub(super) fn retried(&self, at: i64, error: &str) {
@@ -55,7 +57,10 @@ impl Stats {
     }
 
     fn set_error(&self, at: i64, error: &str) {
-        let mut last = self.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut last = self
+            .last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *last = Some((at, crate::store::outbox::bounded_error(error)));
     }
 

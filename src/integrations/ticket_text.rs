@@ -58,7 +58,12 @@ pub(super) fn priority_index(p: Option<i64>) -> usize {
 /// The ticket's first text: the description, then the call's facts and the link.
 pub(super) fn description(i: &IntakeSnapshot, link: &str) -> String {
     let mut out = String::new();
-    if let Some(d) = i.description.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+    if let Some(d) = i
+        .description
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
         out.push_str(d);
         out.push_str("\n\n");
     }
@@ -74,7 +79,11 @@ pub(super) fn description(i: &IntakeSnapshot, link: &str) -> String {
     line(&mut out, "Category", category_name(&i.category));
     line(&mut out, "Priority", &priority_name(i.priority));
     if let Some(c) = &i.customer {
-        let org = c.organisation.as_deref().map(|o| format!(" ({o})")).unwrap_or_default();
+        let org = c
+            .organisation
+            .as_deref()
+            .map(|o| format!(" ({o})"))
+            .unwrap_or_default();
         line(&mut out, "Customer", &format!("{}{org}", c.name));
     }
     if let Some(caller) = &i.caller {
@@ -115,11 +124,20 @@ pub(super) fn requester(i: &IntakeSnapshot, placeholder: &str) -> String {
         .chars()
         .filter(char::is_ascii_digit)
         .collect();
-    placeholder.replace("{number}", if digits.is_empty() { "unknown" } else { &digits })
+    placeholder.replace(
+        "{number}",
+        if digits.is_empty() {
+            "unknown"
+        } else {
+            &digits
+        },
+    )
 }
 
 fn by(i: &IntakeSnapshot) -> &str {
-    i.updated_by.as_ref().map_or("firstline", |p| p.name.as_str())
+    i.updated_by
+        .as_ref()
+        .map_or("firstline", |p| p.name.as_str())
 }
 
 /// The comment of a resolution.
@@ -137,7 +155,10 @@ fn text<'a>(v: &'a Value, key: &str) -> &'a str {
 
 /// The comment of an escalation (`detail`: the event's `escalation` object).
 pub(super) fn escalated(i: &IntakeSnapshot, detail: &Value) -> String {
-    let to = detail.get("to_level").and_then(Value::as_i64).unwrap_or(i.level);
+    let to = detail
+        .get("to_level")
+        .and_then(Value::as_i64)
+        .unwrap_or(i.level);
     let whom = if to == 3 { "vendor" } else { "group" };
     let mut out = format!(
         "Escalated to level {to} ({whom} {}) by {}.\n\nReason:\n{}\n",
@@ -146,7 +167,10 @@ pub(super) fn escalated(i: &IntakeSnapshot, detail: &Value) -> String {
         text(detail, "reason")
     );
     if let Some(case) = detail.get("case_ref").and_then(Value::as_str) {
-        out.push_str(&format!("\nVendor: {}\nVendor case reference: {case}\n", text(detail, "target")));
+        out.push_str(&format!(
+            "\nVendor: {}\nVendor case reference: {case}\n",
+            text(detail, "target")
+        ));
     }
     out
 }
@@ -162,5 +186,9 @@ pub(super) fn returned(i: &IntakeSnapshot, detail: &Value) -> String {
 
 /// The comment of a reopening.
 pub(super) fn reopened(i: &IntakeSnapshot, detail: &Value) -> String {
-    format!("Reopened by {}.\n\nReason:\n{}", by(i), text(detail, "reason"))
+    format!(
+        "Reopened by {}.\n\nReason:\n{}",
+        by(i),
+        text(detail, "reason")
+    )
 }

@@ -55,7 +55,8 @@ impl Webhook {
     /// Sends one row.
     pub async fn deliver(&self, row: &OutboxRow) -> Outcome {
         let body = wire::envelope(row, &self.public_url).to_string();
-        self.post(&row.kind, &row.event_id, row.attempts, body).await
+        self.post(&row.kind, &row.event_id, row.attempts, body)
+            .await
     }
 
     /// A `ping` event (the admin's "test delivery").

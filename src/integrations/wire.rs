@@ -36,7 +36,10 @@ pub fn rfc3339(ms: i64) -> String {
 
 /// The link to an intake in the desk.
 pub fn intake_link(public_url: &str, intake_id: &str) -> String {
-    format!("{}/desk.html#intake={intake_id}", public_url.trim_end_matches('/'))
+    format!(
+        "{}/desk.html#intake={intake_id}",
+        public_url.trim_end_matches('/')
+    )
 }
 
 /// A row's data: the stored JSON with the intake's `url` added (intake events) or the stream's

@@ -58,7 +58,11 @@ pub(super) async fn run(
 }
 
 /// Delivers what is due; returns how long to wait before looking again.
-async fn step(target: &Target, store: &Store, policy: &RetryPolicy) -> Result<Duration, StoreError> {
+async fn step(
+    target: &Target,
+    store: &Store,
+    policy: &RetryPolicy,
+) -> Result<Duration, StoreError> {
     let rows = store.outbox_head(&target.name, BATCH).await?;
     let full = rows.len() as i64 == BATCH;
     for mut row in rows {
@@ -67,7 +71,9 @@ async fn step(target: &Target, store: &Store, policy: &RetryPolicy) -> Result<Du
         }
         let now = now_ms();
         if row.next_at > now {
-            return Ok(Duration::from_millis(u64::try_from(row.next_at - now).unwrap_or(0)));
+            return Ok(Duration::from_millis(
+                u64::try_from(row.next_at - now).unwrap_or(0),
+            ));
         }
         store.outbox_attempt(row.seq, now).await?;
         row.attempts += 1;

@@ -117,7 +117,13 @@ impl Store {
         insert_note(&mut tx, id, agent, NoteKind::Reopened, reason, at, OP).await?;
         let detail = serde_json::json!({ "reason": reason, "agent_id": agent.as_str() });
         let queued = self
-            .enqueue_intake_in(&mut tx, "intake.reopened", id, Some(("reopened", detail)), at)
+            .enqueue_intake_in(
+                &mut tx,
+                "intake.reopened",
+                id,
+                Some(("reopened", detail)),
+                at,
+            )
             .await?;
         tx.commit().await.map_err(StoreError::query(OP))?;
         if queued {

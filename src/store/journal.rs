@@ -155,8 +155,7 @@ impl Write {
     ) -> Result<usize, StoreError> {
         match self {
             Write::Intake { id, intake } => {
-                enqueue_intake_on(conn, routes, "intake.created", id, None, intake.created_at)
-                    .await
+                enqueue_intake_on(conn, routes, "intake.created", id, None, intake.created_at).await
             }
             Write::Event(e) => {
                 let Some(kind) = integration_kind(&e.kind) else {

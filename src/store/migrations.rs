@@ -54,7 +54,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "directory",
         include_str!("../../migrations/0011_directory.sql"),
     ),
-    (12, "outbox", include_str!("../../migrations/0012_outbox.sql")),
+    (
+        12,
+        "outbox",
+        include_str!("../../migrations/0012_outbox.sql"),
+    ),
 ];
 
 /// A migrator over every embedded migration; `run` is idempotent.

@@ -299,7 +299,11 @@ impl Store {
     }
 
     /// The first `limit` pending rows of `target`, in delivery order.
-    pub async fn outbox_head(&self, target: &str, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
+    pub async fn outbox_head(
+        &self,
+        target: &str,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
         let rows: Vec<RowTuple> = sqlx::query_as(select_outbox!(
             "WHERE target = $1 AND state = 'pending' ORDER BY seq LIMIT $2"
         ))
@@ -429,7 +433,12 @@ impl Store {
 
     /// Puts a dead row of `target` back in line for delivery now; `false` when there is no
     /// such dead row. The row keeps its place (`seq`): it goes before everything newer.
-    pub async fn outbox_requeue(&self, target: &str, seq: i64, at: i64) -> Result<bool, StoreError> {
+    pub async fn outbox_requeue(
+        &self,
+        target: &str,
+        seq: i64,
+        at: i64,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE outbox SET state = 'pending', attempts = 0, next_at = $3 \
              WHERE seq = $1 AND target = $2 AND state = 'dead'",
@@ -444,6 +453,23 @@ impl Store {
             self.outbox_wake();
         }
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Puts every dead row of `target` back in line; returns how many.
+    pub async fn outbox_requeue_all(&self, target: &str, at: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET state = 'pending', attempts = 0, next_at = $2 \
+             WHERE target = $1 AND state = 'dead'",
+        )
+        .bind(target)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::query("outbox_requeue_all"))?;
+        if done.rows_affected() > 0 {
+            self.outbox_wake();
+        }
+        Ok(done.rows_affected())
     }
 
     /// Deletes delivered rows delivered before `before` (retention); returns how many.

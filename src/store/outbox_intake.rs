@@ -179,7 +179,10 @@ fn ticket_from(r: &AnyRow) -> Result<ExternalTicket, StoreError> {
 
 impl Store {
     /// The intake as integrations see it now (the "test delivery" and tests).
-    pub async fn intake_snapshot(&self, id: &IntakeId) -> Result<Option<IntakeSnapshot>, StoreError> {
+    pub async fn intake_snapshot(
+        &self,
+        id: &IntakeId,
+    ) -> Result<Option<IntakeSnapshot>, StoreError> {
         let mut conn = self.read.acquire().await.map_err(StoreError::query(OP))?;
         intake_snapshot_on(&mut conn, id).await
     }

@@ -195,6 +195,13 @@ impl TestApp {
         waiting_in(&self.metrics().await)
     }
 
+    /// Stops the server, keeps the database, and starts a new server on it after `tweak`.
+    pub(crate) async fn restart(self, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        self.pool.close().await;
+        self.app.shutdown().await;
+        start_on(self.db, tweak).await
+    }
+
     /// Stops the server and removes the database.
     pub(crate) async fn finish(self) {
         self.pool.close().await;
@@ -652,6 +659,14 @@ pub(crate) async fn spawn_queue_app_on_sqlite(tweak: impl FnOnce(&mut Config)) -
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// Creates a desk account with `role`; its bearer token.
+/// Signs `login` (made by [`account`]) in again, e.g. after a restart; its token.
+pub(crate) async fn login_as(t: &TestApp, login: &str) -> String {
+    let body = serde_json::json!({"login": login, "password": PASSWORD});
+    let (status, json) = http_json(t.app.http_addr(), "POST", "/api/login", None, Some(body)).await;
+    assert_eq!(status, 200, "{json}");
+    json["token"].as_str().unwrap().to_owned()
+}
+
 pub(crate) async fn account(t: &TestApp, login: &str, role: &str) -> String {
     let agent = firstline::store::NewAgent {
         id: firstline::domain::AgentId::from_string(format!("agent-{login}")),
@@ -666,8 +681,5 @@ pub(crate) async fn account(t: &TestApp, login: &str, role: &str) -> String {
         groups: Vec::new(),
     };
     t.app.store().create_agent(&agent).await.unwrap();
-    let body = serde_json::json!({"login": login, "password": PASSWORD});
-    let (status, json) = http_json(t.app.http_addr(), "POST", "/api/login", None, Some(body)).await;
-    assert_eq!(status, 200, "{json}");
-    json["token"].as_str().unwrap().to_owned()
+    login_as(t, login).await
 }

@@ -62,3 +62,5 @@ mod tls_trust;
 mod tones;
 mod ua;
 mod webdriver;
+mod webhook_receiver;
+mod webhooks;
