@@ -518,3 +518,7 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "outbox_tests.rs"]
+mod tests;
