@@ -1,12 +1,13 @@
 // firstline desk: the page's start. Checks the session (GET /api/me; none → the login page),
 // loads the agent's language and the desk's lists and time zone, opens the WebSocket
-// (store.js) and renders the desk (app.js) from the state on every change.
+// (store.js) and renders the desk (app.js) from the state on every change; a `#intake=<id>` link
+// opens that intake.
 
 import { api, html, render } from '../ui.js';
 import { chooseLanguage, loadLanguage, setTimeZone } from '../i18n.js';
 import { connect, getState, subscribe, update } from './store.js';
 import { App } from './app.js';
-import { PARTS, phone } from './actions.js';
+import { PARTS, openIntake, phone } from './actions.js';
 
 async function start() {
   let me;
@@ -30,6 +31,13 @@ async function start() {
   draw();
   connect();
   phone.hooks.start();
+  // `desk.html#intake=<id>`: the link back from a ticket system or a webhook opens the intake.
+  const follow = () => {
+    const linked = /^#intake=([\w-]{1,200})$/.exec(location.hash);
+    if (linked) openIntake(linked[1]);
+  };
+  window.addEventListener('hashchange', follow);
+  follow();
 }
 
 start();

@@ -6,7 +6,7 @@
 import { html, useState } from '../ui.js';
 import { fmtDuration, t } from '../i18n.js';
 import * as act from './actions.js';
-import { useNow } from './hooks.js';
+import { useApi, useNow } from './hooks.js';
 import { CustomerCard, History, IntakeRow, UnknownCaller } from './customer.js';
 import { IntakeColumns } from './workspace.js';
 import { PhonePanel } from './phone.js';
@@ -21,6 +21,7 @@ export function CallView({ s, intake }) {
         <${Phase} call=${c} device=${act.phone.state.device} />
         <${Caller} call=${c} intake=${intake} />
         <${OpenIntakes} call=${c} intake=${intake} />
+        <${ElsewhereTickets} intake=${intake} />
         <${History} customerId=${c.customer && c.customer.id} caller=${c.customer ? null : c.caller}
           exclude=${[intake && intake.id, ...(c.open_intakes || []).map((o) => o.id)]} rev=${intake ? `${intake.status}-${intake.customer_id}` : ''} />
       </aside>
@@ -123,5 +124,30 @@ function OpenIntakes({ call, intake }) {
           <//>`)}
       </ul>
       ${error ? html`<p class="inline-error">${error}</p>` : null}
+    </section>`;
+}
+
+/**
+ * The caller's open tickets in the helpdesk's ticket systems (docs/integrations.md), read after
+ * the pop (never holding it up); nothing shows when no ticket system is configured.
+ */
+function ElsewhereTickets({ intake }) {
+  const known = intake && intake.customer_id;
+  const { data } = useApi(known ? `/api/intakes/${intake.id}/tickets` : null, intake ? intake.customer_id : '');
+  const systems = (data && data.open_elsewhere) || [];
+  if (systems.length === 0) return null;
+  return html`
+    <section class="open-box" data-testid="elsewhere-tickets">
+      ${systems.map((sys) => html`
+        <h3>${t('pop.open_elsewhere', { target: sys.target })}</h3>
+        ${sys.error ? html`<p class="muted small" data-testid="elsewhere-error">${t('pop.elsewhere_error', { error: sys.error })}</p>` : null}
+        <ul class="intake-list" data-testid=${`elsewhere-${sys.target}`}>
+          ${sys.tickets.length === 0 && !sys.error ? html`<li class="muted">${t('history.none')}</li>` : null}
+          ${sys.tickets.map((tk) => html`
+            <li data-testid=${`elsewhere-ticket-${tk.id}`}>
+              <a href=${tk.url} target="_blank" rel="noopener noreferrer">#${tk.id}</a>
+              <span>${tk.subject}</span> <span class="badge">${tk.status}</span>
+            </li>`)}
+        </ul>`)}
     </section>`;
 }

@@ -80,6 +80,7 @@ function IntakeEditor({ intake, mode }) {
           ${t(`status.${intake.status}`)}</span>
         <span class="badge" data-testid="intake-level" data-level=${String(intake.level || 1)}>${t(`level.${intake.level || 1}`)}</span>
         ${intake.group ? html`<span class="badge" data-testid="intake-group">${intake.group}</span>` : null}
+        ${(intake.tickets || []).map((tk) => html`<${ExternalTicket} ticket=${tk} />`)}
         <span class="muted" data-testid="intake-channel">${t(`channel.${intake.channel || 'phone'}`)}</span>
         <span class=${`save-status save-${save}`} data-testid="save-status" data-state=${save} aria-live="polite">
           ${save === 'idle' ? '' : t(`save.${save}`)}</span>
@@ -186,4 +187,15 @@ export function IntakeWorkspace({ s, id }) {
       </aside>
       <${IntakeColumns} key=${known.id} s=${s} intake=${known} />
     </div>`;
+}
+
+/** The intake's ticket in a ticket system: its number as a link, or why the hand-off failed. */
+function ExternalTicket({ ticket }) {
+  return html`
+    <span class="external-ticket" data-testid=${`external-ticket-${ticket.target}`}>
+      ${ticket.ticket_no ? html`<a class="badge" href=${ticket.url || '#'} target="_blank" rel="noopener noreferrer"
+        data-testid="external-ticket-link">${t('intake.external_ticket', { target: ticket.target, number: ticket.ticket_no })}</a>` : null}
+      ${ticket.error ? html`<span class="badge status-error" role="alert" data-testid="external-ticket-error"
+        title=${ticket.error}>${t('intake.handoff_failed', { target: ticket.target, error: ticket.error })}</span>` : null}
+    </span>`;
 }

@@ -68,6 +68,9 @@ pub struct IntakeView {
     pub notes: Vec<NoteView>,
     /// Call ids attached to the intake (its own call first).
     pub calls: Vec<String>,
+    /// Its tickets in the ticket systems (`[[integrations.rt]]`, `[[integrations.zammad]]`):
+    /// number, link, or the last hand-off error.
+    pub tickets: Vec<crate::store::ExternalTicket>,
 }
 
 /// One note of an intake: an internal note (`note`), or a `claimed`, `released`, `reopened`.

@@ -25,11 +25,12 @@ impl IntakeOps {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let (mut escalations, mut calls, mut notes, customer_names) = tokio::try_join!(
+        let (mut escalations, mut calls, mut notes, customer_names, tickets) = tokio::try_join!(
             self.store.escalations_for_intakes(&ids),
             self.store.call_ids_for_intakes(&records),
             self.store.notes_for_intakes(&ids),
             self.store.customer_names(&customers),
+            self.store.external_tickets_for_intakes(&ids),
         )?;
         let mut people: HashSet<&AgentId> = HashSet::new();
         for r in &records {
@@ -46,6 +47,7 @@ impl IntakeOps {
                 let escalations = escalations.remove(&r.id).unwrap_or_default();
                 let notes = notes.remove(&r.id).unwrap_or_default();
                 let calls = calls.remove(&r.id).unwrap_or_default();
+                let r_id = r.id.as_str().to_owned();
                 IntakeView {
                     ticket_no: r.ticket_no,
                     customer_name: r
@@ -83,6 +85,11 @@ impl IntakeOps {
                         .collect(),
                     notes: notes.into_iter().map(|n| note_view(n, &names)).collect(),
                     calls: calls.into_iter().map(|c| c.as_str().to_owned()).collect(),
+                    tickets: tickets
+                        .iter()
+                        .filter(|t| t.intake_id == r_id)
+                        .cloned()
+                        .collect(),
                 }
             })
             .collect())
