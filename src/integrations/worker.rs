@@ -2,7 +2,9 @@
 //! counts each attempt before making it, and records the outcome the retry policy decides.
 //! A row waiting for its retry holds back the target's later rows (per-target order, so a
 //! ticket's "resolved" never overtakes its creation); a dead row does not. Wakes on a commit
-//! that enqueued rows, a retry coming due, a resume, or once a second.
+//! that enqueued rows, a retry coming due, a resume, or once a second. An `intake.updated` with a
+//! later one for the same intake already waiting is skipped (the later carries its state): an
+//! agent's autosaves while typing do not each reach the ticket system.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Target;
 use super::retry::{Decision, Outcome, RetryPolicy};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{OutboxRow, Store, StoreError, now_ms};
 
 /// Rows read per look at the outbox.
 const BATCH: i64 = 32;
@@ -65,7 +67,7 @@ async fn step(
 ) -> Result<Duration, StoreError> {
     let rows = store.outbox_head(&target.name, BATCH).await?;
     let full = rows.len() as i64 == BATCH;
-    for mut row in rows {
+    for (n, mut row) in rows.iter().cloned().enumerate() {
         if target.paused.load(Ordering::Relaxed) {
             return Ok(IDLE);
         }
@@ -74,6 +76,11 @@ async fn step(
             return Ok(Duration::from_millis(
                 u64::try_from(row.next_at - now).unwrap_or(0),
             ));
+        }
+        if superseded(&row, &rows[n + 1..]) {
+            // A later save of the same intake is waiting: it carries this one's state too.
+            store.outbox_delivered(row.seq, now, None).await?;
+            continue;
         }
         store.outbox_attempt(row.seq, now).await?;
         row.attempts += 1;
@@ -113,6 +120,14 @@ async fn step(
         }
     }
     Ok(if full { Duration::ZERO } else { IDLE })
+}
+
+/// Whether `row` is an `intake.updated` with a later one for the same intake in `later`.
+fn superseded(row: &OutboxRow, later: &[OutboxRow]) -> bool {
+    row.kind == "intake.updated"
+        && later
+            .iter()
+            .any(|l| l.kind == "intake.updated" && l.subject == row.subject)
 }
 
 fn failure(o: &Outcome) -> (Option<u16>, &str) {
