@@ -412,8 +412,8 @@ impl Rt {
         self.call_ok(req, "comment on the ticket").await.map(drop)
     }
 
-    /// Sets fields; RT answers 200 with one message per field, failures included, so a
-    /// message that says a change failed is refused.
+    /// Sets fields; RT answers 200 with one message per change, failures included, so a
+    /// message that is not a "changed" is refused.
     async fn update(&self, id: &str, body: &Value) -> Step<()> {
         let req = self
             .http
@@ -427,13 +427,10 @@ impl Rt {
             .into_iter()
             .flatten()
             .filter_map(Value::as_str)
-            .filter(|m| {
-                let m = m.to_ascii_lowercase();
-                m.contains("denied")
-                    || m.contains("invalid")
-                    || m.contains("could not")
-                    || m.contains("couldn't")
-            })
+            // Done: "Ticket 7: Queue changed from Hardware to Software", "… changed to …";
+            // anything else ("Queue Nope does not exist", "Permission Denied", "isn't a valid
+            // status") is a change RT did not make.
+            .filter(|m| !m.contains(" changed from ") && !m.contains(" changed to "))
             .collect();
         if failed.is_empty() {
             Ok(())
