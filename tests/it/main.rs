@@ -40,6 +40,7 @@ mod pike;
 mod queue;
 mod queue_waiting;
 mod registration;
+mod rt_fixture;
 mod rtp;
 mod rtp_strict;
 mod scenario;
