@@ -659,6 +659,20 @@ pub(crate) async fn spawn_queue_app_on_sqlite(tweak: impl FnOnce(&mut Config)) -
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// Creates a desk account with `role`; its bearer token.
+/// Opens an intake by hand (`POST /api/intakes` with `body`); its id.
+pub(crate) async fn open_intake(t: &TestApp, token: &str, body: serde_json::Value) -> String {
+    let (s, v) = http_json(
+        t.app.http_addr(),
+        "POST",
+        "/api/intakes",
+        Some(token),
+        Some(body),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    v["id"].as_str().unwrap().to_owned()
+}
+
 /// Signs `login` (made by [`account`]) in again, e.g. after a restart; its token.
 pub(crate) async fn login_as(t: &TestApp, login: &str) -> String {
     let body = serde_json::json!({"login": login, "password": PASSWORD});

@@ -41,6 +41,7 @@ mod queue;
 mod queue_waiting;
 mod registration;
 mod rt_fixture;
+mod rt_handoff;
 mod rtp;
 mod rtp_strict;
 mod scenario;

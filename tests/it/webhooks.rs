@@ -53,16 +53,8 @@ fn kinds_of(got: &[Received], subject: &str) -> Vec<String> {
 }
 
 async fn manual_intake(t: &TestApp, token: &str, title: &str) -> String {
-    let (s, v) = http_json(
-        t.app.http_addr(),
-        "POST",
-        "/api/intakes",
-        Some(token),
-        Some(json!({"channel": "email", "customer_id": "cust-demo-01", "title": title})),
-    )
-    .await;
-    assert_eq!(s, 201, "{v}");
-    v["id"].as_str().unwrap().to_owned()
+    let body = json!({"channel": "email", "customer_id": "cust-demo-01", "title": title});
+    crate::helpers::open_intake(t, token, body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
