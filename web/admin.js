@@ -1,6 +1,7 @@
 // firstline: the admin pages, rendered with Preact + htm from state (web/ui.js): the agents
 // (`#agents`), the second-level groups (`#groups`), the third-level vendors (`#vendors`), the
-// customer import from CSV (`#import`) and the company directory's sync (`#directory`). The
+// customer import from CSV (`#import`), the company directory's sync (`#directory`) and the
+// ticket-system and webhook targets with their dead letters (`#integrations`). The
 // lists come from /api/admin/…; each change is one REST call (the server validates, audits and
 // applies it at once) after which the list is read again, so the page shows what is stored.
 // Admins change; supervisors see the same lists read-only. Every visible string comes from the
@@ -12,9 +13,10 @@ import { AgentsView } from './admin/agents.js';
 import { TargetsView } from './admin/targets.js';
 import { ImportView } from './admin/import.js';
 import { DirectoryView } from './admin/directory.js';
+import { IntegrationsView } from './admin/integrations.js';
 
 const PARTS = ['common', 'admin'];
-const VIEWS = ['agents', 'groups', 'vendors', 'import', 'directory'];
+const VIEWS = ['agents', 'groups', 'vendors', 'import', 'directory', 'integrations'];
 const viewOfHash = () => (VIEWS.includes(location.hash.slice(1)) ? location.hash.slice(1) : 'agents');
 
 async function logoutSelf() {
@@ -68,6 +70,7 @@ function App({ me }) {
   if (view === 'agents') body = html`<${AgentsView} me=${me} canEdit=${canEdit} say=${say} />`;
   else if (view === 'import') body = html`<${ImportView} canEdit=${canEdit} say=${say} />`;
   else if (view === 'directory') body = html`<${DirectoryView} canEdit=${canEdit} say=${say} />`;
+  else if (view === 'integrations') body = html`<${IntegrationsView} canEdit=${canEdit} say=${say} />`;
   else body = html`<${TargetsView} kind=${view} canEdit=${canEdit} say=${say} />`;
   return html`
     <${TopBar} me=${me} view=${view} onLanguage=${chooseLang} />
