@@ -62,3 +62,4 @@ mod tls_trust;
 mod tones;
 mod ua;
 mod webdriver;
+mod zammad_receiver;
