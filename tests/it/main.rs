@@ -66,3 +66,4 @@ mod ua;
 mod webdriver;
 mod webhook_receiver;
 mod webhooks;
+mod zammad_receiver;
