@@ -181,6 +181,9 @@ pub struct ZammadTarget {
     pub cti_url_env: Option<String>,
     /// A file holding the CTI endpoint.
     pub cti_url_file: Option<PathBuf>,
+    /// The hotline's number as Zammad's caller log shows it (the CTI events' `to`).
+    #[serde(default = "hotline")]
+    pub hotline_number: String,
     /// Create tickets (`false`: the CTI events only).
     #[serde(default = "yes")]
     pub tickets: bool,
@@ -213,6 +216,9 @@ fn general() -> String {
 }
 fn users() -> String {
     "Users".to_owned()
+}
+fn hotline() -> String {
+    "hotline".to_owned()
 }
 fn yes() -> bool {
     true

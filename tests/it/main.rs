@@ -66,4 +66,5 @@ mod ua;
 mod webdriver;
 mod webhook_receiver;
 mod webhooks;
+mod zammad_handoff;
 mod zammad_receiver;
