@@ -48,11 +48,11 @@ pub fn data(row: &OutboxRow, public_url: &str) -> Value {
     let mut data: Value = serde_json::from_str(&row.payload).unwrap_or_else(|_| json!({}));
     if let Some(obj) = data.as_object_mut() {
         obj.remove("type");
-        if let Some(intake) = obj.get_mut("intake").and_then(Value::as_object_mut) {
-            if let Some(id) = intake.get("id").and_then(Value::as_str) {
-                let url = intake_link(public_url, id);
-                intake.insert("url".to_owned(), Value::String(url));
-            }
+        if let Some(intake) = obj.get_mut("intake").and_then(Value::as_object_mut)
+            && let Some(id) = intake.get("id").and_then(Value::as_str)
+        {
+            let url = intake_link(public_url, id);
+            intake.insert("url".to_owned(), Value::String(url));
         }
     }
     data

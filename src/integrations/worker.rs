@@ -109,12 +109,13 @@ async fn step(
                 store.outbox_dead(row.seq, done_at, status, error).await?;
                 target.stats.dead(done_at, error);
                 tracing::error!(target = %target.name, seq = row.seq, kind = %row.kind, attempts, error, "delivery given up (dead letter)");
-                if target.adapter.keeps_tickets() && row.kind.starts_with("intake.") {
-                    if let Some(intake) = &row.subject {
-                        store
-                            .set_external_ticket_error(intake, &target.name, Some(error), done_at)
-                            .await?;
-                    }
+                if target.adapter.keeps_tickets()
+                    && row.kind.starts_with("intake.")
+                    && let Some(intake) = &row.subject
+                {
+                    store
+                        .set_external_ticket_error(intake, &target.name, Some(error), done_at)
+                        .await?;
                 }
             }
         }
