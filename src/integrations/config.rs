@@ -350,3 +350,76 @@ fn check_url(url: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> IntegrationsSection {
+        let cfg = crate::config::Config::from_toml(text).unwrap();
+        cfg.integrations
+    }
+
+    #[test]
+    fn targets_are_read_with_defaults_and_checked() {
+        let s = parse(
+            "[[integrations.webhook]]\nname = \"hook\"\nurl = \"https://h.example/x\"\n\
+             secret_env = \"S\"\nevents = [\"intake.*\"]\n\
+             [[integrations.rt]]\nname = \"rt\"\nurl = \"http://rt.example\"\ntoken_env = \"T\"\n\
+             queues = { hardware = \"HW\" }\n\
+             [[integrations.zammad]]\nname = \"z\"\nurl = \"https://z.example\"\ntoken_env = \"Z\"\n",
+        );
+        assert_eq!(s.names(), ["hook", "rt", "z"]);
+        assert!(s.check().is_ok());
+        let rt = &s.rt[0];
+        assert_eq!(rt.queues.get("hardware", &rt.default_queue), "HW");
+        assert_eq!(rt.queues.get("service", &rt.default_queue), "General");
+        assert_eq!(rt.priorities, [90, 70, 50, 30, 10]);
+        assert_eq!(rt.create_on, CreateOn::Intake);
+        assert_eq!(s.zammad[0].priorities[0], "3 high");
+        assert_eq!(s.retry, RetrySettings::default());
+    }
+
+    #[test]
+    fn bad_names_urls_and_retries_are_refused() {
+        let twice = parse(
+            "[[integrations.webhook]]\nname = \"a\"\nurl = \"https://h\"\n\
+             [[integrations.rt]]\nname = \"a\"\nurl = \"https://r\"\n",
+        );
+        assert!(twice.check().unwrap_err().contains("used twice"));
+        let bad_url = parse("[[integrations.webhook]]\nname = \"a\"\nurl = \"ftp://h\"\n");
+        assert!(bad_url.check().unwrap_err().contains("http://"));
+        let bad_name = parse("[[integrations.webhook]]\nname = \"a b\"\nurl = \"https://h\"\n");
+        assert!(bad_name.check().is_err());
+        let mut retry = IntegrationsSection::default();
+        retry.retry.max_ms = 1;
+        assert!(retry.check().is_err());
+        assert!(
+            crate::config::Config::from_toml(
+                "[[integrations.webhook]]\nname = \"a\"\nurl = \"https://h\"\nsecret = \"inline\"\n"
+            )
+            .is_err(),
+            "no inline secrets"
+        );
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_never_print() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        std::fs::write(&path, "top-secret\nignored\n").unwrap();
+        let s = read_secret(None, Some(&path), "x").unwrap().unwrap();
+        assert_eq!(s.expose(), "top-secret");
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+        std::fs::write(&path, "\n").unwrap();
+        assert!(
+            read_secret(None, Some(&path), "x")
+                .unwrap_err()
+                .contains("empty")
+        );
+        let missing = read_secret(Some("FIRSTLINE_TEST_UNSET_VAR_4711"), None, "x").unwrap_err();
+        assert!(missing.contains("FIRSTLINE_TEST_UNSET_VAR_4711") && missing.contains("x_env"));
+        assert!(read_secret(None, None, "x").unwrap().is_none());
+    }
+}

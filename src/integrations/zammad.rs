@@ -76,7 +76,9 @@ impl Zammad {
             return Err(format!("{setting}: tickets need token_env or token_file"));
         }
         if token.is_none() && cti_url.is_none() {
-            return Err(format!("{setting}: set a token (tickets) or a CTI endpoint, or both"));
+            return Err(format!(
+                "{setting}: set a token (tickets) or a CTI endpoint, or both"
+            ));
         }
         Ok(Zammad {
             base: cfg.url.trim_end_matches('/').to_owned(),
@@ -130,8 +132,16 @@ impl Zammad {
         if self.token.is_none() {
             return refused("no API token configured: only the CTI events are sent".to_owned());
         }
-        match self.call(self.http.client().get(self.api("users/me")), "read our user").await {
-            Ok(r) => Outcome::Delivered { status: Some(r.status) },
+        match self
+            .call(
+                self.http.client().get(self.api("users/me")),
+                "read our user",
+            )
+            .await
+        {
+            Ok(r) => Outcome::Delivered {
+                status: Some(r.status),
+            },
             Err(o) => o,
         }
     }
@@ -155,7 +165,10 @@ impl Zammad {
             return Ok(());
         };
         let data = wire::data(row, "");
-        let call_id = data.get("call_id").and_then(Value::as_str).unwrap_or_default();
+        let call_id = data
+            .get("call_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let call = store
             .get_call(&CallId::from_string(call_id))
             .await
@@ -169,14 +182,19 @@ impl Zammad {
         let mut body = json!({
             "from": from, "to": self.cfg.hotline_number, "direction": "in", "callId": call_id,
         });
-        let obj = body.as_object_mut().ok_or_else(|| refused("not an object".to_owned()))?;
+        let obj = body
+            .as_object_mut()
+            .ok_or_else(|| refused("not an object".to_owned()))?;
         match row.kind.as_str() {
             "call.arrived" => {
                 obj.insert("event".into(), json!("newCall"));
             }
             "call.answered" => {
                 obj.insert("event".into(), json!("answer"));
-                let agent = data.get("agent_id").and_then(Value::as_str).unwrap_or_default();
+                let agent = data
+                    .get("agent_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 let agent = store
                     .get_agent(&AgentId::from_string(agent))
                     .await
@@ -190,7 +208,10 @@ impl Zammad {
             }
             "call.ended" => {
                 obj.insert("event".into(), json!("hangup"));
-                let outcome = data.get("outcome").and_then(Value::as_str).unwrap_or_default();
+                let outcome = data
+                    .get("outcome")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 obj.insert("cause".into(), json!(hangup_cause(outcome)));
             }
             _ => return Ok(()),
@@ -198,14 +219,27 @@ impl Zammad {
         let req = self.http.client().post(url.expose()).json(&body);
         // No token header: the CTI endpoint's token is in its URL.
         let resp = self.http.send(req).await?;
-        if resp.ok() { Ok(()) } else { Err(resp.outcome()) }
+        if resp.ok() {
+            Ok(())
+        } else {
+            Err(resp.outcome())
+        }
     }
 
     fn group_for(&self, i: &IntakeSnapshot) -> String {
         match (i.level, &i.group) {
             (3, Some(g)) => self.cfg.vendor_group.clone().unwrap_or_else(|| g.clone()),
-            (2, Some(g)) => self.cfg.level2_groups.get(g).cloned().unwrap_or_else(|| g.clone()),
-            _ => self.cfg.groups.get(&i.category, &self.cfg.default_group).to_owned(),
+            (2, Some(g)) => self
+                .cfg
+                .level2_groups
+                .get(g)
+                .cloned()
+                .unwrap_or_else(|| g.clone()),
+            _ => self
+                .cfg
+                .groups
+                .get(&i.category, &self.cfg.default_group)
+                .to_owned(),
         }
     }
 
@@ -227,7 +261,10 @@ impl Zammad {
             .await
             .map_err(|e| store_error(&e))?;
         let create = self.cfg.create_on == CreateOn::Intake;
-        let id = match (row.kind.as_str(), known.as_ref().and_then(|k| k.ticket_ref.clone())) {
+        let id = match (
+            row.kind.as_str(),
+            known.as_ref().and_then(|k| k.ticket_ref.clone()),
+        ) {
             ("intake.created" | "intake.updated", None) if !create => return Ok(()),
             ("intake.created", Some(_)) => return Ok(()),
             (_, Some(id)) => {
@@ -241,10 +278,15 @@ impl Zammad {
             "intake.created" => (None, None),
             "intake.updated" => (
                 None,
-                Some(json!({ "title": text::subject(&intake), "group": self.group_for(&intake),
-                    "priority": self.priority(&intake) })),
+                Some(
+                    json!({ "title": text::subject(&intake), "group": self.group_for(&intake),
+                    "priority": self.priority(&intake) }),
+                ),
             ),
-            "intake.resolved" => (Some(text::resolved(&intake)), Some(json!({ "state": "closed" }))),
+            "intake.resolved" => (
+                Some(text::resolved(&intake)),
+                Some(json!({ "state": "closed" })),
+            ),
             "intake.escalated" => (
                 Some(text::escalated(&intake, &detail("escalation"))),
                 Some(json!({ "group": self.group_for(&intake), "state": "open" })),
@@ -257,16 +299,28 @@ impl Zammad {
                 Some(text::reopened(&intake, &detail("reopened"))),
                 Some(json!({ "state": "open" })),
             ),
-            other => return Err(refused(format!("Zammad takes intake and call events, not {other}"))),
+            other => {
+                return Err(refused(format!(
+                    "Zammad takes intake and call events, not {other}"
+                )));
+            }
         };
         if let Some(note) = note {
             let body = json!({ "ticket_id": id.parse::<u64>().unwrap_or_default(), "body": note,
                 "type": "note", "internal": true, "content_type": "text/plain" });
-            let req = self.http.client().post(self.api("ticket_articles")).json(&body);
+            let req = self
+                .http
+                .client()
+                .post(self.api("ticket_articles"))
+                .json(&body);
             self.call(req, "add a note").await?;
         }
         if let Some(fields) = fields {
-            let req = self.http.client().put(self.api(&format!("tickets/{id}"))).json(&fields);
+            let req = self
+                .http
+                .client()
+                .put(self.api(&format!("tickets/{id}")))
+                .json(&fields);
             self.call(req, "update the ticket").await?;
         }
         if known.as_ref().is_some_and(|k| k.error.is_some()) {
@@ -282,7 +336,9 @@ impl Zammad {
     async fn live(&self, id: &str) -> Step<()> {
         let req = self.http.client().get(self.api(&format!("tickets/{id}")));
         match self.call(req, "read the ticket").await {
-            Err(Outcome::Refused { status: Some(404), .. }) => Err(Outcome::Refused {
+            Err(Outcome::Refused {
+                status: Some(404), ..
+            }) => Err(Outcome::Refused {
                 status: Some(404),
                 error: format!("ticket {id} no longer exists in Zammad"),
             }),
@@ -290,7 +346,13 @@ impl Zammad {
         }
     }
 
-    async fn create(&self, i: &IntakeSnapshot, store: &Store, target: &str, key: &str) -> Step<String> {
+    async fn create(
+        &self,
+        i: &IntakeSnapshot,
+        store: &Store,
+        target: &str,
+        key: &str,
+    ) -> Step<String> {
         let link = wire::intake_link(&self.public_url, &i.id);
         let body = json!({
             "title": text::subject(i),
@@ -318,11 +380,27 @@ impl Zammad {
         let id = match v.get("id") {
             Some(Value::Number(n)) => n.to_string(),
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
-            _ => return Err(refused(format!("Zammad's answer has no ticket id: {}", resp.body.trim()))),
+            _ => {
+                return Err(refused(format!(
+                    "Zammad's answer has no ticket id: {}",
+                    resp.body.trim()
+                )));
+            }
         };
-        let number = v.get("number").and_then(Value::as_str).unwrap_or(&id).to_owned();
+        let number = v
+            .get("number")
+            .and_then(Value::as_str)
+            .unwrap_or(&id)
+            .to_owned();
         store
-            .save_external_ticket(&i.id, target, &id, &number, Some(&self.ticket_url(&id)), now_ms())
+            .save_external_ticket(
+                &i.id,
+                target,
+                &id,
+                &number,
+                Some(&self.ticket_url(&id)),
+                now_ms(),
+            )
             .await
             .map_err(|e| store_error(&e))?;
         Ok(id)
