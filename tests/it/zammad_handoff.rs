@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 use crate::desk_page::sipp_caller;
 use crate::helpers::{TestApp, account, http_json, open_intake, spawn_queue_app, wait_for, within};
 use crate::scenario::registered_phone;
-use crate::zammad_receiver::{CtiEventKind, HangupCause, KnownCustomer, ZammadConfig, ZammadReceiver};
+use crate::zammad_receiver::{
+    CtiEventKind, HangupCause, KnownCustomer, ZammadConfig, ZammadReceiver,
+};
 
 fn file(text: &str) -> tempfile::NamedTempFile {
     let f = tempfile::NamedTempFile::new().unwrap();
@@ -24,8 +26,20 @@ fn file(text: &str) -> tempfile::NamedTempFile {
 
 async fn receiver() -> ZammadReceiver {
     ZammadReceiver::start(ZammadConfig {
-        groups: ["Users", "Hardware", "Software", "Service", "Workplace", "Vendors"].map(String::from).to_vec(),
-        customers: vec![KnownCustomer::new("a.devries@zaanwijk.example.nl", "+31201234567").named("Anouk", "de Vries")],
+        groups: [
+            "Users",
+            "Hardware",
+            "Software",
+            "Service",
+            "Workplace",
+            "Vendors",
+        ]
+        .map(String::from)
+        .to_vec(),
+        customers: vec![
+            KnownCustomer::new("a.devries@zaanwijk.example.nl", "+31201234567")
+                .named("Anouk", "de Vries"),
+        ],
         ..ZammadConfig::default()
     })
     .await
@@ -80,7 +94,10 @@ async fn a_call_reaches_zammads_cti_and_its_intake_becomes_a_ticket() {
         let mut phone = registered_phone(&t, "2001").await;
         let anna = t.login("anna").await;
         let (cid, sipp) = sipp_caller(&t, "+31201234567");
-        phone.invite(Duration::from_secs(30)).await.expect("anna's phone rings");
+        phone
+            .invite(Duration::from_secs(30))
+            .await
+            .expect("anna's phone rings");
         phone.ring().await;
         assert!(phone.answer(crate::agent_phone::PCMU).await);
         t.intake_for(&cid).await;
@@ -91,22 +108,58 @@ async fn a_call_reaches_zammads_cti_and_its_intake_becomes_a_ticket() {
             .await
             .unwrap();
         let path = format!("/api/intakes/{intake}");
-        let (s, v) = http_json(addr, "PATCH", &path, Some(&anna), Some(json!({"title": "Docking station dead", "description": "No power LED"}))).await;
+        let (s, v) = http_json(
+            addr,
+            "PATCH",
+            &path,
+            Some(&anna),
+            Some(json!({"title": "Docking station dead", "description": "No power LED"})),
+        )
+        .await;
         assert_eq!(s, 200, "{v}");
-        let (s, v) = http_json(addr, "POST", &format!("{path}/escalate"), Some(&anna), Some(json!({"to_level": 2, "target": "Workplace", "reason": "Swap on site"}))).await;
+        let (s, v) = http_json(
+            addr,
+            "POST",
+            &format!("{path}/escalate"),
+            Some(&anna),
+            Some(json!({"to_level": 2, "target": "Workplace", "reason": "Swap on site"})),
+        )
+        .await;
         assert_eq!(s, 200, "{v}");
         assert_eq!(phone.bye().await, Some(200));
         assert_eq!(sipp.await.unwrap().code, Some(0));
-        let (s, v) = http_json(addr, "POST", &format!("{path}/resolve"), Some(&anna), Some(json!({"solution": "New docking station"}))).await;
+        let (s, v) = http_json(
+            addr,
+            "POST",
+            &format!("{path}/resolve"),
+            Some(&anna),
+            Some(json!({"solution": "New docking station"})),
+        )
+        .await;
         assert_eq!(s, 200, "{v}");
         let status = drained(&t, &sup).await;
         assert_eq!(status["dead"], 0, "{status}");
 
         z.assert_no_violations();
-        let cti_events: Vec<_> = z.cti_events().into_iter().filter(|e| e.call_id == call.id.as_str()).collect();
+        let cti_events: Vec<_> = z
+            .cti_events()
+            .into_iter()
+            .filter(|e| e.call_id == call.id.as_str())
+            .collect();
         let kinds: Vec<CtiEventKind> = cti_events.iter().map(|e| e.event).collect();
-        assert_eq!(kinds, [CtiEventKind::NewCall, CtiEventKind::Answer, CtiEventKind::Hangup]);
-        assert!(cti_events.iter().all(|e| e.from == "+31201234567" && e.to == "+31201230000"));
+        assert_eq!(
+            kinds,
+            [
+                CtiEventKind::NewCall,
+                CtiEventKind::Answer,
+                CtiEventKind::Hangup
+            ]
+        );
+        assert!(
+            cti_events
+                .iter()
+                .all(|e| e.from == "+31201234567" && e.to == "+31201230000")
+        );
         assert_eq!(cti_events[1].answering_number.as_deref(), Some("2001"));
         assert_eq!(cti_events[1].user, ["Anna Koster"]);
         assert_eq!(cti_events[2].cause, Some(HangupCause::NormalClearing));
@@ -115,13 +168,28 @@ async fn a_call_reaches_zammads_cti_and_its_intake_becomes_a_ticket() {
         assert_eq!(tickets.len(), 1, "{tickets:?}");
         let tk = &tickets[0];
         assert!(tk.title.ends_with("] Docking station dead"), "{tk:?}");
-        assert_eq!((tk.group.as_str(), tk.state.as_str(), tk.priority.as_str()), ("Workplace", "closed", "3 high"));
+        assert_eq!(
+            (tk.group.as_str(), tk.state.as_str(), tk.priority.as_str()),
+            ("Workplace", "closed", "3 high")
+        );
         assert_eq!(tk.customer, "a.devries@zaanwijk.example.nl");
         assert_eq!(tk.articles[0].kind, "phone");
-        assert!(tk.articles[0].body.contains("Caller number: +31201234567"), "{:?}", tk.articles[0]);
-        let notes: Vec<&str> = tk.articles.iter().filter(|a| a.kind == "note").map(|a| a.body.as_str()).collect();
+        assert!(
+            tk.articles[0].body.contains("Caller number: +31201234567"),
+            "{:?}",
+            tk.articles[0]
+        );
+        let notes: Vec<&str> = tk
+            .articles
+            .iter()
+            .filter(|a| a.kind == "note")
+            .map(|a| a.body.as_str())
+            .collect();
         assert_eq!(notes.len(), 2, "{notes:?}");
-        assert!(notes[0].contains("Swap on site") && notes[1].contains("New docking station"), "{notes:?}");
+        assert!(
+            notes[0].contains("Swap on site") && notes[1].contains("New docking station"),
+            "{notes:?}"
+        );
         assert!(z.duplicates().is_empty(), "{:?}", z.duplicates());
         let (_, v) = http_json(addr, "GET", &path, Some(&anna), None).await;
         assert_eq!(v["tickets"][0]["ticket_no"], tk.number.as_str(), "{v}");
