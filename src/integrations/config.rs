@@ -320,6 +320,18 @@ impl IntegrationsSection {
         for (name, url) in urls {
             check_url(url).map_err(|e| format!("integration {name}: url {url:?}: {e}"))?;
         }
+        for w in &self.webhook {
+            for pattern in &w.events {
+                let filter = crate::store::KindFilter::new(std::slice::from_ref(pattern));
+                if !super::wire::KINDS.iter().any(|k| filter.matches(k)) {
+                    return Err(format!(
+                        "integration {}: events: {pattern:?} matches no event (one of: {})",
+                        w.name,
+                        super::wire::KINDS.join(", ")
+                    ));
+                }
+            }
+        }
         if let Some(url) = &self.public_url {
             check_url(url).map_err(|e| format!("integrations.public_url {url:?}: {e}"))?;
         }
@@ -391,6 +403,10 @@ mod tests {
         let bad_url = parse("[[integrations.webhook]]\nname = \"a\"\nurl = \"ftp://h\"\n");
         assert!(bad_url.check().unwrap_err().contains("http://"));
         let bad_name = parse("[[integrations.webhook]]\nname = \"a b\"\nurl = \"https://h\"\n");
+        let typo = parse(
+            "[[integrations.webhook]]\nname = \"a\"\nurl = \"https://h\"\nevents = [\"intake.resolve\"]\n",
+        );
+        assert!(typo.check().unwrap_err().contains("matches no event"));
         assert!(bad_name.check().is_err());
         let mut retry = IntegrationsSection::default();
         retry.retry.max_ms = 1;

@@ -39,7 +39,13 @@ pub(super) async fn run(
         let wait = if target.paused.load(Ordering::Relaxed) {
             Duration::from_secs(3600)
         } else {
-            match step(&target, &store, &policy).await {
+            // A stop mid-attempt leaves the row pending (its attempt counted): it is sent
+            // again after the restart, which at-least-once delivery allows.
+            let stepped = tokio::select! {
+                r = step(&target, &store, &policy) => r,
+                () = stop.cancelled() => break,
+            };
+            match stepped {
                 Ok(wait) => wait,
                 Err(e) => {
                     tracing::warn!(target = %target.name, error = %crate::error_chain(&e), "outbox read failed; trying again");

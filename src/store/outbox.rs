@@ -298,7 +298,8 @@ impl Store {
         self.outbox.wake.notified()
     }
 
-    /// The first `limit` pending rows of `target`, in delivery order.
+    /// The first `limit` pending rows of `target`, in delivery order (on a reader: the writer
+    /// stays free for the calls).
     pub async fn outbox_head(
         &self,
         target: &str,
@@ -309,7 +310,7 @@ impl Store {
         ))
         .bind(target)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await
         .map_err(StoreError::query("outbox_head"))?;
         rows.into_iter().map(row_from).collect()

@@ -410,7 +410,7 @@ pub(crate) async fn spawn_queue_app(tweak: impl FnOnce(&mut Config)) -> TestApp 
 }
 
 /// The demo agents and the short queue timers of [`spawn_queue_app`].
-fn queue_config(c: &mut Config) {
+pub(crate) fn queue_config(c: &mut Config) {
     c.load_demo = true;
     c.acd.ring_timeout_secs = 2;
     c.acd.wrapup_secs = 1;

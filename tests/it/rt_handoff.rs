@@ -2,7 +2,8 @@
 //! through the IVR to an agent phone, one intake resolved and one escalated to level 2 and then
 //! 3, read back from RT over its REST API (queue, priority, requestor, text, comments, status),
 //! the ticket numbers on the intakes and the caller's other open RT ticket beside the pop; an
-//! RT outage with a restart of firstline in the middle, after which every ticket arrives once;
+//! RT outage during a call and manual intakes, with a restart of firstline in the middle, after
+//! which every ticket arrives once;
 //! and a queue RT does not have or a ticket deleted in RT, shown as an error on the intake.
 
 use std::time::Duration;
@@ -226,12 +227,27 @@ async fn an_rt_outage_with_a_restart_delivers_every_ticket_once() {
         let db = TestDb::new().await;
         let tg = target(&rt, token.path());
         let t = start_on(db, |c| {
-            c.load_demo = true;
+            crate::helpers::queue_config(c);
             with_rt(c, tg.clone());
         })
         .await;
         let admin = account(&t, "root", "admin").await;
         rt.stop();
+        // A call while RT is down: the caller walks the IVR, Anna answers and resolves.
+        let mut phone = registered_phone(&t, "2001").await;
+        let anna = t.login("anna").await;
+        let (cid, sipp) = sipp_caller(&t, "+31201234568");
+        phone.invite(Duration::from_secs(30)).await.expect("anna's phone rings");
+        phone.ring().await;
+        assert!(phone.answer(crate::agent_phone::PCMU).await);
+        let called = intake_of_call(&t, &cid).await;
+        let path = format!("/api/intakes/{called}");
+        let (s, v) = http_json(t.app.http_addr(), "PATCH", &path, Some(&anna), Some(json!({"title": "Called during the outage"}))).await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v) = http_json(t.app.http_addr(), "POST", &format!("{path}/resolve"), Some(&anna), Some(json!({"solution": "Password reset"}))).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(phone.bye().await, Some(200));
+        assert_eq!(sipp.await.unwrap().code, Some(0));
         let mut ids = Vec::new();
         for (n, cat) in ["hardware", "software", "service"].iter().enumerate() {
             let body = json!({"channel": "email", "customer_id": "cust-demo-02", "title": format!("Outage {n}"), "category": cat, "priority": 3});
@@ -241,7 +257,7 @@ async fn an_rt_outage_with_a_restart_delivers_every_ticket_once() {
         assert_eq!(s, 200, "{v}");
         let t = t
             .restart(|c| {
-                c.load_demo = true;
+                crate::helpers::queue_config(c);
                 with_rt(c, tg);
             })
             .await;
@@ -261,6 +277,14 @@ async fn an_rt_outage_with_a_restart_delivers_every_ticket_once() {
             assert_eq!(tk["Status"], if n == 0 { "resolved" } else { "new" });
         }
         assert_eq!(rt.queue_of(ticket_of(&t, &admin, &ids[1]).await).await, "Software");
+        let no = intake_view(&t, &admin, &called).await["ticket_no"].as_str().unwrap().to_owned();
+        let q = crate::rt_fixture::encode(&format!("Subject LIKE '[{no}]'"));
+        let (_, found) = rt.api("GET", &format!("/tickets?query={q}"), None).await;
+        assert_eq!(found["count"], 1, "the call's intake has one RT ticket: {found}");
+        let tk = rt.ticket(ticket_of(&t, &admin, &called).await).await;
+        assert_eq!(tk["Subject"], format!("[{no}] Called during the outage"));
+        assert_eq!(tk["Status"], "resolved");
+        assert_eq!(rt.requestor_emails(tk["id"].as_u64().unwrap()).await, ["j.bakker@zaanwijk.example.nl"]);
         t.finish().await;
     })
     .await;
