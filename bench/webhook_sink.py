@@ -2,6 +2,7 @@
 """A fast webhook receiver for bench/integrations: answers every POST 200 over keep-alive
 HTTP/1.1 and counts them (GET /count). It does not check signatures (the tests do)."""
 import http.server
+import socket
 import sys
 import threading
 
@@ -11,6 +12,12 @@ lock = threading.Lock()
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out as two writes: without this, Nagle's algorithm holds the
+        # body until the client's delayed ACK (40 ms per request).
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_POST(self):
         global count

@@ -1,5 +1,5 @@
-//! One delivery worker per target: takes the target's pending outbox rows in `seq` order,
-//! counts each attempt before making it, and records the outcome the retry policy decides.
+//! One delivery worker per target: takes the target's pending outbox rows in `seq` order and
+//! records the outcome the retry policy decides (a run of successes in one write).
 //! A row waiting for its retry holds back the target's later rows (per-target order, so a
 //! ticket's "resolved" never overtakes its creation); a dead row does not. Wakes on a commit
 //! that enqueued rows, a retry coming due, a resume, or once a second. An `intake.updated` with a
@@ -39,8 +39,8 @@ pub(super) async fn run(
         let wait = if target.paused.load(Ordering::Relaxed) {
             Duration::from_secs(3600)
         } else {
-            // A stop mid-attempt leaves the row pending (its attempt counted): it is sent
-            // again after the restart, which at-least-once delivery allows.
+            // A stop mid-attempt leaves the row pending: it is sent again after the restart,
+            // which at-least-once delivery allows.
             let stepped = tokio::select! {
                 r = step(&target, &store, &policy) => r,
                 () = stop.cancelled() => break,
@@ -65,7 +65,8 @@ pub(super) async fn run(
     }
 }
 
-/// Delivers what is due; returns how long to wait before looking again.
+/// Delivers what is due; returns how long to wait before looking again. Successes are
+/// recorded together (one write for a run of them) before a failure is, or at the end.
 async fn step(
     target: &Target,
     store: &Store,
@@ -73,60 +74,77 @@ async fn step(
 ) -> Result<Duration, StoreError> {
     let rows = store.outbox_head(&target.name, BATCH).await?;
     let full = rows.len() as i64 == BATCH;
-    for (n, mut row) in rows.iter().cloned().enumerate() {
+    let mut done: Vec<i64> = Vec::new();
+    let wait = deliver_rows(target, store, policy, &rows, &mut done).await;
+    store.outbox_delivered(&done, now_ms()).await?;
+    Ok(match wait? {
+        Some(wait) => wait,
+        None if full => Duration::ZERO,
+        None => IDLE,
+    })
+}
+
+/// Delivers `rows` in order, pushing the delivered ones onto `done`; `Some(wait)` when a row
+/// is not due yet, is to be retried, or the target was paused.
+async fn deliver_rows(
+    target: &Target,
+    store: &Store,
+    policy: &RetryPolicy,
+    rows: &[OutboxRow],
+    done: &mut Vec<i64>,
+) -> Result<Option<Duration>, StoreError> {
+    for (n, row) in rows.iter().enumerate() {
         if target.paused.load(Ordering::Relaxed) {
-            return Ok(IDLE);
+            return Ok(Some(IDLE));
         }
         let now = now_ms();
         if row.next_at > now {
-            return Ok(Duration::from_millis(
+            return Ok(Some(Duration::from_millis(
                 u64::try_from(row.next_at - now).unwrap_or(0),
-            ));
+            )));
         }
-        if superseded(&row, &rows[n + 1..]) {
+        if superseded(row, &rows[n + 1..]) {
             // A later save of the same intake is waiting: it carries this one's state too.
-            store.outbox_delivered(row.seq, now, None).await?;
+            done.push(row.seq);
             continue;
         }
-        store.outbox_attempt(row.seq, now).await?;
+        let mut row = row.clone();
         row.attempts += 1;
         let outcome = target.adapter.deliver(&row, store, &target.name).await;
         let attempts = u32::try_from(row.attempts).unwrap_or(u32::MAX);
-        let done_at = now_ms();
+        let at = now_ms();
         match policy.decide(attempts, &outcome, rand::random::<f64>()) {
             Decision::Done => {
-                let status = match outcome {
-                    Outcome::Delivered { status } => status,
-                    _ => None,
-                };
-                store.outbox_delivered(row.seq, done_at, status).await?;
-                target.stats.delivered(done_at - row.created_at);
+                done.push(row.seq);
+                target.stats.delivered(at - row.created_at);
             }
             Decision::RetryAfter(wait) => {
+                store.outbox_delivered(&std::mem::take(done), at).await?;
                 let (status, error) = failure(&outcome);
-                let next = done_at + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+                let next = at + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
                 store.outbox_retry_at(row.seq, next, status, error).await?;
-                target.stats.retried(done_at, error);
+                target.stats.retried(at, error);
                 tracing::warn!(target = %target.name, seq = row.seq, kind = %row.kind, attempts, retry_in_ms = wait.as_millis() as u64, error, "delivery failed; will retry");
-                return Ok(wait);
+                return Ok(Some(wait));
             }
             Decision::Dead => {
+                store.outbox_delivered(&std::mem::take(done), at).await?;
                 let (status, error) = failure(&outcome);
-                store.outbox_dead(row.seq, done_at, status, error).await?;
-                target.stats.dead(done_at, error);
+                store.outbox_dead(row.seq, at, status, error).await?;
+                target.stats.dead(at, error);
                 tracing::error!(target = %target.name, seq = row.seq, kind = %row.kind, attempts, error, "delivery given up (dead letter)");
                 if target.adapter.keeps_tickets()
                     && row.kind.starts_with("intake.")
                     && let Some(intake) = &row.subject
                 {
                     store
-                        .set_external_ticket_error(intake, &target.name, Some(error), done_at)
+                        .set_external_ticket_error(intake, &target.name, Some(error), at)
                         .await?;
                 }
             }
         }
     }
-    Ok(if full { Duration::ZERO } else { IDLE })
+    Ok(None)
 }
 
 /// Whether `row` is an `intake.updated` with a later one for the same intake in `later`.

@@ -357,17 +357,6 @@ impl Store {
         .map_err(StoreError::query("outbox_counts"))
     }
 
-    /// Counts an attempt before it is made, so a crash mid-attempt still counts it.
-    pub async fn outbox_attempt(&self, seq: i64, at: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_at = $2 WHERE seq = $1")
-            .bind(seq)
-            .bind(at)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::query("outbox_attempt"))?;
-        Ok(())
-    }
-
     /// The attempt failed and will be retried at `next_at`.
     pub async fn outbox_retry_at(
         &self,
@@ -377,36 +366,38 @@ impl Store {
         error: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE outbox SET next_at = $2, last_status = $3, last_error = $4 \
-             WHERE seq = $1 AND state = 'pending'",
+            "UPDATE outbox SET next_at = $2, last_status = $3, last_error = $4, \
+             attempts = attempts + 1, last_at = $5 WHERE seq = $1 AND state = 'pending'",
         )
         .bind(seq)
         .bind(next_at)
         .bind(status.map(i64::from))
         .bind(bounded_error(error))
+        .bind(crate::store::now_ms())
         .execute(&self.pool)
         .await
         .map_err(StoreError::query("outbox_retry_at"))?;
         Ok(())
     }
 
-    /// Marks a row delivered (`status` the receiver's answer).
-    pub async fn outbox_delivered(
-        &self,
-        seq: i64,
-        at: i64,
-        status: Option<u16>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET state = 'delivered', delivered_at = $2, last_status = $3, \
-             last_error = NULL WHERE seq = $1",
-        )
-        .bind(seq)
-        .bind(at)
-        .bind(status.map(i64::from))
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::query("outbox_delivered"))?;
+    /// Marks rows delivered, each after one more attempt, in one statement (the worker
+    /// collects a run of successes, so a healthy target costs one write per batch).
+    pub async fn outbox_delivered(&self, seqs: &[i64], at: i64) -> Result<(), StoreError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let mut sql = super::sql::Sql::new(
+            "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, last_at = ",
+        );
+        sql.int(at)
+            .push(", delivered_at = ")
+            .int(at)
+            .push(", last_status = NULL, last_error = NULL WHERE state = 'pending' AND seq IN ");
+        sql.int_list(seqs);
+        sql.query()
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::query("outbox_delivered"))?;
         Ok(())
     }
 
@@ -419,8 +410,8 @@ impl Store {
         error: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE outbox SET state = 'dead', last_at = $2, last_status = $3, last_error = $4 \
-             WHERE seq = $1",
+            "UPDATE outbox SET state = 'dead', last_at = $2, last_status = $3, last_error = $4, \
+             attempts = attempts + 1 WHERE seq = $1",
         )
         .bind(seq)
         .bind(at)

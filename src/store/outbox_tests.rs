@@ -182,7 +182,6 @@ async fn dead_rows_wait_for_a_retry_and_delivered_ones_are_purged() {
     store.set_outbox_routes(routes());
     store.insert_intake(&intake()).await.unwrap();
     let row = store.outbox_head("intakes", 1).await.unwrap().remove(0);
-    store.outbox_attempt(row.seq, T0).await.unwrap();
     store
         .outbox_retry_at(row.seq, T0 + 500, Some(503), "busy")
         .await
@@ -215,10 +214,9 @@ async fn dead_rows_wait_for_a_retry_and_delivered_ones_are_purged() {
     );
     let back = store.outbox_head("intakes", 10).await.unwrap();
     assert_eq!((back[0].attempts, back[0].next_at), (0, T0 + 700));
-    store
-        .outbox_delivered(row.seq, T0 + 800, Some(200))
-        .await
-        .unwrap();
+    store.outbox_delivered(&[row.seq], T0 + 800).await.unwrap();
+    let done = store.outbox_row(row.seq).await.unwrap().unwrap();
+    assert_eq!((done.state, done.attempts), (DeliveryState::Delivered, 1));
     assert_eq!(
         store.outbox_purge(T0 + 700).await.unwrap(),
         0,

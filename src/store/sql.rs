@@ -85,6 +85,25 @@ impl Sql {
         self
     }
 
+    /// [`Sql::list`] of integers (`BIGINT` columns: PostgreSQL compares no text with them).
+    pub(super) fn int_list(&mut self, values: &[i64]) -> &mut Sql {
+        let mut values = values.to_vec();
+        self.text.push('(');
+        if let Some(&last) = values.last() {
+            values.resize(values.len().next_power_of_two(), last);
+        } else {
+            self.text.push_str("NULL");
+        }
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.int(v);
+        }
+        self.text.push(')');
+        self
+    }
+
     fn placeholder(&mut self) -> &mut Sql {
         use std::fmt::Write as _;
         // Writing to a String cannot fail.
