@@ -20,6 +20,8 @@ use crate::store::{OutboxRow, Store, StoreError, now_ms};
 const BATCH: i64 = 32;
 /// The longest sleep without a wake-up (a missed one costs at most this).
 const IDLE: Duration = Duration::from_secs(1);
+/// The wait after a commit woke the worker before it looks (added to every delivery's lag).
+const SETTLE: Duration = Duration::from_millis(20);
 
 /// Runs `target`'s deliveries until `stop`.
 pub(super) async fn run(
@@ -56,11 +58,19 @@ pub(super) async fn run(
         if wait.is_zero() {
             continue;
         }
-        tokio::select! {
+        let committed = tokio::select! {
             () = stop.cancelled() => break,
-            () = &mut woken => {}
-            () = &mut resumed => {}
-            () = tokio::time::sleep(wait.min(IDLE)) => {}
+            () = &mut woken => true,
+            () = &mut resumed => false,
+            () = tokio::time::sleep(wait.min(IDLE)) => false,
+        };
+        if committed {
+            // Let the moment pass: the commit that woke us is a call's or an agent's, whose
+            // screen pop and next writes come first; what queues meanwhile goes in one look.
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(SETTLE) => {}
+            }
         }
     }
 }
