@@ -1,7 +1,8 @@
 //! Signed webhooks end to end (issue 14): a SIPp caller through the IVR to an agent phone, the
 //! intake edited, escalated and resolved over the API, every event at a strict receiver
 //! exactly once and in order; a receiver that refuses (400: dead letter with its answer, then
-//! retried by hand) or fails (503: retried); a target paused and resumed; and an outage with a
+//! retried by hand) or fails (503: retried); a receiver that never answers holding up only its
+//! own target; a target paused and resumed; and an outage with a
 //! restart of firstline in the middle that loses nothing.
 
 use std::time::Duration;
@@ -336,6 +337,76 @@ async fn an_outage_with_a_restart_in_the_middle_loses_nothing() {
         assert!(rx.duplicates().is_empty(), "{:?}", rx.duplicates());
         assert_eq!(rx.violations(), Vec::<String>::new());
         rx.stop().await;
+        t.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_never_answers_holds_up_only_its_own_target() {
+    within(90, async {
+        // A listener that accepts and never answers, beside a healthy receiver.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let silent_addr = silent.local_addr().unwrap();
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((sock, _)) = silent.accept().await {
+                open.push(sock);
+            }
+        });
+        let rx = WebhookReceiver::start(SECRET, "").await;
+        let secret = secret_file();
+        let url = rx.url();
+        let t = spawn_queue_app(|c| {
+            hook(c, &url, secret.path());
+            c.integrations.retry.timeout_secs = 1;
+            c.integrations.webhook.push(WebhookTarget {
+                name: "silent".into(),
+                url: format!("http://{silent_addr}/hook"),
+                secret_env: None,
+                secret_file: Some(secret.path().to_owned()),
+                events: Vec::new(),
+                ca_file: None,
+            });
+        })
+        .await;
+        rx.expect_public_url(&format!("http://{}", t.app.http_addr()));
+        let admin = admin_token(&t).await;
+        let mut ids = Vec::new();
+        for n in 0..3 {
+            ids.push(manual_intake(&t, &admin, &format!("Slow {n}")).await);
+        }
+        let got = rx.wait_for(6, 20).await;
+        assert_eq!(
+            got.len(),
+            6,
+            "the healthy target gets every event while the other hangs"
+        );
+        for id in &ids {
+            assert_eq!(kinds_of(&got, id), ["intake.created", "intake.updated"]);
+        }
+        let addr = t.app.http_addr();
+        let status = crate::helpers::wait_for(Duration::from_secs(20), || async {
+            let (_, st) =
+                http_json(addr, "GET", "/api/admin/integrations", Some(&admin), None).await;
+            let silent = st
+                .as_array()?
+                .iter()
+                .find(|x| x["name"] == "silent")?
+                .clone();
+            (silent["stats"]["retried"].as_u64()? >= 1).then_some(silent)
+        })
+        .await
+        .expect("the silent target's attempts time out and are retried");
+        assert_eq!(status["pending"], 6, "{status}");
+        assert!(
+            status["stats"]["last_error"][1]
+                .as_str()
+                .unwrap()
+                .contains("no answer in time"),
+            "{status}"
+        );
+        held.abort();
         t.finish().await;
     })
     .await;
