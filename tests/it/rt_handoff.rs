@@ -328,3 +328,70 @@ async fn a_missing_queue_or_a_deleted_ticket_shows_on_the_intake() {
     })
     .await;
 }
+
+/// The desk in Chromium: while Anouk's call rings, the pop lists her other open RT ticket; once
+/// RT has the intake's ticket, the workspace shows it as a link with the intake's next frame
+/// (the next save); resolving it in the desk resolves the RT ticket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_shows_the_rt_ticket_and_the_callers_open_ones() {
+    within(180, async {
+        let rt = Rt::start(QUEUES).await;
+        let (s, old) = rt
+            .api("POST", "/ticket", Some(json!({"Queue": "Service", "Subject": "Badge reader",
+                "Requestor": "a.devries@zaanwijk.example.nl", "Content": "by e-mail", "ContentType": "text/plain"})))
+            .await;
+        assert_eq!(s, 201, "{old}");
+        let old_id = old["id"].as_str().unwrap().to_owned();
+        let token = token_file(&rt);
+        let tg = target(&rt, token.path());
+        let t = spawn_queue_app(|c| {
+            c.acd.ring_timeout_secs = 30;
+            c.acd.wrapup_secs = 0;
+            with_rt(c, tg);
+        })
+        .await;
+        let (mut phone, b) = crate::desk_page::anna_at_desk(&t).await;
+        let (cid, sipp, _call) = crate::desk_page::sipp_rings(&t, &mut phone, &b, "+31201234567").await;
+        b.until(
+            30,
+            "Anouk's open RT ticket beside the pop",
+            "const e = document.querySelector(`[data-testid=\"elsewhere-ticket-${arguments[0]}\"]`); \
+             return e && e.textContent.includes('Badge reader');",
+            json!([old_id]),
+        )
+        .await;
+        crate::desk_page::answer(&mut phone, &b).await;
+        crate::desk_page::type_into(&b, "intake-title", "Monitor flickers").await;
+        crate::desk_page::saved(&b).await;
+        let intake = intake_of_call(&t, &cid).await;
+        let admin = account(&t, "root", "admin").await;
+        let id = wait_for(Duration::from_secs(30), || async {
+            let v = intake_view(&t, &admin, &intake).await;
+            v["tickets"][0]["ticket_no"].as_str().map(str::to_owned)
+        })
+        .await
+        .expect("the intake's RT ticket");
+        // The desk hears of the ticket with the intake's next frame: the agent goes on typing.
+        crate::desk_page::type_into(&b, "intake-description", "Flickers when the laptop docks").await;
+        crate::desk_page::saved(&b).await;
+        let shown = b
+            .until(
+                30,
+                "the RT ticket's link in the workspace",
+                "const e = document.querySelector('[data-testid=external-ticket-link]'); \
+                 return e && e.textContent.includes('#' + arguments[0]) && e.getAttribute('href');",
+                json!([id]),
+            )
+            .await;
+        assert!(shown.as_str().unwrap().ends_with(&format!("Ticket/Display.html?id={id}")), "{shown}");
+        crate::desk_page::resolve(&b, "Replaced the cable").await;
+        crate::desk_page::agent_hangs_up(&t, &mut phone, &cid, sipp).await;
+        drained(&t, &admin, 60).await;
+        let tk = rt.ticket(id.parse().unwrap()).await;
+        assert_eq!(tk["Status"], "resolved", "{tk}");
+        assert!(tk["Subject"].as_str().unwrap().ends_with("] Monitor flickers"), "{tk}");
+        b.quit().await;
+        t.finish().await;
+    })
+    .await;
+}
