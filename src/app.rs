@@ -258,6 +258,16 @@ impl App {
             store.clone(),
             &tasks,
             shutdown.child_token(),
+            Some({
+                let (hub, tasks) = (desk.clone(), tasks.clone());
+                Arc::new(move |id: String| {
+                    let hub = hub.clone();
+                    tasks.spawn(async move {
+                        hub.refresh_intake(&crate::domain::IntakeId::from_string(id))
+                            .await;
+                    });
+                })
+            }),
         )
         .await
         .map_err(|e| anyhow::anyhow!("integrations: {e}"))?;

@@ -93,6 +93,11 @@ pub(super) enum Cmd {
         agent: AgentId,
         pop: Box<Pop>,
     },
+    /// An intake changed outside any desk (its ticket came back from a ticket system): every
+    /// desk showing it gets the new frame.
+    Refreshed {
+        view: Box<super::intakes::IntakeView>,
+    },
 }
 
 /// Handle to the desk hub; cheap to clone.
@@ -221,6 +226,21 @@ impl DeskHub {
     pub async fn disconnect(&self, agent: AgentId, conn: u64) {
         // A stopped hub has nothing left to forget.
         let _ = self.tx.send(Cmd::Disconnect { agent, conn }).await;
+    }
+
+    /// Re-reads intake `id` and sends it to every desk that shows it (after a ticket system
+    /// gave it a ticket number). Never waits for the hub: a full hub drops the refresh.
+    pub async fn refresh_intake(&self, id: &crate::domain::IntakeId) {
+        match self.ops.view(id).await {
+            Ok(view) => {
+                let _ = self.tx.try_send(Cmd::Refreshed {
+                    view: Box::new(view),
+                });
+            }
+            Err(e) => {
+                tracing::warn!(intake = %id, error = %e, "cannot refresh the intake on the desks")
+            }
+        }
     }
 
     /// Sends a numbered frame to every connection of `agent` (and keeps it for resume).

@@ -263,6 +263,14 @@ impl HubTask {
                 desk.push(&body);
             }
             Cmd::PopBuilt { agent, pop } => self.pop_built(agent, pop),
+            Cmd::Refreshed { view } => {
+                for desk in self.agents.values_mut() {
+                    if desk.intake.as_ref().is_some_and(|i| i.id == view.id) {
+                        desk.intake_changed(&view);
+                        desk.push(&FrameBody::Intake(view.clone()));
+                    }
+                }
+            }
         }
     }
 

@@ -118,6 +118,10 @@ pub struct TargetStatus {
     pub stats: StatsSnapshot,
 }
 
+/// Called with an intake's id after a ticket system took (or refused) one of its events, so
+/// the desks showing it get the ticket's number or error (`DeskHub::refresh_intake`).
+pub type TicketChanged = Arc<dyn Fn(String) + Send + Sync>;
+
 /// The running integrations; cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct Integrations {
@@ -135,6 +139,7 @@ impl Integrations {
         store: Store,
         tasks: &TaskTracker,
         stop: CancellationToken,
+        on_ticket: Option<TicketChanged>,
     ) -> Result<Integrations, String> {
         cfg.check()?;
         let public_url = cfg.public_url.as_deref().unwrap_or(public_url).to_owned();
@@ -194,6 +199,7 @@ impl Integrations {
                     t.clone(),
                     store.clone(),
                     RetryPolicy::new(&cfg.retry),
+                    on_ticket.clone(),
                     stop.clone(),
                 )
                 .instrument(span),

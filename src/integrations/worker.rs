@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::Target;
 use super::retry::{Decision, Outcome, RetryPolicy};
+use super::{Target, TicketChanged};
 use crate::store::{OutboxRow, Store, StoreError, now_ms};
 
 /// Rows read per look at the outbox.
@@ -28,6 +28,7 @@ pub(super) async fn run(
     target: Arc<Target>,
     store: Store,
     policy: RetryPolicy,
+    on_ticket: Option<TicketChanged>,
     stop: CancellationToken,
 ) {
     loop {
@@ -44,7 +45,7 @@ pub(super) async fn run(
             // A stop mid-attempt leaves the row pending: it is sent again after the restart,
             // which at-least-once delivery allows.
             let stepped = tokio::select! {
-                r = step(&target, &store, &policy) => r,
+                r = step(&target, &store, &policy, on_ticket.as_ref()) => r,
                 () = stop.cancelled() => break,
             };
             match stepped {
@@ -81,12 +82,26 @@ async fn step(
     target: &Target,
     store: &Store,
     policy: &RetryPolicy,
+    on_ticket: Option<&TicketChanged>,
 ) -> Result<Duration, StoreError> {
     let rows = store.outbox_head(&target.name, BATCH).await?;
     let full = rows.len() as i64 == BATCH;
     let mut done: Vec<i64> = Vec::new();
     let wait = deliver_rows(target, store, policy, &rows, &mut done).await;
     store.outbox_delivered(&done, now_ms()).await?;
+    // The desks showing these intakes get their ticket's number (or its error) at once.
+    if let Some(notify) = on_ticket.filter(|_| target.adapter.keeps_tickets()) {
+        let mut seen: Vec<&str> = Vec::new();
+        for row in rows
+            .iter()
+            .filter(|r| r.kind.starts_with("intake.") && done.contains(&r.seq))
+        {
+            if let Some(id) = row.subject.as_deref().filter(|id| !seen.contains(id)) {
+                seen.push(id);
+                notify(id.to_owned());
+            }
+        }
+    }
     Ok(match wait? {
         Some(wait) => wait,
         None if full => Duration::ZERO,
