@@ -32,6 +32,21 @@ impl Response {
         (200..300).contains(&self.status)
     }
 
+    /// The response when 2xx, else its outcome, a refusal prefixed with `"{system} refused to
+    /// {what}: "` so the dead letter and the intake say what failed.
+    pub fn or_outcome(self, system: &str, what: &str) -> Result<Response, Outcome> {
+        if self.ok() {
+            return Ok(self);
+        }
+        Err(match self.outcome() {
+            Outcome::Refused { status, error } => Outcome::Refused {
+                status,
+                error: format!("{system} refused to {what}: {error}"),
+            },
+            other => other,
+        })
+    }
+
     /// The body as JSON (`Refused` when it is not: the receiver answered nonsense).
     pub fn json(&self) -> Result<serde_json::Value, Outcome> {
         serde_json::from_str(&self.body).map_err(|e| Outcome::Refused {

@@ -24,6 +24,25 @@ pub enum Outcome {
     Refused { status: Option<u16>, error: String },
 }
 
+impl Outcome {
+    /// Refused without an HTTP status: the event cannot be applied (a ticket gone, no intake).
+    pub fn refused(error: String) -> Outcome {
+        Outcome::Refused {
+            status: None,
+            error,
+        }
+    }
+
+    /// Our own database failed while delivering: retried.
+    pub fn store_failed(e: &crate::store::StoreError) -> Outcome {
+        Outcome::Retry {
+            status: None,
+            error: format!("database: {}", crate::error_chain(e)),
+            retry_after: None,
+        }
+    }
+}
+
 /// What the worker does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {

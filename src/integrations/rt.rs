@@ -50,13 +50,6 @@ pub struct OpenTicket {
 
 type Step<T> = Result<T, Outcome>;
 
-fn refused(error: String) -> Outcome {
-    Outcome::Refused {
-        status: None,
-        error,
-    }
-}
-
 /// The id in a REST 2.0 object (`"id": 12` or `"id": "12"`).
 fn id_of(v: &Value) -> Option<String> {
     match v.get("id")? {
@@ -123,17 +116,7 @@ impl Rt {
 
     /// `call`, with anything but 2xx ended by the status's outcome.
     async fn call_ok(&self, req: reqwest::RequestBuilder, what: &str) -> Step<Response> {
-        let resp = self.call(req).await?;
-        if resp.ok() {
-            return Ok(resp);
-        }
-        Err(match resp.outcome() {
-            Outcome::Refused { status, error } => Outcome::Refused {
-                status,
-                error: format!("RT refused to {what}: {error}"),
-            },
-            other => other,
-        })
+        self.call(req).await?.or_outcome("RT", what)
     }
 
     /// The ticket's link in RT's web interface.
@@ -167,12 +150,12 @@ impl Rt {
 
     async fn apply(&self, row: &OutboxRow, store: &Store, target: &str) -> Step<()> {
         let Some(intake) = wire::intake_of(row) else {
-            return Err(refused(format!("{} carries no intake", row.kind)));
+            return Err(Outcome::refused(format!("{} carries no intake", row.kind)));
         };
         let known = store
             .external_ticket(&intake.id, target)
             .await
-            .map_err(|e| store_error(&e))?;
+            .map_err(|e| Outcome::store_failed(&e))?;
         let known_id = known.as_ref().and_then(|t| t.ticket_ref.clone());
         let create = self.cfg.create_on == CreateOn::Intake;
         let id = match (row.kind.as_str(), known_id) {
@@ -248,7 +231,11 @@ impl Rt {
                     .await?;
                 self.update(&id, &json!({ "Status": "open" })).await?;
             }
-            other => return Err(refused(format!("RT takes intake events, not {other}"))),
+            other => {
+                return Err(Outcome::refused(format!(
+                    "RT takes intake events, not {other}"
+                )));
+            }
         }
         self.clear_error(
             store,
@@ -270,7 +257,7 @@ impl Rt {
             store
                 .set_external_ticket_error(&intake.id, target, None, now_ms())
                 .await
-                .map_err(|e| store_error(&e))?;
+                .map_err(|e| Outcome::store_failed(&e))?;
         }
         Ok(())
     }
@@ -321,7 +308,7 @@ impl Rt {
                 now_ms(),
             )
             .await
-            .map_err(|e| store_error(&e))?;
+            .map_err(|e| Outcome::store_failed(&e))?;
         Ok(id)
     }
 
@@ -355,7 +342,7 @@ impl Rt {
         let req = self.http.client().post(self.api("ticket")).json(&body);
         let resp = self.call_ok(req, "create the ticket").await?;
         id_of(&resp.json()?).ok_or_else(|| {
-            refused(format!(
+            Outcome::refused(format!(
                 "RT created a ticket but its answer has no id: {}",
                 resp.body.trim()
             ))
@@ -391,7 +378,7 @@ impl Rt {
                     .and_then(Value::as_str)
                     .map(str::to_owned);
                 if status.as_deref() == Some("deleted") {
-                    return Err(refused(format!("ticket {id} was deleted in RT")));
+                    return Err(Outcome::refused(format!("ticket {id} was deleted in RT")));
                 }
                 Ok(())
             }
@@ -435,7 +422,7 @@ impl Rt {
         if failed.is_empty() {
             Ok(())
         } else {
-            Err(refused(format!(
+            Err(Outcome::refused(format!(
                 "RT did not apply {body}: {}",
                 failed.join("; ")
             )))
@@ -494,14 +481,6 @@ pub fn describe(o: &Outcome) -> String {
     match o {
         Outcome::Delivered { status } => format!("ok ({status:?})"),
         Outcome::Retry { error, .. } | Outcome::Refused { error, .. } => error.clone(),
-    }
-}
-
-fn store_error(e: &crate::store::StoreError) -> Outcome {
-    Outcome::Retry {
-        status: None,
-        error: format!("database: {}", crate::error_chain(e)),
-        retry_after: None,
     }
 }
 

@@ -32,21 +32,6 @@ pub struct Zammad {
 
 type Step<T> = Result<T, Outcome>;
 
-fn refused(error: String) -> Outcome {
-    Outcome::Refused {
-        status: None,
-        error,
-    }
-}
-
-fn store_error(e: &crate::store::StoreError) -> Outcome {
-    Outcome::Retry {
-        status: None,
-        error: format!("database: {}", crate::error_chain(e)),
-        retry_after: None,
-    }
-}
-
 /// Zammad's hangup `cause` for a call's outcome.
 pub fn hangup_cause(outcome: &str) -> &'static str {
     match outcome {
@@ -114,23 +99,15 @@ impl Zammad {
             ),
             None => req,
         };
-        let resp = self.http.send(req).await?;
-        if resp.ok() {
-            return Ok(resp);
-        }
-        Err(match resp.outcome() {
-            Outcome::Refused { status, error } => Outcome::Refused {
-                status,
-                error: format!("Zammad refused to {what}: {error}"),
-            },
-            other => other,
-        })
+        self.http.send(req).await?.or_outcome("Zammad", what)
     }
 
     /// "Test delivery": the token's own user (tickets), else an empty CTI request is not sent.
     pub async fn check(&self) -> Outcome {
         if self.token.is_none() {
-            return refused("no API token configured: only the CTI events are sent".to_owned());
+            return Outcome::refused(
+                "no API token configured: only the CTI events are sent".to_owned(),
+            );
         }
         match self
             .call(
@@ -172,7 +149,7 @@ impl Zammad {
         let call = store
             .get_call(&CallId::from_string(call_id))
             .await
-            .map_err(|e| store_error(&e))?;
+            .map_err(|e| Outcome::store_failed(&e))?;
         let from = data
             .get("caller")
             .and_then(Value::as_str)
@@ -184,7 +161,7 @@ impl Zammad {
         });
         let obj = body
             .as_object_mut()
-            .ok_or_else(|| refused("not an object".to_owned()))?;
+            .ok_or_else(|| Outcome::refused("not an object".to_owned()))?;
         match row.kind.as_str() {
             "call.arrived" => {
                 obj.insert("event".into(), json!("newCall"));
@@ -198,7 +175,7 @@ impl Zammad {
                 let agent = store
                     .get_agent(&AgentId::from_string(agent))
                     .await
-                    .map_err(|e| store_error(&e))?;
+                    .map_err(|e| Outcome::store_failed(&e))?;
                 if let Some(a) = agent {
                     obj.insert("user".into(), json!(a.name));
                     if let Some(ext) = a.extension {
@@ -254,12 +231,12 @@ impl Zammad {
 
     async fn ticket(&self, row: &OutboxRow, store: &Store, target: &str) -> Step<()> {
         let Some(intake) = wire::intake_of(row) else {
-            return Err(refused(format!("{} carries no intake", row.kind)));
+            return Err(Outcome::refused(format!("{} carries no intake", row.kind)));
         };
         let known = store
             .external_ticket(&intake.id, target)
             .await
-            .map_err(|e| store_error(&e))?;
+            .map_err(|e| Outcome::store_failed(&e))?;
         let create = self.cfg.create_on == CreateOn::Intake;
         let id = match (
             row.kind.as_str(),
@@ -300,7 +277,7 @@ impl Zammad {
                 Some(json!({ "state": "open" })),
             ),
             other => {
-                return Err(refused(format!(
+                return Err(Outcome::refused(format!(
                     "Zammad takes intake and call events, not {other}"
                 )));
             }
@@ -327,7 +304,7 @@ impl Zammad {
             store
                 .set_external_ticket_error(&intake.id, target, None, now_ms())
                 .await
-                .map_err(|e| store_error(&e))?;
+                .map_err(|e| Outcome::store_failed(&e))?;
         }
         Ok(())
     }
@@ -381,7 +358,7 @@ impl Zammad {
             Some(Value::Number(n)) => n.to_string(),
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             _ => {
-                return Err(refused(format!(
+                return Err(Outcome::refused(format!(
                     "Zammad's answer has no ticket id: {}",
                     resp.body.trim()
                 )));
@@ -402,7 +379,7 @@ impl Zammad {
                 now_ms(),
             )
             .await
-            .map_err(|e| store_error(&e))?;
+            .map_err(|e| Outcome::store_failed(&e))?;
         Ok(id)
     }
 }

@@ -68,7 +68,21 @@ impl Sql {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut values: Vec<String> = values.into_iter().map(Into::into).collect();
+        let values: Vec<String> = values.into_iter().map(Into::into).collect();
+        self.padded(values, |sql, v| {
+            sql.text(v);
+        })
+    }
+
+    /// [`Sql::list`] of integers (`BIGINT` columns: PostgreSQL compares no text with them).
+    pub(super) fn int_list(&mut self, values: &[i64]) -> &mut Sql {
+        self.padded(values.to_vec(), |sql, v| {
+            sql.int(v);
+        })
+    }
+
+    /// `(…)` of `values` padded to a power of two by repeating the last, each pushed by `push`.
+    fn padded<T: Clone>(&mut self, mut values: Vec<T>, push: impl Fn(&mut Sql, T)) -> &mut Sql {
         self.text.push('(');
         if let Some(last) = values.last().cloned() {
             values.resize(values.len().next_power_of_two(), last);
@@ -79,26 +93,7 @@ impl Sql {
             if i > 0 {
                 self.text.push_str(", ");
             }
-            self.text(v);
-        }
-        self.text.push(')');
-        self
-    }
-
-    /// [`Sql::list`] of integers (`BIGINT` columns: PostgreSQL compares no text with them).
-    pub(super) fn int_list(&mut self, values: &[i64]) -> &mut Sql {
-        let mut values = values.to_vec();
-        self.text.push('(');
-        if let Some(&last) = values.last() {
-            values.resize(values.len().next_power_of_two(), last);
-        } else {
-            self.text.push_str("NULL");
-        }
-        for (i, v) in values.into_iter().enumerate() {
-            if i > 0 {
-                self.text.push_str(", ");
-            }
-            self.int(v);
+            push(self, v);
         }
         self.text.push(')');
         self
