@@ -47,6 +47,16 @@ impl Response {
         })
     }
 
+    /// A "test delivery" outcome: delivered with the status, or what went wrong.
+    pub fn checked(answer: Result<Response, Outcome>) -> Outcome {
+        match answer {
+            Ok(r) => Outcome::Delivered {
+                status: Some(r.status),
+            },
+            Err(o) => o,
+        }
+    }
+
     /// The body as JSON (`Refused` when it is not: the receiver answered nonsense).
     pub fn json(&self) -> Result<serde_json::Value, Outcome> {
         serde_json::from_str(&self.body).map_err(|e| Outcome::Refused {

@@ -126,18 +126,13 @@ impl Rt {
 
     /// "Test delivery": our account can list the queues.
     pub async fn check(&self) -> Outcome {
-        match self
-            .call_ok(
+        Response::checked(
+            self.call_ok(
                 self.http.client().get(self.api("queues/all")),
                 "list queues",
             )
-            .await
-        {
-            Ok(r) => Outcome::Delivered {
-                status: Some(r.status),
-            },
-            Err(o) => o,
-        }
+            .await,
+        )
     }
 
     /// Delivers one intake event.

@@ -109,18 +109,13 @@ impl Zammad {
                 "no API token configured: only the CTI events are sent".to_owned(),
             );
         }
-        match self
-            .call(
+        Response::checked(
+            self.call(
                 self.http.client().get(self.api("users/me")),
                 "read our user",
             )
-            .await
-        {
-            Ok(r) => Outcome::Delivered {
-                status: Some(r.status),
-            },
-            Err(o) => o,
-        }
+            .await,
+        )
     }
 
     /// Delivers one row.

@@ -456,7 +456,13 @@ pub(crate) async fn http_body(
     s.write_all(body).await.unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw);
+    http_response(&raw)
+}
+
+/// A raw HTTP/1.1 response read to the end: its status (0 when unreadable) and its body as JSON
+/// (`Null` when it is not JSON).
+pub(crate) fn http_response(raw: &[u8]) -> (u16, serde_json::Value) {
+    let text = String::from_utf8_lossy(raw);
     let status = text
         .split_whitespace()
         .nth(1)

@@ -457,14 +457,7 @@ async fn try_request(
     s.write_all(body.as_bytes()).await?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await?;
-    let text = String::from_utf8_lossy(&raw);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    Ok((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+    Ok(crate::helpers::http_response(&raw))
 }
 
 /// The id in a create answer: `{"id": "12", "type": "ticket", "_url": …}` (a string).

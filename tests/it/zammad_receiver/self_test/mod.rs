@@ -43,14 +43,7 @@ pub(crate) async fn send(
     if !sent || s.read_to_end(&mut raw).await.is_err() {
         return (0, Value::Null);
     }
-    let text = String::from_utf8_lossy(&raw);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    crate::helpers::http_response(&raw)
 }
 
 pub(crate) const JSON: (&str, &str) = ("Content-Type", "application/json");
