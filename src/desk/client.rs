@@ -32,6 +32,8 @@ const TYPES: &[&str] = &[
     "release",
     "add_note",
     "reopen",
+    "set_work_state",
+    "watch",
     "ping",
 ];
 
@@ -125,6 +127,15 @@ pub enum ClientFrame {
     AddNote { intake_id: IntakeId, body: String },
     /// Make a resolved intake editable again.
     Reopen { intake_id: IntakeId, reason: String },
+    /// What the owner of an escalated intake is doing with it (claims it when unowned).
+    SetWorkState {
+        intake_id: IntakeId,
+        state: crate::store::WorkState,
+        #[serde(default)]
+        reason: String,
+    },
+    /// The intake the workspace shows now (`null`: none): others' changes to it come live.
+    Watch { intake_id: Option<IntakeId> },
     /// Keep-alive.
     Ping {},
 }

@@ -97,6 +97,14 @@ pub(super) enum Cmd {
     /// desk showing it gets the new frame.
     Refreshed {
         view: Box<super::intakes::IntakeView>,
+        /// The agent who made the change (their desks had the frame already).
+        except: Option<AgentId>,
+    },
+    /// The intake the agent's workspace shows now (`None`: none), so others' changes to it
+    /// reach the desk live.
+    Watch {
+        agent: AgentId,
+        intake: Option<crate::domain::IntakeId>,
     },
 }
 
@@ -222,6 +230,21 @@ impl DeskHub {
         rx.await.map_err(|_| HubError::Stopped)
     }
 
+    /// Sends `view`, just changed by `by`, to every other desk that shows that intake. Never
+    /// waits for the hub: a full hub drops it (the desks see the change with the next frame).
+    pub fn changed_by(&self, view: &super::intakes::IntakeView, by: &AgentId) {
+        let _ = self.tx.try_send(Cmd::Refreshed {
+            view: Box::new(view.clone()),
+            except: Some(by.clone()),
+        });
+    }
+
+    /// Records which intake `agent`'s workspace shows (`None`: none).
+    pub async fn watch(&self, agent: AgentId, intake: Option<crate::domain::IntakeId>) {
+        // A stopped hub has no desks to keep live.
+        let _ = self.tx.send(Cmd::Watch { agent, intake }).await;
+    }
+
     /// Forgets a closed connection.
     pub async fn disconnect(&self, agent: AgentId, conn: u64) {
         // A stopped hub has nothing left to forget.
@@ -235,6 +258,7 @@ impl DeskHub {
             Ok(view) => {
                 let _ = self.tx.try_send(Cmd::Refreshed {
                     view: Box::new(view),
+                    except: None,
                 });
             }
             Err(e) => {

@@ -55,6 +55,8 @@ struct AgentDesk {
     pending: Option<Pending>,
     call: Option<Box<Pop>>,
     intake: Option<Box<IntakeView>>,
+    /// The intake the workspace shows (the `watch` frame), kept live with others' changes.
+    watching: Option<crate::domain::IntakeId>,
     /// The agent's device: from the first connection's seed, then `agent_device` events.
     device: Option<Device>,
     /// The agent's phone registration, from `phone_registration` events.
@@ -263,9 +265,15 @@ impl HubTask {
                 desk.push(&body);
             }
             Cmd::PopBuilt { agent, pop } => self.pop_built(agent, pop),
-            Cmd::Refreshed { view } => {
-                for desk in self.agents.values_mut() {
-                    if desk.intake.as_ref().is_some_and(|i| i.id == view.id) {
+            Cmd::Watch { agent, intake } => self.desk(&agent).watching = intake,
+            Cmd::Refreshed { view, except } => {
+                for (agent, desk) in self.agents.iter_mut() {
+                    if except.as_ref() == Some(agent) {
+                        continue;
+                    }
+                    let shown = desk.intake.as_ref().is_some_and(|i| i.id == view.id)
+                        || desk.watching.as_ref() == Some(&view.id);
+                    if shown {
                         desk.intake_changed(&view);
                         desk.push(&FrameBody::Intake(view.clone()));
                     }

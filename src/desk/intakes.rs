@@ -9,6 +9,7 @@
 //! more (409); lengths are bounded (description and solution 10,000 characters, reasons 2,000,
 //! names and other short fields 200).
 
+mod second_level;
 mod types;
 mod views;
 mod worklist;
@@ -24,7 +25,10 @@ use crate::store::{
     NewManualIntake, Store, now_ms,
 };
 
-pub use types::{CustomerFields, DeskError, EscalationView, IntakeFields, IntakeView, NoteView};
+pub use types::{
+    CustomerFields, DeskError, EditConflict, EscalationView, FieldBase, IntakeFields, IntakeView,
+    NoteView,
+};
 use types::{FIRST_LEVEL, MAX_NAME, MAX_REASON, MAX_TEXT, bounded, is_email_shaped};
 pub use worklist::{Inbox, InboxQuery, Search};
 
@@ -150,8 +154,33 @@ impl IntakeOps {
         fields: IntakeFields,
     ) -> Result<IntakeView, DeskError> {
         let edit = fields.to_edit()?;
-        let changed = self.store.edit_intake(id, &edit, agent, now_ms()).await?;
-        self.after_guarded(id, changed).await
+        if self.store.edit_intake(id, &edit, agent, now_ms()).await? {
+            return self.view(id).await;
+        }
+        let record = self.editable(id).await?;
+        let moved = |seen: &Option<String>, now: &Option<String>| {
+            seen.as_ref()
+                .is_some_and(|s| s.as_str() != now.as_deref().unwrap_or(""))
+        };
+        let field = if moved(&edit.seen_title, &record.title) {
+            "title"
+        } else if moved(&edit.seen_description, &record.description) {
+            "description"
+        } else {
+            // The text moved on and back, or the intake changed state: the caller retries.
+            return self.after_guarded(id, false).await;
+        };
+        let current = self.view_of(record).await?;
+        let by = current
+            .updated_by_name
+            .clone()
+            .or_else(|| current.updated_by.as_ref().map(|a| a.as_str().to_owned()))
+            .unwrap_or_else(|| "someone".to_owned());
+        Err(DeskError::EditConflict(Box::new(EditConflict {
+            field,
+            by,
+            current,
+        })))
     }
 
     /// Resolves the intake at its current level; the solution is required.

@@ -17,6 +17,7 @@ pub(super) async fn intake_changed(
 ) {
     let customer = view.customer_id.clone().filter(|_| refresh_customer);
     publish(hub, agent, FrameBody::Intake(Box::new(view.clone()))).await;
+    hub.changed_by(view, agent);
     if let Some(id) = customer {
         customer_id_changed(hub, agent, &id).await;
     }

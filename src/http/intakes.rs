@@ -91,11 +91,21 @@ impl IntoResponse for DeskApiError {
             DeskApiError::Api(_) => None,
             DeskApiError::Desk(DeskError::NotFound(_)) => Some(StatusCode::NOT_FOUND),
             DeskApiError::Desk(DeskError::Invalid(_)) => Some(StatusCode::UNPROCESSABLE_ENTITY),
-            DeskApiError::Desk(DeskError::Conflict(_)) => Some(StatusCode::CONFLICT),
+            DeskApiError::Desk(DeskError::Conflict(_) | DeskError::EditConflict(_)) => {
+                Some(StatusCode::CONFLICT)
+            }
             DeskApiError::Desk(DeskError::Forbidden(_)) => Some(StatusCode::FORBIDDEN),
             DeskApiError::Desk(DeskError::Store(_)) => None,
         };
         match (status, self) {
+            (_, DeskApiError::Desk(DeskError::EditConflict(c))) => (
+                StatusCode::CONFLICT,
+                Json(serde_json::json!({
+                    "error": DeskError::EditConflict(c.clone()).to_string(),
+                    "field": c.field, "by": c.by, "current": c.current,
+                })),
+            )
+                .into_response(),
             (Some(status), DeskApiError::Desk(e)) => (
                 status,
                 Json(ErrorBody {
@@ -172,6 +182,7 @@ async fn open_manual(
         description: req.description,
         category: req.category,
         priority: req.priority,
+        base: None,
     };
     // Check the fields before anything is written, so a bad field leaves no empty intake.
     fields.validate()?;

@@ -386,8 +386,25 @@ impl DeskConn {
             ClientFrame::Reopen { intake_id, reason } => {
                 ops.reopen(&agent, &intake_id, &reason).await
             }
+            ClientFrame::SetWorkState {
+                intake_id,
+                state,
+                reason,
+            } => ops.set_work_state(&agent, &intake_id, state, &reason).await,
+            ClientFrame::Watch { intake_id } => {
+                self.hub.watch(agent, intake_id).await;
+                return Ok(Reply::Ack);
+            }
         };
-        let view = view.map_err(desk_refusal)?;
+        let view = match view {
+            Ok(view) => view,
+            Err(DeskError::EditConflict(c)) => {
+                // The desk gets the other's version with the refusal, to show them side by side.
+                intake_changed(&self.hub, &agent, &c.current, false).await;
+                return Err(desk_refusal(DeskError::EditConflict(c)));
+            }
+            Err(e) => return Err(desk_refusal(e)),
+        };
         intake_changed(&self.hub, &agent, &view, refresh_customer).await;
         Ok(Reply::Ack)
     }
@@ -498,6 +515,7 @@ fn desk_refusal(e: DeskError) -> (&'static str, String) {
         DeskError::Invalid(m) => ("invalid", m),
         DeskError::Conflict(m) => ("conflict", m),
         DeskError::Forbidden(m) => ("forbidden", m),
+        DeskError::EditConflict(_) => ("edit_conflict", e.to_string()),
         DeskError::Store(ref s) => internal(s),
     }
 }

@@ -26,12 +26,16 @@ impl Store {
         let sql = match seen {
             None => {
                 "UPDATE intakes SET owner_id = $2, claimed_at = $3, updated_by = $2, \
-                 updated_at = $3 WHERE id = $1 AND status IN ('draft', 'open', 'escalated') \
+                 updated_at = $3, responded_at = COALESCE(responded_at, $3), \
+                 work_state = CASE WHEN status = 'escalated' \
+                 THEN COALESCE(work_state, 'in_progress') END WHERE id = $1 AND status IN ('draft', 'open', 'escalated') \
                  AND owner_id IS NULL"
             }
             Some(_) => {
                 "UPDATE intakes SET owner_id = $2, claimed_at = $3, updated_by = $2, \
-                 updated_at = $3 WHERE id = $1 AND status IN ('draft', 'open', 'escalated') \
+                 updated_at = $3, responded_at = COALESCE(responded_at, $3), \
+                 work_state = CASE WHEN status = 'escalated' \
+                 THEN COALESCE(work_state, 'in_progress') END WHERE id = $1 AND status IN ('draft', 'open', 'escalated') \
                  AND owner_id = $4"
             }
         };

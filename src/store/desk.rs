@@ -28,6 +28,11 @@ pub struct IntakeEdit {
     pub category: Option<Category>,
     /// New priority.
     pub priority: Option<Priority>,
+    /// The title the editor started from: the edit is refused (nothing written) when the stored
+    /// title is another by now, so a concurrent change is never silently overwritten.
+    pub seen_title: Option<String>,
+    /// The description the editor started from, checked like `seen_title`.
+    pub seen_description: Option<String>,
 }
 
 /// An intake opened by hand (channel `email` or `desk`).
@@ -120,7 +125,8 @@ impl Store {
     }
 
     /// Overwrites the given fields of an editable intake; a draft becomes `open`.
-    /// `false` when the intake is missing or resolved/closed.
+    /// `false` when the intake is missing or resolved/closed, or when a `seen_*` value is not
+    /// what is stored any more (the caller reads the record again to say which).
     pub async fn edit_intake(
         &self,
         id: &IntakeId,
@@ -135,8 +141,10 @@ impl Store {
              description = COALESCE($3, description), category = COALESCE($4, category), \
              priority = COALESCE($5, priority), \
              status = CASE WHEN status = 'draft' THEN 'open' ELSE status END, \
-             updated_by = $6, updated_at = $7 \
-             WHERE id = $1 AND status IN ('draft', 'open', 'escalated')",
+             updated_by = $6, updated_at = $7, responded_at = COALESCE(responded_at, $7) \
+             WHERE id = $1 AND status IN ('draft', 'open', 'escalated') \
+             AND ($8 IS NULL OR COALESCE(title, '') = $8) \
+             AND ($9 IS NULL OR COALESCE(description, '') = $9)",
         )
         .bind(id.as_str())
         .bind(edit.title.as_deref())
@@ -145,6 +153,8 @@ impl Store {
         .bind(edit.priority.map(|p| i32::from(p.get())))
         .bind(agent.as_str())
         .bind(at)
+        .bind(edit.seen_title.as_deref())
+        .bind(edit.seen_description.as_deref())
         .execute(&mut *tx)
         .await
         .map_err(StoreError::query(OP))?;
@@ -176,7 +186,8 @@ impl Store {
         let mut tx = self.begin_write(OP).await?;
         let done = sqlx::query(
             "UPDATE intakes SET status = 'resolved', solution = $2, resolved_at = $4, \
-             updated_by = $3, updated_at = $4 \
+             updated_by = $3, updated_at = $4, responded_at = COALESCE(responded_at, $4), \
+             work_state = NULL \
              WHERE id = $1 AND status IN ('draft', 'open', 'escalated')",
         )
         .bind(id.as_str())
@@ -190,6 +201,7 @@ impl Store {
             return Ok(false);
         }
         refresh_search_text(&mut tx, id, OP).await?;
+        super::work::end_pause(&mut tx, id, at, OP).await?;
         let queued = self
             .enqueue_intake_in(&mut tx, "intake.resolved", id, None, at)
             .await?;

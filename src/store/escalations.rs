@@ -76,8 +76,12 @@ impl Store {
         let moved = sqlx::query(
             "UPDATE intakes SET level = $2, status = $3, updated_by = $4, updated_at = $5, \
              group_name = $7, \
-             owner_id = CASE WHEN $8 = 0 AND owner_id = $4 THEN owner_id ELSE NULL END, \
-             claimed_at = CASE WHEN $8 = 0 AND owner_id = $4 THEN claimed_at ELSE NULL END \
+             responded_at = COALESCE(responded_at, $5), \
+             work_state = CASE WHEN $8 = 0 AND owner_id = $4 AND $2 > $6 \
+             THEN (CASE WHEN $2 = 3 THEN 'waiting_vendor' ELSE work_state END) ELSE NULL END, \
+             owner_id = CASE WHEN $8 = 0 AND owner_id = $4 AND $2 > $6 THEN owner_id ELSE NULL END, \
+             claimed_at = CASE WHEN $8 = 0 AND owner_id = $4 AND $2 > $6 \
+             THEN claimed_at ELSE NULL END \
              WHERE id = $1 AND level = $6 AND status IN ('draft', 'open', 'escalated')",
         )
         .bind(esc.intake_id.as_str())
@@ -94,6 +98,7 @@ impl Store {
         if moved.rows_affected() != 1 {
             return Ok(None);
         }
+        super::work::end_pause(&mut tx, &esc.intake_id, esc.at, OP).await?;
         let id = format!("esc-{:016x}", rand::random::<u64>());
         sqlx::query(
             "INSERT INTO escalations (id, intake_id, seq, from_level, to_level, target, reason, \

@@ -126,6 +126,50 @@ pub struct IntakeRecord {
     pub claimed_at: Option<i64>,
     /// The second-level group or third-level vendor it is with; `None` at the first level.
     pub group_name: Option<String>,
+    /// What its owner is doing with an escalated intake (`None`: nobody works it).
+    pub work_state: Option<WorkState>,
+    /// Epoch ms of the first response by an agent (the SLA's response clock stops).
+    pub responded_at: Option<i64>,
+}
+
+/// What the owner of an escalated intake is doing with it (`intakes.work_state`, migration 13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkState {
+    /// Being worked on.
+    InProgress,
+    /// Waiting for the customer's answer: the SLA's resolution clock is paused.
+    WaitingCustomer,
+    /// Waiting for the vendor (third level or a supplier).
+    WaitingVendor,
+}
+
+impl WorkState {
+    /// Every state, in the order the desk offers them.
+    pub const ALL: [WorkState; 3] = [
+        WorkState::InProgress,
+        WorkState::WaitingCustomer,
+        WorkState::WaitingVendor,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkState::InProgress => "in_progress",
+            WorkState::WaitingCustomer => "waiting_customer",
+            WorkState::WaitingVendor => "waiting_vendor",
+        }
+    }
+
+    /// The state stored as `s`.
+    pub fn parse(s: &str) -> Option<WorkState> {
+        WorkState::ALL.into_iter().find(|w| w.as_str() == s)
+    }
+
+    /// Whether the SLA's resolution clock stands still in this state.
+    pub fn pauses_sla(self) -> bool {
+        self == WorkState::WaitingCustomer
+    }
 }
 
 impl IntakeRecord {
@@ -143,7 +187,7 @@ macro_rules! select_intakes {
             "SELECT id, call_id, customer_id, caller, category, priority, language, ivr_path, ",
             "dtmf_mode, status, level, title, description, solution, channel, merged_into, ",
             "updated_by, created_at, updated_at, resolved_at, ticket_no, owner_id, claimed_at, ",
-            "group_name FROM intakes",
+            "group_name, work_state, responded_at FROM intakes",
             $tail
         )
     };
@@ -246,6 +290,14 @@ pub(super) fn intake_from_row(row: &AnyRow, op: &'static str) -> Result<IntakeRe
         owner_id: get::<Option<String>>(row, "owner_id", op)?.map(AgentId::from_string),
         claimed_at: get(row, "claimed_at", op)?,
         group_name: get(row, "group_name", op)?,
+        work_state: match get::<Option<String>>(row, "work_state", op)? {
+            None => None,
+            Some(w) => Some(WorkState::parse(&w).ok_or(StoreError::Corrupt {
+                column: "intakes.work_state",
+                value: w,
+            })?),
+        },
+        responded_at: get(row, "responded_at", op)?,
     })
 }
 

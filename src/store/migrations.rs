@@ -59,6 +59,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "outbox",
         include_str!("../../migrations/0012_outbox.sql"),
     ),
+    (
+        13,
+        "second_level",
+        include_str!("../../migrations/0013_second_level.sql"),
+    ),
 ];
 
 /// A migrator over every embedded migration; `run` is idempotent.

@@ -27,6 +27,7 @@ pub mod journal;
 mod migrations;
 mod my_calls;
 mod notes;
+mod work;
 pub mod outbox;
 mod outbox_intake;
 mod quality;
@@ -58,7 +59,8 @@ pub use directory::{
 pub use error::StoreError;
 pub use escalations::{EscalationRow, NewEscalation};
 pub use events::{EventRow, NewEvent};
-pub use intakes::{IntakeRecord, IntakeStatus, NewIntake, search_text};
+pub use intakes::{IntakeRecord, IntakeStatus, NewIntake, WorkState, search_text};
+pub use work::{SlaPause, WorkRefusal};
 pub use journal::{Journal, JournalSnapshot, Write};
 pub use my_calls::{AnsweredCall, CallIntake};
 pub use notes::{NoteKind, NoteRow};

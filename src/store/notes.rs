@@ -1,5 +1,6 @@
-//! `intake_notes` (migration 7): internal notes and the claim history of an intake (claimed,
-//! released, reopened); rows are only ever added, in the transaction of the change they record.
+//! `intake_notes` (migrations 7 and 13): internal notes and the history of an intake (claimed,
+//! released, reopened, work state, reassigned); rows are only ever added, in the transaction of
+//! the change they record.
 
 use std::collections::HashMap;
 
@@ -21,6 +22,10 @@ pub enum NoteKind {
     Released,
     /// A resolved intake was opened again (the body is the reason).
     Reopened,
+    /// The owner changed the work state (the body is the new state, then the reason if any).
+    Status,
+    /// Moved to another second-level group (the body: `from → to: reason`).
+    Reassigned,
 }
 
 impl NoteKind {
@@ -31,12 +36,14 @@ impl NoteKind {
             NoteKind::Claimed => "claimed",
             NoteKind::Released => "released",
             NoteKind::Reopened => "reopened",
+            NoteKind::Status => "status",
+            NoteKind::Reassigned => "reassigned",
         }
     }
 
     fn parse(s: &str) -> Option<NoteKind> {
         use NoteKind::*;
-        [Note, Claimed, Released, Reopened]
+        [Note, Claimed, Released, Reopened, Status, Reassigned]
             .into_iter()
             .find(|k| k.as_str() == s)
     }

@@ -134,6 +134,7 @@ async fn update_saves_bounded_fields_and_opens_the_draft() {
         description: Some("The dock does not charge".into()),
         category: None,
         priority: Priority::new(2),
+        base: None,
     };
     let v = ops.update(&anna(), &id, fields).await.unwrap();
     assert_eq!(v.title.as_deref(), Some("Laptop dock"), "trimmed");

@@ -44,6 +44,10 @@ pub struct IntakeView {
     pub owner_name: Option<String>,
     /// Epoch ms of the claim.
     pub claimed_at: Option<i64>,
+    /// What its owner is doing with an escalated intake (`None`: nobody works it).
+    pub work_state: Option<crate::store::WorkState>,
+    /// Epoch ms of the first response by an agent.
+    pub responded_at: Option<i64>,
     /// Short title.
     pub title: Option<String>,
     /// Problem description.
@@ -130,6 +134,9 @@ pub enum DeskError {
     /// The agent may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// Another agent changed the field since the editor's copy; nothing was saved.
+    #[error("{} changed the {} meanwhile; their version is shown", .0.by, .0.field)]
+    EditConflict(Box<EditConflict>),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -147,6 +154,31 @@ pub struct IntakeFields {
     pub category: Option<Category>,
     /// Priority 1..=5.
     pub priority: Option<Priority>,
+    /// The text the editor started from: the save is refused ([`DeskError::EditConflict`])
+    /// when someone else has changed that field since, never silently overwritten.
+    #[serde(default)]
+    pub base: Option<FieldBase>,
+}
+
+/// The stored values an edit was typed over (`null`/absent: not checked).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldBase {
+    /// The title as the editor last had it from the server.
+    pub title: Option<String>,
+    /// The description as the editor last had it from the server.
+    pub description: Option<String>,
+}
+
+/// A save refused because another agent changed a field since the editor's copy.
+#[derive(Debug, Clone)]
+pub struct EditConflict {
+    /// `title` or `description`.
+    pub field: &'static str,
+    /// Who changed the intake last (their name, else their id).
+    pub by: String,
+    /// The intake as it is now (the other's change in it).
+    pub current: IntakeView,
 }
 
 impl IntakeFields {
@@ -170,6 +202,8 @@ impl IntakeFields {
                 .transpose()?,
             category: self.category,
             priority: self.priority,
+            seen_title: self.base.as_ref().and_then(|b| b.title.clone()),
+            seen_description: self.base.as_ref().and_then(|b| b.description.clone()),
         })
     }
 }

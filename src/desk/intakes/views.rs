@@ -71,6 +71,8 @@ impl IntakeOps {
                     group: r.group_name,
                     owner_id: r.owner_id,
                     claimed_at: r.claimed_at,
+                    work_state: r.work_state,
+                    responded_at: r.responded_at,
                     title: r.title,
                     description: r.description,
                     solution: r.solution,

@@ -275,7 +275,7 @@ impl IntakeOps {
     }
 
     /// The agent's name for messages (the id when the agent is gone).
-    async fn agent_name(&self, agent: &AgentId) -> Result<String, DeskError> {
+    pub(super) async fn agent_name(&self, agent: &AgentId) -> Result<String, DeskError> {
         let names = self.store.agent_names(&[agent]).await?;
         Ok(names
             .get(agent)

@@ -1,0 +1,44 @@
+//! The second level's operations on an escalated intake: its work state (in progress, waiting
+//! for the customer or the vendor) with the reason in its history, and moving it to another
+//! second-level group. The store's guarded writes decide races; these say why one lost.
+
+use super::types::{MAX_REASON, bounded};
+use super::{DeskError, IntakeOps, IntakeView};
+use crate::domain::{AgentId, IntakeId};
+use crate::store::{WorkRefusal, WorkState};
+use crate::store::now_ms;
+
+impl IntakeOps {
+    /// Sets what `agent` is doing with an escalated intake they own (or nobody owns: then they
+    /// claim it); `reason` (optional) goes into the history with the state.
+    pub async fn set_work_state(
+        &self,
+        agent: &AgentId,
+        id: &IntakeId,
+        state: WorkState,
+        reason: &str,
+    ) -> Result<IntakeView, DeskError> {
+        let reason = bounded("reason", reason.trim(), 0, MAX_REASON)?;
+        match self
+            .store
+            .set_work_state(id, agent, state, &reason, now_ms())
+            .await?
+        {
+            Ok(()) => self.view(id).await,
+            Err(WorkRefusal::Missing) => Err(DeskError::NotFound("intake")),
+            Err(WorkRefusal::NotEscalated) => Err(DeskError::Conflict(format!(
+                "intake {id} is not with the second or third level: it has no work state"
+            ))),
+            Err(WorkRefusal::OwnedByOther) => {
+                let owner = self.record(id).await?.owner_id;
+                let name = match owner {
+                    Some(o) => self.agent_name(&o).await?,
+                    None => "someone else".to_owned(),
+                };
+                Err(DeskError::Conflict(format!(
+                    "claimed by {name}: only the owner sets its state"
+                )))
+            }
+        }
+    }
+}
