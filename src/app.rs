@@ -188,8 +188,10 @@ impl App {
             None => None,
         };
         let https_addr = https.as_ref().map(|(a, _, _)| *a);
+        let sla = cfg.sla.check(cfg.desk.zone()).context("[sla]")?;
         let intake_ops = crate::desk::intakes::IntakeOps::new(store.clone(), cfg.desk.clone())
-            .with_country_code(&cfg.numbers.default_country_code);
+            .with_country_code(&cfg.numbers.default_country_code)
+            .with_sla(sla);
         let accounts = {
             let registrar = sip.clone();
             crate::accounts::Accounts::new(

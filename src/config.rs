@@ -26,6 +26,8 @@ pub enum ConfigError {
     },
     #[error("invalid [ivr] menu")]
     Ivr(#[from] crate::ivr::IvrConfigError),
+    #[error("invalid [sla]")]
+    Sla(#[from] crate::sla::SlaConfigError),
     #[error("invalid setting {setting}: {reason}")]
     Invalid {
         setting: &'static str,
@@ -65,6 +67,8 @@ pub struct Config {
     pub directory: crate::directory::DirectorySection,
     /// Hand-off to ticket systems and webhooks (docs/integrations.md).
     pub integrations: crate::integrations::IntegrationsSection,
+    /// `[sla]`: response and resolution targets per priority over business hours (docs/sla.md).
+    pub sla: crate::sla::SlaConfig,
     /// Load the demo customers and agents at start (idempotent).
     pub load_demo: bool,
     /// Log filter in `tracing-subscriber` EnvFilter syntax (`RUST_LOG` wins when set).
@@ -409,6 +413,7 @@ impl Default for Config {
             tls: TlsSection::default(),
             directory: crate::directory::DirectorySection::default(),
             integrations: crate::integrations::IntegrationsSection::default(),
+            sla: crate::sla::SlaConfig::default(),
             load_demo: false,
             log: "info".to_owned(),
         }
@@ -534,6 +539,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.ivr.validate()?;
         self.desk.validate()?;
+        self.sla.check(self.desk.zone())?;
         self.directory
             .validate()
             .map_err(|(setting, reason)| ConfigError::Invalid { setting, reason })?;

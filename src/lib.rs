@@ -24,6 +24,7 @@ pub mod media;
 pub mod password;
 pub mod phone;
 pub mod sip;
+pub mod sla;
 pub mod store;
 pub mod tls;
 

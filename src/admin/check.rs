@@ -40,6 +40,7 @@ pub fn check_config(text: &str) -> Vec<Problem> {
             let setting = match &e {
                 ConfigError::Invalid { setting, .. } => Some(*setting),
                 ConfigError::Ivr(_) => Some("ivr"),
+                ConfigError::Sla(_) => Some("sla"),
                 ConfigError::Read { .. } | ConfigError::Parse { .. } => None,
             };
             vec![Problem {

@@ -42,6 +42,8 @@ pub struct IntakeOps {
     lists: Arc<std::sync::RwLock<Arc<Lists>>>,
     /// For customer numbers typed in national form (`[numbers] default_country_code`).
     country_code: Arc<str>,
+    /// The SLA targets every view's timers are computed with (`[sla]`; off by default).
+    sla: Arc<crate::sla::SlaPolicy>,
 }
 
 impl IntakeOps {
@@ -56,7 +58,19 @@ impl IntakeOps {
             lists: Arc::new(std::sync::RwLock::new(Arc::new(lists))),
             desk: Arc::new(desk),
             country_code: Arc::from("31"),
+            sla: Arc::new(crate::sla::SlaPolicy::disabled()),
         }
+    }
+
+    /// Computes every view's SLA timers with `policy`.
+    pub fn with_sla(mut self, policy: crate::sla::SlaPolicy) -> Self {
+        self.sla = Arc::new(policy);
+        self
+    }
+
+    /// The SLA targets in force.
+    pub fn sla(&self) -> &crate::sla::SlaPolicy {
+        &self.sla
     }
 
     /// Reads national customer numbers with this country code (default `31`).

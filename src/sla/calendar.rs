@@ -65,7 +65,7 @@ pub enum CalendarError {
 }
 
 /// `HH:MM` for a minute of the day.
-pub(super) fn hhmm(minute: u16) -> String {
+fn hhmm(minute: u16) -> String {
     format!("{:02}:{:02}", minute / 60, minute % 60)
 }
 
@@ -224,7 +224,7 @@ impl Calendar {
 }
 
 /// Monday = 0 … Sunday = 6 (1970-01-01 was a Thursday).
-pub(super) fn weekday(date: Date) -> usize {
+fn weekday(date: Date) -> usize {
     // rem_euclid(7) is 0..=6, so the cast is exact.
     (date.days_since_epoch() + 3).rem_euclid(7) as usize
 }

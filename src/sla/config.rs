@@ -78,7 +78,8 @@ pub enum SlaConfigError {
     Hours { setting: String, error: HoursError },
     /// A business-clock target, but no `sla.hours`.
     #[error(
-        "sla.hours: missing, but sla.target[{index}] counts business hours (set sla.hours, or clock = \"24x7\")"
+        "sla.hours: missing, but sla.target[{index}] counts business hours (set sla.hours, \
+         or clock = \"24x7\")"
     )]
     HoursMissing { index: usize },
     /// A holiday is not a date.
@@ -102,7 +103,8 @@ pub enum SlaConfigError {
     },
     /// A target's `response` or `resolution` is not a duration.
     #[error(
-        "sla.target[{index}].{field}: {value:?} is not a duration: {reason} (e.g. 90s, 30m, 4h, 2d, 1h30m)"
+        "sla.target[{index}].{field}: {value:?} is not a duration: {reason} \
+         (e.g. 90s, 30m, 4h, 2d, 1h30m)"
     )]
     Duration {
         index: usize,

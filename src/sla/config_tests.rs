@@ -58,7 +58,8 @@ fn both_hours_forms_give_the_same_calendar() {
 fn bad_settings_are_refused_by_name() {
     let target = |line: &str| {
         format!(
-            "[sla]\nhours = \"mon-fri 08:00-17:30\"\n[[sla.target]]\npriority = 2\nresponse = \"1h\"\nresolution = \"8h\"\n{line}\n"
+            "[sla]\nhours = \"mon-fri 08:00-17:30\"\n[[sla.target]]\npriority = 2\n\
+             response = \"1h\"\nresolution = \"8h\"\n{line}\n"
         )
     };
     let cases: Vec<(String, &str)> = vec![
@@ -168,7 +169,9 @@ fn bad_settings_are_refused_by_name() {
         assert!(err.contains(want), "{text}\n=> {err}\n(wanted {want:?})");
     }
     // 24x7 targets need no hours.
-    assert!(parse("[[sla.target]]\npriority = 1\nresponse = \"1h\"\nresolution = \"8h\"\nclock = \"24x7\"\n").is_ok());
+    let all_hours = "[[sla.target]]\npriority = 1\nresponse = \"1h\"\nresolution = \"8h\"\n\
+                     clock = \"24x7\"\n";
+    assert!(parse(all_hours).is_ok());
 }
 
 #[test]

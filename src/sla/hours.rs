@@ -151,7 +151,10 @@ impl<'de> Deserialize<'de> for HoursConfig {
         impl<'de> Visitor<'de> for HoursVisitor {
             type Value = HoursConfig;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string like \"mon-fri 08:00-17:30\" or a table like { mon = \"08:00-17:30\" }")
+                f.write_str(
+                    "a string like \"mon-fri 08:00-17:30\" or a table like \
+                     { mon = \"08:00-17:30\" }",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<HoursConfig, E> {
                 Ok(HoursConfig::Text(v.to_owned()))

@@ -35,7 +35,7 @@ pub const MAX_PRIORITY: u8 = 5;
 /// Which clock a target counts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ClockKind {
-    /// The opening hours of `[sla] hours`, without holidays.
+    /// The opening hours of `sla.hours`, holidays closed.
     #[serde(rename = "business")]
     Business,
     /// Every hour of every day.
@@ -232,19 +232,15 @@ impl SlaPolicy {
             .business_ms_between(created, end)
             .saturating_sub(paused_ms.saturating_add(open_pause))
             .max(0);
-        let due = cal.add_business_ms(created, target_ms.saturating_add(paused_ms));
+        // A pause the store did not close when the timer stopped ends with it.
+        let closed_pause = if stopped.is_some() { open_pause } else { 0 };
+        let budget = target_ms
+            .saturating_add(paused_ms)
+            .saturating_add(closed_pause);
+        let due = cal.add_business_ms(created, budget);
         let (state, due_at) = match (stopped, pause_start) {
-            (Some(stop), _) => {
-                // A pause the store did not close ends with the timer.
-                let due =
-                    cal.add_business_ms(created, target_ms.saturating_add(paused_ms + open_pause));
-                let state = if stop <= due {
-                    TimerState::Met
-                } else {
-                    TimerState::MetLate
-                };
-                (state, Some(due))
-            }
+            (Some(stop), _) if stop <= due => (TimerState::Met, Some(due)),
+            (Some(_), _) => (TimerState::MetLate, Some(due)),
             (None, Some(pause)) if pause > due => (TimerState::Breached, Some(due)),
             (None, Some(_)) => (TimerState::Paused, None),
             (None, None) if now > due => (TimerState::Breached, Some(due)),

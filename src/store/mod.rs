@@ -27,7 +27,6 @@ pub mod journal;
 mod migrations;
 mod my_calls;
 mod notes;
-mod work;
 pub mod outbox;
 mod outbox_intake;
 mod quality;
@@ -38,6 +37,7 @@ mod sql;
 mod targets;
 pub mod testing;
 mod tickets;
+mod work;
 mod worklist;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -60,7 +60,6 @@ pub use error::StoreError;
 pub use escalations::{EscalationRow, NewEscalation};
 pub use events::{EventRow, NewEvent};
 pub use intakes::{IntakeRecord, IntakeStatus, NewIntake, WorkState, search_text};
-pub use work::{SlaPause, WorkRefusal};
 pub use journal::{Journal, JournalSnapshot, Write};
 pub use my_calls::{AnsweredCall, CallIntake};
 pub use notes::{NoteKind, NoteRow};
@@ -77,6 +76,7 @@ pub use reports::{
 pub use sessions::SessionRow;
 pub use targets::{Target, TargetKind};
 pub use tickets::{format_ticket_no, parse_ticket_no};
+pub use work::{SlaPause, WorkRefusal};
 pub use worklist::{GroupCount, IntakeFilter, IntakeSort, OwnerFilter, TextQuery};
 
 /// Milliseconds since the Unix epoch, the unit of every time column.

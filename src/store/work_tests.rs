@@ -23,17 +23,30 @@ async fn work_states_pause_the_sla_while_waiting_for_the_customer() {
     escalate(&store, &id, 1, 2, "Applications", "anna").await;
     let r = store.intake_record(&id).await.unwrap().unwrap();
     assert_eq!(r.work_state, None, "nobody works it yet");
-    assert_eq!(r.responded_at, Some(T0 + 500), "the escalation answered the caller");
+    assert_eq!(
+        r.responded_at,
+        Some(T0 + 500),
+        "the escalation answered the caller"
+    );
 
     // Setting a state on an unclaimed intake claims it.
     store
-        .set_work_state(&id, &eva, WorkState::WaitingCustomer, "asked for the log", T0 + 1_000)
+        .set_work_state(
+            &id,
+            &eva,
+            WorkState::WaitingCustomer,
+            "asked for the log",
+            T0 + 1_000,
+        )
         .await
         .unwrap()
         .unwrap();
     let r = store.intake_record(&id).await.unwrap().unwrap();
     assert_eq!(r.work_state, Some(WorkState::WaitingCustomer));
-    assert_eq!((r.owner_id.as_ref(), r.claimed_at), (Some(&eva), Some(T0 + 1_000)));
+    assert_eq!(
+        (r.owner_id.as_ref(), r.claimed_at),
+        (Some(&eva), Some(T0 + 1_000))
+    );
     // Waiting again does not start a second pause.
     store
         .set_work_state(&id, &eva, WorkState::WaitingCustomer, "", T0 + 1_500)
@@ -58,18 +71,35 @@ async fn work_states_pause_the_sla_while_waiting_for_the_customer() {
         .unwrap()
         .unwrap();
     // Resolving ends the pause in progress and the work state.
-    assert!(store.resolve_intake(&id, "fixed", &eva, T0 + 4_000).await.unwrap());
+    assert!(
+        store
+            .resolve_intake(&id, "fixed", &eva, T0 + 4_000)
+            .await
+            .unwrap()
+    );
     let r = store.intake_record(&id).await.unwrap().unwrap();
     assert_eq!(r.work_state, None);
-    let pauses = store.sla_pauses_for_intakes(&[id.clone()]).await.unwrap();
+    let pauses = store
+        .sla_pauses_for_intakes(std::slice::from_ref(&id))
+        .await
+        .unwrap();
     assert_eq!(
         pauses[&id],
         vec![
-            SlaPause { started_at: T0 + 1_000, ended_at: Some(T0 + 2_000) },
-            SlaPause { started_at: T0 + 3_000, ended_at: Some(T0 + 4_000) },
+            SlaPause {
+                started_at: T0 + 1_000,
+                ended_at: Some(T0 + 2_000)
+            },
+            SlaPause {
+                started_at: T0 + 3_000,
+                ended_at: Some(T0 + 4_000)
+            },
         ]
     );
-    let notes = store.notes_for_intakes(&[id.clone()]).await.unwrap();
+    let notes = store
+        .notes_for_intakes(std::slice::from_ref(&id))
+        .await
+        .unwrap();
     let states: Vec<(NoteKind, &str)> = notes[&id]
         .iter()
         .filter(|n| n.kind == NoteKind::Status)
@@ -102,9 +132,18 @@ async fn claims_and_escalations_set_the_work_state() {
     let id = intake(&store, "+31201234567", Some(3), T0).await;
     escalate(&store, &id, 1, 2, "Applications", "anna").await;
     let eva = agent("eva");
-    assert!(store.claim_intake(&id, &eva, None, "", T0 + 600).await.unwrap());
+    assert!(
+        store
+            .claim_intake(&id, &eva, None, "", T0 + 600)
+            .await
+            .unwrap()
+    );
     let r = store.intake_record(&id).await.unwrap().unwrap();
-    assert_eq!(r.work_state, Some(WorkState::InProgress), "a claim starts the work");
+    assert_eq!(
+        r.work_state,
+        Some(WorkState::InProgress),
+        "a claim starts the work"
+    );
     store
         .set_work_state(&id, &eva, WorkState::WaitingCustomer, "", T0 + 700)
         .await
@@ -115,13 +154,24 @@ async fn claims_and_escalations_set_the_work_state() {
     let r = store.intake_record(&id).await.unwrap().unwrap();
     assert_eq!(r.work_state, Some(WorkState::WaitingVendor));
     assert_eq!(r.owner_id.as_ref(), Some(&eva));
-    let pauses = store.sla_pauses_for_intakes(&[id.clone()]).await.unwrap();
+    let pauses = store
+        .sla_pauses_for_intakes(std::slice::from_ref(&id))
+        .await
+        .unwrap();
     assert_eq!(pauses[&id].len(), 1);
-    assert!(pauses[&id][0].ended_at.is_some(), "the escalation ended the pause");
+    assert!(
+        pauses[&id][0].ended_at.is_some(),
+        "the escalation ended the pause"
+    );
     // Someone else's move leaves it unclaimed with no work state.
     let other = intake(&store, "+31201234568", Some(3), T0).await;
     escalate(&store, &other, 1, 2, "Applications", "anna").await;
-    assert!(store.claim_intake(&other, &eva, None, "", T0 + 600).await.unwrap());
+    assert!(
+        store
+            .claim_intake(&other, &eva, None, "", T0 + 600)
+            .await
+            .unwrap()
+    );
     escalate(&store, &other, 2, 3, "Dell", "gijs").await;
     let r = store.intake_record(&other).await.unwrap().unwrap();
     assert_eq!((r.work_state, r.owner_id), (None, None));
@@ -140,23 +190,53 @@ async fn an_edit_from_an_old_copy_of_the_text_is_refused() {
     };
     let (anna, eva) = (agent("anna"), agent("eva"));
     // Both desks start from the empty title; Anna saves first.
-    assert!(store.edit_intake(&id, &edit("Printer", Some("")), &anna, T0 + 1).await.unwrap());
     assert!(
-        !store.edit_intake(&id, &edit("VPN", Some("")), &eva, T0 + 2).await.unwrap(),
+        store
+            .edit_intake(&id, &edit("Printer", Some("")), &anna, T0 + 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .edit_intake(&id, &edit("VPN", Some("")), &eva, T0 + 2)
+            .await
+            .unwrap(),
         "Eva's copy is stale: refused"
     );
     let r = store.intake_record(&id).await.unwrap().unwrap();
-    assert_eq!((r.title.as_deref(), r.updated_by.as_ref()), (Some("Printer"), Some(&anna)));
-    assert_eq!(r.responded_at, Some(T0 + 1), "the first edit is the response");
+    assert_eq!(
+        (r.title.as_deref(), r.updated_by.as_ref()),
+        (Some("Printer"), Some(&anna))
+    );
+    assert_eq!(
+        r.responded_at,
+        Some(T0 + 1),
+        "the first edit is the response"
+    );
     // From the current text it goes through; without a seen value it is not checked.
-    assert!(store.edit_intake(&id, &edit("VPN", Some("Printer")), &eva, T0 + 3).await.unwrap());
-    assert!(store.edit_intake(&id, &edit("Mail", None), &anna, T0 + 4).await.unwrap());
+    assert!(
+        store
+            .edit_intake(&id, &edit("VPN", Some("Printer")), &eva, T0 + 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .edit_intake(&id, &edit("Mail", None), &anna, T0 + 4)
+            .await
+            .unwrap()
+    );
     let description = IntakeEdit {
         description: Some("slow".into()),
         seen_description: Some("something else".into()),
         ..IntakeEdit::default()
     };
-    assert!(!store.edit_intake(&id, &description, &anna, T0 + 5).await.unwrap());
+    assert!(
+        !store
+            .edit_intake(&id, &description, &anna, T0 + 5)
+            .await
+            .unwrap()
+    );
     let r = store.intake_record(&id).await.unwrap().unwrap();
     assert_eq!((r.title.as_deref(), r.description), (Some("Mail"), None));
     guard.cleanup().await;

@@ -273,11 +273,26 @@ pub(crate) async fn sipp_rings(
     b: &Browser,
     number: &str,
 ) -> (String, JoinHandle<SippRun>, String) {
-    let (cid, sipp) = sipp_caller(t, number);
-    let inv = phone
-        .invite(30 * SECS)
-        .await
-        .expect("the agent's phone rings");
+    let (cid, mut sipp) = sipp_caller(t, number);
+    // A caller that gave up (or never got through) ends the wait at once, with its report and
+    // where the call got to, instead of a bare timeout.
+    let inv = tokio::select! {
+        inv = phone.invite(30 * SECS) => inv,
+        run = &mut sipp => panic!("the caller ended before the phone rang: {run:?}; call {:?}",
+            t.queue_row(&cid).await),
+    };
+    let Some(inv) = inv else {
+        panic!(
+            "the agent's phone did not ring in 30 s; call {:?}; queue and agent metrics:\n{}",
+            t.queue_row(&cid).await,
+            t.metrics()
+                .await
+                .lines()
+                .filter(|l| !l.starts_with('#') && (l.contains("queue") || l.contains("agent")))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    };
     phone.ring().await;
     let call_id = inv.call.clone().expect("X-Firstline-Call");
     b.until(

@@ -20,6 +20,7 @@ mod caller_bounds;
 mod conn_limits;
 mod crash;
 mod csv_import;
+mod desk_collab;
 mod desk_device;
 mod desk_dutch;
 mod desk_levels;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::helpers::{free_port, free_udp_port_pair, spawn_app, spawn_app_with, tool, within};
 
 /// What one SIPp run left behind.
+#[derive(Debug)]
 pub(crate) struct SippRun {
     pub(crate) code: Option<i32>,
     pub(crate) report: String,

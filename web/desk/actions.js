@@ -140,6 +140,10 @@ export const returnToFirst = (intakeId, reason) => request('return_intake', { in
 export const reopen = (intakeId, reason) => request('reopen', { intake_id: intakeId, reason });
 export const claim = (intakeId, force = false) => request('claim', force ? { intake_id: intakeId, force } : { intake_id: intakeId });
 export const release = (intakeId) => request('release', { intake_id: intakeId });
+/** What the owner does with an escalated intake: `in_progress`, `waiting_customer`, `waiting_vendor`. */
+export const setWorkState = (intakeId, state, reason = '') => request('set_work_state', { intake_id: intakeId, state, reason });
+/** Tells the server which intake the workspace shows (null: none), so others' changes come live. */
+export const watch = (intakeId) => request('watch', { intake_id: intakeId }).catch(() => {});
 export const addNote = (intakeId, body) => request('add_note', { intake_id: intakeId, body });
 export const continueIntake = (intakeId, existingId) => request('continue_intake', { intake_id: intakeId, existing_id: existingId });
 export const linkCustomer = (intakeId, customerId) => request('link_customer', { intake_id: intakeId, customer_id: customerId });

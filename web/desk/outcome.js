@@ -96,8 +96,25 @@ function Owner({ s, intake }) {
         <span>${t('owner.other', { name: intake.owner_name || '' })}</span>
         <button type="button" class="secondary" data-testid="claim-force-btn" disabled=${busy}
           onClick=${() => run(() => act.claim(intake.id, true))}>${t('owner.take_over')}</button>` : null}
+      ${!intake.owner_id || mine ? html`<${WorkState} intake=${intake} />` : null}
       ${error ? html`<p class="inline-error" data-testid="owner-error">${error}</p>` : null}
     </div>`;
+}
+
+const WORK_STATES = ['in_progress', 'waiting_customer', 'waiting_vendor'];
+
+/** What the owner is doing with it; choosing a state on an unclaimed intake takes it on. */
+function WorkState({ intake }) {
+  const { error, busy, run } = useAction('work_state');
+  return html`
+    <label class="work-state">${t('work.label')}
+      <select data-testid="work-state" disabled=${busy} value=${intake.work_state || ''}
+        onChange=${(e) => e.target.value && run(() => act.setWorkState(intake.id, e.target.value))}>
+        ${!intake.work_state ? html`<option value="">${t('work.none')}</option>` : null}
+        ${WORK_STATES.map((w) => html`<option value=${w}>${t(`work.${w}`)}</option>`)}
+      </select>
+    </label>
+    ${error ? html`<p class="inline-error" data-testid="work-state-error">${error}</p>` : null}`;
 }
 
 function ResolveForm({ intake }) {

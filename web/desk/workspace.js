@@ -1,18 +1,15 @@
-// firstline desk: one intake in the workspace. The editor (title, description, category,
-// priority, autosaved), its notes and escalation history, and beside it the outcome panel
-// (outcome.js). Both are keyed by the intake's id by their parent, so what was typed for one
+// firstline desk: one intake in the workspace. The editor (editor.js), its notes and escalation
+// history, and beside it the outcome panel (outcome.js). Both are keyed by the intake's id by their parent, so what was typed for one
 // intake lives in that intake's components only and is gone when another intake is shown.
 
 import { html, useEffect, useState } from '../ui.js';
+import { IntakeEditor } from './editor.js';
 import { fmtDateTime, t } from '../i18n.js';
 import * as act from './actions.js';
-import { useLater } from './hooks.js';
 import { CustomerPane } from './customer.js';
 import { OutcomePanel } from './outcome.js';
 import { historyLine } from './words.js';
 
-const SAVE_AFTER_MS = 300;
-const CATEGORIES = ['hardware', 'software', 'service', 'unclassified'];
 
 /**
  * What the agent may do with `intake`: `first` (edit, resolve, escalate), `second` (a
@@ -29,87 +26,13 @@ export function modeOf(intake, agent) {
 /** The centre and right columns for one intake; `callId` when it is the call's intake. */
 export function IntakeColumns({ s, intake, callId = null }) {
   const mode = modeOf(intake, s.me && s.me.agent);
+  const me = (s.me && s.me.agent) || {};
   return html`
-    <${IntakeEditor} intake=${intake} mode=${mode} />
-    <${OutcomePanel} s=${s} intake=${intake} mode=${mode} callId=${callId} />`;
-}
-
-function IntakeEditor({ intake, mode }) {
-  const editable = mode !== 'readonly';
-  const [title, setTitle] = useState(intake.title || '');
-  const [description, setDescription] = useState(intake.description || '');
-  const [dirty, setDirty] = useState({});
-  const [save, setSave] = useState('idle'); // idle | saving | saved | failed
-
-  // The server's copy wins for every field the agent has not typed into since it was saved.
-  useEffect(() => { if (!dirty.title) setTitle(intake.title || ''); }, [intake.title]);
-  useEffect(() => { if (!dirty.description) setDescription(intake.description || ''); }, [intake.description]);
-
-  const later = useLater(() => {
-    const fields = {};
-    if (dirty.title) fields.title = title;
-    if (dirty.description) fields.description = description;
-    if (!Object.keys(fields).length) return;
-    setSave('saving');
-    act.saveFields(intake.id, fields).then(() => {
-      setDirty((d) => {
-        const next = { ...d };
-        for (const k of Object.keys(fields)) if (fields[k] === (k === 'title' ? title : description)) delete next[k];
-        return next;
-      });
-      setSave('saved');
-    }, () => setSave('failed'));
-  }, SAVE_AFTER_MS);
-
-  const typed = (key, set) => (e) => {
-    set(e.target.value);
-    setDirty((d) => ({ ...d, [key]: true }));
-    setSave('saving');
-    later.schedule();
-  };
-  const field = (fields) => act.saveFields(intake.id, fields).then(() => setSave('saved'), () => setSave('failed'));
-
-  return html`
-    <section class="col col-main intake" data-testid="intake" data-intake=${intake.id}>
-      <header class="intake-head">
-        <h2>
-          <span data-testid="intake-ticket">${intake.ticket_no || t('intake.no_number')}</span>
-          <span class="muted small" data-testid="intake-id">${intake.id}</span>
-        </h2>
-        <span class=${`badge status-${intake.status}`} data-testid="intake-status" data-status=${intake.status}>
-          ${t(`status.${intake.status}`)}</span>
-        <span class="badge" data-testid="intake-level" data-level=${String(intake.level || 1)}>${t(`level.${intake.level || 1}`)}</span>
-        ${intake.group ? html`<span class="badge" data-testid="intake-group">${intake.group}</span>` : null}
-        ${(intake.tickets || []).map((tk) => html`<${ExternalTicket} ticket=${tk} />`)}
-        <span class="muted" data-testid="intake-channel">${t(`channel.${intake.channel || 'phone'}`)}</span>
-        <span class=${`save-status save-${save}`} data-testid="save-status" data-state=${save} aria-live="polite">
-          ${save === 'idle' ? '' : t(`save.${save}`)}</span>
-      </header>
-      <div class="row">
-        <label>${t('intake.category')}
-          <select data-testid="pop-category" disabled=${!editable} value=${intake.category || 'unclassified'}
-            onChange=${(e) => field({ category: e.target.value })}>
-            ${CATEGORIES.map((c) => html`<option value=${c}>${t(`category.${c}`)}</option>`)}
-          </select>
-        </label>
-        <label>${t('intake.priority')}
-          <select data-testid="pop-priority" disabled=${!editable} value=${intake.priority ? String(intake.priority) : ''}
-            onChange=${(e) => e.target.value && field({ priority: Number(e.target.value) })}>
-            <option value="">${t('priority.none')}</option>
-            ${[1, 2, 3, 4, 5].map((p) => html`<option value=${String(p)}>${t(`priority.${p}`)}</option>`)}
-          </select>
-        </label>
-      </div>
-      <label for="intake-title">${t('intake.title')}</label>
-      <input id="intake-title" data-testid="intake-title" maxlength="200" value=${title} readonly=${!editable}
-        onInput=${typed('title', setTitle)} onBlur=${later.flush} />
-      <label for="intake-description">${t('intake.description')}</label>
-      <textarea id="intake-description" data-testid="intake-description" maxlength="10000" rows="7"
-        value=${description} readonly=${!editable} onInput=${typed('description', setDescription)}
-        onBlur=${later.flush}></textarea>
+    <${IntakeEditor} intake=${intake} mode=${mode} me=${me}>
       <${Notes} intake=${intake} />
       <${Escalations} intake=${intake} />
-    </section>`;
+    <//>
+    <${OutcomePanel} s=${s} intake=${intake} mode=${mode} callId=${callId} />`;
 }
 
 function Notes({ intake }) {
@@ -135,7 +58,7 @@ function Notes({ intake }) {
           <li data-kind=${n.kind}>
             <span class="muted">${fmtDateTime(n.at)} · ${n.agent_name || ''}</span>
             ${n.kind === 'note' ? html`<span class="note-body"> ${n.body}</span>`
-              : html`<span> ${t(`notes.kind.${n.kind}`, { body: n.body || '' })}</span>`}
+              : html`<span> ${t(`notes.kind.${n.kind}`, { body: noteBody(n) })}</span>`}
           </li>`)}
       </ol>
       ${intake.status !== 'closed' ? html`
@@ -147,6 +70,14 @@ function Notes({ intake }) {
         </form>` : null}
       ${error ? html`<p class="inline-error">${error}</p>` : null}
     </section>`;
+}
+
+/** A history note's text: a work state by its name in the desk's language, then the reason. */
+function noteBody(n) {
+  const body = n.body || '';
+  if (n.kind !== 'status') return body;
+  const [state, ...reason] = body.split(': ');
+  return [t(`work.${state}`), ...reason].join(': ');
 }
 
 function Escalations({ intake }) {
@@ -187,15 +118,4 @@ export function IntakeWorkspace({ s, id }) {
       </aside>
       <${IntakeColumns} key=${known.id} s=${s} intake=${known} />
     </div>`;
-}
-
-/** The intake's ticket in a ticket system: its number as a link, or why the hand-off failed. */
-function ExternalTicket({ ticket }) {
-  return html`
-    <span class="external-ticket" data-testid=${`external-ticket-${ticket.target}`}>
-      ${ticket.ticket_no ? html`<a class="badge" href=${ticket.url || '#'} target="_blank" rel="noopener noreferrer"
-        data-testid="external-ticket-link">${t('intake.external_ticket', { target: ticket.target, number: ticket.ticket_no })}</a>` : null}
-      ${ticket.error ? html`<span class="badge status-error" role="alert" data-testid="external-ticket-error"
-        title=${ticket.error}>${t('intake.handoff_failed', { target: ticket.target, error: ticket.error })}</span>` : null}
-    </span>`;
 }

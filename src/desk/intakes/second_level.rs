@@ -5,8 +5,8 @@
 use super::types::{MAX_REASON, bounded};
 use super::{DeskError, IntakeOps, IntakeView};
 use crate::domain::{AgentId, IntakeId};
-use crate::store::{WorkRefusal, WorkState};
 use crate::store::now_ms;
+use crate::store::{WorkRefusal, WorkState};
 
 impl IntakeOps {
     /// Sets what `agent` is doing with an escalated intake they own (or nobody owns: then they

@@ -48,6 +48,9 @@ pub struct IntakeView {
     pub work_state: Option<crate::store::WorkState>,
     /// Epoch ms of the first response by an agent.
     pub responded_at: Option<i64>,
+    /// Its SLA timers at the time of the view (`None`: no target for its priority, or no
+    /// `[sla]`).
+    pub sla: Option<crate::sla::SlaView>,
     /// Short title.
     pub title: Option<String>,
     /// Problem description.

@@ -7,7 +7,8 @@ use std::collections::{HashMap, HashSet};
 use super::types::{EscalationView, IntakeView, NoteView};
 use super::{DeskError, IntakeOps};
 use crate::domain::{AgentId, CustomerId, IntakeId};
-use crate::store::{EscalationRow, IntakeRecord, NoteRow};
+use crate::sla::{SlaClock, SlaPolicy, SlaView};
+use crate::store::{EscalationRow, IntakeRecord, IntakeStatus, NoteRow, SlaPause, now_ms};
 
 impl IntakeOps {
     /// The views of `records`, in their order.
@@ -25,13 +26,16 @@ impl IntakeOps {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let (mut escalations, mut calls, mut notes, customer_names, tickets) = tokio::try_join!(
+        let sla_ids: &[IntakeId] = if self.sla.enabled() { &ids } else { &[] };
+        let (mut escalations, mut calls, mut notes, customer_names, tickets, pauses) = tokio::try_join!(
             self.store.escalations_for_intakes(&ids),
             self.store.call_ids_for_intakes(&records),
             self.store.notes_for_intakes(&ids),
             self.store.customer_names(&customers),
             self.store.external_tickets_for_intakes(&ids),
+            self.store.sla_pauses_for_intakes(sla_ids),
         )?;
+        let now = now_ms();
         let mut people: HashSet<&AgentId> = HashSet::new();
         for r in &records {
             people.extend(r.owner_id.iter().chain(r.updated_by.iter()));
@@ -48,7 +52,14 @@ impl IntakeOps {
                 let notes = notes.remove(&r.id).unwrap_or_default();
                 let calls = calls.remove(&r.id).unwrap_or_default();
                 let r_id = r.id.as_str().to_owned();
+                let sla = sla_of(
+                    &self.sla,
+                    &r,
+                    pauses.get(&r.id).map_or(&[], Vec::as_slice),
+                    now,
+                );
                 IntakeView {
+                    sla,
                     ticket_no: r.ticket_no,
                     customer_name: r
                         .customer_id
@@ -104,6 +115,34 @@ impl IntakeOps {
             .pop()
             .ok_or(DeskError::NotFound("intake"))
     }
+}
+
+/// The SLA timers of `r` at `now`: its finished pauses in business time on its priority's
+/// clock, the one in progress as a running pause. A closed (merged) draft has none.
+pub(crate) fn sla_of(
+    policy: &SlaPolicy,
+    r: &IntakeRecord,
+    pauses: &[SlaPause],
+    now: i64,
+) -> Option<SlaView> {
+    if !policy.enabled() || r.status == IntakeStatus::Closed {
+        return None;
+    }
+    let priority = r.priority.map(|p| p.get());
+    let mut clock = SlaClock {
+        created_at: r.created_at,
+        responded_at: r.responded_at,
+        resolved_at: r.resolved_at,
+        paused_ms: 0,
+        paused_since: None,
+    };
+    for p in pauses {
+        match p.ended_at {
+            Some(end) => clock.paused_ms += policy.pause_ms(priority, p.started_at, end),
+            None => clock.paused_since = Some(p.started_at),
+        }
+    }
+    policy.evaluate(priority, &clock, now)
 }
 
 fn escalation_view(e: EscalationRow, names: &HashMap<AgentId, String>) -> EscalationView {

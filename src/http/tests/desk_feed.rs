@@ -94,11 +94,11 @@ async fn rest_writes_reach_the_agents_desk_and_ws_frames_claim_note_and_reopen()
     api.stop().await;
 }
 
-type Socket =
+pub(super) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The next frame of `kind` within 5 s, skipping others (agent state, pings).
-async fn frame_of(ws: &mut Socket, kind: &str) -> Value {
+pub(super) async fn frame_of(ws: &mut Socket, kind: &str) -> Value {
     loop {
         let msg = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
             .await
@@ -115,7 +115,7 @@ async fn frame_of(ws: &mut Socket, kind: &str) -> Value {
 }
 
 /// The `intake` frame and the `ack` of one action, in either order.
-async fn intake_and_ack(ws: &mut Socket) -> (Value, Value) {
+pub(super) async fn intake_and_ack(ws: &mut Socket) -> (Value, Value) {
     let (mut intake, mut ack) = (None, None);
     while intake.is_none() || ack.is_none() {
         let msg = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())

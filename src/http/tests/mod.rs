@@ -3,6 +3,7 @@
 //! hand-written HTTP/1.1 client.
 
 mod admin_api;
+mod collab;
 mod desk_customers;
 mod desk_feed;
 mod desk_intakes;
