@@ -164,7 +164,17 @@ pub(super) async fn insert_audit(
     a: &NewAudit,
     op: &'static str,
 ) -> Result<String, StoreError> {
-    let id = format!("aud-{:016x}", rand::random::<u64>());
+    // Ordered like the entries: "newest first" sorts by `at`, then by id, so two entries of
+    // one millisecond keep the order they were written in (a process-wide counter; a random
+    // suffix keeps ids of two processes apart).
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let id = format!(
+        "aud-{:013x}-{:010x}-{:04x}",
+        a.at.max(0),
+        n & 0xff_ffff_ffff,
+        rand::random::<u16>()
+    );
     sqlx::query(
         "INSERT INTO audit (id, at, agent_id, action, target, details) \
          VALUES ($1, $2, $3, $4, $5, $6)",
