@@ -119,6 +119,18 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::query(OP))?;
+        if esc.to_level == 3 && !esc.returned {
+            super::vendor_cases::open_case_on(
+                &mut tx,
+                &esc.intake_id,
+                &esc.target,
+                esc.case_ref.as_deref(),
+                &esc.agent_id,
+                esc.at,
+                OP,
+            )
+            .await?;
+        }
         let (kind, key) = if esc.returned {
             ("intake.returned", "returned")
         } else {

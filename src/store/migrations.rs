@@ -64,6 +64,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "second_level",
         include_str!("../../migrations/0013_second_level.sql"),
     ),
+    (
+        14,
+        "vendor_cases",
+        include_str!("../../migrations/0014_vendor_cases.sql"),
+    ),
 ];
 
 /// A migrator over every embedded migration; `run` is idempotent.

@@ -37,6 +37,7 @@ mod sql;
 mod targets;
 pub mod testing;
 mod tickets;
+mod vendor_cases;
 mod work;
 mod worklist;
 
@@ -76,6 +77,7 @@ pub use reports::{
 pub use sessions::SessionRow;
 pub use targets::{Target, TargetKind};
 pub use tickets::{format_ticket_no, parse_ticket_no};
+pub use vendor_cases::{DueFollowUp, VendorCase, VendorCaseEdit};
 pub use work::{SlaPause, WorkRefusal};
 pub use worklist::{GroupCount, IntakeFilter, IntakeSort, OwnerFilter, TextQuery};
 

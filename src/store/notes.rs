@@ -26,6 +26,8 @@ pub enum NoteKind {
     Status,
     /// Moved to another second-level group (the body: `from → to: reason`).
     Reassigned,
+    /// A vendor case was opened, changed or closed, or the vendor answered (the body says).
+    Vendor,
 }
 
 impl NoteKind {
@@ -38,12 +40,13 @@ impl NoteKind {
             NoteKind::Reopened => "reopened",
             NoteKind::Status => "status",
             NoteKind::Reassigned => "reassigned",
+            NoteKind::Vendor => "vendor",
         }
     }
 
     fn parse(s: &str) -> Option<NoteKind> {
         use NoteKind::*;
-        [Note, Claimed, Released, Reopened, Status, Reassigned]
+        [Note, Claimed, Released, Reopened, Status, Reassigned, Vendor]
             .into_iter()
             .find(|k| k.as_str() == s)
     }
