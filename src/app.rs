@@ -220,6 +220,7 @@ impl App {
             .open_setup_if_needed()
             .await
             .context("cannot look for an admin account")?;
+        let follow_ups = intake_ops.follow_ups_changed();
         let desk = crate::desk::hub::DeskHub::start(
             &events,
             intake_ops,
@@ -229,6 +230,12 @@ impl App {
             &tasks,
             shutdown.child_token(),
         );
+        tasks.spawn(crate::desk::follow_ups::run(
+            store.clone(),
+            desk.clone(),
+            follow_ups,
+            shutdown.child_token(),
+        ));
         let supervisor = crate::supervisor::SupervisorFeed::start(
             crate::supervisor::SupervisorConfig {
                 zone: cfg.desk.zone(),

@@ -136,6 +136,16 @@ pub enum FrameBody {
     Intake(Box<IntakeView>),
     /// A customer's record changed (edited, linked or created from the pop).
     Customer(CustomerView),
+    /// A vendor case's follow-up date has come: chase the vendor (to the intake's owner, else
+    /// whoever opened the case; once per date).
+    FollowUp {
+        case_id: String,
+        intake_id: crate::domain::IntakeId,
+        ticket_no: Option<String>,
+        vendor: String,
+        case_ref: Option<String>,
+        follow_up_at: i64,
+    },
     /// A client frame was applied.
     Ack {
         #[serde(rename = "ref")]

@@ -11,6 +11,7 @@
 
 mod second_level;
 mod types;
+mod vendor;
 mod views;
 mod worklist;
 
@@ -30,6 +31,7 @@ pub use types::{
     NoteView,
 };
 use types::{FIRST_LEVEL, MAX_NAME, MAX_REASON, MAX_TEXT, bounded, is_email_shaped};
+pub use vendor::VendorCaseFields;
 pub use worklist::{Inbox, InboxQuery, Search};
 
 /// The intake operations, over the store and the `[desk]` lists; cheap to clone.
@@ -44,6 +46,8 @@ pub struct IntakeOps {
     country_code: Arc<str>,
     /// The SLA targets every view's timers are computed with (`[sla]`; off by default).
     sla: Arc<crate::sla::SlaPolicy>,
+    /// Notified when a vendor case's follow-up date may have changed.
+    follow_ups_changed: Arc<tokio::sync::Notify>,
 }
 
 impl IntakeOps {
@@ -59,6 +63,7 @@ impl IntakeOps {
             desk: Arc::new(desk),
             country_code: Arc::from("31"),
             sla: Arc::new(crate::sla::SlaPolicy::disabled()),
+            follow_ups_changed: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

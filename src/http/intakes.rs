@@ -9,7 +9,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +17,7 @@ use super::ApiState;
 use super::auth::Session;
 use super::desk_feed::intake_changed;
 use super::error::{ApiError, ApiJson, BODY_LIMIT};
-use super::{intake_list, worklists};
+use super::{intake_list, vendor_cases, worklists};
 use crate::desk::hub::DeskHub;
 use crate::desk::intakes::{CustomerFields, DeskError, IntakeFields, IntakeView};
 use crate::domain::{Category, CustomerId, IntakeId, Priority};
@@ -49,6 +49,9 @@ pub(super) fn router(state: ApiState, hub: DeskHub) -> Router {
         .route("/api/me/inbox", get(worklists::inbox))
         .route("/api/me/calls", get(worklists::my_calls))
         .route("/api/desk/lists", get(lists))
+        .route("/api/vendor-cases/{id}", patch(vendor_cases::update))
+        .route("/api/vendor-cases/{id}/close", post(vendor_cases::close))
+        .route("/api/me/follow-ups", get(vendor_cases::mine))
         .layer(Extension(hub))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

@@ -39,6 +39,7 @@ mod supervisor;
 mod test_support;
 #[cfg(test)]
 mod tests;
+mod vendor_cases;
 mod worklists;
 mod ws;
 

@@ -46,9 +46,11 @@ impl NoteKind {
 
     fn parse(s: &str) -> Option<NoteKind> {
         use NoteKind::*;
-        [Note, Claimed, Released, Reopened, Status, Reassigned, Vendor]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            Note, Claimed, Released, Reopened, Status, Reassigned, Vendor,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 

@@ -265,7 +265,13 @@ impl Store {
             "vendor_case": id, "vendor": vendor, "outcome": outcome, "agent_id": agent.as_str(),
         });
         let queued = self
-            .enqueue_intake_in(&mut tx, "intake.updated", &intake, Some(("vendor_case", detail)), at)
+            .enqueue_intake_in(
+                &mut tx,
+                "intake.updated",
+                &intake,
+                Some(("vendor_case", detail)),
+                at,
+            )
             .await?;
         tx.commit().await.map_err(StoreError::query(OP))?;
         if queued {
@@ -276,7 +282,11 @@ impl Store {
 
     /// Open cases whose follow-up date is at or before `now` and not reminded yet, oldest
     /// follow-up first, at most `limit`.
-    pub async fn due_follow_ups(&self, now: i64, limit: i64) -> Result<Vec<DueFollowUp>, StoreError> {
+    pub async fn due_follow_ups(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<DueFollowUp>, StoreError> {
         const OP: &str = "due_follow_ups";
         let rows = sqlx::query(
             "SELECT v.id, v.intake_id, v.vendor, v.case_ref, v.contact, v.promised_at, \

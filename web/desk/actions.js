@@ -140,6 +140,33 @@ export const returnToFirst = (intakeId, reason) => request('return_intake', { in
 export const reopen = (intakeId, reason) => request('reopen', { intake_id: intakeId, reason });
 export const claim = (intakeId, force = false) => request('claim', force ? { intake_id: intakeId, force } : { intake_id: intakeId });
 export const release = (intakeId) => request('release', { intake_id: intakeId });
+/** The agent's due vendor follow-ups (after a reload; new ones come as `follow_up` frames). */
+export async function loadFollowUps() {
+  try {
+    const { json } = await api('GET', '/api/me/follow-ups');
+    const due = (json || []).map((c) => ({ case_id: c.id, intake_id: c.intake_id, ticket_no: c.ticket_no,
+      vendor: c.vendor, case_ref: c.case_ref, follow_up_at: c.follow_up_at }));
+    update((s) => ({ ...s, followUps: [...s.followUps, ...due.filter((d) => !s.followUps.some((x) => x.case_id === d.case_id))] }));
+  } catch (_) { /* the frames still come */ }
+}
+
+export const dismissFollowUp = (caseId) => update((s) => ({ ...s, followUps: s.followUps.filter((x) => x.case_id !== caseId) }));
+
+/** Updates a vendor case (`case_ref`, `contact`, `promised_at`, `follow_up_at`, `answer`). */
+export async function editVendorCase(caseId, fields) {
+  const { json } = await api('PATCH', `/api/vendor-cases/${encodeURIComponent(caseId)}`, fields);
+  keepIntake(json);
+  return json;
+}
+
+/** Closes a vendor case with its outcome; the intake goes back to its owner. */
+export async function closeVendorCase(caseId, outcome) {
+  const { json } = await api('POST', `/api/vendor-cases/${encodeURIComponent(caseId)}/close`, { outcome });
+  keepIntake(json);
+  dismissFollowUp(caseId);
+  return json;
+}
+
 /** What the owner does with an escalated intake: `in_progress`, `waiting_customer`, `waiting_vendor`. */
 export const setWorkState = (intakeId, state, reason = '') => request('set_work_state', { intake_id: intakeId, state, reason });
 /** Tells the server which intake the workspace shows (null: none), so others' changes come live. */

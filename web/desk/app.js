@@ -3,7 +3,7 @@
 // that still have a cause, and the workspace: the call in the pop, one intake, or a work list.
 
 import { html, useState } from '../ui.js';
-import { LANGUAGES, language, t } from '../i18n.js';
+import { LANGUAGES, fmtDateTime, language, t } from '../i18n.js';
 import { callIntake, liveBanners } from './model.js';
 import { getState } from './store.js';
 import * as act from './actions.js';
@@ -148,7 +148,7 @@ function Nav({ s }) {
 function Messages({ s }) {
   const banners = liveBanners(s);
   const advice = stateAdvice(s.agent);
-  if (!banners.length && !s.missed.length && !advice && s.conn === 'live') return null;
+  if (!banners.length && !s.missed.length && !s.followUps.length && !advice && s.conn === 'live') return null;
   return html`
     <div class="messages" data-testid="messages" aria-live="polite">
       ${s.conn === 'offline' ? html`<p class="msg bad" data-testid="msg-offline">${t('conn.offline_long')}</p>` : null}
@@ -157,6 +157,12 @@ function Messages({ s }) {
         <p class="msg warn" data-testid=${`missed-${m.call_id}`} data-kind="missed">
           ${missedText(m)}
           <button type="button" class="ghost small" onClick=${() => act.dismissMissed(m.call_id)}>${t('action.close')}</button>
+        </p>`)}
+      ${s.followUps.map((f) => html`
+        <p class="msg warn" data-testid=${`follow-up-${f.case_id}`} data-kind="follow-up">
+          ${t('vendor.follow_up_due', { vendor: f.vendor, ticket: f.ticket_no || '', ref: f.case_ref || '', at: fmtDateTime(f.follow_up_at) })}
+          <button type="button" class="ghost small" data-testid="follow-up-open" onClick=${() => act.openIntake(f.intake_id)}>${t('vendor.open')}</button>
+          <button type="button" class="ghost small" onClick=${() => act.dismissFollowUp(f.case_id)}>${t('action.close')}</button>
         </p>`)}
       ${banners.map((b) => html`
         <p class="msg bad" role="alert" data-testid=${`banner-${b.id}`} data-kind="error">

@@ -7,7 +7,7 @@ import { api, html, render } from '../ui.js';
 import { chooseLanguage, loadLanguage, setTimeZone } from '../i18n.js';
 import { connect, getState, subscribe, update } from './store.js';
 import { App } from './app.js';
-import { PARTS, openIntake, phone } from './actions.js';
+import { PARTS, loadFollowUps, openIntake, phone } from './actions.js';
 
 async function start() {
   let me;
@@ -22,6 +22,7 @@ async function start() {
   await loadLanguage(chooseLanguage(me.agent && me.agent.language), PARTS);
   update((s) => ({ ...s, me, lists: lists ? { ...s.lists, ...lists } : s.lists }));
   if (me.agent && me.agent.device) phone.hooks.onDevice(me.agent.device);
+  loadFollowUps();
 
   // The desk's state, read-only, for diagnostics and the tests.
   window.firstlineDesk = { state: () => JSON.parse(JSON.stringify(getState())) };

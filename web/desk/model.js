@@ -16,6 +16,7 @@ export function initialState() {
     intakes: {}, // id → the latest intake object the server sent or the API returned
     view: { kind: 'call' }, // what the workspace shows (see VIEWS)
     missed: [], // offer_missed frames not yet dismissed (newest first)
+    followUps: [], // vendor cases whose follow-up date has come (follow_up frames, /api/me/follow-ups)
     banners: [], // { id, text, scope: { callId?, intakeId? } }
     conn: 'connecting',
     skew: 0, // server time − Date.now(), from welcome.server_time
@@ -97,6 +98,8 @@ export function applyFrame(s, f) {
     case 'offer_withdrawn':
       if (!s.call || s.call.call_id !== f.call_id) return s;
       return { ...s, call: null, banners: s.banners.filter((b) => b.scope.callId !== f.call_id) };
+    case 'follow_up':
+      return { ...s, followUps: [f, ...s.followUps.filter((x) => x.case_id !== f.case_id)].slice(0, 20) };
     case 'offer_missed':
       return { ...s, missed: [f, ...s.missed.filter((m) => m.call_id !== f.call_id)].slice(0, 5) };
     case 'intake': {

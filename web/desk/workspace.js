@@ -4,6 +4,7 @@
 
 import { html, useEffect, useState } from '../ui.js';
 import { IntakeEditor } from './editor.js';
+import { VendorCases } from './vendor.js';
 import { fmtDateTime, t } from '../i18n.js';
 import * as act from './actions.js';
 import { CustomerPane } from './customer.js';
@@ -31,6 +32,7 @@ export function IntakeColumns({ s, intake, callId = null }) {
     <${IntakeEditor} intake=${intake} mode=${mode} me=${me}>
       <${Notes} intake=${intake} />
       <${Escalations} intake=${intake} />
+      <${VendorCases} intake=${intake} />
     <//>
     <${OutcomePanel} s=${s} intake=${intake} mode=${mode} callId=${callId} />`;
 }

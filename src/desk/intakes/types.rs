@@ -75,6 +75,8 @@ pub struct IntakeView {
     pub notes: Vec<NoteView>,
     /// Call ids attached to the intake (its own call first).
     pub calls: Vec<String>,
+    /// Its cases with vendors (the third level), oldest first.
+    pub vendor_cases: Vec<crate::store::VendorCase>,
     /// Its tickets in the ticket systems (`[[integrations.rt]]`, `[[integrations.zammad]]`):
     /// number, link, or the last hand-off error.
     pub tickets: Vec<crate::store::ExternalTicket>,

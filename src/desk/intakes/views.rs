@@ -27,13 +27,14 @@ impl IntakeOps {
             .into_iter()
             .collect();
         let sla_ids: &[IntakeId] = if self.sla.enabled() { &ids } else { &[] };
-        let (mut escalations, mut calls, mut notes, customer_names, tickets, pauses) = tokio::try_join!(
+        let (mut escalations, mut calls, mut notes, customer_names, tickets, pauses, mut cases) = tokio::try_join!(
             self.store.escalations_for_intakes(&ids),
             self.store.call_ids_for_intakes(&records),
             self.store.notes_for_intakes(&ids),
             self.store.customer_names(&customers),
             self.store.external_tickets_for_intakes(&ids),
             self.store.sla_pauses_for_intakes(sla_ids),
+            self.store.vendor_cases_for_intakes(&ids),
         )?;
         let now = now_ms();
         let mut people: HashSet<&AgentId> = HashSet::new();
@@ -60,6 +61,7 @@ impl IntakeOps {
                 );
                 IntakeView {
                     sla,
+                    vendor_cases: cases.remove(&r.id).unwrap_or_default(),
                     ticket_no: r.ticket_no,
                     customer_name: r
                         .customer_id
