@@ -11,6 +11,7 @@ import { openFeed } from './feed.js';
 import { forgetEpoch, handleFrame, model, restore, resumePoint, subscribe } from './supervisor/model.js';
 import { bindUi } from './supervisor/actions.js';
 import { Callers, Queues, Tiles } from './supervisor/live.js';
+import { SlaPanel } from './supervisor/sla.js';
 import { Agents, Escalations, RecentActions } from './supervisor/agents.js';
 import { Wallboard } from './supervisor/wallboard.js';
 import { Reports } from './supervisor/reports.js';
@@ -54,6 +55,7 @@ function LiveView({ auditVersion }) {
           <${Escalations} />
           <${RecentActions} version=${auditVersion} />
         </div>
+        <${SlaPanel} />
       </div>
     </main>`;
 }

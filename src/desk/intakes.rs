@@ -10,6 +10,7 @@
 //! names and other short fields 200).
 
 mod second_level;
+mod sla_figures;
 mod types;
 mod vendor;
 mod views;
@@ -26,6 +27,7 @@ use crate::store::{
     NewManualIntake, Store, now_ms,
 };
 
+pub use sla_figures::SlaFigures;
 pub use types::{
     CustomerFields, DeskError, EditConflict, EscalationView, FieldBase, IntakeFields, IntakeView,
     NoteView,

@@ -17,7 +17,7 @@ use super::ApiState;
 use super::auth::Session;
 use super::desk_feed::intake_changed;
 use super::error::{ApiError, ApiJson, BODY_LIMIT};
-use super::{intake_list, vendor_cases, worklists};
+use super::{intake_list, sla, vendor_cases, worklists};
 use crate::desk::hub::DeskHub;
 use crate::desk::intakes::{CustomerFields, DeskError, IntakeFields, IntakeView};
 use crate::domain::{Category, CustomerId, IntakeId, Priority};
@@ -52,6 +52,8 @@ pub(super) fn router(state: ApiState, hub: DeskHub) -> Router {
         .route("/api/vendor-cases/{id}", patch(vendor_cases::update))
         .route("/api/vendor-cases/{id}/close", post(vendor_cases::close))
         .route("/api/me/follow-ups", get(vendor_cases::mine))
+        .route("/api/sla", get(sla::open))
+        .route("/api/reports/sla", get(sla::report))
         .layer(Extension(hub))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

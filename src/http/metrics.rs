@@ -480,6 +480,10 @@ async fn metrics(State(st): State<HttpState>) -> Response {
             tracing::warn!(error = %crate::error_chain(&e), "cannot read the outbox for /metrics")
         }
     }
+    match st.desk.ops().sla_open().await {
+        Ok(figures) => super::metrics_sla::write(&mut text, &figures),
+        Err(e) => tracing::warn!(error = %e, "cannot read the SLA figures for /metrics"),
+    }
     let ct = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
     ([(header::CONTENT_TYPE, ct)], text).into_response()
 }

@@ -30,10 +30,12 @@ mod metrics_conn;
 mod metrics_directory;
 mod metrics_integrations;
 mod metrics_journal;
+mod metrics_sla;
 mod ops;
 mod password;
 mod reports;
 mod serve;
+mod sla;
 mod supervisor;
 #[cfg(test)]
 mod test_support;

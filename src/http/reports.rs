@@ -25,7 +25,7 @@ use crate::store::{
 };
 
 /// Roles that may read reports and exports.
-const REPORT_ROLES: &[&str] = &["supervisor", "admin"];
+pub(super) const REPORT_ROLES: &[&str] = &["supervisor", "admin"];
 /// The zone used when a request names none.
 const DEFAULT_ZONE: &str = "Europe/Amsterdam";
 /// The tests' service-level threshold (the server passes `[supervisor] service_level_threshold_secs`).
@@ -51,14 +51,14 @@ pub(super) fn router(state: ApiState, threshold: Duration) -> Router {
 /// `?from=YYYY-MM-DD&to=YYYY-MM-DD&tz=…` (both days inclusive).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RangeQuery {
+pub(super) struct RangeQuery {
     from: String,
     to: String,
     tz: Option<String>,
 }
 
 impl RangeQuery {
-    fn range(&self) -> Result<ReportRange, ApiError> {
+    pub(super) fn range(&self) -> Result<ReportRange, ApiError> {
         let day = |name: &str, value: &str| {
             Date::parse(value).ok_or_else(|| {
                 ApiError::Unprocessable(format!("{name} must be a date YYYY-MM-DD, not {value:?}"))
@@ -83,7 +83,7 @@ impl RangeQuery {
 
 /// The echo of the request that heads every report.
 #[derive(Serialize)]
-struct Head {
+pub(super) struct Head {
     from: String,
     to: String,
     tz: String,

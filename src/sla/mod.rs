@@ -20,6 +20,7 @@
 mod calendar;
 mod config;
 mod hours;
+mod summary;
 #[cfg(test)]
 mod tests;
 
@@ -28,6 +29,7 @@ use serde::Serialize;
 pub use calendar::{Calendar, CalendarError, DAY_MINUTES, DAY_NAMES, MAX_SCAN_DAYS};
 pub use config::{SlaConfig, SlaConfigError, SlaTargetConfig};
 pub use hours::{HoursConfig, HoursError};
+pub use summary::{GroupSla, StateCounts, summarize};
 
 /// The highest priority number (priorities are 1 to 5, 1 the most urgent).
 pub const MAX_PRIORITY: u8 = 5;
@@ -200,8 +202,36 @@ impl SlaPolicy {
         })
     }
 
+    /// [`SlaPolicy::evaluate`] from raw pauses `(started_at, ended_at)`: the finished ones
+    /// count in business time on the priority's clock, an unfinished one is the running pause.
+    pub fn evaluate_with_pauses(
+        &self,
+        priority: Option<u8>,
+        (created_at, responded_at, resolved_at): (i64, Option<i64>, Option<i64>),
+        pauses: impl IntoIterator<Item = (i64, Option<i64>)>,
+        now: i64,
+    ) -> Option<SlaView> {
+        if !self.enabled() {
+            return None;
+        }
+        let mut clock = SlaClock {
+            created_at,
+            responded_at,
+            resolved_at,
+            paused_ms: 0,
+            paused_since: None,
+        };
+        for (start, end) in pauses {
+            match end {
+                Some(end) => clock.paused_ms += self.pause_ms(priority, start, end),
+                None => clock.paused_since = Some(start),
+            }
+        }
+        self.evaluate(priority, &clock, now)
+    }
+
     /// Business ms of a pause `[from, to)` on that priority's clock (0 without a target): what
-    /// the store adds to `paused_ms` when a pause ends.
+    /// a finished pause adds to `paused_ms`.
     pub fn pause_ms(&self, priority: Option<u8>, from: i64, to: i64) -> i64 {
         self.target(priority).map_or(0, |(_, target)| {
             self.clock(target.clock).business_ms_between(from, to)

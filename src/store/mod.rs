@@ -33,6 +33,7 @@ mod quality;
 mod queue;
 pub(crate) mod reports;
 mod sessions;
+mod sla_rows;
 mod sql;
 mod targets;
 pub mod testing;
@@ -75,6 +76,7 @@ pub use reports::{
     Zone,
 };
 pub use sessions::SessionRow;
+pub use sla_rows::{MAX_SLA_ROWS, SlaRow};
 pub use targets::{Target, TargetKind};
 pub use tickets::{format_ticket_no, parse_ticket_no};
 pub use vendor_cases::{DueFollowUp, VendorCase, VendorCaseEdit};

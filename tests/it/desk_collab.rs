@@ -37,6 +37,7 @@ async fn two_desks_typing_one_title_never_overwrite_each_other_and_see_each_othe
             Box::pin(sla_badges_show_the_due_time(&t, &eva, &id)).await;
             Box::pin(typing_at_once(&t, [("eva", &eva), ("gijs", &gijs)], &id)).await;
             Box::pin(work_state_follows_live(&t, &gijs, &eva, &id)).await;
+            Box::pin(supervisors_see_the_sla(&t, &id)).await;
             eva.quit().await;
             gijs.quit().await;
             t.finish().await;
@@ -182,6 +183,63 @@ async fn work_state_shown(b: &Browser, want: &str) {
         json!([want]),
     )
     .await;
+}
+
+/// The open figures (API and `/metrics`) count the paused timer in Network; once resolved,
+/// today's SLA report counts it met.
+async fn supervisors_see_the_sla(t: &TestApp, id: &str) {
+    let sanne = t.login("sanne").await;
+    let addr = t.app.http_addr();
+    let (status, open) = http_json(addr, "GET", "/api/sla", Some(&sanne), None).await;
+    assert_eq!(status, 200, "{open}");
+    let network = open["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == "Network" && g["level"] == 2)
+        .unwrap_or_else(|| panic!("{open}"))
+        .clone();
+    assert_eq!(
+        (&network["intakes"], &network["resolution"]["paused"]),
+        (&json!(1), &json!(1)),
+        "{open}"
+    );
+    let metrics = t.metrics().await;
+    assert!(
+        metrics.contains("firstline_sla_open_timers{timer=\"resolution\",state=\"paused\",level=\"2\",group=\"Network\"} 1"),
+        "{metrics}"
+    );
+    // An agent may not read the figures.
+    let anna = t.login("anna").await;
+    let (status, _) = http_json(addr, "GET", "/api/sla", Some(&anna), None).await;
+    assert_eq!(status, 403);
+
+    let gijs = t.login("gijs").await;
+    let path = format!("/api/intakes/{id}/resolve");
+    let body = json!({"solution": "Replaced the switch"});
+    let (status, v) = http_json(addr, "POST", &path, Some(&gijs), Some(body)).await;
+    assert_eq!(status, 200, "{v}");
+    let today = v["resolved_at"].as_i64().unwrap();
+    let day = firstline::store::Zone::CentralEurope
+        .date_of(today)
+        .to_string();
+    let path = format!("/api/reports/sla?from={day}&to={day}");
+    let (status, report) = http_json(addr, "GET", &path, Some(&sanne), None).await;
+    assert_eq!(status, 200, "{report}");
+    let groups = report["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{report}");
+    assert_eq!(
+        (&groups[0]["group"], &groups[0]["resolution"]["met"]),
+        (&json!("Network"), &json!(1)),
+        "{report}"
+    );
+    assert_eq!(groups[0]["response"]["met"], 1, "{report}");
+    let (status, open) = http_json(addr, "GET", "/api/sla", Some(&sanne), None).await;
+    assert_eq!(
+        (status, open["groups"].clone()),
+        (200, json!([])),
+        "nothing open any more"
+    );
 }
 
 async fn stored_title(t: &TestApp, id: &str) -> String {

@@ -7,6 +7,7 @@ import { fmtDateTime, t } from '../i18n.js';
 import * as act from './actions.js';
 import { useApi } from './hooks.js';
 import { outcomeText, ticketNo } from './words.js';
+import { RowSla } from './sla.js';
 
 const FIELDS = ['organisation', 'department', 'email', 'phone', 'location', 'notes'];
 
@@ -110,6 +111,8 @@ export function IntakeRow({ intake, testid, children = null }) {
         <strong>${ticketNo(intake) || t('intake.no_number')}</strong>
         <span class=${`badge status-${intake.status}`}>${t(`status.${intake.status}`)}</span>
         <span class="muted">${t(`level.${intake.level || 1}`)}${intake.group ? ` · ${intake.group}` : ''}</span>
+        ${intake.work_state ? html`<span class=${`badge work-${intake.work_state}`}>${t(`work.${intake.work_state}`)}</span>` : null}
+        <${RowSla} sla=${intake.sla} />
         <span class="row-title">${title}</span>
         <span class="muted">${fmtDateTime(intake.created_at)}</span>
       </button>

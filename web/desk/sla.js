@@ -13,6 +13,17 @@ export function timerState(timer, now) {
   return running && timer.due_at !== null && now > timer.due_at ? 'breached' : timer.state;
 }
 
+/** The resolution timer of a list row, while the intake is open (nothing once met). */
+export function RowSla({ sla }) {
+  const now = useNow(30000);
+  if (!sla) return null;
+  const state = timerState(sla.resolution, now);
+  if (state === 'met' || state === 'met_late') return null;
+  const due = sla.resolution.due_at !== null ? fmtDateTime(sla.resolution.due_at) : '';
+  return html`<span class=${`badge sla-${state}`} data-testid="row-sla" data-state=${state}>
+    ${t(`sla.state.${state}`, { due })}</span>`;
+}
+
 export function SlaBadges({ sla }) {
   const now = useNow(15000);
   if (!sla) return null;

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use super::types::{EscalationView, IntakeView, NoteView};
 use super::{DeskError, IntakeOps};
 use crate::domain::{AgentId, CustomerId, IntakeId};
-use crate::sla::{SlaClock, SlaPolicy, SlaView};
+use crate::sla::{SlaPolicy, SlaView};
 use crate::store::{EscalationRow, IntakeRecord, IntakeStatus, NoteRow, SlaPause, now_ms};
 
 impl IntakeOps {
@@ -119,32 +119,22 @@ impl IntakeOps {
     }
 }
 
-/// The SLA timers of `r` at `now`: its finished pauses in business time on its priority's
-/// clock, the one in progress as a running pause. A closed (merged) draft has none.
+/// The SLA timers of `r` at `now` (none for a closed, merged draft).
 pub(crate) fn sla_of(
     policy: &SlaPolicy,
     r: &IntakeRecord,
     pauses: &[SlaPause],
     now: i64,
 ) -> Option<SlaView> {
-    if !policy.enabled() || r.status == IntakeStatus::Closed {
+    if r.status == IntakeStatus::Closed {
         return None;
     }
-    let priority = r.priority.map(|p| p.get());
-    let mut clock = SlaClock {
-        created_at: r.created_at,
-        responded_at: r.responded_at,
-        resolved_at: r.resolved_at,
-        paused_ms: 0,
-        paused_since: None,
-    };
-    for p in pauses {
-        match p.ended_at {
-            Some(end) => clock.paused_ms += policy.pause_ms(priority, p.started_at, end),
-            None => clock.paused_since = Some(p.started_at),
-        }
-    }
-    policy.evaluate(priority, &clock, now)
+    policy.evaluate_with_pauses(
+        r.priority.map(|p| p.get()),
+        (r.created_at, r.responded_at, r.resolved_at),
+        pauses.iter().map(|p| (p.started_at, p.ended_at)),
+        now,
+    )
 }
 
 fn escalation_view(e: EscalationRow, names: &HashMap<AgentId, String>) -> EscalationView {

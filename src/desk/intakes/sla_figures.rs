@@ -1,0 +1,68 @@
+//! SLA figures per level and group: the open intakes' timers now (the supervisor view and
+//! `/metrics`) and the resolved intakes' over a period (the report). One evaluation of the
+//! intakes' timers (`views::sla_of`'s policy), tallied by `sla::summarize`, off the runtime's
+//! worker threads: a calendar walk per intake is CPU work.
+
+use serde::Serialize;
+
+use super::{DeskError, IntakeOps};
+use crate::sla::{GroupSla, summarize};
+use crate::store::{MAX_SLA_ROWS, SlaRow, now_ms};
+
+/// SLA figures at an instant.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlaFigures {
+    /// Whether `[sla]` has targets at all.
+    pub enabled: bool,
+    /// Epoch ms the timers were evaluated at.
+    pub at: i64,
+    /// True when there were more than `MAX_SLA_ROWS` intakes and only the newest were counted.
+    pub cut: bool,
+    /// Per level and group.
+    pub groups: Vec<GroupSla>,
+}
+
+impl IntakeOps {
+    /// The timers of every open intake now.
+    pub async fn sla_open(&self) -> Result<SlaFigures, DeskError> {
+        if !self.sla.enabled() {
+            return Ok(self.figures(Vec::new(), now_ms()).await);
+        }
+        let rows = self.store.sla_open_rows().await?;
+        Ok(self.figures(rows, now_ms()).await)
+    }
+
+    /// The timers of the intakes resolved in `[from, to)` (epoch ms).
+    pub async fn sla_resolved(&self, from: i64, to: i64) -> Result<SlaFigures, DeskError> {
+        if !self.sla.enabled() {
+            return Ok(self.figures(Vec::new(), now_ms()).await);
+        }
+        let rows = self.store.sla_resolved_rows(from, to).await?;
+        Ok(self.figures(rows, now_ms()).await)
+    }
+
+    async fn figures(&self, rows: Vec<SlaRow>, now: i64) -> SlaFigures {
+        let policy = self.sla.clone();
+        let cut = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= MAX_SLA_ROWS;
+        let enabled = policy.enabled();
+        let tally = move || {
+            summarize(rows.into_iter().filter_map(|r| {
+                let view = policy.evaluate_with_pauses(
+                    r.priority,
+                    (r.created_at, r.responded_at, r.resolved_at),
+                    r.pauses.iter().map(|p| (p.started_at, p.ended_at)),
+                    now,
+                )?;
+                Some((r.level, r.group_name, view))
+            }))
+        };
+        // A panic in the tally (a bug) loses these figures, not the caller.
+        let groups = tokio::task::spawn_blocking(tally).await.unwrap_or_default();
+        SlaFigures {
+            enabled,
+            at: now,
+            cut,
+            groups,
+        }
+    }
+}
