@@ -39,6 +39,7 @@ pub(super) fn router(state: ApiState, hub: DeskHub) -> Router {
         .route("/api/intakes/{id}/resolve", post(resolve))
         .route("/api/intakes/{id}/escalate", post(escalate))
         .route("/api/intakes/{id}/return", post(return_to_first))
+        .route("/api/intakes/{id}/reassign", post(reassign))
         .route("/api/intakes/{id}/continue", post(continue_existing))
         .route("/api/intakes/{id}/customer", post(customer))
         .route("/api/intakes/{id}/claim", post(worklists::claim))
@@ -284,6 +285,28 @@ async fn return_to_first(
     let view = hub
         .ops()
         .return_to_first_level(&session.agent_id, &id, &req.reason)
+        .await?;
+    Ok(written(&hub, &session, view).await)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReassignRequest {
+    group: String,
+    reason: String,
+}
+
+/// `POST /api/intakes/{id}/reassign` `{ "group", "reason" }`: to another second-level group.
+async fn reassign(
+    session: Session,
+    Extension(hub): Extension<DeskHub>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ReassignRequest>,
+) -> Reply<Json<IntakeView>> {
+    let id = IntakeId::from_string(id);
+    let view = hub
+        .ops()
+        .reassign(&session.agent_id, &id, &req.group, &req.reason)
         .await?;
     Ok(written(&hub, &session, view).await)
 }

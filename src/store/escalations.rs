@@ -73,6 +73,16 @@ impl Store {
         let status = if esc.returned { "open" } else { "escalated" };
         let group = (!esc.returned).then_some(esc.target.as_str());
         let mut tx = self.begin_write(OP).await?;
+        // A move within the second level (to another group) names the group it leaves.
+        let reassigned_from: Option<Option<String>> = if esc.from_level == esc.to_level {
+            sqlx::query_scalar("SELECT group_name FROM intakes WHERE id = $1")
+                .bind(esc.intake_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::query(OP))?
+        } else {
+            None
+        };
         let moved = sqlx::query(
             "UPDATE intakes SET level = $2, status = $3, updated_by = $4, updated_at = $5, \
              group_name = $7, \
@@ -119,6 +129,24 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::query(OP))?;
+        if let Some(from) = reassigned_from {
+            let body = format!(
+                "{} → {}: {}",
+                from.as_deref().unwrap_or("?"),
+                esc.target,
+                esc.reason
+            );
+            super::notes::insert_note(
+                &mut tx,
+                &esc.intake_id,
+                &esc.agent_id,
+                super::notes::NoteKind::Reassigned,
+                &body,
+                esc.at,
+                OP,
+            )
+            .await?;
+        }
         if esc.to_level == 3 && !esc.returned {
             super::vendor_cases::open_case_on(
                 &mut tx,

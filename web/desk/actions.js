@@ -159,6 +159,13 @@ export async function editVendorCase(caseId, fields) {
   return json;
 }
 
+/** Moves an escalated intake to another second-level group. */
+export async function reassign(intakeId, group, reason) {
+  const { json } = await api('POST', `/api/intakes/${encodeURIComponent(intakeId)}/reassign`, { group, reason });
+  keepIntake(json);
+  return json;
+}
+
 /** Closes a vendor case with its outcome; the intake goes back to its owner. */
 export async function closeVendorCase(caseId, outcome) {
   const { json } = await api('POST', `/api/vendor-cases/${encodeURIComponent(caseId)}/close`, { outcome });

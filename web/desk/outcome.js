@@ -67,14 +67,43 @@ function FirstLevel({ s, intake }) {
 function SecondLevel({ s, intake }) {
   const [tab, setTab] = useState('resolve');
   const tabs = [['resolve', t('outcome.resolve')]];
-  if (Number(intake.level) === 2) tabs.push(['escalate', t('outcome.vendor')]);
+  if (Number(intake.level) === 2) tabs.push(['escalate', t('outcome.vendor')], ['reassign', t('outcome.reassign')]);
   tabs.push(['return', t('outcome.return')]);
   return html`
     <${Owner} s=${s} intake=${intake} />
     <${Tabs} active=${tab} onChange=${setTab} tabs=${tabs} />
     ${tab === 'resolve' ? html`<${ResolveForm} intake=${intake} />` : null}
     ${tab === 'escalate' ? html`<${EscalateForm} s=${s} intake=${intake} levels=${[3]} />` : null}
-    ${tab === 'return' ? html`<${ReturnForm} intake=${intake} />` : null}`;
+    ${tab === 'return' ? html`<${ReturnForm} intake=${intake} />` : null}
+    ${tab === 'reassign' ? html`<${ReassignForm} s=${s} intake=${intake} />` : null}`;
+}
+
+/** Moves it to another second-level group, with the reason. */
+function ReassignForm({ s, intake }) {
+  const groups = (s.lists.second_level || []).filter((g) => g !== intake.group);
+  const [group, setGroup] = useState(groups[0] || '');
+  const [reason, setReason] = useState('');
+  const { error, setError, busy, run } = useAction('reassign');
+  const submit = (e) => {
+    e.preventDefault();
+    if (!reason.trim()) {
+      setError(t('outcome.reason_required'));
+      return;
+    }
+    run(() => act.reassign(intake.id, group, reason.trim()));
+  };
+  return html`
+    <form class="outcome-form" onSubmit=${submit} data-testid="reassign-form">
+      <label for="reassign-group">${t('outcome.reassign_to')}</label>
+      <select id="reassign-group" data-testid="reassign-group" value=${group} onChange=${(e) => setGroup(e.target.value)}>
+        ${groups.map((g) => html`<option value=${g}>${g}</option>`)}
+      </select>
+      <label for="reassign-reason">${t('outcome.reason')}</label>
+      <textarea id="reassign-reason" data-testid="reassign-reason" rows="3" maxlength="2000" value=${reason}
+        onInput=${(e) => setReason(e.target.value)}></textarea>
+      <button type="submit" data-testid="reassign-btn" disabled=${busy || !group}>${t('outcome.reassign_btn')}</button>
+      ${error ? html`<p class="inline-error" role="alert" data-testid="outcome-error">${error}</p>` : null}
+    </form>`;
 }
 
 /** Who works on it at the second level; claim, release, take over. */

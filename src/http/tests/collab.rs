@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::desk_feed::{Socket, frame_of, intake_and_ack};
-use super::worklists::{escalate, intake, ok};
+use super::worklists::{escalate, intake, ok, post};
 use super::{Resp, TestApi, bearer};
 
 async fn patch(api: &TestApi, token: &str, id: &str, body: Value) -> Resp {
@@ -127,6 +127,50 @@ async fn a_save_over_an_old_copy_is_refused_with_the_other_version() {
     assert_eq!(r.status, 422, "{}", r.body);
     let r = patch(&api, &eva, &id, json!({"title": "y", "base": {"title": 7}})).await;
     assert_eq!(r.status, 422, "{}", r.body);
+
+    // Another group: only configured ones, never the one it is with; it arrives unclaimed.
+    ok(post(&api, &gijs, &format!("/api/intakes/{id}/claim"), json!({})).await);
+    let path = format!("/api/intakes/{id}/reassign");
+    let r = post(
+        &api,
+        &gijs,
+        &path,
+        json!({"group": "Nowhere", "reason": "x"}),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = post(
+        &api,
+        &gijs,
+        &path,
+        json!({"group": "Network", "reason": "x"}),
+    )
+    .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    let v = ok(post(
+        &api,
+        &gijs,
+        &path,
+        json!({"group": "Applications", "reason": "It is Outlook, not the network"}),
+    )
+    .await);
+    assert_eq!(
+        (&v["group"], &v["level"], &v["owner_id"]),
+        (&json!("Applications"), &json!(2), &Value::Null),
+        "{v}"
+    );
+    let last = v["notes"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (&last["kind"], &last["body"]),
+        (
+            &json!("reassigned"),
+            &json!("Network → Applications: It is Outlook, not the network")
+        )
+    );
+    assert_eq!(
+        v["escalations"].as_array().unwrap().last().unwrap()["target"],
+        "Applications"
+    );
     api.stop().await;
 }
 
