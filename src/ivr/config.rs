@@ -28,6 +28,9 @@ pub struct IvrConfig {
     pub invalid: String,
     /// Prompt played when the questions are over; `""` for none.
     pub connecting: String,
+    /// Prompt for a caller whose number has an open intake ("press 1 to be put through to
+    /// whoever handles it, 2 for a new question"), asked after the language; `""`: not asked.
+    pub recognized: String,
     /// The menus, asked in this order (`[[ivr.menu]]` tables).
     #[serde(rename = "menu")]
     pub menus: Vec<MenuConfig>,
@@ -186,6 +189,7 @@ impl Default for IvrConfig {
             greeting: "greeting".to_owned(),
             invalid: "invalid".to_owned(),
             connecting: "connecting".to_owned(),
+            recognized: "recognized".to_owned(),
             menus: vec![
                 menu(
                     "language",
@@ -237,6 +241,7 @@ impl IvrConfig {
         check_name("invalid prompt", &self.invalid, false)?;
         check_name("greeting prompt", &self.greeting, true)?;
         check_name("connecting prompt", &self.connecting, true)?;
+        check_name("recognized prompt", &self.recognized, true)?;
         for (i, menu) in self.menus.iter().enumerate() {
             check_name("menu id", &menu.id, false)?;
             check_name("menu prompt", &menu.prompt, false)?;
@@ -304,6 +309,7 @@ impl IvrConfig {
             self.greeting.as_str(),
             self.invalid.as_str(),
             self.connecting.as_str(),
+            self.recognized.as_str(),
         ];
         names.extend(self.active_menus().map(|(_, m)| m.prompt.as_str()));
         names.retain(|n| !n.is_empty());

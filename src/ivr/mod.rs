@@ -6,6 +6,11 @@
 //! menu; an invalid digit or silence plays `invalid` and repeats the menu, and after
 //! `max_attempts` failures the call goes on with what was chosen so far. A digit during a prompt
 //! cuts it short and answers the menu being played; during the greeting it answers the first menu.
+//!
+//! A caller whose number has an open intake (the call task reports it with
+//! [`Ivr::on_open_intake`] as soon as it knows) hears the `recognized` prompt after the
+//! language menu: `1` ends the questions to be put through about that intake, `2` goes on with
+//! the menus; failures there go on with the menus too.
 
 mod config;
 mod outcome;
@@ -18,7 +23,7 @@ use crate::domain::{Category, Language, Priority};
 
 use config::Choice;
 pub use config::{Field, IvrConfig, IvrConfigError, MenuConfig, OptionValue};
-pub use outcome::{IvrEnd, IvrOutcome, IvrStep, StepInput};
+pub use outcome::{IvrEnd, IvrOutcome, IvrStep, KnownIntake, StepInput};
 
 /// What the call task must do next, drained with [`Ivr::poll_action`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +44,9 @@ enum State {
     Greeting,
     /// In the menu at this index of `IvrConfig::menus`.
     Menu { index: usize, phase: Phase },
+    /// Asking a caller with an open intake whether they call about it; the menus go on at
+    /// `resume` when they do not.
+    Recognition { resume: usize, phase: Phase },
     /// `Finished` was emitted; every input is ignored.
     Done,
 }
@@ -66,7 +74,14 @@ pub struct Ivr {
     priority: Option<Priority>,
     path: Vec<IvrStep>,
     actions: VecDeque<IvrAction>,
+    /// The caller's open intake, once the call task found one.
+    open: Option<KnownIntake>,
+    /// The recognition question was asked (or can no longer be).
+    recognition_passed: bool,
 }
+
+/// The menu name of the recognition question in the IVR path.
+const RECOGNITION: &str = "recognized";
 
 impl Ivr {
     /// Starts a call's IVR: asks for the greeting (or the first menu when there is none).
@@ -80,6 +95,8 @@ impl Ivr {
             priority: None,
             path: Vec::new(),
             actions: VecDeque::new(),
+            open: None,
+            recognition_passed: false,
         };
         if ivr.config.greeting.is_empty() {
             ivr.enter_menu(0);
@@ -115,6 +132,78 @@ impl Ivr {
                 }
                 self.answer(index, digit);
             }
+            State::Recognition { resume, phase } => {
+                if !matches!(phase, Phase::Waiting { .. }) {
+                    self.actions.push_back(IvrAction::StopPlayback);
+                }
+                self.answer_recognition(resume, digit);
+            }
+        }
+    }
+
+    /// The caller's number has this open intake: ask about it after the language menu (no
+    /// effect once the questions are past that point).
+    pub fn on_open_intake(&mut self, _now: Instant, open: KnownIntake) {
+        if !self.recognition_passed && self.state != State::Done {
+            self.open = Some(open);
+        }
+    }
+
+    /// `digit` answers the recognition question.
+    fn answer_recognition(&mut self, resume: usize, digit: char) {
+        let step = |input, value: Option<&str>| IvrStep {
+            menu: RECOGNITION.to_owned(),
+            input,
+            value: value.map(str::to_owned),
+        };
+        match digit {
+            '1' => {
+                self.path.push(step(StepInput::Digit('1'), Some("continue")));
+                self.finish(IvrEnd::Continued);
+            }
+            '2' => {
+                self.path.push(step(StepInput::Digit('2'), Some("new")));
+                self.recognition_passed = true;
+                self.enter_menu(resume);
+            }
+            '*' => {
+                self.path.push(step(StepInput::Repeat, None));
+                self.ask_recognition(resume);
+            }
+            '0' => {
+                self.path.push(step(StepInput::Skip, None));
+                self.recognition_passed = true;
+                self.finish(IvrEnd::Skipped);
+            }
+            other => {
+                self.path.push(step(StepInput::Invalid(other), None));
+                self.fail_recognition(resume);
+            }
+        }
+    }
+
+    fn ask_recognition(&mut self, resume: usize) {
+        self.state = State::Recognition {
+            resume,
+            phase: Phase::Prompt,
+        };
+        let prompt = self.config.recognized.clone();
+        self.play(prompt);
+    }
+
+    /// A failed attempt at the recognition question; after too many the menus go on.
+    fn fail_recognition(&mut self, resume: usize) {
+        self.failures += 1;
+        if self.failures >= self.config.max_attempts {
+            self.recognition_passed = true;
+            self.enter_menu(resume);
+        } else {
+            self.state = State::Recognition {
+                resume,
+                phase: Phase::Invalid,
+            };
+            let invalid = self.config.invalid.clone();
+            self.play(invalid);
         }
     }
 
@@ -136,7 +225,25 @@ impl Ivr {
                 index,
                 phase: Phase::Invalid,
             } => self.replay(index),
+            State::Recognition {
+                resume,
+                phase: Phase::Prompt,
+            } => {
+                let deadline = now + self.config.digit_timeout();
+                self.state = State::Recognition {
+                    resume,
+                    phase: Phase::Waiting { deadline },
+                };
+            }
+            State::Recognition {
+                resume,
+                phase: Phase::Invalid,
+            } => self.ask_recognition(resume),
             State::Menu {
+                phase: Phase::Waiting { .. },
+                ..
+            }
+            | State::Recognition {
                 phase: Phase::Waiting { .. },
                 ..
             }
@@ -154,6 +261,18 @@ impl Ivr {
         {
             self.record(index, StepInput::Timeout, None);
             self.fail(index);
+        } else if let State::Recognition {
+            resume,
+            phase: Phase::Waiting { deadline },
+        } = self.state
+            && now >= deadline
+        {
+            self.path.push(IvrStep {
+                menu: RECOGNITION.to_owned(),
+                input: StepInput::Timeout,
+                value: None,
+            });
+            self.fail_recognition(resume);
         }
     }
 
@@ -161,6 +280,10 @@ impl Ivr {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::Menu {
+                phase: Phase::Waiting { deadline },
+                ..
+            }
+            | State::Recognition {
                 phase: Phase::Waiting { deadline },
                 ..
             } => Some(deadline),
@@ -177,6 +300,7 @@ impl Ivr {
     pub fn current_menu(&self) -> Option<&str> {
         match self.state {
             State::Menu { index, .. } => self.config.menus.get(index).map(|m| m.id.as_str()),
+            State::Recognition { .. } => Some(RECOGNITION),
             State::Greeting | State::Done => None,
         }
     }
@@ -226,6 +350,26 @@ impl Ivr {
             .active_menus()
             .map(|(i, _)| i)
             .find(|&i| i >= from);
+        // The recognition question comes before the first menu past the language.
+        let past_language = |i: usize| {
+            self.config
+                .menus
+                .get(i)
+                .is_none_or(|m| m.sets != config::Field::Language)
+        };
+        if self.open.is_some()
+            && !self.recognition_passed
+            && !self.config.recognized.is_empty()
+            && next.is_none_or(past_language)
+        {
+            self.failures = 0;
+            self.ask_recognition(next.unwrap_or(usize::MAX));
+            return;
+        }
+        if next.is_some_and(past_language) {
+            // Past the language: an open intake found from now on comes too late to ask about.
+            self.recognition_passed = true;
+        }
         match next {
             Some(index) => {
                 self.failures = 0;
@@ -268,12 +412,21 @@ impl Ivr {
             let connecting = self.config.connecting.clone();
             self.play(connecting);
         }
+        let continues = (end == IvrEnd::Continued)
+            .then(|| self.open.clone())
+            .flatten();
         let outcome = IvrOutcome {
             language: self.language,
-            category: self.category.unwrap_or(Category::Unclassified),
-            priority: self.priority,
+            // A continued intake keeps its own category and priority.
+            category: continues
+                .as_ref()
+                .map(|k| k.category)
+                .or(self.category)
+                .unwrap_or(Category::Unclassified),
+            priority: continues.as_ref().map_or(self.priority, |k| k.priority),
             path: std::mem::take(&mut self.path),
             end,
+            continues,
         };
         self.actions.push_back(IvrAction::Finished(outcome));
     }

@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Write as _};
 
-use crate::domain::{Category, Language, Priority};
+use crate::domain::{AgentId, Category, IntakeId, Language, Priority};
 
 /// The result of one caller's IVR, stored as the draft intake.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +17,22 @@ pub struct IvrOutcome {
     pub path: Vec<IvrStep>,
     /// How the questions ended.
     pub end: IvrEnd,
+    /// The caller's open intake they chose to be put through about (the recognition prompt's
+    /// 1); the call continues it instead of drafting a new one.
+    pub continues: Option<KnownIntake>,
+}
+
+/// A caller's open intake, as the call task found it for the recognition prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownIntake {
+    /// The intake.
+    pub id: IntakeId,
+    /// Its category (the queue the call goes to).
+    pub category: Category,
+    /// Its priority.
+    pub priority: Option<Priority>,
+    /// Who handles it (offered first when available).
+    pub owner: Option<AgentId>,
 }
 
 /// How the questions ended.
@@ -28,6 +44,8 @@ pub enum IvrEnd {
     Skipped,
     /// `max_attempts` invalid digits or silences in one menu.
     TooManyFailures,
+    /// The caller chose to be put through about their open intake.
+    Continued,
 }
 
 impl IvrEnd {
@@ -37,6 +55,7 @@ impl IvrEnd {
             IvrEnd::Completed => "completed",
             IvrEnd::Skipped => "skipped",
             IvrEnd::TooManyFailures => "too_many_failures",
+            IvrEnd::Continued => "continued",
         }
     }
 }
