@@ -37,6 +37,9 @@ pub struct AcdConfig {
     /// registration (browser agents always); false = offer regardless (calls to an unregistered
     /// phone then fail as `unreachable`).
     pub require_registration: bool,
+    /// A caller put through about their open intake waits this long for its owner (when the
+    /// owner is logged in) before anyone in the queue may take the call; 0 = no preference.
+    pub prefer_owner_secs: u64,
 }
 
 impl Default for AcdConfig {
@@ -51,6 +54,7 @@ impl Default for AcdConfig {
             announce_interval_secs: 30,
             max_wait_for_callback_secs: 300,
             require_registration: true,
+            prefer_owner_secs: 20,
         }
     }
 }
@@ -69,6 +73,9 @@ impl AcdConfig {
     }
     pub(crate) fn announce_interval(&self) -> Option<Duration> {
         (self.announce_interval_secs > 0).then(|| Duration::from_secs(self.announce_interval_secs))
+    }
+    pub(crate) fn prefer_owner(&self) -> Option<Duration> {
+        (self.prefer_owner_secs > 0).then(|| Duration::from_secs(self.prefer_owner_secs))
     }
     pub(crate) fn max_wait(&self) -> Option<Duration> {
         (self.max_wait_for_callback_secs > 0)

@@ -68,6 +68,18 @@ impl Acd {
     /// Puts an entry in its queue; it is offered at once if an agent is free, otherwise a caller
     /// hears an announcement (and a callback offer when nobody serves the queue).
     pub fn enqueue(&mut self, now: Instant, entry: Entry) -> Result<(), AcdError> {
+        self.enqueue_preferring(now, entry, None)
+    }
+
+    /// [`Acd::enqueue`], first reserved for `prefer` (the owner of the intake the caller rings
+    /// about) for `[acd] prefer_owner_secs` when that agent is logged in: offered to them as
+    /// soon as they are free, whatever their queues; anyone may take it after that.
+    pub fn enqueue_preferring(
+        &mut self,
+        now: Instant,
+        entry: Entry,
+        prefer: Option<AgentId>,
+    ) -> Result<(), AcdError> {
         if self.queues.contains(&entry.id) {
             return Err(AcdError::DuplicateEntry(entry.id));
         }
@@ -84,6 +96,13 @@ impl Acd {
             .filter(|_| is_call)
             .map(|w| entry.arrived + w);
         self.queues.insert(entry, next_announce, callback_at);
+        let window = self.cfg.prefer_owner();
+        if let (Some(agent), Some(window)) = (prefer, window)
+            && self.agents.get(&agent).is_some_and(|a| a.logged_in())
+            && let Some(w) = self.queues.get_mut(&id)
+        {
+            w.prefer = Some((agent, now + window));
+        }
         self.route(now);
         if is_call && self.queues.get(&id).is_some_and(|w| w.offer.is_none()) {
             self.announce(now, &id);
@@ -238,7 +257,11 @@ impl Acd {
         let entries = self
             .queues
             .iter()
-            .flat_map(|w| [w.next_announce, w.callback_at])
+            .flat_map(|w| {
+                // The end of a reservation lets the others take the call.
+                let reserved = w.prefer.as_ref().filter(|_| w.offer.is_none());
+                [w.next_announce, w.callback_at, reserved.map(|(_, until)| *until)]
+            })
             .flatten();
         offers.chain(wrapups).chain(entries).min()
     }
@@ -265,6 +288,7 @@ impl Acd {
             }
         }
         self.end_timed_wrapups(now);
+        self.queues.end_reservations(now);
         self.route(now);
         for id in self.queues.due_by_seq(now) {
             self.entry_timers(now, &id);
@@ -289,7 +313,8 @@ impl Acd {
             let Some(agent) = self.agents.get(&agent_id) else {
                 continue;
             };
-            let Some(entry_id) = self.queues.best_for(|c| agent.serves(c), now, ageing) else {
+            let best = (self.queues).best_for_agent(&agent_id, |c| agent.serves(c), now, ageing);
+            let Some(entry_id) = best else {
                 continue;
             };
             self.offer(now, agent_id, entry_id);

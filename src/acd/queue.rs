@@ -8,7 +8,7 @@ use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::domain::{Category, Priority};
+use crate::domain::{AgentId, Category, Priority};
 
 use super::{Entry, EntryId, EntryKind, OfferId};
 
@@ -31,6 +31,8 @@ pub(crate) struct Waiting {
     pub(crate) callback_at: Option<Instant>,
     /// The nobody-serves callback offer has been sent.
     pub(crate) told_nobody: bool,
+    /// Reserved for this agent (the owner of the intake the caller rings about) until then.
+    pub(crate) prefer: Option<(AgentId, Instant)>,
 }
 
 impl Waiting {
@@ -103,6 +105,7 @@ impl Queues {
             next_announce,
             callback_at,
             told_nobody: false,
+            prefer: None,
         };
         self.entries.insert(waiting.entry.id.clone(), waiting);
         seq
@@ -137,17 +140,38 @@ impl Queues {
     }
 
     /// The offerable entry to serve first among the categories `serves` accepts.
-    pub(crate) fn best_for(
+    /// The entry `agent` should take: one reserved for them first (whatever its queue), else
+    /// the best of the queues they serve that is not reserved for someone else now.
+    pub(crate) fn best_for_agent(
         &self,
+        agent: &AgentId,
         serves: impl Fn(Category) -> bool,
         now: Instant,
         ageing: Option<Duration>,
     ) -> Option<EntryId> {
-        self.entries
-            .values()
-            .filter(|w| w.offer.is_none() && serves(w.entry.category))
+        // Who an entry is reserved for now, if anyone.
+        fn holder(w: &Waiting, now: Instant) -> Option<&AgentId> {
+            w.prefer.as_ref().filter(|(_, until)| now < *until).map(|(a, _)| a)
+        }
+        let free = || self.entries.values().filter(|w| w.offer.is_none());
+        free()
+            .filter(|w| holder(w, now) == Some(agent))
             .max_by_key(|w| Reverse(w.key(now, ageing)))
+            .or_else(|| {
+                free()
+                    .filter(|w| holder(w, now).is_none() && serves(w.entry.category))
+                    .max_by_key(|w| Reverse(w.key(now, ageing)))
+            })
             .map(|w| w.entry.id.clone())
+    }
+
+    /// Ends the reservations whose time is up (`now` reached their end).
+    pub(crate) fn end_reservations(&mut self, now: Instant) {
+        for w in self.entries.values_mut() {
+            if w.prefer.as_ref().is_some_and(|(_, until)| *until <= now) {
+                w.prefer = None;
+            }
+        }
     }
 
     /// The entries with an announcement or callback offer due at `now`, in queue order (a

@@ -148,9 +148,19 @@ impl AcdHandle {
         entry: Entry,
         notices: mpsc::Sender<QueueNotice>,
     ) -> Result<(), AcdError> {
+        self.enqueue_preferring(entry, notices, None).await
+    }
+
+    /// [`AcdHandle::enqueue`], first reserved for `prefer` (`Acd::enqueue_preferring`).
+    pub async fn enqueue_preferring(
+        &self,
+        entry: Entry,
+        notices: mpsc::Sender<QueueNotice>,
+        prefer: Option<AgentId>,
+    ) -> Result<(), AcdError> {
         self.call(move |core, now| {
             let id = entry.id.clone();
-            core.acd.enqueue(now, entry)?;
+            core.acd.enqueue_preferring(now, entry, prefer)?;
             core.notices.insert(id, notices);
             Ok(())
         })

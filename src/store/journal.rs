@@ -57,6 +57,12 @@ pub enum Write {
     },
     /// The draft intake the IVR produced, under an id chosen by the call.
     Intake { id: IntakeId, intake: NewIntake },
+    /// The call continues an existing intake (the caller chose it at the recognition prompt).
+    Attach {
+        intake: IntakeId,
+        call: CallId,
+        at: i64,
+    },
     /// The caller entered a queue with their choice.
     Queued {
         call: CallId,
@@ -116,6 +122,9 @@ impl Write {
                     .map(drop)
             }
             Write::Intake { id, intake } => insert_intake_on(conn, zone, id, intake).await,
+            Write::Attach { intake, call, at } => {
+                super::work::attach_call_on(conn, intake, call, *at).await
+            }
             Write::Queued {
                 call,
                 at,
@@ -174,6 +183,7 @@ impl Write {
             Write::Answered { .. } => "answered",
             Write::IvrEnded { .. } => "ivr_ended",
             Write::Intake { .. } => "intake",
+            Write::Attach { .. } => "attach",
             Write::Queued { .. } => "queued",
             Write::Offer { .. } => "offer",
             Write::OfferEnded { .. } => "offer_ended",

@@ -47,7 +47,66 @@ pub(super) async fn end_pause(
     Ok(())
 }
 
+/// Attaches `call` to `intake` (a caller who chose their open intake in the IVR), unless
+/// either is gone or it is attached already: the journal never fails a batch on it.
+pub(super) async fn attach_call_on(
+    conn: &mut sqlx::AnyConnection,
+    intake: &IntakeId,
+    call: &crate::domain::CallId,
+    at: i64,
+) -> Result<(), StoreError> {
+    const OP: &str = "attach_call";
+    sqlx::query(
+        "INSERT INTO intake_calls (intake_id, call_id, attached_at) SELECT $1, $2, $3 \
+         WHERE EXISTS (SELECT 1 FROM intakes WHERE id = $1) \
+         AND EXISTS (SELECT 1 FROM calls WHERE id = $2) \
+         AND NOT EXISTS (SELECT 1 FROM intake_calls WHERE intake_id = $1 AND call_id = $2)",
+    )
+    .bind(intake.as_str())
+    .bind(call.as_str())
+    .bind(at)
+    .execute(conn)
+    .await
+    .map_err(StoreError::query(OP))?;
+    Ok(())
+}
+
 impl Store {
+    /// The caller's most recently changed open intake (open or escalated: a draft nobody has
+    /// touched does not count), by customer or by number; from the read connections, so the
+    /// call asking never waits behind a write.
+    pub async fn open_intake_for_caller(
+        &self,
+        customer: Option<&crate::domain::CustomerId>,
+        number: &str,
+    ) -> Result<Option<crate::ivr::KnownIntake>, StoreError> {
+        const OP: &str = "open_intake_for_caller";
+        let row: Option<(String, String, Option<i64>, Option<String>)> = sqlx::query_as(
+            "SELECT id, category, priority, owner_id FROM intakes \
+             WHERE status IN ('open', 'escalated') AND (customer_id = $1 OR caller = $2) \
+             ORDER BY updated_at DESC LIMIT 1",
+        )
+        .bind(customer.map(crate::domain::CustomerId::as_str))
+        .bind(number)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(StoreError::query(OP))?;
+        let Some((id, category, priority, owner)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(crate::ivr::KnownIntake {
+            id: IntakeId::from_string(id),
+            category: category.parse().map_err(|_| StoreError::Corrupt {
+                column: "intakes.category",
+                value: category.clone(),
+            })?,
+            priority: priority
+                .and_then(|p| u8::try_from(p).ok())
+                .and_then(crate::domain::Priority::new),
+            owner: owner.map(AgentId::from_string),
+        }))
+    }
+
     /// Sets the work state of an escalated intake that `agent` owns or nobody owns (then
     /// `agent` claims it), with a `status` note (`body`: the state, then `: reason` when one is
     /// given). Waiting for the customer starts an SLA pause; any other state ends it.

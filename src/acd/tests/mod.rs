@@ -5,6 +5,7 @@ mod agent_states;
 mod guard;
 mod offers;
 mod ordering;
+mod prefer;
 mod random;
 mod reach;
 mod service;

@@ -199,6 +199,25 @@ impl Session {
             at,
             language: outcome.language,
         });
+        if let Some(known) = &outcome.continues {
+            // The caller rings about their open intake: the call continues it, and the pop
+            // shows that intake with everything recorded so far.
+            self.ctx.journal.write(Write::Attach {
+                intake: known.id.clone(),
+                call: self.id.clone(),
+                at,
+            });
+            tracing::info!(intake = %known.id, owner = ?known.owner, "the call continues an open intake");
+            self.ctx.events.publish(EventKind::IntakeDrafted {
+                call_id: self.id.clone(),
+                intake_id: known.id.clone(),
+                category: outcome.category,
+                priority: outcome.priority,
+            });
+            self.intake_id = Some(known.id.clone());
+            self.prefer.clone_from(&known.owner);
+            return;
+        }
         let intake_id = IntakeId::new_random();
         self.ctx.journal.write(Write::Intake {
             id: intake_id.clone(),

@@ -67,7 +67,8 @@ impl Session {
             kind: EntryKind::Call,
         };
         let queued_ms = now_ms();
-        if let Err(e) = self.ctx.acd.enqueue(entry, tx).await {
+        let prefer = self.prefer.take();
+        if let Err(e) = self.ctx.acd.enqueue_preferring(entry, tx, prefer).await {
             // The caller still hears hold music until the wait limit: nothing is lost.
             tracing::error!(error = %e, "cannot enter the queue");
             return;
