@@ -22,7 +22,8 @@ CREATE TABLE sla_pauses (
 
 -- More kinds of history note: `status` (the work state changed; body: the new state),
 -- `reassigned` (to another group; body: from → to and why), `vendor` (a vendor case's record
--- or answer), `handed_over` (a transfer). SQLite cannot change a CHECK constraint, so the
+-- or answer), `handed_over` (a transfer), `called_again` (the caller rang again about it and
+-- chose it in the IVR; no agent). SQLite cannot change a CHECK constraint, so the
 -- table is rebuilt: same columns, rows copied, index re-created.
 CREATE TABLE intake_notes_v13 (
     id        TEXT PRIMARY KEY,
@@ -30,7 +31,7 @@ CREATE TABLE intake_notes_v13 (
     agent_id  TEXT REFERENCES agents (id) ON DELETE SET NULL,
     at        BIGINT NOT NULL,
     kind      TEXT NOT NULL CHECK (kind IN ('note', 'claimed', 'released', 'reopened',
-                  'status', 'reassigned', 'vendor', 'handed_over')),
+                  'status', 'reassigned', 'vendor', 'handed_over', 'called_again')),
     body      TEXT NOT NULL DEFAULT ''
 );
 INSERT INTO intake_notes_v13 (id, intake_id, agent_id, at, kind, body)

@@ -260,7 +260,11 @@ impl Acd {
             .flat_map(|w| {
                 // The end of a reservation lets the others take the call.
                 let reserved = w.prefer.as_ref().filter(|_| w.offer.is_none());
-                [w.next_announce, w.callback_at, reserved.map(|(_, until)| *until)]
+                [
+                    w.next_announce,
+                    w.callback_at,
+                    reserved.map(|(_, until)| *until),
+                ]
             })
             .flatten();
         offers.chain(wrapups).chain(entries).min()

@@ -151,7 +151,10 @@ impl Queues {
     ) -> Option<EntryId> {
         // Who an entry is reserved for now, if anyone.
         fn holder(w: &Waiting, now: Instant) -> Option<&AgentId> {
-            w.prefer.as_ref().filter(|(_, until)| now < *until).map(|(a, _)| a)
+            w.prefer
+                .as_ref()
+                .filter(|(_, until)| now < *until)
+                .map(|(a, _)| a)
         }
         let free = || self.entries.values().filter(|w| w.offer.is_none());
         free()

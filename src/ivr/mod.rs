@@ -158,7 +158,8 @@ impl Ivr {
         };
         match digit {
             '1' => {
-                self.path.push(step(StepInput::Digit('1'), Some("continue")));
+                self.path
+                    .push(step(StepInput::Digit('1'), Some("continue")));
                 self.finish(IvrEnd::Continued);
             }
             '2' => {

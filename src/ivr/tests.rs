@@ -551,7 +551,10 @@ fn two_goes_on_with_the_menus_and_silence_gives_up_on_the_question() {
     sim.finished(12_000);
     let o = Sim::outcome(&sim.digit(12_500, '5'), Nl);
     assert_eq!((o.end, o.continues.as_ref()), (IvrEnd::Completed, None));
-    assert_eq!(o.path_string(), "language:1>recognized:2>category:3>priority:5");
+    assert_eq!(
+        o.path_string(),
+        "language:1>recognized:2>category:3>priority:5"
+    );
 
     // Silence three times: the question is dropped and the menus go on.
     let mut sim = default_sim();

@@ -62,6 +62,8 @@ pub enum Write {
         intake: IntakeId,
         call: CallId,
         at: i64,
+        /// The caller's IVR path, kept in the intake's history.
+        ivr_path: String,
     },
     /// The caller entered a queue with their choice.
     Queued {
@@ -122,9 +124,12 @@ impl Write {
                     .map(drop)
             }
             Write::Intake { id, intake } => insert_intake_on(conn, zone, id, intake).await,
-            Write::Attach { intake, call, at } => {
-                super::work::attach_call_on(conn, intake, call, *at).await
-            }
+            Write::Attach {
+                intake,
+                call,
+                at,
+                ivr_path,
+            } => super::work::attach_call_on(conn, intake, call, *at, ivr_path).await,
             Write::Queued {
                 call,
                 at,

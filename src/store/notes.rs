@@ -28,6 +28,8 @@ pub enum NoteKind {
     Reassigned,
     /// A vendor case was opened, changed or closed, or the vendor answered (the body says).
     Vendor,
+    /// The caller rang again about it and chose it in the IVR (the body: the IVR path).
+    CalledAgain,
 }
 
 impl NoteKind {
@@ -41,6 +43,7 @@ impl NoteKind {
             NoteKind::Status => "status",
             NoteKind::Reassigned => "reassigned",
             NoteKind::Vendor => "vendor",
+            NoteKind::CalledAgain => "called_again",
         }
     }
 
@@ -91,6 +94,20 @@ pub(super) async fn insert_note(
     at: i64,
     op: &'static str,
 ) -> Result<String, StoreError> {
+    insert_note_by(conn, intake, Some(agent), kind, body, at, op).await
+}
+
+/// [`insert_note`] by `agent`, or by nobody (`None`: the server noted it, e.g. a caller who
+/// rang again about the intake).
+pub(super) async fn insert_note_by(
+    conn: &mut sqlx::AnyConnection,
+    intake: &IntakeId,
+    agent: Option<&AgentId>,
+    kind: NoteKind,
+    body: &str,
+    at: i64,
+    op: &'static str,
+) -> Result<String, StoreError> {
     let id = note_id(at);
     sqlx::query::<Any>(
         "INSERT INTO intake_notes (id, intake_id, agent_id, at, kind, body) \
@@ -98,7 +115,7 @@ pub(super) async fn insert_note(
     )
     .bind(&id)
     .bind(intake.as_str())
-    .bind(agent.as_str())
+    .bind(agent.map(AgentId::as_str))
     .bind(at)
     .bind(kind.as_str())
     .bind(body)

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::codec::get;
 use super::intakes::WorkState;
-use super::notes::{NoteKind, insert_note};
+use super::notes::{NoteKind, insert_note, insert_note_by};
 use super::sql::Sql;
 use super::{Store, StoreError};
 use crate::domain::{AgentId, IntakeId};
@@ -54,9 +54,10 @@ pub(super) async fn attach_call_on(
     intake: &IntakeId,
     call: &crate::domain::CallId,
     at: i64,
+    ivr_path: &str,
 ) -> Result<(), StoreError> {
     const OP: &str = "attach_call";
-    sqlx::query(
+    let attached = sqlx::query(
         "INSERT INTO intake_calls (intake_id, call_id, attached_at) SELECT $1, $2, $3 \
          WHERE EXISTS (SELECT 1 FROM intakes WHERE id = $1) \
          AND EXISTS (SELECT 1 FROM calls WHERE id = $2) \
@@ -65,9 +66,13 @@ pub(super) async fn attach_call_on(
     .bind(intake.as_str())
     .bind(call.as_str())
     .bind(at)
-    .execute(conn)
+    .execute(&mut *conn)
     .await
     .map_err(StoreError::query(OP))?;
+    if attached.rows_affected() == 1 {
+        let body = format!("IVR {ivr_path}");
+        insert_note_by(conn, intake, None, NoteKind::CalledAgain, &body, at, OP).await?;
+    }
     Ok(())
 }
 

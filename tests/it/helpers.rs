@@ -416,6 +416,10 @@ pub(crate) fn queue_config(c: &mut Config) {
     c.acd.wrapup_secs = 1;
     c.acd.announce_interval_secs = 0;
     c.acd.max_wait_for_callback_secs = 0;
+    // SIPp callers press fixed digits: one ringing again from a number with an open intake
+    // would answer the recognition prompt with its category digit. The prompt has its own test
+    // (returning_caller.rs), which switches it back on.
+    c.ivr.recognized = String::new();
 }
 
 /// One HTTP/1.1 request over a fresh connection (`Connection: close`); returns the status and

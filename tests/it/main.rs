@@ -42,6 +42,7 @@ mod pike;
 mod queue;
 mod queue_waiting;
 mod registration;
+mod returning_caller;
 mod rt_fixture;
 mod rt_handoff;
 mod rtp;

@@ -43,7 +43,11 @@ fn a_busy_owner_is_waited_for_then_anyone_may_take_it() {
     sim.advance(5);
     // The owner is on a call: the caller waits for them, "first" stays idle.
     assert!(offers(&sim.call_for("c1", Hardware, "owner")).is_empty());
-    assert_eq!(sim.acd.poll_timeout(), Some(sim.at(25)), "the reservation's end is a deadline");
+    assert_eq!(
+        sim.acd.poll_timeout(),
+        Some(sim.at(25)),
+        "the reservation's end is a deadline"
+    );
     assert!(offers(&sim.advance(24)).is_empty());
     // At the end of the reservation anyone serving the queue may take it.
     let (_, entry, agent) = one_offer(&sim.advance(25));

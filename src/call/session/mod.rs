@@ -280,9 +280,13 @@ impl Session {
             return None;
         }
         let (tx, rx) = oneshot::channel();
-        let (store, number, customer) = (ctx.store.clone(), caller.number.clone(), customer.cloned());
+        let (store, number, customer) =
+            (ctx.store.clone(), caller.number.clone(), customer.cloned());
         tokio::spawn(async move {
-            let found = match store.open_intake_for_caller(customer.as_ref(), &number).await {
+            let found = match store
+                .open_intake_for_caller(customer.as_ref(), &number)
+                .await
+            {
                 Ok(found) => found,
                 Err(e) => {
                     tracing::warn!(error = %e, "open-intake lookup failed");

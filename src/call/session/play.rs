@@ -206,6 +206,7 @@ impl Session {
                 intake: known.id.clone(),
                 call: self.id.clone(),
                 at,
+                ivr_path: outcome.path_string(),
             });
             tracing::info!(intake = %known.id, owner = ?known.owner, "the call continues an open intake");
             self.ctx.events.publish(EventKind::IntakeDrafted {
