@@ -39,6 +39,8 @@ struct Args {
     intakes: usize,
     customers: usize,
     requests: usize,
+    /// A config file whose `[sla]` the server runs with (the views then carry SLA timers).
+    sla_from: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -48,6 +50,7 @@ fn parse_args() -> Result<Args, String> {
         intakes: 100_000,
         customers: 20_000,
         requests: 200,
+        sla_from: None,
     };
     each_flag(|flag, value| {
         match flag {
@@ -56,6 +59,7 @@ fn parse_args() -> Result<Args, String> {
             "--intakes" => args.intakes = number(flag, &value)?,
             "--customers" => args.customers = number(flag, &value)?,
             "--requests" => args.requests = number(flag, &value)?,
+            "--sla-from" => args.sla_from = Some(value),
             _ => return Err(format!("unknown flag {flag}")),
         }
         Ok(())
@@ -265,6 +269,13 @@ async fn run(args: Args) -> Result<(), String> {
 
     let mut cfg = Config::for_tests(url, args.prompts_dir.clone().into());
     cfg.log = "error".into();
+    if let Some(path) = &args.sla_from {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+        let mut file: toml::Table = toml::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+        let sla = file.remove("sla").ok_or(format!("{path} has no [sla]"))?;
+        cfg.sla = sla.try_into().map_err(|e| format!("{path} [sla]: {e}"))?;
+        eprintln!("SLA targets from {path}");
+    }
     let app = App::start(cfg).await.map_err(|e| format!("{e:#}"))?;
     let mut http = Http::open(app.http_addr()).await?;
     let anna = login(&mut http, "anna").await?;
