@@ -3,7 +3,9 @@
 //! lands; the other is refused, never silently overwriting it, and that desk shows both
 //! versions until its agent saves theirs over the other's knowingly — which the first desk then
 //! sees live. Gijs sets the work state (waiting for the vendor, then for the customer); eva's
-//! desk follows live, and the SLA badges (from `[sla]`) show the due time, then the pause.
+//! desk follows live, and the SLA badges (from `[sla]`) show the due time, then the pause; the
+//! supervisor sees the paused timer in the live page's SLA panel, and once resolved, the
+//! intake met in the reports page's SLA table (and the same over the API and `/metrics`).
 
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -209,6 +211,16 @@ async fn supervisors_see_the_sla(t: &TestApp, id: &str) {
         metrics.contains("firstline_sla_open_timers{timer=\"resolution\",state=\"paused\",level=\"2\",group=\"Network\"} 1"),
         "{metrics}"
     );
+    // The supervisor's live page shows it too.
+    let sup = crate::supervisor::supervisor_page(t).await;
+    sup.until(
+        15,
+        "Network's paused timer in the SLA panel",
+        "const r = document.querySelector('[data-testid=\"sla-row-2-Network\"]'); \
+         return !!r && r.querySelector('[data-testid=sla-paused]').textContent === '1';",
+        json!([]),
+    )
+    .await;
     // An agent may not read the figures.
     let anna = t.login("anna").await;
     let (status, _) = http_json(addr, "GET", "/api/sla", Some(&anna), None).await;
@@ -240,6 +252,17 @@ async fn supervisors_see_the_sla(t: &TestApp, id: &str) {
         (200, json!([])),
         "nothing open any more"
     );
+    // The reports page: 100 % resolved in time for Network today.
+    sup.exec("location.hash = '#reports';", json!([])).await;
+    sup.until(
+        15,
+        "Network in the SLA report",
+        "const r = document.querySelector('[data-testid=\"sla-report-row-2-Network\"]'); \
+         return !!r && r.querySelector('[data-testid=sla-report-resolution]').textContent.startsWith('100');",
+        json!([]),
+    )
+    .await;
+    sup.quit().await;
 }
 
 async fn stored_title(t: &TestApp, id: &str) -> String {

@@ -7,6 +7,7 @@ import { t, isoDay, fmtNumber } from '../i18n.js';
 import { model, num } from './model.js';
 import { AgentsTable, DaysTable, QueuesTable, dayWords } from './report_tables.js';
 import { downloadCsv } from './csv.js';
+import { SlaReport } from './sla.js';
 
 // The zones the reports API knows by name (docs/api.md); any other is sent as its offset.
 const NAMED_ZONES = ['UTC', 'Europe/Amsterdam', 'Europe/Brussels'];
@@ -177,6 +178,7 @@ export function Reports({ timeZone }) {
           <h2 id="agents-report-heading">${t('report.agents_heading')}</h2>
           <${AgentsTable} agents=${data.agents} />
         </section>
+        <${SlaReport} from=${range.from} to=${range.to} tz=${tz} />
         <${Definitions} threshold=${data.daily.threshold_s} includesToday=${range.from <= today && today <= range.to} />
         <${ExportForm} from=${range.from} to=${range.to} tz=${tz} />`}
     </main>`;
