@@ -117,9 +117,7 @@ pub(super) struct Session {
     choice: Option<(Category, Option<Priority>)>,
     /// The stored intake, once the IVR finished.
     intake_id: Option<IntakeId>,
-    /// The caller's open intake being looked up (read connections) for the IVR's recognition
-    /// prompt; never waited for: an answer after the language menu comes too late and is
-    /// dropped.
+    /// The open-intake lookup of the recognition prompt (`play.rs`), never waited for.
     open_lookup: Option<oneshot::Receiver<Option<crate::ivr::KnownIntake>>>,
     /// Who handles the intake the caller chose to ring about: offered the call first.
     prefer: Option<crate::domain::AgentId>,
@@ -269,35 +267,6 @@ impl Session {
     }
 
     /// Negotiates SDP, binds RTP, rings, answers. `Err` means the call ended before answer.
-    /// Starts looking up the caller's open intake for the recognition prompt (a known number,
-    /// the prompt configured); the answer arrives in the call's loop.
-    fn look_up_open_intake(
-        ctx: &CallContext,
-        caller: &CallerIdentity,
-        customer: Option<&CustomerId>,
-    ) -> Option<oneshot::Receiver<Option<crate::ivr::KnownIntake>>> {
-        if !caller.normalised || ctx.ivr.recognized.is_empty() {
-            return None;
-        }
-        let (tx, rx) = oneshot::channel();
-        let (store, number, customer) =
-            (ctx.store.clone(), caller.number.clone(), customer.cloned());
-        tokio::spawn(async move {
-            let found = match store
-                .open_intake_for_caller(customer.as_ref(), &number)
-                .await
-            {
-                Ok(found) => found,
-                Err(e) => {
-                    tracing::warn!(error = %e, "open-intake lookup failed");
-                    None
-                }
-            };
-            let _ = tx.send(found);
-        });
-        Some(rx)
-    }
-
     async fn setup(
         ctx: &Arc<CallContext>,
         id: &CallId,
@@ -396,7 +365,7 @@ impl Session {
                 n = recv_opt(self.waiting.as_mut().map(|w| &mut w.notices)) => Wake::Notice(n),
                 ev = recv_opt(self.agent_events.as_mut()) => Wake::Agent(ev),
                 cmd = recv_opt(self.browser_cmds.as_mut()) => Wake::Browser(cmd),
-                known = answer_opt(self.open_lookup.as_mut()) => Wake::Known(known),
+                known = play::answer_opt(self.open_lookup.as_mut()) => Wake::Known(known),
                 rx = agent::recv_rtp(self.agent_socket.as_ref(), &mut agent_buf) => {
                     let browser = self.agent.as_ref().is_some_and(|a| a.browser.is_some());
                     match (rx, self.agent.as_mut()) {
@@ -415,14 +384,7 @@ impl Session {
             let mut heard = self.audio();
             let flow = match woke {
                 Wake::Nothing => None,
-                Wake::Known(known) => {
-                    self.open_lookup = None;
-                    if let Some(k) = known {
-                        tracing::info!(intake = %k.id, "the caller has an open intake");
-                        self.ivr.on_open_intake(now, k);
-                    }
-                    None
-                }
+                Wake::Known(known) => self.on_open_intake(now, known),
                 Wake::Digit(d, mode) => self.on_digit(now, d, mode).await,
                 Wake::Timer => {
                     self.on_timer(now);
@@ -628,14 +590,6 @@ impl Session {
 }
 
 /// Receives from an optional channel; pending forever when there is none.
-/// The answer of `rx` (`None` when its sender went away), or never without one.
-async fn answer_opt<T>(rx: Option<&mut oneshot::Receiver<Option<T>>>) -> Option<T> {
-    match rx {
-        Some(rx) => rx.await.ok().flatten(),
-        None => std::future::pending().await,
-    }
-}
-
 async fn recv_opt<T>(rx: Option<&mut mpsc::Receiver<T>>) -> Option<T> {
     match rx {
         Some(rx) => rx.recv().await,

@@ -1,10 +1,13 @@
-//! The caller's side of the session: digits, the 20 ms frame clock, prompts, the IVR and the
-//! intake it produces.
+//! The caller's side of the session: digits, the 20 ms frame clock, prompts, the IVR, the
+//! open-intake lookup of its recognition prompt, and the intake it produces (or continues).
 
 use std::time::{Duration, Instant};
 
+use tokio::sync::oneshot;
+
 use super::{Ending, Phase, Session};
-use crate::domain::{DtmfMode, IntakeId};
+use crate::call::{CallContext, CallerIdentity};
+use crate::domain::{CustomerId, DtmfMode, IntakeId};
 use crate::events::EventKind;
 use crate::ivr::{IvrAction, IvrOutcome};
 use crate::media::g711::G711;
@@ -12,6 +15,50 @@ use crate::media::prompts::{Playback, Prompt};
 use crate::store::{NewIntake, Write, now_ms};
 
 impl Session {
+    /// Starts looking up the caller's open intake for the recognition prompt (a known number,
+    /// the prompt configured); the answer arrives in the call's loop.
+    pub(super) fn look_up_open_intake(
+        ctx: &CallContext,
+        caller: &CallerIdentity,
+        customer: Option<&CustomerId>,
+    ) -> Option<oneshot::Receiver<Option<crate::ivr::KnownIntake>>> {
+        if !caller.normalised || ctx.ivr.recognized.is_empty() {
+            return None;
+        }
+        let (tx, rx) = oneshot::channel();
+        let (store, number, customer) =
+            (ctx.store.clone(), caller.number.clone(), customer.cloned());
+        tokio::spawn(async move {
+            let found = match store
+                .open_intake_for_caller(customer.as_ref(), &number)
+                .await
+            {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::warn!(error = %e, "open-intake lookup failed");
+                    None
+                }
+            };
+            let _ = tx.send(found);
+        });
+        Some(rx)
+    }
+
+    /// The open-intake lookup answered: the IVR asks about it if it is not too late. Never
+    /// ends the call (the loop's handlers answer `Option<Ending>`).
+    pub(super) fn on_open_intake(
+        &mut self,
+        now: Instant,
+        known: Option<crate::ivr::KnownIntake>,
+    ) -> Option<Ending> {
+        self.open_lookup = None;
+        if let Some(k) = known {
+            tracing::info!(intake = %k.id, "the caller has an open intake");
+            self.ivr.on_open_intake(now, k);
+        }
+        None
+    }
+
     /// A digit from any source: deduplicated, then given to the IVR or the waiting menu.
     pub(super) async fn on_digit(
         &mut self,
@@ -240,5 +287,13 @@ pub(super) fn silence(codec: G711) -> u8 {
     match codec {
         G711::Pcmu => 0xFF,
         G711::Pcma => 0xD5,
+    }
+}
+
+/// The answer of `rx` (`None` when its sender went away), or never without one.
+pub(super) async fn answer_opt<T>(rx: Option<&mut oneshot::Receiver<Option<T>>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.await.ok().flatten(),
+        None => std::future::pending().await,
     }
 }
