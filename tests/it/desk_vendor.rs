@@ -4,7 +4,8 @@
 //! vendor's first answer and a follow-up a few seconds ahead; the reminder comes to his desk at
 //! that time (the reminder schedule itself is tested with simulated time in
 //! `src/store/vendor_cases_tests.rs`), is still there after a reload, and closing the case with
-//! its outcome hands the intake back to him in his group, in progress.
+//! its outcome hands the intake back to him in his group, in progress. Logging out while he
+//! owns it tells him so first, and it stays his.
 
 use serde_json::json;
 use sqlx::Row;
@@ -32,6 +33,7 @@ async fn a_vendor_case_is_recorded_reminded_and_closing_it_hands_the_intake_back
             Box::pin(hand_to_cisco(&t, &gijs, &id)).await;
             let case = Box::pin(record_and_follow_up(&t, &gijs, &id)).await;
             Box::pin(close_hands_it_back(&t, &gijs, &id, &case)).await;
+            Box::pin(logging_out_while_owning_it(&t, &gijs, &id)).await;
             gijs.quit().await;
             t.finish().await;
         }),
@@ -167,6 +169,49 @@ async fn record_and_follow_up(t: &TestApp, b: &Browser, id: &str) -> String {
     .await;
     open(b, id).await;
     case
+}
+
+async fn owned_warning(b: &Browser) {
+    b.until(
+        10,
+        "the owned-intakes warning",
+        "const e = document.querySelector('[data-testid=logout-owned]'); \
+         return !!e && e.dataset.total === '1';",
+        json!([]),
+    )
+    .await;
+}
+
+/// Gijs still owns the intake: logging out tells him so first; it stays his.
+async fn logging_out_while_owning_it(t: &TestApp, b: &Browser, id: &str) {
+    b.click(&b.testid("logout").await).await;
+    owned_warning(b).await;
+    b.click(&b.testid("logout-stay").await).await;
+    assert_eq!(
+        b.exec("return location.pathname;", json!([])).await,
+        "/desk.html",
+        "still signed in"
+    );
+    b.click(&b.testid("logout").await).await;
+    owned_warning(b).await;
+    b.click(&b.testid("logout-anyway").await).await;
+    b.until(
+        10,
+        "the login page",
+        "return location.pathname === '/';",
+        json!([]),
+    )
+    .await;
+    let owner: Option<String> = sqlx::query_scalar("SELECT owner_id FROM intakes WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_one(&t.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        owner.as_deref(),
+        Some("agent-demo-gijs"),
+        "nothing released behind his back"
+    );
 }
 
 async fn close_hands_it_back(t: &TestApp, b: &Browser, id: &str, case: &str) {

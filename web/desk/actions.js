@@ -102,7 +102,21 @@ export async function switchLanguage(lang) {
 }
 
 /** Signs out (refused while on a call: the message says so). */
-export async function logout() {
+/**
+ * Logs out. A specialist who still owns open intakes is told so first (they stay theirs while
+ * they are away) and logs out with `force`; nothing is released behind their back.
+ */
+export async function logout({ force = false } = {}) {
+  if (!force) {
+    try {
+      const { json, headers } = await api('GET', '/api/intakes?owner=me&status=open,escalated&limit=5');
+      const total = Number((headers && headers.get('x-total-count')) || (json || []).length);
+      if (total > 0) {
+        update((s) => ({ ...s, logoutCheck: { total, intakes: json || [] } }));
+        return;
+      }
+    } catch (_) { /* cannot tell: log out as asked */ }
+  }
   try {
     await api('POST', '/api/logout');
   } catch (e) {
@@ -114,6 +128,8 @@ export async function logout() {
   forgetResume();
   location.assign('/');
 }
+
+export const stayLoggedIn = () => update((s) => ({ ...s, logoutCheck: null }));
 
 export function dismissMissed(callId) {
   update((s) => ({ ...s, missed: s.missed.filter((m) => m.call_id !== callId) }));

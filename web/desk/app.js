@@ -64,7 +64,7 @@ function TopBar({ s, onHelp }) {
       </label>
       <span class=${`conn conn-${s.conn}`} data-testid="conn-status" data-state=${s.conn} role="status">${t(`conn.${s.conn}`)}</span>
       <button type="button" class="ghost" data-testid="help-btn" title=${t('help.title')} onClick=${onHelp}>?</button>
-      <button type="button" class="ghost" data-testid="logout" onClick=${act.logout}>${t('action.logout')}</button>
+      <button type="button" class="ghost" data-testid="logout" onClick=${() => act.logout()}>${t('action.logout')}</button>
     </header>`;
 }
 
@@ -148,7 +148,8 @@ function Nav({ s }) {
 function Messages({ s }) {
   const banners = liveBanners(s);
   const advice = stateAdvice(s.agent);
-  if (!banners.length && !s.missed.length && !s.followUps.length && !advice && s.conn === 'live') return null;
+  if (!banners.length && !s.missed.length && !s.followUps.length && !s.logoutCheck && !advice
+    && s.conn === 'live') return null;
   return html`
     <div class="messages" data-testid="messages" aria-live="polite">
       ${s.conn === 'offline' ? html`<p class="msg bad" data-testid="msg-offline">${t('conn.offline_long')}</p>` : null}
@@ -158,6 +159,17 @@ function Messages({ s }) {
           ${missedText(m)}
           <button type="button" class="ghost small" onClick=${() => act.dismissMissed(m.call_id)}>${t('action.close')}</button>
         </p>`)}
+      ${s.logoutCheck ? html`
+        <div class="msg warn" role="alert" data-testid="logout-owned" data-total=${String(s.logoutCheck.total)}>
+          <p>${t('logout.owned', { n: s.logoutCheck.total })}</p>
+          <ul class="plain-list">
+            ${s.logoutCheck.intakes.map((i) => html`<li><button type="button" class="link"
+              onClick=${() => { act.stayLoggedIn(); act.openIntake(i.id); }}>${i.ticket_no || i.id}</button>
+              ${i.title ? ` · ${i.title}` : ''}</li>`)}
+          </ul>
+          <button type="button" data-testid="logout-anyway" onClick=${() => act.logout({ force: true })}>${t('logout.anyway')}</button>
+          <button type="button" class="secondary" data-testid="logout-stay" onClick=${act.stayLoggedIn}>${t('logout.stay')}</button>
+        </div>` : null}
       ${s.followUps.map((f) => html`
         <p class="msg warn" data-testid=${`follow-up-${f.case_id}`} data-kind="follow-up">
           ${t('vendor.follow_up_due', { vendor: f.vendor, ticket: f.ticket_no || '', ref: f.case_ref || '', at: fmtDateTime(f.follow_up_at) })}
