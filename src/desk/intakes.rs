@@ -50,6 +50,8 @@ pub struct IntakeOps {
     sla: Arc<crate::sla::SlaPolicy>,
     /// Notified when a vendor case's follow-up date may have changed.
     follow_ups_changed: Arc<tokio::sync::Notify>,
+    /// The open intakes' SLA figures, reused briefly (`sla_figures.rs`).
+    open_figures: Arc<sla_figures::OpenFigures>,
 }
 
 impl IntakeOps {
@@ -66,6 +68,7 @@ impl IntakeOps {
             country_code: Arc::from("31"),
             sla: Arc::new(crate::sla::SlaPolicy::disabled()),
             follow_ups_changed: Arc::new(tokio::sync::Notify::new()),
+            open_figures: Arc::default(),
         }
     }
 

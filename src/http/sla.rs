@@ -19,7 +19,7 @@ pub(super) async fn open(
     Extension(hub): Extension<DeskHub>,
 ) -> Reply<Json<SlaFigures>> {
     require_role(&session, REPORT_ROLES)?;
-    Ok(Json(hub.ops().sla_open().await?))
+    Ok(Json(SlaFigures::clone(&*hub.ops().sla_open().await?)))
 }
 
 #[derive(Serialize)]

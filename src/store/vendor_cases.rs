@@ -117,6 +117,28 @@ pub(super) async fn open_case_on(
     Ok(id)
 }
 
+/// A case with its intake's ticket number and whom to remind: `SELECT … FROM vendor_cases v
+/// JOIN intakes i` followed by `$tail`, read with [`follow_up_from_row`].
+macro_rules! select_follow_ups {
+    ($tail:literal) => {
+        concat!(
+            "SELECT v.id, v.intake_id, v.vendor, v.case_ref, v.contact, v.promised_at, ",
+            "v.follow_up_at, v.reminded_at, v.status, v.created_by, v.created_at, v.closed_at, ",
+            "v.outcome, i.ticket_no, COALESCE(i.owner_id, v.created_by) AS remind ",
+            "FROM vendor_cases v JOIN intakes i ON i.id = v.intake_id",
+            $tail
+        )
+    };
+}
+
+fn follow_up_from_row(r: &AnyRow, op: &'static str) -> Result<DueFollowUp, StoreError> {
+    Ok(DueFollowUp {
+        case: case_from_row(r, op)?,
+        ticket_no: get(r, "ticket_no", op)?,
+        remind: get::<Option<String>>(r, "remind", op)?.map(AgentId::from_string),
+    })
+}
+
 fn case_from_row(r: &AnyRow, op: &'static str) -> Result<VendorCase, StoreError> {
     Ok(VendorCase {
         id: get(r, "id", op)?,
@@ -288,28 +310,16 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<DueFollowUp>, StoreError> {
         const OP: &str = "due_follow_ups";
-        let rows = sqlx::query(
-            "SELECT v.id, v.intake_id, v.vendor, v.case_ref, v.contact, v.promised_at, \
-             v.follow_up_at, v.reminded_at, v.status, v.created_by, v.created_at, v.closed_at, \
-             v.outcome, i.ticket_no, COALESCE(i.owner_id, v.created_by) AS remind \
-             FROM vendor_cases v JOIN intakes i ON i.id = v.intake_id \
-             WHERE v.status = 'open' AND v.follow_up_at <= $1 AND v.reminded_at IS NULL \
-             ORDER BY v.follow_up_at, v.id LIMIT $2",
-        )
+        let rows = sqlx::query(select_follow_ups!(
+            " WHERE v.status = 'open' AND v.follow_up_at <= $1 AND v.reminded_at IS NULL \
+                 ORDER BY v.follow_up_at, v.id LIMIT $2"
+        ))
         .bind(now)
         .bind(limit)
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::query(OP))?;
-        rows.iter()
-            .map(|r| {
-                Ok(DueFollowUp {
-                    case: case_from_row(r, OP)?,
-                    ticket_no: get(r, "ticket_no", OP)?,
-                    remind: get::<Option<String>>(r, "remind", OP)?.map(AgentId::from_string),
-                })
-            })
-            .collect()
+        rows.iter().map(|r| follow_up_from_row(r, OP)).collect()
     }
 
     /// The earliest follow-up date of an open case not reminded yet.
@@ -355,27 +365,17 @@ impl Store {
     ) -> Result<Vec<DueFollowUp>, StoreError> {
         const OP: &str = "follow_ups_for";
         let rows = sqlx::query(
-            "SELECT v.id, v.intake_id, v.vendor, v.case_ref, v.contact, v.promised_at, \
-             v.follow_up_at, v.reminded_at, v.status, v.created_by, v.created_at, v.closed_at, \
-             v.outcome, i.ticket_no, COALESCE(i.owner_id, v.created_by) AS remind \
-             FROM vendor_cases v JOIN intakes i ON i.id = v.intake_id \
-             WHERE v.status = 'open' AND v.follow_up_at <= $1 \
-             AND COALESCE(i.owner_id, v.created_by) = $2 ORDER BY v.follow_up_at, v.id LIMIT 200",
+            select_follow_ups!(
+                " WHERE v.status = 'open' AND v.follow_up_at <= $1 \
+                 AND COALESCE(i.owner_id, v.created_by) = $2 ORDER BY v.follow_up_at, v.id LIMIT 200"
+            ),
         )
         .bind(now)
         .bind(agent.as_str())
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::query(OP))?;
-        rows.iter()
-            .map(|r| {
-                Ok(DueFollowUp {
-                    case: case_from_row(r, OP)?,
-                    ticket_no: get(r, "ticket_no", OP)?,
-                    remind: get::<Option<String>>(r, "remind", OP)?.map(AgentId::from_string),
-                })
-            })
-            .collect()
+        rows.iter().map(|r| follow_up_from_row(r, OP)).collect()
     }
 }
 

@@ -246,12 +246,13 @@ async fn supervisors_see_the_sla(t: &TestApp, id: &str) {
         "{report}"
     );
     assert_eq!(groups[0]["response"]["met"], 1, "{report}");
-    let (status, open) = http_json(addr, "GET", "/api/sla", Some(&sanne), None).await;
-    assert_eq!(
-        (status, open["groups"].clone()),
-        (200, json!([])),
-        "nothing open any more"
-    );
+    // The open figures are reused for up to 5 s (docs/sla.md): nothing open after that.
+    let emptied = crate::helpers::wait_for(std::time::Duration::from_secs(10), || async {
+        let (status, open) = http_json(addr, "GET", "/api/sla", Some(&sanne), None).await;
+        (status == 200 && open["groups"] == json!([])).then_some(())
+    })
+    .await;
+    assert!(emptied.is_some(), "nothing open any more");
     // The reports page: 100 % resolved in time for Network today.
     sup.exec("location.hash = '#reports';", json!([])).await;
     sup.until(

@@ -3,6 +3,8 @@
 //! intakes' timers (`views::sla_of`'s policy), tallied by `sla::summarize`, off the runtime's
 //! worker threads: a calendar walk per intake is CPU work.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::{DeskError, IntakeOps};
@@ -22,14 +24,36 @@ pub struct SlaFigures {
     pub groups: Vec<GroupSla>,
 }
 
+/// How long the open intakes' figures are reused: `/metrics` scrapes and every supervisor's
+/// page ask for them, and each answer walks the calendar of every open intake.
+const OPEN_FIGURES_FOR_MS: i64 = 5_000;
+
+/// The last open-intake figures (a std lock, held only to clone or swap the `Arc`).
+#[derive(Debug, Default)]
+pub(crate) struct OpenFigures(std::sync::Mutex<Option<Arc<SlaFigures>>>);
+
 impl IntakeOps {
-    /// The timers of every open intake now.
-    pub async fn sla_open(&self) -> Result<SlaFigures, DeskError> {
-        if !self.sla.enabled() {
-            return Ok(self.figures(Vec::new(), now_ms()).await);
+    /// The timers of every open intake now (the same answer for up to 5 s).
+    pub async fn sla_open(&self) -> Result<Arc<SlaFigures>, DeskError> {
+        let fresh = |f: &Arc<SlaFigures>| now_ms() - f.at < OPEN_FIGURES_FOR_MS;
+        let cached = match self.open_figures.0.lock() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if let Some(f) = cached.filter(fresh) {
+            return Ok(f);
         }
-        let rows = self.store.sla_open_rows().await?;
-        Ok(self.figures(rows, now_ms()).await)
+        let rows = if self.sla.enabled() {
+            self.store.sla_open_rows().await?
+        } else {
+            Vec::new()
+        };
+        let figures = Arc::new(self.figures(rows, now_ms()).await);
+        match self.open_figures.0.lock() {
+            Ok(mut c) => *c = Some(figures.clone()),
+            Err(poisoned) => *poisoned.into_inner() = Some(figures.clone()),
+        }
+        Ok(figures)
     }
 
     /// The timers of the intakes resolved in `[from, to)` (epoch ms).

@@ -3,12 +3,12 @@
 //! overwritten); a desk watching an intake gets others' changes as they happen; the work state
 //! is the owner's to set, over the socket, with clear refusals.
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use super::desk_feed::{Socket, frame_of, intake_and_ack};
+use super::desk_feed::{Socket, frame_of, intake_and, intake_and_ack};
 use super::worklists::{escalate, intake, ok, post};
 use super::{Resp, TestApi, bearer};
 
@@ -39,27 +39,6 @@ async fn desk(api: &TestApi, token: &str) -> Socket {
 
 async fn send(ws: &mut Socket, frame: Value) {
     ws.send(Message::text(frame.to_string())).await.unwrap();
-}
-
-/// The `intake` and `error` frames of a refused save, in either order.
-async fn intake_and_error(ws: &mut Socket) -> (Value, Value) {
-    let (mut intake, mut error) = (None, None);
-    while intake.is_none() || error.is_none() {
-        let msg = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
-            .await
-            .expect("no frame within 5 s")
-            .expect("socket closed")
-            .expect("socket error");
-        if let Message::Text(t) = msg {
-            let v: Value = serde_json::from_str(t.as_str()).unwrap();
-            match v["type"].as_str() {
-                Some("intake") => intake = Some(v),
-                Some("error") => error = Some(v),
-                _ => {}
-            }
-        }
-    }
-    (intake.unwrap_or_default(), error.unwrap_or_default())
 }
 
 #[tokio::test]
@@ -208,7 +187,7 @@ async fn a_watching_desk_sees_others_changes_and_the_owner_sets_the_work_state()
                "fields": {"title": "VPN", "base": {"title": ""}}}),
     )
     .await;
-    let (current, e) = intake_and_error(&mut g).await;
+    let (current, e) = intake_and(&mut g, "error").await;
     assert_eq!(current["title"], "Switch dead");
     assert_eq!(
         (&e["code"], &e["ref"]),

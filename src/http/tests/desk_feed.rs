@@ -116,8 +116,14 @@ pub(super) async fn frame_of(ws: &mut Socket, kind: &str) -> Value {
 
 /// The `intake` frame and the `ack` of one action, in either order.
 pub(super) async fn intake_and_ack(ws: &mut Socket) -> (Value, Value) {
-    let (mut intake, mut ack) = (None, None);
-    while intake.is_none() || ack.is_none() {
+    intake_and(ws, "ack").await
+}
+
+/// The `intake` frame and the `kind` frame (`ack`, or `error` for a refusal that comes with the
+/// current intake), in either order; an unexpected `error` fails the test.
+pub(super) async fn intake_and(ws: &mut Socket, kind: &str) -> (Value, Value) {
+    let (mut intake, mut other) = (None, None);
+    while intake.is_none() || other.is_none() {
         let msg = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
             .await
             .expect("no frame within 5 s")
@@ -127,11 +133,11 @@ pub(super) async fn intake_and_ack(ws: &mut Socket) -> (Value, Value) {
             let v: Value = serde_json::from_str(t.as_str()).unwrap();
             match v["type"].as_str() {
                 Some("intake") => intake = Some(v),
-                Some("ack") => ack = Some(v),
+                Some(k) if k == kind => other = Some(v),
                 Some("error") => panic!("refused: {v}"),
                 _ => {}
             }
         }
     }
-    (intake.unwrap_or_default(), ack.unwrap_or_default())
+    (intake.unwrap_or_default(), other.unwrap_or_default())
 }
