@@ -52,6 +52,8 @@ max_calls = 12000
 [ivr]
 digit_timeout_ms = 1000
 EOF
+    # IVR_RECOGNIZED="" switches the recognition prompt (and its per-call open-intake lookup) off.
+    printf 'recognized = "%s"\n' "${IVR_RECOGNIZED-recognized}" >>"$1"
     # Extra tables (e.g. [acd] for bench/queue); TOML forbids repeating a table, so only tables
     # not written above.
     [[ -z "${EXTRA_CONFIG:-}" ]] || printf '%s\n' "$EXTRA_CONFIG" >>"$1"
