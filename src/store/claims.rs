@@ -129,10 +129,7 @@ impl Store {
                 at,
             )
             .await?;
-        tx.commit().await.map_err(StoreError::query(OP))?;
-        if queued {
-            self.outbox_wake();
-        }
+        self.commit_queued(tx, queued, OP).await?;
         Ok(true)
     }
 }

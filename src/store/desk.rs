@@ -167,10 +167,7 @@ impl Store {
         let queued = self
             .enqueue_intake_in(&mut tx, "intake.updated", id, None, at)
             .await?;
-        tx.commit().await.map_err(StoreError::query(OP))?;
-        if queued {
-            self.outbox_wake();
-        }
+        self.commit_queued(tx, queued, OP).await?;
         Ok(true)
     }
 
@@ -205,10 +202,7 @@ impl Store {
         let queued = self
             .enqueue_intake_in(&mut tx, "intake.resolved", id, None, at)
             .await?;
-        tx.commit().await.map_err(StoreError::query(OP))?;
-        if queued {
-            self.outbox_wake();
-        }
+        self.commit_queued(tx, queued, OP).await?;
         Ok(true)
     }
 
@@ -249,10 +243,7 @@ impl Store {
         let queued = self
             .enqueue_intake_in(&mut tx, "intake.updated", id, None, at)
             .await?;
-        tx.commit().await.map_err(StoreError::query(OP))?;
-        if queued {
-            self.outbox_wake();
-        }
+        self.commit_queued(tx, queued, OP).await?;
         Ok(true)
     }
 
@@ -285,10 +276,7 @@ impl Store {
         let queued = self
             .enqueue_intake_in(&mut tx, "intake.created", &id, None, intake.at)
             .await?;
-        tx.commit().await.map_err(StoreError::query(OP))?;
-        if queued {
-            self.outbox_wake();
-        }
+        self.commit_queued(tx, queued, OP).await?;
         Ok(id)
     }
 

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 
 use super::codec::get;
-use super::sql::Sql;
 use super::{Store, StoreError};
 use crate::domain::{AgentId, IntakeId};
 
@@ -172,10 +171,7 @@ impl Store {
         let queued = self
             .enqueue_intake_in(&mut tx, kind, &esc.intake_id, Some((key, detail)), esc.at)
             .await?;
-        tx.commit().await.map_err(StoreError::query(OP))?;
-        if queued {
-            self.outbox_wake();
-        }
+        self.commit_queued(tx, queued, OP).await?;
         Ok(Some(id))
     }
 
@@ -196,26 +192,18 @@ impl Store {
         intakes: &[IntakeId],
     ) -> Result<HashMap<IntakeId, Vec<EscalationRow>>, StoreError> {
         const OP: &str = "escalations_for_intakes";
-        let mut out: HashMap<IntakeId, Vec<EscalationRow>> = HashMap::new();
-        if intakes.is_empty() {
-            return Ok(out);
-        }
-        let mut sql = Sql::new(
+        self.by_intake(
             "SELECT id, intake_id, from_level, to_level, target, reason, case_ref, agent_id, at, \
              returned FROM escalations WHERE intake_id IN ",
-        );
-        sql.list(intakes.iter().map(IntakeId::as_str))
-            .push(" ORDER BY intake_id, seq");
-        let rows = sql
-            .query()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::query(OP))?;
-        for row in &rows {
-            let e = escalation_from_row(row, OP)?;
-            out.entry(e.intake_id.clone()).or_default().push(e);
-        }
-        Ok(out)
+            " ORDER BY intake_id, seq",
+            intakes,
+            OP,
+            |row| {
+                let e = escalation_from_row(row, OP)?;
+                Ok((e.intake_id.clone(), e))
+            },
+        )
+        .await
     }
 }
 

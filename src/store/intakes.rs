@@ -204,10 +204,7 @@ impl Store {
         let queued = self
             .enqueue_intake_in(&mut tx, "intake.created", &id, None, intake.created_at)
             .await?;
-        tx.commit().await.map_err(StoreError::query(OP))?;
-        if queued {
-            self.outbox_wake();
-        }
+        self.commit_queued(tx, queued, OP).await?;
         Ok(id)
     }
 

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use sqlx::Any;
 
 use super::codec::get;
-use super::sql::Sql;
 use super::{Store, StoreError};
 use crate::domain::{AgentId, IntakeId};
 
@@ -164,35 +163,27 @@ impl Store {
         intakes: &[IntakeId],
     ) -> Result<HashMap<IntakeId, Vec<NoteRow>>, StoreError> {
         const OP: &str = "notes_for_intakes";
-        let mut out: HashMap<IntakeId, Vec<NoteRow>> = HashMap::new();
-        if intakes.is_empty() {
-            return Ok(out);
-        }
-        let mut sql = Sql::new(
+        self.by_intake(
             "SELECT id, intake_id, agent_id, at, kind, body FROM intake_notes WHERE intake_id IN ",
-        );
-        sql.list(intakes.iter().map(IntakeId::as_str))
-            .push(" ORDER BY at, id");
-        let rows = sql
-            .query()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::query(OP))?;
-        for row in &rows {
-            let kind: String = get(row, "kind", OP)?;
-            let note = NoteRow {
-                id: get(row, "id", OP)?,
-                intake_id: IntakeId::from_string(get::<String>(row, "intake_id", OP)?),
-                agent_id: get::<Option<String>>(row, "agent_id", OP)?.map(AgentId::from_string),
-                at: get(row, "at", OP)?,
-                kind: NoteKind::parse(&kind).ok_or(StoreError::Corrupt {
-                    column: "intake_notes.kind",
-                    value: kind,
-                })?,
-                body: get(row, "body", OP)?,
-            };
-            out.entry(note.intake_id.clone()).or_default().push(note);
-        }
-        Ok(out)
+            " ORDER BY at, id",
+            intakes,
+            OP,
+            |row| {
+                let kind: String = get(row, "kind", OP)?;
+                let note = NoteRow {
+                    id: get(row, "id", OP)?,
+                    intake_id: IntakeId::from_string(get::<String>(row, "intake_id", OP)?),
+                    agent_id: get::<Option<String>>(row, "agent_id", OP)?.map(AgentId::from_string),
+                    at: get(row, "at", OP)?,
+                    kind: NoteKind::parse(&kind).ok_or(StoreError::Corrupt {
+                        column: "intake_notes.kind",
+                        value: kind,
+                    })?,
+                    body: get(row, "body", OP)?,
+                };
+                Ok((note.intake_id.clone(), note))
+            },
+        )
+        .await
     }
 }

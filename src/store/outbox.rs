@@ -288,6 +288,21 @@ impl Store {
         Ok(enqueue_intake_on(conn, &routes, kind, id, extra, at).await? > 0)
     }
 
+    /// Commits `tx` and, when it enqueued outbox rows (`queued`), wakes the delivery workers:
+    /// the end of every write that reports to the integrations.
+    pub(crate) async fn commit_queued(
+        &self,
+        tx: sqlx::Transaction<'static, sqlx::Any>,
+        queued: bool,
+        op: &'static str,
+    ) -> Result<(), StoreError> {
+        tx.commit().await.map_err(StoreError::query(op))?;
+        if queued {
+            self.outbox_wake();
+        }
+        Ok(())
+    }
+
     /// Wakes the delivery workers (after a commit that may have enqueued rows).
     pub(crate) fn outbox_wake(&self) {
         self.outbox.wake.notify_waiters();

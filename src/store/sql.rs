@@ -1,5 +1,6 @@
 //! A statement assembled at run time from `&'static str` fragments and `$N` placeholders, for
-//! the queries whose shape depends on the request (filters, `IN (…)` lists of a page's ids).
+//! the queries whose shape depends on the request (filters, `IN (…)` lists of a page's ids),
+//! and [`Store::by_intake`]: a child table's rows for a page of intakes.
 //!
 //! Only static text and placeholders ever enter the SQL; every value is a bound argument, so
 //! the assembled text is as safe as a literal (hence the `AssertSqlSafe` in [`Sql::query`]).
@@ -153,6 +154,38 @@ pub(super) async fn names_by_id<'a>(
             ))
         })
         .collect()
+}
+
+impl super::Store {
+    /// The rows of `head (…ids…) tail` (`head` ends in `IN `), each mapped by `map` to its
+    /// intake and value, grouped by intake in row order: the one shape of "this child table
+    /// for a page of intakes", one query whatever the page's size.
+    pub(super) async fn by_intake<T>(
+        &self,
+        head: &'static str,
+        tail: &'static str,
+        ids: &[crate::domain::IntakeId],
+        op: &'static str,
+        map: impl Fn(&sqlx::any::AnyRow) -> Result<(crate::domain::IntakeId, T), super::StoreError>,
+    ) -> Result<std::collections::HashMap<crate::domain::IntakeId, Vec<T>>, super::StoreError> {
+        let mut out: std::collections::HashMap<_, Vec<T>> = std::collections::HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let mut sql = Sql::new(head);
+        sql.list(ids.iter().map(crate::domain::IntakeId::as_str))
+            .push(tail);
+        let rows = sql
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(super::StoreError::query(op))?;
+        for row in &rows {
+            let (id, value) = map(row)?;
+            out.entry(id).or_default().push(value);
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]

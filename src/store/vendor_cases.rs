@@ -9,7 +9,6 @@ use sqlx::any::AnyRow;
 
 use super::codec::get;
 use super::notes::{NoteKind, insert_note};
-use super::sql::Sql;
 use super::{Store, StoreError};
 use crate::domain::{AgentId, IntakeId};
 
@@ -175,23 +174,17 @@ impl Store {
         intakes: &[IntakeId],
     ) -> Result<HashMap<IntakeId, Vec<VendorCase>>, StoreError> {
         const OP: &str = "vendor_cases_for_intakes";
-        let mut out: HashMap<IntakeId, Vec<VendorCase>> = HashMap::new();
-        if intakes.is_empty() {
-            return Ok(out);
-        }
-        let mut sql = Sql::new(select_cases!(" WHERE intake_id IN "));
-        sql.list(intakes.iter().map(IntakeId::as_str))
-            .push(" ORDER BY created_at, id");
-        let rows = sql
-            .query()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::query(OP))?;
-        for row in &rows {
-            let case = case_from_row(row, OP)?;
-            out.entry(case.intake_id.clone()).or_default().push(case);
-        }
-        Ok(out)
+        self.by_intake(
+            select_cases!(" WHERE intake_id IN "),
+            " ORDER BY created_at, id",
+            intakes,
+            OP,
+            |row| {
+                let case = case_from_row(row, OP)?;
+                Ok((case.intake_id.clone(), case))
+            },
+        )
+        .await
     }
 
     /// Changes the given fields of an open case, with a `vendor` note saying what changed
@@ -295,10 +288,7 @@ impl Store {
                 at,
             )
             .await?;
-        tx.commit().await.map_err(StoreError::query(OP))?;
-        if queued {
-            self.outbox_wake();
-        }
+        self.commit_queued(tx, queued, OP).await?;
         Ok(true)
     }
 

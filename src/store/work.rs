@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use super::codec::get;
 use super::intakes::WorkState;
 use super::notes::{NoteKind, insert_note, insert_note_by};
-use super::sql::Sql;
 use super::{Store, StoreError};
 use crate::domain::{AgentId, IntakeId};
 
@@ -184,10 +183,7 @@ impl Store {
                 at,
             )
             .await?;
-        tx.commit().await.map_err(StoreError::query(OP))?;
-        if queued {
-            self.outbox_wake();
-        }
+        self.commit_queued(tx, queued, OP).await?;
         Ok(Ok(()))
     }
 
@@ -197,27 +193,23 @@ impl Store {
         ids: &[IntakeId],
     ) -> Result<HashMap<IntakeId, Vec<SlaPause>>, StoreError> {
         const OP: &str = "sla_pauses_for_intakes";
-        let mut out: HashMap<IntakeId, Vec<SlaPause>> = HashMap::new();
-        if ids.is_empty() {
-            return Ok(out);
-        }
-        let mut sql =
-            Sql::new("SELECT intake_id, started_at, ended_at FROM sla_pauses WHERE intake_id IN ");
-        sql.list(ids.iter().map(IntakeId::as_str))
-            .push(" ORDER BY intake_id, started_at");
-        let rows = sql
-            .query()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::query(OP))?;
-        for row in &rows {
-            let id = IntakeId::from_string(get::<String>(row, "intake_id", OP)?);
-            out.entry(id).or_default().push(SlaPause {
-                started_at: get(row, "started_at", OP)?,
-                ended_at: get(row, "ended_at", OP)?,
-            });
-        }
-        Ok(out)
+        self.by_intake(
+            "SELECT intake_id, started_at, ended_at FROM sla_pauses WHERE intake_id IN ",
+            " ORDER BY intake_id, started_at",
+            ids,
+            OP,
+            |row| {
+                let pause = SlaPause {
+                    started_at: get(row, "started_at", OP)?,
+                    ended_at: get(row, "ended_at", OP)?,
+                };
+                Ok((
+                    IntakeId::from_string(get::<String>(row, "intake_id", OP)?),
+                    pause,
+                ))
+            },
+        )
+        .await
     }
 }
 

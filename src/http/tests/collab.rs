@@ -41,14 +41,20 @@ async fn send(ws: &mut Socket, frame: Value) {
     ws.send(Message::text(frame.to_string())).await.unwrap();
 }
 
-#[tokio::test]
-async fn a_save_over_an_old_copy_is_refused_with_the_other_version() {
+/// The API with an intake anna escalated to Network; eva's and gijs's tokens.
+async fn with_network_intake() -> (TestApi, [String; 2], String) {
     let api = TestApi::start().await;
     let anna = api.token("anna", "anna-demo").await;
     let eva = api.token("eva", "eva-demo").await;
     let gijs = api.token("gijs", "gijs-demo").await;
     let id = intake(&api, "+31201234567", true, Some(2), "").await;
     escalate(&api, &anna, &id, "Network").await;
+    (api, [eva, gijs], id)
+}
+
+#[tokio::test]
+async fn a_save_over_an_old_copy_is_refused_with_the_other_version() {
+    let (api, [eva, gijs], id) = with_network_intake().await;
     let base = |title: &str| json!({ "title": title });
 
     // Both start from the title anna left; eva saves first.
@@ -155,12 +161,7 @@ async fn a_save_over_an_old_copy_is_refused_with_the_other_version() {
 
 #[tokio::test]
 async fn a_watching_desk_sees_others_changes_and_the_owner_sets_the_work_state() {
-    let api = TestApi::start().await;
-    let anna = api.token("anna", "anna-demo").await;
-    let eva = api.token("eva", "eva-demo").await;
-    let gijs = api.token("gijs", "gijs-demo").await;
-    let id = intake(&api, "+31201234567", true, Some(2), "").await;
-    escalate(&api, &anna, &id, "Network").await;
+    let (api, [eva, gijs], id) = with_network_intake().await;
     let mut g = desk(&api, &gijs).await;
     send(
         &mut g,
