@@ -69,6 +69,8 @@ pub struct Config {
     pub integrations: crate::integrations::IntegrationsSection,
     /// `[sla]`: response and resolution targets per priority over business hours (docs/sla.md).
     pub sla: crate::sla::SlaConfig,
+    /// `[trunk]`: the SIP trunk for callbacks and click-to-call (docs/trunk.md).
+    pub trunk: crate::trunk::TrunkSection,
     /// Load the demo customers and agents at start (idempotent).
     pub load_demo: bool,
     /// Log filter in `tracing-subscriber` EnvFilter syntax (`RUST_LOG` wins when set).
@@ -414,6 +416,7 @@ impl Default for Config {
             directory: crate::directory::DirectorySection::default(),
             integrations: crate::integrations::IntegrationsSection::default(),
             sla: crate::sla::SlaConfig::default(),
+            trunk: crate::trunk::TrunkSection::default(),
             load_demo: false,
             log: "info".to_owned(),
         }
@@ -540,6 +543,12 @@ impl Config {
         self.ivr.validate()?;
         self.desk.validate()?;
         self.sla.check(self.desk.zone())?;
+        self.trunk
+            .check(&self.numbers.default_country_code)
+            .map_err(|e| ConfigError::Invalid {
+                setting: "trunk",
+                reason: e.to_string(),
+            })?;
         self.directory
             .validate()
             .map_err(|(setting, reason)| ConfigError::Invalid { setting, reason })?;

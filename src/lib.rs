@@ -27,6 +27,7 @@ pub mod sip;
 pub mod sla;
 pub mod store;
 pub mod tls;
+pub mod trunk;
 
 pub mod app;
 pub mod call;

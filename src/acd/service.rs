@@ -240,6 +240,12 @@ impl AcdHandle {
             .await?
     }
 
+    /// The agent places a call to the outside: on a call until [`AcdHandle::call_ended`].
+    pub async fn start_outbound(&self, id: AgentId) -> Result<(), AcdError> {
+        self.call(move |core, now| core.acd.start_outbound(now, &id))
+            .await?
+    }
+
     /// The agent's call ended; wrap-up starts.
     pub async fn call_ended(&self, id: AgentId) -> Result<(), AcdError> {
         self.call(move |core, now| core.acd.call_ended(now, &id))

@@ -155,6 +155,7 @@ async fn offer_to(
     );
     let invite = OutgoingInvite {
         extension,
+        trunk: None,
         from_user: cb.number.clone(),
         from_display: format!("Callback {} {}", cb.number, cb.category),
         sdp: sdp.into_bytes(),

@@ -121,7 +121,7 @@ pub(crate) fn parse_authorization(value: &str) -> Option<Credentials> {
 }
 
 /// Splits `a=b, c="d,e"` into pairs, honouring quotes and `\` escapes.
-fn params(s: &str) -> Vec<(String, String)> {
+pub(crate) fn params(s: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut chars = s.chars().peekable();
     loop {

@@ -517,17 +517,31 @@ impl Driver {
         req: OutgoingInvite,
         reply: oneshot::Sender<Result<OutgoingCall, SipError>>,
     ) {
-        let Some(binding) = self.core.registrar.lookup(&req.extension).cloned() else {
-            let _ = reply.send(Err(SipError::NotRegistered {
-                extension: req.extension,
-            }));
-            return;
+        let binding = match &req.trunk {
+            Some(_) => None,
+            None => match self.core.registrar.lookup(&req.extension).cloned() {
+                Some(b) => Some(b),
+                None => {
+                    let _ = reply.send(Err(SipError::NotRegistered {
+                        extension: req.extension,
+                    }));
+                    return;
+                }
+            },
         };
         let id = self.core.next_id;
         self.core.next_id += 1;
         let (ev_tx, ev_rx) = mpsc::channel(LEG_EVENTS);
         self.out_legs.insert(id, ev_tx);
-        self.core.start_invite(Instant::now(), id, &binding, &req);
+        match (&binding, &req.trunk) {
+            (Some(b), _) => self.core.start_invite(Instant::now(), id, b, &req),
+            (None, Some(trunk)) => {
+                let local = self.shared.udp_addr;
+                self.core
+                    .start_trunk_invite(Instant::now(), id, local, trunk, &req);
+            }
+            (None, None) => {}
+        }
         let call = OutgoingCall {
             leg: OutLeg::new(CallLeg::new(id, self.cmd_tx.clone())),
             events: ev_rx,

@@ -134,6 +134,7 @@ async fn phone_registers_with_digest_then_answers_our_invite() {
     let server = ep.udp_addr();
     let missing = ep.invite(OutgoingInvite {
         extension: "2001".into(),
+        trunk: None,
         from_user: "+31201234567".into(),
         from_display: "+31201234567 hardware".into(),
         sdp: b"v=0\r\n".to_vec(),
@@ -180,6 +181,7 @@ async fn phone_registers_with_digest_then_answers_our_invite() {
     let mut call = ep
         .invite(OutgoingInvite {
             extension: "2001".into(),
+            trunk: None,
             from_user: "+31201234567".into(),
             from_display: "+31201234567 hardware".into(),
             sdp: b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n".to_vec(),

@@ -293,6 +293,15 @@ impl SipMsg {
             .map(Header::value)
     }
 
+    /// Every line of a header as it came, not split at commas (digest challenges, whose
+    /// parameters are comma-separated).
+    pub(crate) fn header_lines<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |h| h.name().eq_ignore_ascii_case(name))
+            .map(Header::value)
+    }
+
     /// All values of a header, comma-separated entries split (for Via, Record-Route).
     pub(crate) fn header_list(&self, name: &str) -> Vec<String> {
         self.headers

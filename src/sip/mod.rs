@@ -12,6 +12,7 @@ mod auth;
 mod build;
 mod core;
 mod dialog;
+mod digest_client;
 mod endpoint;
 mod framing;
 mod leg;
@@ -25,6 +26,7 @@ mod stats;
 mod transaction;
 mod transport;
 mod uac;
+mod uac_request;
 mod uas;
 mod uas_register;
 mod validate;
@@ -52,6 +54,8 @@ mod tls_core_tests;
 #[cfg(test)]
 mod uac_tests;
 #[cfg(test)]
+mod uac_trunk_tests;
+#[cfg(test)]
 mod uas_register_tests;
 
 pub use api::{
@@ -60,7 +64,7 @@ pub use api::{
 };
 pub use auth::{Algorithm as DigestAlgorithm, ha1_md5, ha1_sha256};
 pub use endpoint::SipEndpoint;
-pub use outgoing::{OutEvent, OutLeg, OutgoingCall, OutgoingInvite};
+pub use outgoing::{OutEvent, OutLeg, OutgoingCall, OutgoingInvite, TrunkAuth, TrunkRoute};
 pub use pike::{Cidr, CidrError, RateLimits};
 pub use stats::{SipLive, SipStatsSnapshot};
 pub use transport::{ConnCounts, ConnLimits, StreamSettings};

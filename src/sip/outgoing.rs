@@ -1,13 +1,17 @@
-//! The public types of outgoing calls (UAC) to agents' phones: request, handle, events.
+//! The public types of outgoing calls (UAC) to agents' phones and through a SIP trunk: request,
+//! handle, events.
+
+use std::net::SocketAddr;
 
 use tokio::sync::mpsc;
 
 use super::api::{CallLeg, CommandKind, EndReason, ReInviteId};
 
-/// An INVITE to send to an agent's registered phone.
+/// An INVITE to send to an agent's registered phone, or through a trunk.
 #[derive(Debug, Clone)]
 pub struct OutgoingInvite {
-    /// The agent's extension; resolved through the registrar's newest binding.
+    /// The agent's extension, resolved through the registrar's newest binding; with `trunk`,
+    /// the number to dial as the trunk expects it (digits, an optional leading `+`).
     pub extension: String,
     /// User part of our From (e.g. the caller's number).
     pub from_user: String,
@@ -17,6 +21,37 @@ pub struct OutgoingInvite {
     pub sdp: Vec<u8>,
     /// Extra headers (e.g. `X-Firstline-Call: call-…`); invalid names or values are skipped.
     pub call_info: Vec<(String, String)>,
+    /// Send it to this trunk instead of a registered phone.
+    pub trunk: Option<TrunkRoute>,
+}
+
+/// Where an INVITE to the outside goes: a SIP trunk (a carrier or the company PBX) over UDP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrunkRoute {
+    /// The trunk's signalling address.
+    pub addr: SocketAddr,
+    /// Host part of the Request-URI, To and From (the trunk's domain, or its address).
+    pub domain: String,
+    /// Credentials for a 401/407 digest challenge, if the trunk asks (RFC 3261 §22.2).
+    pub auth: Option<TrunkAuth>,
+}
+
+/// Digest credentials at a trunk. `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TrunkAuth {
+    /// The user name the trunk gave us.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for TrunkAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrunkAuth")
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .finish()
+    }
 }
 
 /// A started outgoing call: commands and events.

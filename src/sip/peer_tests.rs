@@ -67,6 +67,7 @@ async fn sipp_agent_phone_registers_with_digest_and_answers() {
     let mut call = ep
         .invite(OutgoingInvite {
             extension: "2001".into(),
+            trunk: None,
             from_user: "+31201234567".into(),
             from_display: "+31201234567 hardware".into(),
             sdp: b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n".to_vec(),

@@ -331,6 +331,7 @@ fn path_is_stored_echoed_and_becomes_the_route_of_our_invite() {
     );
     let req = OutgoingInvite {
         extension: "2001".into(),
+        trunk: None,
         from_user: "+31201234567".into(),
         from_display: "caller".into(),
         sdp: b"v=0\r\n".to_vec(),

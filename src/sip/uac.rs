@@ -10,16 +10,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use super::api::{CommandKind, EndReason, LegId};
-use super::build::{self, ALLOW};
+use super::build;
 use super::core::{ClientEntry, Core, CoreEvent, Peer, TimerRef, TxKey};
 use super::dialog::Dialog;
 use super::leg::{Leg, Phase};
 use super::message::{self, Method, SipMsg};
-use super::outgoing::{OutEvent, OutgoingInvite};
-use super::registrar::BindingEntry;
+use super::outgoing::OutEvent;
 use super::transaction::invite_client::{IctEvent, InviteClientTx};
 use super::transaction::non_invite_client::NonInviteClientTx;
-use super::uas::pick_local_ip;
 
 /// Whether we want the call cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,117 +31,24 @@ pub(crate) enum CancelState {
 /// An outgoing INVITE and its client transaction, until the transaction ends.
 pub(crate) struct OutCall {
     pub(crate) peer: Peer,
-    local: SocketAddr,
-    local_ip: IpAddr,
-    invite: SipMsg,
-    branch: String,
-    ict: InviteClientTx,
+    pub(crate) local: SocketAddr,
+    pub(crate) local_ip: IpAddr,
+    pub(crate) invite: SipMsg,
+    /// The INVITE as parts, to send it again answering a digest challenge.
+    pub(crate) parts: Box<super::uac_request::InviteParts>,
+    /// Credentials for one challenge (taken when used: a second challenge ends the call).
+    pub(crate) auth: Option<super::outgoing::TrunkAuth>,
+    pub(crate) branch: String,
+    pub(crate) ict: InviteClientTx,
     pub(crate) cancel: CancelState,
-    ringing: bool,
+    pub(crate) ringing: bool,
     /// Our ACK for the 2xx (resent for every 2xx retransmission).
-    ack: Option<Vec<u8>>,
+    pub(crate) ack: Option<Vec<u8>>,
     /// A terminal event was reported (or the call continues as a `Leg`).
     pub(crate) finished: bool,
 }
 
-fn token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
-}
-
-fn quote(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_control())
-        .flat_map(|c| match c {
-            '"' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect()
-}
-
 impl Core {
-    /// Sends a new INVITE to `binding` (the flow the phone registered from), through its Path.
-    pub(crate) fn start_invite(
-        &mut self,
-        now: Instant,
-        id: LegId,
-        binding: &BindingEntry,
-        req: &OutgoingInvite,
-    ) {
-        let peer = binding.peer.clone();
-        let tcp = peer.reliable();
-        let local_ip = pick_local_ip(binding.local, &binding.contact);
-        let me = SocketAddr::new(local_ip, binding.local.port());
-        let branch = build::new_branch();
-        let (proto, transport) = (peer.transport().via_token(), peer.transport().uri_param());
-        let user = if token(&req.from_user) {
-            req.from_user.as_str()
-        } else {
-            "firstline"
-        };
-        let mut s = String::with_capacity(1024);
-        let _ = write!(
-            s,
-            "INVITE {target} SIP/2.0\r\nVia: SIP/2.0/{proto} {me};branch={branch};rport\r\n\
-Max-Forwards: 70\r\nFrom: \"{display}\" <sip:{user}@{me}>;tag={tag}\r\nTo: <sip:{ext}@{me}>\r\n\
-Call-ID: {cid}@{local_ip}\r\nCSeq: 1 INVITE\r\nContact: <sip:firstline@{me}{transport}>\r\n\
-Allow: {ALLOW}\r\nUser-Agent: {ua}\r\n",
-            target = binding.contact,
-            display = quote(&req.from_display),
-            tag = build::new_tag(),
-            ext = req.extension,
-            cid = build::new_tag(),
-            ua = self.ua,
-        );
-        // RFC 3327 §5.3: the Path the phone registered through is the route set of requests to
-        // it (the packet still goes to the flow the REGISTER came over: the first proxy).
-        for route in &binding.path {
-            let _ = write!(s, "Route: {route}\r\n");
-        }
-        for (name, value) in &req.call_info {
-            if token(name) && !value.contains(['\r', '\n']) {
-                let _ = write!(s, "{name}: {value}\r\n");
-            }
-        }
-        let _ = write!(
-            s,
-            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n",
-            req.sdp.len()
-        );
-        let mut bytes = s.into_bytes();
-        bytes.extend_from_slice(&req.sdp);
-        let Ok(invite) = message::parse(&bytes) else {
-            // Only our own text goes in; a parse failure would be a bug in the lines above.
-            self.events.push_back(CoreEvent::Out(
-                id,
-                OutEvent::Failed {
-                    status: 500,
-                    reason: "Server Internal Error (bad INVITE)".into(),
-                },
-            ));
-            return;
-        };
-        let ict = InviteClientTx::new(now, tcp, self.timers, bytes);
-        self.out_branches.insert(branch.clone(), id);
-        self.out.insert(
-            id,
-            OutCall {
-                peer,
-                local: binding.local,
-                local_ip,
-                invite,
-                branch,
-                ict,
-                cancel: CancelState::No,
-                ringing: false,
-                ack: None,
-                finished: false,
-            },
-        );
-        self.flush_out(now, id, None);
-    }
-
     /// A response to one of our INVITEs.
     pub(crate) fn on_out_response(&mut self, now: Instant, id: LegId, code: u16, msg: &SipMsg) {
         let ua = self.ua.clone();
@@ -151,12 +56,20 @@ Allow: {ALLOW}\r\nUser-Agent: {ua}\r\n",
             return;
         };
         let ack = (code >= 300).then(|| non_2xx_ack(&call.invite, msg, &ua));
+        if let (401 | 407, Some(a)) = (code, &ack)
+            && self.retry_with_auth(now, id, code, msg, a.clone())
+        {
+            return;
+        }
+        let Some(call) = self.out.get_mut(&id) else {
+            return;
+        };
         call.ict.handle_response(now, code, ack);
         self.flush_out(now, id, Some(msg));
     }
 
     /// Drains the transaction of an outgoing call and acts on what it reports.
-    fn flush_out(&mut self, now: Instant, id: LegId, msg: Option<&SipMsg>) {
+    pub(crate) fn flush_out(&mut self, now: Instant, id: LegId, msg: Option<&SipMsg>) {
         let Some(call) = self.out.get_mut(&id) else {
             return;
         };

@@ -32,6 +32,7 @@ fn start(now: Instant) -> (Core, SipMsg) {
     );
     let req = OutgoingInvite {
         extension: "2001".into(),
+        trunk: None,
         from_user: "+31201234567".into(),
         from_display: "+31201234567 hardware".into(),
         sdp: b"v=0\r\n".to_vec(),

@@ -279,6 +279,15 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::query(OP))?;
+        // Dials through the trunk (migration 15): ended when last known of them.
+        sqlx::query(
+            "UPDATE outbound_calls SET outcome = 'interrupted', hangup_by = 'server', \
+             ended_at = COALESCE(answered_at, agent_answered_at, started_at) \
+             WHERE outcome = 'in_progress'",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::query(OP))?;
         tx.commit().await.map_err(StoreError::query(OP))?;
         Ok(done.rows_affected())
     }

@@ -69,6 +69,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "vendor_cases",
         include_str!("../../migrations/0014_vendor_cases.sql"),
     ),
+    (
+        15,
+        "outbound_calls",
+        include_str!("../../migrations/0015_outbound_calls.sql"),
+    ),
 ];
 
 /// A migrator over every embedded migration; `run` is idempotent.

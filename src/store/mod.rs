@@ -27,6 +27,7 @@ pub mod journal;
 mod migrations;
 mod my_calls;
 mod notes;
+mod outbound;
 pub mod outbox;
 mod outbox_intake;
 mod quality;
@@ -65,6 +66,7 @@ pub use intakes::{IntakeRecord, IntakeStatus, NewIntake, WorkState, search_text}
 pub use journal::{Journal, JournalSnapshot, Write};
 pub use my_calls::{AnsweredCall, CallIntake};
 pub use notes::{NoteKind, NoteRow};
+pub use outbound::{NewOutboundCall, OutboundCallRow, OutboundEnd, OutboundKind, OutboundOutcome};
 pub use outbox::{DeliveryState, KindFilter, OutboxRoutes, OutboxRow};
 pub use outbox_intake::{CustomerRef, ExternalTicket, IntakeSnapshot, PersonRef};
 pub use quality::{QualitySample, QualitySource};

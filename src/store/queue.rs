@@ -80,6 +80,10 @@ pub struct CallbackRow {
     pub status: String,
     /// Offers made so far.
     pub attempts: i64,
+    /// Dials through the trunk made so far.
+    pub dial_attempts: i64,
+    /// Not queued again before this (epoch ms), after a dial that found nobody.
+    pub retry_at: Option<i64>,
 }
 
 /// A recorded voice message to store.
@@ -221,7 +225,7 @@ impl Store {
         const OP: &str = "open_callbacks";
         let rows = sqlx::query(
             "SELECT id, call_id, intake_id, number, contact, category, priority, queued_at, status, \
-             attempts FROM callbacks WHERE status IN ('pending', 'offered') ORDER BY queued_at, id",
+             attempts, dial_attempts, retry_at FROM callbacks WHERE status IN ('pending', 'offered') ORDER BY queued_at, id",
         )
         .fetch_all(&self.pool)
         .await
@@ -234,7 +238,7 @@ impl Store {
         const OP: &str = "callbacks_for_call";
         let rows = sqlx::query(
             "SELECT id, call_id, intake_id, number, contact, category, priority, queued_at, status, \
-             attempts FROM callbacks WHERE call_id = $1 ORDER BY requested_at",
+             attempts, dial_attempts, retry_at FROM callbacks WHERE call_id = $1 ORDER BY requested_at",
         )
         .bind(id.as_str())
         .fetch_all(&self.pool)
@@ -297,6 +301,8 @@ fn callback_from_row(r: &AnyRow, op: &'static str) -> Result<CallbackRow, StoreE
         queued_at: get(r, "queued_at", op)?,
         status: get(r, "status", op)?,
         attempts: get(r, "attempts", op)?,
+        dial_attempts: get(r, "dial_attempts", op)?,
+        retry_at: get(r, "retry_at", op)?,
     })
 }
 

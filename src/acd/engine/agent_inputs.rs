@@ -130,6 +130,22 @@ impl Acd {
         Ok(())
     }
 
+    /// The agent places a call to the outside (click-to-call): on a call from now on, so no
+    /// queue offers them anything; [`Acd::call_ended`] starts wrap-up as after any call.
+    /// Refused while ringing or already on a call.
+    pub fn start_outbound(&mut self, now: Instant, id: &AgentId) -> Result<(), AcdError> {
+        match self.state_of(id)? {
+            AgentState::Available | AgentState::NotReady { .. } | AgentState::WrapUp => {}
+            AgentState::Offline => return Err(AcdError::NotLoggedIn(id.clone())),
+            other => return Err(invalid(id, &other, "place a call")),
+        }
+        self.transition(now, id, AgentState::OnCall, "outbound call", None, false);
+        if let Some(rec) = self.agents.get_mut(id) {
+            rec.wrapup_until = None;
+        }
+        Ok(())
+    }
+
     /// The agent has finished after-call work early.
     pub fn wrapup_done(&mut self, now: Instant, id: &AgentId) -> Result<(), AcdError> {
         match self.state_of(id)? {

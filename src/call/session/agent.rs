@@ -243,6 +243,7 @@ impl Session {
         let category = self.choice.map_or("unclassified", |(c, _)| c.as_str());
         let invite = OutgoingInvite {
             extension,
+            trunk: None,
             from_user: self.caller.number.clone(),
             from_display: format!("{} {}", self.caller.number, category),
             sdp: (phone.sdp(
