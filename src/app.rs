@@ -169,6 +169,11 @@ impl App {
             srtp: crate::media::srtp::SrtpConfig::from_media(&cfg.media),
             pacer: crate::call::pacer::Pacer::start(cfg.media.pacer_threads)
                 .context("cannot start the RTP pacer")?,
+            trunk: cfg
+                .trunk
+                .check(&cfg.numbers.default_country_code)
+                .context("[trunk]")?
+                .map(Arc::new),
         });
         requeue_callbacks(&calls).await;
         tasks.spawn(purge_sessions(store.clone(), shutdown.clone()));

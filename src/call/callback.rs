@@ -1,38 +1,49 @@
 //! Callback requests in the queue: a task per callback keeps the caller's place (their original
-//! arrival), is offered to agents like a call, rings the agent's phone ("Callback +31…"), plays
-//! the agent a short notice and hands the callback to them (`callbacks.status = done`, agent in
-//! wrap-up to call the customer back). Open callbacks are re-queued at start.
+//! arrival), is offered to agents like a call and rings the agent's phone ("Callback +31…").
+//! With a trunk (`[trunk] callbacks = "auto"`) the agent's answer dials the customer with the
+//! hotline's caller-id and bridges them (`call::dialout`); a dial that finds nobody is tried
+//! again after `callback_retry_secs`, up to `callback_attempts` dials, then the callback is
+//! `failed`. Without one, the agent hears a short notice and dials by hand (`done`, agent in
+//! wrap-up). Open callbacks are re-queued at start, each waiting for its `retry_at`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::CallContext;
-use super::phone_offer::PhoneOffer;
+use super::agent_ring::{PhoneRing, Rung, ring_phone};
+use super::dialout::{self, AgentPhone};
+use super::rtp_socket::RtpSocket;
 use crate::acd::{
     Entry, EntryId, EntryKind, FailReason, OfferId, OnCallGuard, QueueNotice, RemoveReason,
 };
-use crate::domain::{AgentId, Category, Language, Priority};
+use crate::domain::{AgentId, Category, IntakeId, Language, Priority};
 use crate::media::g711::G711;
 use crate::media::prompts::Playback;
 use crate::media::rtp::RtpSender;
 use crate::media::sdp::Direction;
 use crate::media::srtp::SrtpSession;
-use crate::sip::{OutEvent, OutgoingInvite};
-use crate::store::{CallbackRow, now_ms};
+
+use crate::store::{CallbackRow, NewOutboundCall, OutboundKind, OutboundOutcome, now_ms};
+use crate::trunk::{CallbackDial, Trunk};
 
 /// What the callback task needs to know.
 #[derive(Debug, Clone)]
 pub(crate) struct Callback {
     pub(crate) id: String,
     pub(crate) number: String,
+    /// The intake of the call it came from.
+    pub(crate) intake: Option<IntakeId>,
     pub(crate) category: Category,
     pub(crate) priority: Option<Priority>,
     /// Epoch ms of the caller's original arrival in the queue.
     pub(crate) queued_at: i64,
+    /// Dials through the trunk so far.
+    pub(crate) dial_attempts: u32,
+    /// Not queued before this (epoch ms): the pause after a dial that found nobody.
+    pub(crate) retry_at: Option<i64>,
 }
 
 impl From<&CallbackRow> for Callback {
@@ -40,9 +51,12 @@ impl From<&CallbackRow> for Callback {
         Callback {
             id: r.id.clone(),
             number: r.number.clone(),
+            intake: r.intake_id.clone().map(IntakeId::from_string),
             category: r.category,
             priority: r.priority,
             queued_at: r.queued_at,
+            dial_attempts: u32::try_from(r.dial_attempts).unwrap_or(u32::MAX),
+            retry_at: r.retry_at,
         }
     }
 }
@@ -53,7 +67,28 @@ pub(crate) fn spawn(ctx: Arc<CallContext>, cb: Callback) {
     tasks.spawn(run(ctx, cb));
 }
 
-async fn run(ctx: Arc<CallContext>, cb: Callback) {
+async fn run(ctx: Arc<CallContext>, mut cb: Callback) {
+    loop {
+        if let Some(at) = cb.retry_at {
+            let wait = Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                // The row keeps `retry_at`: the next start waits for the rest of the pause.
+                _ = ctx.shutdown.cancelled() => return,
+            }
+        }
+        match queue_once(&ctx, &cb).await {
+            Offered::Retry { retry_at } => {
+                cb.dial_attempts += 1;
+                cb.retry_at = Some(retry_at);
+            }
+            _ => return,
+        }
+    }
+}
+
+/// Queues the callback and offers it until an agent took it (or it must be dialled again).
+async fn queue_once(ctx: &Arc<CallContext>, cb: &Callback) -> Offered {
     let waited = Duration::from_millis(u64::try_from(now_ms() - cb.queued_at).unwrap_or(0));
     let now = Instant::now();
     let arrived = now.checked_sub(waited).unwrap_or(now);
@@ -71,7 +106,7 @@ async fn run(ctx: Arc<CallContext>, cb: Callback) {
     };
     if let Err(e) = ctx.acd.enqueue(entry, tx).await {
         tracing::error!(error = %e, callback = %cb.id, "cannot queue callback");
-        return;
+        return Offered::Stopped;
     }
     loop {
         let notice = tokio::select! {
@@ -84,19 +119,19 @@ async fn run(ctx: Arc<CallContext>, cb: Callback) {
                 .acd
                 .remove(entry_id.clone(), RemoveReason::Abandoned)
                 .await;
-            return;
+            return Offered::Stopped;
         };
         if let QueueNotice::Offer { offer, agent } = notice {
-            match offer_to(&ctx, &cb, offer, &agent, &mut notices).await {
-                Offered::Taken => return,
+            match offer_to(ctx, cb, offer, &agent, &mut notices).await {
                 Offered::NotTaken => {}
                 Offered::Stopped => {
                     let _ = ctx
                         .acd
                         .remove(entry_id.clone(), RemoveReason::Abandoned)
                         .await;
-                    return;
+                    return Offered::Stopped;
                 }
+                done => return done,
             }
         }
     }
@@ -110,6 +145,8 @@ enum Offered {
     NotTaken,
     /// The server is shutting down: the callback stays pending for the next start.
     Stopped,
+    /// The dial found nobody: queue it again from `retry_at` (epoch ms).
+    Retry { retry_at: i64 },
 }
 
 /// Rings `agent` for the callback, while still listening to the queue (a withdrawn offer stops
@@ -122,98 +159,52 @@ async fn offer_to(
     notices: &mut mpsc::Receiver<QueueNotice>,
 ) -> Offered {
     set_status(ctx, cb, "offered", Some(agent)).await;
-    let fail = |reason| async move {
-        let _ = ctx.acd.offer_failed(offer, reason).await;
-        set_status(ctx, cb, "pending", None).await;
-        Offered::NotTaken
-    };
-    let Some(extension) = ctx.agent_extension(agent).await else {
-        return fail(FailReason::Unreachable).await;
-    };
-    // The same offer a call makes the phone (SRTP per `[media] srtp_agents`), but send-only:
-    // the agent only hears a notice.
-    let Some(phone) = PhoneOffer::for_phone(&ctx.sip, ctx.srtp, &ctx.stats, agent, &extension)
-    else {
-        return fail(FailReason::Unreachable).await;
-    };
-    let ip = IpAddr::from([127, 0, 0, 1]);
-    let local_ip = ctx.sip.udp_addr().ip();
-    let local_ip = if local_ip.is_unspecified() {
-        ip
-    } else {
-        local_ip
-    };
-    let Ok(socket) = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await else {
-        return fail(FailReason::Unreachable).await;
-    };
-    let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
-    let sdp = phone.sdp(
-        (local_ip, port),
-        rand::random::<u32>().into(),
-        G711::Pcmu,
-        Direction::SendOnly,
-    );
-    let invite = OutgoingInvite {
-        extension,
-        trunk: None,
+    // Dialled for the agent: a two-way call; else the agent only hears a notice.
+    let trunk = (ctx.trunk.as_deref()).filter(|t| t.callbacks == CallbackDial::Auto);
+    let ring = PhoneRing {
+        agent: agent.clone(),
         from_user: cb.number.clone(),
         from_display: format!("Callback {} {}", cb.number, cb.category),
-        sdp: sdp.into_bytes(),
         call_info: vec![("X-Firstline-Callback".into(), cb.id.clone())],
+        direction: match trunk {
+            Some(_) => Direction::SendRecv,
+            None => Direction::SendOnly,
+        },
     };
-    let Ok(mut call) = ctx.sip.invite(invite).await else {
-        return fail(FailReason::Unreachable).await;
-    };
-    // Ring until answer, failure, the queue withdrawing the offer (ring timeout), or shutdown.
-    let answer = loop {
-        let event = tokio::select! {
-            ev = call.events.recv() => ev,
-            n = notices.recv() => match n {
-                Some(QueueNotice::CancelOffer { offer: o, .. }) if o == offer => {
-                    call.leg.cancel().await;
-                    set_status(ctx, cb, "pending", None).await;
-                    return Offered::NotTaken;
-                }
-                // Nothing else concerns a callback that is ringing (announcements are not sent).
-                Some(_) => continue,
-                None => {
-                    call.leg.cancel().await;
-                    set_status(ctx, cb, "pending", None).await;
-                    return Offered::Stopped;
-                }
-            },
-            _ = ctx.shutdown.cancelled() => {
-                call.leg.cancel().await;
-                set_status(ctx, cb, "pending", None).await;
-                return Offered::Stopped;
+    // Until answer, failure, the queue withdrawing the offer (ring timeout), or shutdown.
+    let stop = async {
+        loop {
+            tokio::select! {
+                n = notices.recv() => match n {
+                    Some(QueueNotice::CancelOffer { offer: o, .. }) if o == offer => {
+                        return Offered::NotTaken;
+                    }
+                    // Nothing else concerns a callback that is ringing.
+                    Some(_) => continue,
+                    None => return Offered::Stopped,
+                },
+                _ = ctx.shutdown.cancelled() => return Offered::Stopped,
             }
-        };
-        match event {
-            Some(OutEvent::Answered { sdp }) => break sdp,
-            Some(OutEvent::Ringing | OutEvent::Info { .. } | OutEvent::ReInvite { .. }) => {}
-            Some(OutEvent::Failed { status, .. }) => {
-                let reason = if matches!(status, 486 | 480 | 600 | 603) {
-                    FailReason::Rejected
-                } else {
-                    FailReason::Unreachable
-                };
-                return fail(reason).await;
-            }
-            _ => return fail(FailReason::Unreachable).await,
         }
     };
-    // The answer is read as on a call: a phone that took none of our mandatory keys (or answered
-    // unusable SDP) is hung up and the offer refused.
-    let (remote, mut srtp) = match phone.read_answer(answer.as_deref()) {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::warn!(error = %e, callback = %cb.id, "agent phone answered the callback with unusable SDP");
-            call.leg.hangup().await;
-            return fail(FailReason::Rejected).await;
+    let phone = match ring_phone(ctx, ring, stop).await {
+        Rung::Answered(phone) => *phone,
+        Rung::Stopped(why) => {
+            set_status(ctx, cb, "pending", None).await;
+            return why;
+        }
+        failed => {
+            let reason = match failed {
+                Rung::Failed(486 | 480 | 488 | 600 | 603) => FailReason::Rejected,
+                _ => FailReason::Unreachable,
+            };
+            let _ = ctx.acd.offer_failed(offer, reason).await;
+            set_status(ctx, cb, "pending", None).await;
+            return Offered::NotTaken;
         }
     };
     if ctx.acd.offer_answered(offer).await.is_err() {
-        call.leg.hangup().await;
+        phone.leg.hangup().await;
         set_status(ctx, cb, "pending", None).await;
         return Offered::NotTaken;
     }
@@ -221,19 +212,82 @@ async fn offer_to(
     let mut on_call = OnCallGuard::new(ctx.acd.clone(), agent.clone());
     set_status(ctx, cb, "connected", Some(agent)).await;
     tracing::info!(callback = %cb.id, %agent, "callback handed to agent");
-    if let Some(s) = &srtp {
-        ctx.stats.count_srtp_leg(true);
-        tracing::info!(suite = s.suite().name(), "callback notice is SRTP");
+    if let Some(trunk) = trunk {
+        let taken = dial(ctx, trunk, cb, agent, phone).await;
+        let _ = ctx.acd.call_ended(agent.clone()).await;
+        on_call.disarm();
+        return taken;
     }
-    if let Some(to) = remote.remote {
-        let format = (remote.codec, remote.payload_type);
-        play_notice(ctx, &socket, to, format, srtp.as_mut()).await;
+    let mut phone = phone;
+    if let Some(to) = phone.answer.remote {
+        let format = (phone.answer.codec, phone.answer.payload_type);
+        play_notice(ctx, &phone.socket, to, format, phone.srtp.as_mut()).await;
     }
-    call.leg.hangup().await;
+    phone.leg.hangup().await;
     let _ = ctx.acd.call_ended(agent.clone()).await;
     on_call.disarm();
     set_status(ctx, cb, "done", Some(agent)).await;
     Offered::Taken
+}
+
+/// Dials the customer for the agent who answered the callback, and decides what comes next: done
+/// when they talked; dialled again later (or given up) when nobody answered; offered again at
+/// once when the agent left before the customer answered.
+async fn dial(
+    ctx: &CallContext,
+    trunk: &Trunk,
+    cb: &Callback,
+    agent: &AgentId,
+    phone: AgentPhone,
+) -> Offered {
+    let record = NewOutboundCall {
+        kind: OutboundKind::Callback,
+        intake: cb.intake.clone(),
+        callback: Some(cb.id.clone()),
+        agent: agent.clone(),
+        number: cb.number.clone(),
+        dialled: None,
+        caller_id: None,
+        started_at: now_ms(),
+    };
+    let id = match dialout::record_start(ctx, trunk, record).await {
+        Ok(id) => Some(id),
+        Err(e) => {
+            tracing::warn!(error = %e, callback = %cb.id, "cannot record the callback's dial");
+            None
+        }
+    };
+    let dialled = dialout::dial_and_bridge(ctx, trunk, phone, id.as_deref(), &cb.number).await;
+    match dialled.outcome {
+        OutboundOutcome::Answered => {
+            set_status(ctx, cb, "done", Some(agent)).await;
+            Offered::Taken
+        }
+        OutboundOutcome::Interrupted => {
+            set_status(ctx, cb, "pending", None).await;
+            Offered::Stopped
+        }
+        OutboundOutcome::AgentLeft | OutboundOutcome::AgentNoAnswer => {
+            set_status(ctx, cb, "pending", None).await;
+            Offered::NotTaken
+        }
+        _ if cb.dial_attempts + 1 >= trunk.callback_attempts => {
+            tracing::info!(callback = %cb.id, attempts = cb.dial_attempts + 1, "callback given up");
+            if let Err(e) = ctx.store.give_up_callback(&cb.id, now_ms()).await {
+                tracing::warn!(error = %e, callback = %cb.id, "cannot record callback given up");
+            }
+            Offered::Taken
+        }
+        _ => {
+            let retry_at =
+                now_ms() + i64::try_from(trunk.callback_retry.as_millis()).unwrap_or(i64::MAX / 2);
+            tracing::info!(callback = %cb.id, retry_at, "callback dial found nobody: tried again later");
+            if let Err(e) = ctx.store.retry_callback_at(&cb.id, retry_at).await {
+                tracing::warn!(error = %e, callback = %cb.id, "cannot record callback retry");
+            }
+            Offered::Retry { retry_at }
+        }
+    }
 }
 
 /// Moves the callback to `status` in the database; a failure is logged (the queue engine, not
@@ -257,7 +311,7 @@ async fn set_status(
 /// phone's answer took our SDES keys.
 async fn play_notice(
     ctx: &CallContext,
-    socket: &UdpSocket,
+    socket: &RtpSocket,
     to: SocketAddr,
     (codec, pt): (G711, u8),
     mut srtp: Option<&mut SrtpSession>,

@@ -6,9 +6,12 @@
 //! `phone_offer.rs` is the offer both make an agent's phone. Nothing
 //! else touches a call's state.
 
+mod agent_ring;
 pub(crate) mod bounds;
 pub mod browser;
 pub(crate) mod callback;
+pub mod click_to_call;
+pub(crate) mod dialout;
 mod identify;
 mod media;
 pub mod pacer;
@@ -85,6 +88,8 @@ pub struct CallContext {
     pub srtp: crate::media::srtp::SrtpConfig,
     /// Sends the frames calls build ahead (prompts, hold music), each at its slot.
     pub pacer: pacer::Pacer,
+    /// The SIP trunk for callbacks and click-to-call (`[trunk]`), if one is configured.
+    pub trunk: Option<Arc<crate::trunk::Trunk>>,
 }
 
 impl CallContext {

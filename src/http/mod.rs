@@ -32,6 +32,7 @@ mod metrics_integrations;
 mod metrics_journal;
 mod metrics_sla;
 mod ops;
+mod outbound;
 mod password;
 mod reports;
 mod serve;
@@ -177,6 +178,7 @@ pub fn router(state: HttpState) -> Router {
     let directory_login = state.directory.clone();
     let integrations = state.integrations.clone();
     let call_control = state.calls.clone();
+    let outbound_hub = state.desk.clone();
     let supervisor_feed = state.supervisor.clone();
     let edge = state.edge.clone();
     let read_store = state.store.clone();
@@ -193,6 +195,11 @@ pub fn router(state: HttpState) -> Router {
         .merge(metrics)
         .merge(reports::router(api.clone(), threshold))
         .merge(calls::router(api.clone(), call_control.clone()))
+        .merge(outbound::router(
+            api.clone(),
+            call_control.clone(),
+            outbound_hub,
+        ))
         .merge(
             agents::router(api)
                 .layer(axum::Extension(ops))

@@ -10,6 +10,7 @@ pub mod rtp;
 pub mod sdp;
 pub mod srtp;
 pub mod strict;
+pub mod tone;
 
 #[cfg(test)]
 mod strict_tests;

@@ -246,9 +246,12 @@ impl Session {
                         crate::call::callback::Callback {
                             id,
                             number: callback.number,
+                            intake: callback.intake_id,
                             category,
                             priority,
                             queued_at: queued_ms,
+                            dial_attempts: 0,
+                            retry_at: None,
                         },
                     );
                 }
