@@ -26,6 +26,7 @@ pub(super) fn router(state: ApiState, calls: Arc<CallContext>, hub: DeskHub) -> 
         .route("/api/intakes/{id}/call", post(call_customer))
         .route("/api/intakes/{id}/calls", get(intake_calls))
         .route("/api/outbound-calls/{id}", get(one))
+        .route("/api/desk/outbound", get(available))
         .layer(Extension(calls))
         .layer(Extension(hub))
         .with_state(state)
@@ -110,6 +111,22 @@ async fn call_customer(
             status: "ringing_agent",
         }),
     ))
+}
+
+#[derive(Serialize)]
+struct Available {
+    /// A trunk is configured: the desk offers "call the customer".
+    trunk: bool,
+}
+
+/// `GET /api/desk/outbound`: whether calls to the outside are possible.
+async fn available(
+    _session: Session,
+    Extension(calls): Extension<Arc<CallContext>>,
+) -> Json<Available> {
+    Json(Available {
+        trunk: calls.trunk.is_some(),
+    })
 }
 
 async fn intake_calls(

@@ -19,6 +19,9 @@ async function start() {
   }
   const lists = await api('GET', '/api/desk/lists').then((r) => r.json).catch(() => null);
   if (lists && lists.time_zone) setTimeZone(lists.time_zone);
+  // Calls to the outside (a SIP trunk is configured): the intakes offer "call the customer".
+  const outbound = await api('GET', '/api/desk/outbound').then((r) => r.json).catch(() => null);
+  if (lists && outbound) lists.trunk = Boolean(outbound.trunk);
   await loadLanguage(chooseLanguage(me.agent && me.agent.language), PARTS);
   update((s) => ({ ...s, me, lists: lists ? { ...s.lists, ...lists } : s.lists }));
   if (me.agent && me.agent.device) phone.hooks.onDevice(me.agent.device);

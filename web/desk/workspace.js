@@ -5,6 +5,7 @@
 import { html, useEffect, useState } from '../ui.js';
 import { IntakeEditor } from './editor.js';
 import { VendorCases } from './vendor.js';
+import { CallOut } from './callout.js';
 import { fmtDateTime, t } from '../i18n.js';
 import * as act from './actions.js';
 import { CustomerPane } from './customer.js';
@@ -33,6 +34,7 @@ export function IntakeColumns({ s, intake, callId = null }) {
       <${Notes} intake=${intake} />
       <${Escalations} intake=${intake} />
       <${VendorCases} intake=${intake} />
+      <${CallOut} key=${intake.id} s=${s} intake=${intake} />
     <//>
     <${OutcomePanel} s=${s} intake=${intake} mode=${mode} callId=${callId} />`;
 }
