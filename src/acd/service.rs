@@ -240,9 +240,17 @@ impl AcdHandle {
             .await?
     }
 
-    /// The agent places a call to the outside: on a call until [`AcdHandle::call_ended`].
-    pub async fn start_outbound(&self, id: AgentId) -> Result<(), AcdError> {
+    /// The agent places a call to the outside, or is rung for a call handed over to them: on a
+    /// call until [`AcdHandle::call_ended`] or [`AcdHandle::abort_outbound`]. Returns the state
+    /// before.
+    pub async fn start_outbound(&self, id: AgentId) -> Result<AgentState, AcdError> {
         self.call(move |core, now| core.acd.start_outbound(now, &id))
+            .await?
+    }
+
+    /// The direct call never connected: the agent goes back to `before`.
+    pub async fn abort_outbound(&self, id: AgentId, before: AgentState) -> Result<(), AcdError> {
+        self.call(move |core, now| core.acd.abort_outbound(now, &id, before))
             .await?
     }
 

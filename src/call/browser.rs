@@ -40,6 +40,12 @@ pub enum BrowserCommand {
         digits: String,
         reply: oneshot::Sender<Result<(), BrowserCallError>>,
     },
+    /// Hand the call over to another agent (blind transfer, `call::session::transfer`).
+    Transfer {
+        to: AgentId,
+        reason: String,
+        reply: oneshot::Sender<Result<(), BrowserCallError>>,
+    },
     /// Where the call is (for a reloaded desk).
     Status {
         reply: oneshot::Sender<BrowserCallStatus>,
@@ -74,6 +80,8 @@ pub struct BrowserCallStatus {
 struct Entry {
     agent: AgentId,
     tx: mpsc::Sender<BrowserCommand>,
+    /// A browser leg (else a desk phone's call, registered for the desk's transfer).
+    browser: bool,
 }
 
 /// All calls with a browser agent leg, by call id. Cheap to clone.
@@ -89,12 +97,39 @@ impl BrowserCalls {
         call: CallId,
         agent: AgentId,
     ) -> (Registration, mpsc::Receiver<BrowserCommand>) {
+        self.register_as(call, agent, true)
+    }
+
+    /// Registers a call bridged to `agent`'s desk phone: the desk reaches it for a transfer
+    /// (it is not counted as a browser call, nor found by [`BrowserCalls::call_of`]).
+    pub(crate) fn register_phone(
+        &self,
+        call: CallId,
+        agent: AgentId,
+    ) -> (Registration, mpsc::Receiver<BrowserCommand>) {
+        self.register_as(call, agent, false)
+    }
+
+    fn register_as(
+        &self,
+        call: CallId,
+        agent: AgentId,
+        browser: bool,
+    ) -> (Registration, mpsc::Receiver<BrowserCommand>) {
         let (tx, rx) = mpsc::channel(16);
-        self.lock().insert(call.clone(), Entry { agent, tx });
+        self.lock().insert(
+            call.clone(),
+            Entry {
+                agent: agent.clone(),
+                tx,
+                browser,
+            },
+        );
         (
             Registration {
                 calls: self.clone(),
                 call,
+                agent,
             },
             rx,
         )
@@ -119,13 +154,13 @@ impl BrowserCalls {
     pub fn call_of(&self, agent: &AgentId) -> Option<(CallId, mpsc::Sender<BrowserCommand>)> {
         self.lock()
             .iter()
-            .find(|(_, e)| &e.agent == agent)
+            .find(|(_, e)| e.browser && &e.agent == agent)
             .map(|(c, e)| (c.clone(), e.tx.clone()))
     }
 
     /// How many calls have a browser leg now.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().values().filter(|e| e.browser).count()
     }
 
     /// Whether no call has a browser leg.
@@ -142,11 +177,16 @@ impl BrowserCalls {
 pub(crate) struct Registration {
     calls: BrowserCalls,
     call: CallId,
+    agent: AgentId,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.calls.lock().remove(&self.call);
+        // Only its own entry: after a transfer the call is registered for the next agent.
+        let mut map = self.calls.lock();
+        if map.get(&self.call).is_some_and(|e| e.agent == self.agent) {
+            map.remove(&self.call);
+        }
     }
 }
 

@@ -65,7 +65,8 @@ pub async fn start(
     if extension.is_none_or(|e| ctx.sip.binding(&e).is_none()) {
         return Err(ClickToCallError::NotRegistered);
     }
-    ctx.acd
+    let before = ctx
+        .acd
         .start_outbound(agent.clone())
         .await
         .map_err(|e| ClickToCallError::Busy(e.to_string()))?;
@@ -94,7 +95,12 @@ pub async fn start(
             let guard = crate::acd::OnCallGuard::new(task_ctx.acd.clone(), agent.clone());
             let d = run(&task_ctx, &trunk, &agent, &number, &oc).await;
             tracing::info!(outcome = d.outcome.as_str(), "click-to-call over");
-            let _ = task_ctx.acd.call_ended(agent).await;
+            if d.outcome == OutboundOutcome::AgentNoAnswer {
+                // The agent never talked: back as they were, no wrap-up.
+                let _ = task_ctx.acd.abort_outbound(agent, before).await;
+            } else {
+                let _ = task_ctx.acd.call_ended(agent).await;
+            }
             let mut guard = guard;
             guard.disarm();
         },

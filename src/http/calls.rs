@@ -38,6 +38,7 @@ pub(super) fn router(state: ApiState, calls: Arc<CallContext>) -> Router {
         .route("/api/calls/{id}/mute", post(mute))
         .route("/api/calls/{id}/dtmf", post(dtmf))
         .route("/api/calls/{id}/quality", post(quality))
+        .route("/api/calls/{id}/transfer", post(transfer))
         .layer(Extension(calls))
         .layer(DefaultBodyLimit::max(SDP_LIMIT))
         .with_state(state)
@@ -179,6 +180,45 @@ async fn hangup(
     let tx = channel(&calls, &session, &id)?;
     ask(tx, |reply| BrowserCommand::Hangup { reply }).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `{ "to": "<agent id>", "reason": "…" }`: blind transfer to a named agent.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    to: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// The longest reason kept with a transfer (it becomes the intake's history line).
+const MAX_REASON: usize = 500;
+
+/// `POST /api/calls/{id}/transfer`: 202 once the target's phone rings (the caller hears hold
+/// music; the call comes back if they do not answer); 409 when the call is not the agent's
+/// connected call or the target cannot take it; 422 for a bad body.
+async fn transfer(
+    Extension(calls): Extension<Arc<CallContext>>,
+    session: Session,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TransferBody>,
+) -> Result<StatusCode, ApiError> {
+    let to = body.to.trim();
+    if to.is_empty() || to.len() > 100 {
+        return Err(ApiError::Unprocessable("to: an agent id".into()));
+    }
+    if body.reason.chars().count() > MAX_REASON {
+        return Err(ApiError::Unprocessable(format!(
+            "reason: at most {MAX_REASON} characters"
+        )));
+    }
+    let tx = channel(&calls, &session, &id)?;
+    let (to, reason) = (
+        crate::domain::AgentId::from_string(to),
+        body.reason.trim().to_string(),
+    );
+    ask(tx, |reply| BrowserCommand::Transfer { to, reason, reply }).await?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 async fn hold(

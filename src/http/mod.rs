@@ -76,7 +76,7 @@ pub mod wire {
     };
     pub use super::agent_settings::{DeviceRequest, LanguageRequest};
     pub use super::agents::{LoginRequest, StateRequest};
-    pub use super::calls::{DigitsBody, OnBody, QualityBody, SdpBody};
+    pub use super::calls::{DigitsBody, OnBody, QualityBody, SdpBody, TransferBody};
     pub use super::intakes::{
         ContinueRequest, CustomerRequest, EscalateRequest, NewIntakeRequest, ResolveRequest,
         ReturnRequest,

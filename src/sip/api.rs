@@ -249,6 +249,14 @@ pub enum LegEvent {
         /// Why.
         reason: EndReason,
     },
+    /// A REFER (RFC 3515): the phone asks to transfer the call to `target`; 202 and the first
+    /// NOTIFY ("100 Trying") were sent. Report the outcome with a final NOTIFY.
+    Refer {
+        /// The Refer-To target.
+        target: NameAddr,
+        /// The Referred-By header, if any.
+        referred_by: Option<String>,
+    },
 }
 
 /// Commands from a call task to the SIP task.
@@ -260,6 +268,8 @@ pub(crate) enum CommandKind {
     Hangup,
     AnswerReInvite(ReInviteId, Vec<u8>),
     RejectReInvite(ReInviteId, u16, String),
+    /// A NOTIFY of a REFER's progress: the new call's status line; `true` ends the subscription.
+    Notify(u16, String, bool),
     /// CANCEL an outgoing call before answer.
     Cancel,
     /// Start an outgoing call (the driver handles it; `leg` is unused).

@@ -7,7 +7,7 @@ use super::api::{NameAddr, SipTransport};
 use super::message::SipMsg;
 
 /// Methods we accept (RFC 3261 §20.5).
-pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER";
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER, REFER";
 /// Option tags we support (none of the ones a caller could require; see `validate`).
 pub(crate) const SUPPORTED: &str = "";
 /// Bodies we accept (INFO DTMF and SDP).
@@ -194,6 +194,16 @@ pub(crate) struct RequestSpec<'a> {
 
 /// Builds a request from a dialog's state.
 pub(crate) fn request(spec: &RequestSpec<'_>, ua: &str) -> Vec<u8> {
+    request_with(spec, ua, &[], None)
+}
+
+/// [`request`] with extra headers and a body (`(content type, bytes)`), e.g. a NOTIFY.
+pub(crate) fn request_with(
+    spec: &RequestSpec<'_>,
+    ua: &str,
+    extra: &[(&str, String)],
+    body: Option<(&str, &[u8])>,
+) -> Vec<u8> {
     let mut s = String::with_capacity(512);
     let proto = spec.transport.via_token();
     let _ = write!(
@@ -212,7 +222,10 @@ pub(crate) fn request(spec: &RequestSpec<'_>, ua: &str) -> Vec<u8> {
         "From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} {}\r\nUser-Agent: {ua}\r\n",
         spec.from, spec.to, spec.call_id, spec.cseq, spec.method
     );
-    finish(s, None)
+    for (name, value) in extra {
+        let _ = write!(s, "{name}: {value}\r\n");
+    }
+    finish(s, body)
 }
 
 /// A random u64 from a per-thread generator seeded by the OS (no `thread_rng` feature needed).
@@ -324,7 +337,7 @@ From: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 2 OPTIONS\r\n\r\n"
             text,
             "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h1;branch=z9hG4bKa;received=127.0.0.1\r\n\
 Via: SIP/2.0/UDP h2;branch=z9hG4bKb\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>;tag=xyz\r\n\
-Call-ID: c\r\nCSeq: 2 OPTIONS\r\nServer: fl\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER\r\n\
+Call-ID: c\r\nCSeq: 2 OPTIONS\r\nServer: fl\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER, REFER\r\n\
 Content-Length: 0\r\n\r\n"
         );
     }

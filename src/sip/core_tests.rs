@@ -198,7 +198,7 @@ fn method_table_and_admission_control() {
         assert_eq!(codes(&sent), vec![*code], "{m}");
         assert_eq!(
             sent[0].header("Allow"),
-            Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER")
+            Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER, REFER")
         );
     }
     c.admit = false;

@@ -142,9 +142,22 @@ impl Dialog {
         transport: SipTransport,
         ua: &str,
     ) -> (String, Vec<u8>) {
+        self.next_request_with(method, via_host, transport, ua, &[], None)
+    }
+
+    /// [`Dialog::next_request`] with extra headers and a body (a NOTIFY's sipfrag).
+    pub(crate) fn next_request_with(
+        &mut self,
+        method: &str,
+        via_host: String,
+        transport: SipTransport,
+        ua: &str,
+        extra: &[(&str, String)],
+        body: Option<(&str, &[u8])>,
+    ) -> (String, Vec<u8>) {
         self.local_cseq += 1;
         let branch = build::new_branch();
-        let bytes = build::request(
+        let bytes = build::request_with(
             &RequestSpec {
                 method,
                 target: &self.remote_target,
@@ -158,6 +171,8 @@ impl Dialog {
                 cseq: self.local_cseq,
             },
             ua,
+            extra,
+            body,
         );
         (branch, bytes)
     }

@@ -300,6 +300,12 @@ impl SipEndpoint {
         });
     }
 
+    /// The agent whose credentials an extension has (a REFER's target), from memory.
+    pub fn agent_of_extension(&self, extension: &str) -> Option<crate::domain::AgentId> {
+        let table = self.shared.creds.borrow();
+        table.users.get(extension).map(|c| c.agent_id.clone())
+    }
+
     /// The newest registered binding of an extension.
     pub fn binding(&self, extension: &str) -> Option<Binding> {
         let map = self
@@ -454,6 +460,7 @@ impl Driver {
                             OutEvent::Info { content_type, body }
                         }
                         LegEvent::ReInvite { id, offer } => OutEvent::ReInvite { id, offer },
+                        LegEvent::Refer { target, .. } => OutEvent::Refer { target },
                         LegEvent::Ended { reason } => OutEvent::Ended { reason },
                         LegEvent::Acked | LegEvent::Cancelled => continue,
                     };

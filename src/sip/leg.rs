@@ -41,6 +41,11 @@ pub(crate) struct Leg {
     pub(crate) hangup_requested: bool,
     /// The terminal event was already sent to the application.
     pub(crate) reported: bool,
+    /// A REFER's implicit subscription is active: its final NOTIFY is still to come.
+    pub(crate) refer: bool,
+    /// We placed this call (an agent's phone): it may ask for a transfer. A caller may not
+    /// send the hotline elsewhere (403).
+    pub(crate) may_refer: bool,
 }
 
 impl Core {
@@ -142,6 +147,9 @@ impl Core {
                 if (300..700).contains(&code) =>
             {
                 self.reject_reinvite(now, id, rid, code, &reason)
+            }
+            (CommandKind::Notify(status, reason, last), Phase::Confirmed) => {
+                self.send_notify(now, id, status, &reason, last)
             }
             _ => {}
         }
@@ -370,7 +378,7 @@ impl Core {
 
 /// Our Contact (RFC 3261 §8.1.1.8, §12.1.1), with `;transport=tcp` over TCP and
 /// `;transport=tls` over TLS (the peer's in-dialog requests then come back over TLS).
-fn contact(leg: &Leg) -> String {
+pub(crate) fn contact(leg: &Leg) -> String {
     let addr = SocketAddr::new(leg.local_ip, leg.local.port());
     format!("<sip:firstline@{addr}{}>", leg.peer.transport().uri_param())
 }

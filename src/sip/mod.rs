@@ -21,6 +21,7 @@ mod message;
 mod nonce_counts;
 mod outgoing;
 mod pike;
+mod refer;
 mod registrar;
 mod stats;
 mod transaction;

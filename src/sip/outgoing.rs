@@ -96,6 +96,12 @@ pub enum OutEvent {
         /// The body.
         body: Vec<u8>,
     },
+    /// A REFER from the phone (blind transfer, RFC 3515): 202 and the first NOTIFY were sent;
+    /// report the outcome with [`OutLeg::notify_transfer`].
+    Refer {
+        /// The Refer-To target (`user` is the extension or number).
+        target: super::api::NameAddr,
+    },
     /// The leg ended from our side (`Hangup` also after a completed CANCEL).
     Ended {
         /// Why.
@@ -139,5 +145,13 @@ impl OutLeg {
     /// A final non-2xx to a re-INVITE (e.g. 488).
     pub async fn reject_reinvite(&self, id: ReInviteId, status: u16, reason: &str) {
         self.inner.reject_reinvite(id, status, reason).await;
+    }
+
+    /// The progress of the transfer this phone asked for (a NOTIFY with `SIP/2.0 <status>
+    /// <reason>`); `last` ends its subscription (a final status).
+    pub async fn notify_transfer(&self, status: u16, reason: &str, last: bool) {
+        self.inner
+            .send(CommandKind::Notify(status, reason.to_string(), last))
+            .await;
     }
 }

@@ -158,6 +158,8 @@ impl Core {
             reinvite: None,
             hangup_requested: false,
             reported: false,
+            refer: false,
+            may_refer: true,
         };
         self.send(&peer, ack);
         self.dialogs.insert(leg.dialog.key.clone(), id);

@@ -75,7 +75,7 @@ impl Core {
     }
 
     /// Creates the server transaction for a new request and answers it.
-    fn reply_new(
+    pub(crate) fn reply_new(
         &mut self,
         now: Instant,
         peer: &Peer,
@@ -234,6 +234,8 @@ impl Core {
                 reinvite: None,
                 hangup_requested: false,
                 reported: false,
+                refer: false,
+                may_refer: false,
             },
         );
         inc(&self.stats.calls);
@@ -336,6 +338,7 @@ impl Core {
                 self.reply_new(now, peer, &key, &msg, spec);
             }
             Method::Options => self.reply_new(now, peer, &key, &msg, options_ok()),
+            Method::Refer => self.on_refer(now, peer, &msg, &key, id),
             other => self.reply_new(now, peer, &key, &msg, not_supported(&other)),
         }
     }

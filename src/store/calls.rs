@@ -279,6 +279,8 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::query(OP))?;
+        // A transferred call's last leg ends with it (migration 16).
+        super::call_legs::last_leg_on(&mut tx, None).await?;
         // Dials through the trunk (migration 15): ended when last known of them.
         sqlx::query(
             "UPDATE outbound_calls SET outcome = 'interrupted', hangup_by = 'server', \

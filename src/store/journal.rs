@@ -101,6 +101,8 @@ pub enum Write {
         id: String,
         message: NewVoiceMessage,
     },
+    /// A transfer completed: the handing agent's leg, the call's new agent, the intake's note.
+    Transferred(Box<super::call_legs::Transfer>),
     /// The end of the call (the first end wins).
     Ended { call: CallId, end: CallEnd },
     /// An event of the one stream.
@@ -154,7 +156,11 @@ impl Write {
                 .map(drop),
             Write::Waited { call, wait_ms } => set_call_wait_on(conn, call, *wait_ms).await,
             Write::VoiceMessage { id, message } => insert_voice_message_on(conn, id, message).await,
-            Write::Ended { call, end } => finish_call_on(conn, call, end).await.map(drop),
+            Write::Transferred(t) => super::call_legs::transferred_on(conn, t).await,
+            Write::Ended { call, end } => {
+                finish_call_on(conn, call, end).await?;
+                super::call_legs::last_leg_on(conn, Some(call)).await
+            }
             Write::Event(e) => append_event_on(conn, e).await,
         }
     }
@@ -196,6 +202,7 @@ impl Write {
             Write::AgentDevice { .. } => "agent_device",
             Write::Waited { .. } => "waited",
             Write::VoiceMessage { .. } => "voice_message",
+            Write::Transferred(_) => "transferred",
             Write::Ended { .. } => "ended",
             Write::Event(_) => "event",
         }

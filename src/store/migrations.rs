@@ -74,6 +74,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "outbound_calls",
         include_str!("../../migrations/0015_outbound_calls.sql"),
     ),
+    (
+        16,
+        "call_legs",
+        include_str!("../../migrations/0016_call_legs.sql"),
+    ),
 ];
 
 /// A migrator over every embedded migration; `run` is idempotent.

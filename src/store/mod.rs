@@ -11,6 +11,7 @@
 mod accounts;
 mod agents;
 mod audit;
+mod call_legs;
 mod calls;
 mod claims;
 mod codec;
@@ -51,6 +52,7 @@ use sqlx::any::AnyPoolOptions;
 pub use accounts::{AgentPatch, agent_audit_view};
 pub use agents::{AgentRow, NewAgent, ROLES};
 pub use audit::{AuditRow, DayCalls, EscalationCount, NewAudit};
+pub use call_legs::{CallLeg, Transfer};
 pub use calls::{CallEnd, CallRow, CallTransport, HangupBy, NewCall, Outcome};
 pub use customer_edit::{CustomerData, CustomerQuery};
 pub use customers::Customer;

@@ -29,6 +29,8 @@ pub enum NoteKind {
     Vendor,
     /// The caller rang again about it and chose it in the IVR (the body: the IVR path).
     CalledAgain,
+    /// The call was transferred to another agent (the body: `to <name>: <reason>`).
+    HandedOver,
 }
 
 impl NoteKind {
@@ -43,13 +45,22 @@ impl NoteKind {
             NoteKind::Reassigned => "reassigned",
             NoteKind::Vendor => "vendor",
             NoteKind::CalledAgain => "called_again",
+            NoteKind::HandedOver => "handed_over",
         }
     }
 
     fn parse(s: &str) -> Option<NoteKind> {
         use NoteKind::*;
         [
-            Note, Claimed, Released, Reopened, Status, Reassigned, Vendor,
+            Note,
+            Claimed,
+            Released,
+            Reopened,
+            Status,
+            Reassigned,
+            Vendor,
+            CalledAgain,
+            HandedOver,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -182,7 +182,8 @@ impl Store {
         Ok(compute::daily(range, &calls, &escalations, threshold_ms))
     }
 
-    /// Per agent (every row of `agents`, by name): answered calls connected in the range, their
+    /// Per agent (every row of `agents`, by name): answered calls connected in the range (a
+    /// transferred call counts for each agent who talked on it, with their own talk time), their
     /// talk time, and time in each state from the `agent_state` events, counted up to `now_ms`.
     pub async fn agent_report(
         &self,
@@ -198,8 +199,11 @@ impl Store {
         let mut handles: BTreeMap<String, Vec<i64>> = BTreeMap::new();
         let answered = self
             .rows_in_range(
+                // A transferred call's talk is its legs' (migration 16), each agent their own.
                 "SELECT agent_id, connected_at, ended_at FROM calls WHERE connected_at IS NOT NULL \
-                 AND agent_id IS NOT NULL AND connected_at >= $1 AND connected_at < $2",
+                 AND agent_id IS NOT NULL AND transfers = 0 AND connected_at >= $1 AND connected_at < $2 \
+                 UNION ALL SELECT agent_id, connected_at, ended_at FROM call_legs \
+                 WHERE agent_id IS NOT NULL AND connected_at >= $1 AND connected_at < $2",
                 range,
                 OP,
             )

@@ -408,7 +408,46 @@ impl AgentPhone {
     /// Hangs up the answered call (BYE as the UAS of the dialog, RFC 3261 §15.1.1); returns
     /// the status of the response.
     pub(crate) async fn bye(&mut self) -> Option<u16> {
-        let d = self.dialog.as_mut().expect("no dialog to hang up");
+        let status = self.in_dialog("BYE", "").await;
+        if status.is_some() {
+            self.dialog = None;
+        }
+        status
+    }
+
+    /// Blind transfer (RFC 3515): REFER in the answered call's dialog to `target` (a SIP URI);
+    /// the status of the response (202 when accepted).
+    pub(crate) async fn refer(&mut self, target: &str) -> Option<u16> {
+        let headers = format!(
+            "Refer-To: <{target}>\r\nReferred-By: <sip:{}@{}>\r\n",
+            self.ext, self.local
+        );
+        self.in_dialog("REFER", &headers).await
+    }
+
+    /// Refuses the ringing INVITE with `code` (e.g. 486 Busy Here).
+    pub(crate) async fn reject(&mut self, code: u16, reason: &str) {
+        let d = self.dialog.take().expect("no INVITE to refuse");
+        let text = self.response(&d.invite, code, reason, Some(&d.our_tag), None);
+        self.answer_request(&d.invite, text).await;
+    }
+
+    /// Waits for a NOTIFY (a transfer's progress), answers 200; its sipfrag body and its
+    /// Subscription-State.
+    pub(crate) async fn expect_notify(&mut self, limit: Duration) -> Option<(String, String)> {
+        let n = self.request("NOTIFY", limit).await?;
+        let ok = self.response(&n, 200, "OK", None, None);
+        self.answer_request(&n, ok).await;
+        Some((
+            n.body_str().trim().to_string(),
+            n.header("subscription-state").unwrap_or("").to_string(),
+        ))
+    }
+
+    /// An in-dialog request of ours (we are the UAS of the server's INVITE) with `headers`
+    /// (each ending in CRLF); the final status of its response.
+    async fn in_dialog(&mut self, method: &str, headers: &str) -> Option<u16> {
+        let d = self.dialog.as_mut().expect("no dialog");
         d.cseq += 1;
         let inv = &d.invite;
         let target = inv
@@ -420,22 +459,22 @@ impl AgentPhone {
         let from = inv.header("to").unwrap_or("").to_string();
         let to = inv.header("from").unwrap_or("").to_string();
         let text = format!(
-            "BYE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{br};rport\r\n\
+            "{method} {target} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{br};rport\r\n\
              Max-Forwards: 70\r\nFrom: {from};tag={tag}\r\nTo: {to}\r\nCall-ID: {cid}\r\n\
-             CSeq: {cseq} BYE\r\nContent-Length: 0\r\n\r\n",
+             CSeq: {cseq} {method}\r\nContact: <sip:{ext}@{me}>\r\n{headers}Content-Length: 0\r\n\r\n",
             me = self.local,
             br = token(),
             tag = d.our_tag,
             cid = inv.header("call-id").unwrap_or(""),
             cseq = d.cseq,
+            ext = self.ext,
         );
         self.send(&text).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let m = self.recv(left).await?;
-            if m.cseq_method() == Some("BYE") && m.status().is_some_and(|s| s >= 200) {
-                self.dialog = None;
+            if m.cseq_method() == Some(method) && m.status().is_some_and(|s| s >= 200) {
                 return m.status();
             }
             if m.method().is_some() {

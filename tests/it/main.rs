@@ -65,6 +65,7 @@ mod tls_client;
 #[path = "../../examples/common/tls_trust.rs"]
 mod tls_trust;
 mod tones;
+mod transfer;
 mod trunk;
 mod ua;
 mod webdriver;

@@ -65,7 +65,7 @@ async fn bridged(t: &TestApp, codec: (u8, &str)) -> (Ua, RtpPeer, SdpAnswer, Age
 }
 
 /// Caller sends 1 kHz, the agent 440 Hz, for 2 s each at once; asserts each hears the other.
-async fn tones_cross(
+pub(crate) async fn tones_cross(
     rtp: &mut RtpPeer,
     to_server: SdpAnswer,
     phone: &mut AgentPhone,

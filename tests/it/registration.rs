@@ -53,14 +53,14 @@ async fn frame(ws: &mut Socket, limit: Duration, what: &str) -> Value {
 }
 
 /// Anna's desk: every frame it got, in order.
-struct Desk {
+pub(crate) struct Desk {
     ws: Socket,
     seen: Vec<Value>,
 }
 
 impl Desk {
     /// Opens the desk; returns it and the snapshot.
-    async fn open(t: &TestApp, token: &str) -> (Desk, Value) {
+    pub(crate) async fn open(t: &TestApp, token: &str) -> (Desk, Value) {
         let mut ws = open(t, "/api/ws", token).await;
         let welcome = frame(&mut ws, 5 * SECS, "welcome").await;
         assert_eq!(welcome["type"], "welcome", "{welcome}");
@@ -77,7 +77,12 @@ impl Desk {
     }
 
     /// Reads frames until one satisfies `done` (within `limit`); returns it.
-    async fn until(&mut self, limit: Duration, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn until(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let end = tokio::time::Instant::now() + limit;
         loop {
             let left = end.saturating_duration_since(tokio::time::Instant::now());

@@ -130,18 +130,53 @@ impl Acd {
         Ok(())
     }
 
-    /// The agent places a call to the outside (click-to-call): on a call from now on, so no
-    /// queue offers them anything; [`Acd::call_ended`] starts wrap-up as after any call.
-    /// Refused while ringing or already on a call.
-    pub fn start_outbound(&mut self, now: Instant, id: &AgentId) -> Result<(), AcdError> {
-        match self.state_of(id)? {
+    /// The agent places a call to the outside (click-to-call), or is rung for a call handed
+    /// over to them (a transfer): on a call from now on, so no queue offers them anything;
+    /// [`Acd::call_ended`] starts wrap-up as after any call, [`Acd::abort_outbound`] puts them
+    /// back as they were. Refused while ringing or already on a call. Returns the state before.
+    pub fn start_outbound(&mut self, now: Instant, id: &AgentId) -> Result<AgentState, AcdError> {
+        let before = self.state_of(id)?;
+        match &before {
             AgentState::Available | AgentState::NotReady { .. } | AgentState::WrapUp => {}
             AgentState::Offline => return Err(AcdError::NotLoggedIn(id.clone())),
-            other => return Err(invalid(id, &other, "place a call")),
+            other => return Err(invalid(id, other, "take a call")),
         }
-        self.transition(now, id, AgentState::OnCall, "outbound call", None, false);
+        self.transition(now, id, AgentState::OnCall, "direct call", None, false);
         if let Some(rec) = self.agents.get_mut(id) {
             rec.wrapup_until = None;
+        }
+        Ok(before)
+    }
+
+    /// The call [`Acd::start_outbound`] reserved the agent for never connected (their phone did
+    /// not answer): back to `before` (wrap-up becomes available).
+    pub fn abort_outbound(
+        &mut self,
+        now: Instant,
+        id: &AgentId,
+        before: AgentState,
+    ) -> Result<(), AcdError> {
+        match self.state_of(id)? {
+            AgentState::OnCall => {}
+            AgentState::Offline => return Err(AcdError::NotLoggedIn(id.clone())),
+            other => return Err(invalid(id, &other, "cancel a direct call")),
+        }
+        match before {
+            AgentState::NotReady { reason } => {
+                let r = reason.clone();
+                self.transition(now, id, AgentState::NotReady { reason }, &r, None, false);
+            }
+            _ => {
+                self.transition(
+                    now,
+                    id,
+                    AgentState::Available,
+                    "direct call not connected",
+                    None,
+                    true,
+                );
+                self.route(now);
+            }
         }
         Ok(())
     }

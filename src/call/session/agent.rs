@@ -30,7 +30,9 @@ use crate::store::{OfferResult, Outcome, Write, now_ms};
 
 /// One offer to an agent's phone, and the bridge once it answered.
 pub(super) struct AgentCall {
-    offer: OfferId,
+    /// The queue's offer; `None` for a call handed over to this agent (a transfer: rung
+    /// directly, outside the queue).
+    offer: Option<OfferId>,
     pub(super) agent: AgentId,
     /// The phone's SIP leg (`None` for a browser agent).
     leg: Option<OutLeg>,
@@ -59,11 +61,17 @@ pub(super) struct AgentCall {
     srtp: Option<SrtpSession>,
     /// The SRTP packet being sent.
     sealed: Vec<u8>,
+    /// When the agent answered (epoch ms): the start of their leg of the call.
+    pub(super) connected_at: i64,
+    /// The phone's negotiated media, once answered (to relay to it again after a hold).
+    pub(super) format: Option<LegFormat>,
+    /// A desk phone's bridged call in the call-control directory (the desk's transfer).
+    control: Option<crate::call::browser::Registration>,
 }
 
 impl AgentCall {
     fn new(
-        offer: OfferId,
+        offer: Option<OfferId>,
         agent: AgentId,
         leg: Option<OutLeg>,
         browser: Option<BrowserLeg>,
@@ -89,16 +97,19 @@ impl AgentCall {
             },
             srtp: None,
             sealed: Vec::with_capacity(200),
+            connected_at: 0,
+            format: None,
+            control: None,
         }
     }
 
-    async fn cancel_leg(&self) {
+    pub(super) async fn cancel_leg(&self) {
         if let Some(leg) = &self.leg {
             leg.cancel().await;
         }
     }
 
-    async fn hangup_leg(&self) {
+    pub(super) async fn hangup_leg(&self) {
         if let Some(leg) = &self.leg {
             leg.hangup().await;
         }
@@ -231,11 +242,23 @@ impl Session {
         let Some(phone) = self.phone_offer(offer, &agent, &extension).await else {
             return;
         };
+        self.ring_phone(Some(offer), agent, extension, phone).await;
+    }
+
+    /// Rings `agent`'s phone on `extension` with `phone`'s offer: for the queue's `offer`, or
+    /// (`None`) for a call handed over to them.
+    pub(super) async fn ring_phone(
+        &mut self,
+        offer: Option<OfferId>,
+        agent: AgentId,
+        extension: String,
+        phone: PhoneOffer,
+    ) {
         let socket = match RtpSocket::bind(SocketAddr::new(self.local_ip, 0)) {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "cannot bind agent RTP socket");
-                self.offer_unreachable(offer, &agent).await;
+                self.ring_failed(offer, &agent).await;
                 return;
             }
         };
@@ -253,14 +276,20 @@ impl Session {
                 Direction::SendRecv,
             ))
             .into_bytes(),
-            call_info: vec![("X-Firstline-Call".into(), self.id.to_string())],
+            call_info: {
+                let mut h = vec![("X-Firstline-Call".into(), self.id.to_string())];
+                if offer.is_none() {
+                    h.push(("X-Firstline-Transfer".into(), "1".into()));
+                }
+                h
+            },
         };
         // The INVITE goes out first; the record follows (the ring must not wait on the database).
         let sent = self.ctx.sip.invite(invite).await;
         self.offer_rings(&agent, sent.is_ok()).await;
         match sent {
             Ok(call) => {
-                tracing::info!(%agent, %offer, "ringing agent");
+                tracing::info!(%agent, ?offer, "ringing agent");
                 let strict = self.ctx.rtp;
                 let mut a = AgentCall::new(offer, agent, Some(call.leg), None, strict);
                 a.phone = phone;
@@ -270,7 +299,18 @@ impl Session {
             }
             Err(e) => {
                 tracing::info!(error = %e, %agent, "agent phone unreachable");
-                self.offer_unreachable(offer, &agent).await;
+                self.ring_failed(offer, &agent).await;
+            }
+        }
+    }
+
+    /// The phone could not be rung at all: the queue's offer fails, or the transfer does.
+    async fn ring_failed(&mut self, offer: Option<OfferId>, agent: &AgentId) {
+        match offer {
+            Some(offer) => self.offer_unreachable(offer, agent).await,
+            None => {
+                self.offer_over(agent, OfferResult::Unreachable).await;
+                self.transfer_failed(480, "Temporarily Unavailable").await;
             }
         }
     }
@@ -283,7 +323,7 @@ impl Session {
         let browser = self.ring_browser(registration, rx);
         let strict = self.ctx.rtp;
         self.agent = Some(Box::new(AgentCall::new(
-            offer,
+            Some(offer),
             agent,
             None,
             Some(browser),
@@ -331,7 +371,7 @@ impl Session {
     }
 
     /// Records how an offer ended and tells the desk (the pop is withdrawn).
-    async fn offer_over(&self, agent: &AgentId, result: OfferResult) {
+    pub(super) async fn offer_over(&self, agent: &AgentId, result: OfferResult) {
         self.ctx.journal.write(Write::OfferEnded {
             call: self.id.clone(),
             agent: agent.clone(),
@@ -350,7 +390,7 @@ impl Session {
         if self
             .agent
             .as_ref()
-            .is_some_and(|a| a.offer == offer && !a.bridged)
+            .is_some_and(|a| a.offer == Some(offer) && !a.bridged)
         {
             self.drop_agent(result).await;
         }
@@ -378,6 +418,11 @@ impl Session {
             Some(OutEvent::Answered { .. }) => None,
             Some(OutEvent::ReInvite { id, offer }) => {
                 self.answer_agent_reinvite(id, offer.as_deref()).await;
+                None
+            }
+            // Blind transfer from the phone (REFER): to the agent whose extension it names.
+            Some(OutEvent::Refer { target }) => {
+                self.on_refer(target).await;
                 None
             }
             Some(OutEvent::Failed { status, reason }) if !bridged => {
@@ -416,13 +461,24 @@ impl Session {
 
     /// The ringing leg is over without a connection: the queue re-offers the caller.
     pub(super) async fn agent_failed(&mut self, fail: FailReason, result: OfferResult) {
-        if let Some(a) = self.take_agent() {
-            self.fail_offer(a.offer, &a.agent, fail, result).await;
+        let Some(a) = self.take_agent() else {
+            return;
+        };
+        match a.offer {
+            Some(offer) => self.fail_offer(offer, &a.agent, fail, result).await,
+            None => {
+                self.offer_over(&a.agent, result).await;
+                let (status, reason) = match fail {
+                    FailReason::Rejected => (486, "Busy Here"),
+                    _ => (480, "Temporarily Unavailable"),
+                };
+                self.transfer_failed(status, reason).await;
+            }
         }
     }
 
     /// Forgets the agent leg (its events and socket too).
-    fn take_agent(&mut self) -> Option<Box<AgentCall>> {
+    pub(super) fn take_agent(&mut self) -> Option<Box<AgentCall>> {
         self.agent_events = None;
         self.browser_cmds = None;
         let a = self.agent.take();
@@ -499,23 +555,39 @@ impl Session {
         } else {
             Device::Phone
         };
-        let waited = match self.ctx.acd.offer_answered(offer).await {
-            Ok(w) => w,
-            Err(e) => {
-                // Too late: the ring timeout moved the caller on. Release this phone.
-                tracing::info!(error = %e, "agent answered after the offer was withdrawn");
-                self.drop_agent_after_answer().await;
-                return false;
-            }
+        let waited = match offer {
+            // Handed over: the agent was put on the call when they were rung.
+            None => std::time::Duration::ZERO,
+            Some(offer) => match self.ctx.acd.offer_answered(offer).await {
+                Ok(w) => w,
+                Err(e) => {
+                    // Too late: the ring timeout moved the caller on. Release this phone.
+                    tracing::info!(error = %e, "agent answered after the offer was withdrawn");
+                    self.drop_agent_after_answer().await;
+                    return false;
+                }
+            },
         };
         if let Some(a) = self.agent.as_mut() {
             a.bridged = true;
             a.on_call = Some(OnCallGuard::new(self.ctx.acd.clone(), agent.clone()));
+            a.connected_at = now_ms();
+            a.format = Some(agent_format);
+            if a.browser.is_none() {
+                // The desk reaches a desk phone's call for a transfer.
+                let (reg, rx) = (self.ctx.browser).register_phone(self.id.clone(), agent.clone());
+                a.control = Some(reg);
+                self.browser_cmds = Some(rx);
+            }
         }
         // The caller has left the queue: the engine removed the entry when the offer was answered.
         self.waiting = None;
         self.playback = None;
         self.phase = Phase::Bridged;
+        if offer.is_none() {
+            self.transfer_connected(agent, device).await;
+            return true;
+        }
         let waited_ms = i64::try_from(waited.as_millis()).unwrap_or(i64::MAX);
         let at = now_ms();
         let call = &self.id;
@@ -575,6 +647,51 @@ impl Session {
                 a.cancel_leg().await;
             }
             self.offer_over(&a.agent, OfferResult::Cancelled).await;
+        }
+    }
+}
+
+impl AgentCall {
+    /// Whether the agent answered and is bridged.
+    pub(super) fn is_bridged(&self) -> bool {
+        self.bridged
+    }
+
+    pub(super) fn is_gone(&self) -> bool {
+        self.gone
+    }
+
+    pub(super) fn mark_gone(&mut self) {
+        self.gone = true;
+    }
+
+    /// The phone's SIP leg, while it is up.
+    pub(super) fn leg(&self) -> Option<&crate::sip::OutLeg> {
+        self.leg.as_ref().filter(|_| !self.gone)
+    }
+
+    /// Stops relaying to the caller (the caller's stream goes on from this relay's position).
+    pub(super) fn take_caller_relay(&mut self) -> Option<RtpRelay> {
+        self.to_caller.take()
+    }
+
+    /// Relays the phone to the caller again, continuing the caller's stream at `seq`/`ts`.
+    pub(super) fn resume_relay(
+        &mut self,
+        caller: crate::media::relay::LegFormat,
+        ssrc: u32,
+        seq: u16,
+        ts: u32,
+    ) {
+        if let Some(f) = self.format {
+            self.to_caller = Some(RtpRelay::new(f, caller, ssrc, seq).continuing(ts));
+        }
+    }
+
+    /// The call's end was reported to the queue engine: the guard must not report it again.
+    pub(super) fn disarm(&mut self) {
+        if let Some(g) = self.on_call.as_mut() {
+            g.disarm();
         }
     }
 }

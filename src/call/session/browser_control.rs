@@ -116,6 +116,14 @@ impl Session {
                 let _ = reply.send(r);
                 None
             }
+            BrowserCommand::Transfer { to, reason, reply } => {
+                let r = self
+                    .start_transfer(to, reason, false)
+                    .await
+                    .map_err(|e| BrowserCallError::Conflict(e.to_string()));
+                let _ = reply.send(r);
+                None
+            }
             BrowserCommand::Status { reply } => {
                 if let Some(b) = self.agent.as_ref().and_then(|a| a.browser.as_ref()) {
                     let state = if !bridged {

@@ -17,6 +17,7 @@ mod play;
 mod queue;
 #[cfg(test)]
 mod size_tests;
+mod transfer;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -53,6 +54,9 @@ enum Phase {
     Recording { until: Instant },
     /// Connected to an agent; media is relayed.
     Bridged,
+    /// Handed over: the caller hears hold music while the target agent's phone rings
+    /// (`transfer.rs`); the handing agent's leg is parked.
+    Transferring,
     /// A last prompt plays (goodbye, confirmation); then we hang up with this outcome.
     Closing { outcome: Outcome },
 }
@@ -100,6 +104,8 @@ enum Wake {
     Browser(Option<crate::call::browser::BrowserCommand>),
     /// The answer to the open-intake lookup for the recognition prompt.
     Known(Option<crate::ivr::KnownIntake>),
+    /// The parked agent's SIP leg during a transfer.
+    Parked(Option<OutEvent>),
 }
 
 pub(super) struct Session {
@@ -133,6 +139,8 @@ pub(super) struct Session {
     agent_socket: Option<crate::call::rtp_socket::RtpSocket>,
     /// The desk's call-control requests, while a browser agent is rung or bridged.
     browser_cmds: Option<mpsc::Receiver<crate::call::browser::BrowserCommand>>,
+    /// A transfer under way (`transfer.rs`).
+    transfer: Option<Box<transfer::Transfer>>,
     frame: Vec<u8>,
     sdp_version: u64,
     sdp_session: u64,
@@ -233,6 +241,7 @@ impl Session {
                     agent_events: None,
                     agent_socket: None,
                     browser_cmds: None,
+                    transfer: None,
                     frame: Vec::with_capacity(160),
                     sdp_version: 1,
                     sdp_session,
@@ -364,6 +373,7 @@ impl Session {
                 },
                 n = recv_opt(self.waiting.as_mut().map(|w| &mut w.notices)) => Wake::Notice(n),
                 ev = recv_opt(self.agent_events.as_mut()) => Wake::Agent(ev),
+                ev = recv_opt(self.transfer.as_mut().and_then(|t| t.from_events.as_mut())) => Wake::Parked(ev),
                 cmd = recv_opt(self.browser_cmds.as_mut()) => Wake::Browser(cmd),
                 known = play::answer_opt(self.open_lookup.as_mut()) => Wake::Known(known),
                 rx = agent::recv_rtp(self.agent_socket.as_ref(), &mut agent_buf) => {
@@ -388,6 +398,7 @@ impl Session {
                 Wake::Digit(d, mode) => self.on_digit(now, d, mode).await,
                 Wake::Timer => {
                     self.on_timer(now);
+                    self.on_transfer_timer(now).await;
                     heard = self.audio();
                     let silent = self.media.expects_rtp()
                         && now.duration_since(self.media.last_rx) > rtp_timeout
@@ -430,6 +441,10 @@ impl Session {
                     None
                 }
                 Wake::Agent(ev) => self.on_agent_event(ev).await,
+                Wake::Parked(ev) => {
+                    self.on_parked_event(ev).await;
+                    None
+                }
                 Wake::Browser(cmd) => {
                     let ending = self.on_browser_command(cmd).await;
                     self.pump_browser(now);
@@ -465,7 +480,11 @@ impl Session {
     fn builds_ahead(&self) -> bool {
         matches!(
             self.phase,
-            Phase::Ivr | Phase::Connecting | Phase::Hold { .. } | Phase::Recording { .. }
+            Phase::Ivr
+                | Phase::Connecting
+                | Phase::Hold { .. }
+                | Phase::Recording { .. }
+                | Phase::Transferring
         )
     }
 
@@ -494,6 +513,9 @@ impl Session {
         }
         if let Phase::Hold { until } | Phase::Recording { until } = self.phase {
             t = t.min(until);
+        }
+        if let Some(at) = self.transfer_deadline() {
+            t = t.min(at);
         }
         t
     }
@@ -556,6 +578,8 @@ impl Session {
                 None
             }
             LegEvent::Ended { reason } => Some(Ending::lost(format!("{reason:?}"))),
+            // The SIP layer refuses a caller's REFER (403); nothing reaches here.
+            LegEvent::Refer { .. } => None,
         }
     }
 
@@ -563,6 +587,9 @@ impl Session {
     async fn caller_hung_up(&mut self, now: Instant) -> Ending {
         match self.phase {
             Phase::Bridged => Ending::by_caller(Outcome::Answered, "BYE from caller"),
+            Phase::Transferring => {
+                Ending::by_caller(Outcome::Answered, "BYE from caller during a transfer")
+            }
             Phase::Recording { .. } => {
                 self.save_voice_message(now).await;
                 Ending::by_caller(Outcome::VoiceMessage, "BYE from caller after recording")
@@ -577,6 +604,7 @@ impl Session {
 
     /// Last words to the queue engine and the agent leg, whatever ended the call.
     async fn leave(&mut self, ending: &Ending) {
+        self.end_transfer().await;
         self.end_agent_leg().await;
         if let Some(waiting) = self.waiting.take() {
             let reason = match ending.outcome {

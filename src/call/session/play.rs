@@ -86,7 +86,10 @@ impl Session {
                 self.finish_recording(now).await;
                 None
             }
-            Phase::Recording { .. } | Phase::Bridged | Phase::Closing { .. } => None,
+            Phase::Recording { .. }
+            | Phase::Bridged
+            | Phase::Transferring
+            | Phase::Closing { .. } => None,
         }
     }
 
@@ -152,7 +155,8 @@ impl Session {
             Phase::Hold { .. } => self.after_announcement(),
             Phase::Recording { .. } if self.recording.is_none() => self.begin_capture(now),
             Phase::Bridged => self.after_server_audio(now),
-            Phase::Recording { .. } | Phase::Closing { .. } => {}
+            // Hold music loops; nothing ends it but the transfer.
+            Phase::Recording { .. } | Phase::Transferring | Phase::Closing { .. } => {}
         }
     }
 

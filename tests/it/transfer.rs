@@ -1,0 +1,320 @@
+//! Blind transfer with the intake following the call (issue 15): a caller reaches anna's phone;
+//! anna hands the call to the second-level specialist eva, once by a SIP REFER from her phone
+//! (202, NOTIFY "100 Trying", then "200 OK", then BYE) and once from the desk (`POST
+//! /api/calls/{id}/transfer`), where eva's first "busy" brings the caller back to anna. Eva's
+//! desk pops the same intake with what anna wrote; the caller and eva hear each other; the call
+//! is one `calls` row with one leg per agent (`call_legs`), each with its own talk time; the
+//! intake's history says who handed it over.
+
+use std::time::Duration;
+
+use serde_json::json;
+use sqlx::Row;
+
+use crate::agent_phone::{AgentPhone, Invite, PCMU};
+use crate::helpers::{TestApp, http_json, spawn_queue_app, wait_for, within};
+use crate::queue::tones_cross;
+use crate::registration::Desk;
+use crate::rtp::RtpPeer;
+use crate::scenario::{registered_phone, unclassified_caller};
+use crate::ua::{SdpAnswer, Ua};
+
+const SECS: Duration = Duration::from_secs(1);
+const ANNA: &str = "agent-demo-anna";
+const EVA: &str = "agent-demo-eva";
+
+/// The final NOTIFY of a transfer (retransmissions and "100 Trying" skipped): its sipfrag.
+async fn final_notify(phone: &mut AgentPhone) -> String {
+    loop {
+        let (body, state) = phone
+            .expect_notify(25 * SECS)
+            .await
+            .expect("a NOTIFY of the transfer's progress");
+        if state.starts_with("terminated") {
+            return body;
+        }
+        assert!(
+            body.starts_with("SIP/2.0 1"),
+            "a provisional progress: {body}"
+        );
+    }
+}
+
+struct Setup {
+    t: TestApp,
+    anna: AgentPhone,
+    eva: AgentPhone,
+    anna_token: String,
+    eva_desk: Desk,
+    ua: Ua,
+    rtp: RtpPeer,
+    answer: SdpAnswer,
+    inv: Invite,
+    intake: String,
+}
+
+/// A caller bridged to anna's phone; eva signed in with her phone registered and her desk open;
+/// anna has written the problem into the intake.
+async fn caller_with_anna() -> Setup {
+    let t = spawn_queue_app(|_| {}).await;
+    let mut anna = registered_phone(&t, "2001").await;
+    let eva = registered_phone(&t, "2005").await;
+    let anna_token = t.login("anna").await;
+    let eva_token = t.login("eva").await;
+    let (eva_desk, _) = Desk::open(&t, &eva_token).await;
+    let (ua, rtp, answer) = unclassified_caller(&t).await;
+    let inv = anna.invite(15 * SECS).await.expect("anna's phone rings");
+    anna.ring().await;
+    assert!(anna.answer(PCMU).await);
+    let row = wait_for(5 * SECS, || async {
+        t.queue_row(&ua.call_id)
+            .await
+            .filter(|r| r.connected_at.is_some())
+    })
+    .await
+    .expect("the call is connected to anna");
+    let intake: String = sqlx::query("SELECT id FROM intakes WHERE call_id = $1")
+        .bind(row.id.clone())
+        .fetch_one(&t.pool)
+        .await
+        .unwrap()
+        .get("id");
+    let (status, body) = http_json(
+        t.app.http_addr(),
+        "PATCH",
+        &format!("/api/intakes/{intake}"),
+        Some(&anna_token),
+        Some(
+            json!({"title": "VPN drops every hour", "description": "Since Monday; laptop HP 840"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    Setup {
+        t,
+        anna,
+        eva,
+        anna_token,
+        eva_desk,
+        ua,
+        rtp,
+        answer,
+        inv,
+        intake,
+    }
+}
+
+/// Eva's phone rings for the call (outside the queue) and her desk pops its intake with anna's
+/// text; she answers, and the caller and eva hear each other.
+async fn eva_takes_it(s: &mut Setup, call_id: &str) -> Invite {
+    let inv = s.eva.invite(10 * SECS).await.expect("eva's phone rings");
+    assert_eq!(inv.call.as_deref(), Some(call_id), "X-Firstline-Call");
+    assert_eq!(inv.msg.header("x-firstline-transfer"), Some("1"));
+    let pop = s
+        .eva_desk
+        .until(10 * SECS, "eva's pop", |f| {
+            f["type"] == "pop" && f["call_id"] == call_id
+        })
+        .await;
+    assert_eq!(pop["intake"]["id"], s.intake.as_str(), "{pop}");
+    assert_eq!(pop["intake"]["title"], "VPN drops every hour", "{pop}");
+    assert_eq!(pop["intake"]["description"], "Since Monday; laptop HP 840");
+    s.eva.ring().await;
+    assert!(s.eva.answer(PCMU).await);
+    tones_cross(&mut s.rtp, s.answer.clone(), &mut s.eva, &inv, 0).await;
+    inv
+}
+
+/// The stored call after eva hung up: one call, two legs with their own talk, the history line.
+async fn check_records(s: &Setup, call_id: &str) {
+    let t = &s.t;
+    let call = t.ended_call(&s.ua.call_id).await;
+    assert_eq!(call.outcome.as_deref(), Some("answered"), "{call:?}");
+    t.app.store().synced().await;
+    let row = sqlx::query("SELECT agent_id, transfers FROM calls WHERE id = $1")
+        .bind(call_id.to_string())
+        .fetch_one(&t.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        row.get::<Option<String>, _>("agent_id").as_deref(),
+        Some(EVA)
+    );
+    assert_eq!(row.get::<i64, _>("transfers"), 1);
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM calls")
+        .fetch_one(&t.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "a transferred call is one call");
+    let legs = sqlx::query(
+        "SELECT seq, agent_id, connected_at, ended_at, end_reason, transferred_to FROM call_legs \
+         WHERE call_id = $1 ORDER BY seq",
+    )
+    .bind(call_id.to_string())
+    .fetch_all(&t.pool)
+    .await
+    .unwrap();
+    assert_eq!(legs.len(), 2, "one leg per agent");
+    let leg = |i: usize, c: &str| legs[i].get::<Option<String>, _>(c);
+    assert_eq!(
+        (
+            leg(0, "agent_id").as_deref(),
+            leg(0, "end_reason").as_deref()
+        ),
+        (Some(ANNA), Some("transferred"))
+    );
+    assert_eq!(leg(0, "transferred_to").as_deref(), Some(EVA));
+    assert_eq!(
+        (
+            leg(1, "agent_id").as_deref(),
+            leg(1, "end_reason").as_deref()
+        ),
+        (Some(EVA), Some("ended"))
+    );
+    let talk = |i: usize| {
+        legs[i].get::<Option<i64>, _>("ended_at").unwrap() - legs[i].get::<i64, _>("connected_at")
+    };
+    // Anna talked from her answer to the hand-over; eva from her answer through the 2 s of tones.
+    assert!(
+        talk(0) > 0 && talk(1) >= 1500,
+        "talk {} / {}",
+        talk(0),
+        talk(1)
+    );
+    assert!(
+        legs[1].get::<i64, _>("connected_at") >= legs[0].get::<Option<i64>, _>("ended_at").unwrap(),
+        "the caller was on hold between the two"
+    );
+    let note = sqlx::query(
+        "SELECT agent_id, body FROM intake_notes WHERE intake_id = $1 AND kind = 'handed_over'",
+    )
+    .bind(s.intake.clone())
+    .fetch_all(&t.pool)
+    .await
+    .unwrap();
+    assert_eq!(note.len(), 1, "the hand-over is in the history");
+    assert_eq!(
+        note[0].get::<Option<String>, _>("agent_id").as_deref(),
+        Some(ANNA)
+    );
+    assert!(
+        note[0].get::<String, _>("body").starts_with("to Eva"),
+        "{:?}",
+        note[0].get::<String, _>("body")
+    );
+    // The agent report: each agent one handled call with their own talk time.
+    let today = time::OffsetDateTime::now_utc().date();
+    let (status, report) = http_json(
+        t.app.http_addr(),
+        "GET",
+        &format!("/api/reports/agents?from={today}&to={today}&tz=UTC"),
+        Some(&t.login("sanne").await),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    let rows = report["agents"].as_array().cloned().unwrap_or_default();
+    for (id, talk_ms) in [(ANNA, talk(0)), (EVA, talk(1))] {
+        let r = rows
+            .iter()
+            .find(|r| r["agent_id"] == id)
+            .unwrap_or_else(|| panic!("{id} in the agent report: {report}"));
+        assert_eq!(r["calls"], 1, "{id}: {r}");
+        assert_eq!(r["handle_ms"], talk_ms, "{id}'s own talk time: {r}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refer_from_the_agents_phone_hands_the_call_and_its_intake_to_the_specialist() {
+    within(90, async {
+        let mut s = caller_with_anna().await;
+        let call_id = s.inv.call.clone().expect("X-Firstline-Call");
+        assert_eq!(
+            s.anna.refer("sip:2005@127.0.0.1").await,
+            Some(202),
+            "REFER accepted"
+        );
+        let _eva_inv = eva_takes_it(&mut s, &call_id).await;
+        assert_eq!(final_notify(&mut s.anna).await, "SIP/2.0 200 OK");
+        assert!(s.anna.expect_bye(5 * SECS).await, "anna's phone is hung up");
+        // A REFER to an extension nobody has is refused in its final NOTIFY, the call goes on.
+        assert_eq!(s.eva.refer("sip:2999@127.0.0.1").await, Some(202));
+        assert!(final_notify(&mut s.eva).await.starts_with("SIP/2.0 404"));
+        assert_eq!(s.eva.bye().await, Some(200), "eva hangs up");
+        check_records(&s, &call_id).await;
+        let _ = &s.anna_token;
+        s.t.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_transfer_comes_back_when_the_specialist_is_busy_then_reaches_them() {
+    within(90, async {
+        let mut s = caller_with_anna().await;
+        let call_id = s.inv.call.clone().expect("X-Firstline-Call");
+        let path = format!("/api/calls/{call_id}/transfer");
+        let addr = s.t.app.http_addr();
+        // Only the call's own agent may hand it over, to somebody else.
+        let eva_token = s.t.login("eva").await;
+        let (status, _) = http_json(
+            addr,
+            "POST",
+            &path,
+            Some(&eva_token),
+            Some(json!({"to": EVA})),
+        )
+        .await;
+        assert_eq!(status, 403);
+        let (status, body) = http_json(
+            addr,
+            "POST",
+            &path,
+            Some(&s.anna_token),
+            Some(json!({"to": ANNA})),
+        )
+        .await;
+        assert_eq!(status, 409, "{body}");
+        let transfer = json!({"to": EVA, "reason": "VPN is Network's"});
+        let (status, body) = http_json(
+            addr,
+            "POST",
+            &path,
+            Some(&s.anna_token),
+            Some(transfer.clone()),
+        )
+        .await;
+        assert_eq!(status, 202, "{body}");
+        // Eva is busy: the caller comes back to anna, and they hear each other again.
+        let _ = s.eva.invite(10 * SECS).await.expect("eva's phone rings");
+        s.eva.reject(486, "Busy Here").await;
+        let anna_inv = s.inv.clone();
+        let answer = s.answer.clone();
+        // The bridge back takes a moment; the tones tell.
+        let back = wait_for(5 * SECS, || async {
+            let row = s.t.queue_row(&s.ua.call_id).await?;
+            (row.agent_id.as_deref() == Some(ANNA)).then_some(())
+        })
+        .await;
+        assert!(back.is_some());
+        tones_cross(&mut s.rtp, answer, &mut s.anna, &anna_inv, 0).await;
+        // Again, and eva answers.
+        let (status, body) =
+            http_json(addr, "POST", &path, Some(&s.anna_token), Some(transfer)).await;
+        assert_eq!(status, 202, "{body}");
+        let _eva_inv = eva_takes_it(&mut s, &call_id).await;
+        assert!(s.anna.expect_bye(5 * SECS).await, "anna's phone is hung up");
+        assert_eq!(s.eva.bye().await, Some(200), "eva hangs up");
+        check_records(&s, &call_id).await;
+        let note: String = sqlx::query_scalar(
+            "SELECT body FROM intake_notes WHERE intake_id = $1 AND kind = 'handed_over'",
+        )
+        .bind(s.intake.clone())
+        .fetch_one(&s.t.pool)
+        .await
+        .unwrap();
+        assert_eq!(note, "to Eva Brouwer: VPN is Network's");
+        s.t.finish().await;
+    })
+    .await;
+}
