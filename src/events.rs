@@ -68,6 +68,15 @@ pub enum EventKind {
     VoiceMessage { call_id: CallId, message_id: String },
     /// The call ended.
     CallEnded { call_id: CallId, outcome: String },
+    /// A transfer of the call from `from_agent` to `to_agent` ended: `completed` (the target
+    /// answered; the call is theirs, `from_agent`'s part is over) or not (the call went back
+    /// to `from_agent`).
+    CallTransferred {
+        call_id: CallId,
+        from_agent: AgentId,
+        to_agent: AgentId,
+        completed: bool,
+    },
     /// A bridged browser call was put on hold or taken off it. `reason` is `agent` (the Hold
     /// button) or `browser_gone` (the agent's browser lost the call: reload, crash, network;
     /// the caller hears hold music until it reconnects or the grace period ends).
@@ -118,6 +127,7 @@ impl EventKind {
             EventKind::Digit { .. } => "digit",
             EventKind::IntakeDrafted { .. } => "intake_drafted",
             EventKind::CallEnded { .. } => "call_ended",
+            EventKind::CallTransferred { .. } => "call_transferred",
             EventKind::CallQueued { .. } => "call_queued",
             EventKind::CallOffered { .. } => "call_offered",
             EventKind::OfferEnded { .. } => "offer_ended",
@@ -138,6 +148,7 @@ impl EventKind {
             | EventKind::Digit { call_id, .. }
             | EventKind::IntakeDrafted { call_id, .. }
             | EventKind::CallEnded { call_id, .. }
+            | EventKind::CallTransferred { call_id, .. }
             | EventKind::CallQueued { call_id, .. }
             | EventKind::CallOffered { call_id, .. }
             | EventKind::OfferEnded { call_id, .. }
@@ -158,6 +169,10 @@ impl EventKind {
             | EventKind::OfferEnded { agent_id, .. }
             | EventKind::CallConnected { agent_id, .. }
             | EventKind::CallHeld { agent_id, .. }
+            | EventKind::CallTransferred {
+                from_agent: agent_id,
+                ..
+            }
             | EventKind::CallQuality { agent_id, .. }
             | EventKind::AgentState { agent_id, .. }
             | EventKind::PhoneRegistration { agent_id, .. }

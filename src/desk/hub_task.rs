@@ -419,6 +419,28 @@ impl HubTask {
                     }
                 }
             }
+            EventKind::CallTransferred {
+                call_id,
+                from_agent,
+                to_agent,
+                completed,
+            } => {
+                if !completed {
+                    // Back with the handing agent: the call's end reaches their desk.
+                    self.calls.insert(call_id.clone(), from_agent.clone());
+                    return;
+                }
+                self.calls.insert(call_id.clone(), to_agent.clone());
+                // The handing agent's part is over: their pop ends (the intake stays to finish).
+                let desk = self.desk(from_agent);
+                if let Some(pop) = desk.call.as_mut().filter(|p| &p.call_id == call_id) {
+                    pop.phase = Phase::Ended;
+                    pop.ended_at = Some(event.at);
+                    desk.push(&FrameBody::CallEnded {
+                        call_id: call_id.clone(),
+                    });
+                }
+            }
             EventKind::CallHeld {
                 call_id,
                 agent_id,

@@ -39,6 +39,7 @@ pub(super) fn router(state: ApiState, calls: Arc<CallContext>) -> Router {
         .route("/api/calls/{id}/dtmf", post(dtmf))
         .route("/api/calls/{id}/quality", post(quality))
         .route("/api/calls/{id}/transfer", post(transfer))
+        .route("/api/desk/transfer-targets", get(transfer_targets))
         .layer(Extension(calls))
         .layer(DefaultBodyLimit::max(SDP_LIMIT))
         .with_state(state)
@@ -180,6 +181,35 @@ async fn hangup(
     let tx = channel(&calls, &session, &id)?;
     ask(tx, |reply| BrowserCommand::Hangup { reply }).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+struct Target {
+    id: String,
+    name: String,
+    level: i64,
+    groups: Vec<String>,
+}
+
+/// `GET /api/desk/transfer-targets`: the active agents with a desk phone a call can be handed
+/// to (everyone but the asker), by level then name.
+async fn transfer_targets(
+    Extension(calls): Extension<Arc<CallContext>>,
+    session: Session,
+) -> Result<Json<Vec<Target>>, ApiError> {
+    let mut agents: Vec<Target> = (calls.store.list_agents().await?)
+        .into_iter()
+        .filter(|a| a.active && a.extension.is_some() && a.id != session.agent_id)
+        .filter(|a| a.role == "agent")
+        .map(|a| Target {
+            id: a.id.to_string(),
+            name: a.name,
+            level: a.level,
+            groups: a.groups,
+        })
+        .collect();
+    agents.sort_by(|a, b| (a.level, &a.name).cmp(&(b.level, &b.name)));
+    Ok(Json(agents))
 }
 
 /// `{ "to": "<agent id>", "reason": "…" }`: blind transfer to a named agent.

@@ -65,6 +65,8 @@ fn out_events(c: &mut Core) -> Vec<OutEvent> {
             CoreEvent::Out(ID, ev) => Some(ev),
             CoreEvent::Leg(ID, LegEvent::Bye) => Some(OutEvent::Bye),
             CoreEvent::Leg(ID, LegEvent::Ended { reason }) => Some(OutEvent::Ended { reason }),
+            // As the endpoint hands it to the call (`endpoint.rs`).
+            CoreEvent::Leg(ID, LegEvent::Refer { target, .. }) => Some(OutEvent::Refer { target }),
             _ => None,
         })
         .collect()
@@ -346,4 +348,100 @@ fn no_answer_after_cancel_gives_up_at_64_t1() {
         }]
     );
     assert!(c.is_idle());
+}
+
+/// An answered outgoing call (the phone's tag `ph`); the INVITE.
+fn answered(t0: Instant) -> (Core, SipMsg) {
+    let (mut c, inv) = start(t0);
+    respond(&mut c, t0, &inv, 200, Some("ph"), "v=0 answer");
+    out(&mut c);
+    out_events(&mut c);
+    (c, inv)
+}
+
+/// An in-dialog request from the phone (CSeq `n`) with `headers`.
+fn from_phone(c: &mut Core, now: Instant, inv: &SipMsg, method: &str, n: u32, headers: &str) {
+    let text = format!(
+        "{method} sip:firstline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {PHONE};branch=z9hG4bK{method}{n}\r\n\
+From: {};tag=ph\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {n} {method}\r\n{headers}Content-Length: 0\r\n\r\n",
+        inv.header("To").unwrap(),
+        inv.header("From").unwrap(),
+        inv.call_id().unwrap(),
+    );
+    c.handle_message(
+        now,
+        Peer::Udp(PHONE.parse().unwrap()),
+        "127.0.0.1:5060".parse().unwrap(),
+        text.as_bytes(),
+    );
+}
+
+fn status(m: &SipMsg) -> Option<u16> {
+    match &m.start {
+        StartLine::Response { code } => Some(*code),
+        StartLine::Request { .. } => None,
+    }
+}
+
+#[test]
+fn a_refer_is_accepted_notified_at_once_and_its_outcome_ends_the_subscription() {
+    let t0 = Instant::now();
+    let (mut c, inv) = answered(t0);
+    from_phone(&mut c, t0, &inv, "REFER", 1, "Refer-To: <sip:2005@127.0.0.1>\r\n");
+    let sent = out(&mut c);
+    assert_eq!(sent.iter().map(method).collect::<Vec<_>>(), ["202", "NOTIFY"]);
+    let notify = &sent[1];
+    assert_eq!(notify.header("Event"), Some("refer"));
+    assert_eq!(notify.header("Subscription-State"), Some("active;expires=60"));
+    assert_eq!(
+        notify.header("Content-Type"),
+        Some("message/sipfrag;version=2.0")
+    );
+    assert_eq!(notify.body, b"SIP/2.0 100 Trying\r\n");
+    assert_eq!(notify.call_id(), inv.call_id(), "in the call's dialog");
+    let ev = out_events(&mut c);
+    assert!(
+        matches!(ev.as_slice(), [OutEvent::Refer { target }] if target.user.as_deref() == Some("2005")),
+        "{ev:?}"
+    );
+    // A second REFER while this one runs: 491.
+    from_phone(&mut c, t0, &inv, "REFER", 2, "Refer-To: <sip:2006@127.0.0.1>\r\n");
+    assert_eq!(out(&mut c).iter().filter_map(status).collect::<Vec<_>>(), [491]);
+    // The outcome: NOTIFY 200 OK, terminated; then nothing more is sent for it.
+    cmd(&mut c, t0, CommandKind::Notify(200, "OK".into(), true));
+    let last = out(&mut c);
+    assert_eq!(last.len(), 1);
+    assert_eq!(
+        last[0].header("Subscription-State"),
+        Some("terminated;reason=noresource")
+    );
+    assert_eq!(last[0].body, b"SIP/2.0 200 OK\r\n");
+    let (n1, n2) = (notify.cseq().unwrap().0, last[0].cseq().unwrap().0);
+    assert!(n2 > n1, "each NOTIFY has the next CSeq");
+    cmd(&mut c, t0, CommandKind::Notify(200, "OK".into(), true));
+    assert!(out(&mut c).is_empty(), "no subscription left");
+}
+
+#[test]
+fn refers_we_cannot_take_are_answered_and_change_nothing() {
+    let t0 = Instant::now();
+    let (mut c, inv) = answered(t0);
+    for (n, headers, code) in [
+        (1, "", 400),
+        (2, "Refer-To: <sip:a@x>\r\nRefer-To: <sip:b@x>\r\n", 400),
+        (3, "Refer-To: <http://evil.example/>\r\n", 400),
+        (
+            4,
+            "Refer-To: <sip:2005@127.0.0.1?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2>\r\n",
+            501,
+        ),
+    ] {
+        from_phone(&mut c, t0, &inv, "REFER", n, headers);
+        assert_eq!(
+            out(&mut c).iter().filter_map(status).collect::<Vec<_>>(),
+            [code],
+            "{headers:?}"
+        );
+    }
+    assert!(out_events(&mut c).is_empty(), "nothing reached the call");
 }

@@ -354,6 +354,19 @@ impl LiveModel {
                 false
             }
             EventKind::Digit { .. } => false,
+            EventKind::CallTransferred {
+                call_id,
+                from_agent,
+                completed: true,
+                ..
+            } => {
+                // The handing agent is off the call; the target's call_connected follows.
+                if self.agent(from_agent).call_id.as_ref() == Some(call_id) {
+                    self.put_call(from_agent, None);
+                }
+                true
+            }
+            EventKind::CallTransferred { .. } => false,
             EventKind::CallHeld {
                 call_id,
                 agent_id,

@@ -16,7 +16,8 @@ pub(crate) use crate::scenario::{caller, press, registered_phone};
 
 /// Runs `fut` and fails the test if it takes longer than `secs` seconds.
 pub(crate) async fn within<F: Future>(secs: u64, fut: F) -> F::Output {
-    match tokio::time::timeout(Duration::from_secs(secs), fut).await {
+    // Boxed: a scenario's future is large in a debug build, and the test thread's stack is not.
+    match tokio::time::timeout(Duration::from_secs(secs), Box::pin(fut)).await {
         Ok(v) => v,
         Err(_) => panic!("scenario did not finish within {secs} s"),
     }
@@ -165,7 +166,8 @@ pub(crate) async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 pub(crate) async fn start_on(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut cfg = Config::for_tests(db.url.clone(), prompts_dir());
     tweak(&mut cfg);
-    let app = App::start(cfg).await.expect("App::start");
+    // Boxed: the server's start is a large future; every test's own future stays small.
+    let app = Box::pin(App::start(cfg)).await.expect("App::start");
     let pool = AnyPoolOptions::new()
         .max_connections(2)
         .connect(&db.url)

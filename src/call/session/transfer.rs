@@ -257,6 +257,12 @@ impl Session {
             at,
             result: crate::store::OfferResult::Answered,
         });
+        self.ctx.events.publish(EventKind::CallTransferred {
+            call_id: self.id.clone(),
+            from_agent: from.agent.clone(),
+            to_agent: to.clone(),
+            completed: true,
+        });
         self.ctx.events.publish(EventKind::CallConnected {
             call_id: self.id.clone(),
             agent_id: to.clone(),
@@ -287,6 +293,12 @@ impl Session {
             tracing::debug!(error = %e, agent = %to, "cannot restore the transfer target's state");
         }
         tracing::info!(from = %from.agent, %to, status, reason, "transfer failed: back to the agent");
+        self.ctx.events.publish(EventKind::CallTransferred {
+            call_id: self.id.clone(),
+            from_agent: from.agent.clone(),
+            to_agent: to.clone(),
+            completed: false,
+        });
         if refer && let Some(leg) = from.leg() {
             leg.notify_transfer(status, reason, true).await;
         }
