@@ -272,7 +272,10 @@ impl HubTask {
                         continue;
                     }
                     let shown = desk.intake.as_ref().is_some_and(|i| i.id == view.id)
-                        || desk.watching.as_ref() == Some(&view.id);
+                        || desk.watching.as_ref() == Some(&view.id)
+                        || (desk.call.as_ref())
+                            .and_then(|p| p.intake.as_ref())
+                            .is_some_and(|i| i.id == view.id);
                     if shown {
                         desk.intake_changed(&view);
                         desk.push(&FrameBody::Intake(view.clone()));
@@ -431,6 +434,13 @@ impl HubTask {
                     return;
                 }
                 self.calls.insert(call_id.clone(), to_agent.clone());
+                // The target's pop was built at the ring: show them the hand-over note too.
+                let intake = (self.desk(to_agent).call.as_ref())
+                    .and_then(|p| p.intake.as_ref())
+                    .map(|i| i.id.clone());
+                if let Some(intake) = intake {
+                    self.spawn_refresh(intake);
+                }
                 // The handing agent's part is over: their pop ends (the intake stays to finish).
                 let desk = self.desk(from_agent);
                 if let Some(pop) = desk.call.as_mut().filter(|p| &p.call_id == call_id) {
@@ -530,6 +540,27 @@ impl HubTask {
         if self.calls.get(call_id) == Some(agent) {
             self.calls.remove(call_id);
         }
+    }
+
+    /// Reads an intake again off the hub task once the journal has its writes (a transfer's
+    /// note) and shows it on every desk that has it open.
+    fn spawn_refresh(&self, intake: crate::domain::IntakeId) {
+        let (store, ops) = (self.store.clone(), self.ops.clone());
+        let Some(tx) = self.tx.upgrade() else { return };
+        self.tasks.spawn(async move {
+            store.synced().await;
+            match ops.view(&intake).await {
+                Ok(view) => {
+                    let _ = tx
+                        .send(Cmd::Refreshed {
+                            view: Box::new(view),
+                            except: None,
+                        })
+                        .await;
+                }
+                Err(e) => tracing::warn!(error = %e, %intake, "cannot read the handed-over intake"),
+            }
+        });
     }
 
     /// Builds the pop off the hub task; the result comes back as `PopBuilt`.

@@ -387,12 +387,25 @@ fn status(m: &SipMsg) -> Option<u16> {
 fn a_refer_is_accepted_notified_at_once_and_its_outcome_ends_the_subscription() {
     let t0 = Instant::now();
     let (mut c, inv) = answered(t0);
-    from_phone(&mut c, t0, &inv, "REFER", 1, "Refer-To: <sip:2005@127.0.0.1>\r\n");
+    from_phone(
+        &mut c,
+        t0,
+        &inv,
+        "REFER",
+        1,
+        "Refer-To: <sip:2005@127.0.0.1>\r\n",
+    );
     let sent = out(&mut c);
-    assert_eq!(sent.iter().map(method).collect::<Vec<_>>(), ["202", "NOTIFY"]);
+    assert_eq!(
+        sent.iter().map(method).collect::<Vec<_>>(),
+        ["202", "NOTIFY"]
+    );
     let notify = &sent[1];
     assert_eq!(notify.header("Event"), Some("refer"));
-    assert_eq!(notify.header("Subscription-State"), Some("active;expires=60"));
+    assert_eq!(
+        notify.header("Subscription-State"),
+        Some("active;expires=60")
+    );
     assert_eq!(
         notify.header("Content-Type"),
         Some("message/sipfrag;version=2.0")
@@ -405,8 +418,18 @@ fn a_refer_is_accepted_notified_at_once_and_its_outcome_ends_the_subscription() 
         "{ev:?}"
     );
     // A second REFER while this one runs: 491.
-    from_phone(&mut c, t0, &inv, "REFER", 2, "Refer-To: <sip:2006@127.0.0.1>\r\n");
-    assert_eq!(out(&mut c).iter().filter_map(status).collect::<Vec<_>>(), [491]);
+    from_phone(
+        &mut c,
+        t0,
+        &inv,
+        "REFER",
+        2,
+        "Refer-To: <sip:2006@127.0.0.1>\r\n",
+    );
+    assert_eq!(
+        out(&mut c).iter().filter_map(status).collect::<Vec<_>>(),
+        [491]
+    );
     // The outcome: NOTIFY 200 OK, terminated; then nothing more is sent for it.
     cmd(&mut c, t0, CommandKind::Notify(200, "OK".into(), true));
     let last = out(&mut c);

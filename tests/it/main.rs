@@ -27,6 +27,7 @@ mod desk_levels;
 mod desk_page;
 mod desk_screens;
 mod desk_shift;
+mod desk_transfer;
 mod desk_vendor;
 mod digest;
 mod helpers;

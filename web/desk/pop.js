@@ -10,6 +10,7 @@ import { useApi, useNow } from './hooks.js';
 import { CustomerCard, History, IntakeRow, UnknownCaller } from './customer.js';
 import { IntakeColumns } from './workspace.js';
 import { PhonePanel } from './phone.js';
+import { TransferPanel } from './transfer.js';
 import { dtmfModes, ivrSteps, languageName } from './words.js';
 
 export function CallView({ s, intake }) {
@@ -19,6 +20,7 @@ export function CallView({ s, intake }) {
       <aside class="col col-caller" data-testid="pop" data-call=${c.call_id}>
         <${PhonePanel} s=${s} />
         <${Phase} call=${c} device=${act.phone.state.device} />
+        <${TransferPanel} key=${c.call_id} call=${c} />
         <${Caller} call=${c} intake=${intake} />
         <${OpenIntakes} call=${c} intake=${intake} />
         <${ElsewhereTickets} intake=${intake} />

@@ -635,8 +635,12 @@ impl Session {
             if !a.gone {
                 a.hangup_leg().await;
             }
-            if let Err(e) = self.ctx.acd.call_ended(a.agent.clone()).await {
-                tracing::warn!(error = %e, agent = %a.agent, "cannot end the agent's call in the queue engine");
+            match self.ctx.acd.call_ended(a.agent.clone()).await {
+                // A specialist the engine does not route to (a transfer's target).
+                Ok(()) | Err(crate::acd::AcdError::UnknownAgent(_)) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, agent = %a.agent, "cannot end the agent's call in the queue engine");
+                }
             }
             // Reported (or the engine is gone): the guard must not report it again.
             if let Some(g) = a.on_call.as_mut() {

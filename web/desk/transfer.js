@@ -1,0 +1,61 @@
+// firstline desk: handing the connected call to a colleague (blind transfer). The agent picks
+// who (first or second level, anyone with a desk phone) and says why; the caller hears hold
+// music while that phone rings, the colleague's desk pops the same intake with everything
+// written so far, and the reason goes into the intake's history. If they do not answer, the
+// call comes back here. Keyed by the call by its parent.
+
+import { api, html, useEffect, useState } from '../ui.js';
+import { t } from '../i18n.js';
+import { errorText } from './actions.js';
+
+export function TransferPanel({ call }) {
+  const [open, setOpen] = useState(false);
+  const [targets, setTargets] = useState([]);
+  const [to, setTo] = useState('');
+  const [reason, setReason] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [note, setNote] = useState('');
+  const [error, setError] = useState('');
+  useEffect(() => {
+    if (!open) return undefined;
+    let gone = false;
+    api('GET', '/api/desk/transfer-targets').then((r) => {
+      if (gone) return;
+      setTargets(r.json || []);
+      if (!to && r.json && r.json[0]) setTo(r.json[0].id);
+    }, (e) => setError(errorText(e)));
+    return () => { gone = true; };
+  }, [open]);
+  if (!call || call.ended || call.phase !== 'connected') return null;
+  if (!open) {
+    return html`<button type="button" class="secondary" data-testid="transfer-open" onClick=${() => setOpen(true)}>${t('transfer.open')}</button>`;
+  }
+  const submit = async (e) => {
+    e.preventDefault();
+    setError('');
+    setNote('');
+    setBusy(true);
+    try {
+      await api('POST', `/api/calls/${encodeURIComponent(call.call_id)}/transfer`, { to, reason: reason.trim() });
+      const who = targets.find((x) => x.id === to);
+      setNote(t('transfer.ringing', { name: who ? who.name : to }));
+    } catch (err) {
+      setError(errorText(err, 'transfer'));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`
+    <form class="transfer" data-testid="transfer-form" onSubmit=${submit}>
+      <label for="transfer-to">${t('transfer.to')}</label>
+      <select id="transfer-to" data-testid="transfer-to" value=${to} onChange=${(e) => setTo(e.target.value)}>
+        ${targets.map((x) => html`<option value=${x.id}>${x.name} (${t(`level.${x.level}`)}${x.groups.length ? `, ${x.groups.join(', ')}` : ''})</option>`)}
+      </select>
+      <label for="transfer-reason">${t('transfer.reason')}</label>
+      <input id="transfer-reason" data-testid="transfer-reason" maxlength="500" value=${reason}
+        onInput=${(e) => setReason(e.target.value)} />
+      <button type="submit" data-testid="transfer-go" disabled=${busy || !to}>${t('transfer.go')}</button>
+      ${note ? html`<p class="hint" role="status" data-testid="transfer-note">${note}</p>` : null}
+      ${error ? html`<p class="error" role="alert" data-testid="transfer-error">${error}</p>` : null}
+    </form>`;
+}
