@@ -46,6 +46,20 @@ pub enum BrowserCommand {
         reason: String,
         reply: oneshot::Sender<Result<(), BrowserCallError>>,
     },
+    /// Consult a colleague first (attended transfer): the caller on hold, the agents talk.
+    Consult {
+        to: AgentId,
+        reason: String,
+        reply: oneshot::Sender<Result<(), BrowserCallError>>,
+    },
+    /// Hand the consulted call over to the colleague.
+    CompleteTransfer {
+        reply: oneshot::Sender<Result<(), BrowserCallError>>,
+    },
+    /// End the consultation (or stop ringing the colleague): back to the caller.
+    CancelTransfer {
+        reply: oneshot::Sender<Result<(), BrowserCallError>>,
+    },
     /// Where the call is (for a reloaded desk).
     Status {
         reply: oneshot::Sender<BrowserCallStatus>,

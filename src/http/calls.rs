@@ -39,6 +39,9 @@ pub(super) fn router(state: ApiState, calls: Arc<CallContext>) -> Router {
         .route("/api/calls/{id}/dtmf", post(dtmf))
         .route("/api/calls/{id}/quality", post(quality))
         .route("/api/calls/{id}/transfer", post(transfer))
+        .route("/api/calls/{id}/consult", post(consult))
+        .route("/api/calls/{id}/transfer/complete", post(complete))
+        .route("/api/calls/{id}/transfer/cancel", post(cancel))
         .route("/api/desk/transfer-targets", get(transfer_targets))
         .layer(Extension(calls))
         .layer(DefaultBodyLimit::max(SDP_LIMIT))
@@ -233,22 +236,66 @@ async fn transfer(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TransferBody>,
 ) -> Result<StatusCode, ApiError> {
-    let to = body.to.trim();
-    if to.is_empty() || to.len() > 100 {
-        return Err(ApiError::Unprocessable("to: an agent id".into()));
-    }
-    if body.reason.chars().count() > MAX_REASON {
-        return Err(ApiError::Unprocessable(format!(
-            "reason: at most {MAX_REASON} characters"
-        )));
-    }
+    let (to, reason) = body.checked()?;
     let tx = channel(&calls, &session, &id)?;
-    let (to, reason) = (
-        crate::domain::AgentId::from_string(to),
-        body.reason.trim().to_string(),
-    );
     ask(tx, |reply| BrowserCommand::Transfer { to, reason, reply }).await?;
     Ok(StatusCode::ACCEPTED)
+}
+
+/// `POST /api/calls/{id}/consult` (same body): attended transfer. 202 once the colleague's
+/// phone rings; when they answer, the two agents talk while the caller hears hold music, until
+/// `…/transfer/complete` or `…/transfer/cancel`.
+async fn consult(
+    Extension(calls): Extension<Arc<CallContext>>,
+    session: Session,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TransferBody>,
+) -> Result<StatusCode, ApiError> {
+    let (to, reason) = body.checked()?;
+    let tx = channel(&calls, &session, &id)?;
+    ask(tx, |reply| BrowserCommand::Consult { to, reason, reply }).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `POST /api/calls/{id}/transfer/complete`: the consulted colleague takes the caller.
+async fn complete(
+    Extension(calls): Extension<Arc<CallContext>>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let tx = channel(&calls, &session, &id)?;
+    ask(tx, |reply| BrowserCommand::CompleteTransfer { reply }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/calls/{id}/transfer/cancel`: back to the caller; the colleague is released.
+async fn cancel(
+    Extension(calls): Extension<Arc<CallContext>>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let tx = channel(&calls, &session, &id)?;
+    ask(tx, |reply| BrowserCommand::CancelTransfer { reply }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+impl TransferBody {
+    /// The target and the reason, checked.
+    fn checked(self) -> Result<(crate::domain::AgentId, String), ApiError> {
+        let to = self.to.trim();
+        if to.is_empty() || to.len() > 100 {
+            return Err(ApiError::Unprocessable("to: an agent id".into()));
+        }
+        if self.reason.chars().count() > MAX_REASON {
+            return Err(ApiError::Unprocessable(format!(
+                "reason: at most {MAX_REASON} characters"
+            )));
+        }
+        Ok((
+            crate::domain::AgentId::from_string(to),
+            self.reason.trim().to_string(),
+        ))
+    }
 }
 
 async fn hold(

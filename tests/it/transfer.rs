@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::json;
 use sqlx::Row;
 
-use crate::agent_phone::{AgentPhone, Invite, PCMU};
+use crate::agent_phone::{AgentPhone, Invite, PCMU, assert_hears, decode_g711, tone, tone_share};
 use crate::helpers::{TestApp, http_json, spawn_queue_app, wait_for, within};
 use crate::queue::tones_cross;
 use crate::registration::Desk;
@@ -314,6 +314,88 @@ async fn a_desk_transfer_comes_back_when_the_specialist_is_busy_then_reaches_the
         .await
         .unwrap();
         assert_eq!(note, "to Eva Brouwer: VPN is Network's");
+        s.t.finish().await;
+    })
+    .await;
+}
+
+/// Anna's and eva's phones play `a` and `b` Hz at once; each hears the other, and the caller,
+/// on hold, hears music the whole time (never silence) and neither agent.
+async fn agents_talk(s: &mut Setup, eva_inv: &Invite, (a, b): (f64, f64)) {
+    while s.rtp.sock.try_recv_from(&mut [0u8; 2048]).is_ok() {}
+    s.anna.rtp.drain();
+    s.eva.rtp.drain();
+    let (ta, tb) = (tone(a, 2.0), tone(b, 2.0));
+    let silence = vec![0i16; 16_000];
+    let (anna_got, eva_got, caller_got) = tokio::join!(
+        s.anna.rtp.play(s.inv.offer.rtp, 0, &ta),
+        s.eva.rtp.play(eva_inv.offer.rtp, 0, &tb),
+        s.rtp.play(s.answer.rtp, &silence),
+    );
+    assert_hears("anna consulting eva", &anna_got, (50, 40), b, a);
+    assert_hears("eva consulted by anna", &eva_got, (50, 40), a, b);
+    assert!(
+        caller_got.len() >= 80,
+        "the caller hears hold music: {} packets in 2 s",
+        caller_got.len()
+    );
+    let pcm = decode_g711(&caller_got[caller_got.len() - 40..]);
+    assert!(
+        tone_share(&pcm, a) < 0.1 && tone_share(&pcm, b) < 0.1,
+        "the caller on hold does not hear the agents"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attended_transfer_consults_the_specialist_then_completes_or_returns() {
+    within(120, async {
+        let mut s = caller_with_anna().await;
+        let call_id = s.inv.call.clone().expect("X-Firstline-Call");
+        let addr = s.t.app.http_addr();
+        let consult = format!("/api/calls/{call_id}/consult");
+        let body = json!({"to": EVA, "reason": "second opinion on the VPN"});
+        // First consultation: anna returns to the caller; eva is hung up.
+        let (status, v) = http_json(addr, "POST", &consult, Some(&s.anna_token), Some(body.clone())).await;
+        assert_eq!(status, 202, "{v}");
+        let eva_inv = s.eva.invite(10 * SECS).await.expect("eva's phone rings for the consultation");
+        s.eva.ring().await;
+        assert!(s.eva.answer(PCMU).await);
+        agents_talk(&mut s, &eva_inv, (500.0, 1200.0)).await;
+        let cancel = format!("/api/calls/{call_id}/transfer/cancel");
+        let (status, v) = http_json(addr, "POST", &cancel, Some(&s.anna_token), Some(json!({}))).await;
+        assert_eq!(status, 204, "{v}");
+        assert!(s.eva.expect_bye(5 * SECS).await, "eva is released");
+        let (anna_inv, answer) = (s.inv.clone(), s.answer.clone());
+        tones_cross(&mut s.rtp, answer, &mut s.anna, &anna_inv, 0).await;
+        // Second: anna completes; the caller is eva's.
+        let (status, v) = http_json(addr, "POST", &consult, Some(&s.anna_token), Some(body)).await;
+        assert_eq!(status, 202, "{v}");
+        let eva_inv = s.eva.invite(10 * SECS).await.expect("eva's phone rings again");
+        let complete = format!("/api/calls/{call_id}/transfer/complete");
+        let (status, _) = http_json(addr, "POST", &complete, Some(&s.anna_token), Some(json!({}))).await;
+        assert_eq!(status, 409, "nothing to complete before eva answers");
+        s.eva.ring().await;
+        assert!(s.eva.answer(PCMU).await);
+        agents_talk(&mut s, &eva_inv, (700.0, 1500.0)).await;
+        let (status, v) = http_json(addr, "POST", &complete, Some(&s.anna_token), Some(json!({}))).await;
+        assert_eq!(status, 204, "{v}");
+        assert!(s.anna.expect_bye(5 * SECS).await, "anna's phone is hung up");
+        tones_cross(&mut s.rtp, s.answer.clone(), &mut s.eva, &eva_inv, 0).await;
+        assert_eq!(s.eva.bye().await, Some(200), "eva hangs up");
+        s.t.ended_call(&s.ua.call_id).await;
+        s.t.app.store().synced().await;
+        let legs: Vec<(i64, Option<String>, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT seq, agent_id, connected_at, ended_at FROM call_legs WHERE call_id = $1 ORDER BY seq",
+        )
+        .bind(call_id.clone())
+        .fetch_all(&s.t.pool)
+        .await
+        .unwrap();
+        assert_eq!(legs.len(), 2, "{legs:?}");
+        assert_eq!(legs[0].1.as_deref(), Some(ANNA));
+        assert_eq!(legs[1].1.as_deref(), Some(EVA));
+        // Attended: anna was on the line until she completed, after eva answered.
+        assert!(legs[0].3.unwrap() >= legs[1].2, "{legs:?}");
         s.t.finish().await;
     })
     .await;

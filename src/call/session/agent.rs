@@ -66,7 +66,7 @@ pub(super) struct AgentCall {
     /// The phone's negotiated media, once answered (to relay to it again after a hold).
     pub(super) format: Option<LegFormat>,
     /// A desk phone's bridged call in the call-control directory (the desk's transfer).
-    control: Option<crate::call::browser::Registration>,
+    pub(super) control: Option<crate::call::browser::Registration>,
 }
 
 impl AgentCall {
@@ -191,6 +191,53 @@ impl AgentCall {
         self.out.clear();
         if relay.relay(&packet, &mut self.out) != Relayed::Dropped {
             caller.send_raw(now, &self.out);
+        }
+    }
+}
+
+impl AgentCall {
+    /// A datagram from this agent's phone as plain RTP of its negotiated media from its source
+    /// (unprotected on an SRTP leg), for the consult bridge of an attended transfer; `None`
+    /// (counted) for anything else.
+    pub(super) fn accept<'d>(
+        &mut self,
+        ctx: &CallContext,
+        data: &'d mut [u8],
+        from: SocketAddr,
+    ) -> Option<RtpPacket<'d>> {
+        let format = self.format?;
+        let data = match media::unprotect(self.srtp.as_mut(), data) {
+            Ok(plain) => plain,
+            Err(reason) => {
+                ctx.stats.count_rtp_drop(reason);
+                return None;
+            }
+        };
+        let Ok(packet) = RtpPacket::parse(data) else {
+            ctx.stats.count_rtp_drop(DropReason::Malformed);
+            return None;
+        };
+        let now = Instant::now();
+        if packet.payload_type != format.audio_pt && Some(packet.payload_type) != format.event_pt {
+            self.strict.heard(now, from);
+            ctx.stats.count_rtp_drop(DropReason::PayloadType);
+            return None;
+        }
+        if let Verdict::Drop(reason) = self.strict.on_packet(now, from, &packet.header()) {
+            ctx.stats.count_rtp_drop(reason);
+            return None;
+        }
+        self.last_rx = now;
+        Some(packet)
+    }
+
+    /// Sends one plain RTP packet (already in this phone's format) to the phone.
+    pub(super) fn send_plain(&mut self, packet: &[u8], socket: &RtpSocket) {
+        let Some(to) = self.strict.destination(Instant::now()) else {
+            return;
+        };
+        if let Some(wire) = media::protect(self.srtp.as_mut(), packet, &mut self.sealed) {
+            let _ = socket.try_send_to(wire, to);
         }
     }
 }
@@ -409,6 +456,25 @@ impl Session {
     /// Something happened on the agent's leg.
     pub(super) async fn on_agent_event(&mut self, ev: Option<OutEvent>) -> Option<Ending> {
         let bridged = self.agent.as_ref().is_some_and(|a| a.bridged);
+        if self.consulting()
+            && !matches!(
+                ev,
+                Some(
+                    OutEvent::Ringing
+                        | OutEvent::Info { .. }
+                        | OutEvent::ReInvite { .. }
+                        | OutEvent::Answered { .. }
+                )
+            )
+        {
+            // The consulted colleague hung up (or a REFER): back to the caller.
+            if matches!(ev, Some(OutEvent::Refer { .. })) {
+                return None;
+            }
+            self.agent_gone();
+            self.cancel_consult("the colleague hung up").await;
+            return None;
+        }
         match ev {
             Some(OutEvent::Ringing) | Some(OutEvent::Info { .. }) => None,
             Some(OutEvent::Answered { sdp }) if !bridged => {
@@ -488,7 +554,7 @@ impl Session {
         a
     }
 
-    fn agent_gone(&mut self) {
+    pub(super) fn agent_gone(&mut self) {
         if let Some(a) = self.agent.as_mut() {
             a.gone = true;
         }

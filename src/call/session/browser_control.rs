@@ -124,6 +124,21 @@ impl Session {
                 let _ = reply.send(r);
                 None
             }
+            BrowserCommand::Consult { to, reason, reply } => {
+                let r = self
+                    .hand_over(to, reason, false, true)
+                    .await
+                    .map_err(|e| BrowserCallError::Conflict(e.to_string()));
+                let _ = reply.send(r);
+                None
+            }
+            BrowserCommand::CompleteTransfer { reply }
+            | BrowserCommand::CancelTransfer { reply } => {
+                let _ = reply.send(Err(BrowserCallError::Conflict(
+                    "no transfer of this call is under way".to_owned(),
+                )));
+                None
+            }
             BrowserCommand::Status { reply } => {
                 if let Some(b) = self.agent.as_ref().and_then(|a| a.browser.as_ref()) {
                     let state = if !bridged {

@@ -13,6 +13,7 @@
 mod agent;
 mod browser;
 mod browser_control;
+mod consult;
 mod play;
 mod queue;
 #[cfg(test)]
@@ -106,6 +107,8 @@ enum Wake {
     Known(Option<crate::ivr::KnownIntake>),
     /// The parked agent's SIP leg during a transfer.
     Parked(Option<OutEvent>),
+    /// The parked agent's desk during a transfer.
+    ParkedCmd(Option<crate::call::browser::BrowserCommand>),
 }
 
 pub(super) struct Session {
@@ -343,11 +346,21 @@ impl Session {
     async fn run_loop(&mut self, events: &mut mpsc::Receiver<LegEvent>) -> Ending {
         let mut buf = vec![0u8; 2048];
         let mut agent_buf = Vec::new(); // sized by `agent::recv_rtp` once there is an agent leg
+        let mut parked_buf = Vec::new(); // the parked agent's RTP during a consultation
         let rtp_timeout = Duration::from_secs(self.ctx.call.rtp_timeout_secs.max(1));
         self.drain_ivr(Instant::now()).await;
         loop {
             let deadline = self.next_deadline();
             let bridged = self.phase == Phase::Bridged;
+            let consulting = self.consulting();
+            let (parked_events, parked_cmds, parked_socket) = match self.transfer.as_deref_mut() {
+                Some(t) => (
+                    t.from_events.as_mut(),
+                    t.from_cmds.as_mut(),
+                    t.from_socket.as_ref().filter(|_| consulting),
+                ),
+                None => (None, None, None),
+            };
             let woke = tokio::select! {
                 ev = events.recv() => Wake::Leg(ev),
                 rx = self.media.recv(&mut buf) => match rx {
@@ -373,13 +386,21 @@ impl Session {
                 },
                 n = recv_opt(self.waiting.as_mut().map(|w| &mut w.notices)) => Wake::Notice(n),
                 ev = recv_opt(self.agent_events.as_mut()) => Wake::Agent(ev),
-                ev = recv_opt(self.transfer.as_mut().and_then(|t| t.from_events.as_mut())) => Wake::Parked(ev),
+                ev = recv_opt(parked_events) => Wake::Parked(ev),
+                cmd = recv_opt(parked_cmds) => Wake::ParkedCmd(cmd),
+                rx = agent::recv_rtp(parked_socket, &mut parked_buf) => {
+                    if let Some((data, from)) = rx {
+                        self.consult_from_a(data, from);
+                    }
+                    Wake::Nothing
+                }
                 cmd = recv_opt(self.browser_cmds.as_mut()) => Wake::Browser(cmd),
                 known = play::answer_opt(self.open_lookup.as_mut()) => Wake::Known(known),
                 rx = agent::recv_rtp(self.agent_socket.as_ref(), &mut agent_buf) => {
                     let browser = self.agent.as_ref().is_some_and(|a| a.browser.is_some());
                     match (rx, self.agent.as_mut()) {
                         (Some((data, from)), Some(_)) if browser => self.on_browser_datagram(data, from),
+                        (Some((data, from)), Some(_)) if consulting => self.consult_from_b(data, from),
                         (Some((data, from)), Some(agent)) => agent.relay_from_agent(&self.ctx, data, from, &mut self.media),
                         _ => {}
                     }
@@ -443,6 +464,10 @@ impl Session {
                 Wake::Agent(ev) => self.on_agent_event(ev).await,
                 Wake::Parked(ev) => {
                     self.on_parked_event(ev).await;
+                    None
+                }
+                Wake::ParkedCmd(cmd) => {
+                    self.on_parked_command(cmd).await;
                     None
                 }
                 Wake::Browser(cmd) => {

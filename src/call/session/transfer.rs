@@ -28,11 +28,14 @@ const RING: Duration = Duration::from_secs(20);
 /// A transfer under way.
 pub(super) struct Transfer {
     /// The handing agent's leg, parked; `gone` once they hung up.
-    from: Box<AgentCall>,
+    pub(super) from: Box<AgentCall>,
     pub(super) from_events: Option<mpsc::Receiver<OutEvent>>,
-    from_socket: Option<RtpSocket>,
-    /// The handing agent's desk commands (none reach the call while it is handed over).
-    from_cmds: Option<mpsc::Receiver<crate::call::browser::BrowserCommand>>,
+    pub(super) from_socket: Option<RtpSocket>,
+    /// The handing agent's desk commands: an attended transfer's complete or return
+    /// (`consult.rs`); refused while a blind one runs.
+    pub(super) from_cmds: Option<mpsc::Receiver<crate::call::browser::BrowserCommand>>,
+    /// Attended: the handing agent talks to the target first, then completes or returns.
+    pub(super) consult: Option<Box<super::consult::Consult>>,
     to: AgentId,
     reason: String,
     /// The handing agent's phone asked with a REFER: it gets NOTIFYs.
@@ -81,6 +84,18 @@ impl Session {
         to: AgentId,
         reason: String,
         refer: bool,
+    ) -> Result<(), TransferRefused> {
+        self.hand_over(to, reason, refer, false).await
+    }
+
+    /// [`Session::start_transfer`], or with `consult` an attended one (the target's answer
+    /// bridges them to the handing agent, not yet to the caller).
+    pub(super) async fn hand_over(
+        &mut self,
+        to: AgentId,
+        reason: String,
+        refer: bool,
+        consult: bool,
     ) -> Result<(), TransferRefused> {
         let Some(a) = self.agent.as_ref().filter(|a| a.is_bridged()) else {
             return Err(TransferRefused::NotConnected);
@@ -137,6 +152,7 @@ impl Session {
             from_events: self.agent_events.take(),
             from_socket: self.agent_socket.take(),
             from_cmds: self.browser_cmds.take(),
+            consult: consult.then(Box::default),
             to: to.clone(),
             reason,
             refer,
@@ -210,15 +226,29 @@ impl Session {
                 tracing::info!(agent = %t.from.agent, "the handing agent hung up during the transfer");
                 t.from.mark_gone();
                 t.from_events = None;
+                if self.consulting() {
+                    // Hanging up during the consultation completes the transfer.
+                    self.finish_consult().await;
+                }
             }
         }
     }
 
-    /// The target answered and is bridged (`connect_agent`): the hand-over is complete.
+    /// The target answered and is bridged (`connect_agent`): the hand-over is complete, or
+    /// an attended one's consultation begins.
     pub(super) async fn transfer_connected(&mut self, to: AgentId, device: Device) {
+        if self.transfer.as_ref().is_some_and(|t| t.consult.is_some()) {
+            return self.consult_begins();
+        }
+        self.complete_transfer(to, device).await;
+    }
+
+    /// The call is the target's now: the handing agent is released, the records written.
+    pub(super) async fn complete_transfer(&mut self, to: AgentId, device: Device) {
         let Some(t) = self.transfer.take() else {
             return;
         };
+        let consulted = t.consult.is_some();
         let Transfer {
             mut from,
             refer,
@@ -238,7 +268,8 @@ impl Session {
                 intake: self.intake_id.clone(),
                 from: from.agent.clone(),
                 from_connected_at: from.connected_at,
-                from_ended_at: parked_at,
+                // Attended: the handing agent was on the line until they completed it.
+                from_ended_at: if consulted { now_ms() } else { parked_at },
                 to: to.clone(),
                 to_connected_at: at,
                 reason: if reason.is_empty() && refer {
