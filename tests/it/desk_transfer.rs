@@ -1,9 +1,9 @@
-//! A transfer through the desk, in Chromium (issue 15): a SIPp caller reaches anna's phone;
-//! anna types the problem, opens "Transfer the call", picks eva (second level) and says why.
-//! Eva's phone rings and her desk — another Chromium — pops the same intake with anna's title;
-//! eva answers; anna's pop ends and her phone is hung up; eva's workspace shows who handed the
-//! call over and why; when eva hangs up, the SIPp caller gets its BYE and the call is one
-//! answered call with two legs.
+//! An attended transfer through the desk, in Chromium (issue 15): a SIPp caller reaches anna's
+//! phone; anna types the problem, opens "Transfer the call", picks eva (second level), says why
+//! and consults first. Eva's phone rings and her desk — another Chromium — pops the same intake
+//! with anna's title; eva answers; anna completes the transfer: her pop ends and her phone is
+//! hung up; eva's workspace shows who handed the call over and why; when eva hangs up, the SIPp
+//! caller gets its BYE and the call is one answered call with two legs.
 
 use std::time::Duration;
 
@@ -45,11 +45,11 @@ async fn anna_hands_a_sipp_caller_to_eva_from_the_desk_and_evas_desk_pops_the_in
             .await;
             choose(&anna, "transfer-to", EVA).await;
             type_into(&anna, "transfer-reason", "Printers are Workplace's").await;
-            anna.click(&anna.testid("transfer-go").await).await;
+            anna.click(&anna.testid("transfer-consult").await).await;
             anna.until(
                 10,
-                "the transfer under way",
-                "return !!document.querySelector('[data-testid=transfer-note]');",
+                "the consultation under way",
+                "return !!document.querySelector('[data-testid=transfer-complete]');",
                 json!([]),
             )
             .await;
@@ -69,6 +69,8 @@ async fn anna_hands_a_sipp_caller_to_eva_from_the_desk_and_evas_desk_pops_the_in
             .await;
             assert!(eva_phone.answer(PCMU).await);
             pop_in_phase(&eva, "connected").await;
+            // They have spoken: anna hands the caller over.
+            anna.click(&anna.testid("transfer-complete").await).await;
             // Anna's part is over: her pop ends and her phone is hung up.
             pop_in_phase(&anna, "ended").await;
             assert!(anna_phone.expect_bye(5 * SECS).await, "anna's phone is hung up");

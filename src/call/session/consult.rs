@@ -57,6 +57,14 @@ impl Session {
             c.b_to_a = Some(RtpRelay::new(fb, fa, rand::random(), rand::random()));
         }
         tracing::info!(to = %b.agent, "consultation: the agents talk, the caller on hold");
+        // The colleague's desk shows the call connected (they talk to the handing agent).
+        self.ctx
+            .events
+            .publish(crate::events::EventKind::CallConnected {
+                call_id: self.id.clone(),
+                agent_id: b.agent.clone(),
+                waited_ms: 0,
+            });
         self.phase = super::Phase::Transferring;
         self.play(Playback::looping(self.ctx.prompts.hold()));
     }
