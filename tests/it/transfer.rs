@@ -400,3 +400,92 @@ async fn an_attended_transfer_consults_the_specialist_then_completes_or_returns(
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sipp_desk_phone_transfers_blind_by_refer_and_the_caller_talks_to_the_specialist() {
+    within(90, async {
+        // SIPp 3.6 reads only the first challenge and computes MD5 only.
+        let t =
+            spawn_queue_app(|c| c.sip.digest = firstline::config::DigestSetting::Md5First).await;
+        let mut eva = registered_phone(&t, "2005").await;
+        t.login("anna").await;
+        let dir = tempfile::tempdir().unwrap();
+        let sipp_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/");
+        let mut sipp = std::process::Command::new(crate::host::tool("sipp"))
+            .current_dir(dir.path())
+            .args(["-sf", &format!("{sipp_dir}agent_register_stay.xml")])
+            .args(["-oocsf", &format!("{sipp_dir}agent_answer_refer.xml")])
+            .args(["-au", "2001", "-ap", "2001-sip", "-s", "2001"])
+            .args([
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &crate::host::free_port().to_string(),
+            ])
+            .args(["-mp", &crate::host::free_udp_port_pair().to_string()])
+            .args(["-m", "1", "-nostdin", "-trace_err", "-trace_msg"])
+            .arg(t.udp().to_string())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let bound = wait_for(5 * SECS, || async { t.app.sip().binding("2001") }).await;
+        assert!(bound.is_some(), "SIPp's phone registered as 2001");
+        let (ua, mut rtp, answer) = unclassified_caller(&t).await;
+        // SIPp answers for anna, then REFERs the call to 2005: eva's phone rings.
+        let inv = eva.invite(15 * SECS).await.unwrap_or_else(|| {
+            let log = std::fs::read_dir(dir.path())
+                .unwrap()
+                .flatten()
+                .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n");
+            panic!("eva's phone did not ring after SIPp's REFER:\n{log}")
+        });
+        assert_eq!(inv.msg.header("x-firstline-transfer"), Some("1"));
+        eva.ring().await;
+        assert!(eva.answer(PCMU).await);
+        tones_cross(&mut rtp, answer, &mut eva, &inv, 0).await;
+        assert_eq!(eva.bye().await, Some(200));
+        let call = t.ended_call(&ua.call_id).await;
+        assert_eq!(call.outcome.as_deref(), Some("answered"), "{call:?}");
+        t.app.store().synced().await;
+        let legs: Vec<(Option<String>, String)> = sqlx::query_as(
+            "SELECT l.agent_id, l.end_reason FROM call_legs l JOIN calls c ON c.id = l.call_id \
+             WHERE c.sip_call_id = $1 ORDER BY l.seq",
+        )
+        .bind(ua.call_id.clone())
+        .fetch_all(&t.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            legs,
+            [
+                (Some(ANNA.to_string()), "transferred".to_string()),
+                (Some(EVA.to_string()), "ended".to_string())
+            ]
+        );
+        // What SIPp's phone exchanged: its REFER, the final NOTIFY's sipfrag, our BYE.
+        let _ = sipp.kill();
+        let _ = sipp.wait();
+        let mut log = String::new();
+        for e in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            log.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+        }
+        for seen in [
+            "REFER sip:firstline@",
+            "Subscription-State: terminated",
+            "message/sipfrag",
+            "BYE sip:",
+        ] {
+            assert!(log.contains(seen), "SIPp's log lacks {seen:?}:\n{log}");
+        }
+        assert!(
+            !log.contains("Aborting call") && !log.contains("does not match"),
+            "SIPp's phone failed (the last NOTIFY must say 200 OK):\n{log}"
+        );
+        t.finish().await;
+    })
+    .await;
+}

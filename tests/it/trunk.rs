@@ -333,11 +333,16 @@ async fn a_busy_customer_is_recorded_dialled_again_after_the_pause_then_given_up
             let r = &rows[attempt - 1];
             assert_eq!(r.get::<String, _>("outcome"), "busy");
             assert_eq!(r.get::<Option<i64>, _>("sip_status"), Some(486));
-            let cb = sqlx::query("SELECT status, dial_attempts, retry_at FROM callbacks")
-                .fetch_one(&t.pool)
-                .await
-                .unwrap();
-            assert_eq!(cb.get::<i64, _>("dial_attempts"), attempt as i64);
+            // The callback's row follows the dial's (written after it).
+            let cb = wait_for(5 * SECS, || async {
+                let cb = sqlx::query("SELECT status, dial_attempts, retry_at FROM callbacks")
+                    .fetch_one(&t.pool)
+                    .await
+                    .ok()?;
+                (cb.get::<i64, _>("dial_attempts") == attempt as i64).then_some(cb)
+            })
+            .await
+            .unwrap_or_else(|| panic!("the callback counts dial {attempt}"));
             if attempt == 1 {
                 assert_eq!(cb.get::<String, _>("status"), "pending", "tried again");
                 let retry_at = cb.get::<Option<i64>, _>("retry_at").unwrap();

@@ -221,7 +221,12 @@ impl Session {
                 }
             }
             Some(OutEvent::Info { .. } | OutEvent::Ringing | OutEvent::Answered { .. }) => {}
-            Some(OutEvent::Refer { .. }) => {}
+            Some(OutEvent::Refer { .. }) => {
+                // One transfer at a time: this REFER's subscription ends at once.
+                if let Some(leg) = t.from.leg() {
+                    leg.notify_transfer(491, "Request Pending", true).await;
+                }
+            }
             _ => {
                 tracing::info!(agent = %t.from.agent, "the handing agent hung up during the transfer");
                 t.from.mark_gone();
