@@ -175,6 +175,9 @@ impl App {
                 .context("[trunk]")?
                 .map(Arc::new),
         });
+        if let Some(reg) = calls.trunk.as_ref().and_then(|t| t.register.clone()) {
+            sip.register_trunk(reg).await;
+        }
         requeue_callbacks(&calls).await;
         tasks.spawn(purge_sessions(store.clone(), shutdown.clone()));
 

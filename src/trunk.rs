@@ -66,6 +66,10 @@ pub struct TrunkSection {
     pub callback_attempts: u32,
     /// The pause before the next attempt after no answer, busy or a trunk failure.
     pub callback_retry_secs: u64,
+    /// Register to the trunk (digest with `username`), for carriers that want it.
+    pub register: bool,
+    /// The expiry asked for when registering.
+    pub register_expires_secs: u64,
 }
 
 impl Default for TrunkSection {
@@ -85,6 +89,8 @@ impl Default for TrunkSection {
             callbacks: CallbackDial::Auto,
             callback_attempts: 3,
             callback_retry_secs: 300,
+            register: false,
+            register_expires_secs: 600,
         }
     }
 }
@@ -126,6 +132,8 @@ pub struct Trunk {
     pub callback_attempts: u32,
     /// Pause between attempts.
     pub callback_retry: Duration,
+    /// What to register as, when `register` is on: the account and the expiry asked for.
+    pub register: Option<crate::sip::TrunkRegistration>,
 }
 
 impl TrunkSection {
@@ -168,12 +176,25 @@ impl TrunkSection {
         if !(10..=86_400).contains(&self.callback_retry_secs) {
             return Err(bad("callback_retry_secs", "10 to 86400"));
         }
+        if !(60..=86_400).contains(&self.register_expires_secs) {
+            return Err(bad("register_expires_secs", "60 to 86400"));
+        }
+        if self.register && self.username.is_empty() {
+            return Err(bad("register", "needs username (and its password)"));
+        }
+        let route = TrunkRoute {
+            addr,
+            domain,
+            auth: self.auth()?,
+        };
+        let register = self.register.then(|| crate::sip::TrunkRegistration {
+            route: route.clone(),
+            user: self.username.clone(),
+            expires: u32::try_from(self.register_expires_secs).unwrap_or(600),
+        });
         Ok(Some(Trunk {
-            route: TrunkRoute {
-                addr,
-                domain,
-                auth: self.auth()?,
-            },
+            route,
+            register,
             caller_id,
             caller_name: self
                 .caller_name

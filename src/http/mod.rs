@@ -260,6 +260,17 @@ struct Health {
     journal: crate::store::JournalSnapshot,
     /// Times a live view fell behind the event stream and rebuilt itself from its owners.
     lag_repairs: LagRepairs,
+    /// The SIP trunk (docs/trunk.md): configured, and its registration.
+    trunk: TrunkHealth,
+}
+
+#[derive(Serialize)]
+struct TrunkHealth {
+    configured: bool,
+    /// `off`, `trying`, `registered`, `failed`.
+    registration: &'static str,
+    /// The status of the last failed registration.
+    last_status: Option<u16>,
 }
 
 #[derive(Serialize)]
@@ -296,6 +307,17 @@ async fn health(State(state): State<HttpState>) -> Json<Health> {
             refused: state.http_conns.refused(),
         },
         journal: state.calls.journal.stats(),
+        trunk: {
+            let reg = state.sip.trunk_registration();
+            TrunkHealth {
+                configured: state.calls.trunk.is_some(),
+                registration: reg.name(),
+                last_status: match reg {
+                    crate::sip::TrunkRegState::Failed(s) => Some(s),
+                    _ => None,
+                },
+            }
+        },
         lag_repairs: LagRepairs {
             desk_hub: state.desk.lag_repairs(),
             supervisor_feed: state.supervisor.lag_repairs(),

@@ -277,6 +277,8 @@ pub(crate) enum CommandKind {
         Box<super::outgoing::OutgoingInvite>,
         tokio::sync::oneshot::Sender<Result<super::outgoing::OutgoingCall, SipError>>,
     ),
+    /// Register to the SIP trunk (the driver handles it; `leg` is unused).
+    RegisterTrunk(Box<super::trunk_register::TrunkRegistration>),
     /// Every `CallLeg` clone was dropped.
     Dropped,
 }

@@ -164,6 +164,8 @@ pub(crate) enum TimerRef {
     Client(String),
     Leg(LegId),
     Out(LegId),
+    /// The trunk registration's REGISTER and refresh.
+    TrunkReg,
 }
 
 /// The UAS core. One owner (the SIP task) drives it.
@@ -180,6 +182,8 @@ pub struct Core {
     pub(crate) registrar: Registrar,
     /// Outgoing INVITEs until their client transaction ends.
     pub(crate) out: HashMap<LegId, OutCall>,
+    /// The registration to the SIP trunk, if one is configured (`trunk_register.rs`).
+    pub(crate) trunk_reg: Option<super::trunk_register::TrunkReg>,
     /// INVITE branch → outgoing call.
     pub(crate) out_branches: HashMap<String, LegId>,
     /// Per-source limits on new INVITEs and REGISTERs.
@@ -211,6 +215,7 @@ impl Core {
             registrar: Registrar::new(RegistrarConfig::default()),
             out: HashMap::new(),
             out_branches: HashMap::new(),
+            trunk_reg: None,
             pike: Pike::default(),
             busy_legs: HashSet::new(),
             heap: BinaryHeap::new(),
@@ -399,6 +404,9 @@ impl Core {
                     None => inc(&self.stats.parse_errors_dropped),
                 };
             }
+            Some("REGISTER") if self.trunk_reg.as_ref().is_some_and(|r| r.owns(&branch)) => {
+                return self.on_register_response(now, code, msg);
+            }
             Some("CANCEL") => branch.push_str("|CANCEL"),
             _ => {}
         }
@@ -537,6 +545,7 @@ impl Core {
                 }
                 TimerRef::Leg(id) => self.leg_timeout(now, id),
                 TimerRef::Out(id) => self.out_timeout(now, id),
+                TimerRef::TrunkReg => self.register_timeout(now),
             }
             let after = self
                 .stats

@@ -61,6 +61,8 @@ struct Shared {
     creds: watch::Sender<Arc<CredTable>>,
     /// Commands to the SIP task (new outgoing calls).
     cmd_tx: mpsc::Sender<Command>,
+    /// Where the trunk registration stands (written by the SIP task).
+    trunk_state: Mutex<super::trunk_register::TrunkRegState>,
     /// Settings the SIP task applies as they change (rate limits, T1).
     tuning: watch::Sender<Tuning>,
 }
@@ -132,6 +134,7 @@ impl SipEndpoint {
             registrations: broadcast::channel(REGISTRATION_EVENTS).0,
             creds: watch::channel(Arc::new(CredTable::default())).0,
             cmd_tx: cmd_tx.clone(),
+            trunk_state: Mutex::new(super::trunk_register::TrunkRegState::Off),
             tuning: watch::channel(Tuning {
                 rate_limits: RateLimits::default(),
                 timers: Timers::default(),
@@ -306,6 +309,27 @@ impl SipEndpoint {
         table.users.get(extension).map(|c| c.agent_id.clone())
     }
 
+    /// Starts registering to the SIP trunk (refreshed and retried by the SIP task).
+    pub async fn register_trunk(&self, reg: super::trunk_register::TrunkRegistration) {
+        let _ = self
+            .shared
+            .cmd_tx
+            .send(Command {
+                leg: 0,
+                kind: CommandKind::RegisterTrunk(Box::new(reg)),
+            })
+            .await;
+    }
+
+    /// Where the trunk registration stands.
+    pub fn trunk_registration(&self) -> super::trunk_register::TrunkRegState {
+        *self
+            .shared
+            .trunk_state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The newest registered binding of an extension.
     pub fn binding(&self, extension: &str) -> Option<Binding> {
         let map = self
@@ -395,6 +419,11 @@ impl Driver {
 
     /// Stores the live counts for `/health` (connections are read from the transport's table).
     fn publish_live(&self) {
+        *self
+            .shared
+            .trunk_state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = self.core.trunk_reg_state();
         self.shared.stats.set_live(SipLive {
             registrations: self.registered,
             ..self.core.live()
@@ -513,6 +542,10 @@ impl Driver {
     fn on_command(&mut self, cmd: Command) {
         match cmd.kind {
             CommandKind::Invite(req, reply) => self.start_invite(*req, reply),
+            CommandKind::RegisterTrunk(reg) => {
+                let local = self.shared.udp_addr;
+                self.core.register_trunk(Instant::now(), local, *reg);
+            }
             kind => self
                 .core
                 .handle_command(Instant::now(), Command { leg: cmd.leg, kind }),

@@ -26,6 +26,7 @@ mod registrar;
 mod stats;
 mod transaction;
 mod transport;
+mod trunk_register;
 mod uac;
 mod uac_request;
 mod uas;
@@ -53,6 +54,8 @@ mod registrar_tests;
 #[cfg(test)]
 mod tls_core_tests;
 #[cfg(test)]
+mod trunk_register_tests;
+#[cfg(test)]
 mod uac_tests;
 #[cfg(test)]
 mod uac_trunk_tests;
@@ -69,6 +72,7 @@ pub use outgoing::{OutEvent, OutLeg, OutgoingCall, OutgoingInvite, TrunkAuth, Tr
 pub use pike::{Cidr, CidrError, RateLimits};
 pub use stats::{SipLive, SipStatsSnapshot};
 pub use transport::{ConnCounts, ConnLimits, StreamSettings};
+pub use trunk_register::{TrunkRegState, TrunkRegistration};
 
 /// The entry points for wire data (a datagram or framed message into the sans-IO core, the
 /// stream framer, the message parser), public only for the fuzz targets (`examples/fuzz`).

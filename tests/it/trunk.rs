@@ -361,3 +361,31 @@ async fn a_busy_customer_is_recorded_dialled_again_after_the_pause_then_given_up
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_registers_to_the_trunk_answering_its_challenge() {
+    within(60, async {
+        let trunk = SippTrunk::start("trunk_registrar.xml", 1).await;
+        let dir = tempfile::tempdir().unwrap();
+        let pw = password_file(&dir);
+        let t = spawn_queue_app(|c| {
+            with_trunk(c, trunk.addr, &pw);
+            c.trunk.username = "31201234500".into();
+            c.trunk.register = true;
+        })
+        .await;
+        let registered = wait_for(10 * SECS, || async {
+            let (_, health) = http_json(t.app.http_addr(), "GET", "/health", None, None).await;
+            (health["trunk"]["registration"] == "registered").then_some(health)
+        })
+        .await;
+        assert!(
+            registered.is_some(),
+            "not registered: {:?}",
+            t.app.sip().trunk_registration()
+        );
+        trunk.finish().await;
+        t.finish().await;
+    })
+    .await;
+}
