@@ -70,11 +70,12 @@ pub enum EventKind {
     CallEnded { call_id: CallId, outcome: String },
     /// A transfer of the call from `from_agent` to `to_agent` ended: `completed` (the target
     /// answered; the call is theirs, `from_agent`'s part is over) or not (the call went back
-    /// to `from_agent`).
+    /// to `from_agent`). `to_agent` is `None` for a transfer to a queue (the caller waits there
+    /// for whoever answers next).
     CallTransferred {
         call_id: CallId,
         from_agent: AgentId,
-        to_agent: AgentId,
+        to_agent: Option<AgentId>,
         completed: bool,
     },
     /// A bridged browser call was put on hold or taken off it. `reason` is `agent` (the Hold

@@ -46,6 +46,12 @@ pub enum BrowserCommand {
         reason: String,
         reply: oneshot::Sender<Result<(), BrowserCallError>>,
     },
+    /// Hand the call to a first-level queue (blind).
+    TransferToQueue {
+        category: crate::domain::Category,
+        reason: String,
+        reply: oneshot::Sender<Result<(), BrowserCallError>>,
+    },
     /// Consult a colleague first (attended transfer): the caller on hold, the agents talk.
     Consult {
         to: AgentId,

@@ -433,13 +433,21 @@ impl HubTask {
                     self.calls.insert(call_id.clone(), from_agent.clone());
                     return;
                 }
-                self.calls.insert(call_id.clone(), to_agent.clone());
-                // The target's pop was built at the ring: show them the hand-over note too.
-                let intake = (self.desk(to_agent).call.as_ref())
-                    .and_then(|p| p.intake.as_ref())
-                    .map(|i| i.id.clone());
-                if let Some(intake) = intake {
-                    self.spawn_refresh(intake);
+                match to_agent {
+                    Some(to) => {
+                        self.calls.insert(call_id.clone(), to.clone());
+                        // The target's pop was built at the ring: show them the note too.
+                        let intake = (self.desk(to).call.as_ref())
+                            .and_then(|p| p.intake.as_ref())
+                            .map(|i| i.id.clone());
+                        if let Some(intake) = intake {
+                            self.spawn_refresh(intake);
+                        }
+                    }
+                    // To a queue: the next agent's offer maps the call to them.
+                    None => {
+                        self.calls.remove(call_id);
+                    }
                 }
                 // The handing agent's part is over: their pop ends (the intake stays to finish).
                 let desk = self.desk(from_agent);

@@ -215,11 +215,15 @@ async fn transfer_targets(
     Ok(Json(agents))
 }
 
-/// `{ "to": "<agent id>", "reason": "…" }`: blind transfer to a named agent.
+/// `{ "to": "<agent id>", "reason": "…" }`: blind transfer to a named agent, or
+/// `{ "to_queue": "software", … }` to a first-level queue.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransferBody {
-    to: String,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    to_queue: Option<crate::domain::Category>,
     #[serde(default)]
     reason: String,
 }
@@ -236,6 +240,17 @@ async fn transfer(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TransferBody>,
 ) -> Result<StatusCode, ApiError> {
+    if let (None, Some(category)) = (&body.to, body.to_queue) {
+        let reason = body.reason()?;
+        let tx = channel(&calls, &session, &id)?;
+        ask(tx, |reply| BrowserCommand::TransferToQueue {
+            category,
+            reason,
+            reply,
+        })
+        .await?;
+        return Ok(StatusCode::ACCEPTED);
+    }
     let (to, reason) = body.checked()?;
     let tx = channel(&calls, &session, &id)?;
     ask(tx, |reply| BrowserCommand::Transfer { to, reason, reply }).await?;
@@ -280,21 +295,29 @@ async fn cancel(
 }
 
 impl TransferBody {
-    /// The target and the reason, checked.
+    /// The target agent and the reason, checked.
     fn checked(self) -> Result<(crate::domain::AgentId, String), ApiError> {
-        let to = self.to.trim();
+        if self.to_queue.is_some() {
+            return Err(ApiError::Unprocessable(
+                "to and to_queue: one of them, not both".into(),
+            ));
+        }
+        let reason = self.reason()?;
+        let to = self.to.as_deref().unwrap_or("").trim();
         if to.is_empty() || to.len() > 100 {
             return Err(ApiError::Unprocessable("to: an agent id".into()));
         }
+        Ok((crate::domain::AgentId::from_string(to), reason))
+    }
+
+    /// The reason, checked.
+    fn reason(&self) -> Result<String, ApiError> {
         if self.reason.chars().count() > MAX_REASON {
             return Err(ApiError::Unprocessable(format!(
                 "reason: at most {MAX_REASON} characters"
             )));
         }
-        Ok((
-            crate::domain::AgentId::from_string(to),
-            self.reason.trim().to_string(),
-        ))
+        Ok(self.reason.trim().to_string())
     }
 }
 

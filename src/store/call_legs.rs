@@ -21,9 +21,12 @@ pub struct Transfer {
     pub from: AgentId,
     pub from_connected_at: i64,
     pub from_ended_at: i64,
-    /// Who took it, and when they answered.
-    pub to: AgentId,
-    pub to_connected_at: i64,
+    /// Who took it, and when they answered; `None` for a transfer to a queue (the next agent's
+    /// answer starts the next leg: [`Write::LegConnected`](super::Write)).
+    pub to: Option<AgentId>,
+    pub to_connected_at: Option<i64>,
+    /// The queue it went to, for the history line of a transfer to a queue.
+    pub to_queue: Option<crate::domain::Category>,
     /// Why (typed at the desk, or "transferred from the phone").
     pub reason: String,
 }
@@ -66,7 +69,7 @@ pub(super) async fn transferred_on(
     .bind(t.from.as_str())
     .bind(t.from_connected_at)
     .bind(t.from_ended_at)
-    .bind(t.to.as_str())
+    .bind(t.to.as_ref().map(AgentId::as_str))
     .execute(&mut *conn)
     .await
     .map_err(StoreError::query(OP))?;
@@ -74,18 +77,25 @@ pub(super) async fn transferred_on(
         "UPDATE calls SET agent_id = $2, transfers = transfers + 1, leg_connected_at = $3 WHERE id = $1",
     )
     .bind(t.call.as_str())
-    .bind(t.to.as_str())
+    .bind(t.to.as_ref().map_or(t.from.as_str(), AgentId::as_str))
     .bind(t.to_connected_at)
     .execute(&mut *conn)
     .await
     .map_err(StoreError::query(OP))?;
     if let Some(intake) = &t.intake {
-        let name: Option<String> = sqlx::query_scalar("SELECT name FROM agents WHERE id = $1")
-            .bind(t.to.as_str())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(StoreError::query(OP))?;
-        let to = name.unwrap_or_else(|| t.to.to_string());
+        let to = match (&t.to, t.to_queue) {
+            (Some(agent), _) => {
+                let name: Option<String> =
+                    sqlx::query_scalar("SELECT name FROM agents WHERE id = $1")
+                        .bind(agent.as_str())
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(StoreError::query(OP))?;
+                name.unwrap_or_else(|| agent.to_string())
+            }
+            (None, Some(queue)) => format!("the {queue} queue"),
+            (None, None) => "the queue".to_string(),
+        };
         let body = if t.reason.is_empty() {
             format!("to {to}")
         } else {
@@ -97,11 +107,29 @@ pub(super) async fn transferred_on(
             &t.from,
             NoteKind::HandedOver,
             &body,
-            t.to_connected_at,
+            t.to_connected_at.unwrap_or(t.from_ended_at),
             OP,
         )
         .await?;
     }
+    Ok(())
+}
+
+/// The next agent answered a call transferred to a queue: their leg starts (the call's first
+/// connection and wait stay as they were).
+pub(super) async fn leg_connected_on(
+    conn: &mut AnyConnection,
+    call: &CallId,
+    agent: &AgentId,
+    at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE calls SET agent_id = $2, leg_connected_at = $3 WHERE id = $1")
+        .bind(call.as_str())
+        .bind(agent.as_str())
+        .bind(at)
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::query("leg_connected"))?;
     Ok(())
 }
 

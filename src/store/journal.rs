@@ -103,6 +103,14 @@ pub enum Write {
     },
     /// A transfer completed: the handing agent's leg, the call's new agent, the intake's note.
     Transferred(Box<super::call_legs::Transfer>),
+    /// A transferred call ended: its last agent's leg (after `Ended`).
+    LastLeg { call: CallId },
+    /// After a transfer to a queue, the next agent answered: their leg starts.
+    LegConnected {
+        call: CallId,
+        agent: AgentId,
+        at: i64,
+    },
     /// The end of the call (the first end wins).
     Ended { call: CallId, end: CallEnd },
     /// An event of the one stream.
@@ -157,10 +165,11 @@ impl Write {
             Write::Waited { call, wait_ms } => set_call_wait_on(conn, call, *wait_ms).await,
             Write::VoiceMessage { id, message } => insert_voice_message_on(conn, id, message).await,
             Write::Transferred(t) => super::call_legs::transferred_on(conn, t).await,
-            Write::Ended { call, end } => {
-                finish_call_on(conn, call, end).await?;
-                super::call_legs::last_leg_on(conn, Some(call)).await
+            Write::LegConnected { call, agent, at } => {
+                super::call_legs::leg_connected_on(conn, call, agent, *at).await
             }
+            Write::Ended { call, end } => finish_call_on(conn, call, end).await.map(drop),
+            Write::LastLeg { call } => super::call_legs::last_leg_on(conn, Some(call)).await,
             Write::Event(e) => append_event_on(conn, e).await,
         }
     }
@@ -203,6 +212,8 @@ impl Write {
             Write::Waited { .. } => "waited",
             Write::VoiceMessage { .. } => "voice_message",
             Write::Transferred(_) => "transferred",
+            Write::LegConnected { .. } => "leg_connected",
+            Write::LastLeg { .. } => "last_leg",
             Write::Ended { .. } => "ended",
             Write::Event(_) => "event",
         }

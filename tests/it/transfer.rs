@@ -23,6 +23,17 @@ const SECS: Duration = Duration::from_secs(1);
 const ANNA: &str = "agent-demo-anna";
 const EVA: &str = "agent-demo-eva";
 
+/// The intake's one `handed_over` history line.
+async fn handed_over_note(s: &Setup) -> String {
+    sqlx::query_scalar(
+        "SELECT body FROM intake_notes WHERE intake_id = $1 AND kind = 'handed_over'",
+    )
+    .bind(s.intake.clone())
+    .fetch_one(&s.t.pool)
+    .await
+    .unwrap()
+}
+
 /// The final NOTIFY of a transfer (retransmissions and "100 Trying" skipped): its sipfrag.
 async fn final_notify(phone: &mut AgentPhone) -> String {
     loop {
@@ -306,13 +317,7 @@ async fn a_desk_transfer_comes_back_when_the_specialist_is_busy_then_reaches_the
         assert!(s.anna.expect_bye(5 * SECS).await, "anna's phone is hung up");
         assert_eq!(s.eva.bye().await, Some(200), "eva hangs up");
         check_records(&s, &call_id).await;
-        let note: String = sqlx::query_scalar(
-            "SELECT body FROM intake_notes WHERE intake_id = $1 AND kind = 'handed_over'",
-        )
-        .bind(s.intake.clone())
-        .fetch_one(&s.t.pool)
-        .await
-        .unwrap();
+        let note = handed_over_note(&s).await;
         assert_eq!(note, "to Eva Brouwer: VPN is Network's");
         s.t.finish().await;
     })
@@ -486,6 +491,73 @@ async fn a_sipp_desk_phone_transfers_blind_by_refer_and_the_caller_talks_to_the_
             "SIPp's phone failed (the last NOTIFY must say 200 OK):\n{log}"
         );
         t.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_handed_to_the_software_queue_reaches_the_next_agent_with_its_intake() {
+    within(90, async {
+        let mut s = caller_with_anna().await;
+        let call_id = s.inv.call.clone().expect("X-Firstline-Call");
+        let addr = s.t.app.http_addr();
+        let mut chantal = registered_phone(&s.t, "2003").await;
+        s.t.login("chantal").await;
+        let path = format!("/api/calls/{call_id}/transfer");
+        let (status, v) = http_json(
+            addr,
+            "POST",
+            &path,
+            Some(&s.anna_token),
+            Some(json!({"to": EVA, "to_queue": "software"})),
+        )
+        .await;
+        assert_eq!(status, 422, "one target: {v}");
+        let before = s.t.queue_row(&s.ua.call_id).await.expect("the call row");
+        let (status, v) = http_json(
+            addr,
+            "POST",
+            &path,
+            Some(&s.anna_token),
+            Some(json!({"to_queue": "software", "reason": "Office licence"})),
+        )
+        .await;
+        assert_eq!(status, 202, "{v}");
+        assert!(s.anna.expect_bye(5 * SECS).await, "anna is released at once");
+        // The next free agent of the software queue is rung for the same call and intake.
+        let inv = chantal.invite(15 * SECS).await.expect("chantal's phone rings");
+        assert_eq!(inv.call.as_deref(), Some(call_id.as_str()));
+        chantal.ring().await;
+        assert!(chantal.answer(PCMU).await);
+        tones_cross(&mut s.rtp, s.answer.clone(), &mut chantal, &inv, 0).await;
+        assert_eq!(chantal.bye().await, Some(200));
+        let call = s.t.ended_call(&s.ua.call_id).await;
+        assert_eq!(call.outcome.as_deref(), Some("answered"), "{call:?}");
+        s.t.app.store().synced().await;
+        let row = s.t.queue_row(&s.ua.call_id).await.unwrap();
+        assert_eq!(row.agent_id.as_deref(), Some("agent-demo-chantal"));
+        assert_eq!(
+            (row.connected_at, row.wait_ms, row.queued_at),
+            (before.connected_at, before.wait_ms, before.queued_at),
+            "the first answer and wait stay the call's (service level)"
+        );
+        let legs: Vec<(Option<String>, String, Option<String>)> = sqlx::query_as(
+            "SELECT agent_id, end_reason, transferred_to FROM call_legs WHERE call_id = $1 ORDER BY seq",
+        )
+        .bind(call_id.clone())
+        .fetch_all(&s.t.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            legs,
+            [
+                (Some(ANNA.to_string()), "transferred".to_string(), None),
+                (Some("agent-demo-chantal".to_string()), "ended".to_string(), None),
+            ]
+        );
+        let note = handed_over_note(&s).await;
+        assert_eq!(note, "to the software queue: Office licence");
+        s.t.finish().await;
     })
     .await;
 }

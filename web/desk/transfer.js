@@ -9,6 +9,9 @@ import { api, html, useEffect, useState } from '../ui.js';
 import { t } from '../i18n.js';
 import { errorText } from './actions.js';
 
+/** The first-level queues a call can be handed to. */
+const QUEUES = ['hardware', 'software', 'service'];
+
 export function TransferPanel({ call }) {
   const [open, setOpen] = useState(false);
   const [targets, setTargets] = useState([]);
@@ -50,8 +53,14 @@ export function TransferPanel({ call }) {
     const x = targets.find((y) => y.id === to);
     return x ? x.name : to;
   };
+  const queue = to.startsWith('queue:') ? to.slice(6) : null;
   const submit = (e) => {
     e.preventDefault();
+    if (queue) {
+      run('transfer', { to_queue: queue, reason: reason.trim() },
+        () => setNote(t('transfer.queued', { queue: t(`category.${queue}`) })));
+      return;
+    }
     run('transfer', { to, reason: reason.trim() }, () => setNote(t('transfer.ringing', { name: who() })));
   };
   const consult = () => run('consult', { to, reason: reason.trim() }, () => {
@@ -68,6 +77,7 @@ export function TransferPanel({ call }) {
       <label for="transfer-to">${t('transfer.to')}</label>
       <select id="transfer-to" data-testid="transfer-to" value=${to} onChange=${(e) => setTo(e.target.value)}>
         ${targets.map((x) => html`<option value=${x.id}>${x.name} (${t(`level.${x.level}`)}${x.groups.length ? `, ${x.groups.join(', ')}` : ''})</option>`)}
+        ${QUEUES.map((q) => html`<option value=${`queue:${q}`}>${t('transfer.queue', { queue: t(`category.${q}`) })}</option>`)}
       </select>
       <label for="transfer-reason">${t('transfer.reason')}</label>
       <input id="transfer-reason" data-testid="transfer-reason" maxlength="500" value=${reason}
@@ -77,7 +87,7 @@ export function TransferPanel({ call }) {
         <button type="button" class="secondary" data-testid="transfer-back" disabled=${busy} onClick=${back}>${t('transfer.back_btn')}</button>`
       : html`
         <button type="submit" data-testid="transfer-go" disabled=${busy || !to}>${t('transfer.go')}</button>
-        <button type="button" class="secondary" data-testid="transfer-consult" disabled=${busy || !to} onClick=${consult}>${t('transfer.consult')}</button>`}
+        <button type="button" class="secondary" data-testid="transfer-consult" disabled=${busy || !to || queue} onClick=${consult}>${t('transfer.consult')}</button>`}
       ${note ? html`<p class="hint" role="status" data-testid="transfer-note">${note}</p>` : null}
       ${error ? html`<p class="error" role="alert" data-testid="transfer-error">${error}</p>` : null}
     </form>`;

@@ -657,12 +657,21 @@ impl Session {
         let waited_ms = i64::try_from(waited.as_millis()).unwrap_or(i64::MAX);
         let at = now_ms();
         let call = &self.id;
-        self.ctx.journal.write(Write::Connected {
-            call: call.clone(),
-            agent: agent.clone(),
-            at,
-            wait_ms: waited_ms,
-        });
+        if self.requeued {
+            // After a transfer to a queue: a new leg; the first connection and wait stay.
+            self.ctx.journal.write(Write::LegConnected {
+                call: call.clone(),
+                agent: agent.clone(),
+                at,
+            });
+        } else {
+            self.ctx.journal.write(Write::Connected {
+                call: call.clone(),
+                agent: agent.clone(),
+                at,
+                wait_ms: waited_ms,
+            });
+        }
         self.ctx.journal.write(Write::AgentDevice {
             call: call.clone(),
             device,

@@ -124,6 +124,18 @@ impl Session {
                 let _ = reply.send(r);
                 None
             }
+            BrowserCommand::TransferToQueue {
+                category,
+                reason,
+                reply,
+            } => {
+                let r = self
+                    .transfer_to_queue(category, reason)
+                    .await
+                    .map_err(|e| BrowserCallError::Conflict(e.to_string()));
+                let _ = reply.send(r);
+                None
+            }
             BrowserCommand::Consult { to, reason, reply } => {
                 let r = self
                     .hand_over(to, reason, false, true)

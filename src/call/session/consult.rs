@@ -179,6 +179,7 @@ impl Session {
             | BrowserCommand::Mute { reply, .. }
             | BrowserCommand::Dtmf { reply, .. }
             | BrowserCommand::Transfer { reply, .. }
+            | BrowserCommand::TransferToQueue { reply, .. }
             | BrowserCommand::Consult { reply, .. } => {
                 let _ = reply.send(not_now("the call is being handed over"));
             }

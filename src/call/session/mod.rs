@@ -144,6 +144,12 @@ pub(super) struct Session {
     browser_cmds: Option<mpsc::Receiver<crate::call::browser::BrowserCommand>>,
     /// A transfer under way (`transfer.rs`).
     transfer: Option<Box<transfer::Transfer>>,
+    /// The call was handed to a queue after an agent answered it: the next answer starts a
+    /// leg (the call's first connection and wait stay), and leaving the queue is not an
+    /// abandoned call.
+    requeued: bool,
+    /// A transfer completed: the call's last leg is written when it ends.
+    handed_over: bool,
     frame: Vec<u8>,
     sdp_version: u64,
     sdp_session: u64,
@@ -220,7 +226,7 @@ impl Session {
         )
         .await;
         drop(setup_guard);
-        let (ending, modes, language) = match setup {
+        let (ending, modes, language, handed_over) = match setup {
             Ok((mut media, answer, sdp_session)) => {
                 media.start_clock(Instant::now());
                 let mut session = Session {
@@ -245,6 +251,8 @@ impl Session {
                     agent_socket: None,
                     browser_cmds: None,
                     transfer: None,
+                    requeued: false,
+                    handed_over: false,
                     frame: Vec::with_capacity(160),
                     sdp_version: 1,
                     sdp_session,
@@ -255,9 +263,10 @@ impl Session {
                 };
                 let ending = session.run_loop(&mut events).await;
                 session.leave(&ending).await;
-                (ending, session.merger.modes_seen(), Some(session.language))
+                let modes = session.merger.modes_seen();
+                (ending, modes, Some(session.language), session.handed_over)
             }
-            Err(ending) => (ending, Vec::new(), None),
+            Err(ending) => (ending, Vec::new(), None, false),
         };
         let end = CallEnd {
             ended_at: now_ms(),
@@ -271,6 +280,10 @@ impl Session {
             call: id.clone(),
             end,
         });
+        if handed_over {
+            // Only a transferred call has legs (one statement less for every other call).
+            ctx.journal.write(Write::LastLeg { call: id.clone() });
+        }
         ctx.events.publish(EventKind::CallEnded {
             call_id: id.clone(),
             outcome: ending.outcome.as_str().to_owned(),
@@ -621,6 +634,10 @@ impl Session {
             }
             Phase::Closing { outcome } => Ending::by_caller(outcome, "BYE from caller"),
             Phase::Ivr => Ending::by_caller(Outcome::AbandonedIvr, "BYE from caller"),
+            Phase::Connecting | Phase::Hold { .. } if self.requeued => Ending::by_caller(
+                Outcome::Answered,
+                "BYE from caller waiting after a transfer to a queue",
+            ),
             Phase::Connecting | Phase::Hold { .. } => {
                 Ending::by_caller(Outcome::AbandonedQueue, "BYE from caller")
             }

@@ -81,12 +81,15 @@ impl Session {
             busy: false,
             options_open: false,
         });
-        self.ctx.journal.write(Write::Queued {
-            call: self.id.clone(),
-            at: queued_ms,
-            category,
-            priority,
-        });
+        // A caller handed to a queue keeps the record of their first wait (service level).
+        if !self.requeued {
+            self.ctx.journal.write(Write::Queued {
+                call: self.id.clone(),
+                at: queued_ms,
+                category,
+                priority,
+            });
+        }
         self.ctx.events.publish(EventKind::CallQueued {
             call_id: self.id.clone(),
             category,

@@ -139,13 +139,7 @@ impl Session {
         let Some(mut from) = self.agent.take() else {
             return Err(TransferRefused::NotConnected);
         };
-        match from.take_caller_relay() {
-            Some(relay) => {
-                let (_, seq, ts) = relay.position();
-                self.media.continue_from(seq, ts, now);
-            }
-            None => self.media.start_clock(now),
-        }
+        self.caller_stream_from(&mut from, now);
         tracing::info!(from = %from.agent, %to, refer, "transfer: ringing the target");
         self.transfer = Some(Box::new(Transfer {
             from,
@@ -185,6 +179,49 @@ impl Session {
                 leg.notify_transfer(status, reason, true).await;
             }
         }
+    }
+
+    /// Hands the bridged call to a first-level queue (blind): the agent is released at once
+    /// (BYE, wrap-up), the caller waits in `category`'s queue with hold music, keeping their
+    /// priority and intake, and whoever answers next gets the pop of the same intake.
+    pub(crate) async fn transfer_to_queue(
+        &mut self,
+        category: crate::domain::Category,
+        reason: String,
+    ) -> Result<(), TransferRefused> {
+        if self.phase != Phase::Bridged || !self.agent.as_ref().is_some_and(|a| a.is_bridged()) {
+            return Err(TransferRefused::NotConnected);
+        }
+        if self.transfer.is_some() {
+            return Err(TransferRefused::Busy);
+        }
+        if self.agent.as_ref().is_some_and(|a| a.browser.is_some()) {
+            return Err(TransferRefused::Browser);
+        }
+        let Some(mut from) = self.take_agent() else {
+            return Err(TransferRefused::NotConnected);
+        };
+        let now = Instant::now();
+        self.caller_stream_from(&mut from, now);
+        self.release_parked(&mut from).await;
+        let at = now_ms();
+        self.record_transfer(&from, at, (None, None, Some(category)), reason);
+        self.ctx.events.publish(EventKind::CallTransferred {
+            call_id: self.id.clone(),
+            from_agent: from.agent.clone(),
+            to_agent: None,
+            completed: true,
+        });
+        tracing::info!(from = %from.agent, %category, "transferred to a queue");
+        self.requeued = true;
+        self.handed_over = true;
+        let priority = self.choice.and_then(|(_, p)| p);
+        self.choice = Some((category, priority));
+        let until = now + Duration::from_secs(self.ctx.call.max_wait_secs);
+        self.phase = Phase::Hold { until };
+        self.play(Playback::looping(self.ctx.prompts.hold()));
+        self.enqueue(now).await;
+        Ok(())
     }
 
     /// When the target's ringing is given up.
@@ -266,23 +303,19 @@ impl Session {
         }
         self.release_parked(&mut from).await;
         let at = now_ms();
-        self.ctx
-            .journal
-            .write(Write::Transferred(Box::new(TransferRecord {
-                call: self.id.clone(),
-                intake: self.intake_id.clone(),
-                from: from.agent.clone(),
-                from_connected_at: from.connected_at,
-                // Attended: the handing agent was on the line until they completed it.
-                from_ended_at: if consulted { now_ms() } else { parked_at },
-                to: to.clone(),
-                to_connected_at: at,
-                reason: if reason.is_empty() && refer {
-                    "transferred from the phone".into()
-                } else {
-                    reason
-                },
-            })));
+        let reason = if reason.is_empty() && refer {
+            "transferred from the phone".into()
+        } else {
+            reason
+        };
+        // Attended: the handing agent was on the line until they completed it.
+        let from_ended_at = if consulted { at } else { parked_at };
+        self.record_transfer(
+            &from,
+            from_ended_at,
+            (Some(to.clone()), Some(at), None),
+            reason,
+        );
         self.ctx.journal.write(Write::AgentDevice {
             call: self.id.clone(),
             device,
@@ -296,7 +329,7 @@ impl Session {
         self.ctx.events.publish(EventKind::CallTransferred {
             call_id: self.id.clone(),
             from_agent: from.agent.clone(),
-            to_agent: to.clone(),
+            to_agent: Some(to.clone()),
             completed: true,
         });
         self.ctx.events.publish(EventKind::CallConnected {
@@ -304,6 +337,7 @@ impl Session {
             agent_id: to.clone(),
             waited_ms: 0,
         });
+        self.handed_over = true;
         tracing::info!(from = %from.agent, %to, "transfer complete");
     }
 
@@ -332,7 +366,7 @@ impl Session {
         self.ctx.events.publish(EventKind::CallTransferred {
             call_id: self.id.clone(),
             from_agent: from.agent.clone(),
-            to_agent: to.clone(),
+            to_agent: Some(to.clone()),
             completed: false,
         });
         if refer && let Some(leg) = from.leg() {
@@ -357,6 +391,46 @@ impl Session {
         self.browser_cmds = from_cmds;
         self.playback = None;
         self.phase = Phase::Bridged;
+    }
+
+    /// The caller's stream goes on from where the handing agent's relay left it (hold music,
+    /// no sequence jump).
+    fn caller_stream_from(&mut self, from: &mut AgentCall, now: Instant) {
+        match from.take_caller_relay() {
+            Some(relay) => {
+                let (_, seq, ts) = relay.position();
+                self.media.continue_from(seq, ts, now);
+            }
+            None => self.media.start_clock(now),
+        }
+    }
+
+    /// Hands the completed transfer to the journal: the handing agent's leg up to
+    /// `from_ended_at`, the new agent (answered at) or queue, the history note.
+    fn record_transfer(
+        &self,
+        from: &AgentCall,
+        from_ended_at: i64,
+        (to, to_connected_at, to_queue): (
+            Option<AgentId>,
+            Option<i64>,
+            Option<crate::domain::Category>,
+        ),
+        reason: String,
+    ) {
+        self.ctx
+            .journal
+            .write(Write::Transferred(Box::new(TransferRecord {
+                call: self.id.clone(),
+                intake: self.intake_id.clone(),
+                from: from.agent.clone(),
+                from_connected_at: from.connected_at,
+                from_ended_at,
+                to,
+                to_connected_at,
+                to_queue,
+                reason,
+            })));
     }
 
     /// The parked leg's end: BYE (unless gone), and the agent's wrap-up.
