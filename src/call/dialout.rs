@@ -18,7 +18,7 @@ use crate::media::relay::{LegFormat, Relayed, RtpRelay};
 use crate::media::rtp::{RtpPacket, RtpSender};
 use crate::media::sdp::{self, Answer, Direction, SessionOffer};
 use crate::media::srtp::{self, SdesRule, SrtpSession};
-use crate::media::strict::{DropReason, StrictRtp, Verdict};
+use crate::media::strict::StrictRtp;
 use crate::media::tone::Ringback;
 use crate::sip::{OutEvent, OutLeg, OutgoingInvite, ReInviteId};
 use crate::store::{NewOutboundCall, OutboundEnd, OutboundOutcome, now_ms};
@@ -94,28 +94,18 @@ impl Side {
         data: &'d mut [u8],
         from: SocketAddr,
     ) -> Option<RtpPacket<'d>> {
-        let plain = match super::media::unprotect(self.srtp.as_mut(), data) {
-            Ok(p) => p,
-            Err(reason) => {
-                ctx.stats.count_rtp_drop(reason);
-                return None;
-            }
-        };
-        let Ok(packet) = RtpPacket::parse(plain) else {
-            ctx.stats.count_rtp_drop(DropReason::Malformed);
-            return None;
-        };
         let f = self.format;
-        if packet.payload_type != f.audio_pt && Some(packet.payload_type) != f.event_pt {
-            self.strict.heard(now, from);
-            ctx.stats.count_rtp_drop(DropReason::PayloadType);
-            return None;
-        }
-        if let Verdict::Drop(reason) = self.strict.on_packet(now, from, &packet.header()) {
-            ctx.stats.count_rtp_drop(reason);
-            return None;
-        }
-        Some(packet)
+        let types = (f.audio_pt, f.event_pt);
+        super::media::check_rtp(
+            ctx,
+            self.srtp.as_mut(),
+            &mut self.strict,
+            types,
+            now,
+            data,
+            from,
+        )
+        .ok()
     }
 
     /// Answers a re-INVITE (hold, a new address, new SDES keys) keeping the codec the bridge

@@ -262,31 +262,18 @@ impl MediaLeg {
         data: &'d mut [u8],
         from: SocketAddr,
     ) -> Option<RtpPacket<'d>> {
-        let data = match unprotect(self.srtp.as_deref_mut(), data) {
-            Ok(plain) => plain,
-            Err(reason) => {
-                ctx.stats.count_rtp_drop(reason);
+        let types = (self.audio_pt, self.event_pt);
+        let srtp = self.srtp.as_deref_mut();
+        let packet = match check_rtp(ctx, srtp, &mut self.strict, types, now, data, from) {
+            Ok(p) => p,
+            Err(heard) => {
+                // Comfort noise, muxed RTCP: not for us, but the caller's source is alive.
+                if heard {
+                    self.last_rx = now;
+                }
                 return None;
             }
         };
-        let Ok(packet) = RtpPacket::parse(data) else {
-            ctx.stats.count_rtp_drop(DropReason::Malformed);
-            return None;
-        };
-        let expected_pt =
-            packet.payload_type == self.audio_pt || Some(packet.payload_type) == self.event_pt;
-        if !expected_pt {
-            // Comfort noise, muxed RTCP: not for us, but the caller's source is alive.
-            if self.strict.heard(now, from) {
-                self.last_rx = now;
-            }
-            ctx.stats.count_rtp_drop(DropReason::PayloadType);
-            return None;
-        }
-        if let Verdict::Drop(reason) = self.strict.on_packet(now, from, &packet.header()) {
-            ctx.stats.count_rtp_drop(reason);
-            return None;
-        }
         self.last_rx = now;
         if self.held {
             // RTP from the SDP's address confirms the call: the prompts start now.
@@ -431,6 +418,42 @@ impl MediaLeg {
 /// checked against replay and decrypted in place (RFC 3711 §3.3), so strict RTP and the rest
 /// only ever see authenticated packets. Muxed RTCP (RFC 5761 §4: payload types 64–95 as RTP
 /// reads them) is dropped without trying: we send no RTCP on the SIP legs and take none.
+/// The check every leg makes of a datagram (the caller's, an agent phone's, the trunk's):
+/// valid RTP (authenticated and decrypted in place on an SRTP leg) of one of the leg's payload
+/// `types` (audio, telephone-event) from the leg's source (`media::strict`). Anything else is
+/// counted by reason; `Err(true)` when it was another payload type from the leg's source (the
+/// peer is alive).
+pub(super) fn check_rtp<'d>(
+    ctx: &CallContext,
+    srtp: Option<&mut SrtpSession>,
+    strict: &mut StrictRtp,
+    (audio_pt, event_pt): (u8, Option<u8>),
+    now: Instant,
+    data: &'d mut [u8],
+    from: SocketAddr,
+) -> Result<RtpPacket<'d>, bool> {
+    let data = match unprotect(srtp, data) {
+        Ok(plain) => plain,
+        Err(reason) => {
+            ctx.stats.count_rtp_drop(reason);
+            return Err(false);
+        }
+    };
+    let Ok(packet) = RtpPacket::parse(data) else {
+        ctx.stats.count_rtp_drop(DropReason::Malformed);
+        return Err(false);
+    };
+    if packet.payload_type != audio_pt && Some(packet.payload_type) != event_pt {
+        ctx.stats.count_rtp_drop(DropReason::PayloadType);
+        return Err(strict.heard(now, from));
+    }
+    if let Verdict::Drop(reason) = strict.on_packet(now, from, &packet.header()) {
+        ctx.stats.count_rtp_drop(reason);
+        return Err(false);
+    }
+    Ok(packet)
+}
+
 pub(super) fn unprotect<'d>(
     srtp: Option<&mut SrtpSession>,
     data: &'d mut [u8],

@@ -88,6 +88,24 @@ fn with_trunk(c: &mut firstline::config::Config, trunk: SocketAddr, password_fil
     c.trunk.ring_timeout_secs = 20;
 }
 
+/// SIPp playing `scenario` as the trunk for `calls` calls, and the server dialling through it
+/// (the [`with_trunk`] settings, then `tweak`); the directory holds the password file.
+async fn trunk_app(
+    scenario: &str,
+    calls: u32,
+    tweak: impl FnOnce(&mut firstline::config::Config),
+) -> (SippTrunk, TestApp, tempfile::TempDir) {
+    let trunk = SippTrunk::start(scenario, calls).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pw = password_file(&dir);
+    let t = spawn_queue_app(|c| {
+        with_trunk(c, trunk.addr, &pw);
+        tweak(c);
+    })
+    .await;
+    (trunk, t, dir)
+}
+
 fn password_file(dir: &tempfile::TempDir) -> String {
     let p = dir.path().join("trunk-password");
     std::fs::write(&p, "s3cret\n").unwrap();
@@ -151,10 +169,7 @@ async fn ended_outbound(t: &TestApp, n: usize) -> Vec<sqlx::any::AnyRow> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callback_is_dialled_out_through_the_trunk_with_our_caller_id_and_both_hear_each_other() {
     within(120, async {
-        let trunk = SippTrunk::start("trunk_customer.xml", 1).await;
-        let dir = tempfile::tempdir().unwrap();
-        let pw = password_file(&dir);
-        let t = spawn_queue_app(|c| with_trunk(c, trunk.addr, &pw)).await;
+        let (trunk, t, _dir) = trunk_app("trunk_customer.xml", 1, |_| {}).await;
         let mut phone = registered_phone(&t, "2001").await;
         let token = t.not_ready("anna", "lunch").await;
         let call = caller_asks_for_callback(&t).await;
@@ -224,10 +239,7 @@ async fn a_callback_is_dialled_out_through_the_trunk_with_our_caller_id_and_both
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn click_to_call_rings_the_agent_then_dials_the_intakes_customer() {
     within(120, async {
-        let trunk = SippTrunk::start("trunk_customer.xml", 1).await;
-        let dir = tempfile::tempdir().unwrap();
-        let pw = password_file(&dir);
-        let t = spawn_queue_app(|c| with_trunk(c, trunk.addr, &pw)).await;
+        let (trunk, t, _dir) = trunk_app("trunk_customer.xml", 1, |_| {}).await;
         let mut phone = registered_phone(&t, "2001").await;
         let token = t.not_ready("anna", "paperwork").await;
         let intake = open_intake(
@@ -303,11 +315,7 @@ async fn click_to_call_rings_the_agent_then_dials_the_intakes_customer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_customer_is_recorded_dialled_again_after_the_pause_then_given_up() {
     within(120, async {
-        let trunk = SippTrunk::start("trunk_busy.xml", 2).await;
-        let dir = tempfile::tempdir().unwrap();
-        let pw = password_file(&dir);
-        let t = spawn_queue_app(|c| {
-            with_trunk(c, trunk.addr, &pw);
+        let (trunk, t, _dir) = trunk_app("trunk_busy.xml", 2, |c| {
             c.trunk.callback_attempts = 2;
             c.trunk.callback_retry_secs = 10;
         })
@@ -365,11 +373,7 @@ async fn a_busy_customer_is_recorded_dialled_again_after_the_pause_then_given_up
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_registers_to_the_trunk_answering_its_challenge() {
     within(60, async {
-        let trunk = SippTrunk::start("trunk_registrar.xml", 1).await;
-        let dir = tempfile::tempdir().unwrap();
-        let pw = password_file(&dir);
-        let t = spawn_queue_app(|c| {
-            with_trunk(c, trunk.addr, &pw);
+        let (trunk, t, _dir) = trunk_app("trunk_registrar.xml", 1, |c| {
             c.trunk.username = "31201234500".into();
             c.trunk.register = true;
         })

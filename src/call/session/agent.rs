@@ -206,27 +206,10 @@ impl AgentCall {
         from: SocketAddr,
     ) -> Option<RtpPacket<'d>> {
         let format = self.format?;
-        let data = match media::unprotect(self.srtp.as_mut(), data) {
-            Ok(plain) => plain,
-            Err(reason) => {
-                ctx.stats.count_rtp_drop(reason);
-                return None;
-            }
-        };
-        let Ok(packet) = RtpPacket::parse(data) else {
-            ctx.stats.count_rtp_drop(DropReason::Malformed);
-            return None;
-        };
         let now = Instant::now();
-        if packet.payload_type != format.audio_pt && Some(packet.payload_type) != format.event_pt {
-            self.strict.heard(now, from);
-            ctx.stats.count_rtp_drop(DropReason::PayloadType);
-            return None;
-        }
-        if let Verdict::Drop(reason) = self.strict.on_packet(now, from, &packet.header()) {
-            ctx.stats.count_rtp_drop(reason);
-            return None;
-        }
+        let types = (format.audio_pt, format.event_pt);
+        let srtp = self.srtp.as_mut();
+        let packet = media::check_rtp(ctx, srtp, &mut self.strict, types, now, data, from).ok()?;
         self.last_rx = now;
         Some(packet)
     }
