@@ -271,7 +271,7 @@ impl Core {
         match message::parse(bytes) {
             Ok(msg) => match msg.start {
                 StartLine::Request { .. } => self.on_request(now, peer, local, msg),
-                StartLine::Response { code } => self.on_response(now, code, &msg),
+                StartLine::Response { code } => self.on_response(now, &peer, code, &msg),
             },
             Err(e) => self.on_unparsable(&peer, bytes, &e),
         }
@@ -392,31 +392,64 @@ impl Core {
         self.on_new_request(now, peer, local, msg, method, key);
     }
 
-    fn on_response(&mut self, now: Instant, code: u16, msg: &SipMsg) {
+    /// A response: to one of our INVITEs, the trunk REGISTER, or a BYE/CANCEL/NOTIFY of ours.
+    /// It counts only from the address the request went to; anything else is dropped as
+    /// unmatched (a guessed branch from elsewhere must not answer, cancel or challenge a call).
+    fn on_response(&mut self, now: Instant, from: &Peer, code: u16, msg: &SipMsg) {
         let Some(mut branch) = msg.branch() else {
             return inc(&self.stats.parse_errors_dropped);
         };
+        let same = |to: &Peer| to.addr() == from.addr();
         // RFC 3261 §17.1.3: a response matches by branch and CSeq method.
         match msg.cseq().map(|c| c.1) {
             Some("INVITE") => {
-                return match self.out_branches.get(&branch) {
-                    Some(&id) => self.on_out_response(now, id, code, msg),
-                    None => inc(&self.stats.parse_errors_dropped),
+                return match self.out_branches.get(&branch).copied() {
+                    Some(id) if self.out.get(&id).is_some_and(|c| same(&c.peer)) => {
+                        self.on_out_response(now, id, code, msg)
+                    }
+                    _ => inc(&self.stats.parse_errors_dropped),
                 };
             }
             Some("REGISTER") if self.trunk_reg.as_ref().is_some_and(|r| r.owns(&branch)) => {
+                if !self.trunk_reg.as_ref().is_some_and(|r| r.sent_to(from)) {
+                    return inc(&self.stats.parse_errors_dropped);
+                }
                 return self.on_register_response(now, code, msg);
             }
             Some("CANCEL") => branch.push_str("|CANCEL"),
             _ => {}
         }
-        match self.client.get_mut(&branch) {
+        match self.client.get_mut(&branch).filter(|e| same(&e.peer)) {
             Some(entry) => {
                 entry.tx.handle_response(now, code);
                 self.flush_client(now, &branch);
             }
             None => inc(&self.stats.parse_errors_dropped),
         }
+    }
+
+    /// Starts a non-INVITE client transaction in leg `leg`'s dialog (BYE, CANCEL, NOTIFY);
+    /// `quiet`: its answer changes nothing (CANCEL, NOTIFY), else it ends the leg (BYE).
+    pub(crate) fn start_client_tx(
+        &mut self,
+        now: Instant,
+        leg: LegId,
+        peer: Peer,
+        key: String,
+        bytes: Vec<u8>,
+        quiet: bool,
+    ) {
+        let tx = NonInviteClientTx::new(now, peer.reliable(), self.timers, bytes);
+        self.client.insert(
+            key.clone(),
+            ClientEntry {
+                tx,
+                peer,
+                leg,
+                cancel: quiet,
+            },
+        );
+        self.flush_client(now, &key);
     }
 
     /// Drains a server transaction's output and reschedules it.

@@ -7,12 +7,11 @@ use std::time::Instant;
 
 use super::api::{Command, CommandKind, EndReason, LegEvent, LegId, ReInviteId};
 use super::build::ResponseSpec;
-use super::core::{ClientEntry, Core, CoreEvent, Peer, TimerRef, TxKey};
+use super::core::{Core, CoreEvent, Peer, TimerRef, TxKey};
 use super::dialog::Dialog;
 use super::message::SipMsg;
 use super::transaction::TxEvent;
 use super::transaction::ack_wait::AckWait;
-use super::transaction::non_invite_client::NonInviteClientTx;
 
 /// Where a leg is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,7 +276,6 @@ impl Core {
     pub(crate) fn send_bye(&mut self, now: Instant, id: LegId) {
         self.terminate_reinvite(now, id);
         let ua = self.ua.clone();
-        let timers = self.timers;
         let Some(leg) = self.legs.get_mut(&id) else {
             return;
         };
@@ -285,23 +283,12 @@ impl Core {
             return;
         }
         leg.phase = Phase::Terminating;
-        let tcp = leg.peer.reliable();
         let via_host = SocketAddr::new(leg.local_ip, leg.local.port()).to_string();
         let (branch, bytes) = leg
             .dialog
             .next_request("BYE", via_host, leg.peer.transport(), &ua);
         let peer = leg.peer.clone();
-        let tx = NonInviteClientTx::new(now, tcp, timers, bytes);
-        self.client.insert(
-            branch.clone(),
-            ClientEntry {
-                tx,
-                peer,
-                leg: id,
-                cancel: false,
-            },
-        );
-        self.flush_client(now, &branch);
+        self.start_client_tx(now, id, peer, branch, bytes, false);
     }
 
     /// Our BYE got its answer (or timed out).

@@ -11,9 +11,8 @@ use std::time::Instant;
 
 use super::api::{LegEvent, LegId, NameAddr};
 use super::build::{self, ResponseSpec};
-use super::core::{ClientEntry, Core, CoreEvent, Peer, TxKey};
+use super::core::{Core, CoreEvent, Peer, TxKey};
 use super::message::SipMsg;
-use super::transaction::non_invite_client::NonInviteClientTx;
 
 /// The longest Refer-To we read (a URI with a Replaces header is ~200 bytes).
 const MAX_REFER_TO: usize = 1024;
@@ -103,7 +102,6 @@ impl Core {
         last: bool,
     ) {
         let ua = self.ua.clone();
-        let timers = self.timers;
         let Some(leg) = self.legs.get_mut(&id) else {
             return;
         };
@@ -139,16 +137,6 @@ impl Core {
             Some(("message/sipfrag;version=2.0", body.as_bytes())),
         );
         let peer = leg.peer.clone();
-        let tx = NonInviteClientTx::new(now, peer.reliable(), timers, bytes);
-        self.client.insert(
-            branch.clone(),
-            ClientEntry {
-                tx,
-                peer,
-                leg: id,
-                cancel: true,
-            },
-        );
-        self.flush_client(now, &branch);
+        self.start_client_tx(now, id, peer, branch, bytes, true);
     }
 }

@@ -83,6 +83,11 @@ Contact: <sip:{u}@{me}>\r\nExpires: {exp}\r\n",
         (branch, s.into_bytes())
     }
 
+    /// Whether `from` is the trunk our REGISTER went to.
+    pub(crate) fn sent_to(&self, from: &Peer) -> bool {
+        from.addr() == self.reg.route.addr
+    }
+
     /// Whether `branch` is our REGISTER's.
     pub(crate) fn owns(&self, branch: &str) -> bool {
         self.tx.as_ref().is_some_and(|(b, _)| b == branch)

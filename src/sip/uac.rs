@@ -11,13 +11,12 @@ use std::time::Instant;
 
 use super::api::{CommandKind, EndReason, LegId};
 use super::build;
-use super::core::{ClientEntry, Core, CoreEvent, Peer, TimerRef, TxKey};
+use super::core::{Core, CoreEvent, Peer, TimerRef, TxKey};
 use super::dialog::Dialog;
 use super::leg::{Leg, Phase};
 use super::message::{self, Method, SipMsg};
 use super::outgoing::OutEvent;
 use super::transaction::invite_client::{IctEvent, InviteClientTx};
-use super::transaction::non_invite_client::NonInviteClientTx;
 
 /// Whether we want the call cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,27 +216,15 @@ impl Core {
     /// CANCEL (§9.1): same Request-URI, Call-ID, From, To, CSeq number and Via as the INVITE.
     fn send_cancel(&mut self, now: Instant, id: LegId) {
         let ua = self.ua.clone();
-        let timers = self.timers;
         let Some(call) = self.out.get_mut(&id) else {
             return;
         };
         call.cancel = CancelState::Sent;
         call.ict.cancelled(now);
         let bytes = cancel_request(&call.invite, &ua);
-        let tcp = call.peer.reliable();
         let peer = call.peer.clone();
         let key = format!("{}|CANCEL", call.branch);
-        let tx = NonInviteClientTx::new(now, tcp, timers, bytes);
-        self.client.insert(
-            key.clone(),
-            ClientEntry {
-                tx,
-                peer,
-                leg: id,
-                cancel: true,
-            },
-        );
-        self.flush_client(now, &key);
+        self.start_client_tx(now, id, peer, key, bytes, true);
         self.flush_out(now, id, None);
     }
 

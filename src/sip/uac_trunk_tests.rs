@@ -195,3 +195,38 @@ fn a_challenge_without_credentials_and_an_undialable_number_fail_at_once() {
         [OutEvent::Failed { status: 484, .. }]
     ));
 }
+
+#[test]
+fn a_response_from_another_address_is_not_the_trunks() {
+    let now = Instant::now();
+    let mut c = core();
+    let (req, route) = invite("+31612345678", None);
+    c.start_trunk_invite(now, ID, local(), &route, &req);
+    let inv = sent(&mut c).remove(0);
+    // A 486 with the right branch, from elsewhere: dropped, the call still rings.
+    let text = format!(
+        "SIP/2.0 486 Busy\r\nVia: {}\r\nFrom: {}\r\nTo: {};tag=x\r\nCall-ID: {}\r\nCSeq: {}\r\nContent-Length: 0\r\n\r\n",
+        inv.top_via().unwrap(),
+        inv.header("From").unwrap(),
+        inv.header("To").unwrap(),
+        inv.call_id().unwrap(),
+        inv.header("CSeq").unwrap(),
+    );
+    c.handle_message(
+        now,
+        Peer::Udp("127.0.0.1:6666".parse().unwrap()),
+        local(),
+        text.as_bytes(),
+    );
+    assert!(out_events(&mut c).is_empty(), "not reported");
+    assert!(
+        std::iter::from_fn(|| c.poll_transmit()).next().is_none(),
+        "not ACKed"
+    );
+    // The same from the trunk ends it.
+    respond(&mut c, now, &inv, 486, "");
+    assert!(matches!(
+        out_events(&mut c).as_slice(),
+        [OutEvent::Failed { status: 486, .. }]
+    ));
+}
