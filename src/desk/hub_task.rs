@@ -454,6 +454,9 @@ impl HubTask {
                 if let Some(pop) = desk.call.as_mut().filter(|p| &p.call_id == call_id) {
                     pop.phase = Phase::Ended;
                     pop.ended_at = Some(event.at);
+                    pop.handed_over = true;
+                    let body = FrameBody::Pop(pop.clone());
+                    desk.push(&body);
                     desk.push(&FrameBody::CallEnded {
                         call_id: call_id.clone(),
                     });

@@ -111,6 +111,10 @@ pub struct Pop {
     pub open_intakes: Vec<IntakeView>,
     /// The voice message, if one was left.
     pub voice_message: Option<VoiceMessageView>,
+    /// This agent handed the call to a colleague or a queue (their part is over: the intake's
+    /// outcome is the new owner's, so wrap-up may end without one).
+    #[serde(default)]
+    pub handed_over: bool,
 }
 
 /// Why a pop could not be built.
@@ -313,5 +317,6 @@ pub(crate) async fn build(
         intake: draft,
         open_intakes,
         voice_message: voice?,
+        handed_over: false,
     })
 }

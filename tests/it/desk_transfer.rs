@@ -3,7 +3,8 @@
 //! and consults first. Eva's phone rings and her desk — another Chromium — pops the same intake
 //! with anna's title; eva answers; anna completes the transfer: her pop ends and her phone is
 //! hung up; eva's workspace shows who handed the call over and why; when eva hangs up, the SIPp
-//! caller gets its BYE and the call is one answered call with two legs.
+//! caller gets its BYE and the call is one answered call with two legs. The next caller in
+//! anna's same page finds the transfer panel closed and empty, and a fresh intake.
 
 use std::time::Duration;
 
@@ -11,8 +12,8 @@ use serde_json::json;
 
 use crate::agent_phone::PCMU;
 use crate::desk_page::{
-    agent_hangs_up, anna_at_desk, answer, choose, desk_app, pop_in_phase, saved, sign_in,
-    sipp_rings, type_into,
+    agent_hangs_up, agent_state, anna_at_desk, answer, choose, desk_app, pop_in_phase, saved,
+    sign_in, sipp_rings, type_into, value_of,
 };
 use crate::helpers::within;
 use crate::scenario::registered_phone;
@@ -99,6 +100,31 @@ async fn anna_hands_a_sipp_caller_to_eva_from_the_desk_and_evas_desk_pops_the_in
                     (2, Some(EVA.to_string()))
                 ]
             );
+            // The next call in anna's same page: nothing of the first one's transfer or intake.
+            anna.until(
+                10,
+                "wrap-up done enabled",
+                "const e = document.querySelector('[data-testid=wrapup-btn]'); return e && !e.disabled;",
+                json!([]),
+            )
+            .await;
+            anna.click(&anna.testid("wrapup-btn").await).await;
+            agent_state(&anna, "available").await;
+            let (cid2, sipp2, _) =
+                sipp_rings(&t, &mut anna_phone, &anna, "+31201234568").await;
+            answer(&mut anna_phone, &anna).await;
+            assert_eq!(value_of(&anna, "intake-title").await, "", "a fresh intake");
+            assert!(
+                anna.try_find("[data-testid=transfer-form]").await.is_none(),
+                "the transfer panel starts closed"
+            );
+            anna.click(&anna.testid("transfer-open").await).await;
+            assert_eq!(value_of(&anna, "transfer-reason").await, "", "no reason carried over");
+            assert!(
+                anna.try_find("[data-testid=transfer-complete]").await.is_none(),
+                "no consultation carried over"
+            );
+            agent_hangs_up(&t, &mut anna_phone, &cid2, sipp2).await;
             anna.quit().await;
             eva.quit().await;
             t.finish().await;

@@ -13,7 +13,9 @@ import { outcomeText } from './words.js';
 export function OutcomePanel({ s, intake, mode, callId }) {
   const agent = s.agent || {};
   const isCall = !!callId;
-  const canWrapUp = isCall && agent.state === 'wrap_up' && isFinal(intake);
+  // A call handed to a colleague or a queue is theirs to finish: wrap-up needs no outcome here.
+  const handedOver = isCall && !!(s.call && s.call.handed_over);
+  const canWrapUp = isCall && agent.state === 'wrap_up' && (isFinal(intake) || handedOver);
   return html`
     <aside class="col col-outcome" data-testid="outcome">
       <h3>${t('outcome.title')}</h3>
@@ -24,7 +26,7 @@ export function OutcomePanel({ s, intake, mode, callId }) {
         <div class="wrapup">
           <button type="button" data-testid="wrapup-btn" disabled=${!canWrapUp} onClick=${act.wrapupDone}
             title=${t('keys.wrapup')}>${t('outcome.wrapup_done')}</button>
-          ${!isFinal(intake) ? html`<p class="hint" data-testid="outcome-hint">${t('outcome.needed')}</p>` : null}
+          ${!isFinal(intake) && !handedOver ? html`<p class="hint" data-testid="outcome-hint">${t('outcome.needed')}</p>` : null}
         </div>` : null}
     </aside>`;
 }
